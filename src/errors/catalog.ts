@@ -6,9 +6,31 @@
  */
 import type { ErrorSpec } from './types.js';
 import { generalCodes } from './codes/general.js';
+import { sigv4Codes } from './codes/sigv4.js';
+import { iamCodes } from './codes/iam.js';
+import { protocolPostgresCodes } from './codes/protocol-postgres.js';
+import { protocolMysqlCodes } from './codes/protocol-mysql.js';
+import { storeCodes } from './codes/store.js';
+import { cryptoCodes } from './codes/crypto.js';
+import { tlsCodes } from './codes/tls.js';
+import { gatewayCodes } from './codes/gateway.js';
+import { configCodes } from './codes/config.js';
+import { auditCodes } from './codes/audit.js';
+import { stsCodes } from './codes/sts.js';
 
 export const catalog = {
   ...generalCodes,
+  ...sigv4Codes,
+  ...iamCodes,
+  ...protocolPostgresCodes,
+  ...protocolMysqlCodes,
+  ...storeCodes,
+  ...cryptoCodes,
+  ...tlsCodes,
+  ...gatewayCodes,
+  ...configCodes,
+  ...auditCodes,
+  ...stsCodes,
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof catalog;
