@@ -25,18 +25,29 @@ export interface PutOptions {
 /** Reads and writes available both at top level and inside a transaction. */
 export interface StateStoreOps {
   get<T = unknown>(kind: string, id: string): Promise<StoredRecord<T> | undefined>;
-  /** Records of one kind ordered by id; `prefix` narrows to ids starting with it. */
+  /**
+   * Records of one kind ordered by id (bytewise UTF-8 order); `prefix`
+   * narrows to ids starting with it, literally and case-sensitively.
+   */
   list<T = unknown>(kind: string, options?: { prefix?: string }): Promise<StoredRecord<T>[]>;
   put<T = unknown>(kind: string, id: string, data: T, options?: PutOptions): Promise<StoredRecord<T>>;
-  /** True when a record was deleted. */
+  /**
+   * True when a record was deleted. With `expectVersion`, a mismatch throws
+   * STORE_VERSION_CONFLICT; a record put again after deletion restarts at 1.
+   */
   delete(kind: string, id: string, options?: PutOptions): Promise<boolean>;
 }
 
 export interface StateStore extends StateStoreOps {
   /**
    * Runs `fn` atomically: every write inside commits together or not at all
-   * (a throw rolls back). Transactions are serialised.
+   * (a throw rolls back and rethrows). Transactions are serialised, and a
+   * top-level call from another caller never runs inside an open one. Use
+   * only `tx` inside `fn`: calling this store from there throws
+   * STORE_TRANSACTION_MISUSE rather than deadlocking, as does using `tx`
+   * after `fn` settles.
    */
   transaction<R>(fn: (tx: StateStoreOps) => Promise<R>): Promise<R>;
+  /** Waits for queued transactions, then closes; later calls throw STORE_CLOSED. */
   close(): Promise<void>;
 }

@@ -2,4 +2,8 @@ import type { ErrorSpec } from '../types.js';
 
 /** Error codes of the sts domain. */
 export const stsCodes = {
+  STS_INVALID_SESSION_TOKEN: { kind: 'AccessDenied', audit: 'InvalidSessionToken', message: 'the security token presented with {accessKeyId} is invalid' },
+  STS_SESSION_EXPIRED: { kind: 'AccessDenied', audit: 'ExpiredSessionCredentials', message: 'the temporary credentials {accessKeyId} expired at {at}' },
+  STS_SESSION_REVOKED: { kind: 'AccessDenied', audit: 'ExpiredSessionCredentials', message: 'the temporary credentials {accessKeyId} were revoked' },
+  STS_UNKNOWN_ROLE: { kind: 'AccessDenied', audit: 'UnknownPrincipal', message: 'the role behind {accessKeyId} no longer exists' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,0 +1,182 @@
+/**
+ * The composition root: the only place that picks drivers and wires modules
+ * together. `createApp(config)` builds an iamdb (state store, master key,
+ * IAM, certificate authority, instances, one listener per endpoint) without
+ * singletons, so one process (a test) can run several.
+ */
+import { isIP } from 'node:net';
+import { networkInterfaces, hostname } from 'node:os';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import pino, { type Logger } from 'pino';
+import { createFileAuditSink, type AuditSink } from './audit/index.js';
+import type { Config } from './config/index.js';
+import { createSealer, loadOrCreateMasterKey, type Sealer } from './crypto/index.js';
+import { EndpointListener } from './gateway/listener.js';
+import { IamLogin } from './gateway/iam-login.js';
+import { CancelMap } from './gateway/postgres/cancel-map.js';
+import { PostgresControl } from './gateway/postgres/control.js';
+import { handlePostgresSession } from './gateway/postgres/session.js';
+import { handleMysqlSession } from './gateway/mysql/session.js';
+import { MysqlIamUsers } from './gateway/mysql/iam-users.js';
+import { InstanceRegistry, ManagedCredentials, parseHostPort, type DbInstance } from './rds/index.js';
+import { openSqliteStore, type StateStore } from './store/index.js';
+import { SessionCredentialIssuer } from './sts/index.js';
+import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
+import { systemClock, type Clock } from './util/index.js';
+import { IamRuntime } from './iam-runtime.js';
+
+export interface AppDeps {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Extra audit sink (tests keep events in memory). */
+  readonly audit?: AuditSink;
+}
+
+export interface RunningEndpoint {
+  readonly instance: DbInstance;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: StateStore;
+  readonly sealer: Sealer;
+  readonly instances: InstanceRegistry;
+  readonly iam: IamRuntime;
+  readonly sessions: SessionCredentialIssuer;
+  readonly ca: CertificateAuthority;
+  readonly endpoints: readonly RunningEndpoint[];
+  /** Starts listening on every endpoint. */
+  start(): Promise<void>;
+  /** Stops accepting, lets sessions end up to the drain timeout, then closes everything. */
+  close(): Promise<void>;
+}
+
+function endpointNames(inst: DbInstance): { dnsNames: string[]; ipAddresses: string[] } {
+  const dns = new Set<string>();
+  const ips = new Set<string>();
+  const add = (h: string): void => {
+    if (isIP(h)) ips.add(h);
+    else dns.add(h.toLowerCase());
+  };
+  for (const e of inst.endpoints) add(e.host);
+  if (inst.listen.host === '0.0.0.0' || inst.listen.host === '::') {
+    add(hostname());
+    add('localhost');
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) add(a.address);
+  }
+  return { dnsNames: [...dns], ipAddresses: [...ips] };
+}
+
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const env = deps.env ?? {};
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? pino({ level: config.log.level, base: { service: 'iamdb' } });
+  mkdirSync(config.stateDirPath, { recursive: true, mode: 0o700 });
+
+  const masterKey = await loadOrCreateMasterKey({ env, filePath: config.masterKeyPath, create: true, stateDir: config.stateDirPath });
+  if (masterKey.source === 'created') logger.warn({ path: masterKey.path }, 'created a new master key; back it up: without it the state directory cannot be read');
+  const sealer = createSealer(masterKey.key);
+  const store = await openSqliteStore(join(config.stateDirPath, 'state.db'));
+  const fileAudit = createFileAuditSink(config.auditPath);
+  const audit: AuditSink = deps.audit
+    ? { write: (e) => (fileAudit.write(e), deps.audit!.write(e)), close: async () => void (await Promise.all([fileAudit.close(), deps.audit!.close()])) }
+    : fileAudit;
+
+  const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), clock);
+  const iam = await IamRuntime.open({ config, store, sealer, sessions, clock });
+  const instances = await InstanceRegistry.open(
+    store,
+    config.instances.map((i) => ({
+      id: i.id,
+      engineName: i.engine,
+      listen: parseHostPort(i.listen),
+      aliases: i.aliases,
+      target: parseHostPort(i.target),
+      targetTls: i.targetTls,
+      master: i.master,
+      iamDatabaseAuthentication: i.iamDatabaseAuthentication,
+      tags: Array.isArray(i.tags) ? Object.fromEntries(i.tags.map((t) => [t.Key, t.Value])) : { ...((i.tags as Record<string, string> | undefined) ?? {}) },
+    })),
+  );
+  const ca = await loadOrCreateCa({ store, sealer, clock });
+  const credentials = new ManagedCredentials(store, sealer);
+  const iamLogin = new IamLogin({
+    partition: config.partition,
+    region: config.region,
+    account: config.account,
+    clock,
+    futureSkewMs: config.gateway.tokenFutureSkewSeconds * 1000,
+    verifier: iam.tokenVerifier,
+    credentials: iam.credentialResolver,
+    authorizer: iam.connectAuthorizer,
+  });
+  const cancelMap = new CancelMap();
+  const mysqlIamUsers = await MysqlIamUsers.open(store);
+
+  const listeners: Array<{ listener: EndpointListener; endpoint: { instance: DbInstance; host: string; port: number } }> = [];
+  const closers: Array<() => Promise<void>> = [];
+  for (const instance of instances.list()) {
+    const names = endpointNames(instance);
+    const cert = await issueServerCertificate(ca, names);
+    const secureContext: SecureContext = createSecureContext({ cert: cert.chainPem, key: cert.keyPem.reveal(), minVersion: 'TLSv1.2' });
+    const common = {
+      instance,
+      logger: logger.child({ instance: instance.id }),
+      audit,
+      iamLogin,
+      credentials,
+      secureContext: () => secureContext,
+      loginTimeoutMs: config.gateway.loginTimeoutMs,
+      maxMessageBytes: config.gateway.maxMessageBytes,
+    };
+    let onConnection;
+    if (instance.engine === 'postgres') {
+      const control = new PostgresControl(instance, config.gateway.loginTimeoutMs);
+      closers.push(() => control.close());
+      // Create rds_iam early when the server is up; a failure is retried at first login.
+      control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
+      onConnection = (socket: import('node:net').Socket) => handlePostgresSession(socket, { ...common, control, cancelMap });
+    } else {
+      onConnection = (socket: import('node:net').Socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
+    }
+    const listener = new EndpointListener({ host: instance.listen.host, port: instance.listen.port, name: instance.id, logger, onConnection });
+    listeners.push({ listener, endpoint: { instance, host: instance.listen.host, port: instance.listen.port } });
+  }
+
+  const endpoints: RunningEndpoint[] = [];
+  let closed = false;
+  return {
+    config,
+    logger,
+    store,
+    sealer,
+    instances,
+    iam,
+    sessions,
+    ca,
+    get endpoints() {
+      return endpoints;
+    },
+    async start() {
+      for (const { listener, endpoint } of listeners) {
+        const port = await listener.listen();
+        endpoints.push({ ...endpoint, port });
+        logger.info({ instance: endpoint.instance.id, engine: endpoint.instance.engine, listen: `${endpoint.host}:${port}`, resourceId: endpoint.instance.resourceId }, 'endpoint listening');
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all(listeners.map(({ listener }) => listener.drain(config.gateway.drainTimeoutMs)));
+      for (const c of closers) await c();
+      await audit.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Audit event shapes. Every authentication decision becomes one event; the
+ * wire tells the client little ("PAM authentication failed"), the audit log
+ * tells the operator everything, by reason code.
+ */
+
+/** Precise reasons for a login decision. */
+export const auditReasons = [
+  'Allowed',
+  'PasswordLogin',
+  'InvalidToken',
+  'ExpiredToken',
+  'FutureToken',
+  'WrongEndpoint',
+  'WrongRegion',
+  'WrongService',
+  'DBUserMismatch',
+  'SignatureMismatch',
+  'UnknownAccessKey',
+  'InactiveAccessKey',
+  'InvalidSessionToken',
+  'ExpiredSessionCredentials',
+  'UnknownPrincipal',
+  'NotAuthorized',
+  'ExplicitDeny',
+  'TlsRequired',
+  'IamAuthDisabled',
+  'NotIamUser',
+  'IamUserPasswordLogin',
+  'UpstreamAuthFailed',
+  'UpstreamUnavailable',
+  'ChangeUserRefused',
+  'ProtocolViolation',
+  'LoginTimeout',
+  'InternalError',
+] as const;
+export type AuditReason = (typeof auditReasons)[number];
+
+export interface AuthAuditEvent {
+  readonly event: 'db.auth';
+  readonly time: string;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: AuditReason | string;
+  readonly engine: 'postgres' | 'mysql';
+  readonly instance: string;
+  readonly endpoint: string;
+  readonly source: string;
+  readonly dbUser: string;
+  readonly database?: string;
+  readonly method: 'iam' | 'password' | 'none';
+  readonly tls: boolean;
+  readonly principal?: string;
+  readonly accessKeyId?: string;
+  readonly resource?: string;
+  /** Statements that decided an authorization, as "policy#index(sid)". */
+  readonly matchedStatements?: readonly string[];
+  /** Human explanation; never holds a token, password or secret. */
+  readonly detail?: string;
+  readonly sessionId: string;
+}
+
+export interface SessionAuditEvent {
+  readonly event: 'db.session.end';
+  readonly time: string;
+  readonly engine: 'postgres' | 'mysql';
+  readonly instance: string;
+  readonly source: string;
+  readonly dbUser: string;
+  readonly principal?: string;
+  readonly sessionId: string;
+  readonly durationMs: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly reason?: string;
+}
+
+export type AuditEvent = AuthAuditEvent | SessionAuditEvent;

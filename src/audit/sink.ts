@@ -1,0 +1,67 @@
+/**
+ * Audit sinks: where events go. The file sink appends JSON lines; the memory
+ * sink keeps them for tests. Both scrub anything that looks like a token, as a
+ * last line of defence: callers already never pass secrets.
+ */
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AuditEvent } from './events.js';
+
+export interface AuditSink {
+  write(event: AuditEvent): void;
+  close(): Promise<void>;
+}
+
+const TOKEN_LIKE = /X-Amz-(Signature|Security-Token|Credential)=[^\s"&]*/g;
+
+/** Serialises an event, redacting token fragments should any slip in. */
+export function serializeAuditEvent(event: AuditEvent): string {
+  return JSON.stringify(event).replace(TOKEN_LIKE, (m) => `${m.slice(0, m.indexOf('=') + 1)}[REDACTED]`);
+}
+
+/** Appends JSON lines to a file (created 0600), or to stdout for '-'. */
+export function createFileAuditSink(path: string): AuditSink {
+  let stream: WriteStream | NodeJS.WriteStream;
+  if (path === '-') {
+    stream = process.stdout;
+  } else {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+  }
+  return {
+    write(event) {
+      stream.write(`${serializeAuditEvent(event)}\n`);
+    },
+    close() {
+      if (stream === process.stdout) return Promise.resolve();
+      return new Promise((resolve) => (stream as WriteStream).end(resolve));
+    },
+  };
+}
+
+/** Keeps events in memory; for tests and the doctor. */
+export function createMemoryAuditSink(): AuditSink & { readonly events: AuditEvent[]; lines(): string[] } {
+  const events: AuditEvent[] = [];
+  return {
+    events,
+    write(event) {
+      events.push(event);
+    },
+    lines() {
+      return events.map(serializeAuditEvent);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Sends every event to each sink. */
+export function teeAuditSinks(...sinks: AuditSink[]): AuditSink {
+  return {
+    write(event) {
+      for (const s of sinks) s.write(event);
+    },
+    async close() {
+      await Promise.all(sinks.map((s) => s.close()));
+    },
+  };
+}

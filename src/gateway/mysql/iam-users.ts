@@ -1,0 +1,76 @@
+/**
+ * Which MySQL/MariaDB accounts are IAM users, per instance. MySQL has no
+ * `rds_iam` role to ask the server about: an account becomes an IAM user when
+ * `CREATE USER … IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'` (or the
+ * ALTER USER form) goes through the gateway, and stops being one on DROP
+ * USER, or when it is given a password again. Kept in the state store so
+ * every gateway node and every restart agrees.
+ */
+import type { StateStore } from '../../store/state-store.js';
+
+export interface Account {
+  readonly user: string;
+  readonly host: string;
+}
+
+const KIND = 'mysql-iam-user';
+
+export class MysqlIamUsers {
+  /** instance id (lowercase) -> user name -> hosts */
+  readonly #byInstance = new Map<string, Map<string, Set<string>>>();
+
+  private constructor(private readonly store: StateStore) {}
+
+  static async open(store: StateStore): Promise<MysqlIamUsers> {
+    const reg = new MysqlIamUsers(store);
+    for (const rec of await store.list<{ instance: string; user: string; host: string }>(KIND)) {
+      reg.#remember(rec.data.instance, rec.data.user, rec.data.host);
+    }
+    return reg;
+  }
+
+  static #id(instance: string, a: Account): string {
+    return `${instance.toLowerCase()}/${a.user}@${a.host}`;
+  }
+
+  #remember(instance: string, user: string, host: string): void {
+    const key = instance.toLowerCase();
+    let users = this.#byInstance.get(key);
+    if (!users) this.#byInstance.set(key, (users = new Map()));
+    let hosts = users.get(user);
+    if (!hosts) users.set(user, (hosts = new Set()));
+    hosts.add(host);
+  }
+
+  /** True when some account with this user name is an IAM user on the instance. */
+  isIamUser(instance: string, user: string): boolean {
+    return (this.#byInstance.get(instance.toLowerCase())?.get(user)?.size ?? 0) > 0;
+  }
+
+  async add(instance: string, accounts: readonly Account[]): Promise<void> {
+    for (const a of accounts) {
+      await this.store.put(KIND, MysqlIamUsers.#id(instance, a), { instance: instance.toLowerCase(), user: a.user, host: a.host });
+      this.#remember(instance, a.user, a.host);
+    }
+  }
+
+  async remove(instance: string, accounts: readonly Account[]): Promise<void> {
+    for (const a of accounts) {
+      await this.store.delete(KIND, MysqlIamUsers.#id(instance, a));
+      const users = this.#byInstance.get(instance.toLowerCase());
+      const hosts = users?.get(a.user);
+      hosts?.delete(a.host);
+      if (hosts && hosts.size === 0) users!.delete(a.user);
+    }
+  }
+
+  async rename(instance: string, renames: ReadonlyArray<{ from: Account; to: Account }>): Promise<void> {
+    for (const r of renames) {
+      const hosts = this.#byInstance.get(instance.toLowerCase())?.get(r.from.user);
+      if (hosts?.has(r.from.host)) {
+        await this.remove(instance, [r.from]);
+        await this.add(instance, [r.to]);
+      }
+    }
+  }
+}

@@ -1,0 +1,469 @@
+/**
+ * One MySQL/MariaDB client session through an instance endpoint. The gateway
+ * opens the server connection first and greets the client with the server's
+ * own version, connection id and scramble, so password users authenticate
+ * to the server exactly as they would directly (their scramble is relayed).
+ * IAM users (accounts created `IDENTIFIED WITH AWSAuthenticationPlugin`) are
+ * switched to mysql_clear_password, only over TLS; their token is verified
+ * here and the gateway logs in for them with a credential it manages.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { AuditSink } from '../../audit/index.js';
+import { IamdbError, isIamdbError } from '../../errors/index.js';
+import {
+  AuthPlugin,
+  Capability,
+  Command,
+  PacketHeader,
+  PacketFramer,
+  SSL_REQUEST_LENGTH,
+  decodeAuthSwitchRequest,
+  decodeClearPassword,
+  decodeErrPacket,
+  decodeHandshakeResponse41,
+  decodeHandshakeV10,
+  encodeAuthSwitchRequest,
+  encodeErrPacket,
+  encodeHandshakeResponse41,
+  encodeHandshakeV10,
+  encodePacket,
+  encodeSslRequest,
+  nativePasswordHash,
+  recognizeAccountStatement,
+  scrambleNativePassword,
+  type HandshakeResponse41,
+  type HandshakeV10,
+  type MysqlPacket,
+} from '../../protocol/mysql/index.js';
+import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
+import { Secret } from '../../util/index.js';
+import type { IamLogin } from '../iam-login.js';
+import { relay } from '../relay.js';
+import { acceptTls, connectUpstreamTls } from '../tls-upgrade.js';
+import type { Account, MysqlIamUsers } from './iam-users.js';
+import { PacketReader } from './packets.js';
+
+export interface MysqlSessionDeps {
+  readonly instance: DbInstance;
+  readonly logger: Logger;
+  readonly audit: AuditSink;
+  readonly iamLogin: IamLogin;
+  readonly credentials: ManagedCredentials;
+  readonly iamUsers: MysqlIamUsers;
+  readonly secureContext: () => SecureContext;
+  readonly loginTimeoutMs: number;
+  readonly maxMessageBytes: number;
+}
+
+/** Capabilities the gateway never offers: compression (not relayed) and LOCAL INFILE (rogue-server file reads). */
+const STRIPPED_CAPS = Capability.CLIENT_COMPRESS | Capability.CLIENT_LOCAL_FILES | Capability.CLIENT_ZSTD_COMPRESSION_ALGORITHM;
+
+class LoginFailed extends Error {
+  constructor(
+    readonly reason: string,
+    readonly wire: Buffer | undefined,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(reason);
+  }
+}
+
+function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
+  return encodePacket(
+    encodeErrPacket({ errno: 1045, sqlState: '28000', message: `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})` }),
+    seq,
+  );
+}
+
+async function connectTcp(instance: DbInstance, timeoutMs: number): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = netConnect({ host: instance.target.host, port: instance.target.port, noDelay: true });
+    const target = `${instance.target.host}:${instance.target.port}`;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target, reason: 'connect timeout' }));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target, reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
+    });
+  });
+}
+
+/** Handles one client connection on a MySQL instance endpoint. */
+export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): Promise<void> {
+  const { instance } = deps;
+  const sessionId = randomBytes(8).toString('hex');
+  const sourceIp = (raw.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+  const source = `${sourceIp}:${raw.remotePort ?? 0}`;
+  const started = Date.now();
+  let client: Socket = raw;
+  let tls = false;
+  let user = '';
+  let database: string | undefined;
+  let method: 'iam' | 'password' | 'none' = 'none';
+  let upstream: Socket | undefined;
+
+  const audit = (decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void => {
+    deps.audit.write({
+      event: 'db.auth',
+      time: new Date().toISOString(),
+      decision,
+      reason,
+      engine: 'mysql',
+      instance: instance.id,
+      endpoint: `${instance.listen.host}:${instance.listen.port}`,
+      source,
+      dbUser: user,
+      ...(database !== undefined ? { database } : {}),
+      method,
+      tls,
+      sessionId,
+      ...extra,
+    });
+  };
+  const timer = setTimeout(() => {
+    if (user !== '') audit('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
+    client.destroy();
+    raw.destroy();
+    upstream?.destroy();
+  }, deps.loginTimeoutMs);
+
+  try {
+    // ---- The server first: its greeting becomes ours. ----
+    upstream = await connectTcp(instance, deps.loginTimeoutMs);
+    let upReader = new PacketReader(upstream, deps.maxMessageBytes);
+    const greetingPacket = await upReader.next();
+    if (greetingPacket.payload[0] === PacketHeader.ERR) {
+      // e.g. "Too many connections": the client sees the server's own refusal.
+      const err = decodeErrPacket(greetingPacket.payload);
+      throw new LoginFailed('UpstreamUnavailable', encodePacket(greetingPacket.payload, 0), `${err.errno}: ${err.message}`);
+    }
+    const greeting: HandshakeV10 = decodeHandshakeV10(greetingPacket.payload);
+    let upSeq = 1;
+    if (instance.targetTls.mode !== 'disable') {
+      if ((greeting.capabilityFlags & Capability.CLIENT_SSL) === 0) {
+        throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${instance.target.host}:${instance.target.port}`, reason: 'the server does not offer TLS' });
+      }
+      upReader.detach();
+      upstream.write(
+        encodePacket(
+          encodeSslRequest({
+            capabilityFlags: (greeting.capabilityFlags & ~STRIPPED_CAPS) | Capability.CLIENT_SSL | Capability.CLIENT_PROTOCOL_41,
+            maxPacketSize: deps.maxMessageBytes,
+            characterSet: greeting.characterSet || 45,
+            mariadbCapabilities: greeting.mariadbCapabilities,
+          }),
+          upSeq++,
+        ),
+      );
+      upstream = (await connectUpstreamTls(upstream, instance.target, instance.targetTls, deps.loginTimeoutMs)).socket;
+      upReader = new PacketReader(upstream, deps.maxMessageBytes);
+    }
+
+    const offered = ((greeting.capabilityFlags & ~STRIPPED_CAPS) | Capability.CLIENT_SSL) >>> 0;
+    client.write(encodePacket(encodeHandshakeV10({ ...greeting, capabilityFlags: offered }), 0));
+
+    // ---- The client's answer: SSLRequest then HandshakeResponse41, or the response alone. ----
+    let reader = new PacketReader(client, deps.maxMessageBytes);
+    let packet: MysqlPacket = await reader.next();
+    if (packet.payload.length === SSL_REQUEST_LENGTH && (packet.payload.readUInt32LE(0) & Capability.CLIENT_SSL) !== 0) {
+      if (reader.pendingBytes > 0) throw new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: reader.pendingBytes });
+      reader.detach();
+      client = await acceptTls(raw, deps.secureContext(), deps.loginTimeoutMs);
+      tls = true;
+      reader = new PacketReader(client, deps.maxMessageBytes);
+      packet = await reader.next();
+    }
+    const response: HandshakeResponse41 = decodeHandshakeResponse41(packet.payload);
+    let clientSeq = (packet.lastSequenceId + 1) & 0xff;
+    user = response.username;
+    database = response.database;
+    const isIam = deps.iamUsers.isIamUser(instance.id, user);
+    method = isIam ? 'iam' : 'password';
+
+    // Capabilities toward the server: what both sides speak, TLS only if that link has it.
+    const upCaps =
+      ((response.capabilityFlags & greeting.capabilityFlags & ~STRIPPED_CAPS & ~Capability.CLIENT_SSL) |
+        (instance.targetTls.mode !== 'disable' ? Capability.CLIENT_SSL : 0)) >>>
+      0;
+    const upMariadbCaps = response.mariadbCapabilities & greeting.mariadbCapabilities;
+
+    let who: Record<string, unknown> = {};
+    let okPayload: Buffer;
+
+    if (isIam) {
+      if (!instance.iamDatabaseAuthentication) throw new LoginFailed('IamAuthDisabled', accessDenied(user, sourceIp, true, clientSeq));
+      if (!tls) throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, response.authResponse.length > 0, clientSeq));
+      let tokenBytes: Buffer;
+      if (response.authPluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && response.authResponse.length > 0) {
+        tokenBytes = decodeClearPassword(response.authResponse);
+      } else {
+        client.write(encodePacket(encodeAuthSwitchRequest({ pluginName: AuthPlugin.MYSQL_CLEAR_PASSWORD, pluginData: Buffer.alloc(0) }), clientSeq));
+        const answer = await reader.next();
+        clientSeq = (answer.lastSequenceId + 1) & 0xff;
+        tokenBytes = decodeClearPassword(answer.payload);
+      }
+      const token = new Secret(tokenBytes.toString('utf8'));
+      const outcome = await deps.iamLogin.authenticate({ instance, token, dbUser: user, sourceIp });
+      who = {
+        resource: outcome.resource,
+        ...(outcome.principal ? { principal: outcome.principal } : {}),
+        ...(outcome.accessKeyId ? { accessKeyId: outcome.accessKeyId } : {}),
+        ...(outcome.matchedStatements?.length ? { matchedStatements: outcome.matchedStatements } : {}),
+      };
+      if (!outcome.ok) throw new LoginFailed(outcome.reason, accessDenied(user, sourceIp, true, clientSeq), outcome.detail, who);
+      const password = await deps.credentials.get(instance.id, user);
+      if (password === undefined) {
+        throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), 'no managed credential for this IAM user; create it through the gateway');
+      }
+      upstream.write(
+        encodePacket(
+          encodeHandshakeResponse41({
+            capabilityFlags: (upCaps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION) >>> 0,
+            maxPacketSize: response.maxPacketSize,
+            characterSet: response.characterSet,
+            mariadbCapabilities: upMariadbCaps,
+            username: user,
+            authResponse: scrambleNativePassword(password.reveal(), greeting.authPluginData),
+            database: (upCaps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
+            authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
+            connectAttributes: (upCaps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
+          }),
+          upSeq++,
+        ),
+      );
+      for (;;) {
+        const reply = await upReader.next();
+        upSeq = (reply.lastSequenceId + 1) & 0xff;
+        const head = reply.payload[0];
+        if (head === PacketHeader.OK) {
+          okPayload = reply.payload;
+          break;
+        }
+        if (head === PacketHeader.ERR) {
+          const e = decodeErrPacket(reply.payload);
+          throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), `${e.errno}: ${e.message}`);
+        }
+        if (head === PacketHeader.EOF) {
+          const sw = decodeAuthSwitchRequest(reply.payload);
+          if (sw.pluginName !== AuthPlugin.MYSQL_NATIVE_PASSWORD) {
+            throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), `server asked for ${sw.pluginName}`);
+          }
+          upstream.write(encodePacket(scrambleNativePassword(password.reveal(), sw.pluginData.subarray(0, 20)), upSeq++));
+          continue;
+        }
+        throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), 'unexpected packet from the server during login');
+      }
+    } else {
+      // Password users: relay the exchange, renumbering packets for each side.
+      upstream.write(
+        encodePacket(
+          encodeHandshakeResponse41({
+            ...response,
+            capabilityFlags: upCaps,
+            mariadbCapabilities: upMariadbCaps,
+            database: (upCaps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
+            authPluginName: (upCaps & Capability.CLIENT_PLUGIN_AUTH) !== 0 ? response.authPluginName : undefined,
+            connectAttributes: (upCaps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
+          }),
+          upSeq++,
+        ),
+      );
+      for (;;) {
+        const reply = await upReader.next();
+        upSeq = (reply.lastSequenceId + 1) & 0xff;
+        const head = reply.payload[0];
+        if (head === PacketHeader.OK) {
+          okPayload = reply.payload;
+          break;
+        }
+        if (head === PacketHeader.ERR) {
+          const e = decodeErrPacket(reply.payload);
+          const wire =
+            e.errno === 1045
+              ? accessDenied(user, sourceIp, response.authResponse.length > 0, clientSeq)
+              : encodePacket(reply.payload, clientSeq);
+          throw new LoginFailed('UpstreamAuthFailed', wire, `${e.errno}: ${e.message}`);
+        }
+        if (head === PacketHeader.EOF) {
+          const sw = decodeAuthSwitchRequest(reply.payload);
+          if (sw.pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !tls) {
+            // Never let a password cross the client link in clear.
+            throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, true, clientSeq), 'the server asked for a clear-text password on a non-TLS client link');
+          }
+        }
+        // AuthSwitchRequest or AuthMoreData: pass to the client, its answer to the server.
+        client.write(encodePacket(reply.payload, clientSeq));
+        const answer = await reader.next();
+        clientSeq = (answer.lastSequenceId + 1) & 0xff;
+        upstream.write(encodePacket(answer.payload, upSeq++));
+      }
+    }
+
+    if (reader.pendingBytes > 0 || upReader.pendingBytes > 0) {
+      throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
+    }
+    reader.detach();
+    upReader.detach();
+    client.write(encodePacket(okPayload, clientSeq));
+    clearTimeout(timer);
+    audit('allow', isIam ? 'Allowed' : 'PasswordLogin', who);
+
+    const stats = await relayCommands(client, upstream, deps, { user, sourceIp, audit });
+    deps.audit.write({
+      event: 'db.session.end',
+      time: new Date().toISOString(),
+      engine: 'mysql',
+      instance: instance.id,
+      source,
+      dbUser: user,
+      ...(typeof who['principal'] === 'string' ? { principal: who['principal'] } : {}),
+      sessionId,
+      durationMs: Date.now() - started,
+      bytesIn: stats.bytesFromClient,
+      bytesOut: stats.bytesFromServer,
+      reason: stats.endedBy,
+    });
+  } catch (err) {
+    clearTimeout(timer);
+    if (err instanceof LoginFailed) {
+      audit('deny', err.reason, { ...err.extra, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
+      if (err.wire && !client.destroyed) client.end(err.wire);
+      else client.destroy();
+    } else if (isIamdbError(err)) {
+      if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') audit('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
+      if (err.kind === 'Unavailable' && err.code !== 'GATEWAY_PEER_CLOSED' && !client.destroyed) {
+        client.end(encodePacket(encodeErrPacket({ errno: 1105, sqlState: 'HY000', message: 'Unknown error' }), 0));
+      } else {
+        client.destroy();
+      }
+    } else {
+      deps.logger.error({ err, instance: instance.id }, 'unexpected error in MySQL session');
+      if (user !== '') audit('deny', 'InternalError', { detail: 'internal error' });
+      client.destroy();
+    }
+    upstream?.destroy();
+  }
+}
+
+interface PendingStatement {
+  readonly apply: () => Promise<void>;
+}
+
+/**
+ * The command phase: bytes flow through untouched except for commands the
+ * gateway must see. Client bytes are framed so that a whole command is
+ * forwarded (or rewritten) at once; server bytes are only framed while the
+ * answer to an intercepted account statement is awaited.
+ */
+function relayCommands(
+  client: Socket,
+  server: Socket,
+  deps: MysqlSessionDeps,
+  who: { user: string; sourceIp: string; audit: (d: 'allow' | 'deny', r: string, e?: Record<string, unknown>) => void },
+): ReturnType<typeof relay> {
+  const clientFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
+  let serverFramer: PacketFramer | undefined;
+  let pending: PendingStatement | undefined;
+  const { instance } = deps;
+
+  const handleCommand = (packet: MysqlPacket, toServer: (b: Buffer) => void): boolean => {
+    const command = packet.payload[0];
+    if (command === Command.COM_CHANGE_USER) {
+      who.audit('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
+      client.end(
+        encodePacket(encodeErrPacket({ errno: 1235, sqlState: '42000', message: "This version of MariaDB doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'" }), 1),
+      );
+      return false;
+    }
+    if (command === Command.COM_QUERY && packet.frames === 1 && mayBeAccountStatement(packet.payload)) {
+      const sql = packet.payload.subarray(1).toString('utf8');
+      const st = recognizeAccountStatement(sql);
+      if (st.kind === 'create-iam-user' || st.kind === 'alter-iam-user') {
+        if (st.multiStatement) {
+          client.write(encodePacket(encodeErrPacket({ errno: 1235, sqlState: '42000', message: "This version of MariaDB doesn't yet support 'AWSAuthenticationPlugin in a multi-statement query'" }), 1));
+          return true;
+        }
+        const accounts: Account[] = st.accounts.map((a) => ({ user: a.user, host: a.host }));
+        // Hold the client until the statement is rewritten and answered.
+        client.pause();
+        void (async () => {
+          const hashes = new Map<string, string>();
+          for (const a of accounts) {
+            // The statement itself installs the credential (as a hash), so there is nothing to apply first.
+            const pw = await deps.credentials.getOrCreate(instance.id, a.user, async () => undefined);
+            hashes.set(a.user, nativePasswordHash(pw.reveal()));
+          }
+          const rewritten = st.rewrite!((a) => hashes.get(a.user));
+          pending = { apply: () => deps.iamUsers.add(instance.id, accounts) };
+          serverFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
+          toServer(encodePacket(Buffer.concat([Buffer.from([Command.COM_QUERY]), Buffer.from(rewritten, 'utf8')]), 0));
+        })().catch((err: unknown) => {
+          deps.logger.error({ err: String(err) }, 'cannot rewrite an IAM account statement');
+          client.write(encodePacket(encodeErrPacket({ errno: 1105, sqlState: 'HY000', message: 'Unknown error' }), 1));
+          client.resume();
+        });
+        return true;
+      }
+      if (st.kind === 'drop-user' || st.kind === 'set-password-user') {
+        const accounts: Account[] = st.accounts.map((a) => ({ user: a.user, host: a.host }));
+        pending = { apply: () => deps.iamUsers.remove(instance.id, accounts) };
+        serverFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
+      } else if (st.kind === 'rename-user' && st.renames) {
+        const renames = st.renames;
+        pending = { apply: () => deps.iamUsers.rename(instance.id, renames) };
+        serverFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
+      }
+    }
+    toServer(encodePacket(packet.payload, packet.sequenceId));
+    return true;
+  };
+
+  return relay(client, server, {
+    onClientChunk: (chunk, toServer) => {
+      for (const packet of clientFramer.push(chunk)) {
+        if (packet.sequenceId === 0) {
+          if (!handleCommand(packet, toServer)) return false;
+        } else {
+          // Continuation of a command (e.g. LOAD DATA, long data): pass through.
+          toServer(encodePacket(packet.payload, packet.sequenceId));
+        }
+      }
+      return 'handled';
+    },
+    onServerChunk: (chunk) => {
+      if (serverFramer !== undefined && pending !== undefined) {
+        for (const packet of serverFramer.push(chunk)) {
+          const p = pending;
+          pending = undefined;
+          serverFramer = undefined;
+          if (packet.payload[0] === PacketHeader.OK) {
+            p.apply().catch((err: unknown) => deps.logger.error({ err: String(err) }, 'cannot record an IAM account change'));
+          }
+          client.resume();
+          break;
+        }
+      }
+      return true;
+    },
+  });
+}
+
+const ACCOUNT_VERBS = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(create|alter|drop|rename|set)\b/i;
+
+/** Cheap first look so ordinary queries never reach the statement recognizer. */
+function mayBeAccountStatement(payload: Buffer): boolean {
+  const head = payload.subarray(1, Math.min(payload.length, 256)).toString('latin1');
+  return ACCOUNT_VERBS.test(head) && /\buser\b|\bpassword\b/i.test(payload.subarray(1, Math.min(payload.length, 4096)).toString('latin1'));
+}

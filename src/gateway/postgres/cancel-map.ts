@@ -1,0 +1,46 @@
+/**
+ * CancelRequest through the gateway. Each session gets its own random
+ * BackendKeyData (never the server's pid, which would leak and be guessable);
+ * a cancel naming it is forwarded to the server with the server's own key.
+ * Unknown keys get no answer, as PostgreSQL does.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+export interface UpstreamCancelKey {
+  readonly processId: number;
+  readonly secretKey: Buffer;
+}
+
+export interface CancelTarget {
+  readonly upstream: UpstreamCancelKey;
+  /** Sends the cancel to the server; errors are swallowed by the caller. */
+  readonly send: (key: UpstreamCancelKey) => Promise<void>;
+}
+
+export class CancelMap {
+  readonly #byPid = new Map<number, { secret: Buffer; target: CancelTarget }>();
+
+  /** Registers a session; returns the key to give the client and a release function. */
+  register(target: CancelTarget): { processId: number; secretKey: Buffer; release: () => void } {
+    let processId: number;
+    do {
+      // Positive 31-bit ids look like real pids to clients that print them.
+      processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
+    } while (processId === 0 || this.#byPid.has(processId));
+    const secret = randomBytes(4);
+    this.#byPid.set(processId, { secret, target });
+    return { processId, secretKey: secret, release: () => this.#byPid.delete(processId) };
+  }
+
+  /** Forwards a cancel if the key matches a live session; resolves either way. */
+  async cancel(processId: number, secretKey: Buffer): Promise<boolean> {
+    const entry = this.#byPid.get(processId);
+    if (entry === undefined || entry.secret.length !== secretKey.length || !timingSafeEqual(entry.secret, secretKey)) return false;
+    await entry.target.send(entry.target.upstream).catch(() => undefined);
+    return true;
+  }
+
+  get size(): number {
+    return this.#byPid.size;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The gateway's own administrative link to a PostgreSQL target, logged in as
+ * the master user: it keeps the `rds_iam` role in place, answers "is this
+ * user an IAM user?" from the server's own catalog (so GRANT/REVOKE rds_iam
+ * work exactly as on RDS, through the gateway or not), and installs the
+ * managed credential of IAM users. Every statement is parameterised or
+ * built from escaped identifiers: nothing from a client reaches SQL text.
+ */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { DbInstance } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
+
+const IAM_MEMBERSHIP_SQL = `
+WITH RECURSIVE members(oid) AS (
+  SELECT am.member FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid WHERE r.rolname = 'rds_iam'
+  UNION
+  SELECT am.member FROM pg_auth_members am JOIN members m ON am.roleid = m.oid
+)
+SELECT EXISTS (SELECT 1 FROM members m JOIN pg_roles r ON r.oid = m.oid WHERE r.rolname = $1) AS iam`;
+
+/** A SCRAM-SHA-256 verifier for ALTER ROLE … PASSWORD, so the cleartext never reaches the server. */
+export function scramVerifier(password: string, iterations = 4096): string {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+export class PostgresControl {
+  readonly #pool: pg.Pool;
+  #roleReady: Promise<void> | undefined;
+
+  constructor(instance: DbInstance, connectTimeoutMs: number) {
+    const tls = instance.targetTls;
+    this.#pool = new pg.Pool({
+      host: instance.target.host,
+      port: instance.target.port,
+      user: instance.master.username,
+      password: instance.master.password.reveal(),
+      database: 'postgres',
+      max: 4,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: connectTimeoutMs,
+      application_name: 'iamdb-control',
+      ssl:
+        tls.mode === 'disable'
+          ? false
+          : {
+              rejectUnauthorized: tls.mode !== 'require',
+              ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+              ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+              ...(tls.serverName ? { servername: tls.serverName } : {}),
+            },
+    });
+    this.#pool.on('error', () => undefined);
+  }
+
+  /** Creates the NOLOGIN role `rds_iam` if missing (once per process, retried after failures). */
+  ensureRdsIamRole(): Promise<void> {
+    this.#roleReady ??= this.#pool
+      .query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$`)
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        this.#roleReady = undefined;
+        throw err;
+      });
+    return this.#roleReady;
+  }
+
+  /** True when `user` is (directly or through other roles) a member of rds_iam. */
+  async isIamUser(user: string): Promise<boolean> {
+    await this.ensureRdsIamRole();
+    const res = await this.#pool.query<{ iam: boolean }>(IAM_MEMBERSHIP_SQL, [user]);
+    return res.rows[0]?.iam === true;
+  }
+
+  /** Installs `password` as the login credential of `user` (as a SCRAM verifier). */
+  async setPassword(user: string, password: Secret<string>): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      const ident = client.escapeIdentifier(user);
+      await client.query(`ALTER ROLE ${ident} WITH PASSWORD '${scramVerifier(password.reveal())}'`);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end().catch(() => undefined);
+  }
+}

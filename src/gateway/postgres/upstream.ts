@@ -1,0 +1,137 @@
+/**
+ * The gateway's link to the real PostgreSQL server: TCP, then TLS when the
+ * instance says so (SSLRequest, exactly one 'S' byte, nothing after it, then
+ * a verified handshake), then a login as the database user with a password
+ * the gateway holds (the user's own, or the managed credential of an IAM
+ * user). Nothing the server says before TLS is ever relayed.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { IamdbError } from '../../errors/index.js';
+import { encodeSSLRequest, UpstreamLogin, type ErrorFields } from '../../protocol/postgres/index.js';
+import type { DbInstance } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
+import { connectUpstreamTls } from '../tls-upgrade.js';
+import { MessageReader } from './messages.js';
+
+export interface UpstreamSession {
+  readonly socket: Socket;
+  readonly parameters: ReadonlyMap<string, string>;
+  readonly backendKey: { readonly processId: number; readonly secretKey: Buffer };
+  readonly transactionStatus: string;
+  /** Bytes the server sent after ReadyForQuery (normally none). */
+  readonly leftover: Buffer[];
+}
+
+export type UpstreamLoginResult = { ok: true; session: UpstreamSession } | { ok: false; error: ErrorFields };
+
+function targetName(instance: DbInstance): string {
+  return `${instance.target.host}:${instance.target.port}`;
+}
+
+/** Opens TCP (and TLS if configured) to the instance's server. */
+export async function openUpstream(instance: DbInstance, timeoutMs: number): Promise<{ socket: Socket; serverEndPoint?: Buffer }> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = netConnect({ host: instance.target.host, port: instance.target.port, noDelay: true });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: targetName(instance), reason: 'connect timeout' }));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: targetName(instance), reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
+    });
+  });
+  if (instance.targetTls.mode === 'disable') return { socket };
+  try {
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: targetName(instance), reason: 'no answer to SSLRequest' })), timeoutMs);
+      socket.once('data', (b) => {
+        clearTimeout(timer);
+        socket.pause();
+        resolve(b);
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        reject(new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: targetName(instance), reason: 'closed after SSLRequest' }));
+      });
+      socket.write(encodeSSLRequest());
+    });
+    socket.removeAllListeners('close');
+    // Exactly one byte: anything more was sent before TLS and must not be trusted.
+    if (answer.length !== 1 || answer[0] !== 0x53 /* S */) {
+      throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', {
+        target: targetName(instance),
+        reason: answer[0] === 0x4e /* N */ ? 'the server does not accept TLS' : 'unexpected answer to SSLRequest',
+      });
+    }
+    const tls = await connectUpstreamTls(socket, instance.target, instance.targetTls, timeoutMs);
+    return { socket: tls.socket, serverEndPoint: tls.serverEndPoint };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+/**
+ * Logs in on an open upstream link. A refusal by the server comes back as
+ * `{ ok: false, error }` with the server's own fields (the caller decides
+ * what the client sees); protocol trouble throws.
+ */
+export async function loginUpstream(
+  instance: DbInstance,
+  link: { socket: Socket; serverEndPoint?: Buffer },
+  args: { user: string; database: string; params: ReadonlyMap<string, string>; password: Secret<string>; maxMessageBytes: number },
+): Promise<UpstreamLoginResult> {
+  const login = new UpstreamLogin({
+    user: args.user,
+    database: args.database,
+    params: args.params,
+    password: args.password,
+    ...(link.serverEndPoint !== undefined && link.serverEndPoint.length > 0 ? { tlsServerEndPoint: link.serverEndPoint } : {}),
+  });
+  const reader = new MessageReader(link.socket, args.maxMessageBytes, 'upstream');
+  link.socket.resume();
+  link.socket.write(login.start());
+  for (;;) {
+    const frame = await reader.next();
+    const step = login.receive(frame);
+    for (const out of step.send ?? []) link.socket.write(out);
+    if (step.error !== undefined) {
+      reader.handOff();
+      link.socket.destroy();
+      return { ok: false, error: step.error };
+    }
+    if (step.done !== undefined) {
+      const leftover = reader.handOff();
+      link.socket.pause();
+      return {
+        ok: true,
+        session: {
+          socket: link.socket,
+          parameters: step.done.parameters,
+          backendKey: step.done.backendKey,
+          transactionStatus: step.done.transactionStatus,
+          leftover,
+        },
+      };
+    }
+  }
+}
+
+/** Sends a CancelRequest to the server for the given upstream key. */
+export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }, encode: (k: { processId: number; secretKey: Buffer }) => Buffer): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const s = netConnect({ host: instance.target.host, port: instance.target.port }, () => {
+      s.end(encode(key));
+    });
+    s.setTimeout(5_000, () => s.destroy());
+    s.on('error', () => resolve());
+    s.on('close', () => resolve());
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * The byte relay between an authenticated client and its server connection.
+ * It moves chunks as they come (no stream pipeline machinery, which costs
+ * CPU per message) with explicit backpressure, and lets each engine observe
+ * the chunks (message boundaries, transaction state, intercepted commands)
+ * without copying them.
+ */
+import type { Socket } from 'node:net';
+
+export interface RelayHooks {
+  /**
+   * Sees each client chunk before it is forwarded. Return true to forward it
+   * as is, 'handled' when the hook forwarded (or withheld) it itself through
+   * `toServer`, false to stop the session (the hook has already answered the
+   * client if it wanted to).
+   */
+  onClientChunk?(chunk: Buffer, toServer: (bytes: Buffer) => void): boolean | 'handled';
+  /** Sees each server chunk before it is forwarded. */
+  onServerChunk?(chunk: Buffer): boolean;
+}
+
+export interface RelayResult {
+  readonly bytesFromClient: number;
+  readonly bytesFromServer: number;
+  readonly endedBy: 'client' | 'server' | 'hook' | 'error';
+}
+
+/**
+ * Relays until either side goes away. `pendingToServer` / `pendingToClient`
+ * are bytes read during login that belong to the relay phase.
+ */
+export function relay(client: Socket, server: Socket, hooks: RelayHooks = {}, pending: { toServer?: Buffer[]; toClient?: Buffer[] } = {}): Promise<RelayResult> {
+  return new Promise((resolve) => {
+    let bytesFromClient = 0;
+    let bytesFromServer = 0;
+    let done = false;
+    const finish = (endedBy: RelayResult['endedBy']): void => {
+      if (done) return;
+      done = true;
+      client.off('data', onClientData);
+      server.off('data', onServerData);
+      // Let queued bytes flush, then close both.
+      client.end();
+      server.end();
+      const hard = setTimeout(() => {
+        client.destroy();
+        server.destroy();
+      }, 5_000);
+      hard.unref();
+      resolve({ bytesFromClient, bytesFromServer, endedBy });
+    };
+    const onClientData = (chunk: Buffer): void => {
+      bytesFromClient += chunk.length;
+      if (hooks.onClientChunk !== undefined) {
+        const verdict = hooks.onClientChunk(chunk, writeServer);
+        if (verdict === false) return finish('hook');
+        if (verdict === 'handled') return;
+      }
+      writeServer(chunk);
+    };
+    const writeServer = (bytes: Buffer): void => {
+      if (!server.write(bytes)) client.pause();
+    };
+    const onServerData = (chunk: Buffer): void => {
+      bytesFromServer += chunk.length;
+      if (hooks.onServerChunk !== undefined && !hooks.onServerChunk(chunk)) return finish('hook');
+      if (!client.write(chunk)) server.pause();
+    };
+    client.on('drain', () => server.resume());
+    server.on('drain', () => client.resume());
+    client.on('data', onClientData);
+    server.on('data', onServerData);
+    client.once('end', () => finish('client'));
+    server.once('end', () => finish('server'));
+    client.once('close', () => finish('client'));
+    server.once('close', () => finish('server'));
+    client.on('error', () => finish('error'));
+    server.on('error', () => finish('error'));
+    for (const b of pending.toClient ?? []) onServerData(b);
+    for (const b of pending.toServer ?? []) onClientData(b);
+    client.resume();
+    server.resume();
+  });
+}

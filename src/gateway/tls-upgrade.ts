@@ -1,0 +1,101 @@
+/**
+ * TLS on an already-open socket, both ways: the server side when a client
+ * asked for it (PostgreSQL SSLRequest, MySQL SSLRequest), the client side
+ * toward the real server. Callers must have checked that no cleartext bytes
+ * are pending before calling (STARTTLS injection).
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { TLSSocket, checkServerIdentity, connect as tlsConnect, type SecureContext } from 'node:tls';
+import { createHash } from 'node:crypto';
+import { IamdbError } from '../errors/index.js';
+import type { HostPort, TargetTls } from '../rds/index.js';
+
+/** Wraps a client socket in server-side TLS and waits for the handshake. */
+export function acceptTls(socket: Socket, secureContext: SecureContext, timeoutMs: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tlsSocket = new TLSSocket(socket, { isServer: true, secureContext, requestCert: false });
+    const timer = setTimeout(() => {
+      tlsSocket.destroy();
+      reject(new IamdbError('GATEWAY_LOGIN_TIMEOUT', { phase: 'TLS handshake' }));
+    }, timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      tlsSocket.destroy();
+      reject(new IamdbError('GATEWAY_TLS_HANDSHAKE_FAILED', { reason: (err as NodeJS.ErrnoException).code ?? 'handshake error' }, { cause: err }));
+    };
+    tlsSocket.once('error', fail);
+    tlsSocket.once('close', () => fail(new Error('closed during TLS handshake')));
+    tlsSocket.once('secure', () => {
+      clearTimeout(timer);
+      tlsSocket.off('error', fail);
+      tlsSocket.removeAllListeners('close');
+      tlsSocket.on('error', () => undefined);
+      tlsSocket.setNoDelay(true);
+      resolve(tlsSocket);
+    });
+  });
+}
+
+const caCache = new Map<string, Buffer>();
+function readCa(path: string): Buffer {
+  let ca = caCache.get(path);
+  if (ca === undefined) {
+    ca = readFileSync(path);
+    caCache.set(path, ca);
+  }
+  return ca;
+}
+
+/**
+ * Starts client-side TLS toward the real server on `socket`, verifying its
+ * certificate as `tls.mode` says. Resolves with the TLS socket and the
+ * tls-server-end-point channel binding data (RFC 5929) for SCRAM-PLUS.
+ */
+export function connectUpstreamTls(
+  socket: Socket,
+  target: HostPort,
+  tls: TargetTls,
+  timeoutMs: number,
+): Promise<{ socket: TLSSocket; serverEndPoint: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const servername = tls.serverName ?? target.host;
+    const verify = tls.mode === 'verify-ca' || tls.mode === 'verify-full';
+    const tlsSocket = tlsConnect({
+      socket,
+      ...(verify ? { ca: readCa(tls.ca!) } : {}),
+      rejectUnauthorized: verify,
+      // SNI must be a name, not an address.
+      ...(/^[\d.]+$|:/.test(servername) ? {} : { servername }),
+      checkServerIdentity: (host, cert) => (tls.mode === 'verify-full' ? checkServerIdentity(servername, cert) : undefined),
+    });
+    const timer = setTimeout(() => {
+      tlsSocket.destroy();
+      reject(new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${target.host}:${target.port}`, reason: 'timeout' }));
+    }, timeoutMs);
+    tlsSocket.once('error', (err) => {
+      clearTimeout(timer);
+      tlsSocket.destroy();
+      reject(new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${target.host}:${target.port}`, reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
+    });
+    tlsSocket.once('secureConnect', () => {
+      clearTimeout(timer);
+      tlsSocket.removeAllListeners('error');
+      tlsSocket.on('error', () => undefined);
+      tlsSocket.setNoDelay(true);
+      resolve({ socket: tlsSocket, serverEndPoint: serverEndPointHash(tlsSocket) });
+    });
+  });
+}
+
+/**
+ * RFC 5929 tls-server-end-point: the SHA-256 hash of the server certificate.
+ * RFC 5929 says to use SHA-256 for certificates signed with MD5 or SHA-1 and
+ * the signature's own hash otherwise; servers sign with SHA-256 in practice,
+ * and PostgreSQL (which computes the same value) refuses the login if not.
+ */
+export function serverEndPointHash(socket: TLSSocket): Buffer {
+  const raw = socket.getPeerCertificate()?.raw;
+  if (raw === undefined) return Buffer.alloc(0);
+  return createHash('sha256').update(raw).digest();
+}

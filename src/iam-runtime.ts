@@ -1,0 +1,265 @@
+/**
+ * IAM at run time: the directory (users, roles, keys, policies) loaded from
+ * the state store, extended by the config file's `iam` section at each start
+ * (a bootstrap: it creates and updates what it names, never deletes what the
+ * API added), persisted on every change with access-key secrets sealed, and
+ * the three services the gateway needs from it: token verification, access
+ * key resolution (long-term and temporary) and `rds-db:connect`
+ * authorization.
+ */
+import type { Config } from './config/index.js';
+import type { Sealer } from './crypto/index.js';
+import { IamdbError, isIamdbError } from './errors/index.js';
+import type { ConnectAuthorizer, CredentialResolver, ResolvedPrincipal, TokenVerifier } from './gateway/iam-login.js';
+import { IamDirectory, accessDeniedMessage, evaluate, parsePolicyOrThrow, type IamDirectoryState, type PolicyInput } from './iam/index.js';
+import { verifyDbAuthToken } from './sigv4/index.js';
+import type { StateStore } from './store/state-store.js';
+import type { SessionCredentialIssuer } from './sts/index.js';
+import { Secret, type Clock } from './util/index.js';
+
+const KIND = 'iam';
+const ID = 'directory';
+
+type SealedState = Omit<IamDirectoryState, 'users'> & {
+  users: Array<Omit<IamDirectoryState['users'][number], 'accessKeys'> & { accessKeys: Array<Omit<IamDirectoryState['users'][number]['accessKeys'][number], 'secretAccessKey'> & { sealedSecret: string }> }>;
+};
+
+function docText(doc: string | Record<string, unknown>): string {
+  return typeof doc === 'string' ? doc : JSON.stringify(doc);
+}
+
+export class IamRuntime {
+  #saving: Promise<void> = Promise.resolve();
+  #dirty = false;
+
+  private constructor(
+    readonly directory: IamDirectory,
+    private readonly store: StateStore,
+    private readonly sealer: Sealer,
+    private readonly sessions: SessionCredentialIssuer,
+    private readonly partition: string,
+  ) {}
+
+  static async open(deps: { config: Config; store: StateStore; sealer: Sealer; sessions: SessionCredentialIssuer; clock: Clock }): Promise<IamRuntime> {
+    const { config, store, sealer } = deps;
+    const rec = await store.get<SealedState>(KIND, ID);
+    let directory: IamDirectory;
+    if (rec !== undefined) {
+      const state: IamDirectoryState = {
+        ...rec.data,
+        users: rec.data.users.map((u) => ({
+          ...u,
+          accessKeys: u.accessKeys.map(({ sealedSecret, ...k }) => ({ ...k, secretAccessKey: sealer.open(sealedSecret, `iam/access-key/${k.accessKeyId}`).toString('utf8') })),
+        })),
+      } as IamDirectoryState;
+      directory = IamDirectory.fromState(state, { clock: deps.clock });
+    } else {
+      directory = new IamDirectory({ accountId: config.account, clock: deps.clock });
+    }
+    const runtime = new IamRuntime(directory, store, sealer, deps.sessions, config.partition);
+    applyBootstrap(directory, config);
+    await runtime.save();
+    directory.onChange(() => runtime.#scheduleSave());
+    return runtime;
+  }
+
+  /** Writes the directory to the store, secrets sealed. */
+  async save(): Promise<void> {
+    const state = this.directory.snapshot();
+    const sealed: SealedState = {
+      ...state,
+      users: state.users.map((u) => ({
+        ...u,
+        accessKeys: u.accessKeys.map(({ secretAccessKey, ...k }) => ({ ...k, sealedSecret: this.sealer.seal(secretAccessKey, `iam/access-key/${k.accessKeyId}`) })),
+      })),
+    };
+    await this.store.put(KIND, ID, sealed);
+  }
+
+  #scheduleSave(): void {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    this.#saving = this.#saving.then(async () => {
+      this.#dirty = false;
+      await this.save();
+    });
+  }
+
+  /** Resolves when pending changes are stored. */
+  flush(): Promise<void> {
+    return this.#saving;
+  }
+
+  readonly tokenVerifier: TokenVerifier = {
+    verify: async (token, ctx) => {
+      const v = await verifyDbAuthToken<ResolvedPrincipal>(token, ctx);
+      return { accessKeyId: v.accessKeyId, principal: v.principal };
+    },
+  };
+
+  readonly credentialResolver: CredentialResolver = {
+    resolve: async (accessKeyId, sessionToken) => {
+      if (accessKeyId.startsWith('ASIA')) {
+        if (sessionToken === undefined) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
+        const s = this.sessions.open(accessKeyId, sessionToken);
+        const id = s.identity;
+        if (id.type === 'assumed-role') {
+          if (id.roleName === undefined) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
+          try {
+            this.directory.getRole(id.roleName);
+          } catch {
+            throw new IamdbError('STS_UNKNOWN_ROLE', { accessKeyId });
+          }
+          return {
+            secretAccessKey: s.secretAccessKey,
+            principal: {
+              arn: id.principalArn,
+              accountId: id.accountId,
+              type: 'assumed-role',
+              name: id.sessionName ?? '',
+              roleName: id.roleName,
+              ...(id.sessionName ? { sessionName: id.sessionName } : {}),
+              ...(id.sessionPolicies ? { sessionPolicies: id.sessionPolicies } : {}),
+            },
+          };
+        }
+        const user = this.#userOrThrow(id.userName ?? '', accessKeyId);
+        return { secretAccessKey: s.secretAccessKey, principal: { arn: user.arn, accountId: this.directory.accountId, type: 'user', name: user.userName, userId: user.userId } };
+      }
+      if (sessionToken !== undefined) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
+      const found = this.directory.findAccessKey(accessKeyId);
+      if (found === undefined) throw new IamdbError('GATEWAY_UNKNOWN_ACCESS_KEY', { accessKeyId });
+      if (found.key.status !== 'Active') throw new IamdbError('GATEWAY_INACTIVE_ACCESS_KEY', { accessKeyId });
+      const u = found.user;
+      return {
+        secretAccessKey: found.key.secretAccessKey,
+        principal: { arn: u.arn, accountId: this.directory.accountId, type: 'user', name: u.userName, userId: u.userId },
+      };
+    },
+  };
+
+  #userOrThrow(userName: string, accessKeyId: string): { arn: string; userName: string; userId: string } {
+    try {
+      return this.directory.getUser(userName);
+    } catch (err) {
+      if (isIamdbError(err)) throw new IamdbError('GATEWAY_UNKNOWN_ACCESS_KEY', { accessKeyId });
+      throw err;
+    }
+  }
+
+  readonly connectAuthorizer: ConnectAuthorizer = {
+    authorize: (principal, resource, context) => {
+      const isRole = principal.type === 'assumed-role';
+      let owned;
+      try {
+        owned = this.directory.policiesFor(isRole ? { roleName: principal.roleName! } : { userName: principal.name });
+      } catch {
+        return { decision: 'implicitDeny', matchedStatements: [], message: `principal ${principal.arn} no longer exists` };
+      }
+      const session: PolicyInput[] | undefined = principal.sessionPolicies?.map((doc, i) => ({ label: `session/${i}`, policy: parsePolicyOrThrow(doc, 'session') }));
+      const analysis = evaluate({
+        request: {
+          principal: {
+            arn: principal.arn,
+            accountId: principal.accountId,
+            type: principal.type,
+            ...(principal.type === 'user' ? { userName: principal.name } : {}),
+            ...(principal.userId ? { userId: principal.userId } : {}),
+            ...(isRole ? { roleArn: `arn:${this.partition}:iam::${principal.accountId}:role/${principal.roleName}` } : {}),
+            ...(principal.sessionName ? { sessionName: principal.sessionName } : {}),
+          },
+          action: 'rds-db:connect',
+          resource,
+          context,
+        },
+        identity: owned.identity,
+        ...(owned.boundary ? { boundary: owned.boundary } : {}),
+        ...(session ? { session } : {}),
+      });
+      return {
+        decision: analysis.decision,
+        matchedStatements: analysis.matchedStatements.map((m) => `${m.source}#${m.index}${m.sid ? `(${m.sid})` : ''}:${m.effect}`),
+        message: accessDeniedMessage(analysis) ?? '',
+      };
+    },
+  };
+}
+
+/** Applies the config file's IAM section: creates what is missing, brings what it names up to date. */
+export function applyBootstrap(dir: IamDirectory, config: Config): void {
+  const acct = config.account;
+  const policyArn = (ref: string): string => (ref.startsWith('arn:') ? ref : `arn:${config.partition}:iam::${acct}:policy/${ref.replace(/^\//, '')}`);
+  for (const mp of config.iam.managedPolicies) {
+    const arn = `arn:${config.partition}:iam::${acct}:policy${mp.path}${mp.name}`;
+    const doc = docText(mp.document as string | Record<string, unknown>);
+    let existing;
+    try {
+      existing = dir.getPolicy(arn);
+    } catch {
+      existing = undefined;
+    }
+    if (existing === undefined) {
+      dir.createPolicy({ policyName: mp.name, policyDocument: doc, path: mp.path, ...(mp.description ? { description: mp.description } : {}) });
+    } else if (dir.getPolicyVersion(arn, existing.defaultVersionId).document !== doc) {
+      const versions = dir.listPolicyVersions(arn);
+      if (versions.length >= 5) {
+        const oldest = versions.filter((v) => v.versionId !== existing.defaultVersionId).at(-1) ?? versions.at(-1)!;
+        dir.deletePolicyVersion(arn, oldest.versionId);
+      }
+      dir.createPolicyVersion(arn, doc, true);
+    }
+  }
+  const exists = (f: () => unknown): boolean => {
+    try {
+      f();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const g of config.iam.groups) {
+    if (!exists(() => dir.getGroup(g.name))) dir.createGroup({ groupName: g.name, path: g.path });
+    for (const p of g.policies) dir.putGroupPolicy(g.name, p.name, docText(p.document as string | Record<string, unknown>));
+    for (const ref of g.managedPolicies) if (!dir.listAttachedGroupPolicies(g.name).includes(policyArn(ref))) dir.attachGroupPolicy(g.name, policyArn(ref));
+  }
+  for (const u of config.iam.users) {
+    const tags = Array.isArray(u.tags) ? Object.fromEntries(u.tags.map((t) => [t.Key, t.Value])) : (u.tags as Record<string, string> | undefined);
+    if (!exists(() => dir.getUser(u.name))) dir.createUser({ userName: u.name, path: u.path, ...(tags ? { tags } : {}) });
+    for (const p of u.policies) dir.putUserPolicy(u.name, p.name, docText(p.document as string | Record<string, unknown>));
+    for (const ref of u.managedPolicies) if (!dir.listAttachedUserPolicies(u.name).includes(policyArn(ref))) dir.attachUserPolicy(u.name, policyArn(ref));
+    if (u.permissionsBoundary !== undefined) dir.putUserPermissionsBoundary(u.name, policyArn(u.permissionsBoundary));
+    for (const g of u.groups) {
+      if (!dir.getGroup(g).users.some((x) => x.toLowerCase() === u.name.toLowerCase())) dir.addUserToGroup(g, u.name);
+    }
+    const current = new Map(dir.listAccessKeys(u.name).map((k) => [k.accessKeyId, k]));
+    for (const k of u.accessKeys) {
+      const have = current.get(k.id);
+      if (have === undefined) {
+        dir.createAccessKey(u.name, { accessKeyId: k.id, secretAccessKey: k.secret, status: k.status });
+      } else {
+        if (!dir.checkAccessKeySecret(k.id, k.secret.reveal())) {
+          // The file changed the secret: replace the key.
+          dir.deleteAccessKey(k.id, u.name);
+          dir.createAccessKey(u.name, { accessKeyId: k.id, secretAccessKey: k.secret, status: k.status });
+        } else if (have.status !== k.status) {
+          dir.updateAccessKey(k.id, k.status, u.name);
+        }
+      }
+    }
+  }
+  for (const r of config.iam.roles) {
+    const trust = docText(r.assumeRolePolicy as string | Record<string, unknown>);
+    const tags = Array.isArray(r.tags) ? Object.fromEntries(r.tags.map((t) => [t.Key, t.Value])) : (r.tags as Record<string, string> | undefined);
+    if (!exists(() => dir.getRole(r.name))) {
+      dir.createRole({ roleName: r.name, assumeRolePolicyDocument: trust, path: r.path, maxSessionDuration: r.maxSessionDuration, ...(r.description ? { description: r.description } : {}), ...(tags ? { tags } : {}) });
+    } else {
+      dir.updateAssumeRolePolicy(r.name, trust);
+      dir.updateRole(r.name, { maxSessionDuration: r.maxSessionDuration, ...(r.description ? { description: r.description } : {}) });
+    }
+    for (const p of r.policies) dir.putRolePolicy(r.name, p.name, docText(p.document as string | Record<string, unknown>));
+    for (const ref of r.managedPolicies) if (!dir.listAttachedRolePolicies(r.name).includes(policyArn(ref))) dir.attachRolePolicy(r.name, policyArn(ref));
+    if (r.permissionsBoundary !== undefined) dir.putRolePermissionsBoundary(r.name, policyArn(r.permissionsBoundary));
+  }
+}
+
+export { Secret };

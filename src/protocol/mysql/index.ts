@@ -1,0 +1,45 @@
+/**
+ * The MySQL/MariaDB wire protocol, without sockets: bytes in, typed packets
+ * out. See README.md for the boundary and limits.
+ */
+export * from './constants.js';
+export * from './errno.js';
+export { PacketReader, PacketWriter } from './wire.js';
+export { PacketFramer, encodePacket, nextSequenceId, type MysqlPacket, type PacketFramerOptions } from './packet-framer.js';
+export { CommandTracker, type CommandTrackerOptions, type TrackedSegment } from './command-tracker.js';
+
+export { decodeHandshakeV10, encodeHandshakeV10, type HandshakeV10 } from './packets/handshake-v10.js';
+export { SSL_REQUEST_LENGTH, decodeSslRequest, encodeSslRequest, type SslRequest } from './packets/ssl-request.js';
+export {
+  decodeClientHandshake,
+  decodeHandshakeResponse41,
+  encodeHandshakeResponse41,
+  type HandshakeResponse41,
+} from './packets/handshake-response-41.js';
+export { decodeAuthSwitchRequest, encodeAuthSwitchRequest, type AuthSwitchRequest } from './packets/auth-switch-request.js';
+export { decodeAuthSwitchResponse, encodeAuthSwitchResponse, type AuthSwitchResponse } from './packets/auth-switch-response.js';
+export { decodeAuthMoreData, encodeAuthMoreData, type AuthMoreData } from './packets/auth-more-data.js';
+export { decodeOkPacket, encodeOkPacket, isOkPacket, type OkPacket } from './packets/ok-packet.js';
+export { decodeErrPacket, encodeErrPacket, errPacketFor, type ErrPacket } from './packets/err-packet.js';
+export { decodeEofPacket, encodeEofPacket, isEofPacket, type EofPacket } from './packets/eof-packet.js';
+export { decodeComChangeUser, type ComChangeUser } from './packets/com-change-user.js';
+export { decodeComQuery, encodeComQuery, type ComQuery } from './packets/com-query.js';
+
+export {
+  NATIVE_PASSWORD_HASH_PATTERN,
+  nativePasswordHash,
+  scrambleNativePassword,
+  verifyNativePassword,
+} from './auth/native-password.js';
+export { CachingSha2, scrambleCachingSha2Password } from './auth/caching-sha2-password.js';
+export { decodeClearPassword, encodeClearPassword } from './auth/clear-password.js';
+export { createScramble } from './auth/scramble.js';
+
+export {
+  accountKey,
+  recognizeAccountStatement,
+  type Account,
+  type AccountStatement,
+  type AccountStatementKind,
+  type PasswordHashes,
+} from './account-statements.js';

@@ -1,0 +1,59 @@
+/**
+ * The PostgreSQL wire protocol, pure: bytes in, typed messages out, and the
+ * reverse. No sockets, no TLS, no timers; the gateway drives these pieces.
+ *
+ * - `StartupDecoder`: untyped startup packets (SSLRequest, GSSENCRequest,
+ *   CancelRequest, StartupMessage), with `pendingBytes()` for the
+ *   STARTTLS-injection check.
+ * - `FrameDecoder`: typed messages, length-checked before buffering.
+ * - `backend/*`, `frontend/*`: one encode/decode pair per message.
+ * - `UpstreamLogin`: the gateway's client-side login (trust, cleartext, MD5,
+ *   SCRAM-SHA-256[-PLUS]).
+ * - `RelayTracker`: allocation-free header scanning on the relay hot path.
+ *
+ * @module
+ */
+export * from './codes.js';
+export * from './backend/index.js';
+export * from './frontend/index.js';
+export { StartupDecoder, type StartupDecoderOptions } from './startup.js';
+export { FrameDecoder, type Frame, type FrameDecoderOptions } from './frame-decoder.js';
+export {
+  ScramClient,
+  ScramMechanism,
+  SCRAM_MIN_ITERATIONS,
+  SCRAM_MAX_ITERATIONS,
+  SCRAM_MAX_SERVER_MESSAGE_BYTES,
+  SCRAM_MAX_NONCE_CHARS,
+  SCRAM_MAX_SALT_BYTES,
+  SCRAM_CLIENT_NONCE_BYTES,
+  type ScramChannelBinding,
+  type ScramClientOptions,
+  type ScramState,
+} from './scram.js';
+export { saslprep } from './saslprep.js';
+export { SaltedPasswordCache, computeSaltedPassword, type SaltedPasswordCacheOptions } from './salted-password-cache.js';
+export {
+  UpstreamLogin,
+  UPSTREAM_STARTUP_PARAM_ALLOW_LIST,
+  MAX_UPSTREAM_PARAMETERS,
+  pickAllowedStartupParams,
+  md5Password,
+  type UpstreamLoginOptions,
+  type UpstreamLoginResult,
+  type UpstreamLoginStep,
+  type UpstreamLoginState,
+  type UpstreamAuthMethod,
+} from './upstream-login.js';
+export {
+  RelayTracker,
+  ServerStreamTracker,
+  ClientStreamTracker,
+  type RelayTrackerOptions,
+  type ServerFeedResult,
+  type ClientFeedResult,
+} from './relay-tracker.js';
+// Re-exported so gateway code can read message bodies without a second import path.
+export { ByteReader, ByteWriter } from '../common/index.js';
+/** @deprecated alias kept for early gateway code; use {@link ByteReader}. */
+export { ByteReader as ByteReaderForBody } from '../common/index.js';

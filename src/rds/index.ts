@@ -1,0 +1,3 @@
+export * from './resource-id.js';
+export * from './instance-registry.js';
+export * from './managed-credentials.js';

@@ -1,0 +1,152 @@
+/**
+ * The registry of DB instances: their settings from the config, their stable
+ * resource ids (persisted so they survive restarts), and the mutable runtime
+ * switch for IAM database authentication (the control plane flips it without
+ * a restart). Shared by the gateway and the control plane, owned by neither.
+ */
+import type { StateStore } from '../store/state-store.js';
+import type { Secret } from '../util/index.js';
+import { newDbiResourceId, DBI_RESOURCE_ID } from './resource-id.js';
+
+export type Engine = 'postgres' | 'mysql';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TargetTls {
+  readonly mode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  readonly ca?: string;
+  readonly serverName?: string;
+}
+
+export interface InstanceDefinition {
+  readonly id: string;
+  /** As configured: postgres, mysql or mariadb (mariadb speaks the mysql protocol). */
+  readonly engineName: 'postgres' | 'mysql' | 'mariadb';
+  readonly listen: HostPort;
+  readonly aliases: readonly string[];
+  readonly target: HostPort;
+  readonly targetTls: TargetTls;
+  readonly master: { readonly username: string; readonly password: Secret<string> };
+  readonly iamDatabaseAuthentication: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface DbInstance {
+  readonly id: string;
+  readonly engine: Engine;
+  readonly engineName: InstanceDefinition['engineName'];
+  readonly resourceId: string;
+  readonly listen: HostPort;
+  /** Every host:port a token may be signed for to reach this instance. */
+  readonly endpoints: readonly HostPort[];
+  readonly target: HostPort;
+  readonly targetTls: TargetTls;
+  readonly master: InstanceDefinition['master'];
+  iamDatabaseAuthentication: boolean;
+  tags: Record<string, string>;
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function parseHostPort(value: string, defaultPort?: number): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(value);
+  if (m === null) throw new Error(`not host:port: ${value}`);
+  const host = (m[1] ?? m[2])!;
+  const port = m[3] !== undefined ? Number(m[3]) : defaultPort;
+  if (port === undefined) throw new Error(`missing port: ${value}`);
+  return { host, port };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The names a token may be signed for: the listen address, the aliases, and,
+ * for a loopback listener, both `localhost` and `127.0.0.1` (a laptop user
+ * types either; both reach only this machine).
+ */
+export function endpointsFor(def: Pick<InstanceDefinition, 'listen' | 'aliases'>): HostPort[] {
+  const out: HostPort[] = [def.listen];
+  for (const a of def.aliases) out.push(parseHostPort(a, def.listen.port));
+  if (LOOPBACK.has(def.listen.host)) {
+    for (const h of LOOPBACK) if (h !== def.listen.host) out.push({ host: h, port: def.listen.port });
+  }
+  const seen = new Set<string>();
+  return out.filter((e) => {
+    const k = `${e.host.toLowerCase()}:${e.port}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+interface StoredInstance {
+  readonly resourceId: string;
+  readonly iamDatabaseAuthentication?: boolean;
+  readonly createdAt: number;
+}
+
+export class InstanceRegistry {
+  readonly #byId = new Map<string, DbInstance>();
+
+  private constructor(private readonly store: StateStore) {}
+
+  /**
+   * Loads or assigns resource ids for the configured instances. The config's
+   * `iamDatabaseAuthentication` is the starting value at each start; runtime
+   * changes (ModifyDBInstance) are persisted and win until the config changes.
+   */
+  static async open(store: StateStore, defs: readonly InstanceDefinition[]): Promise<InstanceRegistry> {
+    const reg = new InstanceRegistry(store);
+    for (const def of defs) {
+      const key = def.id.toLowerCase();
+      const rec = await store.get<StoredInstance & { configIam?: boolean }>('rds-instance', key);
+      let resourceId = rec?.data.resourceId;
+      if (resourceId === undefined || !DBI_RESOURCE_ID.test(resourceId)) resourceId = newDbiResourceId();
+      // A runtime change sticks until the config file itself changes the value.
+      const iam =
+        rec !== undefined && rec.data.configIam === def.iamDatabaseAuthentication && rec.data.iamDatabaseAuthentication !== undefined
+          ? rec.data.iamDatabaseAuthentication
+          : def.iamDatabaseAuthentication;
+      await store.put('rds-instance', key, {
+        resourceId,
+        iamDatabaseAuthentication: iam,
+        configIam: def.iamDatabaseAuthentication,
+        createdAt: rec?.data.createdAt ?? Date.now(),
+      });
+      reg.#byId.set(key, {
+        id: def.id,
+        engine: def.engineName === 'postgres' ? 'postgres' : 'mysql',
+        engineName: def.engineName,
+        resourceId,
+        listen: def.listen,
+        endpoints: endpointsFor(def),
+        target: def.target,
+        targetTls: def.targetTls,
+        master: def.master,
+        iamDatabaseAuthentication: iam,
+        tags: { ...def.tags },
+      });
+    }
+    return reg;
+  }
+
+  get(id: string): DbInstance | undefined {
+    return this.#byId.get(id.toLowerCase());
+  }
+
+  list(): DbInstance[] {
+    return [...this.#byId.values()];
+  }
+
+  /** Turns IAM database authentication on or off at runtime; established sessions are untouched. */
+  async setIamDatabaseAuthentication(id: string, enabled: boolean): Promise<void> {
+    const inst = this.get(id);
+    if (inst === undefined) throw new Error(`unknown instance ${id}`);
+    inst.iamDatabaseAuthentication = enabled;
+    const key = id.toLowerCase();
+    const rec = await this.store.get<Record<string, unknown>>('rds-instance', key);
+    await this.store.put('rds-instance', key, { ...(rec?.data ?? {}), resourceId: inst.resourceId, iamDatabaseAuthentication: enabled });
+  }
+}

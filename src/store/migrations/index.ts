@@ -1,0 +1,3 @@
+export { type Migration, assertMigrationOrder } from './migration.js';
+export { sqliteMigrations } from './sqlite-steps.js';
+export { runSqliteMigrations } from './sqlite-runner.js';

@@ -1,0 +1,81 @@
+/**
+ * Starts a real iamdb in the test process (createApp, the same code `iamdb
+ * serve` runs) on free ports, with its own temporary state directory and
+ * master key, and an in-memory audit sink for assertions.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { stringify } from 'yaml';
+import { createApp, type App } from '../../src/app.js';
+import { createMemoryAuditSink, type AuthAuditEvent } from '../../src/audit/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import type { Clock } from '../../src/util/index.js';
+import { getFreePort } from './free-port.js';
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'us-east-1';
+
+export interface TestIamdb {
+  readonly app: App;
+  readonly stateDir: string;
+  readonly caPath: string;
+  readonly audit: ReturnType<typeof createMemoryAuditSink>;
+  /** host:port of an instance endpoint. */
+  endpoint(id: string): { host: string; port: number };
+  /** Auth events so far, newest last. */
+  authEvents(): AuthAuditEvent[];
+  lastAuth(): AuthAuditEvent | undefined;
+  stop(): Promise<void>;
+}
+
+/** A random long-term access key pair in AWS's shapes. */
+export function newAccessKey(): { id: string; secret: string } {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let id = 'AKIA';
+  const bytes = randomBytes(16);
+  for (const b of bytes) id += alphabet[b % 32];
+  return { id, secret: randomBytes(30).toString('base64').slice(0, 40) };
+}
+
+/**
+ * `config` is the YAML config as an object, minus stateDir/masterKeyFile;
+ * instance `listen` values of `auto` get a free port.
+ */
+export async function startIamdb(config: Record<string, unknown>, opts: { clock?: Clock } = {}): Promise<TestIamdb> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'iamdb-test-'));
+  const instances = await Promise.all(
+    ((config['instances'] as Array<Record<string, unknown>> | undefined) ?? []).map(async (i) => ({
+      ...i,
+      listen: i['listen'] === 'auto' || i['listen'] === undefined ? `127.0.0.1:${await getFreePort()}` : i['listen'],
+    })),
+  );
+  const full = { account: ACCOUNT, region: REGION, ...config, instances, stateDir: join(stateDir, 'state'), log: { level: 'silent' } };
+  const env = { IAMDB_MASTER_KEY: randomBytes(32).toString('hex') };
+  const cfg = loadConfig({ text: stringify(full), env, baseDir: stateDir });
+  const audit = createMemoryAuditSink();
+  const app = await createApp(cfg, { env, audit, logger: pino({ level: 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
+  await app.start();
+  const caPath = join(stateDir, 'ca.pem');
+  writeFileSync(caPath, app.ca.caBundlePem());
+  const authEvents = (): AuthAuditEvent[] => audit.events.filter((e): e is AuthAuditEvent => e.event === 'db.auth');
+  return {
+    app,
+    stateDir,
+    caPath,
+    audit,
+    endpoint(id) {
+      const e = app.endpoints.find((x) => x.instance.id === id);
+      if (!e) throw new Error(`no endpoint ${id}`);
+      return { host: e.host, port: e.port };
+    },
+    authEvents,
+    lastAuth: () => authEvents().at(-1),
+    async stop() {
+      await app.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
