@@ -27,6 +27,7 @@ export class SocketReader {
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onEnd);
     socket.on('error', this.#onError);
+    socket.resume();
   }
 
   #fail(err: Error): void {
@@ -56,6 +57,8 @@ export class SocketReader {
 
   /** Stops listening and hands back any unread chunks (for the relay). */
   detach(): Buffer[] {
+    // Paused, so nothing arrives with no one listening until the next reader.
+    this.socket.pause();
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onEnd);

@@ -26,6 +26,8 @@ export interface AuthorizeInput {
   /** Resource-based policies of the target, if it has any. */
   readonly resourcePolicies?: readonly PolicyInput[];
   readonly options?: EvaluationOptions;
+  /** Request time in ms since the epoch: fills aws:CurrentTime and aws:EpochTime unless the context has them. */
+  readonly now?: number;
 }
 
 /** The analysis plus the principal it was computed for. */
@@ -75,8 +77,9 @@ export function authorize(input: AuthorizeInput): AuthorizeResult {
     input.sessionPolicies && input.sessionPolicies.length > 0
       ? input.sessionPolicies.map((p, i): PolicyInput => ({ label: `session[${i}]`, policy: isPolicy(p) ? p : parsePolicyOrThrow(p, 'session') }))
       : undefined;
+  const context = { ...timeContext(input.now), ...input.context };
   const analysis = evaluate({
-    request: { principal, action: input.action, resource: input.resource, context: input.context ?? {} },
+    request: { principal, action: input.action, resource: input.resource, context },
     identity,
     ...(input.resourcePolicies ? { resource: input.resourcePolicies } : {}),
     ...(boundary ? { boundary } : {}),
@@ -84,6 +87,11 @@ export function authorize(input: AuthorizeInput): AuthorizeResult {
     ...(input.options ? { options: input.options } : {}),
   });
   return { ...analysis, principal };
+}
+
+function timeContext(now: number | undefined): RequestContext {
+  if (now === undefined) return {};
+  return { 'aws:CurrentTime': new Date(now).toISOString(), 'aws:EpochTime': String(Math.floor(now / 1000)) };
 }
 
 /** The IAM_ACCESS_DENIED error for a denial (AWS's text), or `undefined` when allowed. */

@@ -213,6 +213,19 @@ describe('IamDirectory', () => {
     });
     expect(limited.decision).toBe('implicitDeny');
     expect(limited.deniedBy).toBe('session');
+
+    iam.putRolePolicy(
+      'app',
+      'until',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2027-01-01T00:00:00Z' } } }],
+      }),
+    );
+    const at = (now: number): string =>
+      authorize({ directory: iam, principal: { roleName: 'app', sessionName: 's1' }, action: 'rds-db:connect', resource: `${DB}/app`, now }).decision;
+    expect(at(Date.parse('2026-12-31T23:59:59Z'))).toBe('allowed');
+    expect(at(Date.parse('2027-01-01T00:00:01Z'))).toBe('explicitDeny');
   });
 
   it('round-trips through snapshot/fromState and reports changes', () => {
@@ -241,6 +254,10 @@ describe('IamDirectory', () => {
     expect(copy.findAccessKey(key.accessKeyId)?.key.secretAccessKey.reveal()).toBe(key.secretAccessKey.reveal());
     expect(copy.getPolicy(p.arn).defaultVersionId).toBe('v2');
     expect(copy.changes).toBe(0);
+
+    const dangling = JSON.parse(JSON.stringify(state)) as { users: { attachedPolicies: string[] }[] };
+    dangling.users[0]!.attachedPolicies.push(`arn:aws:iam::${ACCT}:policy/gone`);
+    expect(thrown(() => IamDirectory.fromState(dangling)).code).toBe('IAM_NO_SUCH_POLICY');
 
     const broken = { ...(json as Record<string, unknown>), users: 'nope' };
     expect(thrown(() => IamDirectory.fromState(broken)).code).toBe('IAM_INVALID_INPUT');

@@ -50,6 +50,15 @@ describe('evaluation', () => {
     const a = evaluate({ request, identity: [{ label: 'forged', policy }] });
     expect(a.decision).toBe('implicitDeny');
     expect(a.notes.join('\n')).toMatch(/unknown condition operator StringEqualz: fails closed/);
+
+    const deny: Policy = {
+      kind: 'identity',
+      statements: [
+        { index: 0, effect: 'Allow', action: ['*'], resource: ['*'], conditions: [] },
+        { index: 1, effect: 'Deny', action: ['*'], resource: ['*'], conditions: [{ operator: 'NoSuchOp', key: 'aws:username', values: ['x'] }] },
+      ],
+    };
+    expect(evaluate({ request, identity: [{ label: 'forged', policy: deny }] }).decision).toBe('explicitDeny');
   });
 });
 

@@ -9,7 +9,8 @@
  *    ceilings that must also allow.
  * 4. A resource policy that names the user ARN or the role-session ARN
  *    itself is not limited by the ceilings (AWS's guide; see README).
- * 5. Across accounts both the identity side and the resource side must allow.
+ * 5. Across accounts both the identity side and a resource policy must allow;
+ *    with no resource policy a resource in another account is never allowed.
  */
 import { evaluateCondition, type ConditionResult } from './conditions/index.js';
 import { ContextLookup } from './context.js';
@@ -136,7 +137,10 @@ export function evaluate(input: EvaluationInput): Analysis {
   const boundaryOk = input.boundary === undefined || allows('boundary').length > 0;
   const sessionOk = input.session === undefined || allows('session').length > 0;
   const resourceAccount = request.resource.split(':')[4] ?? '';
-  const crossAccount = resourceAccount !== '' && resourceAccount !== request.principal.accountId && (input.resource?.length ?? 0) > 0;
+  // A resource in another account is reachable only if that account's
+  // resource policy lets us in: without one (rds-db users have none) the
+  // answer is no, however broad the identity policy's Resource pattern.
+  const crossAccount = resourceAccount !== '' && resourceAccount !== request.principal.accountId;
 
   if (crossAccount) {
     // Both sides must allow; naming the account is enough on the resource side.
@@ -210,7 +214,13 @@ function statementApplies(st: Statement, p: PolicyInput, type: PolicyType, scope
 
   for (const c of st.conditions) {
     const r: ConditionResult = evaluateCondition(c, scope.ctx, expand);
-    if (r.explanation.startsWith('unknown condition operator')) scope.notes.push(`${where}: ${r.explanation}`);
+    if (r.unknownOperator) {
+      scope.notes.push(`${where}: ${r.explanation}`);
+      // Failing closed: an Allow with an unreadable condition grants nothing,
+      // a Deny with one still denies.
+      if (st.effect === 'Deny') continue;
+      return undefined;
+    }
     if (!r.match) return undefined;
   }
   const m: { -readonly [K in keyof MatchedStatement]: MatchedStatement[K] } = {

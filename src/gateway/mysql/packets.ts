@@ -11,9 +11,12 @@ export class PacketReader {
   readonly #framer: PacketFramer;
   readonly #ready: MysqlPacket[] = [];
 
-  constructor(socket: Socket, maxAllowedPacket: number) {
+  constructor(socket: Socket, maxAllowedPacket: number, initial?: Buffer) {
     this.#reader = new SocketReader(socket);
     this.#framer = new PacketFramer({ maxAllowedPacket });
+    if (initial !== undefined && initial.length > 0) {
+      for (const packet of this.#framer.push(initial)) this.#ready.push({ ...packet, payload: Buffer.from(packet.payload) });
+    }
   }
 
   async next(): Promise<MysqlPacket> {

@@ -45,6 +45,7 @@ import { relay } from '../relay.js';
 import { acceptTls, connectUpstreamTls } from '../tls-upgrade.js';
 import type { Account, MysqlIamUsers } from './iam-users.js';
 import { PacketReader } from './packets.js';
+import { SocketReader } from '../socket-reader.js';
 
 export interface MysqlSessionDeps {
   readonly instance: DbInstance;
@@ -100,6 +101,30 @@ async function connectTcp(instance: DbInstance, timeoutMs: number): Promise<Sock
   });
 }
 
+/**
+ * Reads the client's first packet from the raw socket. When it is an
+ * SSLRequest, `rest` holds whatever followed it (the start of the TLS
+ * handshake); otherwise `rest` holds every byte read, packet included.
+ */
+async function readFirstClientPacket(socket: Socket): Promise<{ sslRequest: boolean; rest: Buffer }> {
+  const reader = new SocketReader(socket);
+  let buf = Buffer.alloc(0);
+  try {
+    while (buf.length < 4) buf = Buffer.concat([buf, await reader.read()]);
+    const length = buf.readUIntLE(0, 3);
+    if (length === SSL_REQUEST_LENGTH) {
+      while (buf.length < 4 + length) buf = Buffer.concat([buf, await reader.read()]);
+      if ((buf.readUInt32LE(4) & Capability.CLIENT_SSL) !== 0) {
+        socket.pause();
+        return { sslRequest: true, rest: Buffer.concat([buf.subarray(4 + length), ...reader.detach()]) };
+      }
+    }
+    return { sslRequest: false, rest: Buffer.concat([buf, ...reader.detach()]) };
+  } finally {
+    reader.detach();
+  }
+}
+
 /** Handles one client connection on a MySQL instance endpoint. */
 export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): Promise<void> {
   const { instance } = deps;
@@ -151,38 +176,28 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
     }
     const greeting: HandshakeV10 = decodeHandshakeV10(greetingPacket.payload);
     let upSeq = 1;
-    if (instance.targetTls.mode !== 'disable') {
-      if ((greeting.capabilityFlags & Capability.CLIENT_SSL) === 0) {
-        throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${instance.target.host}:${instance.target.port}`, reason: 'the server does not offer TLS' });
-      }
-      upReader.detach();
-      upstream.write(
-        encodePacket(
-          encodeSslRequest({
-            capabilityFlags: (greeting.capabilityFlags & ~STRIPPED_CAPS) | Capability.CLIENT_SSL | Capability.CLIENT_PROTOCOL_41,
-            maxPacketSize: deps.maxMessageBytes,
-            characterSet: greeting.characterSet || 45,
-            mariadbCapabilities: greeting.mariadbCapabilities,
-          }),
-          upSeq++,
-        ),
-      );
-      upstream = (await connectUpstreamTls(upstream, instance.target, instance.targetTls, deps.loginTimeoutMs)).socket;
-      upReader = new PacketReader(upstream, deps.maxMessageBytes);
+    if (instance.targetTls.mode !== 'disable' && (greeting.capabilityFlags & Capability.CLIENT_SSL) === 0) {
+      throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${instance.target.host}:${instance.target.port}`, reason: 'the server does not offer TLS' });
     }
 
     const offered = ((greeting.capabilityFlags & ~STRIPPED_CAPS) | Capability.CLIENT_SSL) >>> 0;
     client.write(encodePacket(encodeHandshakeV10({ ...greeting, capabilityFlags: offered }), 0));
 
     // ---- The client's answer: SSLRequest then HandshakeResponse41, or the response alone. ----
-    let reader = new PacketReader(client, deps.maxMessageBytes);
-    let packet: MysqlPacket = await reader.next();
-    if (packet.payload.length === SSL_REQUEST_LENGTH && (packet.payload.readUInt32LE(0) & Capability.CLIENT_SSL) !== 0) {
-      if (reader.pendingBytes > 0) throw new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: reader.pendingBytes });
-      reader.detach();
+    // MySQL clients start TLS right after SSLRequest without waiting for an
+    // answer, so bytes after it are the TLS handshake: they go back to the
+    // socket for TLS to read, never to the MySQL parser.
+    const first = await readFirstClientPacket(raw);
+    let reader: PacketReader;
+    let packet: MysqlPacket;
+    if (first.sslRequest) {
+      if (first.rest.length > 0) raw.unshift(first.rest);
       client = await acceptTls(raw, deps.secureContext(), deps.loginTimeoutMs);
       tls = true;
       reader = new PacketReader(client, deps.maxMessageBytes);
+      packet = await reader.next();
+    } else {
+      reader = new PacketReader(client, deps.maxMessageBytes, first.rest);
       packet = await reader.next();
     }
     const response: HandshakeResponse41 = decodeHandshakeResponse41(packet.payload);
@@ -198,6 +213,18 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
         (instance.targetTls.mode !== 'disable' ? Capability.CLIENT_SSL : 0)) >>>
       0;
     const upMariadbCaps = response.mariadbCapabilities & greeting.mariadbCapabilities;
+    if (instance.targetTls.mode !== 'disable') {
+      // The SSLRequest carries the same capabilities as the response that follows it.
+      upReader.detach();
+      upstream.write(
+        encodePacket(
+          encodeSslRequest({ capabilityFlags: upCaps, maxPacketSize: response.maxPacketSize, characterSet: response.characterSet, mariadbCapabilities: upMariadbCaps }),
+          upSeq++,
+        ),
+      );
+      upstream = (await connectUpstreamTls(upstream, instance.target, instance.targetTls, deps.loginTimeoutMs)).socket;
+      upReader = new PacketReader(upstream, deps.maxMessageBytes);
+    }
 
     let who: Record<string, unknown> = {};
     let okPayload: Buffer;

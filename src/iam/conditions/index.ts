@@ -44,6 +44,7 @@ export function parseOperatorName(name: string): OperatorName | undefined {
     if (rest.startsWith(`${q}:`)) {
       qualifier = q;
       rest = rest.slice(q.length + 1);
+      break;
     }
   }
   if (rest === 'Null') return qualifier ? undefined : { base: 'Null', ifExists: false };
@@ -57,6 +58,8 @@ export function parseOperatorName(name: string): OperatorName | undefined {
 export interface ConditionResult extends OperatorResult {
   readonly operator: string;
   readonly key: string;
+  /** Set when the operator is unknown; the caller decides what failing closed means for the statement. */
+  readonly unknownOperator?: true;
 }
 
 /**
@@ -72,7 +75,9 @@ export function evaluateCondition(entry: ConditionEntry, ctx: ContextLookup, exp
     explanation,
   });
   const name = parseOperatorName(entry.operator);
-  if (name === undefined) return done(false, `unknown condition operator ${entry.operator}: fails closed`);
+  if (name === undefined) {
+    return { ...done(false, `unknown condition operator ${entry.operator}: fails closed`), unknownOperator: true };
+  }
 
   const values = ctx.get(entry.key);
   const present = values !== undefined && values.length > 0;

@@ -47,6 +47,9 @@ describe('policy validation', () => {
     expect(problems({ Statement: { ...ok, Condition: { StringEquals: { username: 'a' } } } })).toEqual([
       { path: 'Statement.Condition.StringEquals.username', message: 'Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.' },
     ]);
+    expect(problems({ Statement: [ok, { ...ok, Action: 'connect' }] })).toEqual([
+      { path: 'Statement[1].Action', message: 'Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.' },
+    ]);
     expect(problems({ Statement: { ...ok, Action: 'a:b:c' } })).toEqual([
       { path: 'Statement.Action', message: 'Actions/Condition can contain only one colon.' },
     ]);
@@ -68,9 +71,10 @@ describe('policy validation', () => {
   });
 
   it('rejects malformed principals with AWS text', () => {
-    expect(problems({ Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: ['123', 'bob'] } }] }, 'trust')).toEqual([
+    expect(problems({ Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: ['123', 'bob', 'arn:aws:iam::*:root'] } }] }, 'trust')).toEqual([
       { path: 'Statement[0].Principal.AWS[0]', message: 'Invalid principal in policy: "AWS":"123"' },
       { path: 'Statement[0].Principal.AWS[1]', message: 'Invalid principal in policy: "AWS":"bob"' },
+      { path: 'Statement[0].Principal.AWS[2]', message: 'Invalid principal in policy: "AWS":"arn:aws:iam::*:root"' },
     ]);
     expect(problems({ Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Bogus: 'x' } }] }, 'trust')).toEqual([
       { path: 'Statement[0].Principal.Bogus', message: 'Syntax errors in policy.' },

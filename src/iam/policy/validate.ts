@@ -14,7 +14,7 @@ const PRINCIPAL_TYPES = new Set(['AWS', 'Service', 'Federated', 'CanonicalUser']
 const VENDOR = /^[A-Za-z0-9-]+$/;
 const ACCOUNT_ID = /^\d{12}$/;
 // arn:partition:service:region:account:resource; principals are iam or sts ARNs.
-const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam::(\d{12}|\*):(root|user\/.+|role\/.+|group\/.+|federated-user\/.+)|sts::(\d{12}|\*):(assumed-role\/.+|federated-user\/.+))$/;
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam::\d{12}:(root|user\/.+|role\/.+|federated-user\/.+)|sts::\d{12}:(assumed-role\/.+|federated-user\/.+))$/;
 const SERVICE_PRINCIPAL = /^[a-z0-9.-]+\.[a-z]+$/;
 
 /** Kinds whose statements must not name a principal. */

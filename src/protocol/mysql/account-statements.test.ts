@@ -43,6 +43,8 @@ const table: Row[] = [
   ["SELECT 'it\\'s'", 'other', []],
   ['CREATE TABLE t (id int)', 'other', []],
   ['SELECT 1; SELECT 2', 'other', [], { multiStatement: true }],
+  ['SELECT 1; -- trailing comment', 'other', [], { multiStatement: true }],
+  ["CREATE USER a IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' COMMENT 'team: x'", 'create-iam-user', [acct('a')]],
   ['', 'other', []],
   // refused: never guess
   ["CREATE USER a /*!50000 IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' */", 'unknown'],
@@ -64,6 +66,7 @@ const table: Row[] = [
   ["CREATE USER a@% IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'", 'unknown'],
   ["CREATE USER 'a IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'", 'unknown'],
   ["CREATE USER a /* IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'", 'unknown'],
+  ["CREATE USER a /* /* */ IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' */", 'unknown'],
   ['SET PASSWORD = PASSWORD(\'x\')', 'unknown'],
   ["GRANT ALL ON *.* TO a IDENTIFIED BY 'x'", 'unknown'],
   ["DROP USER a b", 'unknown'],

@@ -123,6 +123,8 @@ function tokenize(sql: string, backslashEscapes: boolean): Tokenized {
       if (sql[i + 2] === '!' || (sql[i + 2] === 'M' && sql[i + 3] === '!')) return fail('executable comment');
       const close = sql.indexOf('*/', i + 2);
       if (close === -1) return fail('unterminated comment');
+      // Servers differ on nesting; refuse rather than pick one reading.
+      if (sql.slice(i + 2, close).includes('/*')) return fail('nested comment');
       i = close + 2;
       spaced = true;
       continue;

@@ -4,7 +4,7 @@
  */
 export * from './constants.js';
 export * from './errno.js';
-export { PacketReader, PacketWriter } from './wire.js';
+export { PayloadReader, PayloadWriter } from './wire.js';
 export { PacketFramer, encodePacket, nextSequenceId, type MysqlPacket, type PacketFramerOptions } from './packet-framer.js';
 export { CommandTracker, type CommandTrackerOptions, type TrackedSegment } from './command-tracker.js';
 

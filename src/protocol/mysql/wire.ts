@@ -21,10 +21,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * views (`subarray`), never copies, so the payload's `byteOffset` is honoured.
  *
  * @example
- *   const r = new PacketReader(payload, 'OK packet');
+ *   const r = new PayloadReader(payload, 'OK packet');
  *   const header = r.readFixedLengthInteger(1);
  */
-export class PacketReader {
+export class PayloadReader {
   #offset = 0;
 
   /** @param what names the packet in error messages ("HandshakeResponse41"). */
@@ -184,11 +184,11 @@ export class PacketReader {
  * exactly the bytes written.
  *
  * @example
- *   const w = new PacketWriter('OK packet');
+ *   const w = new PayloadWriter('OK packet');
  *   w.writeFixedLengthInteger(0, 1).writeLengthEncodedInteger(1);
  *   const payload = w.finish();
  */
-export class PacketWriter {
+export class PayloadWriter {
   #buf: Buffer;
   #length = 0;
 

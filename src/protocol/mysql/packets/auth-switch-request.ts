@@ -8,7 +8,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Limits, PacketHeader } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded or to-be-encoded AuthSwitchRequest. */
 export interface AuthSwitchRequest {
@@ -25,7 +25,7 @@ const WHAT = 'AuthSwitchRequest';
 
 /** Decodes an AuthSwitchRequest. The pre-4.1 one-byte form (0xFE alone) is unsupported. */
 export function decodeAuthSwitchRequest(payload: Uint8Array): AuthSwitchRequest {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const header = r.readFixedLengthInteger(1);
   if (header !== PacketHeader.EOF) {
     throw new IamdbError('PROTO_MYSQL_UNEXPECTED_PACKET', { what: WHAT, header: `0x${header.toString(16)}` });
@@ -39,7 +39,7 @@ export function decodeAuthSwitchRequest(payload: Uint8Array): AuthSwitchRequest 
 
 /** Encodes an AuthSwitchRequest. */
 export function encodeAuthSwitchRequest(value: Omit<AuthSwitchRequest, 'type'>): Buffer {
-  return new PacketWriter(WHAT)
+  return new PayloadWriter(WHAT)
     .writeFixedLengthInteger(PacketHeader.EOF, 1)
     .writeNulTerminatedString(value.pluginName)
     .writeBytes(value.pluginData)

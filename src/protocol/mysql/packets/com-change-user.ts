@@ -7,7 +7,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability, Command, Limits } from '../constants.js';
-import { PacketReader } from '../wire.js';
+import { PayloadReader } from '../wire.js';
 
 /** A decoded COM_CHANGE_USER. */
 export interface ComChangeUser {
@@ -24,7 +24,7 @@ const WHAT = 'COM_CHANGE_USER';
 
 /** Decodes COM_CHANGE_USER under the session's capabilities; attributes, if any, are skipped. */
 export function decodeComChangeUser(payload: Uint8Array, capabilityFlags: number): ComChangeUser {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const command = r.readFixedLengthInteger(1);
   if (command !== Command.COM_CHANGE_USER) {
     throw new IamdbError('PROTO_MYSQL_UNEXPECTED_PACKET', { what: WHAT, header: `0x${command.toString(16)}` });

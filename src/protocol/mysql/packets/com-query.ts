@@ -8,7 +8,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability, Command } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded COM_QUERY. */
 export interface ComQuery {
@@ -21,7 +21,7 @@ const WHAT = 'COM_QUERY';
 
 /** Decodes COM_QUERY; `sql` is a view, not a copy. */
 export function decodeComQuery(payload: Uint8Array, capabilityFlags = 0): ComQuery {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const command = r.readFixedLengthInteger(1);
   if (command !== Command.COM_QUERY) {
     throw new IamdbError('PROTO_MYSQL_UNEXPECTED_PACKET', { what: WHAT, header: `0x${command.toString(16)}` });
@@ -39,5 +39,5 @@ export function decodeComQuery(payload: Uint8Array, capabilityFlags = 0): ComQue
 
 /** Encodes COM_QUERY (without query attributes). */
 export function encodeComQuery(sql: string | Uint8Array): Buffer {
-  return new PacketWriter(WHAT).writeFixedLengthInteger(Command.COM_QUERY, 1).writeRestOfPacketString(sql).finish();
+  return new PayloadWriter(WHAT).writeFixedLengthInteger(Command.COM_QUERY, 1).writeRestOfPacketString(sql).finish();
 }

@@ -7,7 +7,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability, PacketHeader } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded or to-be-encoded EOF packet. */
 export interface EofPacket {
@@ -31,7 +31,7 @@ export function decodeEofPacket(payload: Uint8Array, capabilityFlags: number): E
       header: payload.length === 0 ? 'none (empty packet)' : `0x${(payload[0] as number).toString(16)}`,
     });
   }
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   r.skip(1);
   if (!(capabilityFlags & Capability.CLIENT_PROTOCOL_41)) return { type: 'EOF', warnings: 0, statusFlags: 0 };
   const warnings = r.readFixedLengthInteger(2);
@@ -41,7 +41,7 @@ export function decodeEofPacket(payload: Uint8Array, capabilityFlags: number): E
 
 /** Encodes an EOF packet. */
 export function encodeEofPacket(value: Omit<EofPacket, 'type'>, capabilityFlags: number): Buffer {
-  const w = new PacketWriter(WHAT, 5).writeFixedLengthInteger(PacketHeader.EOF, 1);
+  const w = new PayloadWriter(WHAT, 5).writeFixedLengthInteger(PacketHeader.EOF, 1);
   if (capabilityFlags & Capability.CLIENT_PROTOCOL_41) {
     w.writeFixedLengthInteger(value.warnings, 2).writeFixedLengthInteger(value.statusFlags, 2);
   }

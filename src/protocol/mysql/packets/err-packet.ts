@@ -8,7 +8,7 @@
 import { IamdbError } from '../../../errors/index.js';
 import { PacketHeader } from '../constants.js';
 import { MysqlError, type MysqlErrorName } from '../errno.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded or to-be-encoded ERR packet. */
 export interface ErrPacket {
@@ -31,7 +31,7 @@ const WHAT = 'ERR packet';
  * MARIADB_CLIENT_PROGRESS upstream.
  */
 export function decodeErrPacket(payload: Uint8Array): ErrPacket {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const header = r.readFixedLengthInteger(1);
   if (header !== PacketHeader.ERR) {
     throw new IamdbError('PROTO_MYSQL_UNEXPECTED_PACKET', { what: WHAT, header: `0x${header.toString(16)}` });
@@ -50,7 +50,7 @@ export function decodeErrPacket(payload: Uint8Array): ErrPacket {
 
 /** Encodes an ERR packet; the SQLSTATE marker is written when sqlState is given (5 characters). */
 export function encodeErrPacket(value: Omit<ErrPacket, 'type'>): Buffer {
-  const w = new PacketWriter(WHAT);
+  const w = new PayloadWriter(WHAT);
   w.writeFixedLengthInteger(PacketHeader.ERR, 1).writeFixedLengthInteger(value.errno, 2);
   if (value.sqlState !== undefined) {
     if (!/^[0-9A-Z]{5}$/.test(value.sqlState)) {

@@ -8,7 +8,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability, Limits } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 import {
   SSL_REQUEST_LENGTH,
   decodeSslRequest,
@@ -45,7 +45,7 @@ const WHAT = 'HandshakeResponse41';
  * Bytes after the last known field are ignored, as both servers do.
  */
 export function decodeHandshakeResponse41(payload: Uint8Array): HandshakeResponse41 {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const prefix = readClientHandshakePrefix(r);
   const caps = prefix.capabilityFlags;
   if (!(caps & Capability.CLIENT_PROTOCOL_41)) {
@@ -71,7 +71,7 @@ export function decodeHandshakeResponse41(payload: Uint8Array): HandshakeRespons
   let connectAttributes: [string, string][] | undefined;
   if (caps & Capability.CLIENT_CONNECT_ATTRS && !r.atEnd) {
     const block = r.readLengthEncodedBytes('connect attributes', Limits.MAX_CONNECT_ATTRS_BYTES);
-    const a = new PacketReader(block, `${WHAT} connect attributes`);
+    const a = new PayloadReader(block, `${WHAT} connect attributes`);
     connectAttributes = [];
     while (!a.atEnd) {
       const key = a.readLengthEncodedString('attribute name');
@@ -104,7 +104,7 @@ export function encodeHandshakeResponse41(value: Omit<HandshakeResponse41, 'type
   if ((caps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 !== (value.database !== undefined)) {
     bad('database must be given exactly when CLIENT_CONNECT_WITH_DB is set');
   }
-  const w = new PacketWriter(WHAT, 128);
+  const w = new PayloadWriter(WHAT, 128);
   writeClientHandshakePrefix(w, value);
   w.writeNulTerminatedString(value.username);
   if (caps & Capability.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
@@ -122,7 +122,7 @@ export function encodeHandshakeResponse41(value: Omit<HandshakeResponse41, 'type
   } else if (value.authPluginName !== undefined) bad('authPluginName needs CLIENT_PLUGIN_AUTH');
   if (value.connectAttributes !== undefined) {
     if (!(caps & Capability.CLIENT_CONNECT_ATTRS)) bad('connectAttributes need CLIENT_CONNECT_ATTRS');
-    const a = new PacketWriter(`${WHAT} connect attributes`);
+    const a = new PayloadWriter(`${WHAT} connect attributes`);
     for (const [k, v] of value.connectAttributes) a.writeLengthEncodedString(k).writeLengthEncodedString(v);
     w.writeLengthEncodedString(a.finish());
   }
@@ -136,7 +136,7 @@ export function encodeHandshakeResponse41(value: Omit<HandshakeResponse41, 'type
  */
 export function decodeClientHandshake(payload: Uint8Array): SslRequest | HandshakeResponse41 {
   if (payload.length === SSL_REQUEST_LENGTH && payload.length >= 4) {
-    const caps = new PacketReader(payload, WHAT).readFixedLengthInteger(4);
+    const caps = new PayloadReader(payload, WHAT).readFixedLengthInteger(4);
     if (caps & Capability.CLIENT_SSL) return decodeSslRequest(payload);
   }
   return decodeHandshakeResponse41(payload);

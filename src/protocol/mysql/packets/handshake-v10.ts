@@ -7,7 +7,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability, Limits } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded or to-be-encoded HandshakeV10. */
 export interface HandshakeV10 {
@@ -34,7 +34,7 @@ const WHAT = 'HandshakeV10';
  * want its text check for 0xFF first and use decodeErrPacket.
  */
 export function decodeHandshakeV10(payload: Uint8Array): HandshakeV10 {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const version = r.readFixedLengthInteger(1);
   if (version !== 10) {
     throw new IamdbError('PROTO_MYSQL_UNEXPECTED_PACKET', { what: WHAT, header: `0x${version.toString(16)}` });
@@ -111,7 +111,7 @@ export function encodeHandshakeV10(value: Omit<HandshakeV10, 'type'>): Buffer {
   }
   const plugin = caps & Capability.CLIENT_PLUGIN_AUTH;
   if (plugin && value.authPluginName === undefined) bad('CLIENT_PLUGIN_AUTH needs an auth plugin name');
-  const w = new PacketWriter(WHAT, 128);
+  const w = new PayloadWriter(WHAT, 128);
   w.writeFixedLengthInteger(10, 1)
     .writeNulTerminatedString(value.serverVersion)
     .writeFixedLengthInteger(value.connectionId, 4)

@@ -8,7 +8,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability, PacketHeader, ServerStatus } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded or to-be-encoded OK packet. */
 export interface OkPacket {
@@ -43,7 +43,7 @@ export function isOkPacket(payload: Uint8Array, capabilityFlags: number): boolea
 
 /** Decodes an OK packet (either header) under the negotiated capabilities. */
 export function decodeOkPacket(payload: Uint8Array, capabilityFlags: number): OkPacket {
-  const r = new PacketReader(payload, WHAT);
+  const r = new PayloadReader(payload, WHAT);
   const header = r.readFixedLengthInteger(1);
   if (header !== PacketHeader.OK && header !== PacketHeader.EOF) {
     throw new IamdbError('PROTO_MYSQL_UNEXPECTED_PACKET', { what: WHAT, header: `0x${header.toString(16)}` });
@@ -86,7 +86,7 @@ export function encodeOkPacket(
   value: Partial<Omit<OkPacket, 'type'>>,
   capabilityFlags: number,
 ): Buffer {
-  const w = new PacketWriter(WHAT);
+  const w = new PayloadWriter(WHAT);
   const status = value.statusFlags ?? ServerStatus.SERVER_STATUS_AUTOCOMMIT;
   w.writeFixedLengthInteger(value.header ?? PacketHeader.OK, 1)
     .writeLengthEncodedInteger(value.affectedRows ?? 0)

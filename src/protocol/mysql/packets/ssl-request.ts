@@ -8,7 +8,7 @@
  */
 import { IamdbError } from '../../../errors/index.js';
 import { Capability } from '../constants.js';
-import { PacketReader, PacketWriter } from '../wire.js';
+import { PayloadReader, PayloadWriter } from '../wire.js';
 
 /** A decoded SSLRequest. */
 export interface SslRequest {
@@ -26,7 +26,7 @@ export const SSL_REQUEST_LENGTH = 32;
 const WHAT = 'SSLRequest';
 
 /** Reads the 32-byte prefix shared by SSLRequest and HandshakeResponse41. */
-export function readClientHandshakePrefix(r: PacketReader): Omit<SslRequest, 'type'> {
+export function readClientHandshakePrefix(r: PayloadReader): Omit<SslRequest, 'type'> {
   const capabilityFlags = r.readFixedLengthInteger(4);
   const maxPacketSize = r.readFixedLengthInteger(4);
   const characterSet = r.readFixedLengthInteger(1);
@@ -37,7 +37,7 @@ export function readClientHandshakePrefix(r: PacketReader): Omit<SslRequest, 'ty
 }
 
 /** Writes the 32-byte prefix shared by SSLRequest and HandshakeResponse41. */
-export function writeClientHandshakePrefix(w: PacketWriter, value: Omit<SslRequest, 'type'>): void {
+export function writeClientHandshakePrefix(w: PayloadWriter, value: Omit<SslRequest, 'type'>): void {
   const caps = value.capabilityFlags >>> 0;
   w.writeFixedLengthInteger(caps, 4)
     .writeFixedLengthInteger(value.maxPacketSize, 4)
@@ -52,7 +52,7 @@ export function decodeSslRequest(payload: Uint8Array): SslRequest {
   if (payload.length !== SSL_REQUEST_LENGTH) {
     throw new IamdbError('PROTO_MYSQL_MALFORMED', { what: WHAT, reason: `length ${payload.length}, expected 32` });
   }
-  const prefix = readClientHandshakePrefix(new PacketReader(payload, WHAT));
+  const prefix = readClientHandshakePrefix(new PayloadReader(payload, WHAT));
   if (!(prefix.capabilityFlags & Capability.CLIENT_SSL)) {
     throw new IamdbError('PROTO_MYSQL_MALFORMED', { what: WHAT, reason: 'CLIENT_SSL is not set' });
   }
@@ -64,7 +64,7 @@ export function decodeSslRequest(payload: Uint8Array): SslRequest {
 
 /** Encodes an SSLRequest; CLIENT_SSL and CLIENT_PROTOCOL_41 are added to the flags. */
 export function encodeSslRequest(value: Omit<SslRequest, 'type'>): Buffer {
-  const w = new PacketWriter(WHAT, SSL_REQUEST_LENGTH);
+  const w = new PayloadWriter(WHAT, SSL_REQUEST_LENGTH);
   writeClientHandshakePrefix(w, {
     ...value,
     capabilityFlags: (value.capabilityFlags | Capability.CLIENT_SSL | Capability.CLIENT_PROTOCOL_41) >>> 0,

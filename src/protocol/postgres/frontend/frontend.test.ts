@@ -38,8 +38,8 @@ describe('frontend messages', () => {
   });
 
   it('SASLInitialResponse: golden bytes and the -1 (no data) form', () => {
-    // 'p' len 26: "SCRAM-SHA-256\0", int32 5, "n,,n="
-    const golden = hex('70 0000001a 534352414d2d5348412d32353600 00000005 6e2c2c6e3d');
+    // 'p' len 27: "SCRAM-SHA-256\0", int32 5, "n,,n="
+    const golden = hex('70 0000001b 534352414d2d5348412d32353600 00000005 6e2c2c6e3d');
     expect(encodeSASLInitialResponse({ mechanism: 'SCRAM-SHA-256', data: Buffer.from('n,,n=') })).toEqual(golden);
     expect(decodeSASLInitialResponse(body(golden, 'SASLInitialResponse'))).toEqual({
       type: 'SASLInitialResponse',

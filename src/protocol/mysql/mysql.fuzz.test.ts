@@ -1,0 +1,279 @@
+/**
+ * Property tests for every decoder in this folder: arbitrary and mutated
+ * bytes raise only IamdbError; decode(encode(x)) === x; the same packets come
+ * out however a stream is chunked. Seeds are the captured packets of
+ * test-support/captured.ts (MariaDB 10.11 greeting, mysql2 and mariadb CLI
+ * login responses).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IamdbError } from '../../errors/index.js';
+import { recognizeAccountStatement } from './account-statements.js';
+import { decodeClearPassword } from './auth/clear-password.js';
+import { CommandTracker } from './command-tracker.js';
+import { Capability } from './constants.js';
+import { PacketFramer, encodePacket } from './packet-framer.js';
+import { decodeAuthMoreData } from './packets/auth-more-data.js';
+import { decodeAuthSwitchRequest, encodeAuthSwitchRequest } from './packets/auth-switch-request.js';
+import { decodeComChangeUser } from './packets/com-change-user.js';
+import { decodeComQuery } from './packets/com-query.js';
+import { decodeEofPacket } from './packets/eof-packet.js';
+import { decodeErrPacket, encodeErrPacket } from './packets/err-packet.js';
+import {
+  decodeClientHandshake,
+  decodeHandshakeResponse41,
+  encodeHandshakeResponse41,
+} from './packets/handshake-response-41.js';
+import { decodeHandshakeV10, encodeHandshakeV10 } from './packets/handshake-v10.js';
+import { decodeOkPacket, encodeOkPacket } from './packets/ok-packet.js';
+import { MARIADB_CLI_RESPONSE, MARIADB_GREETING, MYSQL2_RESPONSE } from './test-support/captured.js';
+
+const RUNS = { numRuns: 400 };
+
+function onlyIamdbErrors(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof IamdbError)) throw err;
+  }
+}
+
+const seeds = [MARIADB_GREETING, MYSQL2_RESPONSE, MARIADB_CLI_RESPONSE].map((b) => b.subarray(4));
+
+/** A captured payload with a few bytes changed, cut or extended. */
+const mutated = fc
+  .tuple(
+    fc.constantFrom(...seeds),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+    fc.nat(),
+    fc.uint8Array({ maxLength: 8 }),
+  )
+  .map(([seed, flips, cut, tail]) => {
+    const b = Buffer.from(seed);
+    for (const [at, v] of flips) b[at % b.length] = v;
+    return Buffer.concat([b.subarray(0, cut % (b.length + 1)), tail]);
+  });
+
+const anyBytes = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)), mutated);
+
+const capsArb = fc.integer({ min: 0, max: 0xffffffff });
+
+const decoders: [string, (b: Buffer, caps: number) => unknown][] = [
+  ['HandshakeV10', (b) => decodeHandshakeV10(b)],
+  ['client handshake', (b) => decodeClientHandshake(b)],
+  ['HandshakeResponse41', (b) => decodeHandshakeResponse41(b)],
+  ['AuthSwitchRequest', (b) => decodeAuthSwitchRequest(b)],
+  ['AuthMoreData', (b) => decodeAuthMoreData(b)],
+  ['OK', (b, c) => decodeOkPacket(b, c)],
+  ['ERR', (b) => decodeErrPacket(b)],
+  ['EOF', (b, c) => decodeEofPacket(b, c)],
+  ['COM_CHANGE_USER', (b, c) => decodeComChangeUser(b, c)],
+  ['COM_QUERY', (b, c) => decodeComQuery(b, c)],
+  ['clear password', (b) => decodeClearPassword(b)],
+];
+
+describe('decoders on arbitrary and mutated bytes', () => {
+  it.each(decoders)('%s throws only IamdbError', (_name, decode) => {
+    fc.assert(
+      fc.property(anyBytes, capsArb, (bytes, caps) => onlyIamdbErrors(() => decode(bytes, caps))),
+      RUNS,
+    );
+  });
+
+  it('the framer throws only IamdbError and never buffers past its limit', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), (chunks) => {
+        const framer = new PacketFramer({ maxAllowedPacket: 1000 });
+        onlyIamdbErrors(() => {
+          for (const c of chunks) {
+            framer.push(c);
+            expect(framer.bufferedBytes).toBeLessThanOrEqual(1000 + 4 + 64);
+          }
+          framer.end();
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it('the command tracker throws only IamdbError and forwards what it reads', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), (chunks) => {
+        const tracker = new CommandTracker({ maxAllowedPacket: 1000, captureBytes: 100 });
+        onlyIamdbErrors(() => {
+          for (const c of chunks) tracker.push(c);
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it('the statement recognizer never throws on any text', () => {
+    const sqlish = fc.array(
+      fc.constantFrom(
+        'CREATE', 'USER', 'ALTER', 'DROP', 'RENAME', 'SET', 'PASSWORD', 'FOR', 'IF', 'NOT', 'EXISTS', 'IDENTIFIED',
+        'WITH', 'BY', 'AS', 'AWSAuthenticationPlugin', "'RDS'", "'a'", '"b"', '`c`', '@', ',', ';', '=', 'TO',
+        '/*', '*/', '/*!', '--', '#', '\n', "'", '"', '`', '\\', ' ', 'REQUIRE', 'SSL', 'x', '%', '.',
+      ),
+      { maxLength: 25 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 200 }), sqlish.map((a) => a.join(' ')), sqlish.map((a) => a.join(''))), (sql) => {
+        const s = recognizeAccountStatement(sql);
+        if (s.rewrite !== undefined) {
+          const out = s.rewrite(() => '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
+          // The rewrite is again a statement about the same accounts, now password users.
+          const again = recognizeAccountStatement(out);
+          expect(again.kind).toBe('set-password-user');
+          expect(again.accounts).toEqual(s.accounts);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('round trips', () => {
+  const name = fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0'));
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u));
+
+  it('HandshakeResponse41', () => {
+    fc.assert(
+      fc.property(capsArb, fc.nat({ max: 0xffffffff }), fc.integer({ min: 0, max: 255 }), capsArb, name, bytes(250), fc.option(name, { nil: undefined }), fc.option(name, { nil: undefined }), fc.option(fc.array(fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 })), { maxLength: 4 }), { nil: undefined }),
+        (rawCaps, maxPacketSize, characterSet, ext, username, auth, database, plugin, attrs) => {
+          let caps = (rawCaps | Capability.CLIENT_PROTOCOL_41) >>> 0;
+          caps = database === undefined ? caps & ~Capability.CLIENT_CONNECT_WITH_DB : caps | Capability.CLIENT_CONNECT_WITH_DB;
+          caps = attrs === undefined ? caps & ~Capability.CLIENT_CONNECT_ATTRS : caps | Capability.CLIENT_CONNECT_ATTRS;
+          if (attrs !== undefined || plugin !== undefined) caps |= Capability.CLIENT_PLUGIN_AUTH;
+          else caps &= ~Capability.CLIENT_PLUGIN_AUTH;
+          caps >>>= 0;
+          const secure = (caps & (Capability.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | Capability.CLIENT_SECURE_CONNECTION)) !== 0;
+          const authResponse = secure ? auth : Buffer.from(auth.filter((b) => b !== 0));
+          const v = {
+            capabilityFlags: caps,
+            maxPacketSize,
+            characterSet,
+            mariadbCapabilities: caps & Capability.CLIENT_LONG_PASSWORD ? 0 : ext >>> 0,
+            username: username.slice(0, 32),
+            authResponse,
+            database,
+            authPluginName: plugin ?? (attrs !== undefined ? 'mysql_native_password' : undefined),
+            connectAttributes: attrs,
+          };
+          const decoded = decodeHandshakeResponse41(encodeHandshakeResponse41(v));
+          expect(decoded).toEqual({ type: 'HandshakeResponse41', ...v });
+        }),
+      RUNS,
+    );
+  });
+
+  it('HandshakeV10', () => {
+    const scramble = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((u) => Buffer.from(u.map((b) => (b % 94) + 33)));
+    fc.assert(
+      fc.property(name, fc.nat({ max: 0xffffffff }), scramble, capsArb, fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 0xffff }), capsArb, fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes('\0')),
+        (serverVersion, connectionId, authPluginData, rawCaps, characterSet, statusFlags, ext, plugin) => {
+          const caps = (rawCaps | Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH) >>> 0;
+          const v = {
+            serverVersion, connectionId, authPluginData, capabilityFlags: caps, characterSet, statusFlags,
+            mariadbCapabilities: caps & Capability.CLIENT_LONG_PASSWORD ? 0 : ext >>> 0, authPluginName: plugin,
+          };
+          expect(decodeHandshakeV10(encodeHandshakeV10(v))).toEqual({ type: 'HandshakeV10', ...v });
+        }),
+      RUNS,
+    );
+  });
+
+  it('OK, ERR and AuthSwitchRequest', () => {
+    fc.assert(
+      fc.property(capsArb, fc.nat(), fc.nat(), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.string({ maxLength: 40 }),
+        (caps, affectedRows, lastInsertId, statusFlags, warnings, info) => {
+          const v = { affectedRows, lastInsertId, statusFlags: statusFlags & ~0x4000, warnings, info };
+          const d = decodeOkPacket(encodeOkPacket(v, caps), caps);
+          expect(d.affectedRows).toBe(affectedRows);
+          expect(d.lastInsertId).toBe(lastInsertId);
+          if (caps & (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_TRANSACTIONS)) expect(d.statusFlags).toBe(v.statusFlags);
+          expect(d.info).toBe(info);
+          const e = { errno: statusFlags === 0xffff ? 1 : statusFlags, sqlState: 'HY000', message: info };
+          expect(decodeErrPacket(encodeErrPacket(e))).toEqual({ type: 'ERR', ...e });
+          const sw = { pluginName: info.replace(/\0/g, ''), pluginData: Buffer.from(info) };
+          if (Buffer.byteLength(sw.pluginName) <= 64) {
+            expect(decodeAuthSwitchRequest(encodeAuthSwitchRequest(sw))).toEqual({ type: 'AuthSwitchRequest', ...sw });
+          }
+        }),
+      RUNS,
+    );
+  });
+});
+
+describe('chunking', () => {
+  it('the framer yields the same packets at random cuts, continuations included', () => {
+    const payloads = fc.array(fc.oneof(fc.uint8Array({ maxLength: 50 }), fc.constant(new Uint8Array(0))), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(payloads, fc.array(fc.nat(), { maxLength: 10 }), (list, cutsRaw) => {
+        const wire = Buffer.concat(list.map((p, i) => encodePacket(p, i & 0xff)));
+        const cuts = [...new Set(cutsRaw.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        const framer = new PacketFramer();
+        const out: Buffer[] = [];
+        let from = 0;
+        for (const c of [...cuts, wire.length]) {
+          for (const p of framer.push(wire.subarray(from, c))) out.push(Buffer.from(p.payload));
+          from = c;
+        }
+        framer.end();
+        expect(out.map((b) => b.toString('hex'))).toEqual(list.map((p) => Buffer.from(p).toString('hex')));
+      }),
+      RUNS,
+    );
+  });
+
+  it('a 0xFFFFFF continuation survives random cuts', () => {
+    const payload = Buffer.alloc(0xffffff + 3, 0x5a);
+    const wire = encodePacket(payload, 0);
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: wire.length }), { maxLength: 4 }), (cutsRaw) => {
+        const cuts = [...new Set(cutsRaw)].sort((a, b) => a - b);
+        const framer = new PacketFramer();
+        const out = [];
+        let from = 0;
+        for (const c of [...cuts, wire.length]) {
+          out.push(...framer.push(wire.subarray(from, c)));
+          from = c;
+        }
+        expect(out).toHaveLength(1);
+        expect(out[0]?.payload.length).toBe(payload.length);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('the command tracker forwards the exact stream at random cuts', () => {
+    const commands = fc.array(
+      fc.tuple(fc.constantFrom(0x01, 0x03, 0x0e, 0x16, 0x17, 0x11), fc.uint8Array({ maxLength: 200 })),
+      { minLength: 1, maxLength: 6 },
+    );
+    fc.assert(
+      fc.property(commands, fc.array(fc.nat(), { maxLength: 10 }), (list, cutsRaw) => {
+        const wire = Buffer.concat(list.map(([c, body]) => encodePacket(Buffer.concat([Buffer.from([c]), body]), 0)));
+        const cuts = [...new Set(cutsRaw.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        const tracker = new CommandTracker({ captureBytes: 100 });
+        const forwarded: Buffer[] = [];
+        const seen: number[] = [];
+        let from = 0;
+        for (const c of [...cuts, wire.length]) {
+          for (const s of tracker.push(wire.subarray(from, c))) {
+            if (s.type === 'bytes') forwarded.push(Buffer.from(s.bytes));
+            else {
+              seen.push(s.command);
+              if (s.packet !== undefined) forwarded.push(Buffer.from(s.packet));
+            }
+          }
+          from = c;
+        }
+        tracker.end();
+        expect(Buffer.concat(forwarded).equals(wire)).toBe(true);
+        expect(seen).toEqual(list.map(([c]) => c));
+      }),
+      RUNS,
+    );
+  });
+});
