@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { networkInterfaces, hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { createFileAuditSink, type AuditSink } from './audit/index.js';
@@ -19,6 +19,7 @@ import { CancelMap } from './gateway/postgres/cancel-map.js';
 import { PostgresControl } from './gateway/postgres/control.js';
 import { handlePostgresSession } from './gateway/postgres/session.js';
 import { handleMysqlSession } from './gateway/mysql/session.js';
+import { SaltedPasswordCache } from './protocol/postgres/index.js';
 import { MysqlIamUsers } from './gateway/mysql/iam-users.js';
 import { InstanceRegistry, ManagedCredentials, parseHostPort, type DbInstance } from './rds/index.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
@@ -117,6 +118,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     authorizer: iam.connectAuthorizer,
   });
   const cancelMap = new CancelMap();
+  const saltedPasswordCache = new SaltedPasswordCache({ maxEntries: 4096 });
   const mysqlIamUsers = await MysqlIamUsers.open(store);
 
   const listeners: Array<{ listener: EndpointListener; endpoint: { instance: DbInstance; host: string; port: number } }> = [];
@@ -141,7 +143,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       closers.push(() => control.close());
       // Create rds_iam early when the server is up; a failure is retried at first login.
       control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
-      onConnection = (socket: import('node:net').Socket) => handlePostgresSession(socket, { ...common, control, cancelMap });
+      onConnection = (socket: import('node:net').Socket) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache });
     } else {
       onConnection = (socket: import('node:net').Socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
     }
@@ -164,6 +166,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       return endpoints;
     },
     async start() {
+      // Clients point sslrootcert / --ssl-ca here; `iamdb ca export` prints the same.
+      writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
       for (const { listener, endpoint } of listeners) {
         const port = await listener.listen();
         endpoints.push({ ...endpoint, port });

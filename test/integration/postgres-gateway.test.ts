@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -104,6 +105,13 @@ beforeAll(async () => {
               },
             },
           ],
+        },
+      ],
+      roles: [
+        {
+          name: 'db-app',
+          assumeRolePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] },
+          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: connectArn(alice) }] } }],
         },
       ],
     },
@@ -231,10 +239,62 @@ describe('IAM logins through the PostgreSQL endpoint', () => {
     expect(r.stderr).toContain(`pg_hba.conf rejects connection for host "127.0.0.1", user "${alice}", database "postgres", SSL off`);
     expect(gw.lastAuth()).toMatchObject({ decision: 'deny', reason: 'TlsRequired', tls: false });
   });
+  it('accepts a token signed with temporary credentials of an assumed role, with the role session as principal', async () => {
+    const creds = gw.app.sessions.issue(
+      { principalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/db-app/test-session`, accountId: ACCOUNT, type: 'assumed-role', roleName: 'db-app', roleArn: `arn:aws:iam::${ACCOUNT}:role/db-app`, sessionName: 'test-session' },
+      900,
+    );
+    const t = await runAwsCli(['rds', 'generate-db-auth-token', '--hostname', host, '--port', String(port), '--username', alice, '--region', REGION], {
+      AWS_ACCESS_KEY_ID: creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey.reveal(),
+      AWS_SESSION_TOKEN: creds.sessionToken.reveal(),
+    });
+    expect(t.stdout).toContain('X-Amz-Security-Token=');
+    const r = await runPsql(conn(alice, t.stdout.trim()), 'select current_user');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(alice);
+    expect(gw.lastAuth()).toMatchObject({ decision: 'allow', principal: `arn:aws:sts::${ACCOUNT}:assumed-role/db-app/test-session`, accessKeyId: creds.accessKeyId });
+    // A forged session token is refused.
+    const forged = sign({ key: { id: creds.accessKeyId, secret: creds.secretAccessKey.reveal() }, sessionToken: creds.sessionToken.reveal().slice(0, -4) + 'AAAA' });
+    await expectPamFailure(alice, forged, 'InvalidSessionToken');
+    // Expired temporary credentials are refused.
+    clock.offsetMs = 16 * 60_000;
+    try {
+      const later = sign({ key: { id: creds.accessKeyId, secret: creds.secretAccessKey.reveal() }, sessionToken: creds.sessionToken.reveal(), date: new Date(clock.now()) });
+      await expectPamFailure(alice, later, 'ExpiredSessionCredentials');
+    } finally {
+      clock.offsetMs = 0;
+    }
+  });
+
   it('never writes a token to the audit log', () => {
     const lines = gw.audit.lines().join('\n');
     expect(lines).not.toContain('X-Amz-Signature=');
     expect(lines).not.toContain(aliceKey.secret);
+  });
+});
+
+describe('state at rest', () => {
+  it('keeps no secret in clear in the state directory', async () => {
+    await gw.app.iam.flush();
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else files.push(p);
+      }
+    };
+    walk(gw.app.config.stateDirPath);
+    expect(files.some((f) => f.endsWith('state.db'))).toBe(true);
+    const managed = await gw.app.store.list('db-credential');
+    expect(managed.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const needle of [aliceKey.secret, bobKey.secret, server.password, 'PRIVATE KEY']) {
+        expect(bytes.includes(Buffer.from(needle)), `${needle.slice(0, 4)}… in ${f}`).toBe(false);
+      }
+    }
   });
 });
 

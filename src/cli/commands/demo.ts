@@ -56,7 +56,6 @@ export async function runDemo(opts: { port: number; stateDir: string; env: Reado
     account,
     region,
     stateDir,
-    masterKeyFile: join(demoDir, 'master.key'),
     iam: {
       users: [
         {
@@ -116,6 +115,8 @@ export async function runDemo(opts: { port: number; stateDir: string; env: Reado
       `  psql "host=127.0.0.1 port=${port} dbname=postgres user=alice sslmode=verify-full sslrootcert=${caPath} password=$TOKEN" -c 'select current_user'`,
       '',
       `  (aws rds generate-db-auth-token --hostname 127.0.0.1 --port ${port} --username alice works the same way.)`,
+      'The embedded PostgreSQL (PGlite) is single-user: sessions there report current_user as postgres. In front of a real',
+      'server (iamdb serve --config iamdb.example.yaml) the session runs as alice.',
       `Audit log: ${config.auditPath}    Stop with Ctrl-C.`,
       '',
     ].join('\n'),

@@ -28,6 +28,7 @@ import {
   ByteReaderForBody,
   RelayTracker,
   type ErrorFields,
+  type SaltedPasswordCache,
   type StartupMessage,
 } from '../../protocol/postgres/index.js';
 import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
@@ -49,6 +50,8 @@ export interface PostgresSessionDeps {
   readonly credentials: ManagedCredentials;
   readonly control: PostgresControl;
   readonly cancelMap: CancelMap;
+  /** Shared across sessions: repeated logins skip SCRAM's PBKDF2. */
+  readonly saltedPasswordCache: SaltedPasswordCache;
   readonly secureContext: () => SecureContext;
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
@@ -244,6 +247,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
         params,
         password: pw,
         maxMessageBytes: deps.maxMessageBytes,
+        saltedPasswordCache: deps.saltedPasswordCache,
       });
     let result = await login(serverPassword);
     if (!result.ok && isIamUser && result.error.code === SqlState.INVALID_PASSWORD) {

@@ -7,7 +7,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { IamdbError } from '../../errors/index.js';
-import { encodeSSLRequest, UpstreamLogin, type ErrorFields } from '../../protocol/postgres/index.js';
+import { encodeSSLRequest, UpstreamLogin, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import { connectUpstreamTls } from '../tls-upgrade.js';
@@ -86,13 +86,16 @@ export async function openUpstream(instance: DbInstance, timeoutMs: number): Pro
 export async function loginUpstream(
   instance: DbInstance,
   link: { socket: Socket; serverEndPoint?: Buffer },
-  args: { user: string; database: string; params: ReadonlyMap<string, string>; password: Secret<string>; maxMessageBytes: number },
+  args: { user: string; database: string; params: ReadonlyMap<string, string>; password: Secret<string>; maxMessageBytes: number; saltedPasswordCache?: SaltedPasswordCache },
 ): Promise<UpstreamLoginResult> {
   const login = new UpstreamLogin({
     user: args.user,
     database: args.database,
     params: args.params,
     password: args.password,
+    // Cleartext only where the link is encrypted.
+    allowCleartextPassword: link.serverEndPoint !== undefined,
+    ...(args.saltedPasswordCache ? { saltedPasswordCache: args.saltedPasswordCache } : {}),
     ...(link.serverEndPoint !== undefined && link.serverEndPoint.length > 0 ? { tlsServerEndPoint: link.serverEndPoint } : {}),
   });
   const reader = new MessageReader(link.socket, args.maxMessageBytes, 'upstream');
