@@ -204,6 +204,19 @@ describe('password users and account changes through the MySQL endpoint', () => 
     expect(r.stderr).toContain(`ERROR 1045 (28000): Access denied for user '${server.user}'@'127.0.0.1' (using password: YES)`);
   });
 
+  it("turns a password user into an IAM user with ALTER USER … IDENTIFIED WITH AWSAuthenticationPlugin, and back with IDENTIFIED BY", async () => {
+    const convert = `convert_${suffix}`;
+    expect((await asMaster(`CREATE USER '${convert}'@'%' IDENTIFIED BY 'secret-pw-1'`)).stderr).toBe('');
+    const asPassword = await mysql.createConnection({ host, port, user: convert, password: 'secret-pw-1' });
+    await asPassword.end();
+    expect((await asMaster(`ALTER USER '${convert}'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`)).stderr).toBe('');
+    await expect(mysql.createConnection({ host, port, user: convert, password: 'secret-pw-1', ssl: { ca: readFileSync(gw.caPath) }, enableCleartextPlugin: true })).rejects.toThrow(/Access denied/);
+    expect((await asMaster(`ALTER USER '${convert}'@'%' IDENTIFIED BY 'secret-pw-2'`)).stderr).toBe('');
+    const again = await mysql.createConnection({ host, port, user: convert, password: 'secret-pw-2' });
+    await again.end();
+    expect(gw.lastAuth()).toMatchObject({ decision: 'allow', reason: 'PasswordLogin', dbUser: convert });
+  });
+
   it('DROP USER removes the IAM user', async () => {
     const temp = `temp_${suffix}`;
     expect((await asMaster(`CREATE USER ${temp} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`)).stderr).toBe('');
