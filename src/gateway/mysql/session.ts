@@ -26,7 +26,7 @@ import {
   decodeHandshakeResponse41,
   decodeHandshakeV10,
   encodeAuthSwitchRequest,
-  encodeErrPacket,
+  errPacketFor,
   encodeHandshakeResponse41,
   encodeHandshakeV10,
   encodePacket,
@@ -75,7 +75,7 @@ class LoginFailed extends Error {
 
 function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
-    encodeErrPacket({ errno: 1045, sqlState: '28000', message: `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})` }),
+    errPacketFor('ER_ACCESS_DENIED_ERROR', `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`),
     seq,
   );
 }
@@ -371,7 +371,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
     } else if (isIamdbError(err)) {
       if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') audit('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
       if (err.kind === 'Unavailable' && err.code !== 'GATEWAY_PEER_CLOSED' && !client.destroyed) {
-        client.end(encodePacket(encodeErrPacket({ errno: 1105, sqlState: 'HY000', message: 'Unknown error' }), 0));
+        client.end(encodePacket(errPacketFor('ER_UNKNOWN_ERROR', 'Unknown error'), 0));
       } else {
         client.destroy();
       }
@@ -410,7 +410,7 @@ function relayCommands(
     if (command === Command.COM_CHANGE_USER) {
       who.audit('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
       client.end(
-        encodePacket(encodeErrPacket({ errno: 1235, sqlState: '42000', message: "This version of MariaDB doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'" }), 1),
+        encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', "This version of MariaDB doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'"), 1),
       );
       return false;
     }
@@ -419,7 +419,7 @@ function relayCommands(
       const st = recognizeAccountStatement(sql);
       if (st.kind === 'create-iam-user' || st.kind === 'alter-iam-user') {
         if (st.multiStatement) {
-          client.write(encodePacket(encodeErrPacket({ errno: 1235, sqlState: '42000', message: "This version of MariaDB doesn't yet support 'AWSAuthenticationPlugin in a multi-statement query'" }), 1));
+          client.write(encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', "This version of MariaDB doesn't yet support 'AWSAuthenticationPlugin in a multi-statement query'"), 1));
           return true;
         }
         const accounts: Account[] = st.accounts.map((a) => ({ user: a.user, host: a.host }));
@@ -438,7 +438,7 @@ function relayCommands(
           toServer(encodePacket(Buffer.concat([Buffer.from([Command.COM_QUERY]), Buffer.from(rewritten, 'utf8')]), 0));
         })().catch((err: unknown) => {
           deps.logger.error({ err: String(err) }, 'cannot rewrite an IAM account statement');
-          client.write(encodePacket(encodeErrPacket({ errno: 1105, sqlState: 'HY000', message: 'Unknown error' }), 1));
+          client.write(encodePacket(errPacketFor('ER_UNKNOWN_ERROR', 'Unknown error'), 1));
           client.resume();
         });
         return true;
@@ -487,10 +487,13 @@ function relayCommands(
   });
 }
 
-const ACCOUNT_VERBS = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(create|alter|drop|rename|set)\b/i;
+const ACCOUNT_WORDS = /\b(?:user|password)\b/i;
 
-/** Cheap first look so ordinary queries never reach the statement recognizer. */
+/**
+ * Cheap first look so ordinary queries never reach the statement
+ * recognizer: every account statement names USER or PASSWORD, whatever
+ * comments come before it.
+ */
 function mayBeAccountStatement(payload: Buffer): boolean {
-  const head = payload.subarray(1, Math.min(payload.length, 256)).toString('latin1');
-  return ACCOUNT_VERBS.test(head) && /\buser\b|\bpassword\b/i.test(payload.subarray(1, Math.min(payload.length, 4096)).toString('latin1'));
+  return ACCOUNT_WORDS.test(payload.subarray(1, Math.min(payload.length, 64 * 1024)).toString('latin1'));
 }
