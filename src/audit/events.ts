@@ -33,6 +33,19 @@ export const auditReasons = [
   'ProtocolViolation',
   'LoginTimeout',
   'InternalError',
+  // Reasons carried by protocol and IAM error codes (see docs/audit.md).
+  'AccessDenied',
+  'MalformedFrame',
+  'FrameTooLarge',
+  'MalformedStartup',
+  'UnexpectedMessage',
+  'UnsupportedProtocol',
+  'MalformedPacket',
+  'UpstreamAuthUnsupported',
+  'UpstreamScramFailed',
+  'UpstreamChannelBinding',
+  'UpstreamCleartextRefused',
+  'UpstreamRefused',
 ] as const;
 export type AuditReason = (typeof auditReasons)[number];
 

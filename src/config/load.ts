@@ -162,7 +162,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const problems: ConfigProblem[] = [];
   let raw: Record<string, unknown> = {};
   if (text !== undefined && text.trim() !== '') {
-    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+    const doc = parseDocument(text, { uniqueKeys: true });
     for (const e of doc.errors) {
       const line = e.linePos?.[0];
       problems.push({ path: line ? `line ${line.line}:${line.col}` : '(yaml)', message: e.message.split('\n')[0]! });

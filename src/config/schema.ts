@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/, 'expected host:port, e.g. 127.0.0.1:7432')
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/, { message: 'expected host:port, e.g. 127.0.0.1:7432', abort: true })
   .refine((v) => {
     const port = Number(v.slice(v.lastIndexOf(':') + 1));
     return port >= 1 && port <= 65535;

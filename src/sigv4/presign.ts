@@ -38,6 +38,13 @@ export interface PresignDbAuthTokenInput {
   readonly date: Date;
   /** Seconds the token lives, 1..900; default 900. */
   readonly expiresIn?: number | undefined;
+  /**
+   * Key order of the output: 'sdk-js' (default) sorts X-Amz-Signature in
+   * with the other keys as @aws-sdk/rds-signer does; 'aws-cli' appends it
+   * last, as `aws rds generate-db-auth-token` (botocore) prints it. Both
+   * verify the same: only the text differs.
+   */
+  readonly keyOrder?: 'sdk-js' | 'aws-cli' | undefined;
 }
 
 function invalid(reason: string): IamdbError {
@@ -92,6 +99,9 @@ export function presignDbAuthToken(input: PresignDbAuthTokenInput): Secret<strin
   const signature = signatureHex(key, stringToSign(amzDate, scope, canonicalRequest(query, signedHost)));
   // rds-signer sorts the signature in with the other keys; doing the same keeps
   // our tokens byte-identical to AWS's JS SDK.
+  if (input.keyOrder === 'aws-cli') {
+    return new Secret(`${signedHost}/?${query}&${QUERY_KEYS.signature}=${signature}`);
+  }
   const withSignature = canonicalQueryString([...params, [QUERY_KEYS.signature, signature]]);
   return new Secret(`${signedHost}/?${withSignature}`);
 }

@@ -41,5 +41,7 @@ export async function generateDbAuthToken(opts: GenerateTokenOptions): Promise<S
       ...(creds.sessionToken ? { sessionToken: new Secret(creds.sessionToken) } : {}),
     },
     date: opts.now ?? new Date(),
+    // Byte for byte what `aws rds generate-db-auth-token` prints.
+    keyOrder: 'aws-cli',
   });
 }

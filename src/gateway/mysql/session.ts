@@ -410,7 +410,7 @@ function relayCommands(
     if (command === Command.COM_CHANGE_USER) {
       who.audit('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
       client.end(
-        encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', "This version of MariaDB doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'"), 1),
+        encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(instance)} doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'`), 1),
       );
       return false;
     }
@@ -419,7 +419,7 @@ function relayCommands(
       const st = recognizeAccountStatement(sql);
       if (st.kind === 'create-iam-user' || st.kind === 'alter-iam-user') {
         if (st.multiStatement) {
-          client.write(encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', "This version of MariaDB doesn't yet support 'AWSAuthenticationPlugin in a multi-statement query'"), 1));
+          client.write(encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(instance)} doesn't yet support 'AWSAuthenticationPlugin in a multi-statement query'`), 1));
           return true;
         }
         const accounts: Account[] = st.accounts.map((a) => ({ user: a.user, host: a.host }));
@@ -485,6 +485,11 @@ function relayCommands(
       return true;
     },
   });
+}
+
+/** The server's name as its own messages say it. */
+function serverName(instance: DbInstance): string {
+  return instance.engineName === 'mysql' ? 'MySQL' : 'MariaDB';
 }
 
 const ACCOUNT_WORDS = /\b(?:user|password)\b/i;

@@ -1,0 +1,456 @@
+#!/usr/bin/env node
+/**
+ * iamdb benchmarks. Every number is reported next to a reference measured in
+ * the same run against the same PostgreSQL server, and as a ratio:
+ *
+ *   1. pgbench select-only (-S) at 16 and 100 clients, TLS on every client
+ *      connection (PGSSLMODE=require), through
+ *        a. PostgreSQL directly (password, SCRAM),
+ *        b. PgBouncer (Debian's, session pool, TLS on its client side, plain to the server),
+ *        c. an iamdb instance endpoint (TLS with iamdb's CA, IAM token login, 1:1 relay).
+ *   2. New connections per second (pgbench -C -S, connect per transaction):
+ *      IAM logins through iamdb (TLS + SigV4 token check + policy + server
+ *      login) against password logins direct to PostgreSQL over TLS.
+ *
+ * Usage:  npm run build && node bench/run.js [--seconds N] [--quick] [--only iamdb|logins]
+ *   --seconds N   seconds per pgbench run (default 20; --quick: 5)
+ *   --quick       5-second runs, for a smoke test
+ *   --only iamdb  only the iamdb select-only run at 16 clients (for profiling)
+ *   --only logins only the iamdb connect-per-transaction run (for profiling)
+ *
+ * It starts (and always removes) its own PostgreSQL 15, PgBouncer and iamdb.
+ * Exit status is non-zero when anything fails.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PG_BIN = process.env.IAMDB_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PGBOUNCER = '/usr/sbin/pgbouncer';
+const SERVICE_USER = 'postgres';
+const RUNUSER = ['/usr/sbin/runuser', '/sbin/runuser'].find((p) => existsSync(p)) ?? 'runuser';
+const isRoot = process.getuid?.() === 0;
+
+const argv = process.argv.slice(2);
+function option(name) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+const quick = argv.includes('--quick');
+const SECONDS = Number(option('--seconds') ?? (quick ? 5 : 20));
+const ONLY = option('--only');
+if (!Number.isInteger(SECONDS) || SECONDS < 1) {
+  process.stderr.write('usage: node bench/run.js [--seconds N] [--quick] [--only iamdb|logins]\n');
+  process.exit(2);
+}
+const CLIENT_COUNTS = [16, 100];
+const LOGIN_CLIENTS = 8;
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+
+function log(msg) {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Environment without PG* variables (they could point the tools elsewhere). */
+function cleanEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
+  return { ...env, LC_ALL: 'C', LANG: 'C', ...extra };
+}
+
+/** [cmd, args] running as the service user when we are root (servers refuse to run as root). */
+function asService(cmd, args) {
+  return isRoot ? [RUNUSER, ['-u', SERVICE_USER, '--', cmd, ...args]] : [cmd, args];
+}
+
+function ids(user) {
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === user) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  throw new Error(`user ${user} not found in /etc/passwd`);
+}
+
+function giveToService(...paths) {
+  if (!isRoot) return;
+  const { uid, gid } = ids(SERVICE_USER);
+  for (const p of paths) chownSync(p, uid, gid);
+}
+
+/** Runs a command to completion; rejects on a non-zero exit or after timeoutMs. */
+function run(cmd, args, { env = cleanEnv(), cwd, timeoutMs = 120_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ out, err });
+      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code ?? signal}\n${(err || out).slice(-4000)}`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- cleanup
+
+const cleanups = [];
+let cleaning;
+function cleanup() {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      const f = cleanups.pop();
+      try {
+        await f();
+      } catch (e) {
+        log(`cleanup: ${e.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    process.exitCode = 1;
+    cleanup().finally(() => process.exit(1));
+  });
+}
+
+// ---------------------------------------------------------------- servers
+
+function selfSignedCert(dir, name) {
+  const key = join(dir, `${name}.key`);
+  const crt = join(dir, `${name}.crt`);
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+    { stdio: 'ignore' },
+  );
+  chmodSync(key, 0o600);
+  return { key, crt };
+}
+
+async function startPostgres(baseDir) {
+  const dir = join(baseDir, 'pg');
+  mkdirSync(dir, { mode: 0o700 });
+  giveToService(dir);
+  const data = join(dir, 'data');
+  const pwfile = join(dir, 'pwfile');
+  const password = randomBytes(18).toString('base64url');
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  giveToService(pwfile);
+  await run(...asService(join(PG_BIN, 'initdb'), ['-D', data, '--username=postgres', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions']), { cwd: dir });
+  rmSync(pwfile);
+  const { key, crt } = selfSignedCert(dir, 'server');
+  giveToService(key, crt);
+  const port = await freePort();
+  const conf = {
+    port,
+    listen_addresses: "'127.0.0.1'",
+    unix_socket_directories: `'${dir}'`,
+    max_connections: 300,
+    shared_buffers: "'128MB'",
+    fsync: 'off',
+    synchronous_commit: 'off',
+    full_page_writes: 'off',
+    password_encryption: "'scram-sha-256'",
+    ssl: 'on',
+    ssl_cert_file: `'${crt}'`,
+    ssl_key_file: `'${key}'`,
+    log_min_messages: 'warning',
+  };
+  const confFile = join(data, 'bench.conf');
+  writeFileSync(confFile, Object.entries(conf).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+  writeFileSync(join(data, 'postgresql.conf'), `${readFileSync(join(data, 'postgresql.conf'), 'utf8')}\ninclude 'bench.conf'\n`);
+  // host (plain or TLS) with SCRAM: PgBouncer's server side is plain, clients use TLS.
+  writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n');
+  giveToService(confFile, join(data, 'pg_hba.conf'));
+  const pgctl = join(PG_BIN, 'pg_ctl');
+  cleanups.push(async () => {
+    if (!existsSync(join(data, 'postmaster.pid'))) return;
+    log('stopping PostgreSQL');
+    await run(...asService(pgctl, ['-D', data, '-m', 'immediate', '-w', '-t', '30', '-s', 'stop']), { cwd: dir, timeoutMs: 40_000 });
+  });
+  await run(...asService(pgctl, ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', '-s', 'start']), { cwd: dir, timeoutMs: 70_000 });
+  return { host: '127.0.0.1', port, password, socketDir: dir };
+}
+
+/** psql as the superuser over the Unix socket (trust). */
+function psqlLocal(pgi, sql, db = 'postgres') {
+  return run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgi.socketDir, '-p', String(pgi.port), '-U', 'postgres', '-d', db, '-c', sql]);
+}
+
+async function startPgBouncer(baseDir, pgi, user, password) {
+  const dir = join(baseDir, 'pgbouncer');
+  mkdirSync(dir, { mode: 0o700 });
+  const { key, crt } = selfSignedCert(dir, 'client-tls');
+  const port = await freePort();
+  const ini = join(dir, 'pgbouncer.ini');
+  const pidfile = join(dir, 'pgbouncer.pid');
+  writeFileSync(join(dir, 'userlist.txt'), `"${user}" "${password}"\n`, { mode: 0o600 });
+  writeFileSync(
+    ini,
+    [
+      '[databases]',
+      `bench = host=127.0.0.1 port=${pgi.port} dbname=bench`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      `unix_socket_dir = ${dir}`,
+      'auth_type = scram-sha-256',
+      `auth_file = ${join(dir, 'userlist.txt')}`,
+      'pool_mode = session',
+      'default_pool_size = 120',
+      'max_client_conn = 200',
+      'client_tls_sslmode = require',
+      `client_tls_key_file = ${key}`,
+      `client_tls_cert_file = ${crt}`,
+      'server_tls_sslmode = disable',
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      `pidfile = ${pidfile}`,
+      'log_connections = 0',
+      'log_disconnections = 0',
+      'log_pooler_errors = 1',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  if (isRoot) execFileSync('chown', ['-R', `${SERVICE_USER}:`, dir]);
+  const child = spawn(...asService(PGBOUNCER, [ini]), { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, env: cleanEnv() });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.once('close', resolve));
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    log('stopping PgBouncer');
+    // Signal PgBouncer itself (its pid file), and runuser, which also forwards it.
+    let pid;
+    try {
+      pid = Number(readFileSync(pidfile, 'utf8').trim());
+    } catch {
+      /* not written yet */
+    }
+    for (const p of [pid, child.pid]) {
+      try {
+        if (p) process.kill(p, 'SIGINT');
+      } catch {
+        /* gone */
+      }
+    }
+    const t = setTimeout(() => {
+      for (const p of [pid, child.pid]) {
+        try {
+          if (p) process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }, 5_000);
+    await exited;
+    clearTimeout(t);
+  });
+  // Ready when a real login through it works.
+  for (let i = 0; ; i++) {
+    try {
+      await run('psql', ['-X', '-q', '-c', 'select 1', `host=127.0.0.1 port=${port} dbname=bench user=${user} sslmode=require`], { env: cleanEnv({ PGPASSWORD: password }), timeoutMs: 10_000 });
+      return { port };
+    } catch (e) {
+      if (child.exitCode !== null || i > 100) throw new Error(`PgBouncer did not start: ${e.message}\n${stderr}`);
+      await sleep(100);
+    }
+  }
+}
+
+async function startIamdb(baseDir, pgi, key, iamUser) {
+  const dist = (p) => pathToFileURL(join(ROOT, 'dist', p)).href;
+  if (!existsSync(join(ROOT, 'dist', 'app.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const { createApp } = await import(dist('app.js'));
+  const { loadConfig } = await import(dist('config/index.js'));
+  const { stringify } = await import('yaml');
+  const dir = join(baseDir, 'iamdb');
+  mkdirSync(dir, { mode: 0o700 });
+  const port = await freePort();
+  const env = { IAMDB_MASTER_KEY: randomBytes(32).toString('hex') };
+  const text = stringify({
+    account: ACCOUNT,
+    region: REGION,
+    stateDir: join(dir, 'state'),
+    log: { level: 'warn' },
+    audit: { file: join(dir, 'audit.log') },
+    iam: {
+      users: [
+        {
+          name: 'bench',
+          accessKeys: [key],
+          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/${iamUser}` }] } }],
+        },
+      ],
+    },
+    instances: [
+      {
+        id: 'bench-pg',
+        engine: 'postgres',
+        listen: `127.0.0.1:${port}`,
+        target: `${pgi.host}:${pgi.port}`,
+        // The gateway's server side is plain, like PgBouncer's.
+        targetTls: { mode: 'disable' },
+        master: { username: 'postgres', password: pgi.password },
+        iamDatabaseAuthentication: true,
+      },
+    ],
+  });
+  const app = await createApp(loadConfig({ text, env, baseDir: dir }), { env });
+  cleanups.push(async () => {
+    log('stopping iamdb');
+    await app.close();
+  });
+  await app.start();
+  return { port };
+}
+
+/** A fresh rds-db:connect token, as `aws rds generate-db-auth-token` makes it (valid 15 minutes). */
+async function newToken(port, key, user) {
+  const { presignDbAuthToken } = await import(pathToFileURL(join(ROOT, 'dist', 'sigv4', 'index.js')).href);
+  const { Secret } = await import(pathToFileURL(join(ROOT, 'dist', 'util', 'index.js')).href);
+  return presignDbAuthToken({
+    hostname: '127.0.0.1',
+    port,
+    username: user,
+    region: REGION,
+    credentials: { accessKeyId: key.id, secretAccessKey: new Secret(key.secret) },
+    date: new Date(),
+  }).reveal();
+}
+
+// ---------------------------------------------------------------- pgbench
+
+/** One pgbench select-only run; returns its tps (or connections/s with -C). */
+async function pgbench(label, conninfo, password, extra) {
+  const args = ['-n', '-S', '-T', String(SECONDS), '-j', '2', ...extra, conninfo];
+  log(`${label}: pgbench ${args.slice(0, -1).join(' ')}`);
+  const { out } = await run('pgbench', args, { env: cleanEnv({ PGPASSWORD: password, PGSSLMODE: 'require' }), timeoutMs: (SECONDS + 120) * 1000 });
+  const failed = /number of failed transactions: (\d+)/.exec(out);
+  if (failed && Number(failed[1]) > 0) throw new Error(`${label}: ${failed[1]} failed transactions\n${out}`);
+  const m = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(out) ?? /tps = ([\d.]+)/.exec(out);
+  if (!m) throw new Error(`${label}: cannot read tps from pgbench output:\n${out}`);
+  const tps = Number(m[1]);
+  log(`${label}: ${tps.toFixed(0)}`);
+  return tps;
+}
+
+const fmt = (n) => n.toFixed(0).padStart(9);
+const ratio = (a, b) => (a / b).toFixed(2);
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const started = new Date();
+  const baseDir = mkdtempSync(join(tmpdir(), 'iamdb-bench-'));
+  chmodSync(baseDir, 0o755); // the service user must reach its subdirectories
+  cleanups.push(() => rmSync(baseDir, { recursive: true, force: true }));
+
+  const pgi = await startPostgres(baseDir);
+  log(`PostgreSQL on 127.0.0.1:${pgi.port} (${baseDir})`);
+  const pwUser = 'bench_pw';
+  const pwPassword = randomBytes(12).toString('hex');
+  const iamUser = 'bench_iam';
+  await psqlLocal(pgi, 'CREATE DATABASE bench');
+  log('pgbench -i -s 10');
+  await run('pgbench', ['-i', '-s', '10', '-q', '-h', pgi.socketDir, '-p', String(pgi.port), '-U', 'postgres', 'bench'], { timeoutMs: 300_000 });
+  await psqlLocal(pgi, `CREATE ROLE ${pwUser} LOGIN PASSWORD '${pwPassword}'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${pwUser};`, 'bench');
+
+  const key = { id: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secret: randomBytes(30).toString('base64').slice(0, 40) };
+  const iamdb = await startIamdb(baseDir, pgi, key, iamUser);
+  // As on RDS: the master user creates the IAM user through the endpoint.
+  await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE USER ${iamUser}; GRANT rds_iam TO ${iamUser};`, `host=127.0.0.1 port=${iamdb.port} dbname=bench user=postgres sslmode=require`], { env: cleanEnv({ PGPASSWORD: pgi.password }) });
+  await psqlLocal(pgi, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${iamUser}`, 'bench');
+  const bouncer = await startPgBouncer(baseDir, pgi, pwUser, pwPassword);
+  log(`iamdb endpoint on 127.0.0.1:${iamdb.port}, PgBouncer on 127.0.0.1:${bouncer.port}`);
+
+  const direct = `host=127.0.0.1 port=${pgi.port} dbname=bench user=${pwUser}`;
+  const viaBouncer = `host=127.0.0.1 port=${bouncer.port} dbname=bench user=${pwUser}`;
+  const viaIamdb = `host=127.0.0.1 port=${iamdb.port} dbname=bench user=${iamUser}`;
+  const token = () => newToken(iamdb.port, key, iamUser);
+
+  if (ONLY === 'iamdb') {
+    process.stdout.write(`iamdb 16 clients: ${(await pgbench('iamdb c=16', viaIamdb, await token(), ['-c', '16'])).toFixed(0)} tps\n`);
+    return;
+  }
+  if (ONLY === 'logins') {
+    process.stdout.write(`iamdb logins: ${(await pgbench('iamdb logins', viaIamdb, await token(), ['-C', '-c', String(LOGIN_CLIENTS)])).toFixed(0)}/s\n`);
+    return;
+  }
+  if (ONLY !== undefined) throw new Error(`unknown --only ${ONLY}`);
+
+  const results = [];
+  for (const clients of CLIENT_COUNTS) {
+    const c = ['-c', String(clients)];
+    const d = await pgbench(`direct c=${clients}`, direct, pwPassword, c);
+    const b = await pgbench(`pgbouncer c=${clients}`, viaBouncer, pwPassword, c);
+    const i = await pgbench(`iamdb c=${clients}`, viaIamdb, await token(), c);
+    results.push({ clients, d, b, i });
+  }
+  const lc = ['-C', '-c', String(LOGIN_CLIENTS)];
+  const loginDirect = await pgbench('direct logins', direct, pwPassword, lc);
+  const loginIamdb = await pgbench('iamdb logins', viaIamdb, await token(), lc);
+
+  const r16 = results.find((r) => r.clients === 16);
+  const lines = [
+    '',
+    `iamdb benchmark ${started.toISOString()}, ${SECONDS}s per run, node ${process.version}, PostgreSQL 15, PgBouncer (session pool)`,
+    '',
+    'pgbench -S (select-only), TLS on every client connection; transactions/s',
+    'clients     direct  pgbouncer      iamdb   iamdb/direct  pgbouncer/direct  iamdb/pgbouncer',
+    ...results.map((r) => `${String(r.clients).padStart(7)}  ${fmt(r.d)}  ${fmt(r.b)}  ${fmt(r.i)}   ${ratio(r.i, r.d).padStart(12)}  ${ratio(r.b, r.d).padStart(16)}  ${ratio(r.i, r.b).padStart(15)}`),
+    '',
+    `new connections per second (pgbench -C -S -c ${LOGIN_CLIENTS}: one TLS login per transaction)`,
+    `  direct, password (SCRAM) over TLS:                      ${loginDirect.toFixed(0).padStart(6)}/s`,
+    `  iamdb, IAM token (TLS + SigV4 + policy + server login): ${loginIamdb.toFixed(0).padStart(6)}/s`,
+    `  iamdb/direct: ${ratio(loginIamdb, loginDirect)}`,
+    '',
+    'targets:',
+    `  relay at 16 clients >= PgBouncer (iamdb/pgbouncer >= 1.00): ${ratio(r16.i, r16.b)} ${r16.i >= r16.b ? 'MET' : 'NOT MET'}`,
+    `  IAM logins/s >= 0.8 x direct password logins/s:         ${ratio(loginIamdb, loginDirect)} ${loginIamdb >= 0.8 * loginDirect ? 'MET' : 'NOT MET'}`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+    // Lingering sockets (pg pools, timers) must not keep a finished run alive.
+    process.exit(process.exitCode ?? 0);
+  });
