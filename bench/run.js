@@ -281,7 +281,8 @@ async function startPgBouncer(baseDir, pgi, user, password) {
   for (let i = 0; ; i++) {
     try {
       await run('psql', ['-X', '-q', '-c', 'select 1', `host=127.0.0.1 port=${port} dbname=bench user=${user} sslmode=require`], { env: cleanEnv({ PGPASSWORD: password }), timeoutMs: 10_000 });
-      return { port };
+      const pid = Number(readFileSync(pidfile, 'utf8').trim());
+      return { port, pid };
     } catch (e) {
       if (child.exitCode !== null || i > 100) throw new Error(`PgBouncer did not start: ${e.message}\n${stderr}`);
       await sleep(100);
@@ -350,10 +351,26 @@ async function newToken(port, key, user) {
   }).reveal();
 }
 
+// ---------------------------------------------------------------- CPU accounting
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU seconds (user + system) a process has used so far; `self` means this process (the in-process iamdb). */
+function cpuSeconds(pid) {
+  if (pid === 'self') {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime
+}
+
 // ---------------------------------------------------------------- pgbench
 
 /** One pgbench select-only run; returns its tps (or connections/s with -C). */
-async function pgbench(label, conninfo, password, extra) {
+async function pgbench(label, conninfo, password, extra, proxyPid) {
+  const cpu0 = proxyPid === undefined ? 0 : cpuSeconds(proxyPid);
   const args = ['-n', '-S', '-T', String(SECONDS), '-j', '2', ...extra, conninfo];
   log(`${label}: pgbench ${args.slice(0, -1).join(' ')}`);
   const { out } = await run('pgbench', args, { env: cleanEnv({ PGPASSWORD: password, PGSSLMODE: 'require' }), timeoutMs: (SECONDS + 120) * 1000 });
@@ -362,8 +379,16 @@ async function pgbench(label, conninfo, password, extra) {
   const m = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(out) ?? /tps = ([\d.]+)/.exec(out);
   if (!m) throw new Error(`${label}: cannot read tps from pgbench output:\n${out}`);
   const tps = Number(m[1]);
-  log(`${label}: ${tps.toFixed(0)}`);
-  return tps;
+  const done = /number of transactions actually processed: (\d+)/.exec(out);
+  if (proxyPid === undefined) {
+    log(`${label}: ${tps.toFixed(0)}`);
+    return { tps };
+  }
+  // Proxy CPU per transaction (microseconds): what a 1:1 relay costs per round trip.
+  const cpu = cpuSeconds(proxyPid) - cpu0;
+  const usPerTx = done ? (cpu * 1e6) / Number(done[1]) : NaN;
+  log(`${label}: ${tps.toFixed(0)}, proxy CPU ${cpu.toFixed(1)} s = ${usPerTx.toFixed(0)} us/transaction`);
+  return { tps, usPerTx };
 }
 
 const fmt = (n) => n.toFixed(0).padStart(9);
@@ -401,11 +426,11 @@ async function main() {
   const token = () => newToken(iamdb.port, key, iamUser);
 
   if (ONLY === 'iamdb') {
-    process.stdout.write(`iamdb 16 clients: ${(await pgbench('iamdb c=16', viaIamdb, await token(), ['-c', '16'])).toFixed(0)} tps\n`);
+    process.stdout.write(`iamdb 16 clients: ${(await pgbench('iamdb c=16', viaIamdb, await token(), ['-c', '16'], 'self')).tps.toFixed(0)} tps\n`);
     return;
   }
   if (ONLY === 'logins') {
-    process.stdout.write(`iamdb logins: ${(await pgbench('iamdb logins', viaIamdb, await token(), ['-C', '-c', String(LOGIN_CLIENTS)])).toFixed(0)}/s\n`);
+    process.stdout.write(`iamdb logins: ${(await pgbench('iamdb logins', viaIamdb, await token(), ['-C', '-c', String(LOGIN_CLIENTS)], 'self')).tps.toFixed(0)}/s\n`);
     return;
   }
   if (ONLY !== undefined) throw new Error(`unknown --only ${ONLY}`);
@@ -413,14 +438,15 @@ async function main() {
   const results = [];
   for (const clients of CLIENT_COUNTS) {
     const c = ['-c', String(clients)];
-    const d = await pgbench(`direct c=${clients}`, direct, pwPassword, c);
-    const b = await pgbench(`pgbouncer c=${clients}`, viaBouncer, pwPassword, c);
-    const i = await pgbench(`iamdb c=${clients}`, viaIamdb, await token(), c);
-    results.push({ clients, d, b, i });
+    const d = (await pgbench(`direct c=${clients}`, direct, pwPassword, c)).tps;
+    const bb = await pgbench(`pgbouncer c=${clients}`, viaBouncer, pwPassword, c, bouncer.pid);
+    const ii = await pgbench(`iamdb c=${clients}`, viaIamdb, await token(), c, 'self');
+    results.push({ clients, d, b: bb.tps, i: ii.tps, bCpu: bb.usPerTx, iCpu: ii.usPerTx });
   }
   const lc = ['-C', '-c', String(LOGIN_CLIENTS)];
-  const loginDirect = await pgbench('direct logins', direct, pwPassword, lc);
-  const loginIamdb = await pgbench('iamdb logins', viaIamdb, await token(), lc);
+  const loginDirect = (await pgbench('direct logins', direct, pwPassword, lc)).tps;
+  const iamLogins = await pgbench('iamdb logins', viaIamdb, await token(), lc, 'self');
+  const loginIamdb = iamLogins.tps;
 
   const r16 = results.find((r) => r.clients === 16);
   const lines = [
@@ -431,10 +457,14 @@ async function main() {
     'clients     direct  pgbouncer      iamdb   iamdb/direct  pgbouncer/direct  iamdb/pgbouncer',
     ...results.map((r) => `${String(r.clients).padStart(7)}  ${fmt(r.d)}  ${fmt(r.b)}  ${fmt(r.i)}   ${ratio(r.i, r.d).padStart(12)}  ${ratio(r.b, r.d).padStart(16)}  ${ratio(r.i, r.b).padStart(15)}`),
     '',
+    'proxy CPU per transaction (user+system, microseconds; lower is better)',
+    'clients  pgbouncer      iamdb   iamdb/pgbouncer',
+    ...results.map((r) => `${String(r.clients).padStart(7)}  ${r.bCpu.toFixed(1).padStart(9)}  ${r.iCpu.toFixed(1).padStart(9)}   ${ratio(r.iCpu, r.bCpu).padStart(15)}`),
+    '',
     `new connections per second (pgbench -C -S -c ${LOGIN_CLIENTS}: one TLS login per transaction)`,
     `  direct, password (SCRAM) over TLS:                      ${loginDirect.toFixed(0).padStart(6)}/s`,
     `  iamdb, IAM token (TLS + SigV4 + policy + server login): ${loginIamdb.toFixed(0).padStart(6)}/s`,
-    `  iamdb/direct: ${ratio(loginIamdb, loginDirect)}`,
+    `  iamdb/direct: ${ratio(loginIamdb, loginDirect)}   (iamdb CPU per login: ${(iamLogins.usPerTx / 1000).toFixed(2)} ms)`,
     '',
     'targets:',
     `  relay at 16 clients >= PgBouncer (iamdb/pgbouncer >= 1.00): ${ratio(r16.i, r16.b)} ${r16.i >= r16.b ? 'MET' : 'NOT MET'}`,

@@ -7,8 +7,7 @@
  * switched to mysql_clear_password, only over TLS; their token is verified
  * here and the gateway logs in for them with a credential it manages.
  */
-import { randomBytes } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
@@ -42,6 +41,7 @@ import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import { relay } from '../relay.js';
+import { LoginFailed, SessionAudit, connectTarget, identityFields } from '../session-common.js';
 import { acceptTls, connectUpstreamTls } from '../tls-upgrade.js';
 import type { Account, MysqlIamUsers } from './iam-users.js';
 import { PacketReader } from './packets.js';
@@ -62,43 +62,12 @@ export interface MysqlSessionDeps {
 /** Capabilities the gateway never offers: compression (not relayed) and LOCAL INFILE (rogue-server file reads). */
 const STRIPPED_CAPS = Capability.CLIENT_COMPRESS | Capability.CLIENT_LOCAL_FILES | Capability.CLIENT_ZSTD_COMPRESSION_ALGORITHM;
 
-class LoginFailed extends Error {
-  constructor(
-    readonly reason: string,
-    readonly wire: Buffer | undefined,
-    readonly detail?: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(reason);
-  }
-}
 
 function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
     errPacketFor('ER_ACCESS_DENIED_ERROR', `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`),
     seq,
   );
-}
-
-async function connectTcp(instance: DbInstance, timeoutMs: number): Promise<Socket> {
-  return new Promise<Socket>((resolve, reject) => {
-    const s = netConnect({ host: instance.target.host, port: instance.target.port, noDelay: true });
-    const target = `${instance.target.host}:${instance.target.port}`;
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target, reason: 'connect timeout' }));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      s.on('error', () => undefined);
-      resolve(s);
-    });
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target, reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
-    });
-  });
 }
 
 /**
@@ -128,37 +97,13 @@ async function readFirstClientPacket(socket: Socket): Promise<{ sslRequest: bool
 /** Handles one client connection on a MySQL instance endpoint. */
 export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): Promise<void> {
   const { instance } = deps;
-  const sessionId = randomBytes(8).toString('hex');
-  const sourceIp = (raw.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
-  const source = `${sourceIp}:${raw.remotePort ?? 0}`;
-  const started = Date.now();
+  const session = new SessionAudit(deps.audit, 'mysql', instance, raw);
+  const { sourceIp } = session;
   let client: Socket = raw;
-  let tls = false;
   let user = '';
-  let database: string | undefined;
-  let method: 'iam' | 'password' | 'none' = 'none';
   let upstream: Socket | undefined;
-
-  const audit = (decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void => {
-    deps.audit.write({
-      event: 'db.auth',
-      time: new Date().toISOString(),
-      decision,
-      reason,
-      engine: 'mysql',
-      instance: instance.id,
-      endpoint: `${instance.listen.host}:${instance.listen.port}`,
-      source,
-      dbUser: user,
-      ...(database !== undefined ? { database } : {}),
-      method,
-      tls,
-      sessionId,
-      ...extra,
-    });
-  };
   const timer = setTimeout(() => {
-    if (user !== '') audit('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
+    if (user !== '') session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
     client.destroy();
     raw.destroy();
     upstream?.destroy();
@@ -166,7 +111,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
 
   try {
     // ---- The server first: its greeting becomes ours. ----
-    upstream = await connectTcp(instance, deps.loginTimeoutMs);
+    upstream = await connectTarget(instance, deps.loginTimeoutMs);
     let upReader = new PacketReader(upstream, deps.maxMessageBytes);
     const greetingPacket = await upReader.next();
     if (greetingPacket.payload[0] === PacketHeader.ERR) {
@@ -193,7 +138,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
     if (first.sslRequest) {
       if (first.rest.length > 0) raw.unshift(first.rest);
       client = await acceptTls(raw, deps.secureContext(), deps.loginTimeoutMs);
-      tls = true;
+      session.tls = true;
       reader = new PacketReader(client, deps.maxMessageBytes);
       packet = await reader.next();
     } else {
@@ -203,9 +148,10 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
     const response: HandshakeResponse41 = decodeHandshakeResponse41(packet.payload);
     let clientSeq = (packet.lastSequenceId + 1) & 0xff;
     user = response.username;
-    database = response.database;
+    session.dbUser = user;
+    session.database = response.database;
     const isIam = deps.iamUsers.isIamUser(instance.id, user);
-    method = isIam ? 'iam' : 'password';
+    session.method = isIam ? 'iam' : 'password';
 
     // Capabilities toward the server: what both sides speak, TLS only if that link has it.
     const upCaps =
@@ -231,7 +177,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
 
     if (isIam) {
       if (!instance.iamDatabaseAuthentication) throw new LoginFailed('IamAuthDisabled', accessDenied(user, sourceIp, true, clientSeq));
-      if (!tls) throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, response.authResponse.length > 0, clientSeq));
+      if (!session.tls) throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, response.authResponse.length > 0, clientSeq));
       let tokenBytes: Buffer;
       if (response.authPluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && response.authResponse.length > 0) {
         tokenBytes = decodeClearPassword(response.authResponse);
@@ -243,12 +189,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
       }
       const token = new Secret(tokenBytes.toString('utf8'));
       const outcome = await deps.iamLogin.authenticate({ instance, token, dbUser: user, sourceIp });
-      who = {
-        resource: outcome.resource,
-        ...(outcome.principal ? { principal: outcome.principal } : {}),
-        ...(outcome.accessKeyId ? { accessKeyId: outcome.accessKeyId } : {}),
-        ...(outcome.matchedStatements?.length ? { matchedStatements: outcome.matchedStatements } : {}),
-      };
+      who = identityFields(outcome);
       if (!outcome.ok) throw new LoginFailed(outcome.reason, accessDenied(user, sourceIp, true, clientSeq), outcome.detail, who);
       const password = await deps.credentials.get(instance.id, user);
       if (password === undefined) {
@@ -325,7 +266,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
         }
         if (head === PacketHeader.EOF) {
           const sw = decodeAuthSwitchRequest(reply.payload);
-          if (sw.pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !tls) {
+          if (sw.pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !session.tls) {
             // Never let a password cross the client link in clear.
             throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, true, clientSeq), 'the server asked for a clear-text password on a non-TLS client link');
           }
@@ -345,31 +286,18 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
     upReader.detach();
     client.write(encodePacket(okPayload, clientSeq));
     clearTimeout(timer);
-    audit('allow', isIam ? 'Allowed' : 'PasswordLogin', who);
+    session.auth('allow', isIam ? 'Allowed' : 'PasswordLogin', who);
 
-    const stats = await relayCommands(client, upstream, deps, { user, sourceIp, audit });
-    deps.audit.write({
-      event: 'db.session.end',
-      time: new Date().toISOString(),
-      engine: 'mysql',
-      instance: instance.id,
-      source,
-      dbUser: user,
-      ...(typeof who['principal'] === 'string' ? { principal: who['principal'] } : {}),
-      sessionId,
-      durationMs: Date.now() - started,
-      bytesIn: stats.bytesFromClient,
-      bytesOut: stats.bytesFromServer,
-      reason: stats.endedBy,
-    });
+    const stats = await relayCommands(client, upstream, deps, session);
+    session.end(stats);
   } catch (err) {
     clearTimeout(timer);
     if (err instanceof LoginFailed) {
-      audit('deny', err.reason, { ...err.extra, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
+      session.refused(err);
       if (err.wire && !client.destroyed) client.end(err.wire);
       else client.destroy();
     } else if (isIamdbError(err)) {
-      if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') audit('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
+      if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
       if (err.kind === 'Unavailable' && err.code !== 'GATEWAY_PEER_CLOSED' && !client.destroyed) {
         client.end(encodePacket(errPacketFor('ER_UNKNOWN_ERROR', 'Unknown error'), 0));
       } else {
@@ -377,7 +305,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
       }
     } else {
       deps.logger.error({ err, instance: instance.id }, 'unexpected error in MySQL session');
-      if (user !== '') audit('deny', 'InternalError', { detail: 'internal error' });
+      if (user !== '') session.auth('deny', 'InternalError', { detail: 'internal error' });
       client.destroy();
     }
     upstream?.destroy();
@@ -398,7 +326,7 @@ function relayCommands(
   client: Socket,
   server: Socket,
   deps: MysqlSessionDeps,
-  who: { user: string; sourceIp: string; audit: (d: 'allow' | 'deny', r: string, e?: Record<string, unknown>) => void },
+  session: SessionAudit,
 ): ReturnType<typeof relay> {
   const clientFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
   let serverFramer: PacketFramer | undefined;
@@ -408,7 +336,7 @@ function relayCommands(
   const handleCommand = (packet: MysqlPacket, toServer: (b: Buffer) => void): boolean => {
     const command = packet.payload[0];
     if (command === Command.COM_CHANGE_USER) {
-      who.audit('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
+      session.auth('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
       client.end(
         encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(instance)} doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'`), 1),
       );

@@ -6,11 +6,10 @@
  * members of `rds_iam` log in only with a token, over TLS; everyone else with
  * their own password.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import type { AuditSink, AuditReason } from '../../audit/index.js';
+import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
 import {
   StartupDecoder,
@@ -35,6 +34,7 @@ import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import { relay } from '../relay.js';
+import { LoginFailed, SessionAudit, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
 import { acceptTls } from '../tls-upgrade.js';
 import type { CancelMap } from './cancel-map.js';
@@ -85,50 +85,17 @@ function fatal(code: string, message: string, extra: Partial<ErrorFields> = {}):
   return encodeErrorResponse({ severity: 'FATAL', code, message, ...extra });
 }
 
-class LoginFailed extends Error {
-  constructor(
-    readonly reason: AuditReason | string,
-    readonly wire: Buffer | undefined,
-    readonly detail?: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(reason);
-  }
-}
 
 /** Handles one client connection on a PostgreSQL instance endpoint. */
 export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDeps): Promise<void> {
   const { instance } = deps;
-  const sessionId = randomBytes(8).toString('hex');
-  const sourceIp = (raw.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
-  const source = `${sourceIp}:${raw.remotePort ?? 0}`;
-  const started = Date.now();
+  const session = new SessionAudit(deps.audit, 'postgres', instance, raw);
+  const { sourceIp } = session;
   let client: Socket = raw;
-  let tls = false;
   let startup: StartupMessage | undefined;
-  let method: 'iam' | 'password' | 'none' = 'none';
-
-  const audit = (decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void => {
-    deps.audit.write({
-      event: 'db.auth',
-      time: new Date().toISOString(),
-      decision,
-      reason,
-      engine: 'postgres',
-      instance: instance.id,
-      endpoint: `${instance.listen.host}:${instance.listen.port}`,
-      source,
-      dbUser: startup?.user ?? '',
-      ...(startup ? { database: startup.database } : {}),
-      method,
-      tls,
-      sessionId,
-      ...extra,
-    });
-  };
 
   const timer = setTimeout(() => {
-    if (startup) audit('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
+    if (startup) session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
     client.destroy();
     raw.destroy();
   }, deps.loginTimeoutMs);
@@ -143,13 +110,13 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       decoder.push(await reader.read());
       for (let packet = decoder.next(); packet !== undefined; packet = decoder.next()) {
         if (packet.type === 'SSLRequest') {
-          if (tls) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a second SSLRequest' });
+          if (session.tls) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a second SSLRequest' });
           const pending = decoder.pendingBytes() + reader.buffered;
           if (pending > 0) throw new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: pending });
           reader.detach();
           raw.write('S');
           client = await acceptTls(raw, deps.secureContext(), deps.loginTimeoutMs);
-          tls = true;
+          session.tls = true;
           reader = new SocketReader(client);
           break;
         }
@@ -164,6 +131,8 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
           return;
         }
         startup = packet;
+        session.dbUser = packet.user;
+        session.database = packet.database;
         break;
       }
     }
@@ -192,16 +161,16 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       deps.logger.warn({ err: String(err), instance: instance.id }, 'cannot query rds_iam membership');
       throw new LoginFailed('UpstreamUnavailable', fatal(SqlState.CONNECTION_FAILURE, 'the database server is not available'), 'cannot query rds_iam membership');
     }
-    method = isIamUser ? 'iam' : 'password';
+    session.method = isIamUser ? 'iam' : 'password';
     const pamFailed = fatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `PAM authentication failed for user "${startup.user}"`);
     if (isIamUser && !instance.iamDatabaseAuthentication) throw new LoginFailed('IamAuthDisabled', pamFailed);
-    if (isIamUser && !tls) {
+    if (isIamUser && !session.tls) {
       throw new LoginFailed(
         'TlsRequired',
         fatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `pg_hba.conf rejects connection for host "${sourceIp}", user "${startup.user}", database "${startup.database}", SSL off`),
       );
     }
-    if (!isIamUser && !tls) {
+    if (!isIamUser && !session.tls) {
       // A password must not cross the wire in clear; libpq retries with TLS under sslmode=prefer.
       throw new LoginFailed(
         'TlsRequired',
@@ -224,12 +193,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     let who: Record<string, unknown> = {};
     if (isIamUser) {
       const outcome = await deps.iamLogin.authenticate({ instance, token: password, dbUser: startup.user, sourceIp });
-      who = {
-        resource: outcome.resource,
-        ...(outcome.principal ? { principal: outcome.principal } : {}),
-        ...(outcome.accessKeyId ? { accessKeyId: outcome.accessKeyId } : {}),
-        ...(outcome.matchedStatements?.length ? { matchedStatements: outcome.matchedStatements } : {}),
-      };
+      who = identityFields(outcome);
       if (!outcome.ok) {
         throw new LoginFailed(outcome.reason, pamFailed, outcome.detail, who);
       }
@@ -281,7 +245,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     out.push(encodeReadyForQuery({ status: upstream.transactionStatus as 'I' | 'T' | 'E' }));
     client.write(Buffer.concat(out));
     clearTimeout(timer);
-    audit('allow', isIamUser ? 'Allowed' : 'PasswordLogin', who);
+    session.auth('allow', isIamUser ? 'Allowed' : 'PasswordLogin', who);
 
     // ---- Relay until either side leaves. ----
     const tracker = new RelayTracker();
@@ -299,28 +263,15 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       { toServer, toClient: upstream.leftover },
     );
     cancel.release();
-    deps.audit.write({
-      event: 'db.session.end',
-      time: new Date().toISOString(),
-      engine: 'postgres',
-      instance: instance.id,
-      source,
-      dbUser: startup.user,
-      ...(typeof who['principal'] === 'string' ? { principal: who['principal'] } : {}),
-      sessionId,
-      durationMs: Date.now() - started,
-      bytesIn: stats.bytesFromClient,
-      bytesOut: stats.bytesFromServer,
-      reason: stats.endedBy,
-    });
+    session.end(stats);
   } catch (err) {
     clearTimeout(timer);
     if (err instanceof LoginFailed) {
-      audit('deny', err.reason, { ...err.extra, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
+      session.refused(err);
       if (err.wire && !client.destroyed) client.end(err.wire);
       else client.destroy();
     } else if (isIamdbError(err)) {
-      if (startup && err.code !== 'GATEWAY_PEER_CLOSED') audit('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
+      if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
       if (err.kind === 'ProtocolViolation' && !client.destroyed && startup) {
         client.end(fatal(SqlState.PROTOCOL_VIOLATION, 'invalid message from client'));
       } else if (err.kind === 'Unavailable' && !client.destroyed && startup && err.code !== 'GATEWAY_PEER_CLOSED') {
@@ -330,7 +281,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       }
     } else {
       deps.logger.error({ err, instance: instance.id }, 'unexpected error in PostgreSQL session');
-      if (startup) audit('deny', 'InternalError', { detail: 'internal error' });
+      if (startup) session.auth('deny', 'InternalError', { detail: 'internal error' });
       client.destroy();
     }
     upstream?.socket.destroy();

@@ -6,6 +6,7 @@
  * user). Nothing the server says before TLS is ever relayed.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { connectTarget } from '../session-common.js';
 import { IamdbError } from '../../errors/index.js';
 import { encodeSSLRequest, UpstreamLogin, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import type { DbInstance } from '../../rds/index.js';
@@ -30,23 +31,7 @@ function targetName(instance: DbInstance): string {
 
 /** Opens TCP (and TLS if configured) to the instance's server. */
 export async function openUpstream(instance: DbInstance, timeoutMs: number): Promise<{ socket: Socket; serverEndPoint?: Buffer }> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = netConnect({ host: instance.target.host, port: instance.target.port, noDelay: true });
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: targetName(instance), reason: 'connect timeout' }));
-    }, timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.removeAllListeners('error');
-      s.on('error', () => undefined);
-      resolve(s);
-    });
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: targetName(instance), reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
-    });
-  });
+  const socket = await connectTarget(instance, timeoutMs);
   if (instance.targetTls.mode === 'disable') return { socket };
   try {
     const answer = await new Promise<Buffer>((resolve, reject) => {

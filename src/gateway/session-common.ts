@@ -1,0 +1,126 @@
+/**
+ * What both engines' sessions share: the login-failure signal, the audit
+ * records of a session, the identity fields of an IAM outcome, and the TCP
+ * link to the real server.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { AuditSink } from '../audit/index.js';
+import { IamdbError } from '../errors/index.js';
+import type { DbInstance } from '../rds/index.js';
+import type { IamLoginOutcome } from './iam-login.js';
+import type { RelayResult } from './relay.js';
+
+/**
+ * A refused login: `reason` goes to the audit log with `detail` and `extra`;
+ * `wire` (the engine's generic error) is what the client gets.
+ */
+export class LoginFailed extends Error {
+  constructor(
+    readonly reason: string,
+    readonly wire: Buffer | undefined,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(reason);
+  }
+}
+
+/** The audit fields naming who an IAM login was and what decided it. */
+export function identityFields(outcome: IamLoginOutcome): Record<string, unknown> {
+  return {
+    resource: outcome.resource,
+    ...(outcome.principal ? { principal: outcome.principal } : {}),
+    ...(outcome.accessKeyId ? { accessKeyId: outcome.accessKeyId } : {}),
+    ...(outcome.matchedStatements?.length ? { matchedStatements: outcome.matchedStatements } : {}),
+  };
+}
+
+/** Writes one session's audit events; the session fills in who and how as it learns them. */
+export class SessionAudit {
+  readonly sessionId = randomBytes(8).toString('hex');
+  readonly sourceIp: string;
+  readonly source: string;
+  readonly #started = Date.now();
+  dbUser = '';
+  database: string | undefined;
+  method: 'iam' | 'password' | 'none' = 'none';
+  tls = false;
+  principal: string | undefined;
+
+  constructor(
+    private readonly sink: AuditSink,
+    private readonly engine: 'postgres' | 'mysql',
+    private readonly instance: DbInstance,
+    socket: Socket,
+  ) {
+    this.sourceIp = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+    this.source = `${this.sourceIp}:${socket.remotePort ?? 0}`;
+  }
+
+  /** One authentication decision. */
+  auth(decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void {
+    if (typeof extra['principal'] === 'string') this.principal = extra['principal'];
+    this.sink.write({
+      event: 'db.auth',
+      time: new Date().toISOString(),
+      decision,
+      reason,
+      engine: this.engine,
+      instance: this.instance.id,
+      endpoint: `${this.instance.listen.host}:${this.instance.listen.port}`,
+      source: this.source,
+      dbUser: this.dbUser,
+      ...(this.database !== undefined ? { database: this.database } : {}),
+      method: this.method,
+      tls: this.tls,
+      sessionId: this.sessionId,
+      ...extra,
+    });
+  }
+
+  /** The refusal of a login, from its LoginFailed. */
+  refused(err: LoginFailed): void {
+    this.auth('deny', err.reason, { ...err.extra, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
+  }
+
+  /** The end of a relayed session. */
+  end(stats: RelayResult): void {
+    this.sink.write({
+      event: 'db.session.end',
+      time: new Date().toISOString(),
+      engine: this.engine,
+      instance: this.instance.id,
+      source: this.source,
+      dbUser: this.dbUser,
+      ...(this.principal ? { principal: this.principal } : {}),
+      sessionId: this.sessionId,
+      durationMs: Date.now() - this.#started,
+      bytesIn: stats.bytesFromClient,
+      bytesOut: stats.bytesFromServer,
+      reason: stats.endedBy,
+    });
+  }
+}
+
+/** Opens TCP to the instance's server, with a timeout; errors are GATEWAY_UPSTREAM_UNAVAILABLE. */
+export function connectTarget(instance: DbInstance, timeoutMs: number): Promise<Socket> {
+  const target = `${instance.target.host}:${instance.target.port}`;
+  return new Promise<Socket>((resolve, reject) => {
+    const s = netConnect({ host: instance.target.host, port: instance.target.port, noDelay: true });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target, reason: 'connect timeout' }));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target, reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
+    });
+  });
+}
