@@ -11,7 +11,7 @@ import type { Config } from './config/index.js';
 import type { Sealer } from './crypto/index.js';
 import { IamdbError, isIamdbError } from './errors/index.js';
 import type { ConnectAuthorizer, CredentialResolver, ResolvedPrincipal, TokenVerifier } from './gateway/iam-login.js';
-import { IamDirectory, accessDeniedMessage, evaluate, parsePolicyOrThrow, type IamDirectoryState, type PolicyInput } from './iam/index.js';
+import { IamDirectory, accessDeniedMessage, evaluate, parsePolicy, parsePolicyOrThrow, type IamDirectoryState, type PolicyInput, type PolicyKind } from './iam/index.js';
 import { verifyDbAuthToken } from './sigv4/index.js';
 import type { StateStore } from './store/state-store.js';
 import type { SessionCredentialIssuer } from './sts/index.js';
@@ -185,8 +185,33 @@ export class IamRuntime {
   };
 }
 
+/**
+ * Validates every policy document of the config file's IAM section, so that
+ * all problems are reported at once with their config path and the path
+ * inside the document, e.g. `iam.users[0].policies[1].document: Statement[0].Action: …`.
+ */
+export function checkIamSection(config: Config): Array<{ path: string; message: string }> {
+  const problems: Array<{ path: string; message: string }> = [];
+  const check = (doc: unknown, kind: PolicyKind, where: string): void => {
+    const result = parsePolicy(doc as string | object, kind);
+    if (!result.ok) for (const p of result.problems) problems.push({ path: where, message: p.path ? `${p.path}: ${p.message}` : p.message });
+  };
+  config.iam.managedPolicies.forEach((mp, i) => check(mp.document, 'identity', `iam.managedPolicies[${i}].document`));
+  config.iam.users.forEach((u, i) => u.policies.forEach((p, j) => check(p.document, 'identity', `iam.users[${i}].policies[${j}].document`)));
+  config.iam.groups.forEach((g, i) => g.policies.forEach((p, j) => check(p.document, 'identity', `iam.groups[${i}].policies[${j}].document`)));
+  config.iam.roles.forEach((r, i) => {
+    check(r.assumeRolePolicy, 'trust', `iam.roles[${i}].assumeRolePolicy`);
+    r.policies.forEach((p, j) => check(p.document, 'identity', `iam.roles[${i}].policies[${j}].document`));
+  });
+  return problems;
+}
+
 /** Applies the config file's IAM section: creates what is missing, brings what it names up to date. */
 export function applyBootstrap(dir: IamDirectory, config: Config): void {
+  const problems = checkIamSection(config);
+  if (problems.length > 0) {
+    throw new IamdbError('CONFIG_INVALID', { problems: problems.map((p) => `  ${p.path}: ${p.message}`).join('\n'), count: problems.length });
+  }
   const acct = config.account;
   const policyArn = (ref: string): string => (ref.startsWith('arn:') ? ref : `arn:${config.partition}:iam::${acct}:policy/${ref.replace(/^\//, '')}`);
   for (const mp of config.iam.managedPolicies) {
