@@ -98,10 +98,17 @@ function giveToService(...paths) {
   for (const p of paths) chownSync(p, uid, gid);
 }
 
+/** Short-lived children (pgbench, psql, ...) still running: killed when we are interrupted. */
+const running = new Set();
+let interrupted = false;
+
 /** Runs a command to completion; rejects on a non-zero exit or after timeoutMs. */
-function run(cmd, args, { env = cleanEnv(), cwd, timeoutMs = 120_000 } = {}) {
+function run(cmd, args, { env = cleanEnv(), cwd, timeoutMs = 120_000, duringCleanup = false } = {}) {
+  if (interrupted && !duringCleanup) return Promise.reject(new Error('interrupted'));
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
+    running.add(child);
+    child.on('close', () => running.delete(child));
     let out = '';
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -140,6 +147,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(sig, () => {
     log(`${sig}: cleaning up`);
     process.exitCode = 1;
+    interrupted = true;
+    for (const child of running) child.kill('SIGTERM');
     cleanup().finally(() => process.exit(1));
   });
 }
@@ -197,7 +206,7 @@ async function startPostgres(baseDir) {
   cleanups.push(async () => {
     if (!existsSync(join(data, 'postmaster.pid'))) return;
     log('stopping PostgreSQL');
-    await run(...asService(pgctl, ['-D', data, '-m', 'immediate', '-w', '-t', '30', '-s', 'stop']), { cwd: dir, timeoutMs: 40_000 });
+    await run(...asService(pgctl, ['-D', data, '-m', 'immediate', '-w', '-t', '30', '-s', 'stop']), { cwd: dir, timeoutMs: 40_000, duringCleanup: true });
   });
   await run(...asService(pgctl, ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', '-s', 'start']), { cwd: dir, timeoutMs: 70_000 });
   return { host: '127.0.0.1', port, password, socketDir: dir };
@@ -251,7 +260,7 @@ async function startPgBouncer(baseDir, pgi, user, password) {
   cleanups.push(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     log('stopping PgBouncer');
-    // Signal PgBouncer itself (its pid file), and runuser, which also forwards it.
+    // SIGTERM (immediate shutdown) to PgBouncer itself (its pid file), and to runuser, which forwards it.
     let pid;
     try {
       pid = Number(readFileSync(pidfile, 'utf8').trim());
@@ -260,7 +269,7 @@ async function startPgBouncer(baseDir, pgi, user, password) {
     }
     for (const p of [pid, child.pid]) {
       try {
-        if (p) process.kill(p, 'SIGINT');
+        if (p) process.kill(p, 'SIGTERM');
       } catch {
         /* gone */
       }

@@ -52,7 +52,13 @@ export function relay(client: Socket, server: Socket, hooks: RelayHooks = {}, pe
     const onClientData = (chunk: Buffer): void => {
       bytesFromClient += chunk.length;
       if (hooks.onClientChunk !== undefined) {
-        const verdict = hooks.onClientChunk(chunk, writeServer);
+        let verdict: boolean | 'handled';
+        try {
+          verdict = hooks.onClientChunk(chunk, writeServer);
+        } catch {
+          // A hook that cannot frame the stream ends this session, never the process.
+          return finish('error');
+        }
         if (verdict === false) return finish('hook');
         if (verdict === 'handled') return;
       }
@@ -63,7 +69,15 @@ export function relay(client: Socket, server: Socket, hooks: RelayHooks = {}, pe
     };
     const onServerData = (chunk: Buffer): void => {
       bytesFromServer += chunk.length;
-      if (hooks.onServerChunk !== undefined && !hooks.onServerChunk(chunk)) return finish('hook');
+      if (hooks.onServerChunk !== undefined) {
+        let verdict: boolean;
+        try {
+          verdict = hooks.onServerChunk(chunk);
+        } catch {
+          return finish('error');
+        }
+        if (!verdict) return finish('hook');
+      }
       if (!client.write(chunk)) server.pause();
     };
     client.on('drain', () => server.resume());

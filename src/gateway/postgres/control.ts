@@ -42,7 +42,7 @@ export class PostgresControl {
       user: instance.master.username,
       password: instance.master.password.reveal(),
       database: 'postgres',
-      max: 4,
+      max: 10,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: connectTimeoutMs,
       application_name: 'iamdb-control',
