@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import type { AuditSink } from '../audit/index.js';
+import { auditReasons, type AuditReason, type AuditSink } from '../audit/index.js';
 import { IamdbError } from '../errors/index.js';
 import type { DbInstance } from '../rds/index.js';
 import type { IamLoginOutcome } from './iam-login.js';
@@ -17,13 +17,20 @@ import type { RelayResult } from './relay.js';
  */
 export class LoginFailed extends Error {
   constructor(
-    readonly reason: string,
+    readonly reason: AuditReason,
     readonly wire: Buffer | undefined,
     readonly detail?: string,
     readonly extra: Record<string, unknown> = {},
   ) {
     super(reason);
   }
+}
+
+const KNOWN_REASONS: ReadonlySet<string> = new Set(auditReasons);
+
+/** A reason carried by an error code, checked against the known reasons. */
+export function asAuditReason(reason: string | undefined, fallback: AuditReason): AuditReason {
+  return reason !== undefined && KNOWN_REASONS.has(reason) ? (reason as AuditReason) : fallback;
 }
 
 /** The audit fields naming who an IAM login was and what decided it. */
@@ -59,7 +66,7 @@ export class SessionAudit {
   }
 
   /** One authentication decision. */
-  auth(decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void {
+  auth(decision: 'allow' | 'deny', reason: AuditReason, extra: Record<string, unknown> = {}): void {
     if (typeof extra['principal'] === 'string') this.principal = extra['principal'];
     this.sink.write({
       event: 'db.auth',

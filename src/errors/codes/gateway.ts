@@ -6,9 +6,6 @@ export const gatewayCodes = {
   GATEWAY_LOGIN_TIMEOUT: { kind: 'Unavailable', audit: 'LoginTimeout', message: 'login did not complete in time ({phase})' },
   GATEWAY_TLS_HANDSHAKE_FAILED: { kind: 'ProtocolViolation', audit: 'ProtocolViolation', message: 'TLS handshake with the client failed: {reason}' },
   GATEWAY_BYTES_BEFORE_TLS: { kind: 'ProtocolViolation', audit: 'ProtocolViolation', message: 'the client sent {count} bytes after requesting TLS, before the handshake' },
-  GATEWAY_TLS_REQUIRED: { kind: 'AccessDenied', audit: 'TlsRequired', message: 'IAM authentication requires TLS' },
-  GATEWAY_IAM_DISABLED: { kind: 'AccessDenied', audit: 'IamAuthDisabled', message: 'IAM database authentication is disabled on instance {instance}' },
-  GATEWAY_NOT_IAM_USER: { kind: 'AccessDenied', audit: 'NotIamUser', message: 'database user {dbUser} is not an IAM user on instance {instance}' },
   GATEWAY_NOT_AUTHORIZED: { kind: 'AccessDenied', audit: 'NotAuthorized', message: '{message}' },
   GATEWAY_EXPLICIT_DENY: { kind: 'AccessDenied', audit: 'ExplicitDeny', message: '{message}' },
   GATEWAY_UNKNOWN_ACCESS_KEY: { kind: 'AccessDenied', audit: 'UnknownAccessKey', message: 'access key {accessKeyId} does not exist' },
@@ -17,6 +14,5 @@ export const gatewayCodes = {
   GATEWAY_UPSTREAM_TLS_FAILED: { kind: 'Unavailable', audit: 'UpstreamUnavailable', message: 'TLS to the database server {target} failed: {reason}' },
   GATEWAY_UPSTREAM_PROTOCOL: { kind: 'ProtocolViolation', audit: 'UpstreamUnavailable', message: 'the database server {target} answered out of protocol: {reason}' },
   GATEWAY_UPSTREAM_AUTH_FAILED: { kind: 'AccessDenied', audit: 'UpstreamAuthFailed', message: 'the database server refused the login of {dbUser}: {reason}' },
-  GATEWAY_CHANGE_USER_REFUSED: { kind: 'AccessDenied', audit: 'ChangeUserRefused', message: 'COM_CHANGE_USER cannot change identity through the gateway' },
   GATEWAY_UNSUPPORTED: { kind: 'InvalidInput', message: '{what} is not supported' },
 } as const satisfies Record<string, ErrorSpec>;

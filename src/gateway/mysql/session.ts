@@ -41,7 +41,7 @@ import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import { relay } from '../relay.js';
-import { LoginFailed, SessionAudit, connectTarget, identityFields } from '../session-common.js';
+import { LoginFailed, SessionAudit, asAuditReason, connectTarget, identityFields } from '../session-common.js';
 import { acceptTls, connectUpstreamTls } from '../tls-upgrade.js';
 import type { Account, MysqlIamUsers } from './iam-users.js';
 import { PacketReader } from './packets.js';
@@ -190,7 +190,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
       const token = new Secret(tokenBytes.toString('utf8'));
       const outcome = await deps.iamLogin.authenticate({ instance, token, dbUser: user, sourceIp });
       who = identityFields(outcome);
-      if (!outcome.ok) throw new LoginFailed(outcome.reason, accessDenied(user, sourceIp, true, clientSeq), outcome.detail, who);
+      if (!outcome.ok) throw new LoginFailed(asAuditReason(outcome.reason, 'InternalError'), accessDenied(user, sourceIp, true, clientSeq), outcome.detail, who);
       const password = await deps.credentials.get(instance.id, user);
       if (password === undefined) {
         throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), 'no managed credential for this IAM user; create it through the gateway');
@@ -297,7 +297,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
       if (err.wire && !client.destroyed) client.end(err.wire);
       else client.destroy();
     } else if (isIamdbError(err)) {
-      if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
+      if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
       if (err.kind === 'Unavailable' && err.code !== 'GATEWAY_PEER_CLOSED' && !client.destroyed) {
         client.end(encodePacket(errPacketFor('ER_UNKNOWN_ERROR', 'Unknown error'), 0));
       } else {

@@ -34,7 +34,7 @@ import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import { relay } from '../relay.js';
-import { LoginFailed, SessionAudit, identityFields } from '../session-common.js';
+import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
 import { acceptTls } from '../tls-upgrade.js';
 import type { CancelMap } from './cancel-map.js';
@@ -195,7 +195,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       const outcome = await deps.iamLogin.authenticate({ instance, token: password, dbUser: startup.user, sourceIp });
       who = identityFields(outcome);
       if (!outcome.ok) {
-        throw new LoginFailed(outcome.reason, pamFailed, outcome.detail, who);
+        throw new LoginFailed(asAuditReason(outcome.reason, 'InternalError'), pamFailed, outcome.detail, who);
       }
       const user = startup.user;
       serverPassword = await deps.credentials.getOrCreate(instance.id, user, (pw) => deps.control.setPassword(user, pw));
@@ -271,7 +271,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       if (err.wire && !client.destroyed) client.end(err.wire);
       else client.destroy();
     } else if (isIamdbError(err)) {
-      if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', err.audit ?? 'ProtocolViolation', { detail: err.message });
+      if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
       if (err.kind === 'ProtocolViolation' && !client.destroyed && startup) {
         client.end(fatal(SqlState.PROTOCOL_VIOLATION, 'invalid message from client'));
       } else if (err.kind === 'Unavailable' && !client.destroyed && startup && err.code !== 'GATEWAY_PEER_CLOSED') {
