@@ -36,6 +36,7 @@ import {
   type HandshakeResponse41,
   type HandshakeV10,
   type MysqlPacket,
+  type ErrPacket,
 } from '../../protocol/mysql/index.js';
 import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
@@ -68,6 +69,30 @@ function accessDenied(user: string, host: string, usingPassword: boolean, seq: n
     errPacketFor('ER_ACCESS_DENIED_ERROR', `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`),
     seq,
   );
+}
+
+/**
+ * Sends the first HandshakeResponse41 to the server and works through its
+ * answers until OK (returned): ERR becomes the LoginFailed `refused` makes;
+ * anything else (AuthSwitchRequest, AuthMoreData) is answered by `challenge`.
+ * Sequence ids continue the server's count.
+ */
+async function upstreamHandshake(
+  upstream: Socket,
+  upReader: PacketReader,
+  firstSeq: number,
+  first: Buffer,
+  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; challenge: (reply: MysqlPacket) => Promise<Buffer> },
+): Promise<Buffer> {
+  let upSeq = firstSeq;
+  upstream.write(encodePacket(first, upSeq++));
+  for (;;) {
+    const reply = await upReader.next();
+    upSeq = (reply.lastSequenceId + 1) & 0xff;
+    if (reply.payload[0] === PacketHeader.OK) return reply.payload;
+    if (reply.payload[0] === PacketHeader.ERR) throw handlers.refused(decodeErrPacket(reply.payload), reply.payload);
+    upstream.write(encodePacket(await handlers.challenge(reply), upSeq++));
+  }
 }
 
 /**
@@ -195,88 +220,56 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
       if (password === undefined) {
         throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), 'no managed credential for this IAM user; create it through the gateway');
       }
-      upstream.write(
-        encodePacket(
-          encodeHandshakeResponse41({
-            capabilityFlags: (upCaps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION) >>> 0,
-            maxPacketSize: response.maxPacketSize,
-            characterSet: response.characterSet,
-            mariadbCapabilities: upMariadbCaps,
-            username: user,
-            authResponse: scrambleNativePassword(password.reveal(), greeting.authPluginData),
-            database: (upCaps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
-            authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
-            connectAttributes: (upCaps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
-          }),
-          upSeq++,
-        ),
-      );
-      for (;;) {
-        const reply = await upReader.next();
-        upSeq = (reply.lastSequenceId + 1) & 0xff;
-        const head = reply.payload[0];
-        if (head === PacketHeader.OK) {
-          okPayload = reply.payload;
-          break;
-        }
-        if (head === PacketHeader.ERR) {
-          const e = decodeErrPacket(reply.payload);
-          throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), `${e.errno}: ${e.message}`);
-        }
-        if (head === PacketHeader.EOF) {
+      const first = encodeHandshakeResponse41({
+        capabilityFlags: (upCaps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION) >>> 0,
+        maxPacketSize: response.maxPacketSize,
+        characterSet: response.characterSet,
+        mariadbCapabilities: upMariadbCaps,
+        username: user,
+        authResponse: scrambleNativePassword(password.reveal(), greeting.authPluginData),
+        database: (upCaps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
+        authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
+        connectAttributes: (upCaps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
+      });
+      const denied = (detail: string): LoginFailed => new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), detail);
+      okPayload = await upstreamHandshake(upstream, upReader, upSeq, first, {
+        refused: (e) => denied(`${e.errno}: ${e.message}`),
+        challenge: async (reply) => {
+          if (reply.payload[0] !== PacketHeader.EOF) throw denied('unexpected packet from the server during login');
           const sw = decodeAuthSwitchRequest(reply.payload);
-          if (sw.pluginName !== AuthPlugin.MYSQL_NATIVE_PASSWORD) {
-            throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), `server asked for ${sw.pluginName}`);
-          }
-          upstream.write(encodePacket(scrambleNativePassword(password.reveal(), sw.pluginData.subarray(0, 20)), upSeq++));
-          continue;
-        }
-        throw new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, clientSeq), 'unexpected packet from the server during login');
-      }
+          if (sw.pluginName !== AuthPlugin.MYSQL_NATIVE_PASSWORD) throw denied(`server asked for ${sw.pluginName}`);
+          return scrambleNativePassword(password.reveal(), sw.pluginData.subarray(0, 20));
+        },
+      });
     } else {
       // Password users: relay the exchange, renumbering packets for each side.
-      upstream.write(
-        encodePacket(
-          encodeHandshakeResponse41({
-            ...response,
-            capabilityFlags: upCaps,
-            mariadbCapabilities: upMariadbCaps,
-            database: (upCaps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
-            authPluginName: (upCaps & Capability.CLIENT_PLUGIN_AUTH) !== 0 ? response.authPluginName : undefined,
-            connectAttributes: (upCaps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
-          }),
-          upSeq++,
-        ),
-      );
-      for (;;) {
-        const reply = await upReader.next();
-        upSeq = (reply.lastSequenceId + 1) & 0xff;
-        const head = reply.payload[0];
-        if (head === PacketHeader.OK) {
-          okPayload = reply.payload;
-          break;
-        }
-        if (head === PacketHeader.ERR) {
-          const e = decodeErrPacket(reply.payload);
-          const wire =
-            e.errno === 1045
-              ? accessDenied(user, sourceIp, response.authResponse.length > 0, clientSeq)
-              : encodePacket(reply.payload, clientSeq);
-          throw new LoginFailed('UpstreamAuthFailed', wire, `${e.errno}: ${e.message}`);
-        }
-        if (head === PacketHeader.EOF) {
-          const sw = decodeAuthSwitchRequest(reply.payload);
-          if (sw.pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !session.tls) {
+      const first = encodeHandshakeResponse41({
+        ...response,
+        capabilityFlags: upCaps,
+        mariadbCapabilities: upMariadbCaps,
+        database: (upCaps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
+        authPluginName: (upCaps & Capability.CLIENT_PLUGIN_AUTH) !== 0 ? response.authPluginName : undefined,
+        connectAttributes: (upCaps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
+      });
+      okPayload = await upstreamHandshake(upstream, upReader, upSeq, first, {
+        refused: (e, payload) =>
+          new LoginFailed(
+            'UpstreamAuthFailed',
+            e.errno === 1045 ? accessDenied(user, sourceIp, response.authResponse.length > 0, clientSeq) : encodePacket(payload, clientSeq),
+            `${e.errno}: ${e.message}`,
+          ),
+        challenge: async (reply) => {
+          if (reply.payload[0] === PacketHeader.EOF && decodeAuthSwitchRequest(reply.payload).pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !session.tls) {
             // Never let a password cross the client link in clear.
             throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, true, clientSeq), 'the server asked for a clear-text password on a non-TLS client link');
           }
-        }
-        // AuthSwitchRequest or AuthMoreData: pass to the client, its answer to the server.
-        client.write(encodePacket(reply.payload, clientSeq));
-        const answer = await reader.next();
-        clientSeq = (answer.lastSequenceId + 1) & 0xff;
-        upstream.write(encodePacket(answer.payload, upSeq++));
-      }
+          // AuthSwitchRequest or AuthMoreData: pass to the client, its answer to the server.
+          client.write(encodePacket(reply.payload, clientSeq));
+          const answer = await reader.next();
+          clientSeq = (answer.lastSequenceId + 1) & 0xff;
+          return answer.payload;
+        },
+      });
     }
 
     if (reader.pendingBytes > 0 || upReader.pendingBytes > 0) {
