@@ -86,9 +86,11 @@ export class SessionAudit {
     });
   }
 
-  /** The refusal of a login, from its LoginFailed. */
-  refused(err: LoginFailed): void {
+  /** Records a refused login and ends the client's connection with the engine's generic error. */
+  refuse(client: Socket, err: LoginFailed): void {
     this.auth('deny', err.reason, { ...err.extra, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
+    if (err.wire && !client.destroyed) client.end(err.wire);
+    else client.destroy();
   }
 
   /** The end of a relayed session. */

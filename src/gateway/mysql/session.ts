@@ -286,9 +286,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps): P
   } catch (err) {
     clearTimeout(timer);
     if (err instanceof LoginFailed) {
-      session.refused(err);
-      if (err.wire && !client.destroyed) client.end(err.wire);
-      else client.destroy();
+      session.refuse(client, err);
     } else if (isIamdbError(err)) {
       if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
       if (err.kind === 'Unavailable' && err.code !== 'GATEWAY_PEER_CLOSED' && !client.destroyed) {

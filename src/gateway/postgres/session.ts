@@ -267,9 +267,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
   } catch (err) {
     clearTimeout(timer);
     if (err instanceof LoginFailed) {
-      session.refused(err);
-      if (err.wire && !client.destroyed) client.end(err.wire);
-      else client.destroy();
+      session.refuse(client, err);
     } else if (isIamdbError(err)) {
       if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
       if (err.kind === 'ProtocolViolation' && !client.destroyed && startup) {
