@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
-import { createFileAuditSink, type AuditSink } from './audit/index.js';
+import { createFileAuditSink, teeAuditSinks, type AuditSink } from './audit/index.js';
 import type { Config } from './config/index.js';
 import { createSealer, loadOrCreateMasterKey, type Sealer } from './crypto/index.js';
 import { EndpointListener } from './gateway/listener.js';
@@ -85,9 +85,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const sealer = createSealer(masterKey.key);
   const store = await openSqliteStore(join(config.stateDirPath, 'state.db'));
   const fileAudit = createFileAuditSink(config.auditPath);
-  const audit: AuditSink = deps.audit
-    ? { write: (e) => (fileAudit.write(e), deps.audit!.write(e)), close: async () => void (await Promise.all([fileAudit.close(), deps.audit!.close()])) }
-    : fileAudit;
+  const audit: AuditSink = deps.audit ? teeAuditSinks(fileAudit, deps.audit) : fileAudit;
 
   const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), clock);
   const iam = await IamRuntime.open({ config, store, sealer, sessions, clock });

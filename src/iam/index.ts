@@ -33,6 +33,8 @@ export {
 } from './directory.js';
 export {
   IAM_LIMITS,
+  newAccessKeyId,
+  newSecretAccessKey,
   type AccessKeyInfo,
   type AccessKeyStatus,
   type AccessKeyWithSecret,

@@ -7,7 +7,6 @@
  * who is created and granted `rds_iam`. The printed commands connect with a
  * token from the AWS CLI or from iamdb itself.
  */
-import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -16,17 +15,11 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { createApp } from '../../app.js';
 import { loadConfig } from '../../config/index.js';
+import { newAccessKeyId, newSecretAccessKey } from '../../iam/index.js';
 
 interface DemoKeys {
   accessKeyId: string;
   secretAccessKey: string;
-}
-
-function newAccessKeyId(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let id = 'AKIA';
-  for (let i = 0; i < 16; i++) id += alphabet[randomInt(alphabet.length)];
-  return id;
 }
 
 export async function runDemo(opts: { port: number; stateDir: string; env: Readonly<Record<string, string | undefined>>; out: (s: string) => void }): Promise<void> {
@@ -39,7 +32,7 @@ export async function runDemo(opts: { port: number; stateDir: string; env: Reado
   let keys: DemoKeys;
   if (existsSync(keysFile)) keys = JSON.parse(readFileSync(keysFile, 'utf8')) as DemoKeys;
   else {
-    keys = { accessKeyId: newAccessKeyId(), secretAccessKey: randomBytes(30).toString('base64').slice(0, 40) };
+    keys = { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretAccessKey() };
     writeFileSync(keysFile, JSON.stringify(keys), { mode: 0o600 });
   }
 

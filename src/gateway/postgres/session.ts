@@ -18,14 +18,12 @@ import {
   encodeAuthenticationCleartextPassword,
   encodeAuthenticationOk,
   encodeBackendKeyData,
-  encodeCancelRequest,
   encodeErrorResponse,
   encodeNegotiateProtocolVersion,
   encodeParameterStatus,
   encodeReadyForQuery,
   decodePasswordMessage,
   ByteReaderForBody,
-  RelayTracker,
   type ErrorFields,
   type SaltedPasswordCache,
   type StartupMessage,
@@ -237,7 +235,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     const upstreamKey = upstream.backendKey;
     const cancel = deps.cancelMap.register({
       upstream: upstreamKey,
-      send: (key) => sendUpstreamCancel(instance, key, encodeCancelRequest),
+      send: (key) => sendUpstreamCancel(instance, key),
     });
     const out: Buffer[] = [encodeAuthenticationOk()];
     for (const [name, value] of upstream.parameters) out.push(encodeParameterStatus({ name, value }));
@@ -248,20 +246,11 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     session.auth('allow', isIamUser ? 'Allowed' : 'PasswordLogin', who);
 
     // ---- Relay until either side leaves. ----
-    const tracker = new RelayTracker();
+    // A 1:1 session needs no framing of the relayed bytes; the pooler will
+    // add protocol/postgres's RelayTracker here to find transaction ends.
     const toServer = clientReader.handOff();
     client.resume();
-    const stats = await relay(
-      client,
-      upstream.socket,
-      {
-        onServerChunk: (chunk) => {
-          tracker.feedServer(chunk);
-          return true;
-        },
-      },
-      { toServer, toClient: upstream.leftover },
-    );
+    const stats = await relay(client, upstream.socket, {}, { toServer, toClient: upstream.leftover });
     cancel.release();
     session.end(stats);
   } catch (err) {

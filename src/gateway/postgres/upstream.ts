@@ -8,7 +8,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connectTarget } from '../session-common.js';
 import { IamdbError } from '../../errors/index.js';
-import { encodeSSLRequest, UpstreamLogin, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
+import { encodeCancelRequest, encodeSSLRequest, UpstreamLogin, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import { connectUpstreamTls } from '../tls-upgrade.js';
@@ -113,10 +113,10 @@ export async function loginUpstream(
 }
 
 /** Sends a CancelRequest to the server for the given upstream key. */
-export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }, encode: (k: { processId: number; secretKey: Buffer }) => Buffer): Promise<void> {
+export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }): Promise<void> {
   await new Promise<void>((resolve) => {
     const s = netConnect({ host: instance.target.host, port: instance.target.port }, () => {
-      s.end(encode(key));
+      s.end(encodeCancelRequest(key));
     });
     s.setTimeout(5_000, () => s.destroy());
     s.on('error', () => resolve());
