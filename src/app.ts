@@ -14,6 +14,9 @@ import { createFileAuditSink, teeAuditSinks, type AuditSink } from './audit/inde
 import type { Config } from './config/index.js';
 import { createSealer, loadOrCreateMasterKey, type Sealer } from './crypto/index.js';
 import { EndpointListener } from './gateway/listener.js';
+import { NodeClientTls, type ClientTlsTerminator } from './gateway/client-tls.js';
+import { nativeDataPath } from './gateway/native-data-path.js';
+import { IamdbError } from './errors/index.js';
 import { IamLogin } from './gateway/iam-login.js';
 import { CancelMap } from './gateway/postgres/cancel-map.js';
 import { PostgresControl } from './gateway/postgres/control.js';
@@ -40,6 +43,8 @@ export interface RunningEndpoint {
   readonly instance: DbInstance;
   readonly host: string;
   readonly port: number;
+  /** How client TLS and the relay run on this endpoint. */
+  readonly dataPath: 'node' | 'native';
 }
 
 export interface App {
@@ -119,8 +124,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const saltedPasswordCache = new SaltedPasswordCache({ maxEntries: 4096 });
   const mysqlIamUsers = await MysqlIamUsers.open(store);
 
+  // PostgreSQL endpoints: the native data path unless told otherwise or unavailable.
+  let native: ReturnType<typeof nativeDataPath>['path'];
+  if (config.gateway.dataPath !== 'node' && instances.list().some((i) => i.engine === 'postgres')) {
+    const loaded = nativeDataPath();
+    if (loaded.error && config.gateway.dataPath === 'native') throw new IamdbError('GATEWAY_NATIVE_UNAVAILABLE', { reason: loaded.error.message });
+    if (loaded.error) logger.warn({ reason: loaded.error.message }, 'native data path unavailable; PostgreSQL endpoints use Node TLS (slower relay)');
+    native = loaded.path;
+  }
+
   const listeners: Array<{ listener: EndpointListener; endpoint: { instance: DbInstance; host: string; port: number } }> = [];
   const closers: Array<() => Promise<void>> = [];
+  const dataPaths = new Map<string, 'node' | 'native'>();
   for (const instance of instances.list()) {
     const names = endpointNames(instance);
     const cert = await issueServerCertificate(ca, names);
@@ -135,15 +150,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       loginTimeoutMs: config.gateway.loginTimeoutMs,
       maxMessageBytes: config.gateway.maxMessageBytes,
     };
-    let onConnection;
+    let onConnection: (socket: import('node:net').Socket, onCut: (cut: () => void) => void) => Promise<void>;
     if (instance.engine === 'postgres') {
+      const clientTls: ClientTlsTerminator = native ? native.terminator(cert.chainPem, cert.keyPem) : new NodeClientTls(() => secureContext);
       const control = new PostgresControl(instance, config.gateway.loginTimeoutMs);
       closers.push(() => control.close());
       // Create rds_iam early when the server is up; a failure is retried at first login.
       control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
-      onConnection = (socket: import('node:net').Socket) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache });
+      onConnection = (socket, onCut) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache, clientTls }, onCut);
+      dataPaths.set(instance.id, clientTls.kind);
     } else {
-      onConnection = (socket: import('node:net').Socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
+      onConnection = (socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
+      dataPaths.set(instance.id, 'node');
     }
     const listener = new EndpointListener({ host: instance.listen.host, port: instance.listen.port, name: instance.id, logger, onConnection });
     listeners.push({ listener, endpoint: { instance, host: instance.listen.host, port: instance.listen.port } });
@@ -168,8 +186,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
       for (const { listener, endpoint } of listeners) {
         const port = await listener.listen();
-        endpoints.push({ ...endpoint, port });
-        logger.info({ instance: endpoint.instance.id, engine: endpoint.instance.engine, listen: `${endpoint.host}:${port}`, resourceId: endpoint.instance.resourceId }, 'endpoint listening');
+        endpoints.push({ ...endpoint, port, dataPath: dataPaths.get(endpoint.instance.id)! });
+        logger.info(
+          { instance: endpoint.instance.id, engine: endpoint.instance.engine, listen: `${endpoint.host}:${port}`, resourceId: endpoint.instance.resourceId, dataPath: dataPaths.get(endpoint.instance.id) },
+          'endpoint listening',
+        );
       }
     },
     async close() {

@@ -19,6 +19,7 @@ const END = '<!-- END GENERATED: config keys -->';
 const envReachable = new Set([
   'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
   'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
+    'gateway.dataPath',
 ]);
 
 /** What each key means; the schema carries few descriptions, so they live here, next to the check. */
@@ -37,6 +38,7 @@ const meanings: Record<string, string> = {
   'gateway.maxMessageBytes': 'Largest PostgreSQL message / MySQL packet accepted from a client.',
   'gateway.tokenFutureSkewSeconds': 'How far in the future an auth token may be dated (clock skew) before it is refused (`FutureToken`).',
   'gateway.drainTimeoutMs': 'On SIGTERM/SIGINT, how long open sessions may continue before they are closed.',
+  'gateway.dataPath': 'Where PostgreSQL endpoints terminate client TLS and relay bytes after login: `native` (the native data path built by `npm ci`: TLS and relay on a thread of their own, off the event loop), `node` (Node\'s TLS and the JavaScript relay), or `auto` (native when it loads, else node, with a warning). MySQL endpoints always use node. See docs/architecture.md.',
   iam: 'IAM entities seeded at start.',
   'iam.users': 'IAM users.',
   'iam.users[].name': 'User name (unique, case-insensitively).',

@@ -82,6 +82,7 @@ function envOverrides(env: Readonly<Record<string, string | undefined>>): Record
   const scalarPaths = [
     'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
     'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
+    'gateway.dataPath',
   ];
   const byEnvName = new Map(scalarPaths.map((p) => [`IAMDB_${p.split('.').join('__').toUpperCase()}`, p]));
   const out: Record<string, unknown> = {};

@@ -123,8 +123,9 @@ export const configSchema = z.strictObject({
       maxMessageBytes: z.number().int().min(1024).max(1 << 30).default(64 << 20),
       tokenFutureSkewSeconds: z.number().int().min(0).max(900).default(300),
       drainTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
+      dataPath: z.enum(['auto', 'native', 'node']).default('auto'),
     })
-    .default({ loginTimeoutMs: 15_000, maxMessageBytes: 64 << 20, tokenFutureSkewSeconds: 300, drainTimeoutMs: 30_000 }),
+    .default({ loginTimeoutMs: 15_000, maxMessageBytes: 64 << 20, tokenFutureSkewSeconds: 300, drainTimeoutMs: 30_000, dataPath: 'auto' }),
   iam: z
     .strictObject({
       users: z.array(user).default([]),

@@ -12,14 +12,19 @@ export interface ListenerOptions {
   readonly port: number;
   readonly name: string;
   readonly logger: Logger;
-  /** Handles one client connection; resolves when the session is over. */
-  readonly onConnection: (socket: Socket) => Promise<void>;
+  /**
+   * Handles one client connection; resolves when the session is over. A
+   * session whose bytes leave `socket` (the native data path takes the fd
+   * over) registers with `onCut` how to end it at the drain deadline.
+   */
+  readonly onConnection: (socket: Socket, onCut: (cut: () => void) => void) => Promise<void>;
 }
 
 export class EndpointListener {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<Promise<void>>();
+  readonly #cuts = new Set<() => void>();
   #draining = false;
 
   constructor(private readonly options: ListenerOptions) {
@@ -52,13 +57,18 @@ export class EndpointListener {
     this.#sockets.add(socket);
     socket.on('error', () => undefined);
     socket.once('close', () => this.#sockets.delete(socket));
+    const cuts: Array<() => void> = [];
     const session = this.options
-      .onConnection(socket)
+      .onConnection(socket, (cut) => {
+        cuts.push(cut);
+        this.#cuts.add(cut);
+      })
       .catch((err: unknown) => {
         this.options.logger.warn({ err, endpoint: this.options.name }, 'session ended with an error');
       })
       .finally(() => {
         this.#sessions.delete(session);
+        for (const cut of cuts) this.#cuts.delete(cut);
         if (!socket.destroyed) socket.destroy();
       });
     this.#sessions.add(session);
@@ -79,6 +89,7 @@ export class EndpointListener {
     await Promise.race([Promise.allSettled([...this.#sessions]), deadline]);
     if (timer) clearTimeout(timer);
     for (const s of this.#sockets) s.destroy();
+    for (const cut of this.#cuts) cut();
     await Promise.allSettled([...this.#sessions]);
     await closed;
   }

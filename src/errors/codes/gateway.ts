@@ -14,5 +14,7 @@ export const gatewayCodes = {
   GATEWAY_UPSTREAM_TLS_FAILED: { kind: 'Unavailable', audit: 'UpstreamUnavailable', message: 'TLS to the database server {target} failed: {reason}' },
   GATEWAY_UPSTREAM_PROTOCOL: { kind: 'ProtocolViolation', audit: 'UpstreamUnavailable', message: 'the database server {target} answered out of protocol: {reason}' },
   GATEWAY_UPSTREAM_AUTH_FAILED: { kind: 'AccessDenied', audit: 'UpstreamAuthFailed', message: 'the database server refused the login of {dbUser}: {reason}' },
+  GATEWAY_NATIVE_HANDOFF: { kind: 'Internal', message: 'cannot hand the connection to the native data path: {what}' },
+  GATEWAY_NATIVE_UNAVAILABLE: { kind: 'Internal', message: 'gateway.dataPath is native but the native data path cannot be loaded: {reason}' },
   GATEWAY_UNSUPPORTED: { kind: 'InvalidInput', message: '{what} is not supported' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -7,7 +7,6 @@
  * their own password.
  */
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
@@ -31,10 +30,10 @@ import {
 import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
+import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import { relay } from '../relay.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
-import { acceptTls } from '../tls-upgrade.js';
 import type { CancelMap } from './cancel-map.js';
 import type { PostgresControl } from './control.js';
 import { MessageReader } from './messages.js';
@@ -50,7 +49,8 @@ export interface PostgresSessionDeps {
   readonly cancelMap: CancelMap;
   /** Shared across sessions: repeated logins skip SCRAM's PBKDF2. */
   readonly saltedPasswordCache: SaltedPasswordCache;
-  readonly secureContext: () => SecureContext;
+  /** Terminates client TLS and relays after login (Node's TLS or the native data path). */
+  readonly clientTls: ClientTlsTerminator;
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
 }
@@ -85,11 +85,13 @@ function fatal(code: string, message: string, extra: Partial<ErrorFields> = {}):
 
 
 /** Handles one client connection on a PostgreSQL instance endpoint. */
-export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDeps): Promise<void> {
+export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDeps, onCut: (cut: () => void) => void = () => undefined): Promise<void> {
   const { instance } = deps;
   const session = new SessionAudit(deps.audit, 'postgres', instance, raw);
   const { sourceIp } = session;
   let client: Socket = raw;
+  let tls: ClientTlsSession | undefined;
+  onCut(() => (tls ? tls.destroy() : raw.destroy()));
   let startup: StartupMessage | undefined;
 
   const timer = setTimeout(() => {
@@ -112,8 +114,8 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
           const pending = decoder.pendingBytes() + reader.buffered;
           if (pending > 0) throw new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: pending });
           reader.detach();
-          raw.write('S');
-          client = await acceptTls(raw, deps.secureContext(), deps.loginTimeoutMs);
+          tls = await deps.clientTls.accept(raw, Buffer.from('S'), deps.loginTimeoutMs);
+          client = tls.socket;
           session.tls = true;
           reader = new SocketReader(client);
           break;
@@ -241,16 +243,16 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     for (const [name, value] of upstream.parameters) out.push(encodeParameterStatus({ name, value }));
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: upstream.transactionStatus as 'I' | 'T' | 'E' }));
-    client.write(Buffer.concat(out));
     clearTimeout(timer);
     session.auth('allow', isIamUser ? 'Allowed' : 'PasswordLogin', who);
 
     // ---- Relay until either side leaves. ----
-    // A 1:1 session needs no framing of the relayed bytes; the pooler will
-    // add protocol/postgres's RelayTracker here to find transaction ends.
-    const toServer = clientReader.handOff();
-    client.resume();
-    const stats = await relay(client, upstream.socket, {}, { toServer, toClient: upstream.leftover });
+    // The login's last messages go out through the relay so that nothing the
+    // server says next can overtake them. A 1:1 session needs no framing of
+    // the relayed bytes; the pooler will add protocol/postgres's RelayTracker
+    // to find transaction ends.
+    const pending = { toServer: clientReader.handOff(), toClient: [Buffer.concat(out), ...upstream.leftover] };
+    const stats = tls ? await tls.relayTo(upstream.socket, pending) : await relay(client, upstream.socket, {}, pending);
     cancel.release();
     session.end(stats);
   } catch (err) {

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "iamdb_data_path",
+      "sources": ["native/data_path.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-Wall", "-Wextra"] }
+    }
+  ]
+}

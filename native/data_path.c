@@ -1,0 +1,788 @@
+/*
+ * iamdb's native data path: client-side TLS and the post-login byte relay,
+ * run on a thread of their own, outside Node's stream and TLS machinery.
+ *
+ * Why this exists: on a small machine a relay's throughput is set by the CPU
+ * it spends per message. Node's TLSSocket and stream layers cost roughly
+ * twice what PgBouncer spends per round trip (docs/performance.md); the
+ * bytes themselves need only a read, a decrypt, a write and the reverse.
+ *
+ * Life of a session (one client connection):
+ *   HANDSHAKE   JS has answered the protocol's TLS request in clear and hands
+ *               over the client's fd; we write the answer byte ('S' for
+ *               PostgreSQL) and run the TLS handshake.
+ *   LOGIN       Plaintext flows between the TLS connection and one end of a
+ *               socketpair; JS holds the other end as an ordinary socket and
+ *               runs the whole login there (token checks stay in TypeScript).
+ *   SPLICE_WAIT JS has logged in to the server and hands over the server fd.
+ *               We stop reading the client, pass on to the client whatever JS
+ *               still writes on the socketpair until JS closes it (the
+ *               barrier that keeps the order of bytes), then
+ *   RELAY       move bytes between the client's TLS and the server's plain
+ *               TCP connection directly, with backpressure both ways.
+ *
+ * One libuv loop serves every session; JS talks to it through a command
+ * queue and hears back through a thread-safe function. Nothing here parses
+ * a database protocol: framing, policy and audit stay in TypeScript.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: Node ignores SIGPIPE anyway */
+#endif
+
+#define CHUNK 16384 /* one TLS record of plaintext */
+
+enum state { HANDSHAKE, LOGIN, SPLICE_WAIT, RELAY, CLOSED };
+
+typedef struct {
+  uint8_t *data;
+  size_t off, len, cap;
+} dbuf;
+
+typedef struct session {
+  struct session *next, *prev;
+  uint32_t id;
+  enum state state;
+  int cfd;  /* the client's TCP connection (TLS) */
+  int pfd;  /* our end of the socketpair (LOGIN, SPLICE_WAIT) */
+  int ufd;  /* the server connection (RELAY; parked during SPLICE_WAIT) */
+  SSL *ssl;
+  uv_poll_t cpoll, ppoll, upoll;
+  int cpoll_on, ppoll_on, upoll_on;
+  int cev, pev, uev; /* events each poll currently watches */
+  dbuf prefix;       /* clear bytes before the handshake */
+  dbuf to_srv;       /* plaintext read from the client, not yet written on */
+  dbuf to_cli;       /* plaintext for the client, not yet through SSL_write */
+  dbuf held;         /* JS's bytes for the server, sent first at RELAY */
+  int read_want;     /* SSL_ERROR_WANT_READ/WRITE of the last SSL_read, or 0 */
+  int write_want;    /* the same for SSL_write */
+  int cli_eof, src_eof, told_js_eof;
+  /*
+   * Readiness hints: set when a poll reports the fd readable, cleared once a
+   * read has taken what was there. Polls are level-triggered, so a wrong
+   * "drained" guess costs one loop turn, never a lost byte; a right one
+   * saves the read that would only have said EAGAIN.
+   */
+  int cli_in, src_in;
+  uint64_t sp_written;   /* bytes written into the socketpair */
+  uint64_t js_received;  /* what JS says it read from it (at splice) */
+  uint64_t from_cli, from_srv;
+  int open_handles;
+} session;
+
+typedef enum { CMD_ACCEPT, CMD_SPLICE, CMD_CLOSE, CMD_STOP } cmd_kind;
+
+typedef struct cmd {
+  struct cmd *next;
+  cmd_kind kind;
+  uint32_t id;
+  session *s;      /* CMD_ACCEPT: the new session */
+  int fd;          /* CMD_SPLICE: server fd */
+  uint8_t *bytes;  /* CMD_SPLICE: JS's pending bytes for the server */
+  size_t nbytes;
+  uint64_t js_received;
+} cmd;
+
+typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED } ev_kind;
+
+typedef struct {
+  ev_kind kind;
+  uint32_t id;
+  double from_cli, from_srv;
+  char reason[96];
+} event;
+
+typedef struct {
+  uv_loop_t loop;
+  uv_async_t wake;
+  uv_thread_t thread;
+  uv_mutex_t lock;
+  cmd *head, *tail;
+  session *sessions;
+  napi_threadsafe_function tsfn;
+  int started;
+  uint32_t next_id;
+} engine;
+
+static engine E;
+
+/* ---------------------------------------------------------------- buffers */
+
+static int dbuf_reserve(dbuf *b, size_t need) {
+  if (b->off > 0 && b->len > 0) memmove(b->data, b->data + b->off, b->len);
+  b->off = 0;
+  if (b->cap >= need) return 0;
+  size_t cap = b->cap ? b->cap : CHUNK;
+  while (cap < need) cap *= 2;
+  uint8_t *p = realloc(b->data, cap);
+  if (p == NULL) return -1;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+static void dbuf_consume(dbuf *b, size_t n) {
+  b->off += n;
+  b->len -= n;
+  if (b->len == 0) b->off = 0;
+}
+
+static void dbuf_free(dbuf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->off = b->len = b->cap = 0;
+}
+
+/* ----------------------------------------------------------------- events */
+
+static void emit(ev_kind kind, session *s, const char *reason) {
+  event *ev = calloc(1, sizeof(event));
+  if (ev == NULL) return;
+  ev->kind = kind;
+  ev->id = s->id;
+  ev->from_cli = (double)s->from_cli;
+  ev->from_srv = (double)s->from_srv;
+  if (reason != NULL) snprintf(ev->reason, sizeof ev->reason, "%s", reason);
+  if (napi_call_threadsafe_function(E.tsfn, ev, napi_tsfn_nonblocking) != napi_ok) free(ev);
+}
+
+/* Runs on the JS thread: onEvent(kind, id, fromClient, fromServer, reason). */
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)context;
+  event *ev = data;
+  if (env != NULL && js_cb != NULL) {
+    static const char *kinds[] = {"handshake", "handshake-failed", "closed"};
+    napi_value argv[5], undefined;
+    napi_create_string_utf8(env, kinds[ev->kind], NAPI_AUTO_LENGTH, &argv[0]);
+    napi_create_uint32(env, ev->id, &argv[1]);
+    napi_create_double(env, ev->from_cli, &argv[2]);
+    napi_create_double(env, ev->from_srv, &argv[3]);
+    napi_create_string_utf8(env, ev->reason, NAPI_AUTO_LENGTH, &argv[4]);
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, js_cb, 5, argv, NULL);
+  }
+  free(ev);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+/* A session is freed when its own reference and every poll handle are gone. */
+static void release(session *s) {
+  if (--s->open_handles > 0) return;
+  dbuf_free(&s->prefix);
+  dbuf_free(&s->to_srv);
+  dbuf_free(&s->to_cli);
+  dbuf_free(&s->held);
+  free(s);
+}
+
+static void on_handle_closed(uv_handle_t *h) { release(h->data); }
+
+static void close_poll(uv_poll_t *p, int *on, session *s) {
+  if (!*on) return;
+  *on = 0;
+  s->open_handles++;
+  uv_close((uv_handle_t *)p, on_handle_closed);
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* Ends a session now: sockets closed, handles released, JS told why. */
+static void finish(session *s, const char *why) {
+  if (s->state == CLOSED) return;
+  enum state was = s->state;
+  s->state = CLOSED;
+  if (s->ssl != NULL) {
+    /* A best-effort close_notify; the peer may already be gone. */
+    if (was != HANDSHAKE) SSL_shutdown(s->ssl);
+    SSL_free(s->ssl);
+    s->ssl = NULL;
+  }
+  close_poll(&s->cpoll, &s->cpoll_on, s);
+  close_poll(&s->ppoll, &s->ppoll_on, s);
+  close_poll(&s->upoll, &s->upoll_on, s);
+  close_fd(&s->cfd);
+  close_fd(&s->pfd);
+  close_fd(&s->ufd);
+  if (s->prev) s->prev->next = s->next; else E.sessions = s->next;
+  if (s->next) s->next->prev = s->prev;
+  if (was == HANDSHAKE) {
+    emit(EV_HANDSHAKE_FAILED, s, why);
+  } else {
+    emit(EV_CLOSED, s, why);
+  }
+  release(s);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events);
+static void on_wake(uv_async_t *a);
+
+static int watch(session *s, uv_poll_t *p, int *on, int *cur, int fd, int want) {
+  if (fd < 0) return 0;
+  if (!*on) {
+    if (want == 0) return 0;
+    if (uv_poll_init(&E.loop, p, fd) != 0) return -1;
+    p->data = s;
+    *on = 1;
+    *cur = 0;
+  }
+  if (want == *cur) return 0;
+  *cur = want;
+  if (want == 0) return uv_poll_stop(p);
+  return uv_poll_start(p, want, on_poll);
+}
+
+/* ------------------------------------------------------------------ pump */
+
+static const char *ssl_failure(void) {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "connection closed";
+  const char *r = ERR_reason_error_string(e);
+  return r != NULL ? r : "TLS error";
+}
+
+/* Writes what `b` holds to a plain fd; -1 on a hard error. */
+static int flush_plain(int fd, dbuf *b, int *blocked, uint64_t *counter) {
+  while (b->len > 0) {
+    ssize_t n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+    if (n > 0) {
+      if (counter) *counter += (uint64_t)n;
+      dbuf_consume(b, (size_t)n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      *blocked = 1;
+      return 0;
+    }
+    return -1;
+  }
+  *blocked = 0;
+  return 0;
+}
+
+/* Moves every byte that can move without blocking, then sets the polls. */
+static void pump(session *s) {
+  if (s->state == HANDSHAKE) {
+    int blocked = 0;
+    if (flush_plain(s->cfd, &s->prefix, &blocked, NULL) < 0) return finish(s, "client closed before TLS");
+    if (blocked) {
+      watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, UV_WRITABLE);
+      return;
+    }
+    ERR_clear_error();
+    int r = SSL_accept(s->ssl);
+    if (r != 1) {
+      int e = SSL_get_error(s->ssl, r);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, e == SSL_ERROR_WANT_READ ? UV_READABLE : UV_WRITABLE);
+        /* The socketpair turns readable only if JS gives up (timeout). */
+        watch(s, &s->ppoll, &s->ppoll_on, &s->pev, s->pfd, UV_READABLE);
+        return;
+      }
+      return finish(s, ssl_failure());
+    }
+    s->state = LOGIN;
+    s->cli_in = 1; /* the startup message may have come with the last handshake flight */
+    emit(EV_HANDSHAKE_OK, s, NULL);
+  }
+
+  int progress = 1;
+  while (progress && s->state != CLOSED) {
+    progress = 0;
+    int src = s->state == RELAY ? s->ufd : s->pfd;
+
+    /* client -> server side */
+    if (!s->cli_eof && s->to_srv.len == 0 && s->state != SPLICE_WAIT && (s->cli_in || SSL_has_pending(s->ssl))) {
+      if (dbuf_reserve(&s->to_srv, CHUNK) < 0) return finish(s, "out of memory");
+      ERR_clear_error();
+      int n = SSL_read(s->ssl, s->to_srv.data, (int)s->to_srv.cap);
+      if (n > 0) {
+        s->to_srv.len = (size_t)n;
+        s->from_cli += (uint64_t)n;
+        s->read_want = 0;
+        s->cli_in = 0; /* OpenSSL read ahead all it could; SSL_has_pending covers the rest */
+        progress = 1;
+      } else {
+        int e = SSL_get_error(s->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+          s->read_want = e;
+          s->cli_in = 0;
+        } else if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
+          s->cli_eof = 1;
+          s->read_want = 0;
+          progress = 1;
+        } else {
+          return finish(s, ssl_failure());
+        }
+      }
+    }
+    if (s->to_srv.len > 0 && s->state != SPLICE_WAIT) {
+      int blocked = 0;
+      size_t before = s->to_srv.len;
+      if (flush_plain(s->state == RELAY ? s->ufd : s->pfd, &s->to_srv, &blocked, s->state == LOGIN ? &s->sp_written : NULL) < 0) {
+        return finish(s, s->state == RELAY ? "server write failed" : "login ended");
+      }
+      if (s->to_srv.len != before) progress = 1;
+    }
+
+    /* server side -> client */
+    if (!s->src_eof && s->to_cli.len == 0 && s->src_in) {
+      if (dbuf_reserve(&s->to_cli, CHUNK) < 0) return finish(s, "out of memory");
+      ssize_t n = recv(src, s->to_cli.data, s->to_cli.cap, 0);
+      if (n > 0) {
+        s->to_cli.len = (size_t)n;
+        if ((size_t)n < s->to_cli.cap) s->src_in = 0; /* a short read took all there was */
+        if (s->state == RELAY) s->from_srv += (uint64_t)n;
+        progress = 1;
+      } else if (n == 0) {
+        s->src_eof = 1;
+        progress = 1;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->src_in = 0;
+      } else if (errno != EINTR) {
+        if (s->state == RELAY) return finish(s, "server read failed");
+        s->src_eof = 1; /* JS dropped its end hard: same as a close */
+        progress = 1;
+      }
+    }
+    if (s->to_cli.len > 0) {
+      ERR_clear_error();
+      int n = SSL_write(s->ssl, s->to_cli.data + s->to_cli.off, (int)s->to_cli.len);
+      if (n > 0) {
+        dbuf_consume(&s->to_cli, (size_t)n);
+        s->write_want = 0;
+        progress = 1;
+      } else {
+        int e = SSL_get_error(s->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+          s->write_want = e;
+        } else {
+          return finish(s, "client write failed");
+        }
+      }
+    }
+
+    /* Transitions once a side has ended and its bytes are through. */
+    if (s->src_eof && s->to_cli.len == 0) {
+      if (s->state == SPLICE_WAIT) {
+        /* JS closed its end: everything it wrote has reached the client. */
+        close_poll(&s->ppoll, &s->ppoll_on, s);
+        close_fd(&s->pfd);
+        s->state = RELAY;
+        s->src_eof = 0;
+        s->src_in = 1; /* the server may have spoken already */
+        s->cli_in = 1; /* and the client, while we held off */
+        s->from_cli = 0;
+        s->from_srv = 0;
+        if (s->held.len > 0) {
+          /* JS's bytes go first, then whatever the client sent meanwhile. */
+          size_t total = s->held.len + s->to_srv.len;
+          if (dbuf_reserve(&s->held, total) < 0) return finish(s, "out of memory");
+          memcpy(s->held.data + s->held.len, s->to_srv.data + s->to_srv.off, s->to_srv.len);
+          s->held.len = total;
+          dbuf tmp = s->to_srv;
+          s->to_srv = s->held;
+          s->held = tmp;
+          s->held.off = s->held.len = 0;
+        }
+        s->from_cli = s->to_srv.len;
+        progress = 1;
+        continue;
+      }
+      return finish(s, s->state == RELAY ? "server" : "login ended");
+    }
+    if (s->cli_eof && s->to_srv.len == 0 && s->state == RELAY) return finish(s, "client");
+    if (s->cli_eof && s->state == LOGIN && s->to_srv.len == 0 && !s->told_js_eof) {
+      /* Tell JS the client is gone: it sees EOF on its socket. */
+      shutdown(s->pfd, SHUT_WR);
+      s->told_js_eof = 1;
+    }
+  }
+  if (s->state == CLOSED) return;
+
+  /* Which readiness each fd needs now. */
+  int want_client_bytes = !s->cli_eof && s->to_srv.len == 0 && s->state != SPLICE_WAIT;
+  int cwant = 0;
+  if (want_client_bytes && s->read_want != SSL_ERROR_WANT_WRITE) cwant |= UV_READABLE;
+  if (s->to_cli.len > 0 && s->write_want == SSL_ERROR_WANT_READ) cwant |= UV_READABLE;
+  if ((want_client_bytes && s->read_want == SSL_ERROR_WANT_WRITE) || (s->to_cli.len > 0 && s->write_want == SSL_ERROR_WANT_WRITE)) cwant |= UV_WRITABLE;
+  int side_fd = s->state == RELAY ? s->ufd : s->pfd;
+  int swant = 0;
+  if (!s->src_eof && s->to_cli.len == 0) swant |= UV_READABLE;
+  if (s->to_srv.len > 0 && s->state != SPLICE_WAIT) swant |= UV_WRITABLE;
+  int rc = watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, cwant);
+  if (rc == 0) {
+    if (s->state == RELAY) rc = watch(s, &s->upoll, &s->upoll_on, &s->uev, side_fd, swant);
+    else rc = watch(s, &s->ppoll, &s->ppoll_on, &s->pev, side_fd, swant);
+  }
+  if (rc != 0) finish(s, "poll failed");
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  session *s = p->data;
+  /*
+   * Commands first: JS queues a splice before it closes its socketpair end,
+   * so the EOF we may be about to read must find the session spliced.
+   */
+  on_wake(NULL);
+  if (s->state == CLOSED) return;
+  /* libuv stops a poll that saw POLLERR (a reset): the session is over. */
+  if (status < 0) return finish(s, p == &s->cpoll ? "client connection error" : p == &s->upoll ? "server connection error" : "login ended");
+  if (s->state == HANDSHAKE && p == &s->ppoll) return finish(s, "login ended");
+  if (events & UV_READABLE) {
+    if (p == &s->cpoll) s->cli_in = 1;
+    else s->src_in = 1;
+  }
+  /* SSL_read waiting to write (or SSL_write to read) retries on the other readiness. */
+  if (p == &s->cpoll && (events & UV_WRITABLE) && s->read_want == SSL_ERROR_WANT_WRITE) s->cli_in = 1;
+  pump(s);
+}
+
+/* ------------------------------------------------------------- commands */
+
+static session *find(uint32_t id) {
+  for (session *s = E.sessions; s != NULL; s = s->next) if (s->id == id) return s;
+  return NULL;
+}
+
+static void run_command(cmd *c) {
+  switch (c->kind) {
+    case CMD_ACCEPT: {
+      session *s = c->s;
+      s->next = E.sessions;
+      if (E.sessions) E.sessions->prev = s;
+      E.sessions = s;
+      pump(s);
+      break;
+    }
+    case CMD_SPLICE: {
+      session *s = find(c->id);
+      if (s == NULL || s->state != LOGIN) break; /* already gone: its closed event is on its way */
+      s->ufd = c->fd;
+      c->fd = -1;
+      if (s->sp_written != c->js_received) {
+        /* The client sent bytes JS never read: it spoke before the login finished. */
+        finish(s, "client sent data before the login completed");
+        break;
+      }
+      s->held.data = c->bytes;
+      s->held.len = c->nbytes;
+      s->held.cap = c->nbytes;
+      c->bytes = NULL;
+      s->state = SPLICE_WAIT;
+      pump(s);
+      break;
+    }
+    case CMD_CLOSE: {
+      session *s = find(c->id);
+      if (s != NULL) finish(s, "closed by the gateway");
+      break;
+    }
+    case CMD_STOP: {
+      while (E.sessions != NULL) finish(E.sessions, "gateway stopped");
+      uv_close((uv_handle_t *)&E.wake, NULL);
+      break;
+    }
+  }
+  if (c->fd >= 0) close(c->fd);
+  free(c->bytes);
+  free(c);
+}
+
+static void on_wake(uv_async_t *a) {
+  (void)a;
+  uv_mutex_lock(&E.lock);
+  cmd *c = E.head;
+  E.head = E.tail = NULL;
+  uv_mutex_unlock(&E.lock);
+  while (c != NULL) {
+    cmd *next = c->next;
+    run_command(c);
+    c = next;
+  }
+}
+
+static void loop_main(void *arg) {
+  (void)arg;
+  uv_run(&E.loop, UV_RUN_DEFAULT);
+}
+
+static void submit(cmd *c) {
+  c->next = NULL;
+  uv_mutex_lock(&E.lock);
+  if (E.tail) E.tail->next = c; else E.head = c;
+  E.tail = c;
+  uv_mutex_unlock(&E.lock);
+  uv_async_send(&E.wake);
+}
+
+/* ------------------------------------------------------------ JS bindings */
+
+#define CHECK(call)                                                    \
+  do {                                                                 \
+    if ((call) != napi_ok) {                                           \
+      napi_throw_error(env, "IAMDB_NATIVE", "native data path: " #call); \
+      return NULL;                                                     \
+    }                                                                  \
+  } while (0)
+
+static napi_value throw_msg(napi_env env, const char *msg) {
+  napi_throw_error(env, "IAMDB_NATIVE", msg);
+  return NULL;
+}
+
+static void cleanup_hook(void *arg) {
+  (void)arg;
+  if (!E.started) return;
+  cmd *c = calloc(1, sizeof(cmd));
+  if (c == NULL) return;
+  c->kind = CMD_STOP;
+  c->fd = -1;
+  submit(c);
+  uv_thread_join(&E.thread);
+  E.started = 0;
+}
+
+/* start(onEvent): starts the loop thread once per process. */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (E.started) return throw_msg(env, "native data path already started");
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "iamdb-data-path", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &E.tsfn));
+  /* Sessions keep nothing alive: the JS side holds sockets that do. */
+  CHECK(napi_unref_threadsafe_function(env, E.tsfn));
+  if (uv_loop_init(&E.loop) != 0) return throw_msg(env, "uv_loop_init failed");
+  if (uv_mutex_init(&E.lock) != 0) return throw_msg(env, "uv_mutex_init failed");
+  if (uv_async_init(&E.loop, &E.wake, on_wake) != 0) return throw_msg(env, "uv_async_init failed");
+  if (uv_thread_create(&E.thread, loop_main, NULL) != 0) return throw_msg(env, "cannot start the data path thread");
+  E.started = 1;
+  CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, NULL));
+  return NULL;
+}
+
+static void free_ctx(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  SSL_CTX_free(data);
+}
+
+/* tlsContext(certChainPem, keyPem): a server SSL_CTX (TLS 1.2+). */
+static napi_value js_tls_context(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *pem[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++) {
+    size_t len;
+    if (napi_get_value_string_utf8(env, argv[i], NULL, 0, &len) != napi_ok) return throw_msg(env, "tlsContext expects PEM strings");
+    pem[i] = malloc(len + 1);
+    if (pem[i] == NULL) return throw_msg(env, "out of memory");
+    napi_get_value_string_utf8(env, argv[i], pem[i], len + 1, &len);
+  }
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  const char *problem = NULL;
+  if (ctx == NULL) problem = "SSL_CTX_new failed";
+  if (!problem) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* Database clients do not resume sessions; tickets would only cost a handshake. */
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One read(2) per burst of records instead of one for each header and body. */
+    SSL_CTX_set_read_ahead(ctx, 1);
+    BIO *certs = BIO_new_mem_buf(pem[0], -1);
+    X509 *leaf = certs ? PEM_read_bio_X509(certs, NULL, NULL, NULL) : NULL;
+    if (leaf == NULL || SSL_CTX_use_certificate(ctx, leaf) != 1) problem = "cannot load the certificate";
+    X509_free(leaf);
+    while (!problem) {
+      X509 *extra = PEM_read_bio_X509(certs, NULL, NULL, NULL);
+      if (extra == NULL) break;
+      if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+        X509_free(extra);
+        problem = "cannot load the certificate chain";
+      }
+    }
+    BIO_free(certs);
+    if (!problem) {
+      BIO *kb = BIO_new_mem_buf(pem[1], -1);
+      EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+      if (key == NULL || SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) problem = "cannot load the private key";
+      EVP_PKEY_free(key);
+      BIO_free(kb);
+    }
+  }
+  /* The key's PEM must not linger in freed memory. */
+  OPENSSL_cleanse(pem[1], strlen(pem[1]));
+  free(pem[0]);
+  free(pem[1]);
+  ERR_clear_error();
+  if (problem) {
+    SSL_CTX_free(ctx);
+    return throw_msg(env, problem);
+  }
+  napi_value out;
+  CHECK(napi_create_external(env, ctx, free_ctx, NULL, &out));
+  return out;
+}
+
+static int dup_nonblocking(int fd) {
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return -1;
+  int fl = fcntl(d, F_GETFL);
+  if (fl < 0 || fcntl(d, F_SETFL, fl | O_NONBLOCK) < 0) {
+    close(d);
+    return -1;
+  }
+  return d;
+}
+
+/*
+ * acceptTls(ctx, clientFd, prefix: Buffer): duplicates the client's fd (JS
+ * closes its own copy), returns [id, jsFd] where jsFd is the socketpair end
+ * on which JS runs the login. The handshake result arrives as an event.
+ */
+static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!E.started) return throw_msg(env, "native data path not started");
+  SSL_CTX *ctx;
+  int32_t fd;
+  void *pre;
+  size_t npre;
+  CHECK(napi_get_value_external(env, argv[0], (void **)&ctx));
+  CHECK(napi_get_value_int32(env, argv[1], &fd));
+  CHECK(napi_get_buffer_info(env, argv[2], &pre, &npre));
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) return throw_msg(env, "socketpair failed");
+  fcntl(pair[0], F_SETFD, FD_CLOEXEC);
+  fcntl(pair[1], F_SETFD, FD_CLOEXEC);
+  int cfd = dup_nonblocking(fd);
+  int fl = fcntl(pair[0], F_GETFL);
+  session *s = calloc(1, sizeof(session));
+  SSL *ssl = SSL_new(ctx);
+  if (cfd < 0 || fl < 0 || fcntl(pair[0], F_SETFL, fl | O_NONBLOCK) < 0 || s == NULL || ssl == NULL ||
+      SSL_set_fd(ssl, cfd) != 1 || (npre > 0 && dbuf_reserve(&s->prefix, npre) < 0)) {
+    if (cfd >= 0) close(cfd);
+    close(pair[0]);
+    close(pair[1]);
+    if (ssl) SSL_free(ssl);
+    if (s) dbuf_free(&s->prefix);
+    free(s);
+    ERR_clear_error();
+    return throw_msg(env, "cannot set up the TLS session");
+  }
+  memcpy(s->prefix.data, pre, npre);
+  s->prefix.len = npre;
+  s->open_handles = 1;
+  s->id = ++E.next_id;
+  s->state = HANDSHAKE;
+  s->cfd = cfd;
+  s->pfd = pair[0];
+  s->ufd = -1;
+  s->ssl = ssl;
+  cmd *c = calloc(1, sizeof(cmd));
+  if (c == NULL) return throw_msg(env, "out of memory");
+  c->kind = CMD_ACCEPT;
+  c->s = s;
+  c->fd = -1;
+  submit(c);
+  napi_value out, v;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_uint32(env, s->id, &v));
+  CHECK(napi_set_element(env, out, 0, v));
+  CHECK(napi_create_int32(env, pair[1], &v));
+  CHECK(napi_set_element(env, out, 1, v));
+  return out;
+}
+
+/*
+ * splice(id, serverFd, pendingForServer: Buffer, bytesJsReceived): hands the
+ * session over to the relay once JS has ended its socketpair end.
+ */
+static napi_value js_splice(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t id;
+  int32_t fd;
+  void *bytes;
+  size_t n;
+  double received;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  CHECK(napi_get_value_int32(env, argv[1], &fd));
+  CHECK(napi_get_buffer_info(env, argv[2], &bytes, &n));
+  CHECK(napi_get_value_double(env, argv[3], &received));
+  int ufd = dup_nonblocking(fd);
+  if (ufd < 0) return throw_msg(env, "cannot take over the server connection");
+  cmd *c = calloc(1, sizeof(cmd));
+  uint8_t *copy = n > 0 ? malloc(n) : NULL;
+  if (c == NULL || (n > 0 && copy == NULL)) {
+    close(ufd);
+    free(c);
+    free(copy);
+    return throw_msg(env, "out of memory");
+  }
+  if (n > 0) memcpy(copy, bytes, n);
+  c->kind = CMD_SPLICE;
+  c->id = id;
+  c->fd = ufd;
+  c->bytes = copy;
+  c->nbytes = n;
+  c->js_received = (uint64_t)received;
+  submit(c);
+  return NULL;
+}
+
+/* close(id): ends a session at once (drain deadline, login timeout). */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t id;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  cmd *c = calloc(1, sizeof(cmd));
+  if (c == NULL) return throw_msg(env, "out of memory");
+  c->kind = CMD_CLOSE;
+  c->id = id;
+  c->fd = -1;
+  submit(c);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"tlsContext", NULL, js_tls_context, NULL, NULL, NULL, napi_default, NULL},
+      {"acceptTls", NULL, js_accept_tls, NULL, NULL, NULL, napi_default, NULL},
+      {"splice", NULL, js_splice, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

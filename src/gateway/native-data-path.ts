@@ -1,0 +1,179 @@
+/**
+ * The native data path (native/data_path.c): client TLS and the post-login
+ * relay on a libuv loop of their own, with OpenSSL from Node's own build.
+ * JavaScript still runs every login, on one end of a socketpair whose other
+ * end the native side bridges to the client's TLS; once the server login is
+ * done, the server connection's fd is handed over and bytes flow between
+ * the two sockets without touching the event loop.
+ *
+ * The addon is built by `npm ci` (node-gyp, binding.gyp). Where it cannot
+ * be loaded, `gateway.dataPath: auto` falls back to Node's TLS.
+ */
+import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { IamdbError } from '../errors/index.js';
+import type { Secret } from '../util/index.js';
+import type { ClientTlsSession, ClientTlsTerminator, RelayPending } from './client-tls.js';
+import { relay, type RelayResult } from './relay.js';
+
+interface Binding {
+  start(onEvent: (kind: string, id: number, fromClient: number, fromServer: number, reason: string) => void): void;
+  tlsContext(certChainPem: string, keyPem: string): object;
+  acceptTls(ctx: object, fd: number, answer: Buffer): [number, number];
+  splice(id: number, fd: number, pendingForServer: Buffer, bytesJsReceived: number): void;
+  close(id: number): void;
+}
+
+/** The parts of Node's stream handle this module needs (not public API, stable since Node 0.x). */
+interface StreamHandle {
+  readonly fd?: number;
+  readStop(): number;
+}
+
+type Listener = {
+  handshake(ok: boolean, reason: string): void;
+  closed(result: RelayResult, reason: string): void;
+};
+
+/** One per process: the native loop thread is process-wide. */
+let engine: NativeDataPath | undefined;
+let loadError: Error | undefined;
+
+/** The native data path, or undefined with the reason when the addon is not built or cannot load. */
+export function nativeDataPath(): { path?: NativeDataPath; error?: Error } {
+  if (engine) return { path: engine };
+  if (loadError) return { error: loadError };
+  try {
+    // src/gateway and dist/gateway are both two levels below the package root.
+    const require = createRequire(import.meta.url);
+    const binding = require(new URL('../../build/Release/iamdb_data_path.node', import.meta.url).pathname) as Binding;
+    engine = new NativeDataPath(binding);
+    return { path: engine };
+  } catch (err) {
+    loadError = err as Error;
+    return { error: loadError };
+  }
+}
+
+function handleOf(socket: Socket): StreamHandle {
+  const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+  if (!handle || typeof handle.fd !== 'number' || handle.fd < 0) throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'socket has no file descriptor' });
+  return handle;
+}
+
+/** Stops Node reading `socket` and returns what it had read but nobody consumed. */
+function stopReading(socket: Socket, handle: StreamHandle): Buffer[] {
+  socket.pause();
+  const unread: Buffer[] = [];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) unread.push(chunk);
+  // read() may have restarted the handle; stop it last. Nothing runs in between.
+  handle.readStop();
+  return unread;
+}
+
+function endedBy(reason: string): RelayResult['endedBy'] {
+  if (reason === 'client') return 'client';
+  if (reason === 'server') return 'server';
+  return 'error';
+}
+
+export class NativeDataPath {
+  readonly #binding: Binding;
+  readonly #listeners = new Map<number, Listener>();
+
+  constructor(binding: Binding) {
+    this.#binding = binding;
+    binding.start((kind, id, fromClient, fromServer, reason) => {
+      const l = this.#listeners.get(id);
+      if (!l) return;
+      if (kind === 'handshake') l.handshake(true, '');
+      else if (kind === 'handshake-failed') {
+        this.#listeners.delete(id);
+        l.handshake(false, reason);
+      } else {
+        this.#listeners.delete(id);
+        l.closed({ bytesFromClient: fromClient, bytesFromServer: fromServer, endedBy: endedBy(reason) }, reason);
+      }
+    });
+  }
+
+  /** A terminator with this certificate chain and key (PEM). */
+  terminator(certChainPem: string, keyPem: Secret<string>): ClientTlsTerminator {
+    const ctx = this.#binding.tlsContext(certChainPem, keyPem.reveal());
+    return { kind: 'native', accept: (raw, answer, timeoutMs) => this.#accept(ctx, raw, answer, timeoutMs) };
+  }
+
+  #accept(ctx: object, raw: Socket, answer: Buffer, timeoutMs: number): Promise<ClientTlsSession> {
+    const handle = handleOf(raw);
+    const unread = stopReading(raw, handle);
+    if (unread.length > 0) {
+      return Promise.reject(new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: unread.reduce((n, b) => n + b.length, 0) }));
+    }
+    const [id, jsFd] = this.#binding.acceptTls(ctx, handle.fd!, answer);
+    // The native side holds its own duplicate of the client's fd now.
+    raw.destroy();
+    const socket = new Socket({ fd: jsFd, readable: true, writable: true });
+    socket.setNoDelay?.(true);
+    socket.on('error', () => undefined);
+    socket.pause();
+    const binding = this.#binding;
+    let closedResult: { result: RelayResult; reason: string } | undefined;
+    let onClosed: ((r: { result: RelayResult; reason: string }) => void) | undefined;
+    let relaying = false;
+
+    return new Promise<ClientTlsSession>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        binding.close(id);
+        socket.destroy();
+        reject(new IamdbError('GATEWAY_LOGIN_TIMEOUT', { phase: 'TLS handshake' }));
+      }, timeoutMs);
+      this.#listeners.set(id, {
+        handshake: (ok, reason) => {
+          clearTimeout(timer);
+          if (!ok) {
+            socket.destroy();
+            reject(new IamdbError('GATEWAY_TLS_HANDSHAKE_FAILED', { reason }));
+            return;
+          }
+          resolve({
+            socket,
+            relayTo: (upstream: Socket, pending: RelayPending): Promise<RelayResult> => {
+              relaying = true;
+              if (closedResult) {
+                // The client left while the login finished.
+                upstream.destroy();
+                return Promise.resolve(closedResult.result);
+              }
+              // A TLS link to the server stays in Node: bridge it to the socketpair.
+              if (upstream instanceof TLSSocket) return relay(socket, upstream, {}, pending);
+              const upHandle = handleOf(upstream);
+              const fromServer = stopReading(upstream, upHandle);
+              const fromClient = stopReading(socket, handleOf(socket));
+              const done = new Promise<RelayResult>((res) => {
+                onClosed = (r) => res(r.result);
+              });
+              // Splice first: the native side stops reading the client before
+              // the client can see the end of the login and start talking.
+              binding.splice(id, upHandle.fd!, Buffer.concat([...pending.toServer, ...fromClient]), socket.bytesRead);
+              upstream.destroy();
+              for (const b of [...pending.toClient, ...fromServer]) socket.write(b);
+              // The end of the socketpair is the barrier: after it, server bytes flow.
+              socket.end();
+              return done;
+            },
+            destroy: () => {
+              binding.close(id);
+              socket.destroy();
+            },
+          });
+        },
+        closed: (result, reason) => {
+          closedResult = { result, reason };
+          if (onClosed) onClosed(closedResult);
+          if (!relaying) socket.destroy();
+        },
+      });
+    });
+  }
+}
