@@ -1,0 +1,268 @@
+/**
+ * The native data path with real sockets on loopback: a TLS client (Node's
+ * tls.connect, verifying the certificate), the gateway side driven the way
+ * a session drives it, and a plain TCP "server".
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestCertificates, type TestCertificates } from '../../test/support/certs.js';
+import { isIamdbError } from '../errors/index.js';
+import { Secret } from '../util/index.js';
+import type { ClientTlsSession, ClientTlsTerminator } from './client-tls.js';
+import { nativeDataPath } from './native-data-path.js';
+
+let certs: TestCertificates;
+let terminator: ClientTlsTerminator;
+let ca: Buffer;
+const closeables: Array<{ close(): unknown } | { destroy(): unknown }> = [];
+
+beforeAll(async () => {
+  certs = await createTestCertificates();
+  ca = readFileSync(certs.caCert);
+  const loaded = nativeDataPath();
+  // The suite runs where `npm ci` built the addon; a missing build must fail here, not fall back.
+  expect(loaded.error?.message).toBeUndefined();
+  terminator = loaded.path!.terminator(readFileSync(certs.serverCert, 'utf8'), new Secret(readFileSync(certs.serverKey, 'utf8')));
+});
+afterAll(async () => {
+  for (const c of closeables.splice(0)) ('destroy' in c ? c.destroy() : c.close());
+  await certs.remove();
+});
+
+function listen(onSocket: (s: Socket) => void): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve) => {
+    const server = createServer(onSocket);
+    closeables.push(server);
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port }));
+  });
+}
+
+/** A gateway endpoint: accepts, answers the clear request byte, hands TLS to the terminator. */
+async function gateway(): Promise<{ port: number; sessions: AsyncIterator<ClientTlsSession | Error> }> {
+  const queue: Array<ClientTlsSession | Error> = [];
+  const waiters: Array<(v: IteratorResult<ClientTlsSession | Error>) => void> = [];
+  const push = (v: ClientTlsSession | Error): void => {
+    const w = waiters.shift();
+    if (w) w({ value: v, done: false });
+    else queue.push(v);
+  };
+  const { port } = await listen((raw) => {
+    raw.once('data', (first) => {
+      expect(first.toString()).toBe('?');
+      terminator.accept(raw, Buffer.from('S'), 2_000).then(push, push);
+    });
+  });
+  return {
+    port,
+    sessions: { next: () => (queue.length > 0 ? Promise.resolve({ value: queue.shift()!, done: false }) : new Promise((r) => waiters.push(r))) },
+  };
+}
+
+/** A client: sends '?', expects 'S', then TLS verified against the test CA. */
+function client(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const raw = netConnect(port, '127.0.0.1');
+    raw.once('error', reject);
+    raw.write('?');
+    raw.once('data', (answer) => {
+      expect(answer.toString()).toBe('S');
+      const tls = tlsConnect({ socket: raw, ca, servername: 'localhost' });
+      tls.once('secureConnect', () => resolve(tls));
+      tls.once('error', reject);
+      closeables.push(tls);
+    });
+  });
+}
+
+function readExactly(socket: Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= n) {
+        socket.off('data', onData);
+        const all = Buffer.concat(chunks);
+        if (all.length > n) socket.unshift(all.subarray(n));
+        resolve(all.subarray(0, n));
+      }
+    };
+    socket.on('data', onData);
+    socket.resume();
+    socket.once('close', () => reject(new Error(`closed after ${got} of ${n} bytes`)));
+  });
+}
+
+function ended(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.resume();
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** A server connection as a session would hold it after login: a plain socket. */
+async function serverPair(): Promise<{ gatewaySide: Socket; serverSide: Socket }> {
+  let serverSide!: Socket;
+  const accepted = new Promise<void>((resolve) => {
+    void listen((s) => {
+      serverSide = s;
+      resolve();
+    }).then(({ port }) => {
+      gatewaySide = netConnect(port, '127.0.0.1');
+    });
+  });
+  let gatewaySide!: Socket;
+  await accepted;
+  await new Promise<void>((r) => (gatewaySide.connecting ? gatewaySide.once('connect', () => r()) : r()));
+  closeables.push(serverSide, gatewaySide);
+  return { gatewaySide, serverSide };
+}
+
+describe('native data path', () => {
+  it('runs a login over the socketpair, then relays, keeping the login’s last bytes ahead of the server’s', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    // Login phase: plaintext both ways on the socketpair.
+    c.write('startup');
+    expect((await readExactly(session.socket, 7)).toString()).toBe('startup');
+    session.socket.write('auth?');
+    expect((await readExactly(c, 5)).toString()).toBe('auth?');
+    c.write('token');
+    expect((await readExactly(session.socket, 5)).toString()).toBe('token');
+
+    const { gatewaySide, serverSide } = await serverPair();
+    // The server has already spoken; it must reach the client after the login's end.
+    serverSide.write('server-first');
+    const done = session.relayTo(gatewaySide, { toClient: [Buffer.from('ready')], toServer: [Buffer.from('ahead')] });
+    expect((await readExactly(c, 'ready'.length + 'server-first'.length)).toString()).toBe('readyserver-first');
+    expect((await readExactly(serverSide, 5)).toString()).toBe('ahead');
+    c.write('query');
+    expect((await readExactly(serverSide, 5)).toString()).toBe('query');
+    serverSide.write('rows');
+    expect((await readExactly(c, 4)).toString()).toBe('rows');
+    c.end();
+    const result = await done;
+    expect(result.endedBy).toBe('client');
+    expect(result.bytesFromClient).toBe('ahead'.length + 'query'.length);
+    expect(result.bytesFromServer).toBe('server-first'.length + 'rows'.length);
+    await ended(serverSide);
+  });
+
+  it('moves megabytes both ways at once with backpressure, byte for byte', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    const up = randomBytes(24 << 20);
+    const down = randomBytes(24 << 20);
+    const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    // Both sides write everything before reading anything: the relay must hold, not drop or deadlock.
+    c.write(up);
+    serverSide.write(down);
+    const [gotUp, gotDown] = await Promise.all([readExactly(serverSide, up.length), readExactly(c, down.length)]);
+    expect(hash(gotUp)).toBe(hash(up));
+    expect(hash(gotDown)).toBe(hash(down));
+    serverSide.end();
+    const result = await done;
+    expect(result.endedBy).toBe('server');
+    expect(result.bytesFromServer).toBe(down.length);
+    await ended(c);
+  });
+
+  it('delivers what the server said last before closing the client (a FATAL before exit)', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    const tail = ended(c);
+    serverSide.end('goodbye');
+    expect((await tail).toString()).toBe('goodbye');
+    expect((await done).endedBy).toBe('server');
+  });
+
+  it('sends what the login read ahead from the client to the server before anything newer', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    c.write('early');
+    // The login's reader has taken the bytes off the socketpair without consuming them.
+    await new Promise<void>((resolve) => session.socket.once('readable', () => resolve()));
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    c.write('later');
+    expect((await readExactly(serverSide, 10)).toString()).toBe('earlylater');
+    c.end();
+    expect((await done).endedBy).toBe('client');
+  });
+
+  it('closes both sides when the gateway cuts the session (drain deadline)', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    const clientEnd = ended(c);
+    const serverEnd = ended(serverSide);
+    session.destroy();
+    expect((await done).endedBy).toBe('error');
+    await Promise.all([clientEnd, serverEnd]);
+  });
+
+  it('closes the client when the login gives up (the socketpair end closes)', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const clientEnd = ended(c);
+    session.socket.end('FATAL: no');
+    expect((await clientEnd).toString()).toBe('FATAL: no');
+  });
+
+  it('tells the login when the client hangs up mid-login', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const loginEnd = ended(session.socket);
+    c.end('bye');
+    expect((await loginEnd).toString()).toBe('bye');
+  });
+
+  it('refuses a client that does not speak TLS after the answer byte, and goes on serving', async () => {
+    const gw = await gateway();
+    const raw = netConnect(gw.port, '127.0.0.1');
+    closeables.push(raw);
+    raw.write('?');
+    await readExactly(raw, 1);
+    const rawEnd = ended(raw);
+    raw.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const failure = (await gw.sessions.next()).value;
+    expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_TLS_HANDSHAKE_FAILED');
+    await rawEnd;
+    // The data path still serves the next client.
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    c.write('hello');
+    expect((await readExactly(session.socket, 5)).toString()).toBe('hello');
+  });
+
+  it('gives up on a handshake that never comes (login timeout)', async () => {
+    const gw = await gateway();
+    const raw = netConnect(gw.port, '127.0.0.1');
+    closeables.push(raw);
+    raw.write('?');
+    await readExactly(raw, 1);
+    const rawEnd = ended(raw);
+    const failure = (await gw.sessions.next()).value;
+    expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_LOGIN_TIMEOUT');
+    await rawEnd;
+  });
+});
