@@ -12,11 +12,12 @@
  *      IAM logins through iamdb (TLS + SigV4 token check + policy + server
  *      login) against password logins direct to PostgreSQL over TLS.
  *
- * Usage:  npm run build && node bench/run.js [--seconds N] [--quick] [--only iamdb|logins]
+ * Usage:  npm run build && node bench/run.js [--seconds N] [--quick] [--only iamdb|logins] [--data-path auto|native|node]
  *   --seconds N   seconds per pgbench run (default 20; --quick: 5)
  *   --quick       5-second runs, for a smoke test
  *   --only iamdb  only the iamdb select-only run at 16 clients (for profiling)
  *   --only logins only the iamdb connect-per-transaction run (for profiling)
+ *   --data-path P iamdb's gateway.dataPath (default auto: native when built)
  *
  * It starts (and always removes) its own PostgreSQL 15, PgBouncer and iamdb.
  * Exit status is non-zero when anything fails.
@@ -44,8 +45,9 @@ function option(name) {
 const quick = argv.includes('--quick');
 const SECONDS = Number(option('--seconds') ?? (quick ? 5 : 20));
 const ONLY = option('--only');
-if (!Number.isInteger(SECONDS) || SECONDS < 1) {
-  process.stderr.write('usage: node bench/run.js [--seconds N] [--quick] [--only iamdb|logins]\n');
+const DATA_PATH = option('--data-path') ?? 'auto';
+if (!Number.isInteger(SECONDS) || SECONDS < 1 || !['auto', 'native', 'node'].includes(DATA_PATH)) {
+  process.stderr.write('usage: node bench/run.js [--seconds N] [--quick] [--only iamdb|logins] [--data-path auto|native|node]\n');
   process.exit(2);
 }
 const CLIENT_COUNTS = [16, 100];
@@ -315,6 +317,7 @@ async function startIamdb(baseDir, pgi, key, iamUser) {
     stateDir: join(dir, 'state'),
     log: { level: 'warn' },
     audit: { file: join(dir, 'audit.log') },
+    gateway: { dataPath: DATA_PATH },
     iam: {
       users: [
         {
@@ -343,7 +346,8 @@ async function startIamdb(baseDir, pgi, key, iamUser) {
     await app.close();
   });
   await app.start();
-  return { port };
+  log(`iamdb data path: ${app.endpoints[0].dataPath}`);
+  return { port, dataPath: app.endpoints[0].dataPath };
 }
 
 /** A fresh rds-db:connect token, as `aws rds generate-db-auth-token` makes it (valid 15 minutes). */
@@ -460,7 +464,7 @@ async function main() {
   const r16 = results.find((r) => r.clients === 16);
   const lines = [
     '',
-    `iamdb benchmark ${started.toISOString()}, ${SECONDS}s per run, node ${process.version}, PostgreSQL 15, PgBouncer (session pool)`,
+    `iamdb benchmark ${started.toISOString()}, ${SECONDS}s per run, node ${process.version}, iamdb data path ${iamdb.dataPath}, PostgreSQL 15, PgBouncer (session pool)`,
     '',
     'pgbench -S (select-only), TLS on every client connection; transactions/s',
     'clients     direct  pgbouncer      iamdb   iamdb/direct  pgbouncer/direct  iamdb/pgbouncer',

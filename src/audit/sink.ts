@@ -28,11 +28,24 @@ export function createFileAuditSink(path: string): AuditSink {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
   }
+  // Events of one event-loop turn go out in one write: under a login storm
+  // that is one syscall for many decisions, and none waits longer than a turn.
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    stream.uncork();
+  };
   return {
     write(event) {
+      if (!corked) {
+        corked = true;
+        stream.cork();
+        setImmediate(uncork);
+      }
       stream.write(`${serializeAuditEvent(event)}\n`);
     },
     close() {
+      if (corked) uncork();
       if (stream === process.stdout) return Promise.resolve();
       return new Promise((resolve) => (stream as WriteStream).end(resolve));
     },
