@@ -114,7 +114,6 @@ export class NativeDataPath {
     // The native side holds its own duplicate of the client's fd now.
     raw.destroy();
     const socket = new Socket({ fd: jsFd, readable: true, writable: true });
-    socket.setNoDelay?.(true);
     socket.on('error', () => undefined);
     socket.pause();
     const binding = this.#binding;
