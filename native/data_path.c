@@ -78,10 +78,12 @@ typedef struct session {
    * saves the read that would only have said EAGAIN.
    */
   int cli_in, src_in;
+  int src_broken; /* the server side's poll saw an error: read what is left, then stop */
   uint64_t sp_written;   /* bytes written into the socketpair */
   uint64_t js_received;  /* what JS says it read from it (at splice) */
   uint64_t from_cli, from_srv;
   int open_handles;
+  int in_pump; /* commands run from inside pump() must not pump again */
 } session;
 
 typedef enum { CMD_ACCEPT, CMD_SPLICE, CMD_CLOSE, CMD_STOP } cmd_kind;
@@ -280,12 +282,21 @@ static int flush_plain(int fd, dbuf *b, int *blocked, uint64_t *counter) {
 }
 
 /* Moves every byte that can move without blocking, then sets the polls. */
+static void pump_once(session *s);
+
 static void pump(session *s) {
+  if (s->in_pump) return;
+  s->in_pump = 1;
+  pump_once(s);
+  s->in_pump = 0;
+}
+
+static void pump_once(session *s) {
   if (s->state == HANDSHAKE) {
     int blocked = 0;
     if (flush_plain(s->cfd, &s->prefix, &blocked, NULL) < 0) return finish(s, "client closed before TLS");
     if (blocked) {
-      watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, UV_WRITABLE);
+      if (watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, UV_WRITABLE) != 0) finish(s, "poll failed");
       return;
     }
     ERR_clear_error();
@@ -293,9 +304,11 @@ static void pump(session *s) {
     if (r != 1) {
       int e = SSL_get_error(s->ssl, r);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, e == SSL_ERROR_WANT_READ ? UV_READABLE : UV_WRITABLE);
         /* The socketpair turns readable only if JS gives up (timeout). */
-        watch(s, &s->ppoll, &s->ppoll_on, &s->pev, s->pfd, UV_READABLE);
+        if (watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, e == SSL_ERROR_WANT_READ ? UV_READABLE : UV_WRITABLE) != 0 ||
+            watch(s, &s->ppoll, &s->ppoll_on, &s->pev, s->pfd, UV_READABLE) != 0) {
+          finish(s, "poll failed");
+        }
         return;
       }
       return finish(s, ssl_failure());
@@ -326,7 +339,8 @@ static void pump(session *s) {
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
           s->read_want = e;
           s->cli_in = 0;
-        } else if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
+        } else if (e == SSL_ERROR_ZERO_RETURN) {
+          /* With SSL_OP_IGNORE_UNEXPECTED_EOF a bare TCP close lands here too; SSL_ERROR_SYSCALL is a real error (a reset). */
           s->cli_eof = 1;
           s->read_want = 0;
           progress = 1;
@@ -345,7 +359,7 @@ static void pump(session *s) {
     }
 
     /* server side -> client */
-    if (!s->src_eof && s->to_cli.len == 0 && s->src_in) {
+    if (!s->src_eof && s->to_cli.len == 0 && (s->src_in || s->src_broken)) {
       if (dbuf_reserve(&s->to_cli, CHUNK) < 0) return finish(s, "out of memory");
       ssize_t n = recv(src, s->to_cli.data, s->to_cli.cap, 0);
       if (n > 0) {
@@ -357,6 +371,7 @@ static void pump(session *s) {
         s->src_eof = 1;
         progress = 1;
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (s->src_broken) return finish(s, s->state == RELAY ? "server connection error" : "login ended");
         s->src_in = 0;
       } else if (errno != EINTR) {
         if (s->state == RELAY) return finish(s, "server read failed");
@@ -382,6 +397,11 @@ static void pump(session *s) {
     }
 
     /* Transitions once a side has ended and its bytes are through. */
+    if (s->src_eof && s->to_cli.len == 0 && s->state == LOGIN) {
+      /* JS queues a splice before it ends its socketpair end: run queued commands before deciding. */
+      on_wake(NULL);
+      if (s->state == CLOSED) return;
+    }
     if (s->src_eof && s->to_cli.len == 0) {
       if (s->state == SPLICE_WAIT) {
         /* JS closed its end: everything it wrote has reached the client. */
@@ -389,6 +409,7 @@ static void pump(session *s) {
         close_fd(&s->pfd);
         s->state = RELAY;
         s->src_eof = 0;
+        s->src_broken = 0;
         s->src_in = 1; /* the server may have spoken already */
         s->cli_in = 1; /* and the client, while we held off */
         s->from_cli = 0;
@@ -445,8 +466,14 @@ static void on_poll(uv_poll_t *p, int status, int events) {
    */
   on_wake(NULL);
   if (s->state == CLOSED) return;
-  /* libuv stops a poll that saw POLLERR (a reset): the session is over. */
-  if (status < 0) return finish(s, p == &s->cpoll ? "client connection error" : p == &s->upoll ? "server connection error" : "login ended");
+  if (status < 0) {
+    /* libuv has stopped this poll (POLLERR: a reset). Nothing more can reach a reset client. */
+    if (p == &s->cpoll) return finish(s, "client connection error");
+    /* The server's last words (a FATAL before a reset) may still be queued: read them, then the error. */
+    if (p == &s->upoll) s->uev = 0;
+    else s->pev = 0;
+    s->src_broken = 1;
+  }
   if (s->state == HANDSHAKE && p == &s->ppoll) return finish(s, "login ended");
   if (events & UV_READABLE) {
     if (p == &s->cpoll) s->cli_in = 1;
@@ -598,7 +625,10 @@ static napi_value js_tls_context(napi_env env, napi_callback_info info) {
     size_t len;
     if (napi_get_value_string_utf8(env, argv[i], NULL, 0, &len) != napi_ok) return throw_msg(env, "tlsContext expects PEM strings");
     pem[i] = malloc(len + 1);
-    if (pem[i] == NULL) return throw_msg(env, "out of memory");
+    if (pem[i] == NULL) {
+      free(pem[0]);
+      return throw_msg(env, "out of memory");
+    }
     napi_get_value_string_utf8(env, argv[i], pem[i], len + 1, &len);
   }
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -698,24 +728,31 @@ static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
   memcpy(s->prefix.data, pre, npre);
   s->prefix.len = npre;
   s->open_handles = 1;
-  s->id = ++E.next_id;
+  uint32_t id = ++E.next_id;
+  s->id = id;
   s->state = HANDSHAKE;
   s->cfd = cfd;
   s->pfd = pair[0];
   s->ufd = -1;
   s->ssl = ssl;
+  /* Everything that can fail comes before the session is handed to the loop thread (which may free it at once). */
   cmd *c = calloc(1, sizeof(cmd));
-  if (c == NULL) return throw_msg(env, "out of memory");
+  napi_value out, v0, v1;
+  if (c == NULL || napi_create_array_with_length(env, 2, &out) != napi_ok || napi_create_uint32(env, id, &v0) != napi_ok ||
+      napi_create_int32(env, pair[1], &v1) != napi_ok || napi_set_element(env, out, 0, v0) != napi_ok || napi_set_element(env, out, 1, v1) != napi_ok) {
+    free(c);
+    SSL_free(ssl);
+    close(cfd);
+    close(pair[0]);
+    close(pair[1]);
+    dbuf_free(&s->prefix);
+    free(s);
+    return throw_msg(env, "cannot set up the session");
+  }
   c->kind = CMD_ACCEPT;
   c->s = s;
   c->fd = -1;
   submit(c);
-  napi_value out, v;
-  CHECK(napi_create_array_with_length(env, 2, &out));
-  CHECK(napi_create_uint32(env, s->id, &v));
-  CHECK(napi_set_element(env, out, 0, v));
-  CHECK(napi_create_int32(env, pair[1], &v));
-  CHECK(napi_set_element(env, out, 1, v));
   return out;
 }
 

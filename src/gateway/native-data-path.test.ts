@@ -4,7 +4,7 @@
  * a session drives it, and a plain TCP "server".
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,9 @@ async function gateway(): Promise<{ port: number; sessions: AsyncIterator<Client
   };
 }
 
+/** The TCP socket under each test client's TLS, to reset it. */
+const rawOf = new WeakMap<TLSSocket, Socket>();
+
 /** A client: sends '?', expects 'S', then TLS verified against the test CA. */
 function client(port: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -70,6 +73,7 @@ function client(port: number): Promise<TLSSocket> {
     raw.once('data', (answer) => {
       expect(answer.toString()).toBe('S');
       const tls = tlsConnect({ socket: raw, ca, servername: 'localhost' });
+      rawOf.set(tls, raw);
       tls.once('secureConnect', () => resolve(tls));
       tls.once('error', reject);
       closeables.push(tls);
@@ -109,18 +113,13 @@ function ended(socket: Socket): Promise<Buffer> {
 
 /** A server connection as a session would hold it after login: a plain socket. */
 async function serverPair(): Promise<{ gatewaySide: Socket; serverSide: Socket }> {
-  let serverSide!: Socket;
-  const accepted = new Promise<void>((resolve) => {
-    void listen((s) => {
-      serverSide = s;
-      resolve();
-    }).then(({ port }) => {
-      gatewaySide = netConnect(port, '127.0.0.1');
-    });
-  });
-  let gatewaySide!: Socket;
-  await accepted;
-  await new Promise<void>((r) => (gatewaySide.connecting ? gatewaySide.once('connect', () => r()) : r()));
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const gatewaySide = netConnect((server.address() as { port: number }).port, '127.0.0.1');
+  await new Promise<void>((r) => gatewaySide.once('connect', () => r()));
+  const serverSide = await accepted;
+  server.close();
   closeables.push(serverSide, gatewaySide);
   return { gatewaySide, serverSide };
 }
@@ -148,12 +147,13 @@ describe('native data path', () => {
     expect((await readExactly(serverSide, 5)).toString()).toBe('query');
     serverSide.write('rows');
     expect((await readExactly(c, 4)).toString()).toBe('rows');
+    const serverEnd = ended(serverSide);
     c.end();
     const result = await done;
     expect(result.endedBy).toBe('client');
     expect(result.bytesFromClient).toBe('ahead'.length + 'query'.length);
     expect(result.bytesFromServer).toBe('server-first'.length + 'rows'.length);
-    await ended(serverSide);
+    await serverEnd;
   });
 
   it('moves megabytes both ways at once with backpressure, byte for byte', async () => {
@@ -171,11 +171,12 @@ describe('native data path', () => {
     const [gotUp, gotDown] = await Promise.all([readExactly(serverSide, up.length), readExactly(c, down.length)]);
     expect(hash(gotUp)).toBe(hash(up));
     expect(hash(gotDown)).toBe(hash(down));
+    const clientEnd = ended(c);
     serverSide.end();
     const result = await done;
     expect(result.endedBy).toBe('server');
     expect(result.bytesFromServer).toBe(down.length);
-    await ended(c);
+    await clientEnd;
   });
 
   it('delivers what the server said last before closing the client (a FATAL before exit)', async () => {
@@ -234,6 +235,41 @@ describe('native data path', () => {
     const loginEnd = ended(session.socket);
     c.end('bye');
     expect((await loginEnd).toString()).toBe('bye');
+  });
+
+  it('tells a client reset from a clean close', async () => {
+    const gw = await gateway();
+    const c = await client(gw.port);
+    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [Buffer.from('ok')], toServer: [] });
+    expect((await readExactly(c, 2)).toString()).toBe('ok');
+    const serverEnd = ended(serverSide);
+    rawOf.get(c)!.resetAndDestroy();
+    expect((await done).endedBy).toBe('error');
+    await serverEnd;
+  });
+
+  it('leaves no file descriptor behind once its sessions are over', async () => {
+    const gw = await gateway();
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const oneSession = async (): Promise<void> => {
+      const c = await client(gw.port);
+      const session = (await gw.sessions.next()).value as ClientTlsSession;
+      const { gatewaySide, serverSide } = await serverPair();
+      const done = session.relayTo(gatewaySide, { toClient: [Buffer.from('ok')], toServer: [] });
+      expect((await readExactly(c, 2)).toString()).toBe('ok');
+      const serverEnd = ended(serverSide);
+      c.end();
+      expect((await done).endedBy).toBe('client');
+      await serverEnd;
+      serverSide.destroy();
+      c.destroy();
+    };
+    await oneSession();
+    const before = fds();
+    for (let i = 0; i < 10; i++) await oneSession();
+    expect(fds()).toBeLessThanOrEqual(before);
   });
 
   it('refuses a client that does not speak TLS after the answer byte, and goes on serving', async () => {

@@ -158,7 +158,8 @@ export class NativeDataPath {
               upstream.destroy();
               for (const b of [...pending.toClient, ...fromServer]) socket.write(b);
               // The end of the socketpair is the barrier: after it, server bytes flow.
-              socket.end();
+              // Closing our end keeps what we wrote readable on the other, and frees the fd.
+              socket.end(() => socket.destroy());
               return done;
             },
             destroy: () => {
@@ -170,7 +171,8 @@ export class NativeDataPath {
         closed: (result, reason) => {
           closedResult = { result, reason };
           if (onClosed) onClosed(closedResult);
-          if (!relaying) socket.destroy();
+          // The native side is gone: our end has nothing left to say or hear.
+          socket.destroy();
         },
       });
     });
