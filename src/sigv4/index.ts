@@ -29,3 +29,13 @@ export {
   type VerifyDbAuthTokenContext,
   type VerifiedDbAuthToken,
 } from './verify.js';
+export {
+  parseRequestAuthorization,
+  checkRequestTime,
+  canonicalHttpRequest,
+  canonicalRequestPath,
+  requestSignatureMatches,
+  MAX_REQUEST_SKEW_MS,
+  type SignedHttpRequest,
+  type RequestAuthorization,
+} from './request-signature.js';

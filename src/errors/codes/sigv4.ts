@@ -1,7 +1,8 @@
 import type { ErrorSpec } from '../types.js';
 
 /**
- * Error codes of the sigv4 domain (RDS IAM auth tokens).
+ * Error codes of the sigv4 domain: RDS IAM auth tokens (AUTH_TOKEN_*) and
+ * header-signed API requests (REQUEST_*).
  *
  * Malformed tokens are `InvalidInput` with audit reason `InvalidToken`;
  * well-formed tokens that fail a check are `AccessDenied` with a precise audit
@@ -155,6 +156,22 @@ export const sigv4Codes = {
     kind: 'AccessDenied',
     audit: 'SignatureMismatch',
     message: 'auth token signature does not match',
+  },
+  REQUEST_AUTH_MISSING: {
+    kind: 'AccessDenied',
+    message: 'the request is not signed (no Authorization header)',
+  },
+  REQUEST_AUTH_MALFORMED: {
+    kind: 'InvalidInput',
+    message: 'the request signature is malformed: {reason}',
+  },
+  REQUEST_EXPIRED: {
+    kind: 'AccessDenied',
+    message: 'the request time {requestTime} is more than 15 minutes from the server time {serverTime}',
+  },
+  REQUEST_SIGNATURE_MISMATCH: {
+    kind: 'AccessDenied',
+    message: 'the request signature does not match',
   },
   SIGV4_INVALID_INPUT: {
     kind: 'InvalidInput',
