@@ -133,9 +133,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     native = loaded.path;
   }
 
-  const listeners: Array<{ listener: EndpointListener; endpoint: { instance: DbInstance; host: string; port: number } }> = [];
+  const listeners: Array<{ listener: EndpointListener; endpoint: Omit<RunningEndpoint, 'port'> }> = [];
   const closers: Array<() => Promise<void>> = [];
-  const dataPaths = new Map<string, 'node' | 'native'>();
   for (const instance of instances.list()) {
     const names = endpointNames(instance);
     const cert = await issueServerCertificate(ca, names);
@@ -151,6 +150,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       maxMessageBytes: config.gateway.maxMessageBytes,
     };
     let onConnection: (socket: import('node:net').Socket, onCut: (cut: () => void) => void) => Promise<void>;
+    let dataPath: RunningEndpoint['dataPath'] = 'node';
     if (instance.engine === 'postgres') {
       const clientTls: ClientTlsTerminator = native ? native.terminator(cert.chainPem, cert.keyPem) : new NodeClientTls(() => secureContext);
       const control = new PostgresControl(instance, config.gateway.loginTimeoutMs);
@@ -158,13 +158,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       // Create rds_iam early when the server is up; a failure is retried at first login.
       control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
       onConnection = (socket, onCut) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache, clientTls }, onCut);
-      dataPaths.set(instance.id, clientTls.kind);
+      dataPath = clientTls.kind;
     } else {
       onConnection = (socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
-      dataPaths.set(instance.id, 'node');
     }
     const listener = new EndpointListener({ host: instance.listen.host, port: instance.listen.port, name: instance.id, logger, onConnection });
-    listeners.push({ listener, endpoint: { instance, host: instance.listen.host, port: instance.listen.port } });
+    listeners.push({ listener, endpoint: { instance, host: instance.listen.host, dataPath } });
   }
 
   const endpoints: RunningEndpoint[] = [];
@@ -186,9 +185,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
       for (const { listener, endpoint } of listeners) {
         const port = await listener.listen();
-        endpoints.push({ ...endpoint, port, dataPath: dataPaths.get(endpoint.instance.id)! });
+        endpoints.push({ ...endpoint, port });
         logger.info(
-          { instance: endpoint.instance.id, engine: endpoint.instance.engine, listen: `${endpoint.host}:${port}`, resourceId: endpoint.instance.resourceId, dataPath: dataPaths.get(endpoint.instance.id) },
+          { instance: endpoint.instance.id, engine: endpoint.instance.engine, listen: `${endpoint.host}:${port}`, resourceId: endpoint.instance.resourceId, dataPath: endpoint.dataPath },
           'endpoint listening',
         );
       }

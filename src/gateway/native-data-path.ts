@@ -119,7 +119,6 @@ export class NativeDataPath {
     const binding = this.#binding;
     let closedResult: { result: RelayResult; reason: string } | undefined;
     let onClosed: ((r: { result: RelayResult; reason: string }) => void) | undefined;
-    let relaying = false;
 
     return new Promise<ClientTlsSession>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -138,7 +137,6 @@ export class NativeDataPath {
           resolve({
             socket,
             relayTo: (upstream: Socket, pending: RelayPending): Promise<RelayResult> => {
-              relaying = true;
               if (closedResult) {
                 // The client left while the login finished.
                 upstream.destroy();
