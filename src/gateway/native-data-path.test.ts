@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCertificates, type TestCertificates } from '../../test/support/certs.js';
 import { isIamdbError } from '../errors/index.js';
 import { Secret } from '../util/index.js';
-import type { ClientTlsSession, ClientTlsTerminator } from './client-tls.js';
+import type { ClientTlsSession, ClientTlsTerminator, RelayPending } from './client-tls.js';
 import { nativeDataPath } from './native-data-path.js';
 
 let certs: TestCertificates;
@@ -124,11 +124,25 @@ async function serverPair(): Promise<{ gatewaySide: Socket; serverSide: Socket }
   return { gatewaySide, serverSide };
 }
 
+type Gateway = Awaited<ReturnType<typeof gateway>>;
+
+/** A client through the TLS handshake, and the gateway's session for it. */
+async function tlsSession(gw?: Gateway): Promise<{ c: TLSSocket; session: ClientTlsSession }> {
+  const g = gw ?? (await gateway());
+  const c = await client(g.port);
+  return { c, session: (await g.sessions.next()).value as ClientTlsSession };
+}
+
+/** The same, handed over to the relay with a fresh server connection. */
+async function relayed(pending: RelayPending = { toClient: [], toServer: [] }, gw?: Gateway) {
+  const { c, session } = await tlsSession(gw);
+  const { gatewaySide, serverSide } = await serverPair();
+  return { c, session, serverSide, done: session.relayTo(gatewaySide, pending) };
+}
+
 describe('native data path', () => {
   it('runs a login over the socketpair, then relays, keeping the login’s last bytes ahead of the server’s', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { c, session } = await tlsSession();
     // Login phase: plaintext both ways on the socketpair.
     c.write('startup');
     expect((await readExactly(session.socket, 7)).toString()).toBe('startup');
@@ -157,11 +171,7 @@ describe('native data path', () => {
   });
 
   it('moves megabytes both ways at once with backpressure, byte for byte', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
-    const { gatewaySide, serverSide } = await serverPair();
-    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    const { c, serverSide, done } = await relayed();
     const up = randomBytes(24 << 20);
     const down = randomBytes(24 << 20);
     const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -180,11 +190,7 @@ describe('native data path', () => {
   });
 
   it('delivers what the server said last before closing the client (a FATAL before exit)', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
-    const { gatewaySide, serverSide } = await serverPair();
-    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    const { c, serverSide, done } = await relayed();
     const tail = ended(c);
     serverSide.end('goodbye');
     expect((await tail).toString()).toBe('goodbye');
@@ -192,9 +198,7 @@ describe('native data path', () => {
   });
 
   it('sends what the login read ahead from the client to the server before anything newer', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { c, session } = await tlsSession();
     c.write('early');
     // The login's reader has taken the bytes off the socketpair without consuming them.
     await new Promise<void>((resolve) => session.socket.once('readable', () => resolve()));
@@ -207,11 +211,7 @@ describe('native data path', () => {
   });
 
   it('closes both sides when the gateway cuts the session (drain deadline)', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
-    const { gatewaySide, serverSide } = await serverPair();
-    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    const { c, session, serverSide, done } = await relayed();
     const clientEnd = ended(c);
     const serverEnd = ended(serverSide);
     session.destroy();
@@ -220,29 +220,21 @@ describe('native data path', () => {
   });
 
   it('closes the client when the login gives up (the socketpair end closes)', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { c, session } = await tlsSession();
     const clientEnd = ended(c);
     session.socket.end('FATAL: no');
     expect((await clientEnd).toString()).toBe('FATAL: no');
   });
 
   it('tells the login when the client hangs up mid-login', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { c, session } = await tlsSession();
     const loginEnd = ended(session.socket);
     c.end('bye');
     expect((await loginEnd).toString()).toBe('bye');
   });
 
   it('tells a client reset from a clean close', async () => {
-    const gw = await gateway();
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
-    const { gatewaySide, serverSide } = await serverPair();
-    const done = session.relayTo(gatewaySide, { toClient: [Buffer.from('ok')], toServer: [] });
+    const { c, serverSide, done } = await relayed({ toClient: [Buffer.from('ok')], toServer: [] });
     expect((await readExactly(c, 2)).toString()).toBe('ok');
     const serverEnd = ended(serverSide);
     rawOf.get(c)!.resetAndDestroy();
@@ -254,10 +246,7 @@ describe('native data path', () => {
     const gw = await gateway();
     const fds = (): number => readdirSync('/proc/self/fd').length;
     const oneSession = async (): Promise<void> => {
-      const c = await client(gw.port);
-      const session = (await gw.sessions.next()).value as ClientTlsSession;
-      const { gatewaySide, serverSide } = await serverPair();
-      const done = session.relayTo(gatewaySide, { toClient: [Buffer.from('ok')], toServer: [] });
+      const { c, serverSide, done } = await relayed({ toClient: [Buffer.from('ok')], toServer: [] }, gw);
       expect((await readExactly(c, 2)).toString()).toBe('ok');
       const serverEnd = ended(serverSide);
       c.end();
@@ -284,8 +273,7 @@ describe('native data path', () => {
     expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_TLS_HANDSHAKE_FAILED');
     await rawEnd;
     // The data path still serves the next client.
-    const c = await client(gw.port);
-    const session = (await gw.sessions.next()).value as ClientTlsSession;
+    const { c, session } = await tlsSession(gw);
     c.write('hello');
     expect((await readExactly(session.socket, 5)).toString()).toBe('hello');
   });
