@@ -90,7 +90,8 @@ describe('header-signed requests', () => {
         fc.record({
           method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'),
           path: fc.array(segment, { maxLength: 4 }).map((s) => `/${s.join('/')}`),
-          query: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9._~-]{1,10}$/), fc.string({ maxLength: 12 }), { maxKeys: 4 }),
+          // The JS SDK's signer builds its canonical query in a plain object and so drops a `__proto__` parameter; the spec (and botocore) sign it.
+          query: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9._~-]{1,10}$/).filter((k) => k !== '__proto__'), fc.string({ maxLength: 12 }), { maxKeys: 4 }),
           headers: fc.dictionary(fc.stringMatching(/^x-test-[a-z0-9]{1,8}$/), headerValue, { maxKeys: 3 }),
           body: fc.string({ maxLength: 200 }),
           service: fc.constantFrom('iam', 'sts', 'kms', 'secretsmanager', 'rds'),
