@@ -30,6 +30,9 @@ import { SessionCredentialIssuer } from './sts/index.js';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
 import { systemClock, type Clock } from './util/index.js';
 import { IamRuntime } from './iam-runtime.js';
+import { ApiServer } from './api/server.js';
+import { ensureBootstrapAdmin } from './api/bootstrap-admin.js';
+import { stsService } from './api/services/sts.js';
 
 export interface AppDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -57,13 +60,15 @@ export interface App {
   readonly sessions: SessionCredentialIssuer;
   readonly ca: CertificateAuthority;
   readonly endpoints: readonly RunningEndpoint[];
+  /** The control plane's URL once started, when `api.listen` is set. */
+  readonly apiUrl: string | undefined;
   /** Starts listening on every endpoint. */
   start(): Promise<void>;
   /** Stops accepting, lets sessions end up to the drain timeout, then closes everything. */
   close(): Promise<void>;
 }
 
-function endpointNames(inst: DbInstance): { dnsNames: string[]; ipAddresses: string[] } {
+function endpointNames(inst: Pick<DbInstance, 'endpoints' | 'listen'>): { dnsNames: string[]; ipAddresses: string[] } {
   const dns = new Set<string>();
   const ips = new Set<string>();
   const add = (h: string): void => {
@@ -94,6 +99,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), clock);
   const iam = await IamRuntime.open({ config, store, sealer, sessions, clock });
+  const credentialsPath = join(config.stateDirPath, 'admin-credentials');
+  if (ensureBootstrapAdmin(iam.directory, { userName: config.api.adminUser, credentialsPath }).created) {
+    await iam.flush();
+    logger.warn({ user: config.api.adminUser, path: credentialsPath }, 'created the bootstrap administrator; its access key is in this file (profile iamdb-admin)');
+  }
   const instances = await InstanceRegistry.open(
     store,
     config.instances.map((i) => ({
@@ -166,6 +176,26 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     listeners.push({ listener, endpoint: { instance, host: instance.listen.host, dataPath } });
   }
 
+  const api = new ApiServer({
+    iam,
+    services: [stsService({ iam, sessions, partition: config.partition })],
+    audit,
+    logger: logger.child({ component: 'api' }),
+    clock,
+  });
+  let apiTls: { cert: string; key: string } | undefined;
+  let apiListen: ReturnType<typeof parseHostPort> | undefined;
+  if (config.api.listen !== undefined) {
+    apiListen = parseHostPort(config.api.listen);
+    const loopback = apiListen.host === 'localhost' || apiListen.host === '::1' || apiListen.host.startsWith('127.');
+    if (config.api.tls === 'on' || (config.api.tls === 'auto' && !loopback)) {
+      const names = endpointNames({ listen: apiListen, endpoints: [apiListen] });
+      const cert = await issueServerCertificate(ca, names);
+      apiTls = { cert: cert.chainPem, key: cert.keyPem.reveal() };
+    }
+  }
+  let apiUrl: string | undefined;
+
   const endpoints: RunningEndpoint[] = [];
   let closed = false;
   return {
@@ -180,6 +210,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     get endpoints() {
       return endpoints;
     },
+    get apiUrl() {
+      return apiUrl;
+    },
     async start() {
       // Clients point sslrootcert / --ssl-ca here; `iamdb ca export` prints the same.
       writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
@@ -191,11 +224,17 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
           'endpoint listening',
         );
       }
+      if (apiListen !== undefined) {
+        const port = await api.listen(apiListen.host, apiListen.port, apiTls);
+        const host = apiListen.host.includes(':') ? `[${apiListen.host}]` : apiListen.host;
+        apiUrl = `${apiTls ? 'https' : 'http'}://${host}:${port}`;
+        logger.info({ url: apiUrl, tls: apiTls !== undefined }, 'control plane listening');
+      }
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all(listeners.map(({ listener }) => listener.drain(config.gateway.drainTimeoutMs)));
+      await Promise.all([api.close(), ...listeners.map(({ listener }) => listener.drain(config.gateway.drainTimeoutMs))]);
       for (const c of closers) await c();
       await audit.close();
       await store.close();

@@ -11,7 +11,7 @@ import type { Config } from './config/index.js';
 import type { Sealer } from './crypto/index.js';
 import { IamdbError, isIamdbError } from './errors/index.js';
 import type { ConnectAuthorizer, CredentialResolver, ResolvedPrincipal, TokenVerifier } from './gateway/iam-login.js';
-import { IamDirectory, accessDeniedMessage, evaluate, parsePolicy, parsePolicyOrThrow, type IamDirectoryState, type PolicyInput, type PolicyKind } from './iam/index.js';
+import { IamDirectory, accessDeniedMessage, evaluate, parsePolicy, parsePolicyOrThrow, type Analysis, type IamDirectoryState, type PolicyInput, type PolicyKind, type RequestContext } from './iam/index.js';
 import { verifyDbAuthToken } from './sigv4/index.js';
 import type { StateStore } from './store/state-store.js';
 import type { SessionCredentialIssuer } from './sts/index.js';
@@ -38,6 +38,7 @@ export class IamRuntime {
     private readonly sealer: Sealer,
     private readonly sessions: SessionCredentialIssuer,
     private readonly partition: string,
+    private readonly clock: Clock,
   ) {}
 
   static async open(deps: { config: Config; store: StateStore; sealer: Sealer; sessions: SessionCredentialIssuer; clock: Clock }): Promise<IamRuntime> {
@@ -56,7 +57,7 @@ export class IamRuntime {
     } else {
       directory = new IamDirectory({ accountId: config.account, clock: deps.clock });
     }
-    const runtime = new IamRuntime(directory, store, sealer, deps.sessions, config.partition);
+    const runtime = new IamRuntime(directory, store, sealer, deps.sessions, config.partition, deps.clock);
     applyBootstrap(directory, config);
     await runtime.save();
     directory.onChange(() => runtime.#scheduleSave());
@@ -103,13 +104,22 @@ export class IamRuntime {
         if (sessionToken === undefined) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
         const s = this.sessions.open(accessKeyId, sessionToken);
         const id = s.identity;
+        const session = {
+          via: id.type === 'assumed-role' ? ('AssumeRole' as const) : ('GetSessionToken' as const),
+          issuedAt: s.issuedAt,
+          expiresAt: s.expiresAt,
+          ...(id.sourceIdentity !== undefined ? { sourceIdentity: id.sourceIdentity } : {}),
+          ...(id.tags !== undefined ? { tags: id.tags } : {}),
+        };
         if (id.type === 'assumed-role') {
           if (id.roleName === undefined) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
+          let roleId: string;
           try {
-            this.directory.getRole(id.roleName);
+            roleId = this.directory.getRole(id.roleName).roleId;
           } catch {
             throw new IamdbError('STS_UNKNOWN_ROLE', { accessKeyId });
           }
+          if (id.roleId !== undefined && id.roleId !== roleId) throw new IamdbError('STS_UNKNOWN_ROLE', { accessKeyId });
           return {
             secretAccessKey: s.secretAccessKey,
             principal: {
@@ -117,14 +127,19 @@ export class IamRuntime {
               accountId: id.accountId,
               type: 'assumed-role',
               name: id.sessionName ?? '',
+              userId: `${roleId}:${id.sessionName ?? ''}`,
               roleName: id.roleName,
               ...(id.sessionName ? { sessionName: id.sessionName } : {}),
               ...(id.sessionPolicies ? { sessionPolicies: id.sessionPolicies } : {}),
+              session,
             },
           };
         }
         const user = this.#userOrThrow(id.userName ?? '', accessKeyId);
-        return { secretAccessKey: s.secretAccessKey, principal: { arn: user.arn, accountId: this.directory.accountId, type: 'user', name: user.userName, userId: user.userId } };
+        return {
+          secretAccessKey: s.secretAccessKey,
+          principal: { arn: user.arn, accountId: this.directory.accountId, type: 'user', name: user.userName, userId: user.userId, ...(id.sessionPolicies ? { sessionPolicies: id.sessionPolicies } : {}), session },
+        };
       }
       if (sessionToken !== undefined) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
       const found = this.directory.findAccessKey(accessKeyId);
@@ -147,35 +162,64 @@ export class IamRuntime {
     }
   }
 
+  /**
+   * Evaluates one request of a resolved caller (an access key's user, or a
+   * role session) against the caller's identity policies, boundary and
+   * session policies, plus the target's resource policies if it has any.
+   * Adds the context keys AWS derives from the caller and the clock.
+   */
+  authorizeRequest(input: {
+    principal: ResolvedPrincipal;
+    action: string;
+    resource: string;
+    context?: RequestContext;
+    resourcePolicies?: readonly PolicyInput[];
+  }): Analysis | { decision: 'implicitDeny'; missingPrincipal: true; message: string } {
+    const { principal } = input;
+    const isRole = principal.type === 'assumed-role';
+    let owned;
+    let entityTags: Readonly<Record<string, string>> = {};
+    try {
+      owned = this.directory.policiesFor(isRole ? { roleName: principal.roleName! } : { userName: principal.name });
+      entityTags = isRole ? this.directory.getRole(principal.roleName!).tags : this.directory.getUser(principal.name).tags;
+    } catch {
+      return { decision: 'implicitDeny', missingPrincipal: true, message: `principal ${principal.arn} no longer exists` };
+    }
+    const session: PolicyInput[] | undefined = principal.sessionPolicies?.map((doc, i) => ({ label: `session/${i}`, policy: parsePolicyOrThrow(doc, 'session') }));
+    const now = this.clock.now();
+    const derived: Record<string, string> = { 'aws:CurrentTime': new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), 'aws:EpochTime': String(Math.floor(now / 1000)) };
+    if (principal.session) {
+      derived['aws:TokenIssueTime'] = new Date(principal.session.issuedAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      if (principal.session.sourceIdentity !== undefined) derived['aws:SourceIdentity'] = principal.session.sourceIdentity;
+    }
+    return evaluate({
+      request: {
+        principal: {
+          arn: principal.arn,
+          accountId: principal.accountId,
+          type: principal.type,
+          ...(principal.type === 'user' ? { userName: principal.name } : {}),
+          ...(principal.userId ? { userId: principal.userId } : {}),
+          ...(isRole ? { roleArn: `arn:${this.partition}:iam::${principal.accountId}:role/${principal.roleName}` } : {}),
+          ...(principal.sessionName ? { sessionName: principal.sessionName } : {}),
+          // Session tags win over the role's own tags, as in AWS.
+          tags: { ...entityTags, ...(principal.session?.tags ?? {}) },
+        },
+        action: input.action,
+        resource: input.resource,
+        context: { ...derived, ...(input.context ?? {}) },
+      },
+      identity: owned.identity,
+      ...(input.resourcePolicies ? { resource: input.resourcePolicies } : {}),
+      ...(owned.boundary ? { boundary: owned.boundary } : {}),
+      ...(session ? { session } : {}),
+    });
+  }
+
   readonly connectAuthorizer: ConnectAuthorizer = {
     authorize: (principal, resource, context) => {
-      const isRole = principal.type === 'assumed-role';
-      let owned;
-      try {
-        owned = this.directory.policiesFor(isRole ? { roleName: principal.roleName! } : { userName: principal.name });
-      } catch {
-        return { decision: 'implicitDeny', matchedStatements: [], message: `principal ${principal.arn} no longer exists` };
-      }
-      const session: PolicyInput[] | undefined = principal.sessionPolicies?.map((doc, i) => ({ label: `session/${i}`, policy: parsePolicyOrThrow(doc, 'session') }));
-      const analysis = evaluate({
-        request: {
-          principal: {
-            arn: principal.arn,
-            accountId: principal.accountId,
-            type: principal.type,
-            ...(principal.type === 'user' ? { userName: principal.name } : {}),
-            ...(principal.userId ? { userId: principal.userId } : {}),
-            ...(isRole ? { roleArn: `arn:${this.partition}:iam::${principal.accountId}:role/${principal.roleName}` } : {}),
-            ...(principal.sessionName ? { sessionName: principal.sessionName } : {}),
-          },
-          action: 'rds-db:connect',
-          resource,
-          context,
-        },
-        identity: owned.identity,
-        ...(owned.boundary ? { boundary: owned.boundary } : {}),
-        ...(session ? { session } : {}),
-      });
+      const analysis = this.authorizeRequest({ principal, action: 'rds-db:connect', resource, context });
+      if ('missingPrincipal' in analysis) return { decision: 'implicitDeny', matchedStatements: [], message: analysis.message };
       return {
         decision: analysis.decision,
         matchedStatements: analysis.matchedStatements.map((m) => `${m.source}#${m.index}${m.sid ? `(${m.sid})` : ''}:${m.effect}`),

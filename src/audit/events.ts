@@ -87,4 +87,26 @@ export interface SessionAuditEvent {
   readonly reason?: string;
 }
 
-export type AuditEvent = AuthAuditEvent | SessionAuditEvent;
+/** One control-plane request: who asked for what, and what iamdb decided. */
+export interface ApiAuditEvent {
+  readonly event: 'api.call';
+  readonly time: string;
+  readonly requestId: string;
+  readonly service: string;
+  readonly action: string;
+  /** allow: done; deny: refused by authentication or authorization; error: failed otherwise. */
+  readonly decision: 'allow' | 'deny' | 'error';
+  /** The catalog code behind a refusal or failure (e.g. IAM_ACCESS_DENIED, REQUEST_SIGNATURE_MISMATCH). */
+  readonly reason?: string;
+  /** The AWS error code the caller saw. */
+  readonly errorCode?: string;
+  readonly source: string;
+  readonly principal?: string;
+  readonly accessKeyId?: string;
+  /** The action and resource of the authorization that refused, and the statements that decided it. */
+  readonly authorization?: { readonly action: string; readonly resource: string; readonly decision: string; readonly matchedStatements: readonly string[] };
+  /** Human explanation; never holds a token, password or secret. */
+  readonly detail?: string;
+}
+
+export type AuditEvent = AuthAuditEvent | SessionAuditEvent | ApiAuditEvent;

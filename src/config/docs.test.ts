@@ -19,7 +19,7 @@ const END = '<!-- END GENERATED: config keys -->';
 const envReachable = new Set([
   'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
   'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
-    'gateway.dataPath',
+    'gateway.dataPath', 'api.listen', 'api.tls', 'api.allowPlainHttp',
 ]);
 
 /** What each key means; the schema carries few descriptions, so they live here, next to the check. */
@@ -39,6 +39,11 @@ const meanings: Record<string, string> = {
   'gateway.tokenFutureSkewSeconds': 'How far in the future an auth token may be dated (clock skew) before it is refused (`FutureToken`).',
   'gateway.drainTimeoutMs': 'On SIGTERM/SIGINT, how long open sessions may continue before they are closed.',
   'gateway.dataPath': 'Where PostgreSQL endpoints terminate client TLS and relay bytes after login: `native` (the native data path built by `npm ci`: TLS and relay on a thread of their own, off the event loop), `node` (Node\'s TLS and the JavaScript relay), or `auto` (native when it loads, else node, with a warning). MySQL endpoints always use node. See docs/architecture.md.',
+  api: 'The AWS-compatible control plane (IAM, STS, RDS, KMS, Secrets Manager) that the AWS CLI and SDKs drive with `--endpoint-url`. See docs/control-plane.md.',
+  'api.listen': 'Address of the control-plane endpoint, e.g. `127.0.0.1:7400`. Unset: no control plane is served (the admin credentials are still created).',
+  'api.tls': '`auto`: plain HTTP on a loopback address, HTTPS with a certificate from iamdb\'s CA anywhere else; `on`: always HTTPS; `off`: always plain HTTP (refused off loopback unless `allowPlainHttp`).',
+  'api.allowPlainHttp': 'Lets `tls: off` serve plain HTTP on a non-loopback address (signed requests and returned secrets then cross the network in the clear).',
+  'api.adminUser': 'The IAM user created on first start with full access; its access key is written once to `<stateDir>/admin-credentials` (profile `iamdb-admin`).',
   iam: 'IAM entities seeded at start.',
   'iam.users': 'IAM users.',
   'iam.users[].name': 'User name (unique, case-insensitively).',

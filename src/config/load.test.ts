@@ -54,6 +54,16 @@ describe('loadConfig', () => {
     expect(problemsOf({ text, env: {} })).toEqual(['instances[0].listen: expected host:port, e.g. 127.0.0.1:7432']);
   });
 
+  it('serves the control plane in the clear only on loopback unless told otherwise', () => {
+    expect(loadConfig({ text: 'api: { listen: "127.0.0.1:7400", tls: "off" }', env: {} }).api.tls).toBe('off');
+    expect(problemsOf({ text: 'api: { listen: "0.0.0.0:7400", tls: "off" }', env: {} })[0]).toMatch(/^api\.tls: plain HTTP on 0\.0\.0\.0:7400/);
+    const allowed = loadConfig({ text: 'api: { listen: "0.0.0.0:7400", tls: "off" }', env: { IAMDB_API__ALLOWPLAINHTTP: 'true' } });
+    expect(allowed.api.allowPlainHttp).toBe(true);
+    expect(loadConfig({ text: '', env: { IAMDB_API__LISTEN: '127.0.0.1:7401' } }).api.listen).toBe('127.0.0.1:7401');
+    const clash = 'api: { listen: "127.0.0.1:7432" }\ninstances:\n  - { id: a, engine: postgres, listen: "127.0.0.1:7432", target: "127.0.0.1:2", master: { username: u, password: p } }\n';
+    expect(problemsOf({ text: clash, env: {} })).toEqual(['api.listen: address 127.0.0.1:7432 is already used by instances[0]']);
+  });
+
   it('counts the problems in the error details', () => {
     try {
       loadConfig({ file: fixture('three-errors.yaml'), env: {} });

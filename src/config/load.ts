@@ -82,7 +82,7 @@ function envOverrides(env: Readonly<Record<string, string | undefined>>): Record
   const scalarPaths = [
     'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
     'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
-    'gateway.dataPath',
+    'gateway.dataPath', 'api.listen', 'api.tls', 'api.allowPlainHttp',
   ];
   const byEnvName = new Map(scalarPaths.map((p) => [`IAMDB_${p.split('.').join('__').toUpperCase()}`, p]));
   const out: Record<string, unknown> = {};
@@ -90,7 +90,8 @@ function envOverrides(env: Readonly<Record<string, string | undefined>>): Record
     if (value === undefined) continue;
     const path = byEnvName.get(name.toUpperCase());
     if (path === undefined) continue;
-    out[path] = /^(gateway\.)/.test(path) && /^\d+$/.test(value) ? Number(value) : value;
+    if (path === 'api.allowPlainHttp' && (value === 'true' || value === 'false')) out[path] = value === 'true';
+    else out[path] = /^(gateway\.)/.test(path) && /^\d+$/.test(value) ? Number(value) : value;
   }
   return out;
 }
@@ -109,6 +110,14 @@ function crossChecks(cfg: ParsedConfig): ConfigProblem[] {
       if (inst.targetTls.ca === undefined) problems.push({ path: `instances[${i}].targetTls.ca`, message: `required when mode is ${inst.targetTls.mode}` });
     }
   });
+  if (cfg.api.listen !== undefined) {
+    const host = cfg.api.listen.slice(0, cfg.api.listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+    if (!loopback && cfg.api.tls === 'off' && !cfg.api.allowPlainHttp) {
+      problems.push({ path: 'api.tls', message: `plain HTTP on ${cfg.api.listen} would send signed requests and returned secrets in the clear off this machine; use tls: auto or on, or set api.allowPlainHttp: true` });
+    }
+    if (listens.has(cfg.api.listen)) problems.push({ path: 'api.listen', message: `address ${cfg.api.listen} is already used by instances[${listens.get(cfg.api.listen)}]` });
+  }
   const names = (list: ReadonlyArray<{ name: string }>, path: string): void => {
     const seen = new Map<string, number>();
     list.forEach((e, i) => {

@@ -126,6 +126,14 @@ export const configSchema = z.strictObject({
       dataPath: z.enum(['auto', 'native', 'node']).default('auto'),
     })
     .default({ loginTimeoutMs: 15_000, maxMessageBytes: 64 << 20, tokenFutureSkewSeconds: 300, drainTimeoutMs: 30_000, dataPath: 'auto' }),
+  api: z
+    .strictObject({
+      listen: hostPort.optional(),
+      tls: z.enum(['auto', 'on', 'off']).default('auto'),
+      allowPlainHttp: z.boolean().default(false),
+      adminUser: entityName.default('iamdb-admin'),
+    })
+    .default({ tls: 'auto', allowPlainHttp: false, adminUser: 'iamdb-admin' }),
   iam: z
     .strictObject({
       users: z.array(user).default([]),

@@ -17,6 +17,8 @@ import { gatewayCodes } from './codes/gateway.js';
 import { configCodes } from './codes/config.js';
 import { auditCodes } from './codes/audit.js';
 import { stsCodes } from './codes/sts.js';
+import { apiCodes } from './codes/api.js';
+import { rdsCodes } from './codes/rds.js';
 
 export const catalog = {
   ...generalCodes,
@@ -31,6 +33,8 @@ export const catalog = {
   ...configCodes,
   ...auditCodes,
   ...stsCodes,
+  ...apiCodes,
+  ...rdsCodes,
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof catalog;

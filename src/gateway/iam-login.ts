@@ -21,6 +21,14 @@ export interface ResolvedPrincipal {
   readonly sessionPolicies?: readonly string[];
   readonly roleName?: string;
   readonly sessionName?: string;
+  /** For temporary credentials: how and when they were issued (aws:TokenIssueTime, aws:SourceIdentity, session tags). */
+  readonly session?: {
+    readonly via: 'AssumeRole' | 'GetSessionToken';
+    readonly issuedAt: number;
+    readonly expiresAt: number;
+    readonly sourceIdentity?: string;
+    readonly tags?: Readonly<Record<string, string>>;
+  };
 }
 
 export interface CredentialResolver {

@@ -21,6 +21,8 @@ export interface SessionIdentity {
   readonly type: 'assumed-role' | 'user';
   readonly roleName?: string;
   readonly roleArn?: string;
+  /** The role's unique id (AROA…) when the session began: a role deleted and created again under the same name does not inherit sessions. */
+  readonly roleId?: string;
   readonly sessionName?: string;
   readonly userName?: string;
   /** Session policy JSON documents (ceilings), if any. */

@@ -4,13 +4,13 @@
  * master key, and an in-memory audit sink for assertions.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { stringify } from 'yaml';
 import { createApp, type App } from '../../src/app.js';
-import { createMemoryAuditSink, type AuthAuditEvent } from '../../src/audit/index.js';
+import { createMemoryAuditSink, type ApiAuditEvent, type AuthAuditEvent } from '../../src/audit/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/util/index.js';
 import { getFreePort } from './free-port.js';
@@ -23,6 +23,12 @@ export interface TestIamdb {
   readonly stateDir: string;
   readonly caPath: string;
   readonly audit: ReturnType<typeof createMemoryAuditSink>;
+  /** The control plane's URL (when the config has `api.listen`; `auto` picks a free port). */
+  readonly apiUrl: string;
+  /** The bootstrap administrator's key, read from `<stateDir>/admin-credentials`. */
+  readonly admin: { id: string; secret: string };
+  /** Control-plane events so far, newest last. */
+  apiEvents(): ApiAuditEvent[];
   /** host:port of an instance endpoint. */
   endpoint(id: string): { host: string; port: number };
   /** Auth events so far, newest last. */
@@ -52,7 +58,9 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
       listen: i['listen'] === 'auto' || i['listen'] === undefined ? `127.0.0.1:${await getFreePort()}` : i['listen'],
     })),
   );
-  const full = { account: ACCOUNT, region: REGION, ...config, instances, stateDir: join(stateDir, 'state'), log: { level: 'silent' } };
+  const apiConfig = config['api'] as Record<string, unknown> | undefined;
+  const api = apiConfig === undefined ? undefined : { ...apiConfig, ...(apiConfig['listen'] === 'auto' ? { listen: `127.0.0.1:${await getFreePort()}` } : {}) };
+  const full = { account: ACCOUNT, region: REGION, ...config, ...(api ? { api } : {}), instances, stateDir: join(stateDir, 'state'), log: { level: 'silent' } };
   const env = { IAMDB_MASTER_KEY: randomBytes(32).toString('hex') };
   const cfg = loadConfig({ text: stringify(full), env, baseDir: stateDir });
   const audit = createMemoryAuditSink();
@@ -60,12 +68,17 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
   await app.start();
   const caPath = join(stateDir, 'ca.pem');
   writeFileSync(caPath, app.ca.caBundlePem());
+  const creds = readFileSync(join(stateDir, 'state', 'admin-credentials'), 'utf8');
+  const admin = { id: /aws_access_key_id = (\S+)/.exec(creds)![1]!, secret: /aws_secret_access_key = (\S+)/.exec(creds)![1]! };
   const authEvents = (): AuthAuditEvent[] => audit.events.filter((e): e is AuthAuditEvent => e.event === 'db.auth');
   return {
     app,
     stateDir,
     caPath,
     audit,
+    apiUrl: app.apiUrl ?? '',
+    admin,
+    apiEvents: () => audit.events.filter((e): e is ApiAuditEvent => e.event === 'api.call'),
     endpoint(id) {
       const e = app.endpoints.find((x) => x.instance.id === id);
       if (!e) throw new Error(`no endpoint ${id}`);
