@@ -33,6 +33,7 @@ import { IamRuntime } from './iam-runtime.js';
 import { ApiServer } from './api/server.js';
 import { ensureBootstrapAdmin } from './api/bootstrap-admin.js';
 import { stsService } from './api/services/sts.js';
+import { iamService } from './api/services/iam.js';
 
 export interface AppDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -178,7 +179,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const api = new ApiServer({
     iam,
-    services: [stsService({ iam, sessions, partition: config.partition })],
+    services: [stsService({ iam, sessions, partition: config.partition }), iamService({ iam, partition: config.partition })],
     audit,
     logger: logger.child({ component: 'api' }),
     clock,

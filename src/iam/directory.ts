@@ -53,7 +53,7 @@ export interface DirectoryChange {
 }
 
 /** The principal whose policies `policiesFor` collects. For a role session pass the role. */
-export type PolicyOwnerRef = { readonly userName: string } | { readonly roleName: string };
+export type PolicyOwnerRef = { readonly userName: string } | { readonly roleName: string } | { readonly groupName: string };
 
 /** Identity policies and boundary of a user or role, ready for `evaluate`. */
 export interface PrincipalPolicies {
@@ -319,6 +319,31 @@ export class IamDirectory {
     if (u.groups.length > 0) throw new IamdbError('IAM_DELETE_CONFLICT', { what: 'remove user from all groups' });
     this.#users.delete(key(userName));
     this.#changed('deleteUser');
+  }
+
+  // ---- tags ------------------------------------------------------------
+
+  /** TagUser: adds or replaces tags; at most 50 per user, as AWS. */
+  tagUser(userName: string, tags: Tags): void {
+    applyTags(this.#user(userName).tags, tags);
+    this.#changed('tagUser');
+  }
+
+  untagUser(userName: string, keys: readonly string[]): void {
+    const u = this.#user(userName);
+    for (const k of keys) delete u.tags[k];
+    this.#changed('untagUser');
+  }
+
+  tagRole(roleName: string, tags: Tags): void {
+    applyTags(this.#role(roleName).tags, tags);
+    this.#changed('tagRole');
+  }
+
+  untagRole(roleName: string, keys: readonly string[]): void {
+    const r = this.#role(roleName);
+    for (const k of keys) delete r.tags[k];
+    this.#changed('untagRole');
   }
 
   // ---- groups ----------------------------------------------------------
@@ -848,10 +873,14 @@ export class IamDirectory {
       add(u, `user/${u.userName}`);
       for (const g of u.groups) add(this.#group(g), `group/${g}`);
       boundaryArn = u.permissionsBoundary;
-    } else {
+    } else if ('roleName' in ref) {
       const r = this.#role(ref.roleName);
       add(r, `role/${r.roleName}`);
       boundaryArn = r.permissionsBoundary;
+    } else {
+      // Groups are not principals; the policy simulator evaluates their policies alone.
+      const g = this.#group(ref.groupName);
+      add(g, `group/${g.groupName}`);
     }
     return boundaryArn === undefined ? { identity } : { identity, boundary: [this.#managedInput(boundaryArn)] };
   }
@@ -1054,6 +1083,21 @@ function detach(holder: PolicyHolder, arn: string): void {
   const i = holder.attached.indexOf(arn);
   if (i < 0) throw new IamdbError('IAM_NO_SUCH_POLICY', { arn });
   holder.attached.splice(i, 1);
+}
+
+const MAX_TAGS = 50;
+
+/** Checks and merges tags the way IAM does: keys 1-128 characters, values up to 256, at most 50. */
+function applyTags(target: Record<string, string>, tags: Tags): void {
+  for (const [k, v] of Object.entries(tags)) {
+    if (k.length < 1 || k.length > 128 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u.test(k)) {
+      throw new IamdbError('IAM_INVALID_INPUT', { message: `1 validation error detected: Value '${k.slice(0, 128)}' at 'tags.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+` });
+    }
+    if (v.length > 256) throw new IamdbError('IAM_INVALID_INPUT', { message: `1 validation error detected: Value at 'tags.member.value' failed to satisfy constraint: Member must have length less than or equal to 256` });
+  }
+  const merged = { ...target, ...tags };
+  if (Object.keys(merged).length > MAX_TAGS) throw new IamdbError('IAM_LIMIT_EXCEEDED', { quota: 'TagsPerEntity', limit: MAX_TAGS });
+  Object.assign(target, tags);
 }
 
 function userView(u: UserRecord): IamUser {
