@@ -34,6 +34,7 @@ import { ApiServer } from './api/server.js';
 import { ensureBootstrapAdmin } from './api/bootstrap-admin.js';
 import { stsService } from './api/services/sts.js';
 import { iamService } from './api/services/iam.js';
+import { rdsService } from './api/services/rds.js';
 
 export interface AppDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -177,9 +178,20 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     listeners.push({ listener, endpoint: { instance, host: instance.listen.host, dataPath } });
   }
 
+  const endpoints: RunningEndpoint[] = [];
   const api = new ApiServer({
     iam,
-    services: [stsService({ iam, sessions, partition: config.partition }), iamService({ iam, partition: config.partition })],
+    services: [
+      stsService({ iam, sessions, partition: config.partition }),
+      iamService({ iam, partition: config.partition }),
+      rdsService({
+        instances,
+        region: config.region,
+        account: config.account,
+        partition: config.partition,
+        portOf: (id) => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0,
+      }),
+    ],
     audit,
     logger: logger.child({ component: 'api' }),
     clock,
@@ -196,8 +208,6 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     }
   }
   let apiUrl: string | undefined;
-
-  const endpoints: RunningEndpoint[] = [];
   let closed = false;
   return {
     config,

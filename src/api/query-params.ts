@@ -39,6 +39,11 @@ export class QueryParams {
     return this.#values.get('Version');
   }
 
+  /** Every parameter name, in arrival order. */
+  names(): string[] {
+    return [...this.#values.keys()];
+  }
+
   has(name: string): boolean {
     return this.#values.has(name) || [...this.#values.keys()].some((k) => k.startsWith(`${name}.`));
   }

@@ -59,6 +59,11 @@ export function parseHostPort(value: string, defaultPort?: number): HostPort {
   return { host, port };
 }
 
+function sameTags(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
@@ -101,7 +106,7 @@ export class InstanceRegistry {
     const reg = new InstanceRegistry(store);
     for (const def of defs) {
       const key = def.id.toLowerCase();
-      const rec = await store.get<StoredInstance & { configIam?: boolean }>('rds-instance', key);
+      const rec = await store.get<StoredInstance & { configIam?: boolean; tags?: Record<string, string>; configTags?: Record<string, string> }>('rds-instance', key);
       let resourceId = rec?.data.resourceId;
       if (resourceId === undefined || !DBI_RESOURCE_ID.test(resourceId)) resourceId = newDbiResourceId();
       // A runtime change sticks until the config file itself changes the value.
@@ -109,10 +114,15 @@ export class InstanceRegistry {
         rec !== undefined && rec.data.configIam === def.iamDatabaseAuthentication && rec.data.iamDatabaseAuthentication !== undefined
           ? rec.data.iamDatabaseAuthentication
           : def.iamDatabaseAuthentication;
+      // Tags follow the same rule: API changes stick until the file's tags change.
+      const configTags = { ...def.tags };
+      const tags = rec?.data.tags !== undefined && sameTags(rec.data.configTags ?? {}, configTags) ? rec.data.tags : configTags;
       await store.put('rds-instance', key, {
         resourceId,
         iamDatabaseAuthentication: iam,
         configIam: def.iamDatabaseAuthentication,
+        tags,
+        configTags,
         createdAt: rec?.data.createdAt ?? Date.now(),
       });
       reg.#byId.set(key, {
@@ -126,7 +136,7 @@ export class InstanceRegistry {
         targetTls: def.targetTls,
         master: def.master,
         iamDatabaseAuthentication: iam,
-        tags: { ...def.tags },
+        tags: { ...tags },
       });
     }
     return reg;
@@ -138,6 +148,16 @@ export class InstanceRegistry {
 
   list(): DbInstance[] {
     return [...this.#byId.values()];
+  }
+
+  /** Replaces an instance's tags (AddTagsToResource / RemoveTagsFromResource) and persists them. */
+  async setTags(id: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    const inst = this.get(id);
+    if (inst === undefined) throw new Error(`unknown instance ${id}`);
+    inst.tags = { ...tags };
+    const key = id.toLowerCase();
+    const rec = await this.store.get<Record<string, unknown>>('rds-instance', key);
+    await this.store.put('rds-instance', key, { ...(rec?.data ?? {}), resourceId: inst.resourceId, tags: inst.tags });
   }
 
   /** Turns IAM database authentication on or off at runtime; established sessions are untouched. */

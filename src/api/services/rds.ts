@@ -1,0 +1,159 @@
+/**
+ * RDS over the Query protocol, for the instances iamdb fronts:
+ * DescribeDBInstances, ModifyDBInstance (IAM database authentication on or
+ * off at run time) and resource tags. AWS's CreateDBInstance makes servers;
+ * iamdb adopts existing ones from its config file instead (docs/control-plane.md).
+ */
+import { hostname } from 'node:os';
+import { IamdbError } from '../../errors/index.js';
+import type { DbInstance, InstanceRegistry } from '../../rds/index.js';
+import type { QueryParams } from '../query-params.js';
+import type { QueryHandler, QueryService } from '../service.js';
+import { members, type XmlElements } from '../xml.js';
+
+/** RDS's own limit on tags per resource. */
+const MAX_TAGS = 50;
+
+function invalid(message: string): IamdbError {
+  return new IamdbError('RDS_INVALID_PARAMETER', { message });
+}
+
+/** The address clients use (and sign tokens for): the first alias for a wildcard listener, else the listen address. */
+function endpointOf(inst: DbInstance, port: number): { Address: string; Port: number } {
+  const wildcard = inst.listen.host === '0.0.0.0' || inst.listen.host === '::';
+  const named = inst.endpoints.find((e) => e.host !== inst.listen.host);
+  const address = wildcard ? (named?.host ?? hostname()) : inst.listen.host;
+  return { Address: address, Port: port };
+}
+
+export function rdsService(deps: {
+  instances: InstanceRegistry;
+  region: string;
+  account: string;
+  partition: string;
+  /** The port each instance listens on (known once started; port 0 in the config means "any"). */
+  portOf: (id: string) => number;
+}): QueryService {
+  const { instances, region, account, partition } = deps;
+  const arnOf = (id: string): string => `arn:${partition}:rds:${region}:${account}:db:${id}`;
+
+  const instance = (id: string): DbInstance => {
+    const inst = instances.get(id);
+    if (inst === undefined) throw new IamdbError('RDS_DB_INSTANCE_NOT_FOUND', { id });
+    return inst;
+  };
+  /** The instance an `arn:aws:rds:…:db:ID` names. */
+  const byArn = (arn: string): DbInstance => {
+    const m = /^arn:[\w-]+:rds:([\w-]+):(\d{12}):db:([A-Za-z][A-Za-z0-9-]{0,62})$/.exec(arn);
+    if (m === null) throw invalid(`The specified resource name does not match an RDS resource in this region.`);
+    if (m[1] !== region || m[2] !== account) throw new IamdbError('RDS_RESOURCE_NOT_FOUND', { id: m[3]! });
+    return instance(m[3]!);
+  };
+
+  const instanceXml = (inst: DbInstance): XmlElements => ({
+    DBInstanceIdentifier: inst.id,
+    DBInstanceClass: 'db.iamdb',
+    Engine: inst.engineName,
+    DBInstanceStatus: 'available',
+    MasterUsername: inst.master.username,
+    Endpoint: endpointOf(inst, deps.portOf(inst.id)),
+    MultiAZ: false,
+    PubliclyAccessible: false,
+    StorageEncrypted: false,
+    DbiResourceId: inst.resourceId,
+    DBInstanceArn: arnOf(inst.id),
+    IAMDatabaseAuthenticationEnabled: inst.iamDatabaseAuthentication,
+    TagList: members(
+      Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })),
+      'Tag',
+    ),
+  });
+
+  const filtersOf = (q: QueryParams): Array<(i: DbInstance) => boolean> =>
+    q.list('Filters').map((f) => {
+      const name = f.str('Name');
+      const values = f.strings('Values');
+      if (name === undefined) throw invalid('The parameter Filters.Filter.Name must be provided.');
+      switch (name) {
+        case 'db-instance-id':
+          return (i) => values.some((v) => v.toLowerCase() === i.id.toLowerCase() || v === arnOf(i.id));
+        case 'dbi-resource-id':
+          return (i) => values.includes(i.resourceId);
+        case 'engine':
+          return (i) => values.includes(i.engineName);
+        default:
+          throw invalid(`Unrecognized filter name: ${name.slice(0, 64)}.`);
+      }
+    });
+
+  const a: Record<string, QueryHandler> = {};
+  a['DescribeDBInstances'] = (ctx, q) => {
+    const id = q.str('DBInstanceIdentifier');
+    if (id !== undefined) {
+      ctx.authorize('rds:DescribeDBInstances', arnOf(id));
+      return { DBInstances: members([instanceXml(instance(id))], 'DBInstance') };
+    }
+    ctx.authorize('rds:DescribeDBInstances', arnOf('*'));
+    const filters = filtersOf(q);
+    const max = q.int('MaxRecords', { min: 20, max: 100 }) ?? 100;
+    const all = instances.list().filter((i) => filters.every((f) => f(i))).sort((x, y) => x.id.localeCompare(y.id));
+    const marker = q.str('Marker');
+    const start = marker === undefined ? 0 : Math.max(0, all.findIndex((i) => i.id === marker));
+    const slice = all.slice(start, start + max);
+    const next = all[start + max];
+    return { DBInstances: members(slice.map(instanceXml), 'DBInstance'), ...(next ? { Marker: next.id } : {}) };
+  };
+  a['ModifyDBInstance'] = async (ctx, q) => {
+    const id = q.required('DBInstanceIdentifier');
+    ctx.authorize('rds:ModifyDBInstance', arnOf(id));
+    const inst = instance(id);
+    const iam = q.bool('EnableIAMDatabaseAuthentication');
+    // Everything else RDS can modify (class, storage, engine version, …) belongs to the server iamdb fronts.
+    const known = new Set(['Action', 'Version', 'DBInstanceIdentifier', 'EnableIAMDatabaseAuthentication', 'ApplyImmediately']);
+    const unsupported = q.names().filter((n) => !known.has(n));
+    if (unsupported.length > 0) throw new IamdbError('API_NOT_SUPPORTED', { message: `iamdb can modify only EnableIAMDatabaseAuthentication; not supported: ${unsupported.slice(0, 5).join(', ')}` });
+    // No maintenance windows here: the change applies at once whatever ApplyImmediately says (docs/control-plane.md).
+    if (iam !== undefined && iam !== inst.iamDatabaseAuthentication) await instances.setIamDatabaseAuthentication(inst.id, iam);
+    return { DBInstance: instanceXml(inst) };
+  };
+  a['ListTagsForResource'] = (ctx, q) => {
+    const arn = q.required('ResourceName');
+    ctx.authorize('rds:ListTagsForResource', arn);
+    const inst = byArn(arn);
+    return { TagList: members(Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })), 'Tag') };
+  };
+  a['AddTagsToResource'] = async (ctx, q) => {
+    const arn = q.required('ResourceName');
+    const tags = q.tags('Tags');
+    ctx.authorize('rds:AddTagsToResource', arn, {
+      context: { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) },
+    });
+    const inst = byArn(arn);
+    for (const [k, v] of Object.entries(tags)) {
+      if (k.length < 1 || k.length > 128 || k.toLowerCase().startsWith('aws:')) throw invalid(`Invalid tag key: ${k.slice(0, 128)}`);
+      if (v.length > 256) throw invalid(`Invalid tag value for key ${k.slice(0, 128)}`);
+    }
+    const merged = { ...inst.tags, ...tags };
+    if (Object.keys(merged).length > MAX_TAGS) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `Cannot add tags: an RDS resource can have at most ${MAX_TAGS} tags.` });
+    await instances.setTags(inst.id, merged);
+    return undefined;
+  };
+  a['RemoveTagsFromResource'] = async (ctx, q) => {
+    const arn = q.required('ResourceName');
+    const keys = q.strings('TagKeys');
+    ctx.authorize('rds:RemoveTagsFromResource', arn, { context: { 'aws:TagKeys': keys } });
+    const inst = byArn(arn);
+    const kept = Object.fromEntries(Object.entries(inst.tags).filter(([k]) => !keys.includes(k)));
+    await instances.setTags(inst.id, kept);
+    return undefined;
+  };
+
+  return {
+    protocol: 'query',
+    name: 'rds',
+    xmlns: 'http://rds.amazonaws.com/doc/2014-10-31/',
+    version: '2014-10-31',
+    actions: a,
+    errorOverrides: { API_VALIDATION: { code: 'InvalidParameterValue' }, API_NOT_SUPPORTED: { code: 'InvalidParameterCombination' } },
+  };
+}
