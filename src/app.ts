@@ -35,6 +35,10 @@ import { ensureBootstrapAdmin } from './api/bootstrap-admin.js';
 import { stsService } from './api/services/sts.js';
 import { iamService } from './api/services/iam.js';
 import { rdsService } from './api/services/rds.js';
+import { kmsService } from './api/services/kms.js';
+import { secretsManagerService } from './api/services/secretsmanager.js';
+import { Keyring } from './kms/index.js';
+import { SecretRegistry } from './secrets/index.js';
 
 export interface AppDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -59,6 +63,9 @@ export interface App {
   readonly sealer: Sealer;
   readonly instances: InstanceRegistry;
   readonly iam: IamRuntime;
+  /** KMS keys (sealed by the master key) and Secrets Manager secrets (envelope-encrypted under them). */
+  readonly keyring: Keyring;
+  readonly secrets: SecretRegistry;
   readonly sessions: SessionCredentialIssuer;
   readonly ca: CertificateAuthority;
   readonly endpoints: readonly RunningEndpoint[];
@@ -178,6 +185,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     listeners.push({ listener, endpoint: { instance, host: instance.listen.host, dataPath } });
   }
 
+  const where = { partition: config.partition, region: config.region, account: config.account };
+  const keyring = new Keyring(store, sealer, clock, where);
+  const secrets = new SecretRegistry(store, sealer.deriveKey('secrets/value-digest'), clock, where);
   const endpoints: RunningEndpoint[] = [];
   const api = new ApiServer({
     iam,
@@ -191,6 +201,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         partition: config.partition,
         portOf: (id) => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0,
       }),
+      kmsService({ keyring, account: config.account }),
+      secretsManagerService({ registry: secrets, keyring, ...where }),
     ],
     audit,
     logger: logger.child({ component: 'api' }),
@@ -216,6 +228,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     sealer,
     instances,
     iam,
+    keyring,
+    secrets,
     sessions,
     ca,
     get endpoints() {

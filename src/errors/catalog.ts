@@ -19,6 +19,8 @@ import { auditCodes } from './codes/audit.js';
 import { stsCodes } from './codes/sts.js';
 import { apiCodes } from './codes/api.js';
 import { rdsCodes } from './codes/rds.js';
+import { kmsCodes } from './codes/kms.js';
+import { secretsCodes } from './codes/secrets.js';
 
 export const catalog = {
   ...generalCodes,
@@ -35,6 +37,8 @@ export const catalog = {
   ...stsCodes,
   ...apiCodes,
   ...rdsCodes,
+  ...kmsCodes,
+  ...secretsCodes,
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof catalog;

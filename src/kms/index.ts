@@ -1,0 +1,2 @@
+/** kms: symmetric keys sealed by the master key, aliases, key policies, Encrypt/Decrypt. */
+export { Keyring, MAX_PLAINTEXT_BYTES, type KeyState, type KmsAlias, type KmsKey } from './keyring.js';

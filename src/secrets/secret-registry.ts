@@ -1,0 +1,357 @@
+/**
+ * Secrets as Secrets Manager keeps them: a name and ARN, versions with
+ * staging labels (AWSCURRENT, AWSPREVIOUS, AWSPENDING, or the caller's own),
+ * deletion with a recovery window, tags and a resource policy.
+ *
+ * Every value is envelope-encrypted: a fresh data key from KMS under the
+ * secret's key, with the encryption context Secrets Manager uses
+ * (SecretARN, SecretVersionId), encrypts the value with AES-256-GCM. The
+ * registry never sees a KMS key itself; `DataKeys` supplies and opens data
+ * keys, so the caller decides how that use of KMS is authorized.
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { IamdbError } from '../errors/index.js';
+import type { StateStore } from '../store/state-store.js';
+import { constantTimeEqualStrings, type Clock, type Secret } from '../util/index.js';
+
+export interface DataKeys {
+  /** A new data key under `keyId` (id, ARN or alias) for `context`: its plaintext and its KMS ciphertext. */
+  generate(keyId: string, context: Readonly<Record<string, string>>): Promise<{ keyArn: string; plaintext: Buffer; encrypted: Buffer }>;
+  /** Opens a data key made by `generate` with the same context. */
+  open(encrypted: Buffer, context: Readonly<Record<string, string>>): Promise<Buffer>;
+}
+
+export interface SecretVersion {
+  readonly versionId: string;
+  readonly stages: readonly string[];
+  readonly createdDate: number;
+  readonly kind: 'string' | 'binary';
+  /** Envelope: u16 length | data key ciphertext | nonce(12) | value ciphertext | tag(16), base64. */
+  readonly sealed: string;
+  /** HMAC of the value under an iamdb-held key: lets a retried request with the same token be recognised without decrypting. */
+  readonly digest: string;
+}
+
+export interface SecretRecord {
+  readonly arn: string;
+  readonly name: string;
+  readonly description?: string;
+  /** As the caller gave it; absent means the account's default key, alias/aws/secretsmanager. */
+  readonly kmsKeyId?: string;
+  readonly createdDate: number;
+  readonly lastChangedDate: number;
+  readonly lastAccessedDate?: number;
+  /** When DeleteSecret was called; the secret is unusable but restorable until `deletionDate`. */
+  readonly deletedDate?: number;
+  readonly deletionDate?: number;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly resourcePolicy?: string;
+  readonly versions: readonly SecretVersion[];
+}
+
+const KIND = 'secret';
+export const DEFAULT_KMS_ALIAS = 'alias/aws/secretsmanager';
+export const MAX_SECRET_BYTES = 65536;
+/** Versions without a label beyond this many are dropped, oldest first (AWS keeps about 100). */
+const MAX_VERSIONS = 100;
+const NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function suffix(): string {
+  let out = '';
+  for (const b of randomBytes(6)) out += SUFFIX_ALPHABET[b % SUFFIX_ALPHABET.length];
+  return out;
+}
+
+function invalidRequest(message: string): IamdbError {
+  return new IamdbError('SM_INVALID_REQUEST', { message });
+}
+
+const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
+
+export class SecretRegistry {
+  constructor(
+    private readonly store: StateStore,
+    private readonly digestKey: Secret<Buffer>,
+    private readonly clock: Clock,
+    private readonly where: { partition: string; region: string; account: string },
+  ) {}
+
+  /** The ARN a new secret gets: AWS appends a dash and six random characters to the name. */
+  newArn(name: string): string {
+    return `arn:${this.where.partition}:secretsmanager:${this.where.region}:${this.where.account}:secret:${name}-${suffix()}`;
+  }
+
+  checkName(name: string): void {
+    if (!NAME.test(name)) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!' });
+  }
+
+  #digest(value: Buffer): string {
+    return createHmac('sha256', this.digestKey.reveal()).update(value).digest('base64');
+  }
+
+  /**
+   * Finds a secret by name, full ARN or partial ARN (without the random
+   * suffix). A secret past its recovery window is purged on sight.
+   */
+  async find(secretId: string): Promise<SecretRecord> {
+    const arn = /^arn:[\w-]+:secretsmanager:([\w-]+):(\d{12}):secret:(.+)$/.exec(secretId);
+    let rec: SecretRecord | undefined;
+    if (arn) {
+      if (arn[1] === this.where.region && arn[2] === this.where.account) {
+        const tail = arn[3]!;
+        rec = (await this.store.get<SecretRecord>(KIND, tail))?.data;
+        if (rec === undefined) {
+          const full = /^(.+)-[A-Za-z0-9]{6}$/.exec(tail);
+          if (full) rec = (await this.store.get<SecretRecord>(KIND, full[1]!))?.data;
+        }
+        if (rec !== undefined && rec.arn !== secretId && !(rec.arn.startsWith(`${secretId}-`) && rec.arn.length === secretId.length + 7)) rec = undefined;
+      }
+    } else {
+      rec = (await this.store.get<SecretRecord>(KIND, secretId))?.data;
+    }
+    if (rec === undefined) throw new IamdbError('SM_NOT_FOUND', {});
+    if (rec.deletionDate !== undefined && this.clock.now() >= rec.deletionDate) {
+      await this.store.delete(KIND, rec.name);
+      throw new IamdbError('SM_NOT_FOUND', {});
+    }
+    return rec;
+  }
+
+  async list(includePlannedDeletion: boolean): Promise<SecretRecord[]> {
+    const now = this.clock.now();
+    const out: SecretRecord[] = [];
+    for (const r of await this.store.list<SecretRecord>(KIND)) {
+      if (r.data.deletionDate !== undefined && now >= r.data.deletionDate) {
+        await this.store.delete(KIND, r.id);
+        continue;
+      }
+      if (r.data.deletedDate !== undefined && !includePlannedDeletion) continue;
+      out.push(r.data);
+    }
+    return out;
+  }
+
+  async #update(name: string, change: (r: SecretRecord) => SecretRecord): Promise<SecretRecord> {
+    return this.store.transaction(async (tx) => {
+      const rec = await tx.get<SecretRecord>(KIND, name);
+      if (rec === undefined) throw new IamdbError('SM_NOT_FOUND', {});
+      const next = change(rec.data);
+      await tx.put(KIND, name, next, { expectVersion: rec.version });
+      return next;
+    });
+  }
+
+  async create(input: { name: string; arn: string; description?: string; kmsKeyId?: string; tags?: Readonly<Record<string, string>> }): Promise<SecretRecord> {
+    this.checkName(input.name);
+    const now = this.clock.now();
+    const existing = (await this.store.get<SecretRecord>(KIND, input.name))?.data;
+    if (existing !== undefined) {
+      if (existing.deletionDate !== undefined && now >= existing.deletionDate) await this.store.delete(KIND, input.name);
+      else if (existing.deletedDate !== undefined) throw invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.");
+      else throw new IamdbError('SM_EXISTS', { name: input.name });
+    }
+    const record: SecretRecord = {
+      arn: input.arn,
+      name: input.name,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.kmsKeyId !== undefined ? { kmsKeyId: input.kmsKeyId } : {}),
+      createdDate: now,
+      lastChangedDate: now,
+      tags: { ...(input.tags ?? {}) },
+      versions: [],
+    };
+    try {
+      await this.store.put(KIND, input.name, record, { expectVersion: 0 });
+    } catch (err) {
+      if (err instanceof IamdbError && err.code === 'STORE_VERSION_CONFLICT') throw new IamdbError('SM_EXISTS', { name: input.name });
+      throw err;
+    }
+    return record;
+  }
+
+  /** Removes a secret that was just created when storing its first value failed: nothing half-made stays. */
+  async discard(name: string): Promise<void> {
+    await this.store.delete(KIND, name);
+  }
+
+  /**
+   * Adds a version (PutSecretValue, CreateSecret and UpdateSecret with a
+   * value). The value is encrypted here under the secret's key. A retry with
+   * the same token and value returns the existing version; with another
+   * value it is refused, as AWS does.
+   */
+  async putValue(
+    secretId: string,
+    input: { value: Buffer; kind: 'string' | 'binary'; token?: string; stages?: readonly string[] },
+    dataKeys: DataKeys,
+    defaultKeyId: string,
+  ): Promise<{ record: SecretRecord; version: SecretVersion; created: boolean }> {
+    if (input.value.length > MAX_SECRET_BYTES) throw new IamdbError('SM_INVALID_PARAMETER', { message: `You can't store a secret value larger than ${MAX_SECRET_BYTES} bytes.` });
+    const token = input.token ?? randomUUID();
+    if (token.length < 32 || token.length > 64) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'ClientRequestToken must be 32-64 characters long.' });
+    const stages = input.stages ?? ['AWSCURRENT'];
+    if (stages.length > 20) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'A version can have at most 20 staging labels.' });
+    const current = await this.find(secretId);
+    if (current.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+    const digest = this.#digest(input.value);
+    const same = current.versions.find((v) => v.versionId === token);
+    if (same !== undefined) {
+      if (constantTimeEqualStrings(same.digest, digest) && same.kind === input.kind) return { record: current, version: same, created: false };
+      throw new IamdbError('SM_EXISTS', { name: `version ${token}` });
+    }
+    const context = { SecretARN: current.arn, SecretVersionId: token };
+    const dk = await dataKeys.generate(current.kmsKeyId ?? defaultKeyId, context);
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', dk.plaintext, nonce);
+    cipher.setAAD(Buffer.from(`${current.arn}\n${token}`, 'utf8'));
+    const body = Buffer.concat([cipher.update(input.value), cipher.final()]);
+    dk.plaintext.fill(0);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(dk.encrypted.length);
+    const version: SecretVersion = {
+      versionId: token,
+      stages: [...new Set(stages)],
+      createdDate: this.clock.now(),
+      kind: input.kind,
+      sealed: Buffer.concat([len, dk.encrypted, nonce, body, cipher.getAuthTag()]).toString('base64'),
+      digest,
+    };
+    const record = await this.#update(current.name, (r) => {
+      if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+      if (r.versions.some((v) => v.versionId === token)) throw new IamdbError('SM_EXISTS', { name: `version ${token}` });
+      return { ...r, versions: moveStages([...r.versions, version], token, version.stages), lastChangedDate: this.clock.now() };
+    });
+    return { record, version: record.versions.find((v) => v.versionId === token)!, created: true };
+  }
+
+  /** The version a GetSecretValue names: by id, by stage, or AWSCURRENT. */
+  selectVersion(rec: SecretRecord, select: { versionId?: string; stage?: string }): SecretVersion {
+    if (rec.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+    const byId = select.versionId !== undefined ? rec.versions.find((v) => v.versionId === select.versionId) : undefined;
+    if (select.versionId !== undefined && byId === undefined) throw new IamdbError('SM_VERSION_NOT_FOUND', { what: `VersionId: ${select.versionId.slice(0, 64)}` });
+    const stage = select.stage ?? (select.versionId === undefined ? 'AWSCURRENT' : undefined);
+    if (byId !== undefined) {
+      if (stage !== undefined && !byId.stages.includes(stage)) throw invalidRequest(`You provided a VersionStage that is not associated to the provided VersionId.`);
+      return byId;
+    }
+    const byStage = rec.versions.find((v) => v.stages.includes(stage!));
+    if (byStage === undefined) throw new IamdbError('SM_VERSION_NOT_FOUND', { what: `staging label: ${stage!.slice(0, 256)}` });
+    return byStage;
+  }
+
+  /** Decrypts a version's value. */
+  async open(rec: SecretRecord, version: SecretVersion, dataKeys: DataKeys): Promise<Buffer> {
+    const raw = Buffer.from(version.sealed, 'base64');
+    const n = raw.readUInt16BE(0);
+    const encryptedKey = raw.subarray(2, 2 + n);
+    const rest = raw.subarray(2 + n);
+    const key = await dataKeys.open(encryptedKey, { SecretARN: rec.arn, SecretVersionId: version.versionId });
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, rest.subarray(0, 12));
+      decipher.setAAD(Buffer.from(`${rec.arn}\n${version.versionId}`, 'utf8'));
+      decipher.setAuthTag(rest.subarray(rest.length - 16));
+      return Buffer.concat([decipher.update(rest.subarray(12, rest.length - 16)), decipher.final()]);
+    } catch {
+      throw new IamdbError('SM_DECRYPTION_FAILURE', {});
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  async touch(name: string): Promise<void> {
+    // AWS records the day of last access only; so does iamdb, to keep reads from writing every time.
+    const day = Math.floor(this.clock.now() / 86_400_000) * 86_400_000;
+    const rec = await this.store.get<SecretRecord>(KIND, name);
+    if (rec !== undefined && rec.data.lastAccessedDate !== day) await this.store.put(KIND, name, { ...rec.data, lastAccessedDate: day });
+  }
+
+  update(name: string, change: { description?: string; kmsKeyId?: string }): Promise<SecretRecord> {
+    return this.#update(name, (r) => {
+      if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+      return { ...r, ...change, lastChangedDate: this.clock.now() };
+    });
+  }
+
+  /** UpdateSecretVersionStage: moves one label to a version (or removes it). */
+  moveStage(name: string, stage: string, toVersionId: string | undefined, fromVersionId: string | undefined): Promise<SecretRecord> {
+    return this.#update(name, (r) => {
+      if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+      const holder = r.versions.find((v) => v.stages.includes(stage));
+      if (holder !== undefined && holder.versionId !== fromVersionId && holder.versionId !== toVersionId) {
+        throw new IamdbError('SM_INVALID_PARAMETER', { message: `The staging label ${stage} is currently attached to version ${holder.versionId}, so you must explicitly reference that version in RemoveFromVersionId.` });
+      }
+      if (toVersionId !== undefined && !r.versions.some((v) => v.versionId === toVersionId)) throw new IamdbError('SM_VERSION_NOT_FOUND', { what: `VersionId: ${toVersionId.slice(0, 64)}` });
+      let versions: SecretVersion[] = r.versions.map((v) => ({ ...v, stages: v.stages.filter((s) => s !== stage) }));
+      if (toVersionId !== undefined) versions = moveStages(versions, toVersionId, [stage]);
+      return { ...r, versions, lastChangedDate: this.clock.now() };
+    });
+  }
+
+  tag(name: string, add: Readonly<Record<string, string>>, remove: readonly string[] = []): Promise<SecretRecord> {
+    return this.#update(name, (r) => {
+      const tags = { ...r.tags, ...add };
+      for (const k of remove) delete tags[k];
+      if (Object.keys(tags).length > 50) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'A secret can have at most 50 tags.' });
+      return { ...r, tags };
+    });
+  }
+
+  setResourcePolicy(name: string, policy: string | undefined): Promise<SecretRecord> {
+    return this.#update(name, (r) => {
+      const { resourcePolicy: _old, ...rest } = r;
+      return policy === undefined ? rest : { ...rest, resourcePolicy: policy };
+    });
+  }
+
+  /** DeleteSecret: a recovery window of 7-30 days, or at once when forced. */
+  async delete(name: string, options: { recoveryDays?: number; force?: boolean }): Promise<{ record: SecretRecord; deletionDate: number }> {
+    if (options.force && options.recoveryDays !== undefined) {
+      throw new IamdbError('SM_INVALID_PARAMETER', { message: 'You can\'t use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.' });
+    }
+    const days = options.recoveryDays ?? 30;
+    if (!options.force && (!Number.isInteger(days) || days < 7 || days > 30)) {
+      throw new IamdbError('SM_INVALID_PARAMETER', { message: 'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).' });
+    }
+    const now = this.clock.now();
+    if (options.force) {
+      const rec = await this.find(name);
+      await this.store.delete(KIND, rec.name);
+      return { record: rec, deletionDate: now };
+    }
+    const record = await this.#update(name, (r) => {
+      if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+      return { ...r, deletedDate: now, deletionDate: now + days * 86_400_000 };
+    });
+    return { record, deletionDate: record.deletionDate! };
+  }
+
+  restore(name: string): Promise<SecretRecord> {
+    return this.#update(name, (r) => {
+      const { deletedDate: _d, deletionDate: _dd, ...rest } = r;
+      return rest;
+    });
+  }
+}
+
+/**
+ * Gives `stages` to version `to`, taking them from any other version. When
+ * AWSCURRENT moves, the version that had it becomes AWSPREVIOUS, as in AWS.
+ * Unlabelled versions beyond the limit are dropped, oldest first.
+ */
+function moveStages(versions: SecretVersion[], to: string, stages: readonly string[]): SecretVersion[] {
+  const previousCurrent = stages.includes('AWSCURRENT') ? versions.find((v) => v.versionId !== to && v.stages.includes('AWSCURRENT')) : undefined;
+  let out = versions.map((v) => {
+    if (v.versionId === to) return { ...v, stages: [...new Set([...v.stages, ...stages])] };
+    let s = v.stages.filter((x) => !stages.includes(x));
+    if (previousCurrent !== undefined) s = s.filter((x) => x !== 'AWSPREVIOUS');
+    if (previousCurrent !== undefined && v.versionId === previousCurrent.versionId) s = [...s, 'AWSPREVIOUS'];
+    return { ...v, stages: s };
+  });
+  const unlabelled = out.filter((v) => v.stages.length === 0);
+  if (out.length > MAX_VERSIONS) {
+    const drop = new Set(unlabelled.slice(0, out.length - MAX_VERSIONS).map((v) => v.versionId));
+    out = out.filter((v) => !drop.has(v.versionId));
+  }
+  return out;
+}
