@@ -261,6 +261,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       closed = true;
       await Promise.all([api.close(), ...listeners.map(({ listener }) => listener.drain(config.gateway.drainTimeoutMs))]);
       for (const c of closers) await c();
+      await iam.flush();
       await audit.close();
       await store.close();
     },

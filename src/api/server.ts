@@ -150,15 +150,18 @@ export class ApiServer {
       const caller = await this.#authenticate(signed, auth);
       outcome.caller = caller;
       const ctx = this.#context(caller, auth, requestId, source, req, outcome);
+      // IAM changes are saved asynchronously; each answer waits until they are stored.
       if (service.protocol === 'query' && dispatch.protocol === 'query') {
         const run = dispatch;
         const result = await run.handler(ctx, run.params);
         const content = { ...(result === undefined ? {} : { [`${run.action}Result`]: result }), ResponseMetadata: { RequestId: requestId } };
+        await this.#opts.iam.flush();
         this.#send(res, 200, 'text/xml', renderXml(`${run.action}Response`, content, service.xmlns), requestId);
       } else if (dispatch.protocol === 'json') {
         const run = dispatch;
         const input = parseJsonBody(body);
         const result = await run.handler(ctx, input);
+        await this.#opts.iam.flush();
         this.#send(res, 200, 'application/x-amz-json-1.1', JSON.stringify(result ?? {}), requestId);
       }
       this.#audit({ requestId, source, outcome, decision: 'allow' });

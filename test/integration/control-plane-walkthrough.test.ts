@@ -9,12 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AttachUserPolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
+import { AttachUserPolicyCommand, CreateAccessKeyCommand, DeleteRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { presignDbAuthToken } from '../../src/sigv4/index.js';
+import { Secret } from '../../src/util/index.js';
 import { runAwsCli, runPsql } from '../support/clients.js';
 import { ACCOUNT, REGION, startIamdb, type TestIamdb } from '../support/iamdb.js';
 
@@ -24,6 +26,20 @@ let gw: TestIamdb;
 let host: string;
 let port: number;
 let resourceId: string;
+/** Real time plus an offset the tests move, so expiry needs no waiting. */
+const clock = { offsetMs: 0, now(): number { return Date.now() + this.offsetMs; } };
+
+/** A token signed at iamdb's (possibly moved) time. */
+function tokenAt(creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): string {
+  return presignDbAuthToken({
+    hostname: host,
+    port,
+    username: dbUser,
+    region: REGION,
+    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: new Secret(creds.secretAccessKey), ...(creds.sessionToken ? { sessionToken: new Secret(creds.sessionToken) } : {}) },
+    date: new Date(clock.now()),
+  }).reveal();
+}
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 const sdk = <T>(Client: new (c: object) => T, credentials: Creds): T => new Client({ endpoint: gw.apiUrl, region: REGION, credentials, maxAttempts: 1 });
@@ -70,7 +86,7 @@ beforeAll(async () => {
         tags: { team: 'orders' },
       },
     ],
-  });
+  }, { clock });
   ({ host, port } = gw.endpoint('orders-pg'));
   const setup = await runPsql(
     `host=${host} port=${port} dbname=postgres user=${server.user} sslmode=verify-full sslrootcert=${gw.caPath} password=${server.password}`,
@@ -196,6 +212,56 @@ describe('a walk through the control plane to a database login', () => {
     await open.end();
     const describe = await awsCli(['rds', 'describe-db-instances'], admin());
     expect(JSON.parse(describe.stdout).DBInstances[0].IAMDatabaseAuthenticationEnabled).toBe(true);
+  });
+
+  it('applies a session policy from AssumeRole as a ceiling at the gateway', async () => {
+    const sessionPolicy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/someone_else` }] });
+    const out = await sdk(STSClient, developer).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'narrowed', Policy: sessionPolicy }));
+    const narrowed = { accessKeyId: out.Credentials!.AccessKeyId!, secretAccessKey: out.Credentials!.SecretAccessKey!, sessionToken: out.Credentials!.SessionToken! };
+    expect(out.PackedPolicySize).toBeGreaterThan(0);
+    expect(await loginError(dbUser, tokenAt(narrowed))).toContain('PAM authentication failed');
+    expect(gw.lastAuth()).toMatchObject({ decision: 'deny', reason: 'NotAuthorized', principal: `arn:aws:sts::${ACCOUNT}:assumed-role/orders-app/narrowed` });
+    // The role's own session, without the ceiling, still gets in.
+    (await login(dbUser, tokenAt(roleCreds))).end();
+  });
+
+  it('refuses revoked sessions (a deny on aws:TokenIssueTime) on the API and at the gateway', async () => {
+    const iam = sdk(IAMClient, admin());
+    const cutoff = new Date(clock.now() + 1000).toISOString();
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'orders-app',
+        PolicyName: 'AWSRevokeOlderSessions',
+        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateLessThan: { 'aws:TokenIssueTime': cutoff } } }] }),
+      }),
+    );
+    expect(await loginError(dbUser, tokenAt(roleCreds))).toContain('PAM authentication failed');
+    expect(gw.lastAuth()).toMatchObject({ decision: 'deny', reason: 'ExplicitDeny' });
+    const api = await awsCli(['rds', 'describe-db-instances'], roleCreds);
+    expect(api.stderr).toContain('(AccessDenied)');
+    expect(api.stderr).toContain('with an explicit deny in an identity-based policy');
+    // A session issued after the cut-off is not affected.
+    clock.offsetMs += 2000;
+    const fresh = await sdk(STSClient, developer).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'after-revocation' }));
+    clock.offsetMs -= 2000;
+    const freshCreds = { accessKeyId: fresh.Credentials!.AccessKeyId!, secretAccessKey: fresh.Credentials!.SecretAccessKey!, sessionToken: fresh.Credentials!.SessionToken! };
+    clock.offsetMs += 2000;
+    (await login(dbUser, tokenAt(freshCreds))).end();
+    clock.offsetMs -= 2000;
+    await iam.send(new DeleteRolePolicyCommand({ RoleName: 'orders-app', PolicyName: 'AWSRevokeOlderSessions' }));
+  });
+
+  it('refuses expired temporary credentials on the API and at the gateway', async () => {
+    clock.offsetMs = 16 * 60_000; // the 900 s session from AssumeRole has ended
+    try {
+      // The SDK signs at iamdb's moved time (systemClockOffset), so only the session's age is at stake.
+      const sts = new STSClient({ endpoint: gw.apiUrl, region: REGION, credentials: roleCreds, maxAttempts: 1, systemClockOffset: clock.offsetMs });
+      await expect(sts.send(new GetCallerIdentityCommand({}))).rejects.toMatchObject({ name: 'ExpiredToken', message: 'The security token included in the request is expired' });
+      expect(await loginError(dbUser, tokenAt(roleCreds))).toContain('PAM authentication failed');
+      expect(gw.lastAuth()).toMatchObject({ decision: 'deny', reason: 'ExpiredSessionCredentials' });
+    } finally {
+      clock.offsetMs = 0;
+    }
   });
 
   it('tags the instance with the AWS CLI and refuses RDS calls the caller may not make', async () => {

@@ -34,7 +34,10 @@ export interface TestIamdb {
   /** Auth events so far, newest last. */
   authEvents(): AuthAuditEvent[];
   lastAuth(): AuthAuditEvent | undefined;
-  stop(): Promise<void>;
+  /** The master key (hex) this iamdb runs with, for a restart on the same state. */
+  readonly masterKeyHex: string;
+  /** Stops iamdb; the state directory is removed unless `keepState`. */
+  stop(options?: { keepState?: boolean }): Promise<void>;
 }
 
 /** A random long-term access key pair in AWS's shapes. */
@@ -50,8 +53,9 @@ export function newAccessKey(): { id: string; secret: string } {
  * `config` is the YAML config as an object, minus stateDir/masterKeyFile;
  * instance `listen` values of `auto` get a free port.
  */
-export async function startIamdb(config: Record<string, unknown>, opts: { clock?: Clock } = {}): Promise<TestIamdb> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'iamdb-test-'));
+export async function startIamdb(config: Record<string, unknown>, opts: { clock?: Clock; restartOf?: TestIamdb } = {}): Promise<TestIamdb> {
+  // restartOf: start again on a stopped iamdb's state directory and master key.
+  const stateDir = opts.restartOf?.stateDir ?? mkdtempSync(join(tmpdir(), 'iamdb-test-'));
   const instances = await Promise.all(
     ((config['instances'] as Array<Record<string, unknown>> | undefined) ?? []).map(async (i) => ({
       ...i,
@@ -61,7 +65,7 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
   const apiConfig = config['api'] as Record<string, unknown> | undefined;
   const api = apiConfig === undefined ? undefined : { ...apiConfig, ...(apiConfig['listen'] === 'auto' ? { listen: `127.0.0.1:${await getFreePort()}` } : {}) };
   const full = { account: ACCOUNT, region: REGION, ...config, ...(api ? { api } : {}), instances, stateDir: join(stateDir, 'state'), log: { level: 'silent' } };
-  const env = { IAMDB_MASTER_KEY: randomBytes(32).toString('hex') };
+  const env = { IAMDB_MASTER_KEY: opts.restartOf?.masterKeyHex ?? randomBytes(32).toString('hex') };
   const cfg = loadConfig({ text: stringify(full), env, baseDir: stateDir });
   const audit = createMemoryAuditSink();
   const app = await createApp(cfg, { env, audit, logger: pino({ level: 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
@@ -86,9 +90,10 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
     },
     authEvents,
     lastAuth: () => authEvents().at(-1),
-    async stop() {
+    masterKeyHex: env.IAMDB_MASTER_KEY,
+    async stop(options = {}) {
       await app.close();
-      rmSync(stateDir, { recursive: true, force: true });
+      if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -612,8 +612,10 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const context = contextEntries(q);
     const resourcePolicyText = q.str('ResourcePolicy');
     const resourcePolicy: PolicyInput[] | undefined = resourcePolicyText !== undefined ? [{ label: 'ResourcePolicy', policy: parsePolicyOrThrow(resourcePolicyText, 'resource') }] : undefined;
-    const extraBoundary = q.strings('PermissionsBoundaryPolicyInputList').map((doc, i): PolicyInput => ({ label: `PermissionsBoundaryPolicyInputList.${i + 1}`, policy: parsePolicyOrThrow(doc, 'identity') }));
-    const boundary = extraBoundary.length > 0 ? extraBoundary : source.boundary;
+    // A boundary list given, even empty (`PermissionsBoundaryPolicyInputList=`), replaces the principal's boundary: an empty one allows nothing.
+    const boundary = q.has('PermissionsBoundaryPolicyInputList')
+      ? q.strings('PermissionsBoundaryPolicyInputList').map((doc, i): PolicyInput => ({ label: `PermissionsBoundaryPolicyInputList.${i + 1}`, policy: parsePolicyOrThrow(doc, 'identity') }))
+      : source.boundary;
     const results: XmlElements[] = [];
     for (const action of actions) {
       for (const resource of resources.length > 0 ? resources : ['*']) {
@@ -665,7 +667,8 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   a['SimulateCustomPolicy'] = (ctx, q) => {
     ctx.authorize('iam:SimulateCustomPolicy', '*');
     const identity = inputList(q);
-    if (identity.length === 0) throw validation("1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null");
+    // Required, but may be empty (the SDKs send `PolicyInputList=` for []).
+    if (!q.has('PolicyInputList')) throw validation("1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null");
     const anonymous: RequestPrincipal = { arn: `arn:${partition}:iam::${acct}:user/simulated-caller`, accountId: acct, type: 'user', userName: 'simulated-caller' };
     return simulate(q, { identity, principal: callerPrincipal(q, anonymous) });
   };
