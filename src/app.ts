@@ -24,7 +24,7 @@ import { handlePostgresSession } from './gateway/postgres/session.js';
 import { handleMysqlSession } from './gateway/mysql/session.js';
 import { SaltedPasswordCache } from './protocol/postgres/index.js';
 import { MysqlIamUsers } from './gateway/mysql/iam-users.js';
-import { InstanceRegistry, ManagedCredentials, parseHostPort, type DbInstance } from './rds/index.js';
+import { InstanceRegistry, ManagedCredentials, parseHostPort, type DbInstance, type InstanceDefinition } from './rds/index.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
 import { SessionCredentialIssuer } from './sts/index.js';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
@@ -126,6 +126,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       iamDatabaseAuthentication: i.iamDatabaseAuthentication,
       tags: Array.isArray(i.tags) ? Object.fromEntries(i.tags.map((t) => [t.Key, t.Value])) : { ...((i.tags as Record<string, string> | undefined) ?? {}) },
     })),
+    sealer,
   );
   const ca = await loadOrCreateCa({ store, sealer, clock });
   const credentials = new ManagedCredentials(store, sealer);
@@ -144,17 +145,24 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const mysqlIamUsers = await MysqlIamUsers.open(store);
 
   // PostgreSQL endpoints: the native data path unless told otherwise or unavailable.
-  let native: ReturnType<typeof nativeDataPath>['path'];
-  if (config.gateway.dataPath !== 'node' && instances.list().some((i) => i.engine === 'postgres')) {
-    const loaded = nativeDataPath();
-    if (loaded.error && config.gateway.dataPath === 'native') throw new IamdbError('GATEWAY_NATIVE_UNAVAILABLE', { reason: loaded.error.message });
-    if (loaded.error) logger.warn({ reason: loaded.error.message }, 'native data path unavailable; PostgreSQL endpoints use Node TLS (slower relay)');
-    native = loaded.path;
-  }
+  let nativeLoaded: ReturnType<typeof nativeDataPath> | undefined;
+  const nativePath = (): ReturnType<typeof nativeDataPath>['path'] => {
+    if (config.gateway.dataPath === 'node') return undefined;
+    if (nativeLoaded === undefined) {
+      nativeLoaded = nativeDataPath();
+      if (nativeLoaded.error && config.gateway.dataPath === 'native') throw new IamdbError('GATEWAY_NATIVE_UNAVAILABLE', { reason: nativeLoaded.error.message });
+      if (nativeLoaded.error) logger.warn({ reason: nativeLoaded.error.message }, 'native data path unavailable; PostgreSQL endpoints use Node TLS (slower relay)');
+    }
+    return nativeLoaded.path;
+  };
 
-  const listeners: Array<{ listener: EndpointListener; endpoint: Omit<RunningEndpoint, 'port'> }> = [];
-  const closers: Array<() => Promise<void>> = [];
-  for (const instance of instances.list()) {
+  interface PreparedEndpoint {
+    readonly listener: EndpointListener;
+    readonly endpoint: Omit<RunningEndpoint, 'port'>;
+    readonly close: () => Promise<void>;
+  }
+  /** Everything one instance endpoint needs (certificate, TLS, session handler); listening comes later. */
+  const prepareEndpoint = async (instance: DbInstance): Promise<PreparedEndpoint> => {
     const names = endpointNames(instance);
     const cert = await issueServerCertificate(ca, names);
     const secureContext: SecureContext = createSecureContext({ cert: cert.chainPem, key: cert.keyPem.reveal(), minVersion: 'TLSv1.2' });
@@ -170,10 +178,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     };
     let onConnection: (socket: import('node:net').Socket, onCut: (cut: () => void) => void) => Promise<void>;
     let dataPath: RunningEndpoint['dataPath'] = 'node';
+    let close = async (): Promise<void> => {};
     if (instance.engine === 'postgres') {
+      const native = nativePath();
       const clientTls: ClientTlsTerminator = native ? native.terminator(cert.chainPem, cert.keyPem) : new NodeClientTls(() => secureContext);
       const control = new PostgresControl(instance, config.gateway.loginTimeoutMs);
-      closers.push(() => control.close());
+      close = () => control.close();
       // Create rds_iam early when the server is up; a failure is retried at first login.
       control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
       onConnection = (socket, onCut) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache, clientTls }, onCut);
@@ -182,13 +192,62 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       onConnection = (socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
     }
     const listener = new EndpointListener({ host: instance.listen.host, port: instance.listen.port, name: instance.id, logger, onConnection });
-    listeners.push({ listener, endpoint: { instance, host: instance.listen.host, dataPath } });
-  }
+    return { listener, endpoint: { instance, host: instance.listen.host, dataPath }, close };
+  };
+
+  const prepared = new Map<string, PreparedEndpoint>();
+  for (const instance of instances.list()) prepared.set(instance.id.toLowerCase(), await prepareEndpoint(instance));
+  const endpoints: RunningEndpoint[] = [];
+  let started = false;
+  const startEndpoint = async (p: PreparedEndpoint): Promise<void> => {
+    const port = await p.listener.listen();
+    endpoints.push({ ...p.endpoint, port });
+    logger.info(
+      { instance: p.endpoint.instance.id, engine: p.endpoint.instance.engine, listen: `${p.endpoint.host}:${port}`, resourceId: p.endpoint.instance.resourceId, dataPath: p.endpoint.dataPath },
+      'endpoint listening',
+    );
+  };
+
+  /** RegisterDBInstance: adopt a server and start its endpoint without a restart. */
+  const registerInstance = async (def: InstanceDefinition): Promise<DbInstance> => {
+    const instance = await instances.register(def);
+    try {
+      const p = await prepareEndpoint(instance);
+      if (started) {
+        try {
+          await startEndpoint(p);
+        } catch (err) {
+          await p.close();
+          throw new IamdbError('RDS_INVALID_PARAMETER', { message: `Cannot listen on ${def.listen.host}:${def.listen.port}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+        }
+      }
+      prepared.set(instance.id.toLowerCase(), p);
+      logger.info({ instance: instance.id, target: `${def.target.host}:${def.target.port}` }, 'instance registered');
+      return instance;
+    } catch (err) {
+      // Nothing half-made stays: an endpoint that cannot start is not registered.
+      await instances.deregister(instance.id);
+      throw err;
+    }
+  };
+  /** DeregisterDBInstance: stop the endpoint (sessions get the drain timeout) and forget the instance. */
+  const deregisterInstance = async (id: string): Promise<DbInstance> => {
+    const instance = await instances.deregister(id);
+    const p = prepared.get(instance.id.toLowerCase());
+    prepared.delete(instance.id.toLowerCase());
+    const at = endpoints.findIndex((e) => e.instance === instance);
+    if (at >= 0) endpoints.splice(at, 1);
+    if (p !== undefined) {
+      await p.listener.drain(config.gateway.drainTimeoutMs);
+      await p.close();
+    }
+    logger.info({ instance: instance.id }, 'instance deregistered');
+    return instance;
+  };
 
   const where = { partition: config.partition, region: config.region, account: config.account };
   const keyring = new Keyring(store, sealer, clock, where);
   const secrets = new SecretRegistry(store, sealer.deriveKey('secrets/value-digest'), clock, where);
-  const endpoints: RunningEndpoint[] = [];
   const api = new ApiServer({
     iam,
     services: [
@@ -200,6 +259,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         account: config.account,
         partition: config.partition,
         portOf: (id) => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0,
+        register: registerInstance,
+        deregister: deregisterInstance,
       }),
       kmsService({ keyring, account: config.account }),
       secretsManagerService({ registry: secrets, keyring, ...where }),
@@ -241,14 +302,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     async start() {
       // Clients point sslrootcert / --ssl-ca here; `iamdb ca export` prints the same.
       writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
-      for (const { listener, endpoint } of listeners) {
-        const port = await listener.listen();
-        endpoints.push({ ...endpoint, port });
-        logger.info(
-          { instance: endpoint.instance.id, engine: endpoint.instance.engine, listen: `${endpoint.host}:${port}`, resourceId: endpoint.instance.resourceId, dataPath: endpoint.dataPath },
-          'endpoint listening',
-        );
-      }
+      for (const p of prepared.values()) await startEndpoint(p);
+      started = true;
       if (apiListen !== undefined) {
         const port = await api.listen(apiListen.host, apiListen.port, apiTls);
         const host = apiListen.host.includes(':') ? `[${apiListen.host}]` : apiListen.host;
@@ -259,8 +314,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([api.close(), ...listeners.map(({ listener }) => listener.drain(config.gateway.drainTimeoutMs))]);
-      for (const c of closers) await c();
+      await Promise.all([api.close(), ...[...prepared.values()].map((p) => p.listener.drain(config.gateway.drainTimeoutMs))]);
+      for (const p of prepared.values()) await p.close();
       await iam.flush();
       await audit.close();
       await store.close();

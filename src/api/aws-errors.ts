@@ -77,6 +77,7 @@ const MAPPINGS: Partial<Record<ErrorCode, Mapping>> = {
   RDS_DB_INSTANCE_NOT_FOUND: { code: 'DBInstanceNotFound', status: 404 },
   RDS_RESOURCE_NOT_FOUND: { code: 'DBInstanceNotFound', status: 404 },
   RDS_INVALID_PARAMETER: { code: 'InvalidParameterValue', status: 400 },
+  RDS_ALREADY_EXISTS: { code: 'DBInstanceAlreadyExists', status: 400 },
 };
 
 /** Fallbacks by kind for catalog codes without their own mapping. */

@@ -4,12 +4,13 @@
  * reads the state store. Errors become one line on stderr and an exit code.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { isIamdbError } from '../errors/index.js';
+import { IamdbError, isIamdbError } from '../errors/index.js';
 import { generateDbAuthToken } from './commands/generate-db-auth-token.js';
 import { runServe } from './commands/serve.js';
 import { runDemo } from './commands/demo.js';
 import { runCaExport } from './commands/ca-export.js';
 import { runConfigCheck } from './commands/config-check.js';
+import { runDbDeregister, runDbRegister } from './commands/db-register.js';
 import { exitCodeFor } from './exit-codes.js';
 
 function port(value: string): number {
@@ -18,7 +19,27 @@ function port(value: string): number {
   return n;
 }
 
-export function buildProgram(io: { out: (s: string) => void; err: (s: string) => void; env: Readonly<Record<string, string | undefined>> }): Command {
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+  /** All of stdin (for secrets that must not be flags). */
+  readStdin?: () => Promise<string>;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    size += (c as Buffer).length;
+    // A password, not a file: refuse anything large rather than buffer it.
+    if (size > 65536) throw new IamdbError('CLI_USAGE', { reason: 'stdin is larger than 64 KiB' });
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function buildProgram(io: CliIo): Command {
   const program = new Command('iamdb')
     .description('AWS-style IAM database authentication for PostgreSQL and MySQL/MariaDB')
     .version('0.1.0')
@@ -73,6 +94,53 @@ export function buildProgram(io: { out: (s: string) => void; err: (s: string) =>
     .action((opts: { config: string }) => {
       io.out(runConfigCheck({ file: opts.config, env: io.env }));
     });
+
+  const db = program.command('db').description('database instances iamdb fronts (through the control plane)');
+  const apiOptions = (c: Command): Command =>
+    c
+      .option('--endpoint-url <url>', 'control plane URL (default: IAMDB_ENDPOINT_URL or AWS_ENDPOINT_URL)')
+      .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or the profile)')
+      .option('--profile <name>', 'named profile from the shared credentials/config files')
+      .option('--ca-bundle <file>', 'CA bundle to verify an HTTPS control plane (default: AWS_CA_BUNDLE)');
+  apiOptions(
+    db
+      .command('register')
+      .description('adopt an existing server: start an instance endpoint for it now, kept across restarts (RegisterDBInstance)')
+      .requiredOption('--id <id>', 'DB instance identifier')
+      .requiredOption('--engine <engine>', 'postgres, mysql or mariadb')
+      .requiredOption('--listen <host:port>', 'address of the new endpoint')
+      .requiredOption('--target <host:port>', 'the real server')
+      .requiredOption('--master-username <user>', "the server's administrative user")
+      .option('--master-password-stdin', 'read the master password from stdin (else IAMDB_MASTER_PASSWORD)')
+      .option('--enable-iam-database-authentication', 'turn IAM database authentication on')
+      .option('--alias <host[:port]>', 'another name clients may sign tokens for (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+      .option('--target-tls <mode>', 'disable, require, verify-ca or verify-full')
+      .option('--target-tls-ca <file>', 'CA bundle that signed the server certificate (on the iamdb host)')
+      .option('--target-tls-server-name <name>', 'name to verify in the server certificate')
+      .option('--tag <key=value>', 'a tag (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[]),
+  ).action(
+    async (opts: {
+      id: string; engine: string; listen: string; target: string; masterUsername: string; masterPasswordStdin?: boolean; enableIamDatabaseAuthentication?: boolean;
+      alias: string[]; targetTls?: string; targetTlsCa?: string; targetTlsServerName?: string; tag: string[]; endpointUrl?: string; region?: string; profile?: string; caBundle?: string;
+    }) => {
+      const password = opts.masterPasswordStdin ? (await (io.readStdin ?? (() => readAll(process.stdin)))()).replace(/\r?\n$/, '') : io.env['IAMDB_MASTER_PASSWORD'];
+      if (!password) throw new IamdbError('CLI_USAGE', { reason: 'give the master password on stdin with --master-password-stdin, or in IAMDB_MASTER_PASSWORD' });
+      io.out(
+        await runDbRegister({
+          ...opts,
+          masterPassword: password,
+          aliases: opts.alias,
+          tags: opts.tag,
+          env: io.env,
+        }),
+      );
+    },
+  );
+  apiOptions(db.command('deregister').description('stop an endpoint registered with `db register` and forget it (DeregisterDBInstance)').requiredOption('--id <id>', 'DB instance identifier')).action(
+    async (opts: { id: string; endpointUrl?: string; region?: string; profile?: string; caBundle?: string }) => {
+      io.out(await runDbDeregister({ ...opts, env: io.env }));
+    },
+  );
 
   return program;
 }

@@ -4,8 +4,10 @@
  * switch for IAM database authentication (the control plane flips it without
  * a restart). Shared by the gateway and the control plane, owned by neither.
  */
+import type { Sealer } from '../crypto/index.js';
+import { IamdbError } from '../errors/index.js';
 import type { StateStore } from '../store/state-store.js';
-import type { Secret } from '../util/index.js';
+import { Secret } from '../util/index.js';
 import { newDbiResourceId, DBI_RESOURCE_ID } from './resource-id.js';
 
 export type Engine = 'postgres' | 'mysql';
@@ -92,54 +94,147 @@ interface StoredInstance {
   readonly createdAt: number;
 }
 
+/** An instance registered at run time (RegisterDBInstance), stored with its master password sealed. */
+interface RegisteredRecord {
+  readonly id: string;
+  readonly engineName: InstanceDefinition['engineName'];
+  readonly listen: HostPort;
+  readonly aliases: readonly string[];
+  readonly target: HostPort;
+  readonly targetTls: TargetTls;
+  readonly masterUsername: string;
+  readonly sealedMasterPassword: string;
+  readonly iamDatabaseAuthentication: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+const REGISTERED = 'rds-registered';
+
 export class InstanceRegistry {
   readonly #byId = new Map<string, DbInstance>();
+  /** Ids that came from the config file; the API may not deregister them. */
+  readonly #fromConfig = new Set<string>();
 
-  private constructor(private readonly store: StateStore) {}
+  private constructor(
+    private readonly store: StateStore,
+    private readonly sealer: Sealer,
+  ) {}
 
   /**
    * Loads or assigns resource ids for the configured instances. The config's
    * `iamDatabaseAuthentication` is the starting value at each start; runtime
    * changes (ModifyDBInstance) are persisted and win until the config changes.
    */
-  static async open(store: StateStore, defs: readonly InstanceDefinition[]): Promise<InstanceRegistry> {
-    const reg = new InstanceRegistry(store);
+  static async open(store: StateStore, defs: readonly InstanceDefinition[], sealer: Sealer): Promise<InstanceRegistry> {
+    const reg = new InstanceRegistry(store, sealer);
     for (const def of defs) {
-      const key = def.id.toLowerCase();
-      const rec = await store.get<StoredInstance & { configIam?: boolean; tags?: Record<string, string>; configTags?: Record<string, string> }>('rds-instance', key);
-      let resourceId = rec?.data.resourceId;
-      if (resourceId === undefined || !DBI_RESOURCE_ID.test(resourceId)) resourceId = newDbiResourceId();
-      // A runtime change sticks until the config file itself changes the value.
-      const iam =
-        rec !== undefined && rec.data.configIam === def.iamDatabaseAuthentication && rec.data.iamDatabaseAuthentication !== undefined
-          ? rec.data.iamDatabaseAuthentication
-          : def.iamDatabaseAuthentication;
-      // Tags follow the same rule: API changes stick until the file's tags change.
-      const configTags = { ...def.tags };
-      const tags = rec?.data.tags !== undefined && sameTags(rec.data.configTags ?? {}, configTags) ? rec.data.tags : configTags;
-      await store.put('rds-instance', key, {
-        resourceId,
-        iamDatabaseAuthentication: iam,
-        configIam: def.iamDatabaseAuthentication,
-        tags,
-        configTags,
-        createdAt: rec?.data.createdAt ?? Date.now(),
-      });
-      reg.#byId.set(key, {
-        id: def.id,
-        engine: def.engineName === 'postgres' ? 'postgres' : 'mysql',
-        engineName: def.engineName,
-        resourceId,
-        listen: def.listen,
-        endpoints: endpointsFor(def),
-        target: def.target,
-        targetTls: def.targetTls,
-        master: def.master,
-        iamDatabaseAuthentication: iam,
-        tags: { ...tags },
-      });
+      await reg.#add(def);
+      reg.#fromConfig.add(def.id.toLowerCase());
+    }
+    for (const rec of await store.list<RegisteredRecord>(REGISTERED)) {
+      // The config file wins over a registration with the same id.
+      if (reg.#byId.has(rec.id)) continue;
+      await reg.#add(reg.#definitionOf(rec.data));
     }
     return reg;
+  }
+
+  #definitionOf(r: RegisteredRecord): InstanceDefinition {
+    const password = new Secret(this.sealer.open(r.sealedMasterPassword, `rds/registered/${r.id.toLowerCase()}`).toString('utf8'));
+    return {
+      id: r.id,
+      engineName: r.engineName,
+      listen: r.listen,
+      aliases: r.aliases,
+      target: r.target,
+      targetTls: r.targetTls,
+      master: { username: r.masterUsername, password },
+      iamDatabaseAuthentication: r.iamDatabaseAuthentication,
+      tags: r.tags,
+    };
+  }
+
+  /** True when the instance came from the config file (and so belongs to it, not to the API). */
+  isFromConfig(id: string): boolean {
+    return this.#fromConfig.has(id.toLowerCase());
+  }
+
+  /**
+   * Adopts an existing server at run time (iamdb's RegisterDBInstance): the
+   * definition is stored with the master password sealed, and comes back at
+   * every start until deregistered. Throws on a duplicate id or listen address.
+   */
+  async register(def: InstanceDefinition): Promise<DbInstance> {
+    const key = def.id.toLowerCase();
+    if (this.#byId.has(key)) throw new IamdbError('RDS_ALREADY_EXISTS', { id: def.id });
+    const clash = this.list().find((i) => i.listen.host === def.listen.host && i.listen.port === def.listen.port);
+    if (clash !== undefined) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `The listen address ${def.listen.host}:${def.listen.port} is already used by ${clash.id}.` });
+    const record: RegisteredRecord = {
+      id: def.id,
+      engineName: def.engineName,
+      listen: def.listen,
+      aliases: def.aliases,
+      target: def.target,
+      targetTls: def.targetTls,
+      masterUsername: def.master.username,
+      sealedMasterPassword: this.sealer.seal(def.master.password.reveal(), `rds/registered/${key}`),
+      iamDatabaseAuthentication: def.iamDatabaseAuthentication,
+      tags: def.tags,
+    };
+    await this.store.put(REGISTERED, key, record, { expectVersion: 0 });
+    return this.#add(def);
+  }
+
+  /** Forgets a registered instance (its resource id goes too: a new registration gets a new one). */
+  async deregister(id: string): Promise<DbInstance> {
+    const key = id.toLowerCase();
+    const inst = this.#byId.get(key);
+    if (inst === undefined) throw new IamdbError('RDS_DB_INSTANCE_NOT_FOUND', { id });
+    if (this.#fromConfig.has(key)) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `DB instance ${inst.id} is defined in the config file; remove it there.` });
+    await this.store.transaction(async (tx) => {
+      await tx.delete(REGISTERED, key);
+      await tx.delete('rds-instance', key);
+    });
+    this.#byId.delete(key);
+    return inst;
+  }
+
+  async #add(def: InstanceDefinition): Promise<DbInstance> {
+    const key = def.id.toLowerCase();
+    const rec = await this.store.get<StoredInstance & { configIam?: boolean; tags?: Record<string, string>; configTags?: Record<string, string> }>('rds-instance', key);
+    let resourceId = rec?.data.resourceId;
+    if (resourceId === undefined || !DBI_RESOURCE_ID.test(resourceId)) resourceId = newDbiResourceId();
+    // A runtime change sticks until the config file itself changes the value.
+    const iam =
+      rec !== undefined && rec.data.configIam === def.iamDatabaseAuthentication && rec.data.iamDatabaseAuthentication !== undefined
+        ? rec.data.iamDatabaseAuthentication
+        : def.iamDatabaseAuthentication;
+    // Tags follow the same rule: API changes stick until the file's tags change.
+    const configTags = { ...def.tags };
+    const tags = rec?.data.tags !== undefined && sameTags(rec.data.configTags ?? {}, configTags) ? rec.data.tags : configTags;
+    await this.store.put('rds-instance', key, {
+      resourceId,
+      iamDatabaseAuthentication: iam,
+      configIam: def.iamDatabaseAuthentication,
+      tags,
+      configTags,
+      createdAt: rec?.data.createdAt ?? Date.now(),
+    });
+    const inst: DbInstance = {
+      id: def.id,
+      engine: def.engineName === 'postgres' ? 'postgres' : 'mysql',
+      engineName: def.engineName,
+      resourceId,
+      listen: def.listen,
+      endpoints: endpointsFor(def),
+      target: def.target,
+      targetTls: def.targetTls,
+      master: def.master,
+      iamDatabaseAuthentication: iam,
+      tags: { ...tags },
+    };
+    this.#byId.set(key, inst);
+    return inst;
   }
 
   get(id: string): DbInstance | undefined {

@@ -35,6 +35,7 @@ export {
   canonicalHttpRequest,
   canonicalRequestPath,
   requestSignatureMatches,
+  signRequestHeaders,
   MAX_REQUEST_SKEW_MS,
   type SignedHttpRequest,
   type RequestAuthorization,

@@ -15,6 +15,7 @@ import {
   checkRequestTime,
   parseRequestAuthorization,
   requestSignatureMatches,
+  signRequestHeaders,
   type SignedHttpRequest,
 } from './request-signature.js';
 
@@ -30,6 +31,8 @@ interface Input {
   service: string;
   region: string;
   sessionToken?: string;
+  /** The SDK signs x-amz-content-sha256 unless told not to. */
+  applyChecksum?: boolean;
 }
 
 /** Signs like the SDKs do, then shapes the result as our HTTP edge will hand it over. */
@@ -39,6 +42,7 @@ async function sdkSigned(input: Input): Promise<SignedHttpRequest> {
     region: input.region,
     service: input.service,
     sha256: Hash.bind(null, 'sha256'),
+    ...(input.applyChecksum === false ? { applyChecksum: false } : {}),
   });
   const request = new HttpRequest({
     method: input.method,
@@ -161,5 +165,22 @@ describe('header-signed requests', () => {
     expect(canonicalRequestPath('/a/./b/../c/')).toBe('/a/c/');
     expect(canonicalRequestPath('//a//b')).toBe('/a/b');
     expect(canonicalRequestPath('/a%20b/c')).toBe('/a%2520b/c');
+  });
+});
+
+describe('signRequestHeaders', () => {
+  it('signs exactly as @smithy/signature-v4 does for the same headers, with and without a session token', async () => {
+    for (const sessionToken of [undefined, 'FQoGZXIvYXdzEXAMPLETOKEN']) {
+      const body = 'Action=RegisterDBInstance&Version=2014-10-31&DBInstanceIdentifier=a%20b';
+      const ours = signRequestHeaders(
+        { method: 'POST', path: '/', query: [], body: Buffer.from(body), host: 'api.example.test:7400' },
+        { accessKeyId: KEY.accessKeyId, secretAccessKey: new Secret(KEY.secretAccessKey), ...(sessionToken ? { sessionToken: new Secret(sessionToken) } : {}) },
+        { region: 'us-east-1', service: 'rds', date: WHEN },
+      );
+      const theirs = await sdkSigned({ ...base, headers: {}, body, service: 'rds', applyChecksum: false, ...(sessionToken ? { sessionToken } : {}) });
+      expect(ours['authorization']).toBe(theirs.headers['authorization']);
+      const req: SignedHttpRequest = { method: 'POST', path: '/', query: [], headers: ours, body: Buffer.from(body) };
+      expect(verifies(req)).toBe(true);
+    }
   });
 });

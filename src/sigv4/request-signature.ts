@@ -168,3 +168,28 @@ export function requestSignatureMatches(req: SignedHttpRequest, auth: RequestAut
   const expected = signatureHex(key, stringToSign(auth.amzDate, credentialScope(auth.shortDate, auth.region, auth.service), canonicalHttpRequest(req, auth)));
   return timingSafeEqual(Buffer.from(expected, 'latin1'), Buffer.from(auth.signature, 'latin1'));
 }
+
+/**
+ * Signs a request in the Authorization header, as the SDKs do: `host`,
+ * `x-amz-date` and (with temporary credentials) `x-amz-security-token` are
+ * signed. Returns the headers to add. iamdb's own CLI uses it to call the
+ * control plane's iamdb-only actions, which the AWS CLI does not know.
+ */
+export function signRequestHeaders(
+  req: Omit<SignedHttpRequest, 'headers'> & { readonly host: string },
+  credentials: { readonly accessKeyId: string; readonly secretAccessKey: Secret<string>; readonly sessionToken?: Secret<string> },
+  scope: { readonly region: string; readonly service: string; readonly date: Date },
+): Record<string, string> {
+  const amzDate = formatAmzDate(scope.date);
+  const shortDate = amzDate.slice(0, 8);
+  const headers: Record<string, string> = { host: req.host, 'x-amz-date': amzDate };
+  if (credentials.sessionToken !== undefined) headers['x-amz-security-token'] = credentials.sessionToken.reveal();
+  const signedHeaders = Object.keys(headers).sort();
+  const canonical = canonicalHttpRequest({ ...req, headers }, { signedHeaders });
+  const key = deriveSigningKey(credentials.secretAccessKey, shortDate, scope.region, scope.service);
+  const signature = signatureHex(key, stringToSign(amzDate, credentialScope(shortDate, scope.region, scope.service), canonical));
+  return {
+    ...headers,
+    authorization: `${ALGORITHM} Credential=${credentials.accessKeyId}/${credentialScope(shortDate, scope.region, scope.service)}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`,
+  };
+}

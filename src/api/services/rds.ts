@@ -6,7 +6,8 @@
  */
 import { hostname } from 'node:os';
 import { IamdbError } from '../../errors/index.js';
-import type { DbInstance, InstanceRegistry } from '../../rds/index.js';
+import { parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
+import { Secret } from '../../util/index.js';
 import type { QueryParams } from '../query-params.js';
 import type { QueryHandler, QueryService } from '../service.js';
 import { members, type XmlElements } from '../xml.js';
@@ -33,6 +34,9 @@ export function rdsService(deps: {
   partition: string;
   /** The port each instance listens on (known once started; port 0 in the config means "any"). */
   portOf: (id: string) => number;
+  /** iamdb's RegisterDBInstance / DeregisterDBInstance: adopt or forget a server, endpoint included. */
+  register: (def: InstanceDefinition) => Promise<DbInstance>;
+  deregister: (id: string) => Promise<DbInstance>;
 }): QueryService {
   const { instances, region, account, partition } = deps;
   const arnOf = (id: string): string => `arn:${partition}:rds:${region}:${account}:db:${id}`;
@@ -146,6 +150,47 @@ export function rdsService(deps: {
     const kept = Object.fromEntries(Object.entries(inst.tags).filter(([k]) => !keys.includes(k)));
     await instances.setTags(inst.id, kept);
     return undefined;
+  };
+
+  // ---- iamdb's own: adopting an existing server ----------------------------
+  const hostPortParam = (q: QueryParams, name: string): { host: string; port: number } => {
+    const v = q.required(name);
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):\d{1,5}$/.test(v)) throw invalid(`${name} must be host:port, e.g. 127.0.0.1:7433.`);
+    const hp = parseHostPort(v);
+    if (hp.port < 1 || hp.port > 65535) throw invalid(`${name} must have a port from 1 to 65535.`);
+    return hp;
+  };
+  a['RegisterDBInstance'] = async (ctx, q) => {
+    const id = q.required('DBInstanceIdentifier');
+    if (!/^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/.test(id) || id.endsWith('-')) {
+      throw invalid('The parameter DBInstanceIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.');
+    }
+    ctx.authorize('rds:RegisterDBInstance', arnOf(id));
+    const engine = q.required('Engine');
+    if (engine !== 'postgres' && engine !== 'mysql' && engine !== 'mariadb') throw invalid(`Invalid DB engine: ${engine.slice(0, 32)}. iamdb fronts postgres, mysql and mariadb.`);
+    const tlsMode = q.str('TargetTlsMode') ?? 'disable';
+    if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(tlsMode)) throw invalid('TargetTlsMode must be disable, require, verify-ca or verify-full.');
+    const ca = q.str('TargetTlsCaFile');
+    if ((tlsMode === 'verify-ca' || tlsMode === 'verify-full') && ca === undefined) throw invalid(`TargetTlsCaFile is required when TargetTlsMode is ${tlsMode}.`);
+    const serverName = q.str('TargetTlsServerName');
+    const def: InstanceDefinition = {
+      id,
+      engineName: engine,
+      listen: hostPortParam(q, 'ListenAddress'),
+      aliases: q.strings('Aliases'),
+      target: hostPortParam(q, 'TargetAddress'),
+      targetTls: { mode: tlsMode as InstanceDefinition['targetTls']['mode'], ...(ca !== undefined ? { ca } : {}), ...(serverName !== undefined ? { serverName } : {}) },
+      master: { username: q.required('MasterUsername'), password: new Secret(q.required('MasterUserPassword')) },
+      iamDatabaseAuthentication: q.bool('EnableIAMDatabaseAuthentication') ?? false,
+      tags: q.tags('Tags'),
+    };
+    return { DBInstance: instanceXml(await deps.register(def)) };
+  };
+  a['DeregisterDBInstance'] = async (ctx, q) => {
+    const id = q.required('DBInstanceIdentifier');
+    ctx.authorize('rds:DeregisterDBInstance', arnOf(id));
+    const inst = await deps.deregister(id);
+    return { DBInstance: { ...instanceXml(inst), DBInstanceStatus: 'deleted' } };
   };
 
   return {

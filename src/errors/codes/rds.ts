@@ -8,4 +8,6 @@ export const rdsCodes = {
   RDS_INVALID_PARAMETER: { kind: 'InvalidInput', message: '{message}' },
   /** The ARN given to a tagging action names no resource iamdb has. */
   RDS_RESOURCE_NOT_FOUND: { kind: 'NotFound', message: 'DBInstance {id} not found.' },
+  /** DBInstanceAlreadyExists. */
+  RDS_ALREADY_EXISTS: { kind: 'Conflict', message: 'DB instance already exists' },
 } as const satisfies Record<string, ErrorSpec>;
