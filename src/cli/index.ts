@@ -59,9 +59,10 @@ export function buildProgram(io: CliIo): Command {
     .command('demo')
     .description('all-in-one demo: an embedded PostgreSQL (PGlite), an IAM-enabled endpoint and a demo IAM user')
     .option('--port <port>', 'endpoint port', port, 7432)
+    .option('--api-port <port>', 'control plane port (AWS CLI --endpoint-url)', port, 7400)
     .option('--state-dir <dir>', 'state directory', './.iamdb')
-    .action(async (opts: { port: number; stateDir: string }) => {
-      await runDemo({ port: opts.port, stateDir: opts.stateDir, env: io.env, out: io.out });
+    .action(async (opts: { port: number; apiPort: number; stateDir: string }) => {
+      await runDemo({ port: opts.port, apiPort: opts.apiPort, stateDir: opts.stateDir, env: io.env, out: io.out });
     });
 
   program

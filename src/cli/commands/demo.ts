@@ -22,7 +22,7 @@ interface DemoKeys {
   secretAccessKey: string;
 }
 
-export async function runDemo(opts: { port: number; stateDir: string; env: Readonly<Record<string, string | undefined>>; out: (s: string) => void }): Promise<void> {
+export async function runDemo(opts: { port: number; apiPort: number; stateDir: string; env: Readonly<Record<string, string | undefined>>; out: (s: string) => void }): Promise<void> {
   const stateDir = resolve(opts.stateDir);
   const demoDir = join(stateDir, 'demo');
   mkdirSync(demoDir, { recursive: true, mode: 0o700 });
@@ -49,6 +49,7 @@ export async function runDemo(opts: { port: number; stateDir: string; env: Reado
     account,
     region,
     stateDir,
+    api: { listen: `127.0.0.1:${opts.apiPort}` },
     iam: {
       users: [
         {
@@ -108,6 +109,9 @@ export async function runDemo(opts: { port: number; stateDir: string; env: Reado
       `  psql "host=127.0.0.1 port=${port} dbname=postgres user=alice sslmode=verify-full sslrootcert=${caPath} password=$TOKEN" -c 'select current_user'`,
       '',
       `  (aws rds generate-db-auth-token --hostname 127.0.0.1 --port ${port} --username alice works the same way.)`,
+      '',
+      `The AWS-compatible control plane is at ${app.apiUrl}; its administrator's key is in ${join(config.stateDirPath, 'admin-credentials')}:`,
+      `  AWS_SHARED_CREDENTIALS_FILE=${join(config.stateDirPath, 'admin-credentials')} aws --profile iamdb-admin --region ${region} --endpoint-url ${app.apiUrl} iam list-users`,
       'The embedded PostgreSQL (PGlite) is single-user: sessions there report current_user as postgres. In front of a real',
       'server (iamdb serve --config iamdb.example.yaml) the session runs as alice.',
       `Audit log: ${config.auditPath}    Stop with Ctrl-C.`,
