@@ -24,9 +24,11 @@ export function members(items: readonly XmlContent[], itemName = 'member'): XmlL
   return new XmlList(itemName, items);
 }
 
-/** Escapes text for element content and attribute values. */
-export function xmlEscape(text: string): string {
-  return text.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' })[c]!);
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+
+/** Escapes element content (quotes stay as they are, as AWS sends them) or, with `attribute`, an attribute value. */
+export function xmlEscape(text: string, attribute = false): string {
+  return text.replace(attribute ? /[&<>"'\r]/g : /[&<>\r]/g, (c) => ENTITIES[c]!);
 }
 
 /** Timestamps as AWS prints them in XML: ISO 8601, UTC, with milliseconds dropped. */
@@ -60,7 +62,7 @@ function renderElement(name: string, value: XmlContent, out: string[]): void {
 
 /** `<name xmlns="…">content</name>` as a string. */
 export function renderXml(name: string, content: XmlContent, xmlns?: string): string {
-  const out: string[] = [xmlns === undefined ? `<${name}>` : `<${name} xmlns="${xmlEscape(xmlns)}">`];
+  const out: string[] = [xmlns === undefined ? `<${name}>` : `<${name} xmlns="${xmlEscape(xmlns, true)}">`];
   renderContent(content, out);
   out.push(`</${name}>`);
   return out.join('');

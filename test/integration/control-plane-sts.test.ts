@@ -142,3 +142,24 @@ describe('STS through the control plane with the AWS CLI', () => {
     expect(text).not.toContain(iamdb.admin.secret);
   });
 });
+
+describe('the control plane over HTTPS', () => {
+  let secure: TestIamdb;
+  beforeAll(async () => {
+    secure = await startIamdb({ api: { listen: 'auto', tls: 'on' } });
+  });
+  afterAll(() => secure.stop());
+
+  it('serves HTTPS with a certificate from iamdb\'s CA, and the CLI verifies it', async () => {
+    expect(secure.apiUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const env = { AWS_ACCESS_KEY_ID: secure.admin.id, AWS_SECRET_ACCESS_KEY: secure.admin.secret, AWS_MAX_ATTEMPTS: '1' };
+    const verified = await runAwsCli(['sts', 'get-caller-identity', '--endpoint-url', secure.apiUrl, '--region', 'us-east-1', '--ca-bundle', secure.caPath, '--output', 'json'], env);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout).Arn).toBe(`arn:aws:iam::${ACCOUNT}:user/iamdb-admin`);
+    const unverified = await runAwsCli(['sts', 'get-caller-identity', '--endpoint-url', secure.apiUrl, '--region', 'us-east-1'], env);
+    expect(unverified.code).not.toBe(0);
+    expect(unverified.stderr).toMatch(/SSL validation failed|CERTIFICATE_VERIFY_FAILED/);
+    const plain = await runAwsCli(['sts', 'get-caller-identity', '--endpoint-url', secure.apiUrl.replace('https:', 'http:'), '--region', 'us-east-1'], env);
+    expect(plain.code).not.toBe(0);
+  });
+});
