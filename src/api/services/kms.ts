@@ -240,12 +240,7 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
     name: 'kms',
     targetPrefix: 'TrentService',
     actions: a,
-    errorOverrides: {
-      API_VALIDATION: { code: 'ValidationException' },
-      IAM_MALFORMED_POLICY: { code: 'MalformedPolicyDocumentException' },
-      IAM_ACCESS_DENIED: { code: 'AccessDeniedException' },
-      API_NOT_SUPPORTED: { code: 'UnsupportedOperationException' },
-    },
+    // No overrides: the JSON defaults (ValidationException, AccessDeniedException, …) are KMS's own words.
   };
 }
 

@@ -307,7 +307,6 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     actions: a,
     errorOverrides: {
       API_VALIDATION: { code: 'InvalidParameterException' },
-      IAM_MALFORMED_POLICY: { code: 'MalformedPolicyDocumentException' },
       KMS_NOT_FOUND: { code: 'ResourceNotFoundException' },
       KMS_DISABLED: { code: 'InvalidRequestException' },
       KMS_INVALID_STATE: { code: 'InvalidRequestException' },
