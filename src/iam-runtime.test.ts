@@ -25,3 +25,49 @@ iam:
     expect(problems[1]!.message).toMatch(/Principal/);
   });
 });
+
+describe('IamRuntime saving', () => {
+  it('keeps saving after a failed write: flush reports the failure, the next change stores everything', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createSealer } = await import('./crypto/index.js');
+    const { openSqliteStore } = await import('./store/index.js');
+    const { SessionCredentialIssuer } = await import('./sts/index.js');
+    const { IamRuntime } = await import('./iam-runtime.js');
+    const { Secret, systemClock } = await import('./util/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'iamdb-runtime-'));
+    const store = await openSqliteStore(join(dir, 'state.db'));
+    try {
+      const sealer = createSealer(new Secret(randomBytes(32)));
+      const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), systemClock);
+      let failNext = false;
+      const flaky: typeof store = {
+        get: (kind, id) => store.get(kind, id),
+        list: (kind, options) => store.list(kind, options),
+        delete: (kind, id, options) => store.delete(kind, id, options),
+        transaction: (fn) => store.transaction(fn),
+        close: () => store.close(),
+        put: async (kind, id, data, options) => {
+          if (failNext) {
+            failNext = false;
+            throw new Error('disk full');
+          }
+          return store.put(kind, id, data, options);
+        },
+      };
+      const runtime = await IamRuntime.open({ config: loadConfig({ text: '' }), store: flaky, sealer, sessions, clock: systemClock });
+      failNext = true;
+      runtime.directory.createUser({ userName: 'first' });
+      await expect(runtime.flush()).rejects.toThrow('disk full');
+      runtime.directory.createUser({ userName: 'second' });
+      await runtime.flush();
+      const saved = await store.get<{ users: Array<{ userName: string }> }>('iam', 'directory');
+      expect(saved!.data.users.map((u) => u.userName).sort()).toEqual(['first', 'second']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

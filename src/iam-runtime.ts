@@ -80,13 +80,19 @@ export class IamRuntime {
   #scheduleSave(): void {
     if (this.#dirty) return;
     this.#dirty = true;
-    this.#saving = this.#saving.then(async () => {
-      this.#dirty = false;
-      await this.save();
-    });
+    // A failed save must not poison the chain: the next change saves the whole directory again.
+    const run = this.#saving
+      .catch(() => undefined)
+      .then(async () => {
+        this.#dirty = false;
+        await this.save();
+      });
+    // Nobody may be waiting on this save; its failure is reported by flush(), not as an unhandled rejection.
+    run.catch(() => undefined);
+    this.#saving = run;
   }
 
-  /** Resolves when pending changes are stored. */
+  /** Resolves when pending changes are stored; rejects when the last save failed (a later change retries it). */
   flush(): Promise<void> {
     return this.#saving;
   }
