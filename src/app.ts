@@ -208,8 +208,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     );
   };
 
+  // Registrations and deregistrations run one at a time: a register racing a deregister of the
+  // same id must not leave a listener nothing can stop.
+  let instanceOps: Promise<unknown> = Promise.resolve();
+  const serially = <T>(op: () => Promise<T>): Promise<T> => {
+    const run = instanceOps.catch(() => undefined).then(op);
+    instanceOps = run;
+    return run;
+  };
   /** RegisterDBInstance: adopt a server and start its endpoint without a restart. */
-  const registerInstance = async (def: InstanceDefinition): Promise<DbInstance> => {
+  const registerInstance = (def: InstanceDefinition): Promise<DbInstance> => serially(async () => {
     const instance = await instances.register(def);
     try {
       const p = await prepareEndpoint(instance);
@@ -229,9 +237,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       await instances.deregister(instance.id);
       throw err;
     }
-  };
+  });
   /** DeregisterDBInstance: stop the endpoint (sessions get the drain timeout) and forget the instance. */
-  const deregisterInstance = async (id: string): Promise<DbInstance> => {
+  const deregisterInstance = (id: string): Promise<DbInstance> => serially(async () => {
     const instance = await instances.deregister(id);
     const p = prepared.get(instance.id.toLowerCase());
     prepared.delete(instance.id.toLowerCase());
@@ -243,7 +251,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     }
     logger.info({ instance: instance.id }, 'instance deregistered');
     return instance;
-  };
+  });
 
   const where = { partition: config.partition, region: config.region, account: config.account };
   const keyring = new Keyring(store, sealer, clock, where);
@@ -268,6 +276,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     audit,
     logger: logger.child({ component: 'api' }),
     clock,
+    region: config.region,
   });
   let apiTls: { cert: string; key: string } | undefined;
   let apiListen: ReturnType<typeof parseHostPort> | undefined;

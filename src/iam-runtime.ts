@@ -142,6 +142,7 @@ export class IamRuntime {
           };
         }
         const user = this.#userOrThrow(id.userName ?? '', accessKeyId);
+        if (id.userId !== undefined && id.userId !== user.userId) throw new IamdbError('STS_UNKNOWN_USER', { accessKeyId });
         return {
           secretAccessKey: s.secretAccessKey,
           principal: { arn: user.arn, accountId: this.directory.accountId, type: 'user', name: user.userName, userId: user.userId, ...(id.sessionPolicies ? { sessionPolicies: id.sessionPolicies } : {}), session },

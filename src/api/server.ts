@@ -32,6 +32,8 @@ export interface ApiServerOptions {
   readonly audit: AuditSink;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** iamdb's region: signatures for another region are refused. */
+  readonly region: string;
   readonly maxBodyBytes?: number;
 }
 
@@ -147,7 +149,7 @@ export class ApiServer {
       // Know the action before authentication fails, so the audit log says what was attempted.
       const dispatch: Dispatch = service.protocol === 'query' ? this.#queryDispatch(service, rawQuery, req, body) : this.#jsonDispatch(service, req);
       outcome.action = dispatch.action;
-      const caller = await this.#authenticate(signed, auth);
+      const caller = await this.#authenticate(signed, auth, service);
       outcome.caller = caller;
       const ctx = this.#context(caller, auth, requestId, source, req, outcome);
       // IAM changes are saved asynchronously; each answer waits until they are stored.
@@ -197,7 +199,15 @@ export class ApiServer {
     return { protocol: 'json', action, handler: service.actions[action]! };
   }
 
-  async #authenticate(signed: SignedHttpRequest, auth: RequestAuthorization): Promise<ApiCaller> {
+  async #authenticate(signed: SignedHttpRequest, auth: RequestAuthorization, service: ApiService): Promise<ApiCaller> {
+    // The region is part of what a policy sees (aws:RequestedRegion); only iamdb's own counts. IAM and
+    // STS are global on AWS and the SDKs sign them for us-east-1 whatever the configured region.
+    const globalService = service.name === 'iam' || service.name === 'sts';
+    if (auth.region !== this.#opts.region && !(globalService && auth.region === 'us-east-1')) {
+      throw new IamdbError('REQUEST_WRONG_REGION', { region: auth.region.slice(0, 32) });
+    }
+    // JSON services name the action in X-Amz-Target: unsigned, a captured request could be replayed as another action.
+    if (service.protocol === 'json' && !auth.signedHeaders.includes('x-amz-target')) throw new IamdbError('REQUEST_UNSIGNED_HEADER', { header: 'X-Amz-Target' });
     checkRequestTime(auth, this.#opts.clock.now());
     const resolved = await this.#opts.iam.credentialResolver.resolve(auth.accessKeyId, auth.sessionToken);
     if (!requestSignatureMatches(signed, auth, resolved.secretAccessKey)) throw new IamdbError('REQUEST_SIGNATURE_MISMATCH', {});

@@ -221,7 +221,7 @@ export class Keyring {
 
   async createAlias(aliasName: string, targetKeyParam: string): Promise<KmsAlias> {
     if (!ALIAS_NAME.test(aliasName)) throw new IamdbError('KMS_INVALID_INPUT', { message: `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html` });
-    if (aliasName.startsWith('alias/aws/')) throw new IamdbError('KMS_INVALID_INPUT', { message: 'Alias names that begin with alias/aws/ are reserved.' });
+    this.checkNotReserved(aliasName);
     const target = await this.#record(targetKeyParam);
     const alias: KmsAlias = { aliasName, aliasArn: this.aliasArn(aliasName), targetKeyId: target.keyId, creationDate: this.clock.now() };
     try {
@@ -238,7 +238,13 @@ export class Keyring {
     await this.store.put(ALIAS_KIND, aliasName, { aliasName, aliasArn: this.aliasArn(aliasName), targetKeyId: keyId, creationDate: this.clock.now() } satisfies KmsAlias);
   }
 
+  /** `alias/aws/…` belongs to the services' own keys: callers may not create, move or delete one. */
+  checkNotReserved(aliasName: string): void {
+    if (aliasName.startsWith('alias/aws/')) throw new IamdbError('KMS_INVALID_INPUT', { message: 'Alias names that begin with alias/aws/ are reserved.' });
+  }
+
   async updateAlias(aliasName: string, targetKeyParam: string): Promise<void> {
+    this.checkNotReserved(aliasName);
     const target = await this.#record(targetKeyParam);
     const rec = await this.store.get<KmsAlias>(ALIAS_KIND, aliasName);
     if (rec === undefined) throw new IamdbError('KMS_NOT_FOUND', { message: `Alias ${this.aliasArn(aliasName)} is not found.` });
@@ -246,6 +252,7 @@ export class Keyring {
   }
 
   async deleteAlias(aliasName: string): Promise<void> {
+    this.checkNotReserved(aliasName);
     if (!(await this.store.delete(ALIAS_KIND, aliasName))) throw new IamdbError('KMS_NOT_FOUND', { message: `Alias ${this.aliasArn(aliasName)} is not found.` });
   }
 

@@ -5,7 +5,7 @@
  * a restart). Shared by the gateway and the control plane, owned by neither.
  */
 import type { Sealer } from '../crypto/index.js';
-import { IamdbError } from '../errors/index.js';
+import { IamdbError, isIamdbError } from '../errors/index.js';
 import type { StateStore } from '../store/state-store.js';
 import { Secret } from '../util/index.js';
 import { newDbiResourceId, DBI_RESOURCE_ID } from './resource-id.js';
@@ -169,6 +169,12 @@ export class InstanceRegistry {
     if (this.#byId.has(key)) throw new IamdbError('RDS_ALREADY_EXISTS', { id: def.id });
     const clash = this.list().find((i) => i.listen.host === def.listen.host && i.listen.port === def.listen.port);
     if (clash !== undefined) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `The listen address ${def.listen.host}:${def.listen.port} is already used by ${clash.id}.` });
+    // Everything that can fail on the definition fails before anything is written.
+    try {
+      endpointsFor(def);
+    } catch (err) {
+      throw new IamdbError('RDS_INVALID_PARAMETER', { message: `Invalid address: ${(err as Error).message.slice(0, 128)}` });
+    }
     const record: RegisteredRecord = {
       id: def.id,
       engineName: def.engineName,
@@ -181,8 +187,18 @@ export class InstanceRegistry {
       iamDatabaseAuthentication: def.iamDatabaseAuthentication,
       tags: def.tags,
     };
-    await this.store.put(REGISTERED, key, record, { expectVersion: 0 });
-    return this.#add(def);
+    try {
+      await this.store.put(REGISTERED, key, record, { expectVersion: 0 });
+    } catch (err) {
+      if (isIamdbError(err, 'STORE_VERSION_CONFLICT')) throw new IamdbError('RDS_ALREADY_EXISTS', { id: def.id });
+      throw err;
+    }
+    try {
+      return await this.#add(def);
+    } catch (err) {
+      await this.store.delete(REGISTERED, key);
+      throw err;
+    }
   }
 
   /** Forgets a registered instance (its resource id goes too: a new registration gets a new one). */
@@ -248,20 +264,26 @@ export class InstanceRegistry {
   /** Replaces an instance's tags (AddTagsToResource / RemoveTagsFromResource) and persists them. */
   async setTags(id: string, tags: Readonly<Record<string, string>>): Promise<void> {
     const inst = this.get(id);
-    if (inst === undefined) throw new Error(`unknown instance ${id}`);
+    if (inst === undefined) throw new IamdbError('RDS_DB_INSTANCE_NOT_FOUND', { id });
+    await this.#updateStored(inst, { tags: { ...tags } });
     inst.tags = { ...tags };
-    const key = id.toLowerCase();
-    const rec = await this.store.get<Record<string, unknown>>('rds-instance', key);
-    await this.store.put('rds-instance', key, { ...(rec?.data ?? {}), resourceId: inst.resourceId, tags: inst.tags });
+  }
+
+  /** Changes fields of an instance's stored record in one transaction, so concurrent changes never undo each other. */
+  async #updateStored(inst: DbInstance, change: Record<string, unknown>): Promise<void> {
+    const key = inst.id.toLowerCase();
+    await this.store.transaction(async (tx) => {
+      const rec = await tx.get<Record<string, unknown>>('rds-instance', key);
+      await tx.put('rds-instance', key, { ...(rec?.data ?? {}), resourceId: inst.resourceId, ...change }, { expectVersion: rec?.version ?? 0 });
+    });
   }
 
   /** Turns IAM database authentication on or off at runtime; established sessions are untouched. */
   async setIamDatabaseAuthentication(id: string, enabled: boolean): Promise<void> {
     const inst = this.get(id);
-    if (inst === undefined) throw new Error(`unknown instance ${id}`);
+    if (inst === undefined) throw new IamdbError('RDS_DB_INSTANCE_NOT_FOUND', { id });
+    // Stored first: memory (what the gateway reads) changes only once the change will survive a restart.
+    await this.#updateStored(inst, { iamDatabaseAuthentication: enabled });
     inst.iamDatabaseAuthentication = enabled;
-    const key = id.toLowerCase();
-    const rec = await this.store.get<Record<string, unknown>>('rds-instance', key);
-    await this.store.put('rds-instance', key, { ...(rec?.data ?? {}), resourceId: inst.resourceId, iamDatabaseAuthentication: enabled });
   }
 }

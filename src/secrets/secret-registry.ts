@@ -183,7 +183,7 @@ export class SecretRegistry {
    */
   async putValue(
     secretId: string,
-    input: { value: Buffer; kind: 'string' | 'binary'; token?: string; stages?: readonly string[] },
+    input: { value: Buffer; kind: 'string' | 'binary'; token?: string; stages?: readonly string[]; /** UpdateSecret with a new KmsKeyId: the key for this value. */ keyId?: string },
     dataKeys: DataKeys,
     defaultKeyId: string,
   ): Promise<{ record: SecretRecord; version: SecretVersion; created: boolean }> {
@@ -201,7 +201,7 @@ export class SecretRegistry {
       throw new IamdbError('SM_EXISTS', { name: `version ${token}` });
     }
     const context = { SecretARN: current.arn, SecretVersionId: token };
-    const dk = await dataKeys.generate(current.kmsKeyId ?? defaultKeyId, context);
+    const dk = await dataKeys.generate(input.keyId ?? current.kmsKeyId ?? defaultKeyId, context);
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', dk.plaintext, nonce);
     cipher.setAAD(Buffer.from(`${current.arn}\n${token}`, 'utf8'));
@@ -263,7 +263,12 @@ export class SecretRegistry {
     // AWS records the day of last access only; so does iamdb, to keep reads from writing every time.
     const day = Math.floor(this.clock.now() / 86_400_000) * 86_400_000;
     const rec = await this.store.get<SecretRecord>(KIND, name);
-    if (rec !== undefined && rec.data.lastAccessedDate !== day) await this.store.put(KIND, name, { ...rec.data, lastAccessedDate: day });
+    if (rec === undefined || rec.data.lastAccessedDate === day) return;
+    // Read and write in one transaction: a version put meanwhile must never be written over.
+    await this.store.transaction(async (tx) => {
+      const current = await tx.get<SecretRecord>(KIND, name);
+      if (current !== undefined && current.data.lastAccessedDate !== day) await tx.put(KIND, name, { ...current.data, lastAccessedDate: day }, { expectVersion: current.version });
+    });
   }
 
   update(name: string, change: { description?: string; kmsKeyId?: string }): Promise<SecretRecord> {

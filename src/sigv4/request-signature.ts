@@ -179,10 +179,12 @@ export function signRequestHeaders(
   req: Omit<SignedHttpRequest, 'headers'> & { readonly host: string },
   credentials: { readonly accessKeyId: string; readonly secretAccessKey: Secret<string>; readonly sessionToken?: Secret<string> },
   scope: { readonly region: string; readonly service: string; readonly date: Date },
+  /** More headers to send and sign (lower-case names), e.g. `x-amz-target` for JSON services. */
+  extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   const amzDate = formatAmzDate(scope.date);
   const shortDate = amzDate.slice(0, 8);
-  const headers: Record<string, string> = { host: req.host, 'x-amz-date': amzDate };
+  const headers: Record<string, string> = { ...extra, host: req.host, 'x-amz-date': amzDate };
   if (credentials.sessionToken !== undefined) headers['x-amz-security-token'] = credentials.sessionToken.reveal();
   const signedHeaders = Object.keys(headers).sort();
   const canonical = canonicalHttpRequest({ ...req, headers }, { signedHeaders });

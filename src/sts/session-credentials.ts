@@ -11,7 +11,8 @@ import { Secret, type Clock } from '../util/index.js';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const TOKEN_PREFIX = 'IQoJb3JpZ2luX2Vj';
-const MAX_TOKEN_CHARS = 8192;
+/** The longest session token iamdb reads back; AssumeRole never issues a longer one. */
+export const MAX_SESSION_TOKEN_CHARS = 8192;
 
 /** Who a session acts as. */
 export interface SessionIdentity {
@@ -25,6 +26,8 @@ export interface SessionIdentity {
   readonly roleId?: string;
   readonly sessionName?: string;
   readonly userName?: string;
+  /** The user's unique id (AIDA…) for GetSessionToken sessions: a user deleted and created again under the same name does not inherit them. */
+  readonly userId?: string;
   /** Session policy JSON documents (ceilings), if any. */
   readonly sessionPolicies?: readonly string[];
   readonly sourceIdentity?: string;
@@ -89,7 +92,7 @@ export class SessionCredentialIssuer {
    */
   open(accessKeyId: string, sessionToken: Secret<string>): { secretAccessKey: Secret<string>; identity: SessionIdentity; issuedAt: number; expiresAt: number } {
     const token = sessionToken.reveal();
-    if (token.length > MAX_TOKEN_CHARS || !token.startsWith(TOKEN_PREFIX)) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
+    if (token.length > MAX_SESSION_TOKEN_CHARS || !token.startsWith(TOKEN_PREFIX)) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
     const raw = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64');
     if (raw.length < 1 + 12 + 16 + 2 || raw[0] !== 1) throw new IamdbError('STS_INVALID_SESSION_TOKEN', { accessKeyId });
     let body: Sealed;

@@ -197,6 +197,28 @@ describe('Secrets Manager through the control plane', () => {
     await ok(['secretsmanager', 'create-secret', '--name', 'rdsproxy_alice', '--secret-string', 'again']);
   });
 
+  it('changes nothing when UpdateSecret names a key the caller may not use', async () => {
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/bob` }, Action: 'kms:*', Resource: '*' }] });
+    const bobsKey = (await ok(['kms', 'create-key', '--policy', policy])).KeyMetadata;
+    const before = await ok(['secretsmanager', 'describe-secret', '--secret-id', 'rdsproxy_alice']);
+    for (const extra of [['--secret-string', 'new-value'], ['--description', 'changed']]) {
+      const r = await aws(['secretsmanager', 'update-secret', '--secret-id', 'rdsproxy_alice', '--kms-key-id', bobsKey.Arn, ...extra]);
+      expect(r.stderr).toContain('(AccessDeniedException)');
+    }
+    const after = await ok(['secretsmanager', 'describe-secret', '--secret-id', 'rdsproxy_alice']);
+    expect(after.KmsKeyId).toBe(before.KmsKeyId);
+    expect(after.Description).toBe(before.Description);
+    expect(after.VersionIdsToStages).toEqual(before.VersionIdsToStages);
+    expect((await ok(['secretsmanager', 'get-secret-value', '--secret-id', 'rdsproxy_alice'])).SecretString).toBe('again');
+  });
+
+  it('keeps the reserved aws/ aliases out of reach', async () => {
+    const key = (await ok(['kms', 'create-key'])).KeyMetadata;
+    expect((await aws(['kms', 'update-alias', '--alias-name', 'alias/aws/secretsmanager', '--target-key-id', key.KeyId])).stderr).toContain('(ValidationException)');
+    expect((await aws(['kms', 'delete-alias', '--alias-name', 'alias/aws/secretsmanager'])).stderr).toContain('(ValidationException)');
+    expect((await aws(['kms', 'create-alias', '--alias-name', 'alias/aws/mine', '--target-key-id', key.KeyId])).stderr).toContain('(ValidationException)');
+  });
+
   it('keeps values encrypted at rest and out of the audit log', () => {
     const stateDir = join(iamdb.stateDir, 'state');
     for (const f of readdirSync(stateDir).filter((n) => n.startsWith('state.db'))) {

@@ -135,6 +135,40 @@ describe('STS through the control plane with the AWS CLI', () => {
     expect(again.stderr).toContain('(AccessDenied)');
   });
 
+  it('keeps session-token credentials out of IAM, and away from a user created again under the same name', async () => {
+    const admin = iamdb.admin;
+    expect((await aws(['iam', 'create-user', '--user-name', 'temp'], admin)).code).toBe(0);
+    await aws(['iam', 'put-user-policy', '--user-name', 'temp', '--policy-name', 'iam-read', '--policy-document', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }] })], admin);
+    const key = JSON.parse((await aws(['iam', 'create-access-key', '--user-name', 'temp'], admin)).stdout).AccessKey;
+    const tempKey = { id: key.AccessKeyId as string, secret: key.SecretAccessKey as string };
+    expect((await aws(['iam', 'get-user'], tempKey)).code).toBe(0);
+    const c = JSON.parse((await aws(['sts', 'get-session-token'], tempKey)).stdout).Credentials;
+    const session = { id: c.AccessKeyId as string, secret: c.SecretAccessKey as string };
+    const token = { AWS_SESSION_TOKEN: c.SessionToken as string };
+    const iamCall = await aws(['iam', 'get-user'], session, token);
+    expect(iamCall.stderr).toContain('(AccessDenied)');
+    expect(iamCall.stderr).toContain('credentials from GetSessionToken cannot call IAM without MFA');
+    expect((await aws(['sts', 'get-caller-identity'], session, token)).code).toBe(0);
+    await aws(['iam', 'delete-access-key', '--user-name', 'temp', '--access-key-id', tempKey.id], admin);
+    await aws(['iam', 'delete-user-policy', '--user-name', 'temp', '--policy-name', 'iam-read'], admin);
+    expect((await aws(['iam', 'delete-user', '--user-name', 'temp'], admin)).code).toBe(0);
+    expect((await aws(['iam', 'create-user', '--user-name', 'temp'], admin)).code).toBe(0);
+    expect((await aws(['sts', 'get-caller-identity'], session, token)).stderr).toContain('(InvalidClientTokenId)');
+  });
+
+  it('never issues a session token too large to read back', async () => {
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/account-trust`;
+    // About 4 KB of policy, most of it whitespace: packed it is small and must work.
+    const airy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: '*' }] }, null, 200);
+    const ok = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'airy', '--policy', airy], bob);
+    expect(ok.code, ok.stderr).toBe(0);
+    const r = JSON.parse(ok.stdout);
+    const who = await aws(['sts', 'get-caller-identity'], { id: r.Credentials.AccessKeyId, secret: r.Credentials.SecretAccessKey }, { AWS_SESSION_TOKEN: r.Credentials.SessionToken });
+    expect(who.code, who.stderr).toBe(0);
+    const dense = JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 60 }, (_, i) => ({ Sid: `S${i}`, Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:*/user_${i}` })) });
+    expect((await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'dense', '--policy', dense], bob)).stderr).toContain('(PackedPolicyTooLarge)');
+  });
+
   it('never writes a secret or session token to the audit log', () => {
     const text = JSON.stringify(iamdb.audit.events);
     expect(text).not.toContain(bob.secret);

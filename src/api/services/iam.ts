@@ -31,6 +31,9 @@ import { members, type XmlContent, type XmlElements } from '../xml.js';
 
 type Kind = 'user' | 'group' | 'role';
 
+/** Most action × resource pairs one simulator request may ask for. */
+const MAX_SIMULATIONS = 1000;
+
 function validation(message: string): IamdbError {
   return new IamdbError('API_VALIDATION', { message });
 }
@@ -609,6 +612,10 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const actions = q.strings('ActionNames');
     if (actions.length === 0) throw validation("1 validation error detected: Value null at 'actionNames' failed to satisfy constraint: Member must not be null");
     const resources = q.strings('ResourceArns');
+    // Each pair is one evaluation and one result element: bound the answer before building it.
+    if (actions.length * Math.max(resources.length, 1) > MAX_SIMULATIONS) {
+      throw validation(`ActionNames times ResourceArns must not exceed ${MAX_SIMULATIONS} evaluations per request.`);
+    }
     const context = contextEntries(q);
     const resourcePolicyText = q.str('ResourcePolicy');
     const resourcePolicy: PolicyInput[] | undefined = resourcePolicyText !== undefined ? [{ label: 'ResourcePolicy', policy: parsePolicyOrThrow(resourcePolicyText, 'resource') }] : undefined;
@@ -673,7 +680,18 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     return simulate(q, { identity, principal: callerPrincipal(q, anonymous) });
   };
 
-  return { protocol: 'query', name: 'iam', xmlns: 'https://iam.amazonaws.com/doc/2010-05-08/', version: '2010-05-08', actions: a };
+  // As on AWS, credentials from GetSessionToken cannot call IAM without MFA (and iamdb has no MFA).
+  const guarded: Record<string, QueryHandler> = {};
+  for (const [name, handler] of Object.entries(a)) {
+    guarded[name] = (ctx, q) => {
+      const p = ctx.caller.principal;
+      if (p.session?.via === 'GetSessionToken') {
+        throw new IamdbError('API_ACCESS_DENIED', { message: `User: ${p.arn} is not authorized to perform: iam:${name} because credentials from GetSessionToken cannot call IAM without MFA` });
+      }
+      return handler(ctx, q);
+    };
+  }
+  return { protocol: 'query', name: 'iam', xmlns: 'https://iam.amazonaws.com/doc/2010-05-08/', version: '2010-05-08', actions: guarded };
 }
 
 function requestTags(tags: Readonly<Record<string, string>> | undefined): RequestContext {

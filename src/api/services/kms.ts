@@ -171,6 +171,7 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
   // ---- aliases -------------------------------------------------------------
   a['CreateAlias'] = async (ctx, body) => {
     const aliasName = requiredString(body, 'AliasName');
+    keyring.checkNotReserved(aliasName);
     const key = await keyring.resolve(requiredString(body, 'TargetKeyId'));
     ctx.authorize('kms:CreateAlias', keyring.aliasArn(aliasName));
     authorizeKeyUse(ctx, keyring, 'kms:CreateAlias', key);
@@ -179,14 +180,19 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
   };
   a['UpdateAlias'] = async (ctx, body) => {
     const aliasName = requiredString(body, 'AliasName');
+    keyring.checkNotReserved(aliasName);
     const key = await keyring.resolve(requiredString(body, 'TargetKeyId'));
     ctx.authorize('kms:UpdateAlias', keyring.aliasArn(aliasName));
+    // As in AWS: the caller needs the permission on the key the alias leaves as well as the one it joins.
+    const current = await keyring.getAlias(aliasName);
+    if (current !== undefined) authorizeKeyUse(ctx, keyring, 'kms:UpdateAlias', await keyring.resolve(current.targetKeyId));
     authorizeKeyUse(ctx, keyring, 'kms:UpdateAlias', key);
     await keyring.updateAlias(aliasName, key.keyId);
     return {};
   };
   a['DeleteAlias'] = async (ctx, body) => {
     const aliasName = requiredString(body, 'AliasName');
+    keyring.checkNotReserved(aliasName);
     ctx.authorize('kms:DeleteAlias', keyring.aliasArn(aliasName));
     const alias = await keyring.getAlias(aliasName);
     if (alias !== undefined) authorizeKeyUse(ctx, keyring, 'kms:DeleteAlias', await keyring.resolve(alias.targetKeyId));

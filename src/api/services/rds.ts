@@ -4,6 +4,7 @@
  * off at run time) and resource tags. AWS's CreateDBInstance makes servers;
  * iamdb adopts existing ones from its config file instead (docs/control-plane.md).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { IamdbError } from '../../errors/index.js';
 import { parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
@@ -11,6 +12,22 @@ import { Secret } from '../../util/index.js';
 import type { QueryParams } from '../query-params.js';
 import type { QueryHandler, QueryService } from '../service.js';
 import { members, type XmlElements } from '../xml.js';
+
+/**
+ * A CA bundle named by RegisterDBInstance is read on every TLS connection to
+ * the server: it must be a regular, readable file of PEM certificates of
+ * sensible size, checked now rather than found broken (or a device) later.
+ */
+function checkCaFile(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw invalid(`TargetTlsCaFile ${path.slice(0, 256)} cannot be read.`);
+  }
+  if (!st.isFile() || st.size > 1 << 20) throw invalid(`TargetTlsCaFile ${path.slice(0, 256)} must be a regular file of at most 1 MiB.`);
+  if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) throw invalid(`TargetTlsCaFile ${path.slice(0, 256)} holds no PEM certificate.`);
+}
 
 /** RDS's own limit on tags per resource. */
 const MAX_TAGS = 50;
@@ -39,13 +56,16 @@ export function rdsService(deps: {
   deregister: (id: string) => Promise<DbInstance>;
 }): QueryService {
   const { instances, region, account, partition } = deps;
-  const arnOf = (id: string): string => `arn:${partition}:rds:${region}:${account}:db:${id}`;
+  // RDS keeps identifiers in lower case, so policies match one spelling: `PROD` and `prod` are the same ARN.
+  const arnOf = (id: string): string => `arn:${partition}:rds:${region}:${account}:db:${id.toLowerCase()}`;
 
   const instance = (id: string): DbInstance => {
     const inst = instances.get(id);
     if (inst === undefined) throw new IamdbError('RDS_DB_INSTANCE_NOT_FOUND', { id });
     return inst;
   };
+  /** A db ARN with its identifier in lower case (how RDS keeps it), so policies see one spelling. */
+  const canonicalArn = (arn: string): string => arn.replace(/^(arn:[\w-]+:rds:[\w-]+:\d{12}:db:)([A-Za-z0-9-]+)$/, (_, head: string, id: string) => `${head}${id.toLowerCase()}`);
   /** The instance an `arn:aws:rds:…:db:ID` names. */
   const byArn = (arn: string): DbInstance => {
     const m = /^arn:[\w-]+:rds:([\w-]+):(\d{12}):db:([A-Za-z][A-Za-z0-9-]{0,62})$/.exec(arn);
@@ -55,7 +75,7 @@ export function rdsService(deps: {
   };
 
   const instanceXml = (inst: DbInstance): XmlElements => ({
-    DBInstanceIdentifier: inst.id,
+    DBInstanceIdentifier: inst.id.toLowerCase(),
     DBInstanceClass: 'db.iamdb',
     Engine: inst.engineName,
     DBInstanceStatus: 'available',
@@ -121,13 +141,13 @@ export function rdsService(deps: {
     return { DBInstance: instanceXml(inst) };
   };
   a['ListTagsForResource'] = (ctx, q) => {
-    const arn = q.required('ResourceName');
+    const arn = canonicalArn(q.required('ResourceName'));
     ctx.authorize('rds:ListTagsForResource', arn);
     const inst = byArn(arn);
     return { TagList: members(Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })), 'Tag') };
   };
   a['AddTagsToResource'] = async (ctx, q) => {
-    const arn = q.required('ResourceName');
+    const arn = canonicalArn(q.required('ResourceName'));
     const tags = q.tags('Tags');
     ctx.authorize('rds:AddTagsToResource', arn, {
       context: { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) },
@@ -143,7 +163,7 @@ export function rdsService(deps: {
     return undefined;
   };
   a['RemoveTagsFromResource'] = async (ctx, q) => {
-    const arn = q.required('ResourceName');
+    const arn = canonicalArn(q.required('ResourceName'));
     const keys = q.strings('TagKeys');
     ctx.authorize('rds:RemoveTagsFromResource', arn, { context: { 'aws:TagKeys': keys } });
     const inst = byArn(arn);
@@ -172,12 +192,17 @@ export function rdsService(deps: {
     if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(tlsMode)) throw invalid('TargetTlsMode must be disable, require, verify-ca or verify-full.');
     const ca = q.str('TargetTlsCaFile');
     if ((tlsMode === 'verify-ca' || tlsMode === 'verify-full') && ca === undefined) throw invalid(`TargetTlsCaFile is required when TargetTlsMode is ${tlsMode}.`);
+    if (ca !== undefined) checkCaFile(ca);
+    const aliases = q.strings('Aliases');
+    for (const alias of aliases) {
+      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+)(:\d{1,5})?$/.test(alias)) throw invalid(`Aliases must be host or host:port, got ${alias.slice(0, 128)}.`);
+    }
     const serverName = q.str('TargetTlsServerName');
     const def: InstanceDefinition = {
       id,
       engineName: engine,
       listen: hostPortParam(q, 'ListenAddress'),
-      aliases: q.strings('Aliases'),
+      aliases,
       target: hostPortParam(q, 'TargetAddress'),
       targetTls: { mode: tlsMode as InstanceDefinition['targetTls']['mode'], ...(ca !== undefined ? { ca } : {}), ...(serverName !== undefined ? { serverName } : {}) },
       master: { username: q.required('MasterUsername'), password: new Secret(q.required('MasterUserPassword')) },

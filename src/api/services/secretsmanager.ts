@@ -186,16 +186,21 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     authorizeSecret(ctx, 'secretsmanager:UpdateSecret', rec);
     const description = optionalString(body, 'Description', 2048);
     const kmsKeyId = optionalString(body, 'KmsKeyId', 2048);
-    if (kmsKeyId !== undefined) await keyring.resolve(kmsKeyId);
     const value = valueOf(body, true);
-    let current = rec;
-    if (description !== undefined || kmsKeyId !== undefined) {
-      current = await registry.update(rec.name, { ...(description !== undefined ? { description } : {}), ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) });
+    // Everything that can be refused is done before the secret's settings change: the new value
+    // is stored first (under the new key), or the caller's use of the new key is checked.
+    let versionId: string | undefined;
+    if (value !== undefined) {
+      const token = optionalString(body, 'ClientRequestToken');
+      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), await ensureDefaultKey());
+      versionId = put.version.versionId;
+    } else if (kmsKeyId !== undefined) {
+      authorizeKeyUse(ctx, keyring, 'kms:GenerateDataKey', await keyring.resolve(kmsKeyId), { encryptionContext: { SecretARN: rec.arn }, viaService });
     }
-    if (value === undefined) return { ARN: current.arn, Name: current.name };
-    const token = optionalString(body, 'ClientRequestToken');
-    const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}) }, dataKeysFor(ctx), await ensureDefaultKey());
-    return { ARN: current.arn, Name: current.name, VersionId: put.version.versionId };
+    if (description !== undefined || kmsKeyId !== undefined) {
+      await registry.update(rec.name, { ...(description !== undefined ? { description } : {}), ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) });
+    }
+    return { ARN: rec.arn, Name: rec.name, ...(versionId !== undefined ? { VersionId: versionId } : {}) };
   };
 
   a['UpdateSecretVersionStage'] = async (ctx, body) => {

@@ -6,7 +6,7 @@
 import { IamdbError } from '../../errors/index.js';
 import type { IamRuntime } from '../../iam-runtime.js';
 import { parsePolicyOrThrow, type PolicyInput } from '../../iam/index.js';
-import type { SessionCredentialIssuer, SessionIdentity } from '../../sts/index.js';
+import { MAX_SESSION_TOKEN_CHARS, type SessionCredentialIssuer, type SessionIdentity } from '../../sts/index.js';
 import type { QueryParams } from '../query-params.js';
 import type { ApiRequestContext, QueryService } from '../service.js';
 import type { XmlElements } from '../xml.js';
@@ -102,16 +102,17 @@ export function stsService(deps: { iam: IamRuntime; sessions: SessionCredentialI
     const inline = q.str('Policy');
     if (inline !== undefined) {
       parsePolicyOrThrow(inline, 'session');
-      sessionPolicies.push(inline);
+      // Kept compact: the session token carries it, and whitespace would only eat the budget.
+      sessionPolicies.push(JSON.stringify(JSON.parse(inline)));
     }
+    if (q.list('PolicyArns').length > 10) throw validation('Policy ARNs exceed the limit of 10.');
     for (const item of q.list('PolicyArns')) {
       const arn = item.str('arn');
       if (arn === undefined) throw validation("1 validation error detected: Value null at 'policyArns.member.arn' failed to satisfy constraint: Member must not be null");
       const policy = dir.getPolicy(arn);
-      sessionPolicies.push(dir.getPolicyVersion(arn, policy.defaultVersionId).document);
+      sessionPolicies.push(JSON.stringify(JSON.parse(dir.getPolicyVersion(arn, policy.defaultVersionId).document)));
     }
-    if (sessionPolicies.length > 0 && inline === undefined && q.list('PolicyArns').length > 10) throw validation('Policy ARNs exceed the limit of 10.');
-    const packed = sessionPolicies.reduce((n, d) => n + JSON.stringify(JSON.parse(d)).length, 0) + Object.entries(tags).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    const packed = sessionPolicies.reduce((n, d) => n + d.length, 0) + Object.entries(tags).reduce((n, [k, v]) => n + k.length + v.length, 0);
     const percent = Math.ceil((packed / PACKED_BUDGET) * 100);
     if (percent > 100) throw new IamdbError('STS_PACKED_POLICY_TOO_LARGE', { percent });
 
@@ -129,6 +130,8 @@ export function stsService(deps: { iam: IamRuntime; sessions: SessionCredentialI
       ...(Object.keys(tags).length > 0 ? { tags } : {}),
     };
     const creds = sessions.issue(identity, duration);
+    // Never hand out credentials whose token iamdb would refuse to read back.
+    if (creds.sessionToken.reveal().length > MAX_SESSION_TOKEN_CHARS) throw new IamdbError('STS_PACKED_POLICY_TOO_LARGE', { percent: Math.max(percent, 101) });
     return {
       Credentials: credentialsXml(creds),
       AssumedRoleUser: { AssumedRoleId: `${role.roleId}:${sessionName}`, Arn: identity.principalArn },
@@ -146,7 +149,7 @@ export function stsService(deps: { iam: IamRuntime; sessions: SessionCredentialI
     if (q.str('SerialNumber') !== undefined || q.str('TokenCode') !== undefined) {
       throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb has no MFA devices; call GetSessionToken without SerialNumber and TokenCode' });
     }
-    const creds = sessions.issue({ principalArn: caller.arn, accountId: caller.accountId, type: 'user', userName: caller.name }, duration);
+    const creds = sessions.issue({ principalArn: caller.arn, accountId: caller.accountId, type: 'user', userName: caller.name, ...(caller.userId ? { userId: caller.userId } : {}) }, duration);
     return { Credentials: credentialsXml(creds) };
   };
 

@@ -169,6 +169,14 @@ export const sigv4Codes = {
     kind: 'AccessDenied',
     message: 'the request time {requestTime} is more than 15 minutes from the server time {serverTime}',
   },
+  REQUEST_WRONG_REGION: {
+    kind: 'AccessDenied',
+    message: "Credential should be scoped to a valid region, not '{region}'.",
+  },
+  REQUEST_UNSIGNED_HEADER: {
+    kind: 'InvalidInput',
+    message: 'The {header} header must be signed.',
+  },
   REQUEST_SIGNATURE_MISMATCH: {
     kind: 'AccessDenied',
     message: 'the request signature does not match',

@@ -5,6 +5,7 @@ export const stsCodes = {
   STS_INVALID_SESSION_TOKEN: { kind: 'AccessDenied', audit: 'InvalidSessionToken', message: 'the security token presented with {accessKeyId} is invalid' },
   STS_SESSION_EXPIRED: { kind: 'AccessDenied', audit: 'ExpiredSessionCredentials', message: 'the temporary credentials {accessKeyId} expired at {at}' },
   STS_SESSION_REVOKED: { kind: 'AccessDenied', audit: 'ExpiredSessionCredentials', message: 'the temporary credentials {accessKeyId} were revoked' },
+  STS_UNKNOWN_USER: { kind: 'AccessDenied', audit: 'UnknownPrincipal', message: 'the user behind {accessKeyId} no longer exists' },
   STS_UNKNOWN_ROLE: { kind: 'AccessDenied', audit: 'UnknownPrincipal', message: 'the role behind {accessKeyId} no longer exists' },
   /** PackedPolicyTooLarge: session policies and tags too large for a session token. */
   STS_PACKED_POLICY_TOO_LARGE: { kind: 'InvalidInput', message: 'Packed policy consumes {percent}% of allotted space, please use smaller policy for this request.' },
