@@ -29,6 +29,18 @@ beforeAll(async () => {
           },
         },
         {
+          name: 'tagged',
+          assumeRolePolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/bob` }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] },
+              { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/bob` }, Action: 'sts:TagSession', Condition: { StringEquals: { 'aws:RequestTag/team': ['db', 'web'] } } },
+            ],
+          },
+          // What the session may do depends on its tags.
+          policies: [{ name: 'by-team', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:GetRole', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalTag/team': 'db' } } }] } }],
+        },
+        {
           name: 'account-trust',
           assumeRolePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'sts:AssumeRole' }] },
         },
@@ -114,6 +126,29 @@ describe('STS through the control plane with the AWS CLI', () => {
     expect(bobOk.code, bobOk.stderr).toBe(0);
     const carolNo = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'acct'], carol);
     expect(carolNo.stderr).toContain('(AccessDenied)');
+  });
+
+  it('carries session tags and the source identity into the session, as the trust policy allows', async () => {
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/tagged`;
+    const assume = (tag: string, session: string) =>
+      aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', session, '--tags', `Key=team,Value=${tag}`, '--source-identity', 'bob-laptop'], bob);
+    const db = await assume('db', 'tagged-db');
+    expect(db.code, db.stderr).toBe(0);
+    const r = JSON.parse(db.stdout);
+    expect(r.SourceIdentity).toBe('bob-laptop');
+    expect(r.PackedPolicySize).toBeGreaterThan(0);
+    const dbCreds = { id: r.Credentials.AccessKeyId, secret: r.Credentials.SecretAccessKey };
+    const dbToken = { AWS_SESSION_TOKEN: r.Credentials.SessionToken };
+    expect((await aws(['iam', 'get-role', '--role-name', 'tagged'], dbCreds, dbToken)).code).toBe(0);
+    const web = JSON.parse((await assume('web', 'tagged-web')).stdout);
+    const denied = await aws(['iam', 'get-role', '--role-name', 'tagged'], { id: web.Credentials.AccessKeyId, secret: web.Credentials.SecretAccessKey }, { AWS_SESSION_TOKEN: web.Credentials.SessionToken });
+    expect(denied.stderr).toContain('(AccessDenied)');
+    // A tag the trust policy does not allow refuses the whole AssumeRole.
+    const ops = await assume('ops', 'tagged-ops');
+    expect(ops.stderr).toContain('is not authorized to perform: sts:TagSession');
+    // The source identity follows a chained session and cannot be changed there.
+    const chained = await aws(['sts', 'assume-role', '--role-arn', `arn:aws:iam::${ACCOUNT}:role/account-trust`, '--role-session-name', 'chained', '--source-identity', 'someone-else'], dbCreds, dbToken);
+    expect(chained.stderr).toContain('(ValidationError)');
   });
 
   it('checks DurationSeconds against the role\'s maximum and the session name pattern', async () => {

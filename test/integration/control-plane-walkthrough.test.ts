@@ -210,8 +210,8 @@ describe('a walk through the control plane to a database login', () => {
     const again = await login(dbUser, await sign());
     await again.end();
     await open.end();
-    const describe = await awsCli(['rds', 'describe-db-instances'], admin());
-    expect(JSON.parse(describe.stdout).DBInstances[0].IAMDatabaseAuthenticationEnabled).toBe(true);
+    const listed = await awsCli(['rds', 'describe-db-instances'], admin());
+    expect(JSON.parse(listed.stdout).DBInstances[0].IAMDatabaseAuthenticationEnabled).toBe(true);
   });
 
   it('applies a session policy from AssumeRole as a ceiling at the gateway', async () => {
