@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { ApiAuditEvent, AuditSink } from '../audit/index.js';
 import { IamdbError, isIamdbError } from '../errors/index.js';
 import type { IamRuntime } from '../iam-runtime.js';
-import { accessDeniedMessage } from '../iam/index.js';
+import { accessDeniedMessage, type Analysis, type PolicyInput, type RequestContext } from '../iam/index.js';
 import { checkRequestTime, parseRequestAuthorization, requestSignatureMatches, type RequestAuthorization, type SignedHttpRequest } from '../sigv4/index.js';
 import type { Clock } from '../util/index.js';
 import { awsErrorFor, type AwsError, type Protocol } from './aws-errors.js';
@@ -217,25 +217,33 @@ export class ApiServer {
   #context(caller: ApiCaller, auth: RequestAuthorization, requestId: string, sourceIp: string, req: IncomingMessage, outcome: Outcome): ApiRequestContext {
     const secureTransport = 'encrypted' in req.socket && req.socket.encrypted === true;
     const iam = this.#opts.iam;
+    const evaluateFor = (action: string, resource: string, options: { context?: RequestContext; resourcePolicies?: readonly PolicyInput[] }) =>
+      iam.authorizeRequest({
+        principal: caller.principal,
+        action,
+        resource,
+        context: {
+          'aws:SourceIp': sourceIp.replace(/^::ffff:/, ''),
+          'aws:SecureTransport': secureTransport,
+          'aws:RequestedRegion': auth.region,
+          ...(options.context ?? {}),
+        },
+        ...(options.resourcePolicies ? { resourcePolicies: options.resourcePolicies } : {}),
+      });
+    const resourceAllowed = (analysis: Analysis): boolean => analysis.matchedStatements.some((m) => m.policyType === 'resource' && m.effect === 'Allow');
     return {
       caller,
       requestId,
       region: auth.region,
       sourceIp,
       secureTransport,
+      allows(action, resource, options = {}) {
+        const analysis = evaluateFor(action, resource, options);
+        if ('missingPrincipal' in analysis || analysis.decision !== 'allowed') return false;
+        return !options.requireResourceAllow || resourceAllowed(analysis);
+      },
       authorize(action, resource, options = {}) {
-        const analysis = iam.authorizeRequest({
-          principal: caller.principal,
-          action,
-          resource,
-          context: {
-            'aws:SourceIp': sourceIp.replace(/^::ffff:/, ''),
-            'aws:SecureTransport': secureTransport,
-            'aws:RequestedRegion': auth.region,
-            ...(options.context ?? {}),
-          },
-          ...(options.resourcePolicies ? { resourcePolicies: options.resourcePolicies } : {}),
-        });
+        const analysis = evaluateFor(action, resource, options);
         if ('missingPrincipal' in analysis) {
           outcome.authorization = { action, resource, decision: 'implicitDeny', matchedStatements: [] };
           throw new IamdbError('API_ACCESS_DENIED', { message: `User: ${caller.principal.arn} is not authorized to perform: ${action} on resource: ${resource}` });
@@ -248,7 +256,7 @@ export class ApiServer {
         };
         const message = accessDeniedMessage(analysis);
         if (message !== undefined) throw new IamdbError('API_ACCESS_DENIED', { message });
-        if (options.requireResourceAllow && !analysis.matchedStatements.some((m) => m.policyType === 'resource' && m.effect === 'Allow')) {
+        if (options.requireResourceAllow && !resourceAllowed(analysis)) {
           outcome.authorization = { ...outcome.authorization, decision: 'implicitDeny' };
           throw new IamdbError('API_ACCESS_DENIED', {
             message: `User: ${caller.principal.arn} is not authorized to perform: ${action} on resource: ${resource} because no resource-based policy allows the ${action} action`,

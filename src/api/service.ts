@@ -37,6 +37,8 @@ export interface ApiRequestContext {
       requireResourceAllow?: boolean;
     },
   ): void;
+  /** The same evaluation as `authorize`, answered as a boolean and not recorded (for what-if checks such as KMS's lockout check). */
+  allows(action: string, resource: string, options?: { context?: RequestContext; resourcePolicies?: readonly PolicyInput[]; requireResourceAllow?: boolean }): boolean;
 }
 
 export type QueryHandler = (ctx: ApiRequestContext, params: QueryParams) => Promise<XmlContent | undefined> | XmlContent | undefined;

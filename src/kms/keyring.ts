@@ -93,10 +93,15 @@ export class Keyring {
     return parsePolicyOrThrow(doc, 'resource');
   }
 
-  async createKey(input: { description?: string; policy?: string; tags?: Readonly<Record<string, string>>; keyManager?: 'CUSTOMER' | 'AWS' }): Promise<KmsKey> {
+  /** A fresh key id, for callers that must know the ARN before the key exists (the lockout check). */
+  newKeyId(): string {
+    return randomUUID();
+  }
+
+  async createKey(input: { keyId?: string; description?: string; policy?: string; tags?: Readonly<Record<string, string>>; keyManager?: 'CUSTOMER' | 'AWS' }): Promise<KmsKey> {
     const policy = input.policy ?? this.defaultPolicy();
     this.parseKeyPolicy(policy);
-    const keyId = randomUUID();
+    const keyId = input.keyId ?? randomUUID();
     const record: KeyRecord = {
       keyId,
       description: input.description ?? '',

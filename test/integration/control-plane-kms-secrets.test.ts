@@ -88,12 +88,16 @@ describe('KMS through the control plane', () => {
     expect(denied.stderr).toContain(`User: arn:aws:iam::${ACCOUNT}:user/bob is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`);
     // A policy naming bob lets him in without any IAM policy, and drops the account delegation, so the admin is out.
     const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/bob` }, Action: ['kms:Decrypt', 'kms:PutKeyPolicy', 'kms:GetKeyPolicy'], Resource: '*' }] });
-    await ok(['kms', 'put-key-policy', '--key-id', keyId, '--policy-name', 'default', '--policy', policy]);
+    // The lockout safety check refuses a policy that shuts the caller (the admin) out, unless told to bypass it.
+    const locked = await aws(['kms', 'put-key-policy', '--key-id', keyId, '--policy-name', 'default', '--policy', policy]);
+    expect(locked.stderr).toContain('(MalformedPolicyDocumentException)');
+    expect(locked.stderr).toContain('The new key policy will not allow you to update the key policy in the future.');
+    await ok(['kms', 'put-key-policy', '--key-id', keyId, '--policy-name', 'default', '--policy', policy, '--bypass-policy-lockout-safety-check']);
     expect(Buffer.from((await ok(['kms', 'decrypt', '--ciphertext-blob', enc.CiphertextBlob], bob)).Plaintext, 'base64').toString()).toBe('x');
     expect((await aws(['kms', 'decrypt', '--ciphertext-blob', enc.CiphertextBlob])).stderr).toContain('(AccessDeniedException)');
     expect(JSON.parse((await ok(['kms', 'get-key-policy', '--key-id', keyId, '--policy-name', 'default'], bob)).Policy)).toEqual(JSON.parse(policy));
     const restore = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] });
-    await ok(['kms', 'put-key-policy', '--key-id', keyId, '--policy-name', 'default', '--policy', restore], bob);
+    await ok(['kms', 'put-key-policy', '--key-id', keyId, '--policy-name', 'default', '--policy', restore, '--bypass-policy-lockout-safety-check'], bob);
     expect((await aws(['kms', 'put-key-policy', '--key-id', keyId, '--policy-name', 'default', '--policy', '{"Statement":[{"Effect":"Allow"}]}'])).stderr).toContain('(MalformedPolicyDocumentException)');
   });
 
@@ -199,7 +203,7 @@ describe('Secrets Manager through the control plane', () => {
 
   it('changes nothing when UpdateSecret names a key the caller may not use', async () => {
     const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/bob` }, Action: 'kms:*', Resource: '*' }] });
-    const bobsKey = (await ok(['kms', 'create-key', '--policy', policy])).KeyMetadata;
+    const bobsKey = (await ok(['kms', 'create-key', '--policy', policy, '--bypass-policy-lockout-safety-check'])).KeyMetadata;
     const before = await ok(['secretsmanager', 'describe-secret', '--secret-id', 'rdsproxy_alice']);
     for (const extra of [['--secret-string', 'new-value'], ['--description', 'changed']]) {
       const r = await aws(['secretsmanager', 'update-secret', '--secret-id', 'rdsproxy_alice', '--kms-key-id', bobsKey.Arn, ...extra]);

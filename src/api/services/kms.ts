@@ -10,7 +10,7 @@ import { IamdbError } from '../../errors/index.js';
 import type { KmsAlias, KmsKey, Keyring } from '../../kms/index.js';
 import type { RequestContext } from '../../iam/index.js';
 import type { ApiRequestContext, JsonHandler, JsonService } from '../service.js';
-import { blob, int, optionalString, requiredString, stringMap, tagList } from '../json-params.js';
+import { blob, bool, int, optionalString, requiredString, stringMap, tagList } from '../json-params.js';
 
 const epochSeconds = (ms: number): number => ms / 1000;
 
@@ -74,6 +74,21 @@ function page<T>(items: readonly T[], body: Readonly<Record<string, unknown>>): 
 
 export function kmsService(deps: { keyring: Keyring; account: string }): JsonService {
   const { keyring, account } = deps;
+  /**
+   * AWS's policy lockout safety check: a key policy that would not let the
+   * caller change it again is refused unless BypassPolicyLockoutSafetyCheck
+   * is true. iamdb has no account root to recover a locked key, so the check matters more here.
+   */
+  const lockoutCheck = (ctx: ApiRequestContext, body: Readonly<Record<string, unknown>>, policyText: string, keyArn: string): void => {
+    if (bool(body, 'BypassPolicyLockoutSafetyCheck') === true) return;
+    const policy = keyring.parseKeyPolicy(policyText);
+    const ok = ctx.allows('kms:PutKeyPolicy', keyArn, {
+      context: { 'kms:CallerAccount': ctx.caller.principal.accountId },
+      resourcePolicies: [{ label: `${keyArn}:key-policy`, policy }],
+      requireResourceAllow: true,
+    });
+    if (!ok) throw new IamdbError('IAM_MALFORMED_POLICY', { message: 'The new key policy will not allow you to update the key policy in the future.' });
+  };
   const a: Record<string, JsonHandler> = {};
   const keyOf = (body: Readonly<Record<string, unknown>>): Promise<KmsKey> => keyring.resolve(requiredString(body, 'KeyId'));
 
@@ -89,7 +104,9 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
     const policy = optionalString(body, 'Policy');
     const description = optionalString(body, 'Description');
     const tags = tagList(body, 'Tags', 'TagKey', 'TagValue');
-    const key = await keyring.createKey({ ...(policy !== undefined ? { policy } : {}), ...(description !== undefined ? { description } : {}), ...(tags ? { tags } : {}) });
+    const keyId = keyring.newKeyId();
+    if (policy !== undefined) lockoutCheck(ctx, body, policy, keyring.keyArn(keyId));
+    const key = await keyring.createKey({ keyId, ...(policy !== undefined ? { policy } : {}), ...(description !== undefined ? { description } : {}), ...(tags ? { tags } : {}) });
     return { KeyMetadata: keyMetadata(key, account) };
   };
   a['DescribeKey'] = async (ctx, body) => {
@@ -140,7 +157,9 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
     authorizeKeyUse(ctx, keyring, 'kms:PutKeyPolicy', key);
     const name = optionalString(body, 'PolicyName') ?? 'default';
     if (name !== 'default') throw new IamdbError('KMS_INVALID_INPUT', { message: 'The only valid key policy name is "default".' });
-    await keyring.putPolicy(key.keyId, requiredString(body, 'Policy'));
+    const policy = requiredString(body, 'Policy');
+    lockoutCheck(ctx, body, policy, key.arn);
+    await keyring.putPolicy(key.keyId, policy);
     return {};
   };
   a['ListKeyPolicies'] = async (ctx, body) => {
