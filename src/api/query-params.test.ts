@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isIamdbError } from '../errors/index.js';
+import { errorCodeOf as code } from '../../test/support/error-code.js';
 import { QueryParams } from './query-params.js';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isIamdbError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('QueryParams', () => {
   it('reads flattened lists and tags in index order, whatever the item name', () => {

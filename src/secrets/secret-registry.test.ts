@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSealer } from '../crypto/index.js';
-import { isIamdbError } from '../errors/index.js';
+import { errorCodeOfAsync as code } from '../../test/support/error-code.js';
 import { Keyring } from '../kms/index.js';
 import { openSqliteStore, type StateStore } from '../store/index.js';
 import { Secret } from '../util/index.js';
@@ -34,15 +34,6 @@ const dataKeys = (): DataKeys => ({
   },
 });
 
-async function code(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    if (isIamdbError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iamdb-secrets-'));
