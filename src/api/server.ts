@@ -117,7 +117,7 @@ export class ApiServer {
     });
   }
 
-  /** Serves one request (exposed for the listener and for tests with their own server). */
+  /** Serves one request: read, authenticate, dispatch, answer, audit. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const source = req.socket.remoteAddress ?? '';

@@ -526,11 +526,10 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const arn = q.required('PolicyArn');
     ctx.authorize('iam:ListEntitiesForPolicy', arn);
     dir.getPolicy(arn);
-    const state = dir.snapshot();
     return {
-      PolicyGroups: members(state.groups.filter((g) => g.attachedPolicies.includes(arn)).map((g) => ({ GroupName: g.groupName, GroupId: g.groupId }))),
-      PolicyUsers: members(state.users.filter((u) => u.attachedPolicies.includes(arn)).map((u) => ({ UserName: u.userName, UserId: u.userId }))),
-      PolicyRoles: members(state.roles.filter((r) => r.attachedPolicies.includes(arn)).map((r) => ({ RoleName: r.roleName, RoleId: r.roleId }))),
+      PolicyGroups: members(dir.listGroups().filter((g) => dir.listAttachedGroupPolicies(g.groupName).includes(arn)).map((g) => ({ GroupName: g.groupName, GroupId: g.groupId }))),
+      PolicyUsers: members(dir.listUsers().filter((u) => dir.listAttachedUserPolicies(u.userName).includes(arn)).map((u) => ({ UserName: u.userName, UserId: u.userId }))),
+      PolicyRoles: members(dir.listRoles().filter((r) => dir.listAttachedRolePolicies(r.roleName).includes(arn)).map((r) => ({ RoleName: r.roleName, RoleId: r.roleId }))),
       IsTruncated: false,
     };
   };
@@ -568,33 +567,36 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     ctx.authorize('iam:GetAccountAuthorizationDetails', '*');
     const filter = new Set(q.strings('Filter'));
     const want = (f: string): boolean => filter.size === 0 || filter.has(f);
-    const state = dir.snapshot();
     const attached = (arns: readonly string[]): XmlContent => members(arns.map((arn) => ({ PolicyName: dir.getPolicy(arn).policyName, PolicyArn: arn })));
-    const inlineList = (list: ReadonlyArray<{ policyName: string; policyDocument: string }>): XmlContent =>
-      members(list.map((p) => ({ PolicyName: p.policyName, PolicyDocument: encodeDocument(p.policyDocument) })));
+    const inlineList = (names: readonly string[], get: (policyName: string) => { policyName: string; policyDocument: string }): XmlContent =>
+      members(names.map((n) => get(n)).map((p) => ({ PolicyName: p.policyName, PolicyDocument: encodeDocument(p.policyDocument) })));
     return {
       UserDetailList: members(
         want('User')
-          ? state.users.map((u) => ({
-              ...userXml(dir.getUser(u.userName)),
-              UserPolicyList: inlineList(u.inlinePolicies),
+          ? dir.listUsers().map((u) => ({
+              ...userXml(u),
+              UserPolicyList: inlineList(dir.listUserPolicies(u.userName), (n) => dir.getUserPolicy(u.userName, n)),
               GroupList: members(u.groups),
-              AttachedManagedPolicies: attached(u.attachedPolicies),
+              AttachedManagedPolicies: attached(dir.listAttachedUserPolicies(u.userName)),
             }))
           : [],
       ),
       GroupDetailList: members(
         want('Group')
-          ? state.groups.map((g) => ({ ...groupXml(dir.getGroup(g.groupName)), GroupPolicyList: inlineList(g.inlinePolicies), AttachedManagedPolicies: attached(g.attachedPolicies) }))
+          ? dir.listGroups().map((g) => ({
+              ...groupXml(g),
+              GroupPolicyList: inlineList(dir.listGroupPolicies(g.groupName), (n) => dir.getGroupPolicy(g.groupName, n)),
+              AttachedManagedPolicies: attached(dir.listAttachedGroupPolicies(g.groupName)),
+            }))
           : [],
       ),
       RoleDetailList: members(
         want('Role')
-          ? state.roles.map((r) => ({
-              ...roleXml(dir.getRole(r.roleName)),
+          ? dir.listRoles().map((r) => ({
+              ...roleXml(r),
               InstanceProfileList: members([]),
-              RolePolicyList: inlineList(r.inlinePolicies),
-              AttachedManagedPolicies: attached(r.attachedPolicies),
+              RolePolicyList: inlineList(dir.listRolePolicies(r.roleName), (n) => dir.getRolePolicy(r.roleName, n)),
+              AttachedManagedPolicies: attached(dir.listAttachedRolePolicies(r.roleName)),
             }))
           : [],
       ),
