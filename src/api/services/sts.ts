@@ -70,11 +70,8 @@ export function stsService(deps: { iam: IamRuntime; sessions: SessionCredentialI
 
     const m = new RegExp(`^arn:${partition}:iam::(\\d{12}):role/(?:.*/)?([\\w+=,.@-]{1,64})$`).exec(roleArn);
     const deny = (): IamdbError => new IamdbError('API_ACCESS_DENIED', { message: `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}` });
-    if (m === null || m[1] !== dir.accountId) {
-      // Unknown and foreign roles look the same to the caller, as in AWS.
-      ctx.authorize('sts:AssumeRole', roleArn, { resourcePolicies: [] });
-      throw deny();
-    }
+    // Unknown and foreign roles look the same to the caller as a refusing trust policy, as in AWS.
+    if (m === null || m[1] !== dir.accountId) throw deny();
     let role;
     try {
       role = dir.getRole(m[2]!);
