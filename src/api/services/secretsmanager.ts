@@ -177,7 +177,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const value = valueOf(body, false)!;
     const token = optionalString(body, 'ClientRequestToken');
     const stages = stringList(body, 'VersionStages');
-    const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(stages ? { stages } : {}) }, dataKeysFor(ctx), await ensureDefaultKey());
+    const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(stages ? { stages } : {}) }, dataKeysFor(ctx), rec.kmsKeyId ?? (await ensureDefaultKey()));
     return { ARN: rec.arn, Name: rec.name, VersionId: put.version.versionId, VersionStages: [...put.version.stages] };
   };
 
@@ -192,7 +192,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     let versionId: string | undefined;
     if (value !== undefined) {
       const token = optionalString(body, 'ClientRequestToken');
-      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), await ensureDefaultKey());
+      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), kmsKeyId ?? rec.kmsKeyId ?? (await ensureDefaultKey()));
       versionId = put.version.versionId;
     } else if (kmsKeyId !== undefined) {
       authorizeKeyUse(ctx, keyring, 'kms:GenerateDataKey', await keyring.resolve(kmsKeyId), { encryptionContext: { SecretARN: rec.arn }, viaService });
