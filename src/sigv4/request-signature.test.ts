@@ -8,7 +8,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isIamdbError } from '../errors/index.js';
+import { errorCodeOf as code } from '../../test/support/error-code.js';
 import { Secret } from '../util/index.js';
 import {
   canonicalRequestPath,
@@ -73,16 +73,6 @@ const base: Input = {
 function verifies(req: SignedHttpRequest, secret = KEY.secretAccessKey): boolean {
   const auth = parseRequestAuthorization(req);
   return requestSignatureMatches(req, auth, new Secret(secret));
-}
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isIamdbError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
 }
 
 describe('header-signed requests', () => {
