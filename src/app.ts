@@ -13,7 +13,9 @@ import pino, { type Logger } from 'pino';
 import { createFileAuditSink, teeAuditSinks, type AuditSink } from './audit/index.js';
 import type { Config } from './config/index.js';
 import { createSealer, loadOrCreateMasterKey, type Sealer } from './crypto/index.js';
-import { EndpointListener } from './gateway/listener.js';
+import { EndpointListener, type ConnectionContext } from './gateway/listener.js';
+import { PreAuthLimiter } from './gateway/pre-auth.js';
+import { ServerLoginSlots } from './gateway/server-login-slots.js';
 import { NodeClientTls, type ClientTlsTerminator } from './gateway/client-tls.js';
 import { nativeDataPath } from './gateway/native-data-path.js';
 import { IamdbError } from './errors/index.js';
@@ -22,8 +24,12 @@ import { CancelMap } from './gateway/postgres/cancel-map.js';
 import { PostgresControl } from './gateway/postgres/control.js';
 import { handlePostgresSession } from './gateway/postgres/session.js';
 import { handleMysqlSession } from './gateway/mysql/session.js';
-import { SaltedPasswordCache } from './protocol/postgres/index.js';
+import { SaltedPasswordCache, SqlState, encodeErrorResponse } from './protocol/postgres/index.js';
+import { encodePacket, errPacketFor } from './protocol/mysql/index.js';
 import { MysqlIamUsers } from './gateway/mysql/iam-users.js';
+import { MysqlControl } from './gateway/mysql/control.js';
+import { MysqlConnectionIds } from './gateway/mysql/connection-ids.js';
+import { ServerProfileCache } from './gateway/mysql/greeting.js';
 import { InstanceRegistry, ManagedCredentials, parseHostPort, type DbInstance, type InstanceDefinition } from './rds/index.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
 import { SessionCredentialIssuer } from './sts/index.js';
@@ -93,6 +99,12 @@ function endpointNames(inst: Pick<DbInstance, 'endpoints' | 'listen'>): { dnsNam
   return { dnsNames: [...dns], ipAddresses: [...ips] };
 }
 
+/** PostgreSQL's own words when it has no room: FATAL 53300, before the client's first byte is read. */
+const postgresTooManyClients = (): Buffer =>
+  encodeErrorResponse({ severity: 'FATAL', code: SqlState.TOO_MANY_CONNECTIONS, message: 'sorry, too many clients already' });
+/** MySQL's answer instead of a greeting when it has no room: ERR 1040. */
+const mysqlTooManyConnections = (): Buffer => encodePacket(errPacketFor('ER_CON_COUNT_ERROR', 'Too many connections'), 0);
+
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
   const env = deps.env ?? {};
   const clock = deps.clock ?? systemClock;
@@ -124,6 +136,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       targetTls: i.targetTls,
       master: i.master,
       iamDatabaseAuthentication: i.iamDatabaseAuthentication,
+      accountAdmins: i.accountAdmins,
       tags: Array.isArray(i.tags) ? Object.fromEntries(i.tags.map((t) => [t.Key, t.Value])) : { ...((i.tags as Record<string, string> | undefined) ?? {}) },
     })),
     sealer,
@@ -143,6 +156,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const cancelMap = new CancelMap();
   const saltedPasswordCache = new SaltedPasswordCache({ maxEntries: 4096 });
   const mysqlIamUsers = await MysqlIamUsers.open(store);
+  const mysqlConnectionIds = new MysqlConnectionIds();
+  // One set of pre-auth caps for the whole process: what unauthenticated clients can make it hold.
+  const preAuth = new PreAuthLimiter(config.gateway.preAuth, logger.child({ component: 'gateway' }));
 
   // PostgreSQL endpoints: the native data path unless told otherwise or unavailable.
   let nativeLoaded: ReturnType<typeof nativeDataPath> | undefined;
@@ -175,8 +191,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       secureContext: () => secureContext,
       loginTimeoutMs: config.gateway.loginTimeoutMs,
       maxMessageBytes: config.gateway.maxMessageBytes,
+      serverLogins: new ServerLoginSlots(config.gateway.maxServerLoginsInProgress),
     };
-    let onConnection: (socket: import('node:net').Socket, onCut: (cut: () => void) => void) => Promise<void>;
+    let onConnection: (socket: import('node:net').Socket, context: ConnectionContext) => Promise<void>;
     let dataPath: RunningEndpoint['dataPath'] = 'node';
     let close = async (): Promise<void> => {};
     if (instance.engine === 'postgres') {
@@ -186,12 +203,26 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       close = () => control.close();
       // Create rds_iam early when the server is up; a failure is retried at first login.
       control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
-      onConnection = (socket, onCut) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache, clientTls }, onCut);
+      onConnection = (socket, context) => handlePostgresSession(socket, { ...common, control, cancelMap, saltedPasswordCache, clientTls }, context);
       dataPath = clientTls.kind;
     } else {
-      onConnection = (socket) => handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers });
+      const control = new MysqlControl(instance, config.gateway.loginTimeoutMs);
+      const profile = new ServerProfileCache(instance.engineName, () => control.profile());
+      close = () => control.close();
+      // Learn the server's greeting early when it is up; the first client asks again otherwise.
+      void profile.ensure();
+      onConnection = (socket, context) =>
+        handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers, control, profile, connectionIds: mysqlConnectionIds }, context);
     }
-    const listener = new EndpointListener({ host: instance.listen.host, port: instance.listen.port, name: instance.id, logger, onConnection });
+    const listener = new EndpointListener({
+      host: instance.listen.host,
+      port: instance.listen.port,
+      name: instance.id,
+      logger,
+      onConnection,
+      preAuth,
+      refusal: instance.engine === 'postgres' ? postgresTooManyClients : mysqlTooManyConnections,
+    });
     return { listener, endpoint: { instance, host: instance.listen.host, dataPath }, close };
   };
 

@@ -30,6 +30,8 @@ export const auditReasons = [
   'UpstreamAuthFailed',
   'UpstreamUnavailable',
   'ChangeUserRefused',
+  'MasterNotIamUser',
+  'ServerLoginsBusy',
   'ProtocolViolation',
   'LoginTimeout',
   'InternalError',

@@ -19,7 +19,8 @@ const END = '<!-- END GENERATED: config keys -->';
 const envReachable = new Set([
   'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
   'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
-    'gateway.dataPath', 'api.listen', 'api.tls', 'api.allowPlainHttp',
+    'gateway.dataPath', 'gateway.preAuth.maxConnections', 'gateway.preAuth.maxConnectionsPerSource', 'gateway.maxServerLoginsInProgress',
+    'api.listen', 'api.tls', 'api.allowPlainHttp',
 ]);
 
 /** What each key means; the schema carries few descriptions, so they live here, next to the check. */
@@ -39,6 +40,10 @@ const meanings: Record<string, string> = {
   'gateway.tokenFutureSkewSeconds': 'How far in the future an auth token may be dated (clock skew) before it is refused (`FutureToken`).',
   'gateway.drainTimeoutMs': 'On SIGTERM/SIGINT, how long open sessions may continue before they are closed.',
   'gateway.dataPath': 'Where PostgreSQL endpoints terminate client TLS and relay bytes after login: `native` (the native data path built by `npm ci`: TLS and relay on a thread of their own, off the event loop), `node` (Node\'s TLS and the JavaScript relay), or `auto` (native when it loads, else node, with a warning). MySQL endpoints always use node. See docs/architecture.md.',
+  'gateway.preAuth': 'Caps on connections that have not authenticated yet, shared by every endpoint of the process. A connection over a cap gets the engine\'s "too many connections" error (PostgreSQL 53300, MySQL 1040) and is closed at once; the refusals are logged (at most one line per cap every 10 s). See docs/security.md.',
+  'gateway.preAuth.maxConnections': 'Unauthenticated connections at once, in total.',
+  'gateway.preAuth.maxConnectionsPerSource': 'Unauthenticated connections at once from one source address (an IPv6 source counts per /64).',
+  'gateway.maxServerLoginsInProgress': 'Per endpoint: server connections that may be open at once for logins that have not completed (a password user\'s exchange with the server, an IAM user\'s server login). Further logins wait for a place within their login timeout; no server connection is opened for them meanwhile.',
   api: 'The AWS-compatible control plane (IAM, STS, RDS, KMS, Secrets Manager) that the AWS CLI and SDKs drive with `--endpoint-url`. See docs/control-plane.md.',
   'api.listen': 'Address of the control-plane endpoint, e.g. `127.0.0.1:7400`. Unset: no control plane is served (the admin credentials are still created).',
   'api.tls': '`auto`: plain HTTP on a loopback address, HTTPS with a certificate from iamdb\'s CA anywhere else; `on`: always HTTPS; `off`: always plain HTTP (refused off loopback unless `allowPlainHttp`).',
@@ -101,6 +106,7 @@ const meanings: Record<string, string> = {
   'instances[].master.username': 'Master user name.',
   'instances[].master.password': 'Master password. Wrapped in `Secret` after loading; never logged.',
   'instances[].iamDatabaseAuthentication': 'Accept IAM auth tokens on this instance (RDS `EnableIAMDatabaseAuthentication`).',
+  'instances[].accountAdmins': 'MySQL/MariaDB: database users, besides `master`, whose sessions may change the authentication of IAM accounts (turn one into a password account with `SET PASSWORD`, `ALTER USER … IDENTIFIED BY`, drop or rename it). Any other session gets an error for such a statement. See docs/security.md.',
   'instances[].tags': 'Tags (map or list of `{Key, Value}`), usable as `rds:db-tag/...`.',
   'instances[].tags[].Key': 'Tag key (list form).',
   'instances[].tags[].Value': 'Tag value (list form).',

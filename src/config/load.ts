@@ -82,7 +82,8 @@ function envOverrides(env: Readonly<Record<string, string | undefined>>): Record
   const scalarPaths = [
     'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
     'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
-    'gateway.dataPath', 'api.listen', 'api.tls', 'api.allowPlainHttp',
+    'gateway.dataPath', 'gateway.preAuth.maxConnections', 'gateway.preAuth.maxConnectionsPerSource', 'gateway.maxServerLoginsInProgress',
+    'api.listen', 'api.tls', 'api.allowPlainHttp',
   ];
   const byEnvName = new Map(scalarPaths.map((p) => [`IAMDB_${p.split('.').join('__').toUpperCase()}`, p]));
   const out: Record<string, unknown> = {};

@@ -101,6 +101,7 @@ const instance = z.strictObject({
     password: z.string().min(1).max(4096),
   }),
   iamDatabaseAuthentication: z.boolean().default(false),
+  accountAdmins: z.array(z.string().min(1).max(80)).default([]),
   tags,
 });
 
@@ -124,8 +125,23 @@ export const configSchema = z.strictObject({
       tokenFutureSkewSeconds: z.number().int().min(0).max(900).default(300),
       drainTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
       dataPath: z.enum(['auto', 'native', 'node']).default('auto'),
+      preAuth: z
+        .strictObject({
+          maxConnections: z.number().int().min(1).max(1_000_000).default(8192),
+          maxConnectionsPerSource: z.number().int().min(1).max(1_000_000).default(256),
+        })
+        .default({ maxConnections: 8192, maxConnectionsPerSource: 256 }),
+      maxServerLoginsInProgress: z.number().int().min(1).max(100_000).default(32),
     })
-    .default({ loginTimeoutMs: 15_000, maxMessageBytes: 64 << 20, tokenFutureSkewSeconds: 300, drainTimeoutMs: 30_000, dataPath: 'auto' }),
+    .default({
+      loginTimeoutMs: 15_000,
+      maxMessageBytes: 64 << 20,
+      tokenFutureSkewSeconds: 300,
+      drainTimeoutMs: 30_000,
+      dataPath: 'auto',
+      preAuth: { maxConnections: 8192, maxConnectionsPerSource: 256 },
+      maxServerLoginsInProgress: 32,
+    }),
   api: z
     .strictObject({
       listen: hostPort.optional(),

@@ -87,7 +87,7 @@ describe('docs/errors.md', () => {
 
   it('states the wire forms the gateways actually send', () => {
     const pg = read('src/gateway/postgres/session.ts');
-    const my = read('src/gateway/mysql/session.ts');
+    const my = read('src/gateway/mysql/session.ts') + read('src/gateway/mysql/command-relay.ts');
     const errno = read('src/protocol/mysql/errno.ts');
     expect(pg).toContain('PAM authentication failed for user "${startup.user}"');
     expect(pg).toContain('SSL off`');

@@ -3,21 +3,37 @@
  * can drain: stop accepting, let sessions finish up to a deadline, then cut
  * what is left. Each connection's handler runs in isolation: whatever one
  * client sends, a throw ends only its own socket.
+ *
+ * Every new connection first needs a place under the pre-auth caps
+ * (pre-auth.ts); a refused one gets the engine's "too many connections"
+ * answer and is closed before anything else is read or opened for it.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { PreAuthLimiter, PreAuthRefusal } from './pre-auth.js';
+
+/** What a session can tell its listener. */
+export interface ConnectionContext {
+  /**
+   * A session whose bytes leave its socket (the native data path takes the
+   * fd over) registers how to end it at the drain deadline.
+   */
+  onCut(cut: () => void): void;
+  /** The client has authenticated: it no longer counts under the pre-auth caps. */
+  authenticated(): void;
+}
 
 export interface ListenerOptions {
   readonly host: string;
   readonly port: number;
   readonly name: string;
   readonly logger: Logger;
-  /**
-   * Handles one client connection; resolves when the session is over. A
-   * session whose bytes leave `socket` (the native data path takes the fd
-   * over) registers with `onCut` how to end it at the drain deadline.
-   */
-  readonly onConnection: (socket: Socket, onCut: (cut: () => void) => void) => Promise<void>;
+  /** Handles one client connection; resolves when the session is over. */
+  readonly onConnection: (socket: Socket, context: ConnectionContext) => Promise<void>;
+  /** The caps on unauthenticated connections, shared by every endpoint. */
+  readonly preAuth: PreAuthLimiter;
+  /** The engine's answer to a connection the caps refuse (sent, then the socket is closed). */
+  readonly refusal: (cause: PreAuthRefusal) => Buffer;
 }
 
 export class EndpointListener {
@@ -54,19 +70,30 @@ export class EndpointListener {
       socket.destroy();
       return;
     }
-    this.#sockets.add(socket);
     socket.on('error', () => undefined);
+    const ticket = this.options.preAuth.admit(socket.remoteAddress, this.options.name);
+    if (typeof ticket === 'string') {
+      // Nothing is read from a refused client: one write, then gone.
+      socket.end(this.options.refusal(ticket));
+      socket.setTimeout(1_000, () => socket.destroy());
+      return;
+    }
+    this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     const cuts: Array<() => void> = [];
     const session = this.options
-      .onConnection(socket, (cut) => {
-        cuts.push(cut);
-        this.#cuts.add(cut);
+      .onConnection(socket, {
+        onCut: (cut) => {
+          cuts.push(cut);
+          this.#cuts.add(cut);
+        },
+        authenticated: () => ticket.release(),
       })
       .catch((err: unknown) => {
         this.options.logger.warn({ err, endpoint: this.options.name }, 'session ended with an error');
       })
       .finally(() => {
+        ticket.release();
         this.#sessions.delete(session);
         for (const cut of cuts) this.#cuts.delete(cut);
         if (!socket.destroyed) socket.destroy();

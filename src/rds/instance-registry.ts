@@ -34,6 +34,8 @@ export interface InstanceDefinition {
   readonly master: { readonly username: string; readonly password: Secret<string> };
   readonly iamDatabaseAuthentication: boolean;
   readonly tags: Readonly<Record<string, string>>;
+  /** MySQL: database users besides the master who may change IAM accounts' authentication. */
+  readonly accountAdmins?: readonly string[];
 }
 
 export interface DbInstance {
@@ -47,6 +49,8 @@ export interface DbInstance {
   readonly target: HostPort;
   readonly targetTls: TargetTls;
   readonly master: InstanceDefinition['master'];
+  /** MySQL: database users besides the master who may change IAM accounts' authentication. */
+  readonly accountAdmins: readonly string[];
   iamDatabaseAuthentication: boolean;
   tags: Record<string, string>;
 }
@@ -246,6 +250,7 @@ export class InstanceRegistry {
       target: def.target,
       targetTls: def.targetTls,
       master: def.master,
+      accountAdmins: [...(def.accountAdmins ?? [])],
       iamDatabaseAuthentication: iam,
       tags: { ...tags },
     };

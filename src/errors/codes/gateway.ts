@@ -16,5 +16,10 @@ export const gatewayCodes = {
   GATEWAY_UPSTREAM_AUTH_FAILED: { kind: 'AccessDenied', audit: 'UpstreamAuthFailed', message: 'the database server refused the login of {dbUser}: {reason}' },
   GATEWAY_NATIVE_HANDOFF: { kind: 'Internal', message: 'cannot hand the connection to the native data path: {what}' },
   GATEWAY_NATIVE_UNAVAILABLE: { kind: 'Internal', message: 'gateway.dataPath is native but the native data path cannot be loaded: {reason}' },
+  GATEWAY_SERVER_LOGINS_BUSY: {
+    kind: 'Unavailable',
+    audit: 'ServerLoginsBusy',
+    message: 'no place for a server login became free in time ({size} logins in progress; gateway.maxServerLoginsInProgress)',
+  },
   GATEWAY_UNSUPPORTED: { kind: 'InvalidInput', message: '{what} is not supported' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -47,6 +47,20 @@ export class MysqlIamUsers {
     return (this.#byInstance.get(instance.toLowerCase())?.get(user)?.size ?? 0) > 0;
   }
 
+  /** The accounts (user@host) recorded as IAM users under this user name. */
+  accountsOf(instance: string, user: string): Account[] {
+    return [...(this.#byInstance.get(instance.toLowerCase())?.get(user) ?? [])].map((host) => ({ user, host }));
+  }
+
+  /** True when this exact account (host compared case-insensitively, as the server does) is recorded. */
+  isIamAccount(instance: string, account: Account): boolean {
+    const hosts = this.#byInstance.get(instance.toLowerCase())?.get(account.user);
+    if (hosts === undefined) return false;
+    const want = account.host.toLowerCase();
+    for (const h of hosts) if (h.toLowerCase() === want) return true;
+    return false;
+  }
+
   async add(instance: string, accounts: readonly Account[]): Promise<void> {
     for (const a of accounts) {
       await this.store.put(KIND, MysqlIamUsers.#id(instance, a), { instance: instance.toLowerCase(), user: a.user, host: a.host });

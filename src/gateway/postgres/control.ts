@@ -9,6 +9,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { IamdbError } from '../../errors/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 
@@ -34,7 +35,10 @@ export class PostgresControl {
   readonly #pool: pg.Pool;
   #roleReady: Promise<void> | undefined;
 
+  private readonly masterUser: string;
+
   constructor(instance: DbInstance, connectTimeoutMs: number) {
+    this.masterUser = instance.master.username;
     const tls = instance.targetTls;
     this.#pool = new pg.Pool({
       host: instance.target.host,
@@ -80,6 +84,8 @@ export class PostgresControl {
 
   /** Installs `password` as the login credential of `user` (as a SCRAM verifier). */
   async setPassword(user: string, password: Secret<string>): Promise<void> {
+    // Defence in depth: the session never asks, but the master's password is what this link logs in with.
+    if (user === this.masterUser) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: "changing the master user's password" });
     const client = await this.#pool.connect();
     try {
       const ident = client.escapeIdentifier(user);

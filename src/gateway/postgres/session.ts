@@ -23,14 +23,17 @@ import {
   encodeReadyForQuery,
   decodePasswordMessage,
   ByteReaderForBody,
+  PG_PRE_AUTH_MAX_MESSAGE_BYTES,
   type ErrorFields,
   type SaltedPasswordCache,
   type StartupMessage,
 } from '../../protocol/postgres/index.js';
-import type { DbInstance, ManagedCredentials } from '../../rds/index.js';
+import type { CredentialLease, DbInstance, ManagedCredentials } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
+import type { ConnectionContext } from '../listener.js';
+import type { ServerLoginSlots } from '../server-login-slots.js';
 import { relay } from '../relay.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
@@ -53,6 +56,8 @@ export interface PostgresSessionDeps {
   readonly clientTls: ClientTlsTerminator;
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
+  /** Bounds the server connections open for logins not yet complete. */
+  readonly serverLogins: ServerLoginSlots;
 }
 
 /** Startup parameters forwarded to the server; everything else stays here (CVE-2025-12819 class). */
@@ -84,18 +89,57 @@ function fatal(code: string, message: string, extra: Partial<ErrorFields> = {}):
 }
 
 
+const MASTER_IN_RDS_IAM = 'the master user is a member of rds_iam; iamdb never treats the master as an IAM user';
+
+/** A quick look, for the audit reason only: the master's password is never parsed as a token. */
+function looksLikeToken(password: Secret<string>): boolean {
+  const p = password.reveal();
+  return p.includes('X-Amz-Signature=') && p.includes('Action=connect');
+}
+
+type UpstreamLoginResult = Awaited<ReturnType<typeof loginUpstream>>;
+
+/**
+ * Logs in with the IAM user's managed credential (created on first use).
+ * When the server refuses it (changed behind iamdb's back), it is replaced
+ * once and the login retried; concurrent failures share one replacement,
+ * and a replacement never cuts off a login still using the old credential.
+ */
+async function loginWithManagedCredential(
+  deps: PostgresSessionDeps,
+  user: string,
+  login: (pw: Secret<string>) => Promise<UpstreamLoginResult>,
+): Promise<UpstreamLoginResult> {
+  const install = (pw: Secret<string>): Promise<void> => deps.control.setPassword(user, pw);
+  const attempt = async (lease: CredentialLease): Promise<UpstreamLoginResult> => {
+    try {
+      return await login(lease.password);
+    } finally {
+      lease.release();
+    }
+  };
+  const first = (await deps.credentials.lease(deps.instance.id, user, install))!;
+  const result = await attempt(first);
+  if (result.ok || result.error.code !== SqlState.INVALID_PASSWORD) return result;
+  return attempt(await deps.credentials.replace(deps.instance.id, user, first.generation, install));
+}
+
 /** Handles one client connection on a PostgreSQL instance endpoint. */
-export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDeps, onCut: (cut: () => void) => void = () => undefined): Promise<void> {
+export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
   const { instance } = deps;
   const session = new SessionAudit(deps.audit, 'postgres', instance, raw);
   const { sourceIp } = session;
   let client: Socket = raw;
   let tls: ClientTlsSession | undefined;
-  onCut(() => (tls ? tls.destroy() : raw.destroy()));
+  context.onCut?.(() => (tls ? tls.destroy() : raw.destroy()));
   let startup: StartupMessage | undefined;
 
+  const startedAt = Date.now();
+  // Aborted when the login ends without success: a login waiting for a server slot stops waiting.
+  const loginAbort = new AbortController();
   const timer = setTimeout(() => {
     if (startup) session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
+    loginAbort.abort();
     client.destroy();
     raw.destroy();
   }, deps.loginTimeoutMs);
@@ -138,7 +182,8 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     }
     const leftoverStartup = decoder.takePending();
     const leftoverChunks = reader.detach();
-    clientReader = new MessageReader(client, deps.maxMessageBytes, 'client', Buffer.concat([leftoverStartup, ...leftoverChunks]));
+    // Until the client has authenticated, nothing it sends may be larger than a login needs.
+    clientReader = new MessageReader(client, PG_PRE_AUTH_MAX_MESSAGE_BYTES, 'client', Buffer.concat([leftoverStartup, ...leftoverChunks]));
 
     if (startup.protocolVersion.major !== 3) {
       throw new LoginFailed('ProtocolViolation', fatal(SqlState.FEATURE_NOT_SUPPORTED, `unsupported frontend protocol ${startup.protocolVersion.major}.${startup.protocolVersion.minor}: server supports 3.0 to 3.0`));
@@ -161,17 +206,18 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       deps.logger.warn({ err: String(err), instance: instance.id }, 'cannot query rds_iam membership');
       throw new LoginFailed('UpstreamUnavailable', fatal(SqlState.CONNECTION_FAILURE, 'the database server is not available'), 'cannot query rds_iam membership');
     }
+    // The master is never an IAM user: iamdb would overwrite the password it manages the server with.
+    const masterInRdsIam = isIamUser && startup.user === instance.master.username;
+    if (masterInRdsIam) {
+      isIamUser = false;
+      deps.logger.warn({ instance: instance.id, user: startup.user }, 'the master user is a member of rds_iam; iamdb treats it as a password user (REVOKE rds_iam FROM it)');
+    }
     session.method = isIamUser ? 'iam' : 'password';
     const pamFailed = fatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `PAM authentication failed for user "${startup.user}"`);
     if (isIamUser && !instance.iamDatabaseAuthentication) throw new LoginFailed('IamAuthDisabled', pamFailed);
-    if (isIamUser && !session.tls) {
-      throw new LoginFailed(
-        'TlsRequired',
-        fatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `pg_hba.conf rejects connection for host "${sourceIp}", user "${startup.user}", database "${startup.database}", SSL off`),
-      );
-    }
-    if (!isIamUser && !session.tls) {
-      // A password must not cross the wire in clear; libpq retries with TLS under sslmode=prefer.
+    if (!session.tls) {
+      // IAM users need TLS (rds.force_ssl); a password must not cross the wire in clear either
+      // (libpq retries with TLS under sslmode=prefer).
       throw new LoginFailed(
         'TlsRequired',
         fatal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `pg_hba.conf rejects connection for host "${sourceIp}", user "${startup.user}", database "${startup.database}", SSL off`),
@@ -188,8 +234,11 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       return;
     }
     const password: Secret<string> = decodePasswordMessage(new ByteReaderForBody(answer.body)).password;
+    const masterNote = masterInRdsIam ? { detail: MASTER_IN_RDS_IAM } : {};
+    if (masterInRdsIam && looksLikeToken(password)) {
+      throw new LoginFailed('MasterNotIamUser', pamFailed, `${MASTER_IN_RDS_IAM}; a token is not its password`);
+    }
 
-    let serverPassword: Secret<string>;
     let who: Record<string, unknown> = {};
     if (isIamUser) {
       const outcome = await deps.iamLogin.authenticate({ instance, token: password, dbUser: startup.user, sourceIp });
@@ -197,28 +246,27 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       if (!outcome.ok) {
         throw new LoginFailed(asAuditReason(outcome.reason, 'InternalError'), pamFailed, outcome.detail, who);
       }
-      const user = startup.user;
-      serverPassword = await deps.credentials.getOrCreate(instance.id, user, (pw) => deps.control.setPassword(user, pw));
-    } else {
-      serverPassword = password;
+      // The client has proven who it is: it no longer counts as unauthenticated.
+      context.authenticated?.();
     }
 
-    // ---- Log in to the real server. ----
-    const login = async (pw: Secret<string>) =>
-      loginUpstream(instance, await openUpstream(instance, deps.loginTimeoutMs), {
-        user: startup!.user,
-        database: startup!.database,
-        params,
-        password: pw,
-        maxMessageBytes: deps.maxMessageBytes,
-        saltedPasswordCache: deps.saltedPasswordCache,
-      });
-    let result = await login(serverPassword);
-    if (!result.ok && isIamUser && result.error.code === SqlState.INVALID_PASSWORD) {
-      // The managed credential was changed behind our back: install a new one and retry once.
-      const user = startup.user;
-      serverPassword = await deps.credentials.rotate(instance.id, user, (pw) => deps.control.setPassword(user, pw));
-      result = await login(serverPassword);
+    // ---- Log in to the real server (a bounded number of these at once per endpoint). ----
+    const remaining = Math.max(1, deps.loginTimeoutMs - (Date.now() - startedAt));
+    const releaseSlot = await deps.serverLogins.acquire(remaining, loginAbort.signal);
+    let result: Awaited<ReturnType<typeof loginUpstream>>;
+    try {
+      const login = async (pw: Secret<string>) =>
+        loginUpstream(instance, await openUpstream(instance, deps.loginTimeoutMs), {
+          user: startup!.user,
+          database: startup!.database,
+          params,
+          password: pw,
+          maxMessageBytes: deps.maxMessageBytes,
+          saltedPasswordCache: deps.saltedPasswordCache,
+        });
+      result = isIamUser ? await loginWithManagedCredential(deps, startup.user, login) : await login(password);
+    } finally {
+      releaseSlot();
     }
     if (!result.ok) {
       const e = result.error;
@@ -228,9 +276,10 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
         // IAM users see the PAM failure for auth problems; other server errors pass through as the server said them.
         isIamUser && authFailure ? pamFailed : encodeErrorResponse({ ...e, severity: 'FATAL' }),
         `${e.code}: ${e.message}`,
-        who,
+        { ...who, ...masterNote },
       );
     }
+    context.authenticated?.();
     upstream = result.session;
 
     // ---- Logged in: our own cancel key, the server's parameters, ready. ----
@@ -244,7 +293,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: upstream.transactionStatus as 'I' | 'T' | 'E' }));
     clearTimeout(timer);
-    session.auth('allow', isIamUser ? 'Allowed' : 'PasswordLogin', who);
+    session.auth('allow', isIamUser ? 'Allowed' : 'PasswordLogin', { ...who, ...masterNote });
 
     // ---- Relay until either side leaves. ----
     // The login's last messages go out through the relay so that nothing the
@@ -257,6 +306,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     session.end(stats);
   } catch (err) {
     clearTimeout(timer);
+    loginAbort.abort();
     if (err instanceof LoginFailed) {
       session.refuse(client, err);
     } else if (isIamdbError(err)) {

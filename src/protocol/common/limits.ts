@@ -34,6 +34,21 @@ export const PG_DEFAULT_MAX_MESSAGE_BYTES = 0x3fff_ffff;
  */
 export const PG_LOGIN_MAX_MESSAGE_BYTES = 1 << 20;
 
+/**
+ * Cap on a client's messages before it has authenticated (the
+ * PasswordMessage that carries a token or a password). A token is at most
+ * 8 KiB (`sigv4`'s own bound); nothing a login needs comes near 16 KiB, and
+ * an unauthenticated peer must not make the gateway hold more.
+ */
+export const PG_PRE_AUTH_MAX_MESSAGE_BYTES = 16 * 1024;
+
+/**
+ * Cap on a MySQL client's packets before it has authenticated
+ * (HandshakeResponse41, AuthSwitchResponse): MySQL lets connection
+ * attributes reach 64 KiB, and a token is at most 8 KiB.
+ */
+export const MYSQL_PRE_AUTH_MAX_PACKET_BYTES = 80 * 1024;
+
 /** Longest identifier PostgreSQL keeps (NAMEDATALEN - 1); longer is truncated by the server. */
 export const PG_MAX_IDENTIFIER_BYTES = 63;
 

@@ -3,6 +3,7 @@
  * out. See README.md for the boundary and limits.
  */
 export * from './constants.js';
+export { MYSQL_PRE_AUTH_MAX_PACKET_BYTES } from '../common/index.js';
 export * from './errno.js';
 export { PayloadReader, PayloadWriter } from './wire.js';
 export { PacketFramer, encodePacket, nextSequenceId, type MysqlPacket, type PacketFramerOptions } from './packet-framer.js';

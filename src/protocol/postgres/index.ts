@@ -54,6 +54,6 @@ export {
   type ClientFeedResult,
 } from './relay-tracker.js';
 // Re-exported so gateway code can read message bodies without a second import path.
-export { ByteReader, ByteWriter } from '../common/index.js';
+export { ByteReader, ByteWriter, PG_PRE_AUTH_MAX_MESSAGE_BYTES } from '../common/index.js';
 /** @deprecated alias kept for early gateway code; use {@link ByteReader}. */
 export { ByteReader as ByteReaderForBody } from '../common/index.js';

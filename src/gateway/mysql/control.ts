@@ -1,0 +1,148 @@
+/**
+ * The gateway's own administrative link to a MySQL/MariaDB target, logged in
+ * as the master user (mysql2, which speaks every auth plugin a master may
+ * use). It does two things:
+ * - learns the server's greeting (version, capabilities, character set),
+ *   so the gateway can greet clients itself, before any server connection
+ *   is opened for them;
+ * - installs an IAM account's new managed credential when the server stopped
+ *   accepting the old one (someone changed the password behind the gateway).
+ * Nothing from a client reaches SQL text: account names are escaped, hashes
+ * are checked against their pattern.
+ */
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import { IamdbError } from '../../errors/index.js';
+import { NATIVE_PASSWORD_HASH_PATTERN, nativePasswordHash } from '../../protocol/mysql/index.js';
+import type { DbInstance } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
+import type { Account } from './iam-users.js';
+
+/** What the server's greeting says that the gateway's own greeting repeats. */
+export interface ServerProfile {
+  readonly serverVersion: string;
+  readonly capabilityFlags: number;
+  readonly mariadbCapabilities: number;
+  readonly characterSet: number;
+  readonly statusFlags: number;
+}
+
+/** The fields of mysql2's handshake packet we read (internal to mysql2, stable since 1.x). */
+interface Mysql2Handshake {
+  readonly serverVersion?: string;
+  readonly capabilityFlags?: number;
+  readonly characterSet?: number;
+  readonly statusFlags?: number;
+}
+
+/** How long the control connection may stay idle before it is closed. */
+const IDLE_MS = 30_000;
+
+export class MysqlControl {
+  #conn: Promise<mysql.Connection> | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly instance: DbInstance,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  #connect(): Promise<mysql.Connection> {
+    const tls = this.instance.targetTls;
+    this.#conn ??= mysql
+      .createConnection({
+        host: this.instance.target.host,
+        port: this.instance.target.port,
+        user: this.instance.master.username,
+        password: this.instance.master.password.reveal(),
+        connectTimeout: this.connectTimeoutMs,
+        connectAttributes: { program_name: 'iamdb-control' },
+        ...(tls.mode === 'disable'
+          ? {}
+          : {
+              ssl: {
+                rejectUnauthorized: tls.mode !== 'require',
+                ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+                ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+                ...(tls.serverName ? { servername: tls.serverName } : {}),
+              },
+            }),
+      })
+      .then((c) => {
+        c.on('error', () => this.#drop());
+        return c;
+      })
+      .catch((err: unknown) => {
+        this.#conn = undefined;
+        throw new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: `${this.instance.target.host}:${this.instance.target.port}`, reason: (err as { code?: string }).code ?? 'control login failed' }, { cause: err });
+      });
+    return this.#conn;
+  }
+
+  #drop(): void {
+    const c = this.#conn;
+    this.#conn = undefined;
+    c?.then((conn) => conn.destroy()).catch(() => undefined);
+  }
+
+  /** Runs `fn` on the control connection, one call at a time; the connection closes after a quiet spell. */
+  #use<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    const run = this.#queue.catch(() => undefined).then(async () => {
+      if (this.#idle) clearTimeout(this.#idle);
+      try {
+        return await fn(await this.#connect());
+      } catch (err) {
+        // A broken link is reconnected next time.
+        if (!(err instanceof IamdbError)) this.#drop();
+        throw err;
+      } finally {
+        this.#idle = setTimeout(() => this.#drop(), IDLE_MS);
+        this.#idle.unref();
+      }
+    });
+    this.#queue = run;
+    return run;
+  }
+
+  /** The server's greeting, as seen by the control connection's login. */
+  profile(): Promise<ServerProfile> {
+    return this.#use(async (c) => {
+      const hs = (c as unknown as { connection?: { _handshakePacket?: Mysql2Handshake } }).connection?._handshakePacket;
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@version AS v');
+      const version = String(rows[0]?.['v'] ?? hs?.serverVersion ?? '');
+      return {
+        serverVersion: hs?.serverVersion ?? version,
+        capabilityFlags: (hs?.capabilityFlags ?? 0) >>> 0,
+        mariadbCapabilities: 0,
+        characterSet: hs?.characterSet ?? 0x21,
+        statusFlags: hs?.statusFlags ?? 0x0002,
+      };
+    });
+  }
+
+  /**
+   * Installs `password` (as its native-password hash, never in clear) on
+   * each of `accounts`, which must all be the same IAM user.
+   */
+  async setPassword(accounts: readonly Account[], password: Secret<string>): Promise<void> {
+    if (accounts.some((a) => a.user === this.instance.master.username)) {
+      throw new IamdbError('GATEWAY_UNSUPPORTED', { what: "changing the master user's password" });
+    }
+    const hash = nativePasswordHash(password.reveal());
+    if (!NATIVE_PASSWORD_HASH_PATTERN.test(hash)) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a malformed password hash' });
+    await this.#use(async (c) => {
+      for (const a of accounts) {
+        // Both MariaDB 10.4+ and MySQL 5.7+/8.0 take this form.
+        await c.query(`ALTER USER ${c.escape(a.user)}@${c.escape(a.host)} IDENTIFIED WITH mysql_native_password AS '${hash}'`);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#idle) clearTimeout(this.#idle);
+    const c = this.#conn;
+    this.#conn = undefined;
+    await c?.then((conn) => conn.end()).catch(() => undefined);
+  }
+}

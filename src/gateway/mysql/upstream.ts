@@ -1,0 +1,128 @@
+/**
+ * The gateway's side of a MySQL/MariaDB server login: open TCP (and TLS when
+ * `targetTls` says so), read the server's greeting, send the first
+ * HandshakeResponse41 and work through the server's answers until OK.
+ * Called only once a client has authenticated (IAM users) or has sent its
+ * login answer (password users): never for a client that is merely
+ * connected.
+ */
+import type { Socket } from 'node:net';
+import { IamdbError } from '../../errors/index.js';
+import {
+  Capability,
+  PacketHeader,
+  decodeErrPacket,
+  decodeHandshakeV10,
+  encodePacket,
+  encodeSslRequest,
+  type ErrPacket,
+  type HandshakeResponse41,
+  type HandshakeV10,
+  type MysqlPacket,
+} from '../../protocol/mysql/index.js';
+import type { DbInstance } from '../../rds/index.js';
+import { LoginFailed, connectTarget } from '../session-common.js';
+import { connectUpstreamTls } from '../tls-upgrade.js';
+import type { ServerProfileCache } from './greeting.js';
+import { PacketReader } from './packets.js';
+
+/** An open server connection in its connection phase. */
+export interface ServerLink {
+  socket: Socket;
+  reader: PacketReader;
+  readonly greeting: HandshakeV10;
+  /** Sequence id of the next packet the gateway sends. */
+  seq: number;
+  tls: boolean;
+}
+
+/**
+ * Capabilities that change how commands and responses are framed: the
+ * client and the server must agree on them, or the relay would pass the
+ * client responses shaped for another negotiation.
+ */
+const FRAMING_CAPS =
+  (Capability.CLIENT_PROTOCOL_41 |
+    Capability.CLIENT_DEPRECATE_EOF |
+    Capability.CLIENT_MULTI_RESULTS |
+    Capability.CLIENT_PS_MULTI_RESULTS |
+    Capability.CLIENT_SESSION_TRACK |
+    Capability.CLIENT_MULTI_STATEMENTS) >>>
+  0;
+
+/** Connects to the server and reads its greeting; an ERR greeting ("too many connections") goes to the client as the server said it. */
+export async function openServer(instance: DbInstance, timeoutMs: number, profile: ServerProfileCache, maxPacket: number): Promise<ServerLink> {
+  const socket = await connectTarget(instance, timeoutMs);
+  try {
+    const reader = new PacketReader(socket, maxPacket);
+    const first = await reader.next();
+    if (first.payload[0] === PacketHeader.ERR) {
+      const err = decodeErrPacket(first.payload);
+      throw new LoginFailed('UpstreamUnavailable', encodePacket(first.payload, 0), `${err.errno}: ${err.message}`);
+    }
+    const greeting = decodeHandshakeV10(first.payload);
+    profile.learn(greeting);
+    if (instance.targetTls.mode !== 'disable' && (greeting.capabilityFlags & Capability.CLIENT_SSL) === 0) {
+      throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${instance.target.host}:${instance.target.port}`, reason: 'the server does not offer TLS' });
+    }
+    return { socket, reader, greeting, seq: 1, tls: false };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+/**
+ * Capabilities toward the server: what the client negotiated with the
+ * gateway (`negotiated`: the client's flags within what the gateway
+ * offered) and the server offers, TLS only if that link has it. A client
+ * that negotiated a framing capability this server lacks (the server
+ * changed since the gateway last saw it) cannot be relayed.
+ */
+export function serverCapabilities(negotiated: number, link: ServerLink, instance: DbInstance, stripped: number): number {
+  const missing = negotiated & FRAMING_CAPS & ~link.greeting.capabilityFlags;
+  if (missing !== 0) {
+    throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', {
+      target: `${instance.target.host}:${instance.target.port}`,
+      reason: `the server no longer offers capabilities 0x${(missing >>> 0).toString(16)} the client was greeted with; it will be greeted anew`,
+    });
+  }
+  return (
+    ((negotiated & link.greeting.capabilityFlags & ~stripped & ~Capability.CLIENT_SSL) |
+      (instance.targetTls.mode !== 'disable' ? Capability.CLIENT_SSL : 0)) >>>
+    0
+  );
+}
+
+/** Starts TLS toward the server when `targetTls` says so (SSLRequest with the capabilities of the response that follows). */
+export async function startServerTls(link: ServerLink, instance: DbInstance, caps: number, response: HandshakeResponse41, mariadbCaps: number, timeoutMs: number, maxPacket: number): Promise<void> {
+  if (instance.targetTls.mode === 'disable') return;
+  link.reader.detach();
+  link.socket.write(
+    encodePacket(encodeSslRequest({ capabilityFlags: caps, maxPacketSize: response.maxPacketSize, characterSet: response.characterSet, mariadbCapabilities: mariadbCaps }), link.seq++),
+  );
+  const tls = await connectUpstreamTls(link.socket, instance.target, instance.targetTls, timeoutMs);
+  link.socket = tls.socket;
+  link.reader = new PacketReader(tls.socket, maxPacket);
+  link.tls = true;
+}
+
+/**
+ * Sends the first HandshakeResponse41 to the server and works through its
+ * answers until OK (returned): ERR becomes the LoginFailed `refused` makes;
+ * anything else (AuthSwitchRequest, AuthMoreData) is answered by `challenge`.
+ */
+export async function serverHandshake(
+  link: ServerLink,
+  first: Buffer,
+  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; challenge: (reply: MysqlPacket) => Promise<Buffer> },
+): Promise<Buffer> {
+  link.socket.write(encodePacket(first, link.seq++));
+  for (;;) {
+    const reply = await link.reader.next(link.seq);
+    link.seq = (reply.lastSequenceId + 1) & 0xff;
+    if (reply.payload[0] === PacketHeader.OK) return reply.payload;
+    if (reply.payload[0] === PacketHeader.ERR) throw handlers.refused(decodeErrPacket(reply.payload), reply.payload);
+    link.socket.write(encodePacket(await handlers.challenge(reply), link.seq++));
+  }
+}
