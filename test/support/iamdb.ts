@@ -33,6 +33,8 @@ export interface TestIamdb {
   endpoint(id: string): { host: string; port: number };
   /** Auth events so far, newest last. */
   authEvents(): AuthAuditEvent[];
+  /** Process-log lines (parsed JSON) at level info and above, newest last. */
+  logLines(): Array<Record<string, unknown>>;
   lastAuth(): AuthAuditEvent | undefined;
   /** The master key (hex) this iamdb runs with, for a restart on the same state. */
   readonly masterKeyHex: string;
@@ -68,7 +70,9 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
   const env = { IAMDB_MASTER_KEY: opts.restartOf?.masterKeyHex ?? randomBytes(32).toString('hex') };
   const cfg = loadConfig({ text: stringify(full), env, baseDir: stateDir });
   const audit = createMemoryAuditSink();
-  const app = await createApp(cfg, { env, audit, logger: pino({ level: 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const logLines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+  const app = await createApp(cfg, { env, audit, logger, ...(opts.clock ? { clock: opts.clock } : {}) });
   await app.start();
   const caPath = join(stateDir, 'ca.pem');
   writeFileSync(caPath, app.ca.caBundlePem());
@@ -89,6 +93,7 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
       return { host: e.host, port: e.port };
     },
     authEvents,
+    logLines: () => logLines,
     lastAuth: () => authEvents().at(-1),
     masterKeyHex: env.IAMDB_MASTER_KEY,
     async stop(options = {}) {
