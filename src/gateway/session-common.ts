@@ -112,6 +112,27 @@ export class SessionAudit {
   }
 }
 
+/**
+ * Ends a login's waits when the login is over (timeout, client gone). The
+ * AbortController behind it is made only when something waits: thousands of
+ * idle connections should not each carry one.
+ */
+export class LoginCancel {
+  #controller: AbortController | undefined;
+  #cancelled = false;
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#cancelled) this.#controller.abort();
+    return this.#controller.signal;
+  }
+
+  cancel(): void {
+    this.#cancelled = true;
+    this.#controller?.abort();
+  }
+}
+
 /** Opens TCP to the instance's server, with a timeout; errors are GATEWAY_UPSTREAM_UNAVAILABLE. */
 export function connectTarget(instance: DbInstance, timeoutMs: number): Promise<Socket> {
   const target = `${instance.target.host}:${instance.target.port}`;

@@ -37,7 +37,7 @@ import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
 import type { ServerLoginSlots } from '../server-login-slots.js';
-import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
+import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { readClientLogin, type ClientLogin } from './client-handshake.js';
 import { relayCommands } from './command-relay.js';
 import type { MysqlConnectionIds } from './connection-ids.js';
@@ -86,10 +86,10 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
   let user = '';
   let link: ServerLink | undefined;
   const startedAt = Date.now();
-  const loginAbort = new AbortController();
+  const loginAbort = new LoginCancel();
   const timer = setTimeout(() => {
     if (user !== '') session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
-    loginAbort.abort();
+    loginAbort.cancel();
     client.destroy();
     raw.destroy();
     link?.socket.destroy();
@@ -162,7 +162,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
     session.end(stats);
   } catch (err) {
     clearTimeout(timer);
-    loginAbort.abort();
+    loginAbort.cancel();
     if (err instanceof LoginFailed) {
       session.refuse(client, err);
     } else if (isIamdbError(err)) {

@@ -35,7 +35,7 @@ import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import type { ConnectionContext } from '../listener.js';
 import type { ServerLoginSlots } from '../server-login-slots.js';
 import { relay } from '../relay.js';
-import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
+import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
 import type { CancelMap } from './cancel-map.js';
 import type { PostgresControl } from './control.js';
@@ -136,10 +136,10 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
 
   const startedAt = Date.now();
   // Aborted when the login ends without success: a login waiting for a server slot stops waiting.
-  const loginAbort = new AbortController();
+  const loginAbort = new LoginCancel();
   const timer = setTimeout(() => {
     if (startup) session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
-    loginAbort.abort();
+    loginAbort.cancel();
     client.destroy();
     raw.destroy();
   }, deps.loginTimeoutMs);
@@ -306,7 +306,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     session.end(stats);
   } catch (err) {
     clearTimeout(timer);
-    loginAbort.abort();
+    loginAbort.cancel();
     if (err instanceof LoginFailed) {
       session.refuse(client, err);
     } else if (isIamdbError(err)) {
