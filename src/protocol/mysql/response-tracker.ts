@@ -181,7 +181,8 @@ export type ResponseEnd =
       /** Undefined when the server sent no '#' marker. */
       readonly sqlState: string | undefined;
     })
-  | (ResponseEndFields & { readonly outcome: 'eof' | 'other' });
+  | (ResponseEndFields & { readonly outcome: 'eof' })
+  | (ResponseEndFields & { readonly outcome: 'other' });
 
 /**
  * A packet that no command asked for: nothing was outstanding (MySQL 8.0.24+
@@ -685,13 +686,13 @@ export class ResponseTracker {
       case Awaiting.PARAMETER_DEFINITIONS:
         this.#onDefinition(h, 'parameter definition');
         if (--this.#remaining === 0) {
-          if (this.#deprecateEof) this.#afterParameters();
+          if (this.#deprecateEof) this.#afterParameters(false);
           else this.#awaiting = Awaiting.PARAMETERS_EOF;
         }
         return;
       case Awaiting.PARAMETERS_EOF:
         this.#readEof(b, o, n, 'EOF after parameter definitions');
-        this.#afterParameters();
+        this.#afterParameters(true);
         return;
       case Awaiting.PREPARED_COLUMN_DEFINITIONS:
         this.#onDefinition(h, 'column definition');
@@ -784,13 +785,14 @@ export class ResponseTracker {
     this.#columnsAfterParameters = u16(b, o + 5);
     this.#remaining = u16(b, o + 7);
     if (this.#remaining > 0) this.#awaiting = Awaiting.PARAMETER_DEFINITIONS;
-    else this.#afterParameters();
+    else this.#afterParameters(false);
   }
 
-  #afterParameters(): void {
+  /** Column definitions follow the parameters', or the prepare ends with the packet just read. */
+  #afterParameters(statusReported: boolean): void {
     this.#remaining = this.#columnsAfterParameters;
     if (this.#remaining > 0) this.#awaiting = Awaiting.PREPARED_COLUMN_DEFINITIONS;
-    else this.#finish('ok', false);
+    else this.#finish('ok', statusReported);
   }
 
   /** A parameter or column definition; only its first byte is checked (0xFF was taken as ERR already). */
