@@ -108,6 +108,27 @@ describe('ResponseTracker: unsolicited packets', () => {
   });
 });
 
+describe('ResponseTracker: MySQL 8 shapes (hand-built from the protocol documentation)', () => {
+  const STATE_CHANGED = 1 << 14; // SERVER_SESSION_STATE_CHANGED
+  // Session-state block: SESSION_TRACK_SYSTEM_VARIABLES (0), "autocommit" = "OFF".
+  const state = Buffer.from([0x00, 0x0f, 0x0a, ...Buffer.from('autocommit'), 0x03, ...Buffer.from('OFF')]);
+
+  it('MySQL 8 (hand-built): reads the status flags of an OK longer than the bytes it reads (CLIENT_SESSION_TRACK)', () => {
+    const ok = packet.ok({ statusFlags: IN_TRANS | STATE_CHANGED, info: 'Rows matched: 1  Changed: 1  Warnings: 0', sessionStateChanges: state }, DEPRECATE_EOF_CAPS);
+    expect(ok.length).toBeGreaterThan(23);
+    const server = framed(1, ok);
+    const events = eventsAtEverySplit(() => tracker({ capabilityFlags: DEPRECATE_EOF_CAPS }, command.query('SET autocommit = 0')), server);
+    expect(events).toMatchObject([{ outcome: 'ok', statusFlags: IN_TRANS | STATE_CHANGED, end: server.length }]);
+  });
+
+  it('MySQL 8 (hand-built): ends rows at an OK with a 0xFE header carrying session-state changes', () => {
+    const end = packet.ok({ header: 0xfe, statusFlags: AUTOCOMMIT | STATE_CHANGED, sessionStateChanges: state }, DEPRECATE_EOF_CAPS);
+    const server = framed(1, packet.columnCount(1), packet.column('a'), packet.textRow('1'), end);
+    const events = eventsAtEverySplit(() => tracker({ capabilityFlags: DEPRECATE_EOF_CAPS }, command.query('SELECT 1')), server);
+    expect(events).toMatchObject([{ outcome: 'ok', statusFlags: AUTOCOMMIT | STATE_CHANGED, end: server.length, resultSets: 1 }]);
+  });
+});
+
 describe('ResponseTracker: bounds and malformed streams', () => {
   it('checks max_allowed_packet across continuations from the frame headers, before the bytes arrive', () => {
     const t = tracker({ maxAllowedPacket: 0xffffff + 10 }, command.query('SELECT big'));
