@@ -60,6 +60,20 @@ export const protocolMysqlCodes = {
     audit: 'UnsupportedProtocol',
     message: 'MySQL {what} uses an unsupported feature: {feature}',
   },
+  PROTO_MYSQL_COMMAND_REFUSED: {
+    kind: 'ProtocolViolation',
+    audit: 'UnsupportedProtocol',
+    message: 'MySQL command {command} is not relayed: {reason}',
+  },
+  PROTO_MYSQL_LOCAL_INFILE_REQUEST: {
+    kind: 'ProtocolViolation',
+    audit: 'MalformedPacket',
+    message: 'MySQL server asked the client for a LOCAL INFILE file, which CLIENT_LOCAL_FILES would allow and the gateway never offers',
+  },
+  PROTO_MYSQL_TOO_MANY_PENDING: {
+    kind: 'LimitExceeded',
+    message: 'more than {max} MySQL commands sent without a response; the client pipelines too deeply',
+  },
   PROTO_MYSQL_INVALID_ARGUMENT: {
     kind: 'InvalidInput',
     message: 'cannot encode MySQL {what}: {reason}',

@@ -8,6 +8,19 @@ export * from './errno.js';
 export { PayloadReader, PayloadWriter } from './wire.js';
 export { PacketFramer, encodePacket, nextSequenceId, type MysqlPacket, type PacketFramerOptions } from './packet-framer.js';
 export { CommandTracker, type CommandTrackerOptions, type TrackedSegment } from './command-tracker.js';
+export {
+  COMMAND_HEAD_BYTES,
+  RESPONSE_HEAD_BYTES,
+  ResponseTracker,
+  commandDisposition,
+  type CommandDisposition,
+  type ResponseEnd,
+  type ResponseEvent,
+  type ResponseOutcome,
+  type ResponseTrackerOptions,
+  type SentCommand,
+  type UnsolicitedPacket,
+} from './response-tracker.js';
 
 export { decodeHandshakeV10, encodeHandshakeV10, type HandshakeV10 } from './packets/handshake-v10.js';
 export { SSL_REQUEST_LENGTH, decodeSslRequest, encodeSslRequest, type SslRequest } from './packets/ssl-request.js';
