@@ -89,6 +89,33 @@ export interface SessionAuditEvent {
   readonly reason?: string;
 }
 
+/**
+ * An account statement the MySQL gateway read: applied (IAM records changed
+ * after the server accepted it) or refused before it reached the server.
+ */
+export interface AccountAuditEvent {
+  readonly event: 'db.account';
+  readonly time: string;
+  readonly decision: 'allow' | 'deny';
+  /** AccountChanged, or why it was refused: StatementNotUnderstood, IamAccountProtected, MasterNotIamUser, PreparedAccountStatement. */
+  readonly reason: string;
+  readonly engine: 'mysql';
+  readonly instance: string;
+  readonly source: string;
+  /** The session's database user (who ran the statement). */
+  readonly dbUser: string;
+  readonly principal?: string;
+  readonly sessionId: string;
+  /** CREATE USER, ALTER USER, DROP USER, RENAME USER, SET PASSWORD, GRANT. */
+  readonly statement?: string;
+  /** The accounts whose IAM records changed, as 'user'@'host'. */
+  readonly accounts?: readonly string[];
+  readonly change?: 'becomes-iam' | 'leaves-iam';
+  /** Whether the session's user may manage IAM accounts (the master or an account administrator). */
+  readonly admin?: boolean;
+  readonly detail?: string;
+}
+
 /** One control-plane request: who asked for what, and what iamdb decided. */
 export interface ApiAuditEvent {
   readonly event: 'api.call';
@@ -111,4 +138,4 @@ export interface ApiAuditEvent {
   readonly detail?: string;
 }
 
-export type AuditEvent = AuthAuditEvent | SessionAuditEvent | ApiAuditEvent;
+export type AuditEvent = AuthAuditEvent | SessionAuditEvent | ApiAuditEvent | AccountAuditEvent;

@@ -15,8 +15,12 @@ export interface RelayHooks {
    * client if it wanted to).
    */
   onClientChunk?(chunk: Buffer, toServer: (bytes: Buffer) => void): boolean | 'handled';
-  /** Sees each server chunk before it is forwarded. */
-  onServerChunk?(chunk: Buffer): boolean;
+  /**
+   * Sees each server chunk before it is forwarded: true to forward it as is,
+   * 'handled' when the hook forwarded (or held back) it itself through
+   * `toClient`, false to stop the session.
+   */
+  onServerChunk?(chunk: Buffer, toClient: (bytes: Buffer) => void): boolean | 'handled';
 }
 
 export interface RelayResult {
@@ -67,18 +71,22 @@ export function relay(client: Socket, server: Socket, hooks: RelayHooks = {}, pe
     const writeServer = (bytes: Buffer): void => {
       if (!server.write(bytes)) client.pause();
     };
+    const writeClient = (bytes: Buffer): void => {
+      if (!client.write(bytes)) server.pause();
+    };
     const onServerData = (chunk: Buffer): void => {
       bytesFromServer += chunk.length;
       if (hooks.onServerChunk !== undefined) {
-        let verdict: boolean;
+        let verdict: boolean | 'handled';
         try {
-          verdict = hooks.onServerChunk(chunk);
+          verdict = hooks.onServerChunk(chunk, writeClient);
         } catch {
           return finish('error');
         }
-        if (!verdict) return finish('hook');
+        if (verdict === false) return finish('hook');
+        if (verdict === 'handled') return;
       }
-      if (!client.write(chunk)) server.pause();
+      writeClient(chunk);
     };
     client.on('drain', () => server.resume());
     server.on('drain', () => client.resume());

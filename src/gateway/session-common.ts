@@ -93,6 +93,23 @@ export class SessionAudit {
     else client.destroy();
   }
 
+  /** An account statement applied or refused (MySQL). */
+  account(decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void {
+    this.sink.write({
+      event: 'db.account',
+      time: new Date().toISOString(),
+      decision,
+      reason,
+      engine: 'mysql',
+      instance: this.instance.id,
+      source: this.source,
+      dbUser: this.dbUser,
+      ...(this.principal ? { principal: this.principal } : {}),
+      sessionId: this.sessionId,
+      ...extra,
+    });
+  }
+
   /** The end of a relayed session. */
   end(stats: RelayResult): void {
     this.sink.write({

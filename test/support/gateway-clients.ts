@@ -124,3 +124,72 @@ export async function pgTls(endpoint: Endpoint, caPath: string, localAddress?: s
 export function pgStartup(user: string): Buffer {
   return encodeStartupMessage({ params: { user, database: 'postgres' } });
 }
+
+/** A raw MySQL session through an endpoint, logged in as a password user without TLS: for pipelining tests. */
+export interface RawMysqlSession {
+  readonly socket: Socket;
+  /** The connection id the gateway's greeting gave. */
+  readonly connectionId: number;
+  /** Sends COM_QUERY packets for every text in one write. */
+  pipeline(...sql: string[]): void;
+  /** The next whole response: its packets' payloads up to and including the OK/ERR/EOF that ends it (text protocol). */
+  response(): Promise<Buffer[]>;
+}
+
+/** Logs in with mysql_native_password (following the gateway's switch to the server's scramble). */
+export async function rawMysqlLogin(endpoint: Endpoint, user: string, password: string): Promise<RawMysqlSession> {
+  const { Capability: Cap, decodeHandshakeV10: decodeGreeting, decodeAuthSwitchRequest, encodeHandshakeResponse41: encodeResponse, encodePacket: frame, scrambleNativePassword } = await import(
+    '../../src/protocol/mysql/index.js'
+  );
+  const socket = await rawConnect(endpoint);
+  const greeting = decodeGreeting((await readMysqlPacket(socket)).payload);
+  const caps = (Cap.CLIENT_PROTOCOL_41 | Cap.CLIENT_SECURE_CONNECTION | Cap.CLIENT_PLUGIN_AUTH | Cap.CLIENT_MULTI_RESULTS | Cap.CLIENT_TRANSACTIONS | Cap.CLIENT_LONG_PASSWORD) >>> 0;
+  socket.write(
+    frame(
+      encodeResponse({
+        capabilityFlags: caps,
+        maxPacketSize: 1 << 24,
+        characterSet: 45,
+        mariadbCapabilities: 0,
+        username: user,
+        authResponse: scrambleNativePassword(password, greeting.authPluginData),
+        database: undefined,
+        authPluginName: 'mysql_native_password',
+        connectAttributes: undefined,
+      }),
+      1,
+    ),
+  );
+  for (;;) {
+    const p = await readMysqlPacket(socket);
+    if (p.payload[0] === 0x00) break;
+    if (p.payload[0] === 0xff) throw new Error(`login refused: ${p.payload.subarray(9).toString()}`);
+    const sw = decodeAuthSwitchRequest(p.payload);
+    socket.write(frame(scrambleNativePassword(password, sw.pluginData.subarray(0, 20)), (p.seq + 1) & 0xff));
+  }
+  return {
+    socket,
+    connectionId: greeting.connectionId,
+    pipeline: (...sql) => socket.write(Buffer.concat(sql.map((q) => frame(Buffer.concat([Buffer.from([0x03]), Buffer.from(q, 'utf8')]), 0)))),
+    response: async () => {
+      const out: Buffer[] = [];
+      const first = (await readMysqlPacket(socket)).payload;
+      out.push(first);
+      if (first[0] === 0x00 || first[0] === 0xff) return out;
+      // A result set: column definitions up to EOF, rows up to EOF or ERR.
+      let eofs = 0;
+      while (eofs < 2) {
+        const p = (await readMysqlPacket(socket)).payload;
+        out.push(p);
+        if (p[0] === 0xff) break;
+        if (p[0] === 0xfe && p.length < 9) eofs++;
+      }
+      return out;
+    },
+  };
+}
+
+/** The errno of an ERR payload, or undefined for anything else. */
+export function errnoOf(payload: Buffer): number | undefined {
+  return payload[0] === 0xff ? payload.readUInt16LE(1) : undefined;
+}

@@ -1,129 +1,362 @@
 /**
- * The command phase of a MySQL session (interim: being rewritten).
+ * The command phase of a MySQL session: bytes flow between client and server
+ * in order, while the gateway keeps two things true.
+ *
+ * 1. Every server response is credited to its own command
+ *    (protocol/mysql/response-tracker.ts follows the server's side).
+ * 2. A statement that may manage accounts (or KILL a connection) is held
+ *    until the server has answered everything sent before it, then read in
+ *    the session's real backslash mode (the server's status flags say it)
+ *    and passed on, rewritten, or refused (account-policy.ts). While it is
+ *    held, and until its own response is back, nothing after it is passed
+ *    on, so pipelined commands keep their order and the gateway's own
+ *    answers land where the client expects them. Its response reaches the
+ *    client only once the IAM records agree with what the server did.
+ *
+ * Commands whose responses cannot be followed (replication, COM_MULTI,
+ * unknown bytes) are answered by the gateway with ERR 1047, as a server
+ * that does not know them would.
  */
 import type { Socket } from 'node:net';
 import {
   Command,
   PacketFramer,
-  PacketHeader,
+  ResponseTracker,
+  accountKey,
+  backslashModeFromStatus,
+  classifyStatement,
+  commandDisposition,
   encodePacket,
   errPacketFor,
   nativePasswordHash,
-  recognizeAccountStatement,
+  needsClassification,
+  type Account,
   type MysqlPacket,
+  type ResponseEnd,
 } from '../../protocol/mysql/index.js';
-import type { DbInstance, CredentialDraft } from '../../rds/index.js';
+import type { CredentialDraft, DbInstance } from '../../rds/index.js';
 import { relay, type RelayResult } from '../relay.js';
 import type { SessionAudit } from '../session-common.js';
-import type { Account } from './iam-users.js';
+import { decideStatement, isAccountAdmin, type AccountDecision, type RecordChange, type SessionRole } from './account-policy.js';
+import { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlSessionDeps } from './session.js';
-
-interface PendingStatement {
-  readonly apply: () => Promise<void>;
-}
 
 export interface CommandRelayOptions {
   readonly deps: MysqlSessionDeps;
   readonly session: SessionAudit;
   readonly user: string;
+  /** Capabilities of the session (the same toward the client and the server for everything framing depends on). */
   readonly capabilities: number;
+  readonly mariadbCapabilities: number;
+  /** Server status after login (autocommit, backslash mode). */
+  readonly statusFlags: number;
 }
 
+/** Server rows are never buffered, so this is only a sanity bound on declared lengths (MySQL's own max_allowed_packet ceiling). */
+const SERVER_MAX_PACKET = 1 << 30;
+/** Client bytes queued behind a held statement before the client socket is paused. */
+const HELD_QUEUE_BYTES = 1 << 20;
+
+/** What the relay waits for before it lets the client's next command through. */
+type Hold =
+  | { readonly kind: 'idle'; readonly then: () => void }
+  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd, bytes: Buffer[]) => Promise<Buffer[]> }
+  | { readonly kind: 'async' };
+
 export function relayCommands(client: Socket, server: Socket, options: CommandRelayOptions): Promise<RelayResult> {
-  const { deps, session } = options;
-  const clientFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
-  let serverFramer: PacketFramer | undefined;
-  let pending: PendingStatement | undefined;
-  const { instance } = deps;
+  return new CommandRelay(client, server, options).run();
+}
 
-  const handleCommand = (packet: MysqlPacket, toServer: (b: Buffer) => void): boolean => {
-    const command = packet.payload[0];
-    if (command === Command.COM_CHANGE_USER) {
-      session.auth('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
-      client.end(
-        encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(instance)} doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'`), 1),
-      );
-      return false;
-    }
-    if (command === Command.COM_QUERY && packet.frames === 1 && mayBeAccountStatement(packet.payload)) {
-      const sql = packet.payload.subarray(1).toString('utf8');
-      const st = recognizeAccountStatement(sql);
-      if (st.kind === 'create-iam-user' || st.kind === 'alter-iam-user') {
-        if (st.multiStatement) {
-          client.write(encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(instance)} doesn't yet support 'AWSAuthenticationPlugin in a multi-statement query'`), 1));
-          return true;
-        }
-        const accounts: Account[] = st.accounts.map((a) => ({ user: a.user, host: a.host }));
-        client.pause();
-        void (async () => {
-          const drafts = new Map<string, CredentialDraft>();
-          for (const a of accounts) if (!drafts.has(a.user)) drafts.set(a.user, await deps.credentials.draft(instance.id, a.user));
-          const rewritten = st.rewrite!((a) => nativePasswordHash(drafts.get(a.user)!.password.reveal()));
-          pending = {
-            apply: async () => {
-              for (const d of drafts.values()) await d.commit();
-              await deps.iamUsers.add(instance.id, accounts);
-            },
-          };
-          serverFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
-          toServer(encodePacket(Buffer.concat([Buffer.from([Command.COM_QUERY]), Buffer.from(rewritten, 'utf8')]), 0));
-        })().catch((err: unknown) => {
-          deps.logger.error({ err: String(err) }, 'cannot rewrite an IAM account statement');
-          client.write(encodePacket(errPacketFor('ER_UNKNOWN_ERROR', 'Unknown error'), 1));
-          client.resume();
-        });
-        return true;
-      }
-      if (st.kind === 'drop-user' || st.kind === 'set-password-user') {
-        const accounts: Account[] = st.accounts.map((a) => ({ user: a.user, host: a.host }));
-        pending = { apply: () => deps.iamUsers.remove(instance.id, accounts) };
-        serverFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
-      } else if (st.kind === 'rename-user' && st.renames) {
-        const renames = st.renames;
-        pending = { apply: () => deps.iamUsers.rename(instance.id, renames) };
-        serverFramer = new PacketFramer({ maxAllowedPacket: deps.maxMessageBytes });
-      }
-    }
-    toServer(encodePacket(packet.payload, packet.sequenceId));
-    return true;
-  };
+class CommandRelay {
+  readonly #deps: MysqlSessionDeps;
+  readonly #instance: DbInstance;
+  readonly #session: SessionAudit;
+  readonly #role: SessionRole;
+  readonly #framer: PacketFramer;
+  readonly #tracker: ResponseTracker;
+  #hold: Hold | undefined;
+  readonly #queue: MysqlPacket[] = [];
+  #queuedBytes = 0;
+  /** Server bytes of a held statement's response, kept until its record changes are done. */
+  #heldResponse: Buffer[] = [];
+  #ended = false;
 
-  return relay(client, server, {
-    onClientChunk: (chunk, toServer) => {
-      for (const packet of clientFramer.push(chunk)) {
-        if (packet.sequenceId === 0) {
-          if (!handleCommand(packet, toServer)) return false;
-        } else {
-          toServer(encodePacket(packet.payload, packet.sequenceId));
+  constructor(
+    private readonly client: Socket,
+    private readonly server: Socket,
+    options: CommandRelayOptions,
+  ) {
+    this.#deps = options.deps;
+    this.#instance = options.deps.instance;
+    this.#session = options.session;
+    this.#role = { user: options.user, master: this.#instance.master.username, accountAdmins: this.#instance.accountAdmins };
+    this.#framer = new PacketFramer({ maxAllowedPacket: options.deps.maxMessageBytes });
+    this.#tracker = new ResponseTracker({
+      capabilityFlags: options.capabilities,
+      mariadbCapabilities: options.mariadbCapabilities,
+      statusFlags: options.statusFlags,
+      maxAllowedPacket: SERVER_MAX_PACKET,
+    });
+  }
+
+  run(): Promise<RelayResult> {
+    return relay(this.client, this.server, {
+      onClientChunk: (chunk) => {
+        for (const packet of this.#framer.push(chunk)) {
+          if (this.#hold !== undefined) this.#enqueue(packet);
+          else if (!this.#command(packet)) return false;
         }
-      }
-      return 'handled';
-    },
-    onServerChunk: (chunk) => {
-      if (serverFramer !== undefined && pending !== undefined) {
-        for (const packet of serverFramer.push(chunk)) {
-          const p = pending;
-          pending = undefined;
-          serverFramer = undefined;
-          if (packet.payload[0] === PacketHeader.OK) {
-            p.apply().catch((err: unknown) => deps.logger.error({ err: String(err) }, 'cannot record an IAM account change'));
-          }
-          client.resume();
-          break;
-        }
-      }
+        return 'handled';
+      },
+      onServerChunk: (chunk) => {
+        this.#serverBytes(chunk);
+        return 'handled';
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  /** Writes toward the server; its backpressure pauses the client (the relay resumes it on drain). */
+  #toServer(bytes: Buffer): void {
+    if (!this.server.write(bytes)) this.client.pause();
+  }
+
+  /** Writes toward the client; its backpressure pauses the server. */
+  #toClient(bytes: Buffer): void {
+    if (!this.client.write(bytes)) this.server.pause();
+  }
+
+  #enqueue(packet: MysqlPacket): void {
+    // The framer's views die with their chunk: keep copies while waiting.
+    this.#queue.push({ ...packet, payload: Buffer.from(packet.payload) });
+    this.#queuedBytes += packet.payload.length;
+    if (this.#queuedBytes > HELD_QUEUE_BYTES) this.client.pause();
+  }
+
+  /** Handles one client command; false ends the session. */
+  #command(packet: MysqlPacket): boolean {
+    if (packet.sequenceId !== 0) throw new Error('a client packet outside any command');
+    const command = packet.payload[0] as number;
+    const disposition = commandDisposition(command);
+    if (disposition === 'refuse') return this.#refuseCommand(command);
+    if ((command === Command.COM_QUERY || command === Command.COM_STMT_PREPARE) && needsClassification(packet.payload.subarray(1))) {
+      // Read it only once the server has answered everything before it: then the backslash mode is known.
+      const held = { ...packet, payload: Buffer.from(packet.payload) };
+      this.#hold = { kind: 'idle', then: () => this.#classified(held) };
+      this.#whenIdle();
       return true;
-    },
-  });
+    }
+    if (command === Command.COM_PROCESS_KILL && packet.payload.length >= 5) {
+      this.#forward(this.#mapProcessKill(packet.payload));
+      return true;
+    }
+    this.#forward(packet.payload);
+    return true;
+  }
+
+  #refuseCommand(command: number): boolean {
+    if (command === Command.COM_CHANGE_USER) {
+      this.#session.auth('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
+      // Identity cannot change after authorization: answer, then end the session.
+      this.#answerInOrder(
+        errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(this.#instance)} doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'`),
+        () => {
+          this.#ended = true;
+          this.client.end();
+          this.server.destroy();
+        },
+      );
+      return true;
+    }
+    this.#answerInOrder(errPacketFor('ER_UNKNOWN_COM_ERROR', 'Unknown command'));
+    return true;
+  }
+
+  /** Sends `payload` as a new command and tells the tracker what answer to expect. */
+  #forward(payload: Buffer): number {
+    const sent = this.#tracker.sent(payload);
+    this.#toServer(encodePacket(payload, 0));
+    return sent.ticket;
+  }
+
+  /** The gateway's own answer to a command, written after every response still owed to the client. */
+  #answerInOrder(err: Buffer, after?: () => void): void {
+    this.#hold = {
+      kind: 'idle',
+      then: () => {
+        this.#toClient(encodePacket(err, 1));
+        if (after !== undefined) return after();
+        this.#release();
+      },
+    };
+    this.#whenIdle();
+  }
+
+  #whenIdle(): void {
+    const hold = this.#hold;
+    if (hold?.kind === 'idle' && this.#tracker.idle) {
+      this.#hold = { kind: 'async' };
+      hold.then();
+    }
+  }
+
+  /** Lets queued client commands through until one needs holding again. */
+  #release(): void {
+    if (this.#ended) return;
+    this.#hold = undefined;
+    while (this.#hold === undefined && this.#queue.length > 0) {
+      const packet = this.#queue.shift() as MysqlPacket;
+      this.#queuedBytes -= packet.payload.length;
+      if (!this.#command(packet)) return;
+    }
+    if (this.#hold === undefined && this.client.isPaused()) this.client.resume();
+  }
+
+  // ---------------------------------------------------------------- statements
+
+  #classified(packet: MysqlPacket): void {
+    const prepared = packet.payload[0] === Command.COM_STMT_PREPARE;
+    const verdict = classifyStatement(packet.payload.subarray(1), { backslashes: backslashModeFromStatus(this.#tracker.statusFlags) });
+    const records = {
+      isIamAccount: (a: Account) => this.#deps.iamUsers.isIamAccount(this.#instance.id, a),
+      accountsOf: (user: string) => this.#deps.iamUsers.accountsOf(this.#instance.id, user),
+    };
+    const decision = decideStatement(verdict, this.#role, records, prepared);
+    this.#act(decision, packet).catch((err: unknown) => this.#fail(err));
+  }
+
+  async #act(decision: AccountDecision, packet: MysqlPacket): Promise<void> {
+    switch (decision.action) {
+      case 'forward':
+        this.#forward(packet.payload);
+        return this.#release();
+      case 'refuse':
+        this.#audit('deny', decision.reason, { detail: decision.message });
+        this.#toClient(encodePacket(errPacketFor(decision.errno, decision.message), 1));
+        return this.#release();
+      case 'kill':
+        return this.#kill(decision.connectionId, decision.query, packet);
+      case 'make-iam':
+        return this.#makeIam(decision);
+      case 'track':
+        return this.#track(decision.changes, packet.payload, decision.verdict.statement);
+    }
+  }
+
+  /** Sends a statement and holds everything after it until its response is in and `then` has run. */
+  #await(payload: Buffer, then: (end: ResponseEnd) => Promise<void>): void {
+    const ticket = this.#forward(payload);
+    this.#hold = {
+      kind: 'response',
+      ticket,
+      then: async (end, bytes) => {
+        await then(end);
+        return bytes;
+      },
+    };
+  }
+
+  async #makeIam(decision: Extract<AccountDecision, { action: 'make-iam' }>): Promise<void> {
+    const instance = this.#instance;
+    const drafts = new Map<string, CredentialDraft>();
+    for (const a of decision.accounts) if (!drafts.has(a.user)) drafts.set(a.user, await this.#deps.credentials.draft(instance.id, a.user));
+    const hashes = new Map(decision.accounts.map((a) => [accountKey(a), nativePasswordHash(drafts.get(a.user)!.password.reveal())]));
+    const rewritten = decision.verdict.rewrite!(hashes);
+    const payload = Buffer.concat([Buffer.from([Command.COM_QUERY]), rewritten]);
+    this.#await(payload, async (end) => {
+      if (end.outcome !== 'ok') return;
+      // Record only what the server really holds: IF NOT EXISTS may have skipped an existing account.
+      const installed = await this.#deps.control.installedHashes(decision.accounts);
+      const made = decision.accounts.filter((a) => installed.get(accountKey(a)) === hashes.get(accountKey(a)));
+      for (const user of new Set(made.map((a) => a.user))) await drafts.get(user)!.commit().catch(() => undefined);
+      await this.#deps.iamUsers.add(instance.id, made);
+      this.#audit('allow', 'AccountChanged', { statement: decision.verdict.statement, accounts: made.map((a) => `'${a.user}'@'${a.host}'`), change: 'becomes-iam' });
+    });
+  }
+
+  async #track(changes: readonly RecordChange[], payload: Buffer, statement: string): Promise<void> {
+    if (changes.length === 0) {
+      this.#forward(payload);
+      return this.#release();
+    }
+    this.#await(payload, async (end) => {
+      if (end.outcome !== 'ok') return;
+      await this.#deps.iamUsers.apply(this.#instance.id, changes);
+      this.#audit('allow', 'AccountChanged', {
+        statement,
+        accounts: changes.map((c) => (c.kind === 'rename' ? `'${c.from.user}'@'${c.from.host}' -> '${c.to.user}'@'${c.to.host}'` : `'${c.account.user}'@'${c.account.host}'`)),
+        change: 'leaves-iam',
+      });
+    });
+  }
+
+  /** KILL naming a connection id this gateway handed out goes to that session's server thread. */
+  #kill(id: number, query: boolean, packet: MysqlPacket): void {
+    if (!MysqlConnectionIds.isGatewayId(id)) {
+      this.#forward(packet.payload);
+      return this.#release();
+    }
+    const thread = this.#deps.connectionIds.lookup(id);
+    if (thread === undefined || thread.instanceId !== this.#instance.id) {
+      this.#toClient(encodePacket(errPacketFor('ER_NO_SUCH_THREAD', `Unknown thread id: ${id}`), 1));
+      return this.#release();
+    }
+    this.#forward(Buffer.from(`\x03KILL ${query ? 'QUERY ' : ''}${thread.threadId}`, 'latin1'));
+    this.#release();
+  }
+
+  #mapProcessKill(payload: Buffer): Buffer {
+    const id = payload.readUInt32LE(1);
+    const thread = MysqlConnectionIds.isGatewayId(id) ? this.#deps.connectionIds.lookup(id) : undefined;
+    if (thread === undefined || thread.instanceId !== this.#instance.id) return payload;
+    const out = Buffer.from(payload);
+    out.writeUInt32LE(thread.threadId >>> 0, 1);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- server side
+
+  #serverBytes(chunk: Buffer): void {
+    const hold = this.#hold;
+    const events = this.#tracker.push(chunk);
+    if (hold?.kind !== 'response') {
+      this.#toClient(chunk);
+      if (this.#tracker.idle) this.#whenIdle();
+      return;
+    }
+    // Everything before the held statement was answered before it was sent: these bytes are its response.
+    const end = events.find((e): e is ResponseEnd => e.type === 'response' && e.ticket === hold.ticket);
+    if (end === undefined) {
+      this.#heldResponse.push(Buffer.from(chunk));
+      return;
+    }
+    const response = [...this.#heldResponse, Buffer.from(chunk.subarray(0, end.end))];
+    const after = chunk.subarray(end.end);
+    this.#heldResponse = [];
+    this.#hold = { kind: 'async' };
+    hold
+      .then(end, response)
+      .then((bytes) => {
+        for (const b of bytes) this.#toClient(b);
+        if (after.length > 0) this.#toClient(after);
+        this.#release();
+      })
+      .catch((err: unknown) => this.#fail(err));
+  }
+
+  #fail(err: unknown): void {
+    this.#deps.logger.error({ err: String(err), instance: this.#instance.id, sessionId: this.#session.sessionId }, 'MySQL command relay failed');
+    this.client.destroy();
+    this.server.destroy();
+  }
+
+  #audit(decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown>): void {
+    this.#session.account(decision, reason, { ...extra, admin: isAccountAdmin(this.#role) });
+  }
 }
 
 /** The server's name as its own messages say it. */
 function serverName(instance: DbInstance): string {
   return instance.engineName === 'mysql' ? 'MySQL' : 'MariaDB';
-}
-
-const ACCOUNT_WORDS = /\b(?:user|password)\b/i;
-
-function mayBeAccountStatement(payload: Buffer): boolean {
-  return ACCOUNT_WORDS.test(payload.subarray(1, Math.min(payload.length, 64 * 1024)).toString('latin1'));
 }

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { IamdbError } from '../../errors/index.js';
-import { NATIVE_PASSWORD_HASH_PATTERN, nativePasswordHash } from '../../protocol/mysql/index.js';
+import { NATIVE_PASSWORD_HASH_PATTERN, accountKey, nativePasswordHash } from '../../protocol/mysql/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import type { Account } from './iam-users.js';
@@ -136,6 +136,23 @@ export class MysqlControl {
         // Both MariaDB 10.4+ and MySQL 5.7+/8.0 take this form.
         await c.query(`ALTER USER ${c.escape(a.user)}@${c.escape(a.host)} IDENTIFIED WITH mysql_native_password AS '${hash}'`);
       }
+    });
+  }
+
+  /**
+   * What the server holds as each account's password hash (absent: no such
+   * account), keyed like `accountKey`: the gateway records an IAM account
+   * only once the server really has the credential's hash.
+   */
+  async installedHashes(accounts: readonly Account[]): Promise<Map<string, string>> {
+    return this.#use(async (c) => {
+      const out = new Map<string, string>();
+      for (const a of accounts) {
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT authentication_string AS h FROM mysql.user WHERE User = ? AND Host = ?', [a.user, a.host]);
+        const h = rows[0]?.['h'];
+        if (typeof h === 'string') out.set(accountKey(a), h);
+      }
+      return out;
     });
   }
 

@@ -78,6 +78,22 @@ export class MysqlIamUsers {
     }
   }
 
+  /** Applies record changes decided for a statement the server accepted, in order. */
+  async apply(instance: string, changes: ReadonlyArray<{ kind: 'add'; account: Account } | { kind: 'remove'; account: Account } | { kind: 'rename'; from: Account; to: Account }>): Promise<void> {
+    for (const c of changes) {
+      if (c.kind === 'add') await this.add(instance, [c.account]);
+      else if (c.kind === 'remove') await this.remove(instance, [this.#stored(instance, c.account) ?? c.account]);
+      else await this.rename(instance, [{ from: this.#stored(instance, c.from) ?? c.from, to: c.to }]);
+    }
+  }
+
+  /** The recorded spelling of an account (hosts compare case-insensitively). */
+  #stored(instance: string, account: Account): Account | undefined {
+    const hosts = this.#byInstance.get(instance.toLowerCase())?.get(account.user);
+    for (const h of hosts ?? []) if (h.toLowerCase() === account.host.toLowerCase()) return { user: account.user, host: h };
+    return undefined;
+  }
+
   async rename(instance: string, renames: ReadonlyArray<{ from: Account; to: Account }>): Promise<void> {
     for (const r of renames) {
       const hosts = this.#byInstance.get(instance.toLowerCase())?.get(r.from.user);

@@ -29,6 +29,7 @@ import {
   encodeHandshakeV10,
   encodePacket,
   errPacketFor,
+  decodeOkPacket,
   scrambleNativePassword,
   type HandshakeResponse41,
 } from '../../protocol/mysql/index.js';
@@ -75,6 +76,16 @@ interface LoggedIn {
   readonly ok: Buffer;
   /** Capabilities of the client link (the client's within what the gateway offered). */
   readonly capabilities: number;
+  readonly mariadbCapabilities: number;
+}
+
+/** The server status an OK packet reports (after affected rows and last insert id), or autocommit when it says none. */
+function okStatusFlags(ok: Buffer): number {
+  try {
+    return decodeOkPacket(ok, Capability.CLIENT_PROTOCOL_41).statusFlags;
+  } catch {
+    return 0x0002;
+  }
 }
 
 /** Handles one client connection on a MySQL instance endpoint. */
@@ -113,7 +124,10 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
     // The master is never an IAM user: the gateway manages the server with its password.
     const isIam = user !== instance.master.username && deps.iamUsers.isIamUser(instance.id, user);
     session.method = isIam ? 'iam' : 'password';
-    const negotiated = (response.capabilityFlags & greeting.capabilityFlags) >>> 0;
+    const negotiated: Negotiated = {
+      capabilities: (response.capabilityFlags & greeting.capabilityFlags) >>> 0,
+      mariadbCapabilities: (response.mariadbCapabilities & greeting.mariadbCapabilities) >>> 0,
+    };
     const remaining = (): number => Math.max(1, deps.loginTimeoutMs - (Date.now() - startedAt));
 
     let who: Record<string, unknown> = {};
@@ -158,6 +172,8 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       session,
       user,
       capabilities: done.capabilities,
+      mariadbCapabilities: done.mariadbCapabilities,
+      statusFlags: okStatusFlags(done.ok),
     });
     session.end(stats);
   } catch (err) {
@@ -213,12 +229,22 @@ function firstResponse(response: HandshakeResponse41, caps: number, mariadbCaps:
   });
 }
 
+/** What the client and the gateway agreed on in the greeting exchange. */
+interface Negotiated {
+  readonly capabilities: number;
+  readonly mariadbCapabilities: number;
+}
+
 /** Opens the server connection (TLS as configured) and works out the capabilities toward it. */
-async function openFor(deps: MysqlSessionDeps, login: ClientLogin, negotiated: number, track: (l: ServerLink) => void): Promise<{ link: ServerLink; caps: number; mariadbCaps: number }> {
+async function openFor(deps: MysqlSessionDeps, login: ClientLogin, negotiated: Negotiated, track: (l: ServerLink) => void): Promise<{ link: ServerLink; caps: number; mariadbCaps: number }> {
   const link = await openServer(deps.instance, deps.loginTimeoutMs, deps.profile, deps.maxMessageBytes);
   track(link);
-  const caps = serverCapabilities(negotiated, link, deps.instance, STRIPPED_CAPS);
-  const mariadbCaps = login.response.mariadbCapabilities & link.greeting.mariadbCapabilities & deps.profile.current.mariadbCapabilities;
+  const caps = serverCapabilities(negotiated.capabilities, link, deps.instance, STRIPPED_CAPS);
+  const missing = negotiated.mariadbCapabilities & ~link.greeting.mariadbCapabilities;
+  if (missing !== 0) {
+    throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: `${deps.instance.target.host}:${deps.instance.target.port}`, reason: `the server no longer offers MariaDB capabilities 0x${missing.toString(16)}` });
+  }
+  const mariadbCaps = negotiated.mariadbCapabilities;
   await startServerTls(link, deps.instance, caps, login.response, mariadbCaps, deps.loginTimeoutMs, deps.maxMessageBytes);
   return { link, caps, mariadbCaps };
 }
@@ -229,7 +255,7 @@ async function openFor(deps: MysqlSessionDeps, login: ClientLogin, negotiated: n
  * replaced through the control connection, once however many logins fail
  * together, and the login tried once more.
  */
-async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiated: number, track: (l: ServerLink) => void, sourceIp: string): Promise<LoggedIn> {
+async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiated: Negotiated, track: (l: ServerLink) => void, sourceIp: string): Promise<LoggedIn> {
   const { instance } = deps;
   const user = login.response.username;
   const denied = (detail: string): LoginFailed => new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, login.seq), detail);
@@ -267,7 +293,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
         link.socket.destroy();
         return refused!;
       }
-      return { kind: 'ok', done: { link, ok, capabilities: negotiated } };
+      return { kind: 'ok', done: { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps } };
     } finally {
       lease.release();
     }
@@ -289,7 +315,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
 async function loginPasswordUser(
   deps: MysqlSessionDeps,
   login: ClientLogin,
-  negotiated: number,
+  negotiated: Negotiated,
   track: (l: ServerLink) => void,
   session: SessionAudit,
   sourceIp: string,
@@ -323,6 +349,6 @@ async function loginPasswordUser(
       return next.payload;
     },
   });
-  return { link, ok, capabilities: negotiated };
+  return { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps };
 }
 

@@ -1,0 +1,149 @@
+/**
+ * What the MySQL gateway does with a statement the recognizer has read:
+ * pass it on, refuse it, rewrite it (an account becomes an IAM user), or
+ * pass it on and change its IAM records once the server has accepted it.
+ * Pure: the verdict, who the session is and which accounts are IAM users
+ * in, a decision out.
+ *
+ * The rules (docs/security.md):
+ * - Only an account administrator (the master, or a user listed in the
+ *   instance's `accountAdmins`) may change the authentication of an IAM
+ *   account, drop it or rename it: anyone else gets an error for the whole
+ *   statement, whatever the server would have allowed. An IAM user cannot
+ *   leave IAM on her own.
+ * - The master never becomes an IAM user.
+ * - A statement that may be account management but cannot be fully read is
+ *   refused, as is account management inside a prepared statement.
+ * - Records change only after the server accepted a statement the gateway
+ *   read. Dynamic SQL the gateway cannot see (PREPARE FROM @var) changes
+ *   no record: an IAM account stays one, and its credential is reinstalled
+ *   at its next login if the server no longer takes it.
+ */
+import type { Account, AccountEffect, AccountRef, AccountVerdict, StatementVerdict } from '../../protocol/mysql/index.js';
+
+/** Who the session is, as far as account rules go. */
+export interface SessionRole {
+  /** The database user the session logged in as. */
+  readonly user: string;
+  /** The instance's master user name. */
+  readonly master: string;
+  /** The instance's extra account administrators. */
+  readonly accountAdmins: readonly string[];
+}
+
+/** Which accounts are IAM users on this instance. */
+export interface IamRecords {
+  isIamAccount(account: Account): boolean;
+  accountsOf(user: string): readonly Account[];
+}
+
+/** A change to the IAM records, applied once the server has accepted the statement. */
+export type RecordChange =
+  | { readonly kind: 'add'; readonly account: Account }
+  | { readonly kind: 'remove'; readonly account: Account }
+  | { readonly kind: 'rename'; readonly from: Account; readonly to: Account };
+
+/** Reason codes of refusals (audit `db.account` events). */
+export type RefusalReason = 'StatementNotUnderstood' | 'IamAccountProtected' | 'MasterNotIamUser' | 'PreparedAccountStatement';
+
+export type AccountDecision =
+  | { readonly action: 'forward' }
+  | { readonly action: 'refuse'; readonly reason: RefusalReason; readonly errno: 'ER_SPECIFIC_ACCESS_DENIED_ERROR' | 'ER_NOT_SUPPORTED_YET'; readonly message: string }
+  /** Accounts become IAM users: rewrite with the credentials' hashes, then record what the server really holds. */
+  | { readonly action: 'make-iam'; readonly verdict: AccountVerdict; readonly accounts: readonly Account[] }
+  /** Pass on; on OK apply `changes` (possibly none: the statement touches no IAM account). */
+  | { readonly action: 'track'; readonly verdict: AccountVerdict; readonly changes: readonly RecordChange[] }
+  | { readonly action: 'kill'; readonly connectionId: number; readonly query: boolean };
+
+const FORWARD: AccountDecision = { action: 'forward' };
+
+/** True for the master and the instance's account administrators. */
+export function isAccountAdmin(role: SessionRole): boolean {
+  return role.user === role.master || role.accountAdmins.includes(role.user);
+}
+
+function quoteAccount(a: Account): string {
+  return `'${a.user}'@'${a.host}'`;
+}
+
+/** The IAM accounts a reference may stand for: the named one, or for the session's own, every IAM account of its user name. */
+function iamAccountsOf(ref: AccountRef, role: SessionRole, records: IamRecords): Account[] {
+  if (ref.self) return [...records.accountsOf(role.user)];
+  return records.isIamAccount(ref) ? [{ user: ref.user, host: ref.host }] : [];
+}
+
+/** The accounts an effect takes away from IAM (changed authentication, dropped, renamed away). */
+function iamAccountsLeaving(effect: AccountEffect, role: SessionRole, records: IamRecords): Account[] {
+  switch (effect.action) {
+    case 'changes-auth':
+    case 'dropped':
+      return iamAccountsOf(effect.account, role, records);
+    case 'renamed':
+      return iamAccountsOf(effect.from, role, records);
+    default:
+      return [];
+  }
+}
+
+function recordChanges(verdict: AccountVerdict, role: SessionRole, records: IamRecords): RecordChange[] {
+  const out: RecordChange[] = [];
+  for (const effect of verdict.effects) {
+    if (effect.action === 'renamed') {
+      for (const from of iamAccountsOf(effect.from, role, records)) out.push({ kind: 'rename', from, to: effect.to });
+    } else if (effect.action === 'dropped' || (effect.action === 'changes-auth' && !(verdict.statement === 'CREATE USER' && !verdict.orReplace))) {
+      // A plain CREATE USER of an existing account fails or (IF NOT EXISTS) skips it: nothing changes.
+      for (const account of iamAccountsLeaving(effect, role, records)) out.push({ kind: 'remove', account });
+    }
+  }
+  return out;
+}
+
+/** Decides what to do with one COM_QUERY (or, with `prepared`, COM_STMT_PREPARE) text. */
+export function decideStatement(verdict: StatementVerdict, role: SessionRole, records: IamRecords, prepared = false): AccountDecision {
+  if (verdict.kind === 'other') return FORWARD;
+  if (verdict.kind === 'unknown') {
+    return {
+      action: 'refuse',
+      reason: 'StatementNotUnderstood',
+      errno: 'ER_NOT_SUPPORTED_YET',
+      message: `iamdb refused this statement: it may manage database accounts but cannot be fully read (${verdict.reason}). Send account statements one per query, without executable comments`,
+    };
+  }
+  if (prepared) {
+    return {
+      action: 'refuse',
+      reason: 'PreparedAccountStatement',
+      errno: 'ER_NOT_SUPPORTED_YET',
+      message: `iamdb refused this prepared statement: send ${verdict.kind === 'kill' ? 'KILL' : verdict.statement} as a plain query`,
+    };
+  }
+  if (verdict.kind === 'kill') return { action: 'kill', connectionId: verdict.connectionId, query: verdict.query };
+
+  const becoming = verdict.effects.filter((e): e is Extract<AccountEffect, { action: 'becomes-iam' }> => e.action === 'becomes-iam');
+  const master = becoming.find((e) => e.account.user === role.master);
+  if (master !== undefined) {
+    return {
+      action: 'refuse',
+      reason: 'MasterNotIamUser',
+      errno: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+      message: `Access denied; the master user ${quoteAccount(master.account)} cannot be an IAM user (iamdb manages the server with its password)`,
+    };
+  }
+  if (!isAccountAdmin(role)) {
+    for (const effect of verdict.effects) {
+      const protectedAccount = iamAccountsLeaving(effect, role, records)[0];
+      if (protectedAccount !== undefined) {
+        return {
+          action: 'refuse',
+          reason: 'IamAccountProtected',
+          errno: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+          message: `Access denied; only the master user or an account administrator of iamdb can change the authentication of IAM account ${quoteAccount(protectedAccount)}`,
+        };
+      }
+    }
+  }
+  if (becoming.length > 0 && verdict.rewrite !== undefined) {
+    return { action: 'make-iam', verdict, accounts: becoming.map((e) => ({ user: e.account.user, host: e.account.host })) };
+  }
+  return { action: 'track', verdict, changes: recordChanges(verdict, role, records) };
+}
