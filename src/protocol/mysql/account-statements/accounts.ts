@@ -35,7 +35,7 @@ function self(spelling: SessionAccount['spelling']): SessionAccount {
 
 function textOf(c: Cursor, tok: Token): string {
   const text = c.text.text(tok);
-  if (text === undefined) throw new NotUnderstood('account name is not valid UTF-8');
+  if (text === undefined) throw new NotUnderstood('account statement is not valid UTF-8');
   return text;
 }
 
@@ -80,6 +80,10 @@ export function accountRef(c: Cursor): AccountRef {
   c.next();
   const user = textOf(c, userTok);
   if (c.isPunct(OPEN)) throw new NotUnderstood('function call where an account was expected');
+  const following = c.peek();
+  if (userTok.type === 'word' && following?.type === 'quoted' && adjacent(userTok, following)) {
+    throw new NotUnderstood('character set introducer in an account name');
+  }
   const at = c.peek();
   if (at === undefined || at.type !== 'punct' || at.byte !== AT) return named(user, '%');
   if (!adjacent(userTok, at)) throw new NotUnderstood("space before '@' in an account name");

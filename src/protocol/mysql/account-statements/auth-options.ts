@@ -38,7 +38,7 @@ function pluginName(c: Cursor): string {
   if (tok === undefined || tok.type === 'punct') throw new NotUnderstood('expected a plugin name');
   c.next();
   const name = c.text.text(tok);
-  if (name === undefined) throw new NotUnderstood('plugin name is not valid UTF-8');
+  if (name === undefined) throw new NotUnderstood('account statement is not valid UTF-8');
   return name.toLowerCase();
 }
 

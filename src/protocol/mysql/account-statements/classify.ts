@@ -321,6 +321,7 @@ export function classifyStatement(text: StatementText, options: ClassifyOptions 
     if (mayDiffer(first, reading, firstReading.seen)) results.push(readText(bytes, reading, 0, counters));
   }
   const verdict = combine(results);
-  if (verdict.kind !== 'account' || !verdict.effects.every((e) => e.action === 'becomes-iam')) return verdict;
+  if (verdict.kind !== 'account' || verdict.effects.length === 0) return verdict;
+  if (!verdict.effects.every((e) => e.action === 'becomes-iam')) return verdict;
   return { ...verdict, rewrite: (hashes: PasswordHashes) => rewriteClauses(bytes, verdict, hashes) };
 }

@@ -44,12 +44,15 @@ class PrecheckSink implements LexSink {
       this.flagged = true;
       this.lexer.stop();
     }
+    this.lexer.skim = this.scanner.skipping;
   }
   quoted(): void {
     this.scanner.quoted();
+    this.lexer.skim = this.scanner.skipping;
   }
   punct(_at: number, byte: number): void {
     this.scanner.punct(byte);
+    this.lexer.skim = this.scanner.skipping;
   }
   ambiguous(): void {
     this.ambiguousSeen = true;

@@ -76,6 +76,11 @@ export class StatementScanner {
   #prev = 0;
   #depth = 0;
 
+  /** True while nothing up to the next ';' can matter (the lexer may skim). */
+  get skipping(): boolean {
+    return this.#state === PLAIN;
+  }
+
   /** A word; returns the flag it raises (Flag.NONE mostly). */
   word(keyword: Keyword): FlagValue {
     switch (this.#state) {
