@@ -5,16 +5,22 @@
  * marked 'mariadb' against a private MariaDB 10.11 and checks that the server
  * accepts it and that mysql.global_priv changes as the verdict says. Rows
  * marked 'mysql8-doc' are MySQL 8.0 syntax taken from its reference manual
- * (no MySQL 8 server exists here). Rows marked 'none' are not run anywhere
- * (refusals, non-account statements, syntax the servers reject).
+ * (no MySQL 8 server exists here). Rows marked 'mariadb-ignored' are
+ * accepted by MariaDB 10.11 but change nothing there (observed: ALTER USER
+ * CURRENT_USER() IDENTIFIED ... succeeds and keeps the old password); the
+ * verdict stays 'changes-auth', which MySQL 8 does. Rows marked 'none' are
+ * not run anywhere (refusals, non-account statements, syntax the servers
+ * reject).
  *
  * Accounts and objects the real-server test prepares: the accounts each
- * verdict names, database d1, role r1.
+ * verdict names (present, or absent for CREATE USER and RENAME targets),
+ * database d1 with table d1.t, role r1; the session's own account is a
+ * separate login.
  */
 import type { AccountRef, StatementVerdict } from '../account-statements.js';
 
 /** Where a row's syntax is grounded. */
-export type CaseSource = 'mariadb' | 'mysql8-doc' | 'none';
+export type CaseSource = 'mariadb' | 'mariadb-ignored' | 'mysql8-doc' | 'none';
 
 /** [statement, expected verdict as describeVerdict() writes it, source]. */
 export type StatementCase = readonly [sql: string, expected: string, source: CaseSource];
@@ -106,11 +112,11 @@ export const statementCases: readonly StatementCase[] = [
   ['ALTER USER a IDENTIFIED VIA unix_socket', 'ALTER USER: plugin(unix_socket) a@%', 'mariadb'],
   ["ALTER USER a IDENTIFIED VIA 'unix_socket'", 'ALTER USER: plugin(unix_socket) a@%', 'mariadb'],
   ['CREATE USER a IDENTIFIED WITH unix_socket', 'CREATE USER: plugin(unix_socket) a@%', 'mariadb'],
-  ["ALTER USER CURRENT_USER() IDENTIFIED BY 'x'", 'ALTER USER: password self:CURRENT_USER()', 'mariadb'],
-  ["ALTER USER CURRENT_USER IDENTIFIED BY 'x'", 'ALTER USER: password self:CURRENT_USER', 'mariadb'],
+  ["ALTER USER CURRENT_USER() IDENTIFIED BY 'x'", 'ALTER USER: password self:CURRENT_USER()', 'mariadb-ignored'],
+  ["ALTER USER CURRENT_USER IDENTIFIED VIA unix_socket", 'ALTER USER: plugin(unix_socket) self:CURRENT_USER', 'mariadb-ignored'],
   ["ALTER USER a IDENTIFIED BY 'x', b", 'ALTER USER: password a@%, same b@%', 'mariadb'],
   ["GRANT SELECT ON d1.* TO a IDENTIFIED BY 'x'", 'GRANT: password a@%', 'mariadb'],
-  [`GRANT SELECT, INSERT (id) ON d1.* TO a IDENTIFIED BY PASSWORD '${HASH}', b WITH GRANT OPTION`, 'GRANT: password a@%, same b@%', 'mariadb'],
+  [`GRANT SELECT, INSERT (id) ON d1.t TO a IDENTIFIED BY PASSWORD '${HASH}', b WITH GRANT OPTION`, 'GRANT: password a@%, same b@%', 'mariadb'],
   ["GRANT r1 TO a IDENTIFIED BY 'x'", 'GRANT: password a@%', 'mariadb'],
   ["GRANT PROXY ON ''@'' TO a IDENTIFIED VIA unix_socket", 'GRANT: plugin(unix_socket) a@%', 'mariadb'],
   ["GRANT ALL ON d1.* TO CURRENT_USER IDENTIFIED BY 'x'", 'GRANT: password self:CURRENT_USER', 'mariadb'],
@@ -145,7 +151,7 @@ export const statementCases: readonly StatementCase[] = [
   ["ALTER USER a REQUIRE ISSUER 'x' AND SUBJECT 'y' CIPHER 'z' WITH MAX_QUERIES_PER_HOUR 10 ACCOUNT LOCK PASSWORD EXPIRE", 'ALTER USER: same a@%', 'mariadb'],
   ['ALTER USER a DEFAULT ROLE NONE', 'ALTER USER: same a@%', 'mysql8-doc'],
   ['GRANT SELECT ON d1.* TO a', 'GRANT: same a@%', 'mariadb'],
-  ["GRANT SELECT ON TABLE d1.t TO 'a'@'%', b@localhost WITH MAX_USER_CONNECTIONS 3", 'GRANT: same a@%, same b@localhost', 'none'], // needs table d1.t
+  ["GRANT SELECT ON TABLE d1.t TO 'a'@'%', b@localhost WITH MAX_USER_CONNECTIONS 3", 'GRANT: same a@%, same b@localhost', 'mariadb'],
   ['GRANT r1 TO a WITH ADMIN OPTION', 'GRANT: same a@%', 'mariadb'],
   ['GRANT PROXY ON b TO a', 'GRANT: same a@%', 'mariadb'],
   ['GRANT r1 TO PUBLIC', 'GRANT: ', 'none'],
