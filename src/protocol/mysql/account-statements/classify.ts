@@ -145,7 +145,7 @@ function embedded(tokens: readonly Token[], ctx: Context): StatementVerdict {
     if (flag === Flag.NONE) continue;
     if (flag === Flag.KILL) return unknown('KILL inside another statement');
     if (flag === Flag.BINLOG) return unknown('BINLOG inside another statement');
-    if (flag === Flag.ACCOUNT) return unknown('account statement inside a compound statement or stored program');
+    if (flag === Flag.ACCOUNT) return unknown('account statement inside another statement');
     // PREPARE at i, or IMMEDIATE at i after EXECUTE.
     const start = ctx.text.upper(tok) === 'PREPARE' ? i : i - 1;
     const inner = classifyStatementTokens(tokens.slice(start), ctx);

@@ -18,7 +18,7 @@ export const KW = {
   // objects of CREATE/ALTER that hold no statements
   INDEX: 40, DATABASE: 41, SCHEMA: 42,
   // words after which a statement of a compound body or stored program starts
-  BEGIN: 50, THEN: 51, ELSE: 52, DO: 53, LOOP: 54, REPEAT: 55, ROW: 56, FOR: 57, NOT: 58, ATOMIC: 59,
+  BEGIN: 50, THEN: 51, ELSE: 52, DO: 53, LOOP: 54, REPEAT: 55, ROW: 56, FOR: 57, AS: 58, NOT: 59, ATOMIC: 60,
 } as const;
 
 /** A keyword id. */

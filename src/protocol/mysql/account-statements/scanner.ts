@@ -18,10 +18,15 @@
  * - Everything else is scanned for: (CREATE|ALTER|DROP|RENAME|REPLACE) USER,
  *   SET PASSWORD and `, PASSWORD` (MariaDB accepts PASSWORD items inside a SET
  *   list), GRANT, IDENTIFIED, KILL, PREPARE, EXECUTE IMMEDIATE, BINLOG.
- * - Inside such statements, a new statement starts after BEGIN, THEN, ELSE,
- *   DO, LOOP, REPEAT, ROW (FOR EACH ROW), FOR and a label's ':' at parenthesis
- *   depth 0; a data-manipulation word there skips to the next ';', except
- *   REPLACE, INSERT and VALUES followed by '(' (the string functions).
+ * - Inside such statements, a new statement (or a view's query) starts after
+ *   BEGIN, THEN, ELSE, DO, LOOP, REPEAT, ROW (FOR EACH ROW), FOR, AS and a
+ *   label's ':' at parenthesis depth 0; a data-manipulation word there skips
+ *   to the next ';', except REPLACE, INSERT and VALUES followed by '(' (the
+ *   string functions): THEN/ELSE of a CASE expression, and `:=`, come before
+ *   expressions, where only those can appear unparenthesized. Verified
+ *   against MariaDB 10.11: `SET @a = CASE WHEN 1 THEN 0 ELSE REPLACE(...)
+ *   END, PASSWORD = ...` and `SET @a = (SELECT ... FOR UPDATE), PASSWORD =
+ *   ...` both run the PASSWORD item.
  */
 import { KW, type Keyword } from './keywords.js';
 
@@ -61,7 +66,7 @@ const PLAIN_STARTERS = new Set<number>([
 /** Plain starters that are also function names, so "WORD (" may be an expression. */
 const FUNCTION_LIKE = new Set<number>([KW.REPLACE, KW.INSERT, KW.VALUES]);
 const PLAIN_OBJECTS = new Set<number>([KW.TABLE, KW.INDEX, KW.DATABASE, KW.SCHEMA]);
-const BODY_MARKERS = new Set<number>([KW.BEGIN, KW.THEN, KW.ELSE, KW.DO, KW.LOOP, KW.REPEAT, KW.ROW, KW.FOR]);
+const BODY_MARKERS = new Set<number>([KW.BEGIN, KW.THEN, KW.ELSE, KW.DO, KW.LOOP, KW.REPEAT, KW.ROW, KW.FOR, KW.AS]);
 const USER_VERBS = new Set<number>([KW.CREATE, KW.ALTER, KW.DROP, KW.RENAME, KW.REPLACE]);
 
 /**
@@ -101,7 +106,7 @@ export class StatementScanner {
         this.#state = PLAIN;
         return Flag.NONE;
       case DDL:
-        if (PLAIN_OBJECTS.has(keyword)) {
+        if (this.#depth === 0 && PLAIN_OBJECTS.has(keyword)) {
           this.#state = PLAIN;
           return Flag.NONE;
         }

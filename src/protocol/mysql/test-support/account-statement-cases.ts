@@ -211,6 +211,13 @@ export const statementCases: readonly StatementCase[] = [
   ['CREATE PROCEDURE p() BEGIN UPDATE users SET password = NULL; END', 'other', 'none'],
   ['CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW SET NEW.password = SHA2(NEW.password, 256)', 'other', 'none'],
   ["SET STATEMENT max_statement_time=1 FOR UPDATE users SET password = 'x'", 'other', 'none'],
+  ['CREATE OR REPLACE VIEW v AS SELECT user, password FROM users', 'other', 'none'],
+  ["CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (USER 'u', PASSWORD 'p')", 'unknown: account statement inside another statement', 'none'], // strict: a PASSWORD item
+  ['CREATE DEFINER = view@localhost PROCEDURE p() DROP USER a', 'unknown: account statement inside another statement', 'none'],
+  ['CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN CREATE TABLE t (x int); DROP USER a; END', 'unknown: account statement in a multi-statement text', 'none'],
+  ["DECLARE CONTINUE HANDLER FOR SQLEXCEPTION DROP USER a", 'unknown: account statement inside another statement', 'none'],
+  ["lbl: LOOP SET PASSWORD = PASSWORD('x'); END LOOP lbl", 'unknown: account statement inside another statement', 'none'],
+  ["CASE @x WHEN 1 THEN GRANT r1 TO a; END CASE", 'unknown: account statement inside another statement', 'none'],
   ['', 'other', 'none'],
 
   // ---- refused: never guess
@@ -220,10 +227,10 @@ export const statementCases: readonly StatementCase[] = [
   ["/*!99999 ' */ DROP USER x; -- '", 'unknown: executable comment', 'none'],
   [`CREATE USER a ${AWS}; DROP USER b`, 'unknown: account statement in a multi-statement text', 'none'],
   [`SELECT 1; CREATE USER a ${AWS}`, 'unknown: account statement in a multi-statement text', 'none'],
-  ['BEGIN NOT ATOMIC CREATE USER x; END', 'unknown: account statement inside a compound statement or stored program', 'none'],
-  ["IF 1 THEN SET PASSWORD FOR a = PASSWORD('x'); END IF", 'unknown: account statement inside a compound statement or stored program', 'none'],
-  ["CREATE PROCEDURE p() SET PASSWORD FOR a = PASSWORD('x')", 'unknown: account statement inside a compound statement or stored program', 'none'],
-  ["CREATE DEFINER = CURRENT_USER EVENT e ON SCHEDULE EVERY 1 DAY DO ALTER USER a IDENTIFIED BY 'x'", 'unknown: account statement inside a compound statement or stored program', 'none'],
+  ['BEGIN NOT ATOMIC CREATE USER x; END', 'unknown: account statement inside another statement', 'none'],
+  ["IF 1 THEN SET PASSWORD FOR a = PASSWORD('x'); END IF", 'unknown: account statement inside another statement', 'none'],
+  ["CREATE PROCEDURE p() SET PASSWORD FOR a = PASSWORD('x')", 'unknown: account statement inside another statement', 'none'],
+  ["CREATE DEFINER = CURRENT_USER EVENT e ON SCHEDULE EVERY 1 DAY DO ALTER USER a IDENTIFIED BY 'x'", 'unknown: account statement inside another statement', 'none'],
   [`SET STATEMENT max_statement_time=1 FOR CREATE USER a ${AWS}`, 'unknown: account statement inside SET STATEMENT', 'none'],
   ["SET @a = 1, PASSWORD = PASSWORD('x')", 'unknown: SET PASSWORD combined with other assignments', 'none'],
   ["SET PASSWORD = PASSWORD('x'), @a = 1", 'unknown: SET PASSWORD combined with other assignments', 'none'],
