@@ -294,3 +294,16 @@ describe('recognizeAccountStatement (previous API, kept for the current session)
     expect(recognizeAccountStatement('KILL 5').kind).toBe('other');
   });
 });
+
+describe('dynamic SQL inside compound statements', () => {
+  it('reads a few, and refuses a statement with more than it can verify cheaply', () => {
+    const body = (n: number) => `CREATE PROCEDURE p() BEGIN ${Array.from({ length: n }, (_, i) => `PREPARE s${i} FROM @q;`).join(' ')} END`;
+    expect(describeText(body(8))).toBe('other');
+    // One statement (no ';' between) cannot hold many; a single-statement body can chain them.
+    const chained = `CREATE PROCEDURE p() ${'PREPARE s FROM '.repeat(2000)}@q`;
+    const c = counters();
+    expect(describeText(chained)).toBe('unknown: too much dynamic SQL in one statement to verify');
+    classifyStatement(chained, { counters: c });
+    expect(c.tokens).toBeLessThanOrEqual(chained.length);
+  });
+});

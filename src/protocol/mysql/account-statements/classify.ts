@@ -25,6 +25,9 @@ export const MAX_VERIFIED_BYTES = 64 * 1024;
 /** Dynamic SQL inside dynamic SQL (or SET STATEMENT inside SET STATEMENT) deeper than this is not read. */
 const MAX_NESTING = 2;
 
+/** Most PREPARE / EXECUTE IMMEDIATE read inside one compound statement (each costs a pass over its rest). */
+const MAX_DYNAMIC_PER_STATEMENT = 8;
+
 const OTHER: StatementVerdict = { kind: 'other' };
 const SEMICOLON = 0x3b;
 
@@ -131,6 +134,7 @@ function setStatementFor(c: Cursor, ctx: Context): StatementVerdict {
  */
 function embedded(tokens: readonly Token[], ctx: Context): StatementVerdict {
   const scanner = new StatementScanner();
+  let dynamic = 0;
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i] as Token;
     if (tok.type === 'quoted') {
@@ -146,6 +150,7 @@ function embedded(tokens: readonly Token[], ctx: Context): StatementVerdict {
     if (flag === Flag.KILL) return unknown('KILL inside another statement');
     if (flag === Flag.BINLOG) return unknown('BINLOG inside another statement');
     if (flag === Flag.ACCOUNT) return unknown('account statement inside another statement');
+    if (++dynamic > MAX_DYNAMIC_PER_STATEMENT) return unknown('too much dynamic SQL in one statement to verify');
     // PREPARE at i, or IMMEDIATE at i after EXECUTE.
     const start = ctx.text.upper(tok) === 'PREPARE' ? i : i - 1;
     const inner = classifyStatementTokens(tokens.slice(start), ctx);
