@@ -49,6 +49,55 @@ describe('the statement table', () => {
   });
 });
 
+describe('needsClassification', () => {
+  it('lets ordinary statements through, whatever their words', () => {
+    for (const sql of [
+      "SELECT user, password FROM users WHERE user = 'a'",
+      "UPDATE users SET password = 'x' WHERE user = 'a'",
+      "UPDATE users u JOIN (SELECT 1) x ON (u.id = x.id) SET u.password = 'x'",
+      "INSERT INTO users (user, password) VALUES ('a', 'b') ON DUPLICATE KEY UPDATE password = VALUES(password)",
+      "INSERT INTO users SET user = 'a', password = 'b'",
+      "REPLACE INTO users SET password = 'x'",
+      "LOAD DATA INFILE 'f' INTO TABLE users (user) SET password = 'x'",
+      "DELETE FROM users WHERE user = 'grant'",
+      "WITH u AS (SELECT user FROM users) UPDATE users SET password = NULL",
+      "CALL set_user_password('a', 'b')",
+      'CREATE TABLE users (user varchar(80), password varchar(80))',
+      'ALTER TABLE users ADD COLUMN password varchar(80), DROP user',
+      'CREATE INDEX i ON users (user)',
+      'DROP TABLE users',
+      'RENAME TABLE user TO users',
+      'CREATE VIEW v AS SELECT user, password FROM users',
+      "SET NAMES utf8mb4; SET @user = 'a'; SELECT @user",
+      'SHOW GRANTS FOR CURRENT_USER',
+      '(SELECT password FROM users) UNION (SELECT user FROM users)',
+      'CREATE PROCEDURE p() BEGIN UPDATE users SET password = NULL; END',
+      'DEALLOCATE PREPARE s',
+      'EXECUTE s USING @user, @password',
+    ]) {
+      expect(needsClassification(sql), sql).toBe(false);
+    }
+  });
+
+  it('holds whatever may be account management, KILL or dynamic SQL', () => {
+    for (const sql of [
+      'DROP USER a',
+      "SET PASSWORD = 'x'",
+      "SET @a = 1, PASSWORD = 'x'",
+      'GRANT SELECT ON *.* TO a',
+      'KILL 1',
+      'PREPARE s FROM @q',
+      "EXECUTE IMMEDIATE 'SELECT 1'",
+      "BINLOG 'x'",
+      "IF 1 THEN ALTER USER a IDENTIFIED BY 'x'; END IF",
+      "SELECT 1; CREATE USER a",
+      "/*!40101 SET @u = 'user' */",
+    ]) {
+      expect(needsClassification(sql), sql).toBe(true);
+    }
+  });
+});
+
 describe('backslash modes', () => {
   const rows: [sql: string, escapes: string, noEscapes: string, unknown: string][] = [
     // The escaped quote hides a DROP USER from one reading only.

@@ -66,11 +66,3 @@ export function keywordOf(length: number, lo: number, hi: number): Keyword {
   if (length > 12) return KW.NONE;
   return LONG.get(lo)?.get(hi) ?? KW.NONE;
 }
-
-/** The keyword of a whole string (for tests and token text). */
-export function keywordOfText(word: string): Keyword {
-  if (word.length === 0 || word.length > 12) return KW.NONE;
-  for (let i = 0; i < word.length; i++) if (!isLetter(word.charCodeAt(i))) return KW.NONE;
-  const { lo, hi } = pack(word);
-  return keywordOf(word.length, lo, hi);
-}

@@ -198,33 +198,9 @@ export class Lexer {
         this.#state = S_CODE;
         return i;
       case S_SLASH:
-        if (b === 0x2a) {
-          this.#state = S_BLOCK_OPEN;
-          return i + 1;
-        }
-        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2f);
-        this.#state = S_CODE;
-        return i;
       case S_DASH:
-        if (b === 0x2d) {
-          this.#state = S_DASH_DASH;
-          return i + 1;
-        }
-        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2d);
-        this.#state = S_CODE;
-        return i;
       case S_DASH_DASH:
-        // '--' starts a comment only before whitespace or a control character.
-        if (b <= 0x20 || b === 0x7f) {
-          this.#state = S_LINE_COMMENT;
-          return i;
-        }
-        if (!this.skim) {
-          this.sink.punct(this.#tokenStart, 0x2d);
-          this.sink.punct(this.#tokenStart + 1, 0x2d);
-        }
-        this.#state = S_CODE;
-        return i;
+        return this.#afterOperator(b, i);
       case S_LINE_COMMENT: {
         const nl = chunk.indexOf(NEWLINE, i);
         if (nl === -1) return chunk.length;
@@ -234,6 +210,38 @@ export class Lexer {
       default:
         return this.#block(b, i, base);
     }
+  }
+
+  /** After '/', '-' or '--': a comment starts, or the operator characters were punctuation. */
+  #afterOperator(b: number, i: number): number {
+    switch (this.#state) {
+      case S_SLASH:
+        if (b === 0x2a) {
+          this.#state = S_BLOCK_OPEN;
+          return i + 1;
+        }
+        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2f);
+        break;
+      case S_DASH:
+        if (b === 0x2d) {
+          this.#state = S_DASH_DASH;
+          return i + 1;
+        }
+        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2d);
+        break;
+      default:
+        // '--' starts a comment only before whitespace or a control character.
+        if (b <= 0x20 || b === 0x7f) {
+          this.#state = S_LINE_COMMENT;
+          return i;
+        }
+        if (!this.skim) {
+          this.sink.punct(this.#tokenStart, 0x2d);
+          this.sink.punct(this.#tokenStart + 1, 0x2d);
+        }
+    }
+    this.#state = S_CODE;
+    return i;
   }
 
   #code(chunk: Uint8Array, from: number, first: number): number {

@@ -149,18 +149,21 @@ function clause(c: Cursor, context: ClauseContext): boolean {
       roleList(c, false);
       return true;
     case 'AS':
-      // MySQL 8: GRANT ... AS user [WITH ROLE ...]
-      if (context !== 'grant') return false;
-      c.next();
-      accountRef(c);
-      if (c.isWord('WITH') && c.isWord('ROLE', 1)) {
-        c.seek(c.index + 2);
-        roleList(c, true);
-      }
-      return true;
+      return context === 'grant' && grantAs(c);
     default:
       return false;
   }
+}
+
+/** MySQL 8: GRANT ... AS user [WITH ROLE ...]. */
+function grantAs(c: Cursor): boolean {
+  c.next();
+  accountRef(c);
+  if (c.isWord('WITH') && c.isWord('ROLE', 1)) {
+    c.seek(c.index + 2);
+    roleList(c, true);
+  }
+  return true;
 }
 
 /**
