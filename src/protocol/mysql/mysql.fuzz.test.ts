@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IamdbError } from '../../errors/index.js';
-import { recognizeAccountStatement } from './account-statements.js';
+import { classifyStatement, needsClassification } from './account-statements.js';
 import { decodeClearPassword } from './auth/clear-password.js';
 import { CommandTracker } from './command-tracker.js';
 import { Capability } from './constants.js';
@@ -107,28 +107,132 @@ describe('decoders on arbitrary and mutated bytes', () => {
       RUNS,
     );
   });
+});
 
-  it('the statement recognizer never throws on any text', () => {
-    const sqlish = fc.array(
-      fc.constantFrom(
-        'CREATE', 'USER', 'ALTER', 'DROP', 'RENAME', 'SET', 'PASSWORD', 'FOR', 'IF', 'NOT', 'EXISTS', 'IDENTIFIED',
-        'WITH', 'BY', 'AS', 'AWSAuthenticationPlugin', "'RDS'", "'a'", '"b"', '`c`', '@', ',', ';', '=', 'TO',
-        '/*', '*/', '/*!', '--', '#', '\n', "'", '"', '`', '\\', ' ', 'REQUIRE', 'SSL', 'x', '%', '.',
-      ),
-      { maxLength: 25 },
-    );
+describe('account statement recognizer', () => {
+  const MODES = ['escapes', 'no-escapes', 'unknown'] as const;
+  const HASH = '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19';
+
+  /** Text inside comments and strings: quotes, separators, words, backslashes; never a comment delimiter. */
+  const inner = fc
+    .array(fc.constantFrom('a', ' ', "'", '"', '`', ';', '\\', '-', '#', '\n', 'user', 'DROP USER x', 'password', '@', '(', ')'), { maxLength: 8 })
+    .map((a) => a.join(''));
+  const comment = fc.oneof(
+    inner.map((t) => `/*${t.replace(/[*/]/g, '')}*/`),
+    inner.map((t) => `-- ${t.replace(/\n/g, '')}\n`),
+    inner.map((t) => `#${t.replace(/\n/g, '')}\n`),
+  );
+  const executableComment = inner.map((t) => `/*!50000${t.replace(/[*/]/g, '')}*/`);
+  const space = fc.constantFrom(' ', '\n', '\t', '\r\n');
+  const noise = (withExecutable: boolean) =>
+    fc.array(withExecutable ? fc.oneof(space, comment, executableComment) : fc.oneof(space, comment), { maxLength: 3 }).map((a) => ` ${a.join(' ')} `);
+  /** String literal content that reads the same in every mode: no backslash, quotes doubled. */
+  const literal = fc.array(fc.constantFrom('a', ' ', "''", '"', ';', 'user', 'DROP USER x', '--', '/*', '#'), { maxLength: 6 }).map((a) => a.join(''));
+  const ordinary = fc.oneof(
+    fc.constant('SELECT 1'),
+    literal.map((l) => `SELECT '${l}'`),
+    literal.map((l) => `UPDATE users SET password = '${l}' WHERE user = 'u'`),
+    literal.map((l) => `INSERT INTO t (user, password) VALUES ('${l}', 1)`),
+    literal.map((l) => `SET @a = '${l}'`),
+    fc.constant('CREATE TABLE users (user int, password int)'),
+    fc.constant('SELECT `a``b` FROM users'),
+    fc.constant('SHOW GRANTS FOR a'),
+  );
+  const accountStatement = fc.constantFrom(
+    'DROP USER a',
+    "SET PASSWORD = PASSWORD('x')",
+    `SET PASSWORD FOR 'mallory'@'%' = '${HASH}'`,
+    "CREATE USER a IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
+    "GRANT SELECT ON d1.* TO a IDENTIFIED BY 'x'",
+    'GRANT r1 TO a',
+    "ALTER USER CURRENT_USER() IDENTIFIED BY 'x'",
+    'ALTER USER a REQUIRE SSL',
+    'RENAME USER a TO b',
+    'KILL 5',
+    "PREPARE s FROM 'DROP USER x'",
+    "EXECUTE IMMEDIATE 'SET PASSWORD = PASSWORD(''x'')'",
+    "SET @a = 1, PASSWORD = PASSWORD('x')",
+    'SET STATEMENT max_statement_time = 1 FOR DROP USER a',
+    'BEGIN NOT ATOMIC DROP USER a',
+    "CREATE PROCEDURE p() ALTER USER a IDENTIFIED BY 'x'",
+  );
+  /** Statements joined by ';', each with comments and whitespace around it; `accounts` says how many are ours. */
+  const composition = (withExecutable: boolean) =>
+    fc
+      .array(fc.tuple(fc.boolean(), ordinary, accountStatement, noise(withExecutable), noise(withExecutable)), { minLength: 1, maxLength: 4 })
+      .map((parts) => ({
+        text: parts.map(([ours, o, a, before, after]) => `${before}${ours ? a : o}${after}`).join(';'),
+        accounts: parts.filter(([ours]) => ours).length,
+      }));
+
+  it('is never other when an account statement starts a statement, and other when none does', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), sqlish.map((a) => a.join(' ')), sqlish.map((a) => a.join(''))), (sql) => {
-        const s = recognizeAccountStatement(sql);
-        if (s.rewrite !== undefined) {
-          const out = s.rewrite(() => '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19');
-          // The rewrite is again a statement about the same accounts, now password users.
-          const again = recognizeAccountStatement(out);
-          expect(again.kind).toBe('set-password-user');
-          expect(again.accounts).toEqual(s.accounts);
+      fc.property(composition(false), ({ text, accounts }) => {
+        for (const backslashes of MODES) {
+          const v = classifyStatement(text, { backslashes });
+          if (accounts > 0) expect(v.kind).not.toBe('other');
+          else expect(v).toEqual({ kind: 'other' });
+          expect(needsClassification(text, { backslashes })).toBe(accounts > 0 || v.kind !== 'other');
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
+    );
+  });
+
+  it('is never other with executable comments around account statements', () => {
+    fc.assert(
+      fc.property(composition(true), ({ text, accounts }) => {
+        fc.pre(accounts > 0);
+        for (const backslashes of MODES) expect(classifyStatement(text, { backslashes }).kind).not.toBe('other');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  const sqlish = fc.array(
+    fc.constantFrom(
+      'CREATE', 'USER', 'ALTER', 'DROP', 'RENAME', 'SET', 'PASSWORD', 'FOR', 'IF', 'NOT', 'EXISTS', 'IDENTIFIED', 'GRANT',
+      'KILL', 'QUERY', 'PREPARE', 'FROM', 'EXECUTE', 'IMMEDIATE', 'BEGIN', 'THEN', 'ELSE', 'SELECT', 'UPDATE', 'REPLACE',
+      'WITH', 'BY', 'AS', 'VIA', 'OR', 'AND', 'AWSAuthenticationPlugin', "'RDS'", "'a'", '"b"', '`c`', '@', ',', ';',
+      '=', 'TO', 'CURRENT_USER', '(', ')', '/*', '*/', '/*!', '/*M!', '--', '#', '\n', "'", '"', '`', '\\', ' ', '5',
+      'REQUIRE', 'SSL', 'x', '%', '.', ':',
+    ),
+    { maxLength: 30 },
+  );
+  const anyText = fc.oneof(fc.string({ maxLength: 200 }), sqlish.map((a) => a.join(' ')), sqlish.map((a) => a.join('')));
+
+  it('throws nothing but IamdbError, and a rewrite is again a statement about the same accounts', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyText, fc.uint8Array({ maxLength: 200 })), fc.constantFrom(...MODES), (text, backslashes) => {
+        onlyIamdbErrors(() => {
+          const v = classifyStatement(text, { backslashes });
+          if (v.kind !== 'account' || v.rewrite === undefined) return;
+          const again = classifyStatement(v.rewrite(() => HASH), { backslashes });
+          expect(again.kind).toBe('account');
+          if (again.kind !== 'account') return;
+          expect(again.effects.map((e) => e.action)).toEqual(v.effects.map(() => 'changes-auth'));
+          expect(again.effects.map((e) => (e.action === 'changes-auth' ? e.account : undefined))).toEqual(
+            v.effects.map((e) => (e.action === 'becomes-iam' ? e.account : undefined)),
+          );
+        });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('gives the same verdict for a string, its bytes, and any chunking of them', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyText, composition(false).map((c) => c.text)), fc.array(fc.nat(), { maxLength: 5 }), fc.constantFrom(...MODES), (text, cutsRaw, backslashes) => {
+        const bytes = Buffer.from(text);
+        const cuts = [...new Set(cutsRaw.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks = [...cuts, bytes.length].map((c, i, all) => bytes.subarray(i === 0 ? 0 : (all[i - 1] as number), c));
+        const strip = (v: ReturnType<typeof classifyStatement>) => JSON.stringify(v);
+        const whole = strip(classifyStatement(text, { backslashes }));
+        expect(strip(classifyStatement(bytes, { backslashes }))).toBe(whole);
+        expect(strip(classifyStatement(chunks, { backslashes }))).toBe(whole);
+        expect(needsClassification(chunks, { backslashes })).toBe(needsClassification(text, { backslashes }));
+      }),
+      { numRuns: 1000 },
     );
   });
 });

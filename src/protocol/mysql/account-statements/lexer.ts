@@ -1,0 +1,380 @@
+/**
+ * The lexical structure of MySQL/MariaDB statement text, read from bytes in
+ * one pass that allocates nothing per token: words, quoted text, punctuation,
+ * whitespace and the three comment forms. The structure is ASCII, so bytes of
+ * any ASCII-transparent character set (utf8mb4, latin1, binary data in
+ * strings) read the same; invalid UTF-8 never stops the lexer.
+ *
+ * Input may arrive in chunks (the frames of a long COM_QUERY): every
+ * multi-byte form (`''`, `\'`, `-- `, `/*`, `*\/`) may be cut anywhere.
+ *
+ * Time is linear: each byte is looked at once per pass, in tight loops for
+ * quoted text, line comments and (while the sink skims) whole statements.
+ *
+ * @see https://mariadb.com/kb/en/comment-syntax/
+ * @see https://mariadb.com/kb/en/string-literals/
+ * @see https://dev.mysql.com/doc/refman/8.0/en/string-literals.html
+ */
+import { isLetter, keywordOf, letterCode, type Keyword } from './keywords.js';
+
+/**
+ * How one reading of the text treats a backslash inside quoted text. The
+ * server's sql_mode decides: NO_BACKSLASH_ESCAPES turns escapes off for both
+ * quotes, and ANSI_QUOTES (which the gateway cannot see) makes `"..."` an
+ * identifier, in which a backslash is a plain character.
+ */
+export interface Reading {
+  readonly singleQuoteEscapes: boolean;
+  readonly doubleQuoteEscapes: boolean;
+}
+
+/** Receives the tokens; positions are byte offsets from the start of the whole text. */
+export interface LexSink {
+  word(start: number, end: number, keyword: Keyword): void;
+  /** Quoted text, quotes included; `quote` is the byte 0x27, 0x22 or 0x60. */
+  quoted(start: number, end: number, quote: number): void;
+  punct(at: number, byte: number): void;
+  /**
+   * A comment whose reading differs between servers or versions (an
+   * executable comment, or a comment opener inside a comment). The lexer stops.
+   */
+  ambiguous(at: number, what: AmbiguousForm): void;
+}
+
+/** Comment forms whose meaning the lexer does not decide. */
+export type AmbiguousForm = 'executable comment' | 'nested comment';
+
+/** How the text ended. */
+export type LexEnd = 'complete' | 'unterminated quoted text' | 'unterminated comment' | 'stopped';
+
+const SQ = 0x27;
+const DQ = 0x22;
+const BT = 0x60;
+const BACKSLASH = 0x5c;
+const NEWLINE = 0x0a;
+
+/** Byte classes. */
+const PUNCT = 0;
+const WORDC = 1;
+const SPACE = 2;
+const QUOTE = 3;
+
+const CLASS = new Uint8Array(256);
+/** Bytes that matter while skimming (see Lexer.skim): quotes, comment starters and ';'. */
+const SKIM_STOP = new Uint8Array(256);
+for (const b of [0x27, 0x22, 0x60, 0x23, 0x2d, 0x2f, 0x3b]) SKIM_STOP[b] = 1;
+for (let b = 0; b < 256; b++) {
+  const wordByte = b >= 0x80 || b === 0x24 || b === 0x5f || (b >= 0x30 && b <= 0x39) || isLetter(b);
+  // The servers' whitespace: space, \t, \n, \v, \f, \r (checked against MariaDB 10.11: NUL, 0x1a, 0x7f are not).
+  const space = b === 0x20 || (b >= 0x09 && b <= 0x0d);
+  CLASS[b] = wordByte ? WORDC : space ? SPACE : b === SQ || b === DQ || b === BT ? QUOTE : PUNCT;
+}
+
+// Lexer states.
+const S_CODE = 0;
+const S_WORD = 1;
+const S_QUOTE = 2;
+const S_QUOTE_ESCAPE = 3;
+const S_QUOTE_END = 4;
+const S_SLASH = 5;
+const S_DASH = 6;
+const S_DASH_DASH = 7;
+const S_LINE_COMMENT = 8;
+const S_BLOCK = 9;
+const S_BLOCK_STAR = 10;
+const S_BLOCK_OPEN = 11;
+const S_BLOCK_M = 12;
+const S_BLOCK_SLASH = 13;
+
+/**
+ * An incremental lexer for one reading. Feed chunks with {@link push}, then
+ * call {@link end}. The sink may call {@link stop} to end early.
+ *
+ * @example
+ *   const lexer = new Lexer({ singleQuoteEscapes: true, doubleQuoteEscapes: true }, sink);
+ *   for (const chunk of chunks) lexer.push(chunk);
+ *   const how = lexer.end();
+ */
+export class Lexer {
+  #state = S_CODE;
+  #offset = 0;
+  #stopped = false;
+  #tokenStart = 0;
+  #quote = 0;
+  #escapes = false;
+  #wordLo = 0;
+  #wordHi = 0;
+  #wordLength = 0;
+  #wordLetters = true;
+  /**
+   * Set by the sink while nothing before the next ';' matters to it: the
+   * lexer then reports only ';' (and still follows quotes and comments to
+   * find it), skipping other bytes in a tight loop.
+   */
+  skim = false;
+  /** A backslash was seen inside '...' (resp. "...") text, whatever the reading made of it. */
+  backslashInSingleQuotes = false;
+  backslashInDoubleQuotes = false;
+
+  constructor(
+    private readonly reading: Reading,
+    private readonly sink: LexSink,
+  ) {}
+
+  /** Ends the pass: nothing more is reported. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Bytes read so far. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Where the quoted text that is still open started (meaningful after end() says so). */
+  get openQuoteStart(): number {
+    return this.#tokenStart;
+  }
+
+  push(chunk: Uint8Array): void {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n && !this.#stopped) {
+      i = this.#step(chunk, i);
+    }
+    this.#offset += n;
+  }
+
+  /** Flushes the last token and says how the text ended. */
+  end(): LexEnd {
+    if (this.#stopped) return 'stopped';
+    const at = this.#offset;
+    switch (this.#state) {
+      case S_WORD:
+        this.#emitWord(at);
+        return 'complete';
+      case S_QUOTE:
+      case S_QUOTE_ESCAPE:
+        return 'unterminated quoted text';
+      case S_QUOTE_END:
+        this.sink.quoted(this.#tokenStart, at, this.#quote);
+        return 'complete';
+      case S_SLASH:
+      case S_DASH:
+        this.sink.punct(this.#tokenStart, this.#state === S_SLASH ? 0x2f : 0x2d);
+        return 'complete';
+      case S_BLOCK:
+      case S_BLOCK_STAR:
+      case S_BLOCK_OPEN:
+      case S_BLOCK_M:
+      case S_BLOCK_SLASH:
+        return 'unterminated comment';
+      default:
+        // S_CODE, S_LINE_COMMENT, and S_DASH_DASH: '--' at the very end is a comment.
+        return 'complete';
+    }
+  }
+
+  /** Handles the byte at i (and possibly more); returns where to continue. */
+  #step(chunk: Uint8Array, i: number): number {
+    const base = this.#offset;
+    const b = chunk[i] as number;
+    switch (this.#state) {
+      case S_CODE:
+        return this.#code(chunk, i, b);
+      case S_WORD:
+        return this.#word(chunk, i);
+      case S_QUOTE:
+        return this.#quoted(chunk, i);
+      case S_QUOTE_ESCAPE:
+        this.#state = S_QUOTE;
+        return i + 1;
+      case S_QUOTE_END:
+        if (b === this.#quote) {
+          this.#state = S_QUOTE;
+          return i + 1;
+        }
+        if (!this.skim) this.sink.quoted(this.#tokenStart, base + i, this.#quote);
+        this.#state = S_CODE;
+        return i;
+      case S_SLASH:
+      case S_DASH:
+      case S_DASH_DASH:
+        return this.#afterOperator(b, i);
+      case S_LINE_COMMENT: {
+        const nl = chunk.indexOf(NEWLINE, i);
+        if (nl === -1) return chunk.length;
+        this.#state = S_CODE;
+        return nl + 1;
+      }
+      default:
+        return this.#block(b, i, base);
+    }
+  }
+
+  /** After '/', '-' or '--': a comment starts, or the operator characters were punctuation. */
+  #afterOperator(b: number, i: number): number {
+    switch (this.#state) {
+      case S_SLASH:
+        if (b === 0x2a) {
+          this.#state = S_BLOCK_OPEN;
+          return i + 1;
+        }
+        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2f);
+        break;
+      case S_DASH:
+        if (b === 0x2d) {
+          this.#state = S_DASH_DASH;
+          return i + 1;
+        }
+        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2d);
+        break;
+      default:
+        // '--' starts a comment only before whitespace or a control character.
+        if (b <= 0x20 || b === 0x7f) {
+          this.#state = S_LINE_COMMENT;
+          return i;
+        }
+        if (!this.skim) {
+          this.sink.punct(this.#tokenStart, 0x2d);
+          this.sink.punct(this.#tokenStart + 1, 0x2d);
+        }
+    }
+    this.#state = S_CODE;
+    return i;
+  }
+
+  #code(chunk: Uint8Array, from: number, first: number): number {
+    let i = from;
+    let b = first;
+    if (this.skim) {
+      const n = chunk.length;
+      while (SKIM_STOP[b] === 0) {
+        if (++i >= n) return i;
+        b = chunk[i] as number;
+      }
+    }
+    const cls = CLASS[b] as number;
+    if (cls === SPACE) return i + 1;
+    const at = this.#offset + i;
+    if (cls === WORDC) {
+      this.#tokenStart = at;
+      this.#wordLo = 0;
+      this.#wordHi = 0;
+      this.#wordLength = 0;
+      this.#wordLetters = true;
+      this.#state = S_WORD;
+      return this.#word(chunk, i);
+    }
+    if (cls === QUOTE) {
+      this.#tokenStart = at;
+      this.#quote = b;
+      this.#escapes = b === SQ ? this.reading.singleQuoteEscapes : b === DQ ? this.reading.doubleQuoteEscapes : false;
+      this.#state = S_QUOTE;
+      return i + 1;
+    }
+    if (b === 0x23) {
+      this.#state = S_LINE_COMMENT;
+      return i + 1;
+    }
+    if (b === 0x2d || b === 0x2f) {
+      this.#tokenStart = at;
+      this.#state = b === 0x2d ? S_DASH : S_SLASH;
+      return i + 1;
+    }
+    if (!this.skim || b === 0x3b) this.sink.punct(at, b);
+    return i + 1;
+  }
+
+  #word(chunk: Uint8Array, from: number): number {
+    let i = from;
+    const n = chunk.length;
+    let lo = this.#wordLo;
+    let hi = this.#wordHi;
+    let length = this.#wordLength;
+    let letters = this.#wordLetters;
+    while (i < n) {
+      const b = chunk[i] as number;
+      if (CLASS[b] !== WORDC) break;
+      if (letters && isLetter(b)) {
+        if (length < 6) lo = lo * 32 + letterCode(b);
+        else if (length < 12) hi = hi * 32 + letterCode(b);
+      } else letters = false;
+      length++;
+      i++;
+    }
+    this.#wordLo = lo;
+    this.#wordHi = hi;
+    this.#wordLength = length;
+    this.#wordLetters = letters;
+    if (i < n) {
+      this.#emitWord(this.#offset + i);
+      this.#state = S_CODE;
+    }
+    return i;
+  }
+
+  #emitWord(end: number): void {
+    const keyword = this.#wordLetters ? keywordOf(this.#wordLength, this.#wordLo, this.#wordHi) : 0;
+    this.sink.word(this.#tokenStart, end, keyword as Keyword);
+  }
+
+  #quoted(chunk: Uint8Array, from: number): number {
+    const quote = this.#quote;
+    const n = chunk.length;
+    let i = from;
+    // A plain loop: cheaper than indexOf for the short strings of a long INSERT, and linear.
+    if (quote === BT) {
+      while (i < n && chunk[i] !== BT) i++;
+    } else {
+      while (i < n) {
+        const b = chunk[i] as number;
+        if (b === quote || b === BACKSLASH) break;
+        i++;
+      }
+    }
+    if (i >= n) return n;
+    if (chunk[i] === BACKSLASH) {
+      if (quote === SQ) this.backslashInSingleQuotes = true;
+      else this.backslashInDoubleQuotes = true;
+      if (this.#escapes) this.#state = S_QUOTE_ESCAPE;
+      return i + 1;
+    }
+    this.#state = S_QUOTE_END;
+    return i + 1;
+  }
+
+  #block(b: number, i: number, base: number): number {
+    switch (this.#state) {
+      case S_BLOCK_OPEN:
+        if (b === 0x21) return this.#ambiguous(base + i - 2, 'executable comment', i);
+        this.#state = b === 0x4d ? S_BLOCK_M : S_BLOCK;
+        return b === 0x4d ? i + 1 : i;
+      case S_BLOCK_M:
+        if (b === 0x21) return this.#ambiguous(base + i - 3, 'executable comment', i);
+        this.#state = S_BLOCK;
+        return i;
+      case S_BLOCK_SLASH:
+        if (b === 0x2a) return this.#ambiguous(base + i - 1, 'nested comment', i);
+        this.#state = S_BLOCK;
+        return i;
+      case S_BLOCK_STAR:
+        if (b === 0x2f) {
+          this.#state = S_CODE;
+          return i + 1;
+        }
+        this.#state = S_BLOCK;
+        return i;
+      default:
+        if (b === 0x2a) this.#state = S_BLOCK_STAR;
+        else if (b === 0x2f) this.#state = S_BLOCK_SLASH;
+        return i + 1;
+    }
+  }
+
+  #ambiguous(at: number, what: AmbiguousForm, i: number): number {
+    this.sink.ambiguous(at, what);
+    this.#stopped = true;
+    return i + 1;
+  }
+}

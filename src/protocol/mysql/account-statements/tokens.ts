@@ -1,0 +1,129 @@
+/**
+ * Token objects for the full reading of a short text (at most
+ * MAX_VERIFIED_BYTES), made by the same lexer as the pre-check, plus the
+ * values of words and quoted text.
+ */
+import type { Keyword } from './keywords.js';
+import { Lexer, type AmbiguousForm, type LexEnd, type LexSink, type Reading } from './lexer.js';
+
+/** One token of the full reading. */
+export interface Token {
+  readonly type: 'word' | 'quoted' | 'punct';
+  readonly start: number;
+  readonly end: number;
+  /** Keyword id for words (0 when none). */
+  readonly keyword: Keyword;
+  /** The punctuation byte, or the quote byte of quoted text. */
+  readonly byte: number;
+}
+
+/** The tokens of one reading and how the text ended. */
+export interface Tokenized {
+  readonly tokens: readonly Token[];
+  readonly end: LexEnd;
+  readonly ambiguous?: AmbiguousForm;
+  /** For 'unterminated quoted text': no ';' came before the open quote, so the server runs nothing. */
+  readonly rejectedWhole: boolean;
+  readonly backslashInSingleQuotes: boolean;
+  readonly backslashInDoubleQuotes: boolean;
+}
+
+class CollectingSink implements LexSink {
+  readonly tokens: Token[] = [];
+  ambiguousForm: AmbiguousForm | undefined;
+  word(start: number, end: number, keyword: Keyword): void {
+    this.tokens.push({ type: 'word', start, end, keyword, byte: 0 });
+  }
+  quoted(start: number, end: number, quote: number): void {
+    this.tokens.push({ type: 'quoted', start, end, keyword: 0, byte: quote });
+  }
+  punct(at: number, byte: number): void {
+    this.tokens.push({ type: 'punct', start: at, end: at + 1, keyword: 0, byte });
+  }
+  ambiguous(_at: number, what: AmbiguousForm): void {
+    this.ambiguousForm = what;
+  }
+}
+
+/** Reads `bytes` as tokens under one reading. */
+export function tokenize(bytes: Uint8Array, reading: Reading): Tokenized {
+  const sink = new CollectingSink();
+  const lexer = new Lexer(reading, sink);
+  lexer.push(bytes);
+  const end = lexer.end();
+  const tokens = sink.tokens;
+  let rejectedWhole = false;
+  if (end === 'unterminated quoted text') {
+    const open = lexer.openQuoteStart;
+    rejectedWhole = !tokens.some((t) => t.type === 'punct' && t.byte === 0x3b && t.start < open);
+  }
+  return {
+    tokens,
+    end,
+    rejectedWhole,
+    backslashInSingleQuotes: lexer.backslashInSingleQuotes,
+    backslashInDoubleQuotes: lexer.backslashInDoubleQuotes,
+    ...(sink.ambiguousForm !== undefined ? { ambiguous: sink.ambiguousForm } : {}),
+  };
+}
+
+// MySQL string escapes; any other escaped byte stands for itself (\% and \_ keep their backslash).
+const ESCAPES = new Map<number, number>([
+  [0x30, 0x00], // \0
+  [0x62, 0x08], // \b
+  [0x6e, 0x0a], // \n
+  [0x72, 0x0d], // \r
+  [0x74, 0x09], // \t
+  [0x5a, 0x1a], // \Z
+]);
+
+const latin1 = new TextDecoder('latin1');
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Values of tokens over the text's bytes under one reading.
+ *
+ * @example new TokenText(bytes, reading).upper(token) === 'CREATE'
+ */
+export class TokenText {
+  constructor(
+    readonly bytes: Uint8Array,
+    private readonly reading: Reading,
+  ) {}
+
+  /** A word in ASCII upper case (other bytes stay as they are, for comparisons only). */
+  upper(token: Token): string {
+    return latin1.decode(this.bytes.subarray(token.start, token.end)).toUpperCase();
+  }
+
+  /** The bytes a quoted token stands for, quotes and escapes resolved; a word's own bytes. */
+  value(token: Token): Uint8Array {
+    if (token.type !== 'quoted') return this.bytes.subarray(token.start, token.end);
+    const quote = token.byte;
+    const escapes =
+      quote === 0x27 ? this.reading.singleQuoteEscapes : quote === 0x22 ? this.reading.doubleQuoteEscapes : false;
+    const out: number[] = [];
+    const end = token.end - 1;
+    for (let i = token.start + 1; i < end; i++) {
+      const b = this.bytes[i] as number;
+      if (b === 0x5c && escapes) {
+        const e = this.bytes[++i] as number;
+        if (e === 0x25 || e === 0x5f) out.push(0x5c);
+        out.push(ESCAPES.get(e) ?? e);
+      } else {
+        out.push(b);
+        if (b === quote) i++; // a doubled quote
+      }
+    }
+    return Uint8Array.from(out);
+  }
+
+  /** A word's or quoted token's value as UTF-8 text; undefined when it is not valid UTF-8. */
+  text(token: Token): string | undefined {
+    try {
+      return utf8.decode(this.value(token));
+    } catch {
+      return undefined;
+    }
+  }
+}
