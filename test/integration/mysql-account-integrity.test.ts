@@ -103,17 +103,22 @@ describe('an IAM user cannot leave IAM on her own', () => {
       `ALTER USER '${mallory}'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('x')`,
       `GRANT USAGE ON *.* TO '${mallory}'@'%' IDENTIFIED BY 'x'`,
       `RENAME USER '${mallory}'@'%' TO 'free_${s}'@'%'`,
-      `/* ${'x'.repeat(70 * 1024)} */ SET PASSWORD FOR '${mallory}'@'%' = PASSWORD('x')`,
+      // MariaDB takes trailing spaces and host case for the same account.
+      `SET PASSWORD FOR '${mallory}  '@'%' = PASSWORD('x')`,
     ];
     for (const sql of attempts) {
       const err = await queryError(c, sql);
       expect(err.errno, sql.slice(0, 60)).toBe(1227);
       expect(err.message).toContain(`IAM account '${mallory}'@'%'`);
     }
+    // Behind a 70 KB comment, the statement is longer than iamdb reads: refused all the same.
+    const hidden = await queryError(c, `/* ${'x'.repeat(70 * 1024)} */ SET PASSWORD FOR '${mallory}'@'%' = PASSWORD('x')`);
+    expect(hidden.errno).toBe(1235);
+    expect(hidden.message).toContain('too long to verify');
     await c.end();
     const refused = accountEvents().filter((e) => e.dbUser === mallory && e.decision === 'deny');
-    expect(refused).toHaveLength(attempts.length);
-    expect(refused.every((e) => e.reason === 'IamAccountProtected' && e.admin === false)).toBe(true);
+    expect(refused.map((e) => e.reason)).toEqual([...attempts.map(() => 'IamAccountProtected'), 'StatementNotUnderstood']);
+    expect(refused.every((e) => e.admin === false)).toBe(true);
     // 'x' is no way in; her token still is.
     const withPassword = await mysqlLoginAs(ep, gw.caPath, mallory, 'x').catch((e: { errno?: number }) => e.errno);
     expect(withPassword).toBe(1045);
@@ -140,7 +145,7 @@ describe('an IAM user cannot leave IAM on her own', () => {
     expect(await mysqlLoginAs(ep, gw.caPath, alice, 'pw-alice')).toBe(`${alice}@%`);
     expect(gw.lastAuth()).toMatchObject({ reason: 'PasswordLogin', method: 'password' });
     const d = await mysql.createConnection({ host: ep.host, port: ep.port, user: dba, password: dbaPassword });
-    await d.query(`SET PASSWORD FOR ${bob} = PASSWORD('pw-bob')`);
+    await d.query(`ALTER USER ${bob} IDENTIFIED BY 'pw-bob'`);
     await d.end();
     expect(await mysqlLoginAs(ep, gw.caPath, bob, 'pw-bob')).toBe(`${bob}@%`);
     const applied = accountEvents().filter((e) => e.decision === 'allow' && e.change === 'leaves-iam');
@@ -228,8 +233,8 @@ describe('KILL through the gateway', () => {
       if (Number(rows[0]!['n']) > 0) break;
     }
     await b.query(`KILL QUERY ${a.threadId}`);
-    const [rows] = (await sleeping) as unknown as [[{ slept: number }]];
-    expect(rows[0]!.slept).toBe(1);
+    // MariaDB ends the interrupted SLEEP with ER_QUERY_INTERRUPTED.
+    expect(await sleeping.then(() => 0, (e: { errno?: number }) => e.errno)).toBe(1317);
     await a.end();
     await b.end();
   });

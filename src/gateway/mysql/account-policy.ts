@@ -33,7 +33,8 @@ export interface SessionRole {
 
 /** Which accounts are IAM users on this instance. */
 export interface IamRecords {
-  isIamAccount(account: Account): boolean;
+  /** The recorded IAM account the server would take `account` for (as recorded), if any. */
+  find(account: Account): Account | undefined;
   accountsOf(user: string): readonly Account[];
 }
 
@@ -69,7 +70,8 @@ function quoteAccount(a: Account): string {
 /** The IAM accounts a reference may stand for: the named one, or for the session's own, every IAM account of its user name. */
 function iamAccountsOf(ref: AccountRef, role: SessionRole, records: IamRecords): Account[] {
   if (ref.self) return [...records.accountsOf(role.user)];
-  return records.isIamAccount(ref) ? [{ user: ref.user, host: ref.host }] : [];
+  const found = records.find(ref);
+  return found === undefined ? [] : [found];
 }
 
 /** The accounts an effect takes away from IAM (changed authentication, dropped, renamed away). */

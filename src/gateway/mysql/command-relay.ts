@@ -219,7 +219,7 @@ class CommandRelay {
     const prepared = packet.payload[0] === Command.COM_STMT_PREPARE;
     const verdict = classifyStatement(packet.payload.subarray(1), { backslashes: backslashModeFromStatus(this.#tracker.statusFlags) });
     const records = {
-      isIamAccount: (a: Account) => this.#deps.iamUsers.isIamAccount(this.#instance.id, a),
+      find: (a: Account) => this.#deps.iamUsers.find(this.#instance.id, a),
       accountsOf: (user: string) => this.#deps.iamUsers.accountsOf(this.#instance.id, user),
     };
     const decision = decideStatement(verdict, this.#role, records, prepared);

@@ -6,6 +6,7 @@
  * USER, or when it is given a password again. Kept in the state store so
  * every gateway node and every restart agrees.
  */
+import { accountMatchKey } from '../../protocol/mysql/index.js';
 import type { StateStore } from '../../store/state-store.js';
 
 export interface Account {
@@ -52,13 +53,18 @@ export class MysqlIamUsers {
     return [...(this.#byInstance.get(instance.toLowerCase())?.get(user) ?? [])].map((host) => ({ user, host }));
   }
 
-  /** True when this exact account (host compared case-insensitively, as the server does) is recorded. */
+  /**
+   * True when the server could take this account for a recorded IAM
+   * account: host case and trailing spaces do not count (accountMatchKey),
+   * as in MariaDB's grant tables.
+   */
   isIamAccount(instance: string, account: Account): boolean {
-    const hosts = this.#byInstance.get(instance.toLowerCase())?.get(account.user);
-    if (hosts === undefined) return false;
-    const want = account.host.toLowerCase();
-    for (const h of hosts) if (h.toLowerCase() === want) return true;
-    return false;
+    return this.#stored(instance, account) !== undefined;
+  }
+
+  /** The recorded IAM account the server would take `account` for, spelled as recorded. */
+  find(instance: string, account: Account): Account | undefined {
+    return this.#stored(instance, account);
   }
 
   async add(instance: string, accounts: readonly Account[]): Promise<void> {
@@ -87,10 +93,13 @@ export class MysqlIamUsers {
     }
   }
 
-  /** The recorded spelling of an account (hosts compare case-insensitively). */
+  /** The recorded spelling of an account the server would take for `account`. */
   #stored(instance: string, account: Account): Account | undefined {
-    const hosts = this.#byInstance.get(instance.toLowerCase())?.get(account.user);
-    for (const h of hosts ?? []) if (h.toLowerCase() === account.host.toLowerCase()) return { user: account.user, host: h };
+    const want = accountMatchKey(account);
+    for (const [user, hosts] of this.#byInstance.get(instance.toLowerCase()) ?? []) {
+      if (user.replace(/ +$/, '') !== account.user.replace(/ +$/, '')) continue;
+      for (const host of hosts) if (accountMatchKey({ user, host }) === want) return { user, host };
+    }
     return undefined;
   }
 

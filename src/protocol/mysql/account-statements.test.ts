@@ -7,7 +7,6 @@ import {
   MAX_ACCOUNTS_PER_STATEMENT,
   MAX_VERIFIED_BYTES,
   needsClassification,
-  recognizeAccountStatement,
   type BackslashMode,
   type ClassifyCounters,
   type StatementText,
@@ -326,21 +325,6 @@ describe('account keys', () => {
     expect(accountKey({ user: 'a', host: '%' })).not.toBe(accountKey({ user: 'a ', host: '%' }));
     expect(accountMatchKey({ user: 'a ', host: 'LocalHost ' })).toBe(accountMatchKey({ user: 'a', host: 'localhost' }));
     expect(accountMatchKey({ user: 'A', host: '%' })).not.toBe(accountMatchKey({ user: 'a', host: '%' }));
-  });
-});
-
-describe('recognizeAccountStatement (previous API, kept for the current session)', () => {
-  it('maps the verdicts onto the old kinds', () => {
-    expect(recognizeAccountStatement(`CREATE USER a ${AWS}`).kind).toBe('create-iam-user');
-    expect(recognizeAccountStatement(`CREATE USER a ${AWS}`).rewrite?.(() => H)).toBe(`CREATE USER a IDENTIFIED BY PASSWORD '${H}'`);
-    expect(recognizeAccountStatement(`ALTER USER a ${AWS}`).kind).toBe('alter-iam-user');
-    expect(recognizeAccountStatement('DROP USER a, b').accounts).toEqual([{ user: 'a', host: '%' }, { user: 'b', host: '%' }]);
-    expect(recognizeAccountStatement('RENAME USER a TO b').renames).toEqual([{ from: { user: 'a', host: '%' }, to: { user: 'b', host: '%' } }]);
-    expect(recognizeAccountStatement("SET PASSWORD FOR a = PASSWORD('x')").kind).toBe('set-password-user');
-    expect(recognizeAccountStatement("SET PASSWORD = PASSWORD('x')").kind).toBe('unknown');
-    expect(recognizeAccountStatement("GRANT ALL ON *.* TO a IDENTIFIED BY 'x'").kind).toBe('unknown');
-    expect(recognizeAccountStatement('ALTER USER a REQUIRE SSL')).toMatchObject({ kind: 'other', accounts: [{ user: 'a', host: '%' }] });
-    expect(recognizeAccountStatement('KILL 5').kind).toBe('other');
   });
 });
 

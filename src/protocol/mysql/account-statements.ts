@@ -74,8 +74,3 @@ export type {
   StatementVerdict,
   UnknownVerdict,
 } from './account-statements/types.js';
-export {
-  recognizeAccountStatement,
-  type AccountStatement,
-  type AccountStatementKind,
-} from './account-statements/legacy.js';
