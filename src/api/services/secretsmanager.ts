@@ -125,7 +125,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const kmsKeyId = optionalString(body, 'KmsKeyId', 2048);
     const tags = tagList(body, 'Tags', 'Key', 'Value');
     if (body['AddReplicaRegions'] !== undefined) throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb serves one region; replica regions are not supported' });
-    const arn = registry.newArn(name);
+    const arn = await registry.newArn(name);
     ctx.authorize('secretsmanager:CreateSecret', arn, {
       context: {
         'secretsmanager:Name': name,
@@ -141,11 +141,11 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     if (value === undefined) return { ARN: rec.arn, Name: rec.name };
     const token = optionalString(body, 'ClientRequestToken');
     try {
-      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}) }, dataKeysFor(ctx), defaultKeyId);
+      const put = await registry.putValue(rec.arn, { ...value, ...(token !== undefined ? { token } : {}) }, dataKeysFor(ctx), defaultKeyId);
       return { ARN: rec.arn, Name: rec.name, VersionId: put.version.versionId };
     } catch (err) {
       // Nothing half-made stays: a secret whose first value could not be stored is removed.
-      await registry.discard(rec.name);
+      await registry.discard(rec.arn);
       throw err;
     }
   };
@@ -160,7 +160,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     });
     const version = registry.selectVersion(rec, { ...(versionId !== undefined ? { versionId } : {}), ...(stage !== undefined ? { stage } : {}) });
     const value = await registry.open(rec, version, dataKeysFor(ctx));
-    await registry.touch(rec.name);
+    await registry.touch(rec.arn);
     return {
       ARN: rec.arn,
       Name: rec.name,
@@ -177,7 +177,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const value = valueOf(body, false)!;
     const token = optionalString(body, 'ClientRequestToken');
     const stages = stringList(body, 'VersionStages');
-    const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(stages ? { stages } : {}) }, dataKeysFor(ctx), rec.kmsKeyId ?? (await ensureDefaultKey()));
+    const put = await registry.putValue(rec.arn, { ...value, ...(token !== undefined ? { token } : {}), ...(stages ? { stages } : {}) }, dataKeysFor(ctx), rec.kmsKeyId ?? (await ensureDefaultKey()));
     return { ARN: rec.arn, Name: rec.name, VersionId: put.version.versionId, VersionStages: [...put.version.stages] };
   };
 
@@ -192,13 +192,13 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     let versionId: string | undefined;
     if (value !== undefined) {
       const token = optionalString(body, 'ClientRequestToken');
-      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), kmsKeyId ?? rec.kmsKeyId ?? (await ensureDefaultKey()));
+      const put = await registry.putValue(rec.arn, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), kmsKeyId ?? rec.kmsKeyId ?? (await ensureDefaultKey()));
       versionId = put.version.versionId;
     } else if (kmsKeyId !== undefined) {
       authorizeKeyUse(ctx, keyring, 'kms:GenerateDataKey', await keyring.resolve(kmsKeyId), { encryptionContext: { SecretARN: rec.arn }, viaService });
     }
     if (description !== undefined || kmsKeyId !== undefined) {
-      await registry.update(rec.name, { ...(description !== undefined ? { description } : {}), ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) });
+      await registry.update(rec.arn, { ...(description !== undefined ? { description } : {}), ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) });
     }
     return { ARN: rec.arn, Name: rec.name, ...(versionId !== undefined ? { VersionId: versionId } : {}) };
   };
@@ -209,7 +209,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     authorizeSecret(ctx, 'secretsmanager:UpdateSecretVersionStage', rec, { 'secretsmanager:VersionStage': stage });
     const to = optionalString(body, 'MoveToVersionId');
     const from = optionalString(body, 'RemoveFromVersionId');
-    await registry.moveStage(rec.name, stage, to, from);
+    await registry.moveStage(rec.arn, stage, to, from);
     return { ARN: rec.arn, Name: rec.name };
   };
 
@@ -259,14 +259,14 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     authorizeSecret(ctx, 'secretsmanager:DeleteSecret', rec);
     const days = int(body, 'RecoveryWindowInDays');
     const force = bool(body, 'ForceDeleteWithoutRecovery') ?? false;
-    const out = await registry.delete(rec.name, { ...(days !== undefined ? { recoveryDays: days } : {}), force });
+    const out = await registry.delete(rec.arn, { ...(days !== undefined ? { recoveryDays: days } : {}), force });
     return { ARN: rec.arn, Name: rec.name, DeletionDate: seconds(out.deletionDate) };
   };
 
   a['RestoreSecret'] = async (ctx, body) => {
     const rec = await found(body);
     authorizeSecret(ctx, 'secretsmanager:RestoreSecret', rec);
-    await registry.restore(rec.name);
+    await registry.restore(rec.arn);
     return { ARN: rec.arn, Name: rec.name };
   };
 
@@ -275,7 +275,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     authorizeSecret(ctx, 'secretsmanager:PutResourcePolicy', rec);
     const policy = requiredString(body, 'ResourcePolicy', 20480);
     parsePolicyOrThrow(policy, 'resource');
-    await registry.setResourcePolicy(rec.name, policy);
+    await registry.setResourcePolicy(rec.arn, policy);
     return { ARN: rec.arn, Name: rec.name };
   };
   a['GetResourcePolicy'] = async (ctx, body) => {
@@ -286,7 +286,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
   a['DeleteResourcePolicy'] = async (ctx, body) => {
     const rec = await found(body);
     authorizeSecret(ctx, 'secretsmanager:DeleteResourcePolicy', rec);
-    await registry.setResourcePolicy(rec.name, undefined);
+    await registry.setResourcePolicy(rec.arn, undefined);
     return { ARN: rec.arn, Name: rec.name };
   };
 
@@ -294,14 +294,14 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const rec = await found(body);
     const tags = tagList(body, 'Tags', 'Key', 'Value') ?? {};
     authorizeSecret(ctx, 'secretsmanager:TagResource', rec, { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) });
-    await registry.tag(rec.name, tags);
+    await registry.tag(rec.arn, tags);
     return {};
   };
   a['UntagResource'] = async (ctx, body) => {
     const rec = await found(body);
     const keys = stringList(body, 'TagKeys') ?? [];
     authorizeSecret(ctx, 'secretsmanager:UntagResource', rec, { 'aws:TagKeys': keys });
-    await registry.tag(rec.name, {}, keys);
+    await registry.tag(rec.arn, {}, keys);
     return {};
   };
 
