@@ -13,6 +13,7 @@ import { parsePolicyOrThrow, type PolicyInput, type RequestContext } from '../..
 import type { Keyring } from '../../kms/index.js';
 import { DEFAULT_KMS_ALIAS, type DataKeys, type SecretRecord, type SecretRegistry } from '../../secrets/index.js';
 import { blob, bool, int, optionalString, requiredString, stringList, tagList } from '../json-params.js';
+import { requestTagContext } from '../request-tags.js';
 import type { ApiRequestContext, JsonHandler, JsonService } from '../service.js';
 import { authorizeKeyUse } from './kms.js';
 
@@ -126,14 +127,19 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const tags = tagList(body, 'Tags', 'Key', 'Value');
     if (body['AddReplicaRegions'] !== undefined) throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb serves one region; replica regions are not supported' });
     const arn = await registry.newArn(name);
+    const tagContext = requestTagContext(tags);
     ctx.authorize('secretsmanager:CreateSecret', arn, {
       context: {
         'secretsmanager:Name': name,
+        ...(description !== undefined ? { 'secretsmanager:Description': description } : {}),
         ...(kmsKeyId !== undefined ? { 'secretsmanager:KmsKeyId': kmsKeyId } : {}),
-        ...Object.fromEntries(Object.entries(tags ?? {}).map(([k, v]) => [`aws:RequestTag/${k}`, v])),
-        ...(tags ? { 'aws:TagKeys': Object.keys(tags) } : {}),
+        ...tagContext,
       },
     });
+    // Tags given on create are also a TagResource, as AWS authorizes them ("If you include tags in the
+    // secret, you also need secretsmanager:TagResource", API_CreateSecret.html): a Deny on tagging
+    // refuses the whole create, before anything is stored.
+    if (tags) ctx.authorize('secretsmanager:TagResource', arn, { context: { 'secretsmanager:SecretId': arn, ...tagContext } });
     // The key must exist and be usable before anything is stored.
     if (kmsKeyId !== undefined) await keyring.resolve(kmsKeyId);
     const defaultKeyId = kmsKeyId ?? (await ensureDefaultKey());
@@ -183,9 +189,12 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
 
   a['UpdateSecret'] = async (ctx, body) => {
     const rec = await found(body);
-    authorizeSecret(ctx, 'secretsmanager:UpdateSecret', rec);
     const description = optionalString(body, 'Description', 2048);
     const kmsKeyId = optionalString(body, 'KmsKeyId', 2048);
+    authorizeSecret(ctx, 'secretsmanager:UpdateSecret', rec, {
+      ...(description !== undefined ? { 'secretsmanager:Description': description } : {}),
+      ...(kmsKeyId !== undefined ? { 'secretsmanager:KmsKeyId': kmsKeyId } : {}),
+    });
     const value = valueOf(body, true);
     // Everything that can be refused is done before the secret's settings change: the new value
     // is stored first (under the new key), or the caller's use of the new key is checked.
@@ -256,9 +265,12 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
 
   a['DeleteSecret'] = async (ctx, body) => {
     const rec = await found(body);
-    authorizeSecret(ctx, 'secretsmanager:DeleteSecret', rec);
     const days = int(body, 'RecoveryWindowInDays');
     const force = bool(body, 'ForceDeleteWithoutRecovery') ?? false;
+    authorizeSecret(ctx, 'secretsmanager:DeleteSecret', rec, {
+      ...(days !== undefined ? { 'secretsmanager:RecoveryWindowInDays': String(days) } : {}),
+      'secretsmanager:ForceDeleteWithoutRecovery': force ? 'true' : 'false',
+    });
     const out = await registry.delete(rec.arn, { ...(days !== undefined ? { recoveryDays: days } : {}), force });
     return { ARN: rec.arn, Name: rec.name, DeletionDate: seconds(out.deletionDate) };
   };
@@ -293,7 +305,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
   a['TagResource'] = async (ctx, body) => {
     const rec = await found(body);
     const tags = tagList(body, 'Tags', 'Key', 'Value') ?? {};
-    authorizeSecret(ctx, 'secretsmanager:TagResource', rec, { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) });
+    authorizeSecret(ctx, 'secretsmanager:TagResource', rec, requestTagContext(tags));
     await registry.tag(rec.arn, tags);
     return {};
   };
