@@ -6,11 +6,13 @@
  * boundary on CreateUser / CreateRole is also a Put…PermissionsBoundary. An
  * explicit Deny on the second action refuses the create and leaves nothing
  * behind; an Allow on both lets it through; conditions on aws:RequestTag/*
- * and aws:TagKeys apply to it. Driven by the SDK v3 clients (and SigV4 by hand for
+ * and aws:TagKeys apply to it. Then: the gateway and the API read
+ * aws:CurrentTime alike. Driven by the SDK v3 clients (and SigV4 by hand for
  * iamdb's own RegisterDBInstance, which no SDK has) against a real iamdb and
  * a real PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   CreateAccessKeyCommand,
   CreatePolicyCommand,
@@ -25,8 +27,9 @@ import {
 import { CreateKeyCommand, KMSClient, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { signRequestHeaders } from '../../src/sigv4/index.js';
+import { presignDbAuthToken, signRequestHeaders } from '../../src/sigv4/index.js';
 import { Secret } from '../../src/util/index.js';
 import { runPsql } from '../support/clients.js';
 import { getFreePort } from '../support/free-port.js';
@@ -232,3 +235,34 @@ describe('tags and boundaries given on create are authorized as their own action
   });
 });
 
+describe('aws:CurrentTime', () => {
+  it('reads the same at the gateway and on the API: ISO 8601 to the second, as AWS gives it', async () => {
+    // Half a second into a second: a millisecond reading would fall outside a window of that one second.
+    clock.frozen = Math.floor(Date.now() / 1000) * 1000 + 500;
+    try {
+      const second = new Date(clock.frozen).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const during = { DateGreaterThanEquals: { 'aws:CurrentTime': second }, DateLessThanEquals: { 'aws:CurrentTime': second } };
+      const creds = await caller([
+        { Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/${dbUser}`, Condition: during },
+        { Effect: 'Allow', Action: 'rds:DescribeDBInstances', Resource: '*', Condition: during },
+      ]);
+      const described = await sdk(RDSClient, creds).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'timed-pg' }));
+      expect(described.DBInstances![0]!.DBInstanceIdentifier).toBe('timed-pg');
+      const token = presignDbAuthToken({
+        hostname: host,
+        port,
+        username: dbUser,
+        region: REGION,
+        credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: new Secret(creds.secretAccessKey) },
+        date: new Date(clock.frozen),
+      }).reveal();
+      const client = new pg.Client({ host, port, user: dbUser, password: token, database: 'postgres', ssl: { ca: readFileSync(iamdb.caPath) } });
+      await client.connect();
+      expect((await client.query('select current_user as u')).rows[0].u).toBe(dbUser);
+      await client.end();
+      expect(iamdb.lastAuth()).toMatchObject({ decision: 'allow' });
+    } finally {
+      clock.frozen = undefined;
+    }
+  });
+});
