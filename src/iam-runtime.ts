@@ -173,7 +173,11 @@ export class IamRuntime {
    * Evaluates one request of a resolved caller (an access key's user, or a
    * role session) against the caller's identity policies, boundary and
    * session policies, plus the target's resource policies if it has any.
-   * Adds the context keys AWS derives from the caller and the clock.
+   * Adds the context keys AWS derives from the caller and the clock
+   * (aws:CurrentTime, aws:EpochTime, aws:TokenIssueTime,
+   * aws:SourceIdentity, the principal keys): they override any the caller's
+   * `context` names. The one authorization path of iamdb: the control plane
+   * and the gateway's `rds-db:connect` both come here.
    */
   authorizeRequest(input: {
     principal: ResolvedPrincipal;
@@ -194,9 +198,12 @@ export class IamRuntime {
     }
     const session: PolicyInput[] | undefined = principal.sessionPolicies?.map((doc, i) => ({ label: `session/${i}`, policy: parsePolicyOrThrow(doc, 'session') }));
     const now = this.clock.now();
-    const derived: Record<string, string> = { 'aws:CurrentTime': new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'), 'aws:EpochTime': String(Math.floor(now / 1000)) };
+    // Times as AWS puts them in a request context: ISO 8601 in UTC to the second
+    // (`2026-11-23T09:00:00Z`), epoch seconds for aws:EpochTime. Derived here only, for the
+    // API and the gateway alike, and never taken from the caller's context.
+    const derived: Record<string, string> = { 'aws:CurrentTime': isoSeconds(now), 'aws:EpochTime': String(Math.floor(now / 1000)) };
     if (principal.session) {
-      derived['aws:TokenIssueTime'] = new Date(principal.session.issuedAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      derived['aws:TokenIssueTime'] = isoSeconds(principal.session.issuedAt);
       if (principal.session.sourceIdentity !== undefined) derived['aws:SourceIdentity'] = principal.session.sourceIdentity;
     }
     return evaluate({
@@ -214,7 +221,7 @@ export class IamRuntime {
         },
         action: input.action,
         resource: input.resource,
-        context: { ...derived, ...(input.context ?? {}) },
+        context: withoutKeys(input.context ?? {}, Object.keys(derived), derived),
       },
       identity: owned.identity,
       ...(input.resourcePolicies ? { resource: input.resourcePolicies } : {}),
@@ -234,6 +241,17 @@ export class IamRuntime {
       };
     },
   };
+}
+
+/** A time as ISO 8601 in UTC to the second, the form AWS gives aws:CurrentTime and aws:TokenIssueTime. */
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `context` without `keys` (compared case-insensitively, as condition keys are), then `extra`. */
+function withoutKeys(context: RequestContext, keys: readonly string[], extra: RequestContext): RequestContext {
+  const drop = new Set(keys.map((k) => k.toLowerCase()));
+  return { ...Object.fromEntries(Object.entries(context).filter(([k]) => !drop.has(k.toLowerCase()))), ...extra };
 }
 
 /**

@@ -75,6 +75,7 @@ const MAPPINGS: Partial<Record<ErrorCode, Mapping>> = {
   SM_VERSION_NOT_FOUND: { code: 'ResourceNotFoundException', status: 400 },
   SM_EXISTS: { code: 'ResourceExistsException', status: 400 },
   SM_INVALID_REQUEST: { code: 'InvalidRequestException', status: 400 },
+  SM_NAME_IS_ANOTHER_ARN: { code: 'InvalidRequestException', status: 400 },
   SM_INVALID_PARAMETER: { code: 'InvalidParameterException', status: 400 },
   SM_DECRYPTION_FAILURE: { code: 'DecryptionFailure', status: 400 },
   RDS_DB_INSTANCE_NOT_FOUND: { code: 'DBInstanceNotFound', status: 404 },

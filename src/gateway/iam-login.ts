@@ -43,6 +43,11 @@ export interface ConnectAuthorization {
 }
 
 export interface ConnectAuthorizer {
+  /**
+   * Decides `rds-db:connect` on `resource` for `principal`. `context` holds
+   * what only the login knows (source address, instance tags); the
+   * authorizer adds the principal's and the clock's keys itself.
+   */
   authorize(principal: ResolvedPrincipal, resource: string, context: Readonly<Record<string, string | string[]>>): ConnectAuthorization;
 }
 
@@ -109,12 +114,10 @@ export class IamLogin {
       return { ok: false, reason: 'InternalError', detail: 'token verification failed unexpectedly', resource };
     }
     const principal = verified.principal;
-    // Principal keys (aws:username, aws:PrincipalArn, …) are added by the evaluator.
-    const now = this.deps.clock.now();
+    // The authorizer adds the principal keys (aws:username, aws:PrincipalArn, …) and the time keys
+    // (aws:CurrentTime, aws:EpochTime, aws:TokenIssueTime), the same way for the gateway and the API.
     const context: Record<string, string | string[]> = {
       'aws:SourceIp': args.sourceIp,
-      'aws:CurrentTime': new Date(now).toISOString(),
-      'aws:EpochTime': String(Math.floor(now / 1000)),
       'aws:SecureTransport': 'true',
       'aws:RequestedRegion': this.deps.region,
     };

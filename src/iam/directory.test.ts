@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IamdbError } from '../errors/index.js';
 import { fixedClock } from '../util/index.js';
-import { accessDeniedMessage } from './evaluate.js';
-import { authorize } from './authorize.js';
 import { IamDirectory } from './directory.js';
 
 const ACCT = '123456789012';
@@ -183,49 +181,6 @@ describe('IamDirectory', () => {
     expect(p.identity.map((x) => x.label)).toEqual(['user/alice/inline/own', 'group/devs/inline/shared', `${managed.arn}#v1`]);
     expect(p.boundary?.map((x) => x.label)).toEqual([`${boundary.arn}#v1`]);
     expect(iam.getPolicy(boundary.arn).permissionsBoundaryUsageCount).toBe(1);
-  });
-
-  it('authorizes rds-db:connect for users and role sessions', () => {
-    const iam = fresh();
-    iam.createUser({ userName: 'alice' });
-    iam.putUserPolicy('alice', 'db', connect(`${DB}/\${aws:username}`));
-    const ok = authorize({ directory: iam, principal: { userName: 'alice' }, action: 'rds-db:connect', resource: `${DB}/alice` });
-    expect(ok.decision).toBe('allowed');
-    const no = authorize({ directory: iam, principal: { userName: 'alice' }, action: 'rds-db:connect', resource: `${DB}/admin` });
-    expect(no.decision).toBe('implicitDeny');
-    expect(accessDeniedMessage(no)).toBe(
-      `User: arn:aws:iam::${ACCT}:user/alice is not authorized to perform: rds-db:connect on resource: ${DB}/admin because no identity-based policy allows the rds-db:connect action`,
-    );
-
-    const role = iam.createRole({ roleName: 'app', path: '/svc/', assumeRolePolicyDocument: trust });
-    expect(role.maxSessionDuration).toBe(3600);
-    expect(role.roleId).toMatch(/^AROA[A-Z0-9]{17}$/);
-    iam.putRolePolicy('app', 'db', connect());
-    const s = authorize({ directory: iam, principal: { roleName: 'app', sessionName: 's1' }, action: 'rds-db:connect', resource: `${DB}/app` });
-    expect(s.decision).toBe('allowed');
-    expect(s.principal.arn).toBe(`arn:aws:sts::${ACCT}:assumed-role/app/s1`);
-    const limited = authorize({
-      directory: iam,
-      principal: { roleName: 'app', sessionName: 's1' },
-      action: 'rds-db:connect',
-      resource: `${DB}/app`,
-      sessionPolicies: [connect(`${DB}/other`)],
-    });
-    expect(limited.decision).toBe('implicitDeny');
-    expect(limited.deniedBy).toBe('session');
-
-    iam.putRolePolicy(
-      'app',
-      'until',
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateGreaterThan: { 'aws:CurrentTime': '2027-01-01T00:00:00Z' } } }],
-      }),
-    );
-    const at = (now: number): string =>
-      authorize({ directory: iam, principal: { roleName: 'app', sessionName: 's1' }, action: 'rds-db:connect', resource: `${DB}/app`, now }).decision;
-    expect(at(Date.parse('2026-12-31T23:59:59Z'))).toBe('allowed');
-    expect(at(Date.parse('2027-01-01T00:00:01Z'))).toBe('explicitDeny');
   });
 
   it('round-trips through snapshot/fromState and reports changes', () => {

@@ -45,4 +45,3 @@ export {
   type IamUser,
   type Tags,
 } from './entities.js';
-export { authorize, accessDeniedError, resolvePrincipal, type AuthorizeInput, type AuthorizeResult, type PrincipalRef } from './authorize.js';

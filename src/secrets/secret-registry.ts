@@ -11,7 +11,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { IamdbError } from '../errors/index.js';
-import type { StateStore } from '../store/state-store.js';
+import type { StateStore, StoredRecord } from '../store/state-store.js';
 import { constantTimeEqualStrings, type Clock, type Secret } from '../util/index.js';
 
 export interface DataKeys {
@@ -57,6 +57,14 @@ const MAX_VERSIONS = 100;
 const NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+/** The tail of a full ARN: the name, a hyphen and the six-character random suffix. */
+const FULL_TAIL = /^(.+)-[A-Za-z0-9]{6}$/;
+
+/** The name in an ARN tail that ends like a full ARN (`name-XXXXXX`), or undefined for a partial ARN's tail. */
+function nameOfTail(tail: string): string | undefined {
+  return FULL_TAIL.exec(tail)?.[1];
+}
+
 function suffix(): string {
   let out = '';
   for (const b of randomBytes(6)) out += SUFFIX_ALPHABET[b % SUFFIX_ALPHABET.length];
@@ -77,9 +85,23 @@ export class SecretRegistry {
     private readonly where: { partition: string; region: string; account: string },
   ) {}
 
-  /** The ARN a new secret gets: AWS appends a dash and six random characters to the name. */
-  newArn(name: string): string {
-    return `arn:${this.where.partition}:secretsmanager:${this.where.region}:${this.where.account}:secret:${name}-${suffix()}`;
+  /** `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:`, the part every ARN of this registry starts with. */
+  get #arnPrefix(): string {
+    return `arn:${this.where.partition}:secretsmanager:${this.where.region}:${this.where.account}:secret:`;
+  }
+
+  /**
+   * The ARN a new secret gets: AWS appends a dash and six random characters
+   * to the name. A suffix that would make the ARN's tail the name of another
+   * secret is drawn again, so that no secret's name can be read as this
+   * secret's ARN (see `find`).
+   */
+  async newArn(name: string): Promise<string> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const tail = `${name}-${suffix()}`;
+      if ((await this.store.get<SecretRecord>(KIND, tail)) === undefined) return `${this.#arnPrefix}${tail}`;
+    }
+    throw invalidRequest('Secrets Manager could not choose an unambiguous ARN for this secret; try again.');
   }
 
   checkName(name: string): void {
@@ -91,31 +113,50 @@ export class SecretRegistry {
   }
 
   /**
-   * Finds a secret by name, full ARN or partial ARN (without the random
-   * suffix). A secret past its recovery window is purged on sight.
+   * Finds a secret by SecretId, with Secrets Manager's rules:
+   *
+   * - a name (anything not starting with `arn:`) matches the secret of that
+   *   name only; a name with the random suffix added is just another name;
+   * - a full ARN (its tail ends in a hyphen and six letters or digits, the
+   *   form of the random suffix) matches only the secret whose ARN is exactly
+   *   that, suffix included. As AWS documents, those six characters make it a
+   *   full ARN: it is never retried as a partial ARN, so a secret named like
+   *   another one's ARN tail (`app/db-Dl4RXQ`) cannot capture lookups of that
+   *   ARN, nor of a deleted secret's ARN;
+   * - a partial ARN (the ARN without `-XXXXXX`) matches the secret whose name
+   *   is its tail, which names make unique.
+   *
+   * An ARN of another partition, region or account finds nothing. A secret
+   * past its recovery window is purged on sight.
+   *
+   * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html (SecretId)
    */
   async find(secretId: string): Promise<SecretRecord> {
-    const arn = /^arn:[\w-]+:secretsmanager:([\w-]+):(\d{12}):secret:(.+)$/.exec(secretId);
-    let rec: SecretRecord | undefined;
-    if (arn) {
-      if (arn[1] === this.where.region && arn[2] === this.where.account) {
-        const tail = arn[3]!;
-        rec = (await this.store.get<SecretRecord>(KIND, tail))?.data;
-        if (rec === undefined) {
-          const full = /^(.+)-[A-Za-z0-9]{6}$/.exec(tail);
-          if (full) rec = (await this.store.get<SecretRecord>(KIND, full[1]!))?.data;
-        }
-        if (rec !== undefined && rec.arn !== secretId && !(rec.arn.startsWith(`${secretId}-`) && rec.arn.length === secretId.length + 7)) rec = undefined;
-      }
-    } else {
-      rec = (await this.store.get<SecretRecord>(KIND, secretId))?.data;
-    }
-    if (rec === undefined) throw new IamdbError('SM_NOT_FOUND', {});
-    if (rec.deletionDate !== undefined && this.clock.now() >= rec.deletionDate) {
-      await this.store.delete(KIND, rec.name);
+    const found = await this.#lookup(secretId);
+    if (found === undefined) throw new IamdbError('SM_NOT_FOUND', {});
+    if (found.data.deletionDate !== undefined && this.clock.now() >= found.data.deletionDate) {
+      await this.store.delete(KIND, found.id, { expectVersion: found.version }).catch(() => undefined);
       throw new IamdbError('SM_NOT_FOUND', {});
     }
-    return rec;
+    return found.data;
+  }
+
+  async #lookup(secretId: string): Promise<StoredRecord<SecretRecord> | undefined> {
+    if (!secretId.startsWith('arn:')) return this.store.get<SecretRecord>(KIND, secretId);
+    if (!secretId.startsWith(this.#arnPrefix)) return undefined;
+    const tail = secretId.slice(this.#arnPrefix.length);
+    const name = nameOfTail(tail);
+    if (name !== undefined) {
+      const rec = await this.store.get<SecretRecord>(KIND, name);
+      return rec?.data.arn === secretId ? rec : undefined;
+    }
+    const rec = await this.store.get<SecretRecord>(KIND, tail);
+    return rec !== undefined && rec.data.arn.length === secretId.length + 7 && rec.data.arn.startsWith(`${secretId}-`) ? rec : undefined;
+  }
+
+  /** The store key (the name) of the secret an ARN of this registry names, or undefined. */
+  #nameOfArn(arn: string): string | undefined {
+    return arn.startsWith(this.#arnPrefix) ? nameOfTail(arn.slice(this.#arnPrefix.length)) : undefined;
   }
 
   async list(includePlannedDeletion: boolean): Promise<SecretRecord[]> {
@@ -132,24 +173,50 @@ export class SecretRegistry {
     return out;
   }
 
-  async #update(name: string, change: (r: SecretRecord) => SecretRecord): Promise<SecretRecord> {
+  /**
+   * Changes the secret whose ARN is exactly `arn`, in one transaction. A
+   * secret deleted and created again under the same name has another ARN and
+   * is not touched: a change always lands on the secret the caller was
+   * authorized for.
+   */
+  async #update(arn: string, change: (r: SecretRecord) => SecretRecord): Promise<SecretRecord> {
+    const name = this.#nameOfArn(arn);
+    if (name === undefined) throw new IamdbError('SM_NOT_FOUND', {});
     return this.store.transaction(async (tx) => {
       const rec = await tx.get<SecretRecord>(KIND, name);
-      if (rec === undefined) throw new IamdbError('SM_NOT_FOUND', {});
+      if (rec === undefined || rec.data.arn !== arn) throw new IamdbError('SM_NOT_FOUND', {});
       const next = change(rec.data);
       await tx.put(KIND, name, next, { expectVersion: rec.version });
       return next;
     });
   }
 
+  /**
+   * Stores a new secret (no value yet). Refused, besides AWS's own cases, when
+   * the name is the tail of another secret's ARN (`app/db-Dl4RXQ` while
+   * `app/db` has that ARN): such a secret could be mistaken for the other
+   * one by anything that reads ARNs loosely, and iamdb keeps names and ARNs
+   * unambiguous (docs/control-plane.md). `arn` comes from `newArn`.
+   */
   async create(input: { name: string; arn: string; description?: string; kmsKeyId?: string; tags?: Readonly<Record<string, string>> }): Promise<SecretRecord> {
     this.checkName(input.name);
+    if (this.#nameOfArn(input.arn) !== input.name) throw invalidRequest('The ARN does not belong to this secret name.');
     const now = this.clock.now();
     const existing = (await this.store.get<SecretRecord>(KIND, input.name))?.data;
     if (existing !== undefined) {
       if (existing.deletionDate !== undefined && now >= existing.deletionDate) await this.store.delete(KIND, input.name);
       else if (existing.deletedDate !== undefined) throw invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.");
       else throw new IamdbError('SM_EXISTS', { name: input.name });
+    }
+    const owner = nameOfTail(input.name);
+    if (owner !== undefined) {
+      const other = (await this.store.get<SecretRecord>(KIND, owner))?.data;
+      const live = other !== undefined && (other.deletionDate === undefined || now < other.deletionDate);
+      if (live && other.arn === `${this.#arnPrefix}${input.name}`) throw new IamdbError('SM_NAME_IS_ANOTHER_ARN', { name: input.name });
+    }
+    // newArn drew a suffix no secret is named after; one created since would make this ARN ambiguous.
+    if ((await this.store.get<SecretRecord>(KIND, input.arn.slice(this.#arnPrefix.length))) !== undefined) {
+      throw invalidRequest('Secrets Manager could not choose an unambiguous ARN for this secret; try again.');
     }
     const record: SecretRecord = {
       arn: input.arn,
@@ -171,18 +238,24 @@ export class SecretRegistry {
   }
 
   /** Removes a secret that was just created when storing its first value failed: nothing half-made stays. */
-  async discard(name: string): Promise<void> {
-    await this.store.delete(KIND, name);
+  async discard(arn: string): Promise<void> {
+    const name = this.#nameOfArn(arn);
+    if (name === undefined) return;
+    await this.store.transaction(async (tx) => {
+      const rec = await tx.get<SecretRecord>(KIND, name);
+      if (rec !== undefined && rec.data.arn === arn) await tx.delete(KIND, name, { expectVersion: rec.version });
+    });
   }
 
   /**
    * Adds a version (PutSecretValue, CreateSecret and UpdateSecret with a
    * value). The value is encrypted here under the secret's key. A retry with
    * the same token and value returns the existing version; with another
-   * value it is refused, as AWS does.
+   * value it is refused, as AWS does. `arn` is the ARN of the secret the
+   * caller was authorized for: the version is written to that secret only.
    */
   async putValue(
-    secretId: string,
+    arn: string,
     input: { value: Buffer; kind: 'string' | 'binary'; token?: string; stages?: readonly string[]; /** UpdateSecret with a new KmsKeyId: the key for this value. */ keyId?: string },
     dataKeys: DataKeys,
     defaultKeyId: string,
@@ -192,7 +265,8 @@ export class SecretRegistry {
     if (token.length < 32 || token.length > 64) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'ClientRequestToken must be 32-64 characters long.' });
     const stages = input.stages ?? ['AWSCURRENT'];
     if (stages.length > 20) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'A version can have at most 20 staging labels.' });
-    const current = await this.find(secretId);
+    const current = await this.find(arn);
+    if (current.arn !== arn) throw new IamdbError('SM_NOT_FOUND', {});
     if (current.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
     const digest = this.#digest(input.value);
     const same = current.versions.find((v) => v.versionId === token);
@@ -217,7 +291,7 @@ export class SecretRegistry {
       sealed: Buffer.concat([len, dk.encrypted, nonce, body, cipher.getAuthTag()]).toString('base64'),
       digest,
     };
-    const record = await this.#update(current.name, (r) => {
+    const record = await this.#update(current.arn, (r) => {
       if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
       if (r.versions.some((v) => v.versionId === token)) throw new IamdbError('SM_EXISTS', { name: `version ${token}` });
       return { ...r, versions: moveStages([...r.versions, version], token, version.stages), lastChangedDate: this.clock.now() };
@@ -259,28 +333,32 @@ export class SecretRegistry {
     }
   }
 
-  async touch(name: string): Promise<void> {
+  /** Records the day of last access of the secret whose ARN is `arn`. */
+  async touch(arn: string): Promise<void> {
     // AWS records the day of last access only; so does iamdb, to keep reads from writing every time.
     const day = Math.floor(this.clock.now() / 86_400_000) * 86_400_000;
+    const name = this.#nameOfArn(arn);
+    if (name === undefined) return;
     const rec = await this.store.get<SecretRecord>(KIND, name);
-    if (rec === undefined || rec.data.lastAccessedDate === day) return;
+    if (rec === undefined || rec.data.arn !== arn || rec.data.lastAccessedDate === day) return;
     // Read and write in one transaction: a version put meanwhile must never be written over.
     await this.store.transaction(async (tx) => {
       const current = await tx.get<SecretRecord>(KIND, name);
-      if (current !== undefined && current.data.lastAccessedDate !== day) await tx.put(KIND, name, { ...current.data, lastAccessedDate: day }, { expectVersion: current.version });
+      if (current !== undefined && current.data.arn === arn && current.data.lastAccessedDate !== day) await tx.put(KIND, name, { ...current.data, lastAccessedDate: day }, { expectVersion: current.version });
     });
   }
 
-  update(name: string, change: { description?: string; kmsKeyId?: string }): Promise<SecretRecord> {
-    return this.#update(name, (r) => {
+  /** UpdateSecret's settings for the secret whose ARN is `arn`. */
+  update(arn: string, change: { description?: string; kmsKeyId?: string }): Promise<SecretRecord> {
+    return this.#update(arn, (r) => {
       if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
       return { ...r, ...change, lastChangedDate: this.clock.now() };
     });
   }
 
   /** UpdateSecretVersionStage: moves one label to a version (or removes it). */
-  moveStage(name: string, stage: string, toVersionId: string | undefined, fromVersionId: string | undefined): Promise<SecretRecord> {
-    return this.#update(name, (r) => {
+  moveStage(arn: string, stage: string, toVersionId: string | undefined, fromVersionId: string | undefined): Promise<SecretRecord> {
+    return this.#update(arn, (r) => {
       if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
       const holder = r.versions.find((v) => v.stages.includes(stage));
       if (holder !== undefined && holder.versionId !== fromVersionId && holder.versionId !== toVersionId) {
@@ -293,8 +371,9 @@ export class SecretRegistry {
     });
   }
 
-  tag(name: string, add: Readonly<Record<string, string>>, remove: readonly string[] = []): Promise<SecretRecord> {
-    return this.#update(name, (r) => {
+  /** Adds and removes tags of the secret whose ARN is `arn`. */
+  tag(arn: string, add: Readonly<Record<string, string>>, remove: readonly string[] = []): Promise<SecretRecord> {
+    return this.#update(arn, (r) => {
       const tags = { ...r.tags, ...add };
       for (const k of remove) delete tags[k];
       if (Object.keys(tags).length > 50) throw new IamdbError('SM_INVALID_PARAMETER', { message: 'A secret can have at most 50 tags.' });
@@ -302,15 +381,16 @@ export class SecretRegistry {
     });
   }
 
-  setResourcePolicy(name: string, policy: string | undefined): Promise<SecretRecord> {
-    return this.#update(name, (r) => {
+  /** Sets (or, with `undefined`, removes) the resource policy of the secret whose ARN is `arn`. */
+  setResourcePolicy(arn: string, policy: string | undefined): Promise<SecretRecord> {
+    return this.#update(arn, (r) => {
       const { resourcePolicy: _old, ...rest } = r;
       return policy === undefined ? rest : { ...rest, resourcePolicy: policy };
     });
   }
 
-  /** DeleteSecret: a recovery window of 7-30 days, or at once when forced. */
-  async delete(name: string, options: { recoveryDays?: number; force?: boolean }): Promise<{ record: SecretRecord; deletionDate: number }> {
+  /** DeleteSecret on the secret whose ARN is `arn`: a recovery window of 7-30 days, or at once when forced. */
+  async delete(arn: string, options: { recoveryDays?: number; force?: boolean }): Promise<{ record: SecretRecord; deletionDate: number }> {
     if (options.force && options.recoveryDays !== undefined) {
       throw new IamdbError('SM_INVALID_PARAMETER', { message: 'You can\'t use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.' });
     }
@@ -320,19 +400,26 @@ export class SecretRegistry {
     }
     const now = this.clock.now();
     if (options.force) {
-      const rec = await this.find(name);
-      await this.store.delete(KIND, rec.name);
-      return { record: rec, deletionDate: now };
+      const name = this.#nameOfArn(arn);
+      if (name === undefined) throw new IamdbError('SM_NOT_FOUND', {});
+      const record = await this.store.transaction(async (tx) => {
+        const rec = await tx.get<SecretRecord>(KIND, name);
+        if (rec === undefined || rec.data.arn !== arn) throw new IamdbError('SM_NOT_FOUND', {});
+        await tx.delete(KIND, name, { expectVersion: rec.version });
+        return rec.data;
+      });
+      return { record, deletionDate: now };
     }
-    const record = await this.#update(name, (r) => {
+    const record = await this.#update(arn, (r) => {
       if (r.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
       return { ...r, deletedDate: now, deletionDate: now + days * 86_400_000 };
     });
     return { record, deletionDate: record.deletionDate! };
   }
 
-  restore(name: string): Promise<SecretRecord> {
-    return this.#update(name, (r) => {
+  /** RestoreSecret on the secret whose ARN is `arn`. */
+  restore(arn: string): Promise<SecretRecord> {
+    return this.#update(arn, (r) => {
       const { deletedDate: _d, deletionDate: _dd, ...rest } = r;
       return rest;
     });

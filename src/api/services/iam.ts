@@ -26,6 +26,7 @@ import {
   type RequestPrincipal,
 } from '../../iam/index.js';
 import type { QueryParams } from '../query-params.js';
+import { requestTagContext } from '../request-tags.js';
 import type { ApiRequestContext, QueryHandler, QueryService } from '../service.js';
 import { members, type XmlContent, type XmlElements } from '../xml.js';
 
@@ -186,9 +187,9 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const path = q.str('Path') ?? '/';
     const boundary = q.str('PermissionsBoundary');
     const tags = tagsParam(q);
-    ctx.authorize('iam:CreateUser', arnOf('user', name, path), {
-      context: { ...(boundary ? { 'iam:PermissionsBoundary': boundary } : {}), ...requestTags(tags) },
-    });
+    const arn = arnOf('user', name, path);
+    ctx.authorize('iam:CreateUser', arn, { context: { ...(boundary ? { 'iam:PermissionsBoundary': boundary } : {}), ...requestTagContext(tags) } });
+    authorizeAlsoOnCreate(ctx, arn, { tagAction: 'iam:TagUser', tags, boundaryAction: 'iam:PutUserPermissionsBoundary', boundary });
     const u = dir.createUser({ userName: name, path, ...(tags ? { tags } : {}), ...(boundary ? { permissionsBoundary: boundary } : {}) });
     return { User: userXml(u) };
   };
@@ -212,7 +213,7 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   a['TagUser'] = (ctx, q) => {
     const name = q.required('UserName');
     const tags = q.tags('Tags');
-    ctx.authorize('iam:TagUser', arnOf('user', name), { context: requestTags(tags) });
+    ctx.authorize('iam:TagUser', arnOf('user', name), { context: requestTagContext(tags) });
     dir.tagUser(name, tags);
     return undefined;
   };
@@ -286,9 +287,9 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const tags = tagsParam(q);
     const maxSessionDuration = q.int('MaxSessionDuration', { min: 3600, max: 43200 });
     const description = q.str('Description');
-    ctx.authorize('iam:CreateRole', arnOf('role', name, path), {
-      context: { ...(boundary ? { 'iam:PermissionsBoundary': boundary } : {}), ...requestTags(tags) },
-    });
+    const arn = arnOf('role', name, path);
+    ctx.authorize('iam:CreateRole', arn, { context: { ...(boundary ? { 'iam:PermissionsBoundary': boundary } : {}), ...requestTagContext(tags) } });
+    authorizeAlsoOnCreate(ctx, arn, { tagAction: 'iam:TagRole', tags, boundaryAction: 'iam:PutRolePermissionsBoundary', boundary });
     const r = dir.createRole({
       roleName: name,
       assumeRolePolicyDocument: trust,
@@ -335,7 +336,7 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   a['TagRole'] = (ctx, q) => {
     const name = q.required('RoleName');
     const tags = q.tags('Tags');
-    ctx.authorize('iam:TagRole', arnOf('role', name), { context: requestTags(tags) });
+    ctx.authorize('iam:TagRole', arnOf('role', name), { context: requestTagContext(tags) });
     dir.tagRole(name, tags);
     return undefined;
   };
@@ -434,6 +435,9 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const doc = q.required('PolicyDocument');
     const path = q.str('Path') ?? '/';
     const description = q.str('Description');
+    // iamdb keeps no tags on managed policies: refused rather than dropped, so that nothing a
+    // policy on iam:TagPolicy would have judged is silently skipped.
+    if (tagsParam(q) !== undefined) throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb keeps no tags on managed policies (TagPolicy is not supported); create the policy without Tags.' });
     ctx.authorize('iam:CreatePolicy', `arn:${partition}:iam::${acct}:policy${path}${name}`);
     const p = dir.createPolicy({ policyName: name, policyDocument: doc, path, ...(description !== undefined ? { description } : {}) });
     return { Policy: policyXml(p) };
@@ -696,9 +700,27 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   return { protocol: 'query', name: 'iam', xmlns: 'https://iam.amazonaws.com/doc/2010-05-08/', version: '2010-05-08', actions: guarded };
 }
 
-function requestTags(tags: Readonly<Record<string, string>> | undefined): RequestContext {
-  if (tags === undefined || Object.keys(tags).length === 0) return {};
-  return { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) };
+/**
+ * What a create also does, authorized as AWS authorizes it, on the new
+ * entity's ARN and before anything is created (a refusal leaves nothing
+ * half-made):
+ * - Tags are also a TagUser / TagRole, with aws:RequestTag/* and
+ *   aws:TagKeys (IAM User Guide, "IAM: Create new users only with specific
+ *   tags", reference_policies_examples_iam-new-user-tag.html, allows
+ *   iam:CreateUser and iam:TagUser together);
+ * - PermissionsBoundary is also a PutUserPermissionsBoundary /
+ *   PutRolePermissionsBoundary, with iam:PermissionsBoundary (the User
+ *   Guide's delegation example, access_policies_boundaries.html, grants
+ *   iam:CreateUser with iam:PutUserPermissionsBoundary under one
+ *   iam:PermissionsBoundary condition).
+ */
+function authorizeAlsoOnCreate(
+  ctx: ApiRequestContext,
+  arn: string,
+  also: { tagAction: string; tags: Readonly<Record<string, string>> | undefined; boundaryAction: string; boundary: string | undefined },
+): void {
+  if (also.tags !== undefined) ctx.authorize(also.tagAction, arn, { context: requestTagContext(also.tags) });
+  if (also.boundary) ctx.authorize(also.boundaryAction, arn, { context: { 'iam:PermissionsBoundary': also.boundary } });
 }
 
 /** Where a matched statement came from, in the simulator's vocabulary. */

@@ -8,9 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { IamdbError } from '../../errors/index.js';
 import type { KmsAlias, KmsKey, Keyring } from '../../kms/index.js';
-import type { RequestContext } from '../../iam/index.js';
+import type { ContextValue, RequestContext } from '../../iam/index.js';
 import type { ApiRequestContext, JsonHandler, JsonService } from '../service.js';
 import { blob, bool, int, optionalString, requiredString, stringMap, tagList } from '../json-params.js';
+import { requestTagContext } from '../request-tags.js';
 
 const epochSeconds = (ms: number): number => ms / 1000;
 
@@ -44,9 +45,9 @@ export function authorizeKeyUse(
   keyring: Keyring,
   action: string,
   key: KmsKey,
-  options: { encryptionContext?: Readonly<Record<string, string>>; viaService?: string } = {},
+  options: { encryptionContext?: Readonly<Record<string, string>>; viaService?: string; /** Further condition keys of the request (aws:RequestTag/*, aws:TagKeys, …). */ context?: RequestContext } = {},
 ): void {
-  const context: Record<string, string | string[]> = { 'kms:CallerAccount': ctx.caller.principal.accountId };
+  const context: Record<string, ContextValue> = { ...options.context, 'kms:CallerAccount': ctx.caller.principal.accountId };
   if (options.viaService !== undefined) context['kms:ViaService'] = options.viaService;
   const ec = options.encryptionContext ?? {};
   for (const [k, v] of Object.entries(ec)) context[`kms:EncryptionContext:${k}`] = v;
@@ -93,18 +94,35 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
   const keyOf = (body: Readonly<Record<string, unknown>>): Promise<KmsKey> => keyring.resolve(requiredString(body, 'KeyId'));
 
   a['CreateKey'] = async (ctx, body) => {
-    ctx.authorize('kms:CreateKey', '*');
     const spec = optionalString(body, 'KeySpec') ?? optionalString(body, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT';
     const usage = optionalString(body, 'KeyUsage') ?? 'ENCRYPT_DECRYPT';
+    const origin = optionalString(body, 'Origin') ?? 'AWS_KMS';
+    const tags = tagList(body, 'Tags', 'TagKey', 'TagValue');
+    const tagContext = requestTagContext(tags);
+    // The condition keys the service authorization reference lists for kms:CreateKey (list_awskeymanagementservice.html).
+    ctx.authorize('kms:CreateKey', '*', {
+      context: {
+        'kms:CallerAccount': ctx.caller.principal.accountId,
+        'kms:KeySpec': spec,
+        'kms:KeyUsage': usage,
+        'kms:KeyOrigin': origin,
+        'kms:MultiRegion': bool(body, 'MultiRegion') ?? false,
+        'kms:BypassPolicyLockoutSafetyCheck': bool(body, 'BypassPolicyLockoutSafetyCheck') ?? false,
+        ...tagContext,
+      },
+    });
     if (spec !== 'SYMMETRIC_DEFAULT' || usage !== 'ENCRYPT_DECRYPT') {
       throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb KMS keys are symmetric (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT)' });
     }
-    const origin = optionalString(body, 'Origin') ?? 'AWS_KMS';
     if (origin !== 'AWS_KMS') throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb generates key material itself (Origin AWS_KMS)' });
     const policy = optionalString(body, 'Policy');
     const description = optionalString(body, 'Description');
-    const tags = tagList(body, 'Tags', 'TagKey', 'TagValue');
     const keyId = keyring.newKeyId();
+    // Tags given on create are also a kms:TagResource, which only an IAM policy can grant here (the key
+    // policy does not exist yet): "To add tags when creating a KMS key, the caller must have
+    // kms:TagResource permission in an IAM policy" (manage-tags-api.html). A refusal stores nothing.
+    if (tags) ctx.authorize('kms:TagResource', keyring.keyArn(keyId), { context: { 'kms:CallerAccount': ctx.caller.principal.accountId, ...tagContext } });
+    // kms:PutKeyPolicy, CreateKey's other dependent action, is the lockout check: the caller must be able to change the policy it sets.
     if (policy !== undefined) lockoutCheck(ctx, body, policy, keyring.keyArn(keyId));
     const key = await keyring.createKey({ keyId, ...(policy !== undefined ? { policy } : {}), ...(description !== undefined ? { description } : {}), ...(tags ? { tags } : {}) });
     return { KeyMetadata: keyMetadata(key, account) };
@@ -154,7 +172,7 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
   };
   a['PutKeyPolicy'] = async (ctx, body) => {
     const key = await keyOf(body);
-    authorizeKeyUse(ctx, keyring, 'kms:PutKeyPolicy', key);
+    authorizeKeyUse(ctx, keyring, 'kms:PutKeyPolicy', key, { context: { 'kms:BypassPolicyLockoutSafetyCheck': bool(body, 'BypassPolicyLockoutSafetyCheck') ?? false } });
     const name = optionalString(body, 'PolicyName') ?? 'default';
     if (name !== 'default') throw new IamdbError('KMS_INVALID_INPUT', { message: 'The only valid key policy name is "default".' });
     const policy = requiredString(body, 'Policy');
@@ -169,15 +187,16 @@ export function kmsService(deps: { keyring: Keyring; account: string }): JsonSer
   };
   a['TagResource'] = async (ctx, body) => {
     const key = await keyOf(body);
-    authorizeKeyUse(ctx, keyring, 'kms:TagResource', key);
-    await keyring.tag(key.keyId, tagList(body, 'Tags', 'TagKey', 'TagValue') ?? {});
+    const tags = tagList(body, 'Tags', 'TagKey', 'TagValue') ?? {};
+    authorizeKeyUse(ctx, keyring, 'kms:TagResource', key, { context: requestTagContext(tags) });
+    await keyring.tag(key.keyId, tags);
     return {};
   };
   a['UntagResource'] = async (ctx, body) => {
     const key = await keyOf(body);
-    authorizeKeyUse(ctx, keyring, 'kms:UntagResource', key);
     const keys = body['TagKeys'];
     if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw new IamdbError('API_VALIDATION', { message: "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null" });
+    authorizeKeyUse(ctx, keyring, 'kms:UntagResource', key, { context: { 'aws:TagKeys': keys as string[] } });
     await keyring.tag(key.keyId, {}, keys as string[]);
     return {};
   };

@@ -10,6 +10,7 @@ import { IamdbError } from '../../errors/index.js';
 import { parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { QueryParams } from '../query-params.js';
+import { requestTagContext } from '../request-tags.js';
 import type { QueryHandler, QueryService } from '../service.js';
 import { members, type XmlElements } from '../xml.js';
 
@@ -31,6 +32,15 @@ function checkCaFile(path: string): void {
 
 /** RDS's own limit on tags per resource. */
 const MAX_TAGS = 50;
+
+/** RDS's rules for tags: `added` each well-formed, and at most MAX_TAGS on the resource once they are added (`all`). */
+function checkTags(all: Readonly<Record<string, string>>, added: Readonly<Record<string, string>>): void {
+  for (const [k, v] of Object.entries(added)) {
+    if (k.length < 1 || k.length > 128 || k.toLowerCase().startsWith('aws:')) throw invalid(`Invalid tag key: ${k.slice(0, 128)}`);
+    if (v.length > 256) throw invalid(`Invalid tag value for key ${k.slice(0, 128)}`);
+  }
+  if (Object.keys(all).length > MAX_TAGS) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `Cannot add tags: an RDS resource can have at most ${MAX_TAGS} tags.` });
+}
 
 function invalid(message: string): IamdbError {
   return new IamdbError('RDS_INVALID_PARAMETER', { message });
@@ -149,16 +159,10 @@ export function rdsService(deps: {
   a['AddTagsToResource'] = async (ctx, q) => {
     const arn = canonicalArn(q.required('ResourceName'));
     const tags = q.tags('Tags');
-    ctx.authorize('rds:AddTagsToResource', arn, {
-      context: { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) },
-    });
+    ctx.authorize('rds:AddTagsToResource', arn, { context: requestTagContext(tags) });
     const inst = byArn(arn);
-    for (const [k, v] of Object.entries(tags)) {
-      if (k.length < 1 || k.length > 128 || k.toLowerCase().startsWith('aws:')) throw invalid(`Invalid tag key: ${k.slice(0, 128)}`);
-      if (v.length > 256) throw invalid(`Invalid tag value for key ${k.slice(0, 128)}`);
-    }
     const merged = { ...inst.tags, ...tags };
-    if (Object.keys(merged).length > MAX_TAGS) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `Cannot add tags: an RDS resource can have at most ${MAX_TAGS} tags.` });
+    checkTags(merged, tags);
     await instances.setTags(inst.id, merged);
     return undefined;
   };
@@ -185,7 +189,14 @@ export function rdsService(deps: {
     if (!/^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/.test(id) || id.endsWith('-')) {
       throw invalid('The parameter DBInstanceIdentifier is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.');
     }
-    ctx.authorize('rds:RegisterDBInstance', arnOf(id));
+    const tags = q.tags('Tags');
+    const tagContext = requestTagContext(tags);
+    ctx.authorize('rds:RegisterDBInstance', arnOf(id), { context: tagContext });
+    // Tags given on create are also an rds:AddTagsToResource, as RDS authorizes them on CreateDBInstance
+    // ("RDS performs additional authorization on the rds:AddTagsToResource action",
+    // security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html). Checked before anything starts.
+    if (Object.keys(tags).length > 0) ctx.authorize('rds:AddTagsToResource', arnOf(id), { context: tagContext });
+    checkTags(tags, tags);
     const engine = q.required('Engine');
     if (engine !== 'postgres' && engine !== 'mysql' && engine !== 'mariadb') throw invalid(`Invalid DB engine: ${engine.slice(0, 32)}. iamdb fronts postgres, mysql and mariadb.`);
     const tlsMode = q.str('TargetTlsMode') ?? 'disable';
@@ -207,7 +218,7 @@ export function rdsService(deps: {
       targetTls: { mode: tlsMode as InstanceDefinition['targetTls']['mode'], ...(ca !== undefined ? { ca } : {}), ...(serverName !== undefined ? { serverName } : {}) },
       master: { username: q.required('MasterUsername'), password: new Secret(q.required('MasterUserPassword')) },
       iamDatabaseAuthentication: q.bool('EnableIAMDatabaseAuthentication') ?? false,
-      tags: q.tags('Tags'),
+      tags,
     };
     return { DBInstance: instanceXml(await deps.register(def)) };
   };

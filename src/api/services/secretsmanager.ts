@@ -13,6 +13,7 @@ import { parsePolicyOrThrow, type PolicyInput, type RequestContext } from '../..
 import type { Keyring } from '../../kms/index.js';
 import { DEFAULT_KMS_ALIAS, type DataKeys, type SecretRecord, type SecretRegistry } from '../../secrets/index.js';
 import { blob, bool, int, optionalString, requiredString, stringList, tagList } from '../json-params.js';
+import { requestTagContext } from '../request-tags.js';
 import type { ApiRequestContext, JsonHandler, JsonService } from '../service.js';
 import { authorizeKeyUse } from './kms.js';
 
@@ -125,15 +126,20 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const kmsKeyId = optionalString(body, 'KmsKeyId', 2048);
     const tags = tagList(body, 'Tags', 'Key', 'Value');
     if (body['AddReplicaRegions'] !== undefined) throw new IamdbError('API_NOT_SUPPORTED', { message: 'iamdb serves one region; replica regions are not supported' });
-    const arn = registry.newArn(name);
+    const arn = await registry.newArn(name);
+    const tagContext = requestTagContext(tags);
     ctx.authorize('secretsmanager:CreateSecret', arn, {
       context: {
         'secretsmanager:Name': name,
+        ...(description !== undefined ? { 'secretsmanager:Description': description } : {}),
         ...(kmsKeyId !== undefined ? { 'secretsmanager:KmsKeyId': kmsKeyId } : {}),
-        ...Object.fromEntries(Object.entries(tags ?? {}).map(([k, v]) => [`aws:RequestTag/${k}`, v])),
-        ...(tags ? { 'aws:TagKeys': Object.keys(tags) } : {}),
+        ...tagContext,
       },
     });
+    // Tags given on create are also a TagResource, as AWS authorizes them ("If you include tags in the
+    // secret, you also need secretsmanager:TagResource", API_CreateSecret.html): a Deny on tagging
+    // refuses the whole create, before anything is stored.
+    if (tags) ctx.authorize('secretsmanager:TagResource', arn, { context: { 'secretsmanager:SecretId': arn, ...tagContext } });
     // The key must exist and be usable before anything is stored.
     if (kmsKeyId !== undefined) await keyring.resolve(kmsKeyId);
     const defaultKeyId = kmsKeyId ?? (await ensureDefaultKey());
@@ -141,11 +147,11 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     if (value === undefined) return { ARN: rec.arn, Name: rec.name };
     const token = optionalString(body, 'ClientRequestToken');
     try {
-      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}) }, dataKeysFor(ctx), defaultKeyId);
+      const put = await registry.putValue(rec.arn, { ...value, ...(token !== undefined ? { token } : {}) }, dataKeysFor(ctx), defaultKeyId);
       return { ARN: rec.arn, Name: rec.name, VersionId: put.version.versionId };
     } catch (err) {
       // Nothing half-made stays: a secret whose first value could not be stored is removed.
-      await registry.discard(rec.name);
+      await registry.discard(rec.arn);
       throw err;
     }
   };
@@ -160,7 +166,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     });
     const version = registry.selectVersion(rec, { ...(versionId !== undefined ? { versionId } : {}), ...(stage !== undefined ? { stage } : {}) });
     const value = await registry.open(rec, version, dataKeysFor(ctx));
-    await registry.touch(rec.name);
+    await registry.touch(rec.arn);
     return {
       ARN: rec.arn,
       Name: rec.name,
@@ -177,28 +183,31 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     const value = valueOf(body, false)!;
     const token = optionalString(body, 'ClientRequestToken');
     const stages = stringList(body, 'VersionStages');
-    const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(stages ? { stages } : {}) }, dataKeysFor(ctx), rec.kmsKeyId ?? (await ensureDefaultKey()));
+    const put = await registry.putValue(rec.arn, { ...value, ...(token !== undefined ? { token } : {}), ...(stages ? { stages } : {}) }, dataKeysFor(ctx), rec.kmsKeyId ?? (await ensureDefaultKey()));
     return { ARN: rec.arn, Name: rec.name, VersionId: put.version.versionId, VersionStages: [...put.version.stages] };
   };
 
   a['UpdateSecret'] = async (ctx, body) => {
     const rec = await found(body);
-    authorizeSecret(ctx, 'secretsmanager:UpdateSecret', rec);
     const description = optionalString(body, 'Description', 2048);
     const kmsKeyId = optionalString(body, 'KmsKeyId', 2048);
+    authorizeSecret(ctx, 'secretsmanager:UpdateSecret', rec, {
+      ...(description !== undefined ? { 'secretsmanager:Description': description } : {}),
+      ...(kmsKeyId !== undefined ? { 'secretsmanager:KmsKeyId': kmsKeyId } : {}),
+    });
     const value = valueOf(body, true);
     // Everything that can be refused is done before the secret's settings change: the new value
     // is stored first (under the new key), or the caller's use of the new key is checked.
     let versionId: string | undefined;
     if (value !== undefined) {
       const token = optionalString(body, 'ClientRequestToken');
-      const put = await registry.putValue(rec.name, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), kmsKeyId ?? rec.kmsKeyId ?? (await ensureDefaultKey()));
+      const put = await registry.putValue(rec.arn, { ...value, ...(token !== undefined ? { token } : {}), ...(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}) }, dataKeysFor(ctx), kmsKeyId ?? rec.kmsKeyId ?? (await ensureDefaultKey()));
       versionId = put.version.versionId;
     } else if (kmsKeyId !== undefined) {
       authorizeKeyUse(ctx, keyring, 'kms:GenerateDataKey', await keyring.resolve(kmsKeyId), { encryptionContext: { SecretARN: rec.arn }, viaService });
     }
     if (description !== undefined || kmsKeyId !== undefined) {
-      await registry.update(rec.name, { ...(description !== undefined ? { description } : {}), ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) });
+      await registry.update(rec.arn, { ...(description !== undefined ? { description } : {}), ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) });
     }
     return { ARN: rec.arn, Name: rec.name, ...(versionId !== undefined ? { VersionId: versionId } : {}) };
   };
@@ -209,7 +218,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     authorizeSecret(ctx, 'secretsmanager:UpdateSecretVersionStage', rec, { 'secretsmanager:VersionStage': stage });
     const to = optionalString(body, 'MoveToVersionId');
     const from = optionalString(body, 'RemoveFromVersionId');
-    await registry.moveStage(rec.name, stage, to, from);
+    await registry.moveStage(rec.arn, stage, to, from);
     return { ARN: rec.arn, Name: rec.name };
   };
 
@@ -256,17 +265,20 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
 
   a['DeleteSecret'] = async (ctx, body) => {
     const rec = await found(body);
-    authorizeSecret(ctx, 'secretsmanager:DeleteSecret', rec);
     const days = int(body, 'RecoveryWindowInDays');
     const force = bool(body, 'ForceDeleteWithoutRecovery') ?? false;
-    const out = await registry.delete(rec.name, { ...(days !== undefined ? { recoveryDays: days } : {}), force });
+    authorizeSecret(ctx, 'secretsmanager:DeleteSecret', rec, {
+      ...(days !== undefined ? { 'secretsmanager:RecoveryWindowInDays': String(days) } : {}),
+      'secretsmanager:ForceDeleteWithoutRecovery': force ? 'true' : 'false',
+    });
+    const out = await registry.delete(rec.arn, { ...(days !== undefined ? { recoveryDays: days } : {}), force });
     return { ARN: rec.arn, Name: rec.name, DeletionDate: seconds(out.deletionDate) };
   };
 
   a['RestoreSecret'] = async (ctx, body) => {
     const rec = await found(body);
     authorizeSecret(ctx, 'secretsmanager:RestoreSecret', rec);
-    await registry.restore(rec.name);
+    await registry.restore(rec.arn);
     return { ARN: rec.arn, Name: rec.name };
   };
 
@@ -275,7 +287,7 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
     authorizeSecret(ctx, 'secretsmanager:PutResourcePolicy', rec);
     const policy = requiredString(body, 'ResourcePolicy', 20480);
     parsePolicyOrThrow(policy, 'resource');
-    await registry.setResourcePolicy(rec.name, policy);
+    await registry.setResourcePolicy(rec.arn, policy);
     return { ARN: rec.arn, Name: rec.name };
   };
   a['GetResourcePolicy'] = async (ctx, body) => {
@@ -286,22 +298,22 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
   a['DeleteResourcePolicy'] = async (ctx, body) => {
     const rec = await found(body);
     authorizeSecret(ctx, 'secretsmanager:DeleteResourcePolicy', rec);
-    await registry.setResourcePolicy(rec.name, undefined);
+    await registry.setResourcePolicy(rec.arn, undefined);
     return { ARN: rec.arn, Name: rec.name };
   };
 
   a['TagResource'] = async (ctx, body) => {
     const rec = await found(body);
     const tags = tagList(body, 'Tags', 'Key', 'Value') ?? {};
-    authorizeSecret(ctx, 'secretsmanager:TagResource', rec, { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) });
-    await registry.tag(rec.name, tags);
+    authorizeSecret(ctx, 'secretsmanager:TagResource', rec, requestTagContext(tags));
+    await registry.tag(rec.arn, tags);
     return {};
   };
   a['UntagResource'] = async (ctx, body) => {
     const rec = await found(body);
     const keys = stringList(body, 'TagKeys') ?? [];
     authorizeSecret(ctx, 'secretsmanager:UntagResource', rec, { 'aws:TagKeys': keys });
-    await registry.tag(rec.name, {}, keys);
+    await registry.tag(rec.arn, {}, keys);
     return {};
   };
 

@@ -8,6 +8,15 @@ export const secretsCodes = {
   SM_VERSION_NOT_FOUND: { kind: 'NotFound', message: "Secrets Manager can't find the specified secret value for {what}" },
   /** ResourceExistsException. */
   SM_EXISTS: { kind: 'Conflict', message: 'The operation failed because the secret {name} already exists.' },
+  /**
+   * InvalidRequestException: CreateSecret with a name that is the tail of another secret's ARN
+   * (`app/db-Dl4RXQ` while `app/db` is `…:secret:app/db-Dl4RXQ`). AWS warns against such names;
+   * iamdb refuses them, so that a name is never mistaken for another secret's ARN.
+   */
+  SM_NAME_IS_ANOTHER_ARN: {
+    kind: 'Conflict',
+    message: "You can't create a secret named {name} because another secret's ARN ends in that name. Don't end a secret name with a hyphen followed by six characters.",
+  },
   /** InvalidRequestException: the secret's state forbids the operation (marked for deletion, …). */
   SM_INVALID_REQUEST: { kind: 'InvalidInput', message: '{message}' },
   /** InvalidParameterException. */
