@@ -5,7 +5,7 @@
  * socket while nobody reads it, so an ordering that is otherwise a race
  * (the client acts between two steps of the gateway) happens every time.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** TCP states as `/proc/net/tcp` numbers them (include/net/tcp_states.h). */
 export const TcpState = {
@@ -55,4 +55,56 @@ export function untilTcpSocket(localPort: number, remotePort: number, what: stri
     };
     check();
   });
+}
+
+/** The sockets this process holds, by kind (see {@link processSockets}). */
+export interface ProcessSockets {
+  /** TCP connections (not listeners) whose local port is the one asked about. */
+  readonly tcpOnPort: number;
+  /** Unix-domain sockets (socketpairs among them). */
+  readonly unix: number;
+  /** Sockets in no kernel table: a TCP connection that took a reset and is still held open. */
+  readonly unlisted: number;
+}
+
+/**
+ * Counts the sockets behind this process's descriptors (`/proc/self/fd`):
+ * connections accepted on `localPort`, Unix sockets, and sockets the
+ * kernel has already dropped from its tables. A gateway that has let go of
+ * every session holds none of the first kind, and no more of the others
+ * than it did before.
+ */
+export function processSockets(localPort: number): ProcessSockets {
+  const inodes = new Map<string, 'on-port' | 'other' | 'unix'>();
+  const port = `:${localPort.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      // Listeners (state 0A) are not connections.
+      inodes.set(f[9]!, f[1]!.endsWith(port) && f[3] !== '0A' ? 'on-port' : 'other');
+    }
+  }
+  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 7) inodes.set(f[6]!, 'unix');
+  }
+  let tcpOnPort = 0;
+  let unix = 0;
+  let unlisted = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the descriptor readdir itself used, already closed
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode === undefined) continue;
+    const kind = inodes.get(inode);
+    if (kind === 'on-port') tcpOnPort++;
+    else if (kind === 'unix') unix++;
+    else if (kind === undefined) unlisted++;
+  }
+  return { tcpOnPort, unix, unlisted };
 }
