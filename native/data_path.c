@@ -50,8 +50,9 @@
  *                   callback (libuv still holds the handle, inside it);
  *                 - one per call frame that touches it after a call that
  *                   may finish it: pump() around pump_once(), on_poll()
- *                   around on_wake() and pump(). Nothing else may touch a
- *                   session after finish(), on_wake() or pump() without one.
+ *                   around on_wake() and pump_held(). Nothing may touch a
+ *                   session after finish(), on_wake() or pump() without one
+ *                   (commands for it found by id see only live sessions).
  *   SSL         Its session's; freed by finish() (by acceptTls() if the
  *               session never reached the loop).
  *   cfd         A dup of JS's client fd (JS closes its own at once); the
