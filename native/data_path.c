@@ -24,6 +24,53 @@
  * One libuv loop serves every session; JS talks to it through a command
  * queue and hears back through a thread-safe function. Nothing here parses
  * a database protocol: framing, policy and audit stay in TypeScript.
+ *
+ * Ownership: every object has one owner, and only the owner frees it.
+ *   engine E    Process-wide, static. start() sets up its loop, lock, wake
+ *               handle and thread; the env cleanup hook queues the stop
+ *               command (CMD_STOP finishes every session and closes the wake
+ *               handle, so the loop runs out), joins the thread, then closes
+ *               the loop and the lock.
+ *   tsfn        Node's, created by start() and unref'd; Node finalizes it
+ *               when the env goes.
+ *   SSL_CTX     The JS external tlsContext() returns; its finalizer frees
+ *               it when JS drops it. Each SSL holds an OpenSSL reference of
+ *               its own, so live sessions outlive a collected context.
+ *   cmd         Built on the JS thread, owned by the queue once submitted,
+ *               then by run_command(), which frees it with whatever of its
+ *               fd and bytes it did not hand to a session. The stop command
+ *               is static and never freed.
+ *   session     Built by acceptTls() on the JS thread, which never touches
+ *               it after submitting its CMD_ACCEPT; from then the loop
+ *               thread's. It is freed, with its four dbufs, when its count
+ *               of references `refs` reaches zero (unref()). References:
+ *                 - one while it is live (listed in E.sessions), dropped by
+ *                   finish();
+ *                 - one per poll handle from uv_close() to its close
+ *                   callback (libuv still holds the handle, inside it);
+ *                 - one per call frame that touches it after a call that
+ *                   may finish it: pump() around pump_once(), on_poll()
+ *                   around on_wake() and pump_held(). Nothing may touch a
+ *                   session after finish(), on_wake() or pump() without one
+ *                   (commands for it found by id see only live sessions).
+ *   SSL         Its session's; freed by finish() (by acceptTls() if the
+ *               session never reached the loop).
+ *   cfd         A dup of JS's client fd (JS closes its own at once); the
+ *               session's, closed by finish().
+ *   pfd         Our socketpair end; the session's, closed when SPLICE_WAIT
+ *               turns into RELAY, or by finish(). The other end is JS's from
+ *               acceptTls() on (a net.Socket closes it).
+ *   ufd         A dup of JS's server fd, the CMD_SPLICE command's until
+ *               run_command() gives it to a session in LOGIN (closed by
+ *               finish()) or closes it (no such session).
+ *   dbufs       prefix, to_srv, to_cli, held: the session's, freed when it
+ *               is. held's memory is the CMD_SPLICE command's bytes, taken
+ *               over; at RELAY held and to_srv trade buffers.
+ *   poll handle Inside its session; open from uv_poll_init() (watch) until
+ *               close_poll() hands it to uv_close(), never re-opened after.
+ *   event       Built by emit() on the loop thread, the tsfn queue's once
+ *               accepted; call_js() frees it (also when called without an
+ *               env at teardown), emit() if the queue refuses it.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -34,6 +81,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +130,7 @@ typedef struct session {
   uint64_t sp_written;   /* bytes written into the socketpair */
   uint64_t js_received;  /* what JS says it read from it (at splice) */
   uint64_t from_cli, from_srv;
-  int open_handles;
+  int refs;    /* see Ownership above: freed when it reaches zero */
   int in_pump; /* commands run from inside pump() must not pump again */
 } session;
 
@@ -116,7 +164,8 @@ typedef struct {
   cmd *head, *tail;
   session *sessions;
   napi_threadsafe_function tsfn;
-  int started;
+  int started;  /* JS thread: start() ran and the cleanup hook has not */
+  int stopping; /* loop thread: CMD_STOP ran; sessions still queued are refused */
   uint32_t next_id;
 } engine;
 
@@ -142,6 +191,9 @@ static void dbuf_consume(dbuf *b, size_t n) {
   b->len -= n;
   if (b->len == 0) b->off = 0;
 }
+
+/* A length for OpenSSL's int-sized calls: never more than INT_MAX at once. */
+static int io_len(size_t n) { return n > INT_MAX ? INT_MAX : (int)n; }
 
 static void dbuf_free(dbuf *b) {
   free(b->data);
@@ -182,9 +234,12 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
 
 /* ------------------------------------------------------------- lifecycle */
 
-/* A session is freed when its own reference and every poll handle are gone. */
-static void release(session *s) {
-  if (--s->open_handles > 0) return;
+/* Takes a reference: the session stays allocated until the matching unref(). */
+static void ref(session *s) { s->refs++; }
+
+/* Drops a reference; the last one frees the session (see Ownership above). */
+static void unref(session *s) {
+  if (--s->refs > 0) return;
   dbuf_free(&s->prefix);
   dbuf_free(&s->to_srv);
   dbuf_free(&s->to_cli);
@@ -192,12 +247,13 @@ static void release(session *s) {
   free(s);
 }
 
-static void on_handle_closed(uv_handle_t *h) { release(h->data); }
+static void on_handle_closed(uv_handle_t *h) { unref(h->data); }
 
+/* libuv holds the handle, inside the session, until its close callback: a reference until then. */
 static void close_poll(uv_poll_t *p, int *on, session *s) {
   if (!*on) return;
   *on = 0;
-  s->open_handles++;
+  ref(s);
   uv_close((uv_handle_t *)p, on_handle_closed);
 }
 
@@ -206,7 +262,11 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-/* Ends a session now: sockets closed, handles released, JS told why. */
+/*
+ * Ends a session now: sockets closed, handles released, JS told why. Drops
+ * the live reference: the caller must hold one of its own to touch the
+ * session afterwards.
+ */
 static void finish(session *s, const char *why) {
   if (s->state == CLOSED) return;
   enum state was = s->state;
@@ -230,7 +290,7 @@ static void finish(session *s, const char *why) {
   } else {
     emit(EV_CLOSED, s, why);
   }
-  release(s);
+  unref(s);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events);
@@ -284,11 +344,24 @@ static int flush_plain(int fd, dbuf *b, int *blocked, uint64_t *counter) {
 /* Moves every byte that can move without blocking, then sets the polls. */
 static void pump_once(session *s);
 
-static void pump(session *s) {
+/* pump() for a caller that holds a reference of its own. */
+static void pump_held(session *s) {
   if (s->in_pump) return;
   s->in_pump = 1;
   pump_once(s);
   s->in_pump = 0;
+}
+
+/*
+ * pump_once() may finish the session (a failed send or SSL_accept before any
+ * poll handle is open drops its last other reference), and may run queued
+ * commands that finish it: the reference taken here keeps it allocated
+ * until in_pump is cleared.
+ */
+static void pump(session *s) {
+  ref(s);
+  pump_held(s);
+  unref(s);
 }
 
 static void pump_once(session *s) {
@@ -327,7 +400,7 @@ static void pump_once(session *s) {
     if (!s->cli_eof && s->to_srv.len == 0 && s->state != SPLICE_WAIT && (s->cli_in || SSL_has_pending(s->ssl))) {
       if (dbuf_reserve(&s->to_srv, CHUNK) < 0) return finish(s, "out of memory");
       ERR_clear_error();
-      int n = SSL_read(s->ssl, s->to_srv.data, (int)s->to_srv.cap);
+      int n = SSL_read(s->ssl, s->to_srv.data, io_len(s->to_srv.cap));
       if (n > 0) {
         s->to_srv.len = (size_t)n;
         s->from_cli += (uint64_t)n;
@@ -381,7 +454,7 @@ static void pump_once(session *s) {
     }
     if (s->to_cli.len > 0) {
       ERR_clear_error();
-      int n = SSL_write(s->ssl, s->to_cli.data + s->to_cli.off, (int)s->to_cli.len);
+      int n = SSL_write(s->ssl, s->to_cli.data + s->to_cli.off, io_len(s->to_cli.len));
       if (n > 0) {
         dbuf_consume(&s->to_cli, (size_t)n);
         s->write_want = 0;
@@ -418,7 +491,7 @@ static void pump_once(session *s) {
           /* JS's bytes go first, then whatever the client sent meanwhile. */
           size_t total = s->held.len + s->to_srv.len;
           if (dbuf_reserve(&s->held, total) < 0) return finish(s, "out of memory");
-          memcpy(s->held.data + s->held.len, s->to_srv.data + s->to_srv.off, s->to_srv.len);
+          if (s->to_srv.len > 0) memcpy(s->held.data + s->held.len, s->to_srv.data + s->to_srv.off, s->to_srv.len);
           s->held.len = total;
           dbuf tmp = s->to_srv;
           s->to_srv = s->held;
@@ -458,8 +531,8 @@ static void pump_once(session *s) {
   if (rc != 0) finish(s, "poll failed");
 }
 
-static void on_poll(uv_poll_t *p, int status, int events) {
-  session *s = p->data;
+/* The caller holds a reference. */
+static void on_poll_event(session *s, uv_poll_t *p, int status, int events) {
   /*
    * Commands first: JS queues a splice before it closes its socketpair end,
    * so the EOF we may be about to read must find the session spliced.
@@ -481,7 +554,15 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   }
   /* SSL_read waiting to write (or SSL_write to read) retries on the other readiness. */
   if (p == &s->cpoll && (events & UV_WRITABLE) && s->read_want == SSL_ERROR_WANT_WRITE) s->cli_in = 1;
-  pump(s);
+  pump_held(s);
+}
+
+/* Queued commands may finish the session: hold it across them and the pump. */
+static void on_poll(uv_poll_t *p, int status, int events) {
+  session *s = p->data;
+  ref(s);
+  on_poll_event(s, p, status, events);
+  unref(s);
 }
 
 /* ------------------------------------------------------------- commands */
@@ -491,6 +572,8 @@ static session *find(uint32_t id) {
   return NULL;
 }
 
+static cmd stop_command = {.kind = CMD_STOP, .fd = -1};
+
 static void run_command(cmd *c) {
   switch (c->kind) {
     case CMD_ACCEPT: {
@@ -498,7 +581,9 @@ static void run_command(cmd *c) {
       s->next = E.sessions;
       if (E.sessions) E.sessions->prev = s;
       E.sessions = s;
-      pump(s);
+      /* After the stop, nothing may open a handle: the loop must run out. */
+      if (E.stopping) finish(s, "gateway stopped");
+      else pump(s);
       break;
     }
     case CMD_SPLICE: {
@@ -525,9 +610,11 @@ static void run_command(cmd *c) {
       break;
     }
     case CMD_STOP: {
+      if (E.stopping) return;
+      E.stopping = 1;
       while (E.sessions != NULL) finish(E.sessions, "gateway stopped");
       uv_close((uv_handle_t *)&E.wake, NULL);
-      break;
+      return; /* static: nothing to free */
     }
   }
   if (c->fd >= 0) close(c->fd);
@@ -535,17 +622,26 @@ static void run_command(cmd *c) {
   free(c);
 }
 
-static void on_wake(uv_async_t *a) {
-  (void)a;
+static cmd *next_command(void) {
   uv_mutex_lock(&E.lock);
   cmd *c = E.head;
-  E.head = E.tail = NULL;
-  uv_mutex_unlock(&E.lock);
-  while (c != NULL) {
-    cmd *next = c->next;
-    run_command(c);
-    c = next;
+  if (c != NULL) {
+    E.head = c->next;
+    if (E.head == NULL) E.tail = NULL;
   }
+  uv_mutex_unlock(&E.lock);
+  return c;
+}
+
+/*
+ * Runs queued commands in the order JS queued them. It is re-entered from
+ * inside a command (pump_once() runs the queue before it decides a login has
+ * ended), so it takes one command at a time off the shared queue: the inner
+ * call goes on where the outer one was, never ahead of an older command.
+ */
+static void on_wake(uv_async_t *a) {
+  (void)a;
+  for (cmd *c = next_command(); c != NULL; c = next_command()) run_command(c);
 }
 
 static void loop_main(void *arg) {
@@ -577,16 +673,15 @@ static napi_value throw_msg(napi_env env, const char *msg) {
   return NULL;
 }
 
+/* Env teardown: stop the loop thread (no allocation, so it cannot fail), then free the engine's parts. */
 static void cleanup_hook(void *arg) {
   (void)arg;
   if (!E.started) return;
-  cmd *c = calloc(1, sizeof(cmd));
-  if (c == NULL) return;
-  c->kind = CMD_STOP;
-  c->fd = -1;
-  submit(c);
-  uv_thread_join(&E.thread);
   E.started = 0;
+  submit(&stop_command);
+  uv_thread_join(&E.thread);
+  uv_loop_close(&E.loop);
+  uv_mutex_destroy(&E.lock);
 }
 
 /* start(onEvent): starts the loop thread once per process. */
@@ -595,6 +690,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (E.started) return throw_msg(env, "native data path already started");
+  E.stopping = 0;
+  E.head = E.tail = NULL;
   napi_value name;
   CHECK(napi_create_string_utf8(env, "iamdb-data-path", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &E.tsfn));
@@ -623,7 +720,10 @@ static napi_value js_tls_context(napi_env env, napi_callback_info info) {
   char *pem[2] = {NULL, NULL};
   for (int i = 0; i < 2; i++) {
     size_t len;
-    if (napi_get_value_string_utf8(env, argv[i], NULL, 0, &len) != napi_ok) return throw_msg(env, "tlsContext expects PEM strings");
+    if (napi_get_value_string_utf8(env, argv[i], NULL, 0, &len) != napi_ok) {
+      free(pem[0]);
+      return throw_msg(env, "tlsContext expects PEM strings");
+    }
     pem[i] = malloc(len + 1);
     if (pem[i] == NULL) {
       free(pem[0]);
@@ -725,9 +825,9 @@ static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
     ERR_clear_error();
     return throw_msg(env, "cannot set up the TLS session");
   }
-  memcpy(s->prefix.data, pre, npre);
+  if (npre > 0) memcpy(s->prefix.data, pre, npre);
   s->prefix.len = npre;
-  s->open_handles = 1;
+  s->refs = 1; /* the live reference, dropped by finish() */
   uint32_t id = ++E.next_id;
   s->id = id;
   s->state = HANDSHAKE;
@@ -773,6 +873,8 @@ static napi_value js_splice(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[1], &fd));
   CHECK(napi_get_buffer_info(env, argv[2], &bytes, &n));
   CHECK(napi_get_value_double(env, argv[3], &received));
+  if (!E.started) return throw_msg(env, "native data path not started");
+  if (!(received >= 0 && received < 9007199254740992.0)) return throw_msg(env, "splice expects a byte count");
   int ufd = dup_nonblocking(fd);
   if (ufd < 0) return throw_msg(env, "cannot take over the server connection");
   cmd *c = calloc(1, sizeof(cmd));
@@ -801,6 +903,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id;
   CHECK(napi_get_value_uint32(env, argv[0], &id));
+  if (!E.started) return throw_msg(env, "native data path not started");
   cmd *c = calloc(1, sizeof(cmd));
   if (c == NULL) return throw_msg(env, "out of memory");
   c->kind = CMD_CLOSE;

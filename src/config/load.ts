@@ -2,7 +2,10 @@
  * Loading the configuration: file (YAML) < environment (IAMDB_*) < flags,
  * validated by the zod schema plus cross-field checks, every problem reported
  * at once with its path, then deep-frozen with secrets wrapped in Secret<T>.
- * This is the only module that reads configuration files or process.env.
+ * This is the only module that reads configuration files or process.env,
+ * but for IAMDB_NATIVE_ADDON, which the native data path's loader reads
+ * (src/gateway/native-data-path.ts): it picks a build of the addon for the
+ * whole process, not a setting.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';

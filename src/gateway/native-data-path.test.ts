@@ -9,6 +9,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCertificates, type TestCertificates } from '../../test/support/certs.js';
+import { TcpState, tcpSocketState, untilTcpSocket, type TcpSocketState } from '../../test/support/tcp-state.js';
 import { isIamdbError } from '../errors/index.js';
 import { Secret } from '../util/index.js';
 import type { ClientTlsSession, ClientTlsTerminator, RelayPending } from './client-tls.js';
@@ -40,8 +41,13 @@ function listen(onSocket: (s: Socket) => void): Promise<{ server: Server; port: 
   });
 }
 
-/** A gateway endpoint: accepts, answers the clear request byte, hands TLS to the terminator. */
-async function gateway(): Promise<{ port: number; sessions: AsyncIterator<ClientTlsSession | Error> }> {
+/**
+ * A gateway endpoint: accepts, answers the clear request byte, hands TLS to the terminator.
+ * `hold`, when given, runs between the request byte and the hand-over with Node no longer
+ * reading the socket, as in the moment after a session's check for pending bytes: whatever
+ * the client sends meanwhile reaches the native side first.
+ */
+async function gateway(hold?: (raw: Socket) => Promise<void>): Promise<{ port: number; sessions: AsyncIterator<ClientTlsSession | Error> }> {
   const queue: Array<ClientTlsSession | Error> = [];
   const waiters: Array<(v: IteratorResult<ClientTlsSession | Error>) => void> = [];
   const push = (v: ClientTlsSession | Error): void => {
@@ -52,7 +58,12 @@ async function gateway(): Promise<{ port: number; sessions: AsyncIterator<Client
   const { port } = await listen((raw) => {
     raw.once('data', (first) => {
       expect(first.toString()).toBe('?');
-      terminator.accept(raw, Buffer.from('S'), 2_000).then(push, push);
+      if (!hold) return void terminator.accept(raw, Buffer.from('S'), 2_000).then(push, push);
+      raw.pause();
+      (raw as unknown as { _handle: { readStop(): number } })._handle.readStop();
+      hold(raw)
+        .then(() => terminator.accept(raw, Buffer.from('S'), 2_000))
+        .then(push, push);
     });
   });
   return {
@@ -261,21 +272,53 @@ describe('native data path', () => {
     expect(fds()).toBeLessThanOrEqual(before);
   });
 
-  it('refuses a client that does not speak TLS after the answer byte, and goes on serving', async () => {
-    const gw = await gateway();
-    const raw = netConnect(gw.port, '127.0.0.1');
-    closeables.push(raw);
-    raw.write('?');
-    await readExactly(raw, 1);
-    const rawEnd = ended(raw);
-    raw.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    const failure = (await gw.sessions.next()).value;
-    expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_TLS_HANDSHAKE_FAILED');
-    await rawEnd;
-    // The data path still serves the next client.
-    const { c, session } = await tlsSession(gw);
-    c.write('hello');
-    expect((await readExactly(session.socket, 5)).toString()).toBe('hello');
+  describe('refuses a client that does not speak TLS, whenever its bytes or its reset arrive, and goes on serving', () => {
+    const http = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+    /**
+     * `before`: the client acts after the session's check for pending bytes and before the
+     * native side writes the answer byte, and its act has reached the gateway's socket when
+     * the native side starts (it then fails at its first send or its first SSL_accept).
+     * Otherwise the client acts once it has read the answer byte.
+     */
+    const cases: Array<{ name: string; before: boolean; act: (raw: Socket) => void; arrived: (s: TcpSocketState | undefined) => boolean }> = [
+      { name: 'non-TLS bytes before the answer byte', before: true, act: (raw) => raw.write(http), arrived: (s) => (s?.rxQueue ?? 0) >= http.length },
+      { name: 'one non-TLS byte and a close before the answer byte', before: true, act: (raw) => raw.end('G'), arrived: (s) => s?.state === TcpState.CloseWait && s.rxQueue >= 1 },
+      { name: 'a reset before the answer byte', before: true, act: (raw) => raw.resetAndDestroy(), arrived: (s) => s === undefined || s.state === TcpState.Close },
+      { name: 'non-TLS bytes after the answer byte', before: false, act: (raw) => raw.write(http), arrived: () => true },
+      { name: 'one non-TLS byte and a close after the answer byte', before: false, act: (raw) => raw.end('G'), arrived: () => true },
+      { name: 'a reset after the answer byte', before: false, act: (raw) => raw.resetAndDestroy(), arrived: () => true },
+    ];
+    for (const tc of cases) {
+      it(tc.name, async () => {
+        let client: Socket | undefined;
+        let pendingAct = tc.before;
+        const gw = await gateway(async (srv) => {
+          if (!pendingAct) return;
+          pendingAct = false;
+          // The server side of this connection, as the kernel holds it: present, not yet read.
+          expect(tcpSocketState(srv.localPort!, srv.remotePort!)?.state).toBe(TcpState.Established);
+          tc.act(client!);
+          await untilTcpSocket(srv.localPort!, srv.remotePort!, tc.name, tc.arrived);
+        });
+        client = netConnect(gw.port, '127.0.0.1');
+        client.on('error', () => undefined);
+        closeables.push(client);
+        const clientEnd = ended(client);
+        client.write('?');
+        if (!tc.before) {
+          expect((await readExactly(client, 1)).toString()).toBe('S');
+          tc.act(client);
+        }
+        const failure = (await gw.sessions.next()).value;
+        expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_TLS_HANDSHAKE_FAILED');
+        // The native side has closed the client: it sees the end (or had reset it itself).
+        await clientEnd;
+        // The data path still serves the next client on the same endpoint.
+        const { c, session } = await tlsSession(gw);
+        c.write('hello');
+        expect((await readExactly(session.socket, 5)).toString()).toBe('hello');
+      });
+    }
   });
 
   it('gives up on a handshake that never comes (login timeout)', async () => {

@@ -8,9 +8,16 @@
  *
  * The addon is built by `npm ci` (node-gyp, binding.gyp). Where it cannot
  * be loaded, `gateway.dataPath: auto` falls back to Node's TLS.
+ *
+ * `IAMDB_NATIVE_ADDON`, when set, names another build of the same addon to
+ * load instead, such as the AddressSanitizer build
+ * (`npm run build:native:asan`, see scripts/native-sanitizer-check). It is
+ * read here rather than in config/ because it picks the binary the process
+ * loads once for all its endpoints, like LD_PRELOAD, not a gateway setting.
  */
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { IamdbError } from '../errors/index.js';
 import type { Secret } from '../util/index.js';
@@ -40,14 +47,18 @@ type Listener = {
 let engine: NativeDataPath | undefined;
 let loadError: Error | undefined;
 
-/** The native data path, or undefined with the reason when the addon is not built or cannot load. */
+/**
+ * The native data path, or undefined with the reason when the addon is not built or cannot load.
+ * The addon is build/Release/iamdb_data_path.node, or the file `IAMDB_NATIVE_ADDON` names.
+ */
 export function nativeDataPath(): { path?: NativeDataPath; error?: Error } {
   if (engine) return { path: engine };
   if (loadError) return { error: loadError };
   try {
     // src/gateway and dist/gateway are both two levels below the package root.
     const require = createRequire(import.meta.url);
-    const binding = require(new URL('../../build/Release/iamdb_data_path.node', import.meta.url).pathname) as Binding;
+    const addon = process.env['IAMDB_NATIVE_ADDON'] || new URL('../../build/Release/iamdb_data_path.node', import.meta.url).pathname;
+    const binding = require(resolvePath(addon)) as Binding;
     engine = new NativeDataPath(binding);
     return { path: engine };
   } catch (err) {
