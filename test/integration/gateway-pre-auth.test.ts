@@ -11,19 +11,16 @@
  * whatever the gateway ends, it ends because of the rule under test.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  Capability,
-  decodeErrPacket,
-  decodeHandshakeV10,
-  encodeHandshakeResponse41,
-  encodePacket,
-} from '../../src/protocol/mysql/index.js';
+import { decodeErrPacket, decodeHandshakeV10, encodePacket } from '../../src/protocol/mysql/index.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
 import {
   collectUntilClose,
+  mysqlHandshakeResponse,
   mysqlLoginAs,
   pgLoginAs,
   pgStartup,
@@ -34,7 +31,7 @@ import {
   signToken,
   type Endpoint,
 } from '../support/gateway-clients.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { iamAllowedEverywhere, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 
 const pgServer = inject('iamdbPostgres');
 const myServer = inject('iamdbMariaDb');
@@ -44,17 +41,6 @@ const myIam = `pa_my_${suffix}`;
 const key = newAccessKey();
 const LONG = 120_000;
 
-function iamConfig(): Record<string, unknown> {
-  return {
-    users: [
-      {
-        name: 'app',
-        accessKeys: [key],
-        policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/*` }] } }],
-      },
-    ],
-  };
-}
 
 function instances(target: { my: { host: string; port: number; password: string; user: string } }): Array<Record<string, unknown>> {
   return [
@@ -85,27 +71,12 @@ async function mysqlGreeting(s: Socket): Promise<ReturnType<typeof decodeHandsha
   return decodeHandshakeV10(p.payload);
 }
 
-/** A HandshakeResponse41 for `user` without TLS (a password user's first answer, any scramble). */
-function handshakeResponse(user: string): Buffer {
-  return encodeHandshakeResponse41({
-    capabilityFlags: (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_LONG_PASSWORD) >>> 0,
-    maxPacketSize: 1 << 24,
-    characterSet: 45,
-    mariadbCapabilities: 0,
-    username: user,
-    authResponse: randomBytes(20),
-    database: undefined,
-    authPluginName: 'mysql_native_password',
-    connectAttributes: undefined,
-  });
-}
-
 describe('messages before authentication are bounded by what a login needs', () => {
   let gw: TestIamdb;
   let pgEp: Endpoint;
   let myEp: Endpoint;
   beforeAll(async () => {
-    gw = await startIamdb({ iam: iamConfig(), gateway: { loginTimeoutMs: LONG }, instances: instances({ my: sharedMy }) });
+    gw = await startIamdb({ iam: iamAllowedEverywhere(key), gateway: { loginTimeoutMs: LONG }, instances: instances({ my: sharedMy }) });
     pgEp = gw.endpoint('pa-pg');
     myEp = gw.endpoint('pa-my');
   });
@@ -143,8 +114,7 @@ describe('messages before authentication are bounded by what a login needs', () 
     const s = await rawConnect(myEp);
     await mysqlGreeting(s);
     const closed = collectUntilClose(s);
-    const response = handshakeResponse('whoever');
-    s.write(encodePacket(response, 5));
+    s.write(encodePacket(await mysqlHandshakeResponse('whoever'), 5));
     await closed;
   });
 });
@@ -156,14 +126,14 @@ describe('caps on connections that have not authenticated', () => {
   const held: Socket[] = [];
   beforeAll(async () => {
     gw = await startIamdb({
-      iam: iamConfig(),
+      iam: iamAllowedEverywhere(key),
       gateway: { loginTimeoutMs: LONG, preAuth: { maxConnections: 8, maxConnectionsPerSource: 3 } },
       instances: instances({ my: sharedMy }),
     });
     pgEp = gw.endpoint('pa-pg');
     myEp = gw.endpoint('pa-my');
     // IAM users on both servers, created through the gateway as on RDS.
-    const admin = new (await import('pg')).default.Client({ host: pgServer.host, port: pgServer.port, user: pgServer.user, password: pgServer.password, database: 'postgres' });
+    const admin = new pg.Client({ host: pgServer.host, port: pgServer.port, user: pgServer.user, password: pgServer.password, database: 'postgres' });
     await admin.connect();
     await admin.query(`CREATE USER ${pgIam}; GRANT rds_iam TO ${pgIam}`);
     await admin.end();
@@ -239,7 +209,7 @@ describe('caps on connections that have not authenticated', () => {
         user: myIam,
         password: signToken(myEp, myIam, key),
         enableCleartextPlugin: true,
-        ssl: { ca: (await import('node:fs')).readFileSync(gw.caPath) },
+        ssl: { ca: readFileSync(gw.caPath) },
         localAddress: '127.0.0.6',
       });
       sessions.push(c);
@@ -261,7 +231,7 @@ describe('MySQL: no server connection for a client that has not authenticated', 
   beforeAll(async () => {
     server = await startMariaDb({ extraArgs: ['--max-connections=20'] });
     gw = await startIamdb({
-      iam: iamConfig(),
+      iam: iamAllowedEverywhere(key),
       gateway: { loginTimeoutMs: LONG, maxServerLoginsInProgress: 2 },
       instances: [instances({ my: { host: server.host, port: server.port, user: server.rootUser, password: server.rootPassword } })[1]!],
     });
@@ -302,7 +272,7 @@ describe('MySQL: no server connection for a client that has not authenticated', 
     for (let i = 0; i < 6; i++) {
       const s = await rawConnect(ep);
       await mysqlGreeting(s);
-      s.write(encodePacket(handshakeResponse(server.rootUser), 1));
+      s.write(encodePacket(await mysqlHandshakeResponse(server.rootUser), 1));
       stalled.push(s);
       held.push(s);
       // Only logins holding a server connection get the server's scramble; the others wait.

@@ -6,12 +6,13 @@
  * many logins fail together, without failing any of them.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ManagedCredentials } from '../../src/rds/index.js';
 import { runPsql } from '../support/clients.js';
 import { pgLoginAs, signToken, type Endpoint } from '../support/gateway-clients.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { iamAllowedEverywhere, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 import { startPostgres, type PgServer } from '../support/postgres-server.js';
 
 const key = newAccessKey();
@@ -19,16 +20,8 @@ const suffix = randomBytes(3).toString('hex');
 
 function gatewayConfig(target: { host: string; port: number; user: string; password: string }, id: string): Record<string, unknown> {
   return {
-    iam: {
-      users: [
-        {
-          name: 'ops',
-          accessKeys: [key],
-          // Allowed as any database user: the master included, as a careless policy would.
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/*` }] } }],
-        },
-      ],
-    },
+    // Allowed as any database user: the master included, as a careless policy would.
+    iam: iamAllowedEverywhere(key),
     instances: [
       {
         id,
@@ -122,5 +115,18 @@ describe('replacing a credential changed behind the gateway (PostgreSQL)', () =>
     expect(logins.map((l) => (l.status === 'fulfilled' ? l.value : String(l.reason)))).toEqual(Array(8).fill(user));
     const replaced = await gw.app.store.get('db-credential', id);
     expect(replaced?.version).toBe(2);
+  });
+
+  it('keeps an IAM user an IAM user when she sets her own password: her membership in rds_iam decides, not her password', async () => {
+    const self = `self_${suffix}`;
+    await asSuperuser(target, (c) => c.query(`CREATE USER ${self}; GRANT rds_iam TO ${self}`));
+    const c = new pg.Client({ host: ep.host, port: ep.port, user: self, password: signToken(ep, self, key), database: 'postgres', ssl: { ca: readFileSync(gw.caPath) } });
+    await c.connect();
+    await c.query(`ALTER ROLE CURRENT_USER PASSWORD 'mine-now'`);
+    await c.end();
+    const withPassword = await pgLoginAs(ep, gw.caPath, self, 'mine-now').catch((e: Error) => String(e));
+    expect(withPassword).toContain(`PAM authentication failed for user "${self}"`);
+    expect(gw.lastAuth()).toMatchObject({ reason: 'InvalidToken', method: 'iam' });
+    expect(await pgLoginAs(ep, gw.caPath, self, signToken(ep, self, key))).toBe(self);
   });
 });

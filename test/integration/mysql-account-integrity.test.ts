@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AccountAuditEvent } from '../../src/audit/index.js';
 import { ManagedCredentials } from '../../src/rds/index.js';
 import { errnoOf, mysqlConnect, mysqlLoginAs, rawMysqlLogin, signToken, type Endpoint } from '../support/gateway-clients.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { iamAllowedEverywhere, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 
 const server = inject('iamdbMariaDb');
 const s = randomBytes(3).toString('hex');
@@ -55,15 +55,7 @@ async function credentialIds(): Promise<string[]> {
 
 beforeAll(async () => {
   gw = await startIamdb({
-    iam: {
-      users: [
-        {
-          name: 'app',
-          accessKeys: [key],
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/*` }] } }],
-        },
-      ],
-    },
+    iam: iamAllowedEverywhere(key),
     instances: [
       {
         id: INSTANCE,

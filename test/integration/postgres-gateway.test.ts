@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { presignDbAuthToken } from '../../src/sigv4/index.js';
 import { Secret } from '../../src/util/index.js';
 import { runAwsCli, runPsql } from '../support/clients.js';
+import { pgLoginAs } from '../support/gateway-clients.js';
 import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 
 const server = inject('iamdbPostgres');
@@ -54,15 +55,8 @@ function conn(user: string, password: string, sslmode = 'verify-full'): string {
   return `host=${host} port=${port} dbname=postgres user=${user} sslmode=${sslmode} sslrootcert=${gw.caPath} password=${password}`;
 }
 
-async function pgLogin(user: string, password: string): Promise<string> {
-  const client = new pg.Client({ host, port, user, password, database: 'postgres', ssl: { ca: readFileSync(gw.caPath) } });
-  await client.connect();
-  try {
-    const res = await client.query<{ u: string }>('select current_user as u');
-    return res.rows[0]!.u;
-  } finally {
-    await client.end();
-  }
+function pgLogin(user: string, password: string): Promise<string> {
+  return pgLoginAs({ host, port }, gw.caPath, user, password);
 }
 
 async function expectPamFailure(user: string, password: string, reason: string): Promise<void> {

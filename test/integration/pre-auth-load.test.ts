@@ -22,11 +22,11 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Capability, encodeHandshakeResponse41, encodePacket } from '../../src/protocol/mysql/index.js';
+import { encodePacket } from '../../src/protocol/mysql/index.js';
 import { ensureBuilt, IAMDB_BIN } from '../support/build.js';
 import { getFreePort } from '../support/free-port.js';
-import { mysqlLoginAs, pgLoginAs, pgStartup, pgTls, rawConnect, readBytes, readMysqlPacket, signToken, type Endpoint } from '../support/gateway-clients.js';
-import { ACCOUNT, REGION, newAccessKey } from '../support/iamdb.js';
+import { mysqlHandshakeResponse, mysqlLoginAs, pgLoginAs, pgStartup, pgTls, rawConnect, readBytes, readMysqlPacket, signToken, type Endpoint } from '../support/gateway-clients.js';
+import { ACCOUNT, iamAllowedEverywhere, newAccessKey, REGION } from '../support/iamdb.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
 import { startPostgres, type PgServer } from '../support/postgres-server.js';
 
@@ -73,15 +73,7 @@ beforeAll(async () => {
       stateDir: './state',
       log: { level: 'info' },
       gateway: { loginTimeoutMs: 120_000 },
-      iam: {
-        users: [
-          {
-            name: 'app',
-            accessKeys: [key],
-            policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/*` }] } }],
-          },
-        ],
-      },
+      iam: iamAllowedEverywhere(key),
       instances: [
         { id: 'load-pg', engine: 'postgres', listen: `${pgEp.host}:${pgEp.port}`, target: `${pgServer.host}:${pgServer.port}`, master: { username: pgServer.superuser, password: pgServer.superuserPassword }, iamDatabaseAuthentication: true },
         { id: 'load-my', engine: 'mariadb', listen: `${myEp.host}:${myEp.port}`, target: `${myServer.host}:${myServer.port}`, master: { username: myServer.rootUser, password: myServer.rootPassword }, iamDatabaseAuthentication: true },
@@ -130,23 +122,6 @@ function trickle(s: Socket, bytes: Buffer): void {
     s.write(bytes.subarray(at, ++at));
   }, 100);
   timers.push(t);
-}
-
-function mysqlResponse(user: string): Buffer {
-  return encodePacket(
-    encodeHandshakeResponse41({
-      capabilityFlags: (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH) >>> 0,
-      maxPacketSize: 1 << 24,
-      characterSet: 45,
-      mariadbCapabilities: 0,
-      username: user,
-      authResponse: randomBytes(20),
-      database: undefined,
-      authPluginName: 'mysql_native_password',
-      connectAttributes: undefined,
-    }),
-    1,
-  );
 }
 
 async function logins(): Promise<void> {
@@ -202,7 +177,7 @@ it(`holds ${IDLE_PER_ENGINE} idle and ${SLOW_PER_ENGINE} slow unauthenticated cl
     const m = await rawConnect(myEp, source(IDLE_PER_ENGINE + i));
     sockets.push(m);
     await readMysqlPacket(m);
-    trickle(m, mysqlResponse(myUser));
+    trickle(m, encodePacket(await mysqlHandshakeResponse(myUser), 1));
   }
   // Every idle MySQL client has its greeting (the gateway has accepted and answered all of them).
   const lastMy = await rawConnect(myEp, '127.0.0.99');

@@ -120,6 +120,25 @@ export async function pgTls(endpoint: Endpoint, caPath: string, localAddress?: s
   });
 }
 
+/**
+ * A HandshakeResponse41 payload for `user` without TLS, answering `scramble` for `password`
+ * (random bytes when there is no scramble to answer: a login that will stall or fail).
+ */
+export async function mysqlHandshakeResponse(user: string, answer?: { password: string; scramble: Buffer }): Promise<Buffer> {
+  const { Capability: Cap, encodeHandshakeResponse41, scrambleNativePassword } = await import('../../src/protocol/mysql/index.js');
+  return encodeHandshakeResponse41({
+    capabilityFlags: (Cap.CLIENT_PROTOCOL_41 | Cap.CLIENT_SECURE_CONNECTION | Cap.CLIENT_PLUGIN_AUTH | Cap.CLIENT_MULTI_RESULTS | Cap.CLIENT_TRANSACTIONS | Cap.CLIENT_LONG_PASSWORD) >>> 0,
+    maxPacketSize: 1 << 24,
+    characterSet: 45,
+    mariadbCapabilities: 0,
+    username: user,
+    authResponse: answer ? scrambleNativePassword(answer.password, answer.scramble) : (await import('node:crypto')).randomBytes(20),
+    database: undefined,
+    authPluginName: 'mysql_native_password',
+    connectAttributes: undefined,
+  });
+}
+
 /** A PostgreSQL StartupMessage for `user`. */
 export function pgStartup(user: string): Buffer {
   return encodeStartupMessage({ params: { user, database: 'postgres' } });
@@ -138,28 +157,10 @@ export interface RawMysqlSession {
 
 /** Logs in with mysql_native_password (following the gateway's switch to the server's scramble). */
 export async function rawMysqlLogin(endpoint: Endpoint, user: string, password: string): Promise<RawMysqlSession> {
-  const { Capability: Cap, decodeHandshakeV10: decodeGreeting, decodeAuthSwitchRequest, encodeHandshakeResponse41: encodeResponse, encodePacket: frame, scrambleNativePassword } = await import(
-    '../../src/protocol/mysql/index.js'
-  );
+  const { decodeHandshakeV10: decodeGreeting, decodeAuthSwitchRequest, encodePacket: frame, scrambleNativePassword } = await import('../../src/protocol/mysql/index.js');
   const socket = await rawConnect(endpoint);
   const greeting = decodeGreeting((await readMysqlPacket(socket)).payload);
-  const caps = (Cap.CLIENT_PROTOCOL_41 | Cap.CLIENT_SECURE_CONNECTION | Cap.CLIENT_PLUGIN_AUTH | Cap.CLIENT_MULTI_RESULTS | Cap.CLIENT_TRANSACTIONS | Cap.CLIENT_LONG_PASSWORD) >>> 0;
-  socket.write(
-    frame(
-      encodeResponse({
-        capabilityFlags: caps,
-        maxPacketSize: 1 << 24,
-        characterSet: 45,
-        mariadbCapabilities: 0,
-        username: user,
-        authResponse: scrambleNativePassword(password, greeting.authPluginData),
-        database: undefined,
-        authPluginName: 'mysql_native_password',
-        connectAttributes: undefined,
-      }),
-      1,
-    ),
-  );
+  socket.write(frame(await mysqlHandshakeResponse(user, { password, scramble: greeting.authPluginData }), 1));
   for (;;) {
     const p = await readMysqlPacket(socket);
     if (p.payload[0] === 0x00) break;

@@ -52,6 +52,22 @@ export function newAccessKey(): { id: string; secret: string } {
 }
 
 /**
+ * The `iam` section of a test config with one user, `app`, holding `key` and allowed
+ * `rds-db:connect` as any database user on any instance (tests that are about something else).
+ */
+export function iamAllowedEverywhere(key: { id: string; secret: string }): Record<string, unknown> {
+  return {
+    users: [
+      {
+        name: 'app',
+        accessKeys: [key],
+        policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:*/*` }] } }],
+      },
+    ],
+  };
+}
+
+/**
  * `config` is the YAML config as an object, minus stateDir/masterKeyFile;
  * instance `listen` values of `auto` get a free port.
  */
