@@ -18,6 +18,7 @@
  * that does not know them would.
  */
 import type { Socket } from 'node:net';
+import { IamdbError } from '../../errors/index.js';
 import {
   Command,
   PacketFramer,
@@ -136,7 +137,8 @@ class CommandRelay {
 
   /** Handles one client command; false ends the session. */
   #command(packet: MysqlPacket): boolean {
-    if (packet.sequenceId !== 0) throw new Error('a client packet outside any command');
+    // Every command starts a sequence; anything else is a client out of protocol (LOCAL INFILE data is never asked for).
+    if (packet.sequenceId !== 0) throw new IamdbError('PROTO_MYSQL_SEQUENCE_MISMATCH', { actual: packet.sequenceId, expected: 0 });
     const command = packet.payload[0] as number;
     const disposition = commandDisposition(command);
     if (disposition === 'refuse') return this.#refuseCommand(command);

@@ -63,6 +63,14 @@ export interface MysqlSessionDeps {
   readonly serverLogins: ServerLoginSlots;
 }
 
+/** How long a client's greeting waits for the server's profile when it is not known yet. */
+const PROFILE_WAIT_MS = 1_000;
+
+function withinMs(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
+
 function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
     errPacketFor('ER_ACCESS_DENIED_ERROR', `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`),
@@ -110,7 +118,9 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
 
   try {
     // ---- Our own greeting: no server connection for a client that has said nothing yet. ----
-    await deps.profile.ensure();
+    // The server's profile is normally known since start; if not, a client waits a moment for it,
+    // then is greeted with a conservative default rather than kept waiting on a server that is down.
+    if (!deps.profile.known) await withinMs(deps.profile.ensure(), PROFILE_WAIT_MS);
     const greeting = gatewayGreeting(deps.profile.current, connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
 
