@@ -47,7 +47,8 @@ async function ok(args: string[], key?: Key): Promise<any> {
 
 const doc = (statement: object): string => JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
 
-describe('IAM through the control plane with the AWS CLI', () => {
+// Each test runs the AWS CLI (Python) 10-20 times: 1-3 s a call on a loaded 2-core machine.
+describe('IAM through the control plane with the AWS CLI', { timeout: 180_000 }, () => {
   it('creates, tags, reads, lists and deletes users, with AWS\'s errors', async () => {
     const created = await ok(['iam', 'create-user', '--user-name', 'carol', '--path', '/team/', '--tags', 'Key=team,Value=db ops']);
     expect(created.User).toMatchObject({ UserName: 'carol', Path: '/team/', Arn: `arn:aws:iam::${ACCOUNT}:user/team/carol`, Tags: [{ Key: 'team', Value: 'db ops' }] });

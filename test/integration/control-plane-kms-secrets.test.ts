@@ -43,7 +43,8 @@ async function ok(args: string[], key?: Key): Promise<any> {
 const sdk = <T>(Client: new (c: object) => T, key: Key = iamdb.admin): T =>
   new Client({ endpoint: iamdb.apiUrl, region: REGION, credentials: { accessKeyId: key.id, secretAccessKey: key.secret }, maxAttempts: 1 });
 
-describe('KMS through the control plane', () => {
+// Each test runs the AWS CLI (Python) 10-20 times: 1-3 s a call on a loaded 2-core machine.
+describe('KMS through the control plane', { timeout: 180_000 }, () => {
   let keyId: string;
 
   it('creates a key and an alias, and describes and lists them', async () => {
@@ -116,7 +117,8 @@ describe('KMS through the control plane', () => {
   });
 });
 
-describe('Secrets Manager through the control plane', () => {
+// Each test runs the AWS CLI (Python) 10-20 times: 1-3 s a call on a loaded 2-core machine.
+describe('Secrets Manager through the control plane', { timeout: 180_000 }, () => {
   let arn: string;
 
   it('runs the seed command unchanged and reads the value back', async () => {

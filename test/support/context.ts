@@ -45,5 +45,7 @@ declare module 'vitest' {
     /** Absent at runtime when IAMDB_TEST_SERVERS=0; use getMariaDb() from test/support/servers.ts. */
     iamdbMariaDb: MariaDbCoordinates;
     iamdbTestCa: TestCaFiles;
+    /** True when the global setup built dist/ for this run (test files then never rebuild it). */
+    iamdbDistBuilt: boolean;
   }
 }

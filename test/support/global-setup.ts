@@ -8,6 +8,7 @@
 import { relative, sep } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createTestCertificates, type TestCertificates } from './certs.js';
+import { buildDist } from './build.js';
 import { armWatchdog } from './exec.js';
 import type {} from './context.js';
 import { startMariaDb, type MariaDbServer } from './mariadb-server.js';
@@ -29,6 +30,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
 
   const t0 = Date.now();
+  // dist/ for the tests that run the CLI, built once while the servers start.
+  const building = buildDist().then(
+    () => ({ ms: Date.now() - t0 }),
+    (err: unknown) => ({ err }),
+  );
   const certs: TestCertificates = await createTestCertificates();
   const disarm = armWatchdog(certs.dir); // removes the CA if this process dies without teardown
   const tStart = Date.now();
@@ -75,6 +81,12 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     socketPath: my.socketPath,
   });
   project.provide('iamdbTestCa', { caCert: certs.caCert, caKey: certs.caKey });
+  const build = await building;
+  if ('err' in build) log(`building dist/ failed; test files will build it themselves: ${errText(build.err)}`);
+  else {
+    log(`dist/ built in ${build.ms} ms`);
+    project.provide('iamdbDistBuilt', true);
+  }
 
   return async () => {
     const t = Date.now();

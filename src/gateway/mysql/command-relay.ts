@@ -271,7 +271,13 @@ class CommandRelay {
       // Record only what the server really holds: IF NOT EXISTS may have skipped an existing account.
       const installed = await this.#deps.control.installedHashes(decision.accounts);
       const made = decision.accounts.filter((a) => installed.get(accountKey(a)) === hashes.get(accountKey(a)));
-      for (const user of new Set(made.map((a) => a.user))) await drafts.get(user)!.commit().catch(() => undefined);
+      for (const user of new Set(made.map((a) => a.user))) {
+        // A credential that cannot be stored is installed afresh at the account's first IAM login.
+        await drafts
+          .get(user)!
+          .commit()
+          .catch((err: unknown) => this.#deps.logger.warn({ err: String(err), instance: instance.id, user }, 'cannot store the credential of a new IAM account'));
+      }
       await this.#deps.iamUsers.add(instance.id, made);
       this.#audit('allow', 'AccountChanged', { statement: decision.verdict.statement, accounts: made.map((a) => `'${a.user}'@'${a.host}'`), change: 'becomes-iam' });
     });

@@ -308,8 +308,8 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
       lease.release();
     }
   };
-  const lease = await deps.credentials.lease(instance.id, user);
-  if (lease === undefined) throw denied('no managed credential for this IAM user; create it through the gateway');
+  // An IAM account without a credential (its first one could not be stored) gets one installed now.
+  const lease = (await deps.credentials.lease(instance.id, user, install))!;
   let result = await attempt(lease);
   if (result.kind === 'refused' && result.errno === 1045) {
     result = await attempt(await deps.credentials.replace(instance.id, user, lease.generation, install));
