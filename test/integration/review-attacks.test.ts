@@ -1,0 +1,434 @@
+/**
+ * Adversarial review of the pre-auth and MySQL account hardening (issue 8):
+ * each test here shows something the change claims (docs/security.md, threat
+ * model) and that does not hold against a real MariaDB 10.11 through a real
+ * iamdb. Every test is marked `it.fails`: it passes while the weakness is
+ * there; remove `.fails` once fixed and it must pass as a plain `it`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import iconv from 'iconv-lite';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeHandshakeV10, encodePacket } from '../../src/protocol/mysql/index.js';
+import { mysqlConnect, mysqlHandshakeResponse, rawConnect, rawMysqlLogin, readMysqlPacket, signToken, type Endpoint } from '../support/gateway-clients.js';
+import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
+import { iamAllowedEverywhere, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+
+const server = inject('iamdbMariaDb');
+const pgServer = inject('iamdbPostgres');
+const key = newAccessKey();
+
+/** A master of our own on the shared server, so that a test may lose it without harming other files. */
+async function makeMaster(name: string, password: string): Promise<void> {
+  const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
+  await root.query(`CREATE USER '${name}'@'%' IDENTIFIED BY '${password}'`);
+  await root.query(`GRANT ALL PRIVILEGES ON *.* TO '${name}'@'%' WITH GRANT OPTION`);
+  await root.end();
+}
+
+async function dropUsers(...names: string[]): Promise<void> {
+  const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
+  for (const n of names) await root.query(`DROP USER IF EXISTS '${n}'@'%'`);
+  await root.end();
+}
+
+function mariadbInstance(id: string, master: { username: string; password: string }, accountAdmins: string[] = []): Record<string, unknown> {
+  return {
+    id,
+    engine: 'mariadb',
+    listen: 'auto',
+    target: `${server.host}:${server.port}`,
+    master,
+    iamDatabaseAuthentication: true,
+    accountAdmins,
+  };
+}
+
+/** An endpoint with the default caps (32 server logins in progress, 256 per source) and a 4 s login timeout, with one IAM user. */
+function slotsSuite(name: string, test: string, body: (ctx: { gw: TestIamdb; ep: Endpoint; iamUser: string; stall: (n: number) => Promise<void> }) => Promise<void>): void {
+  describe(name, () => {
+    const s = randomBytes(3).toString('hex');
+    const iamUser = `slot_iam_${s}`;
+    const master = `slot_m_${s}`;
+    const masterPw = randomBytes(9).toString('hex');
+    let gw: TestIamdb;
+    let ep: Endpoint;
+    const held: Socket[] = [];
+    beforeAll(async () => {
+      await makeMaster(master, masterPw);
+      gw = await startIamdb({ iam: iamAllowedEverywhere(key), gateway: { loginTimeoutMs: 4_000 }, instances: [mariadbInstance('slots-my', { username: master, password: masterPw })] });
+      ep = gw.endpoint('slots-my');
+      const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+      await m.query(`CREATE USER ${iamUser} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`);
+      await m.end();
+    });
+    afterAll(async () => {
+      for (const h of held) h.destroy();
+      await gw?.stop();
+      await dropUsers(iamUser, master);
+    });
+    /** `n` password logins from 127.0.0.1 for a name that is no IAM user (no password needed), each stalled after the gateway's AuthSwitch or while waiting for one. */
+    const stall = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const sock = await rawConnect(ep, '127.0.0.1');
+        held.push(sock);
+        decodeHandshakeV10((await readMysqlPacket(sock)).payload);
+        sock.write(encodePacket(await mysqlHandshakeResponse(`nobody_${s}`), 1));
+      }
+    };
+    it.fails(test, () => body({ gw, ep, iamUser, stall }));
+  });
+}
+
+async function iamLoginFrom(ctx: { gw: TestIamdb; ep: Endpoint; iamUser: string }, localAddress: string): Promise<string> {
+  return mysqlConnect(ctx.ep, ctx.gw.caPath, ctx.iamUser, signToken(ctx.ep, ctx.iamUser, key), { localAddress }).then(
+    async (c) => {
+      await c.end();
+      return 'logged in';
+    },
+    (e: { errno?: number; message?: string }) => `refused: ${e.errno} ${e.message}`,
+  );
+}
+
+slotsSuite('server-login slots against one unauthenticated source', 'lets an IAM user from another source in at once while 32 password logins from one source stall after the AuthSwitch', async (ctx) => {
+  await ctx.stall(32);
+  // The 32nd AuthSwitch means every slot is held (a stalled login holds one until loginTimeoutMs).
+  const started = Date.now();
+  const victim = await iamLoginFrom(ctx, '127.0.0.2');
+  // Without the stalled logins this takes a few milliseconds.
+  expect({ victim, waitedLong: Date.now() - started > 1_000 }).toEqual({ victim: 'logged in', waitedLong: false });
+});
+
+
+describe('account policy: a non-administrator with CREATE USER against IAM accounts', () => {
+  const s = randomBytes(3).toString('hex');
+  const master = `pol_m_${s}`;
+  const masterPw = randomBytes(9).toString('hex');
+  const alice = `pol_alice_${s}`;
+  const bob = `pol_bob_${s}`;
+  const carol = `pol_carol_${s}`;
+  const stolen = `pol_stolen_${s}`;
+  const eve = `pol_eve_${s}`;
+  const evePw = randomBytes(9).toString('hex');
+  const db = `pol_db_${s}`;
+  let gw: TestIamdb;
+  let ep: Endpoint;
+  const asEve = (extra: Partial<mysql.ConnectionOptions> = {}): Promise<mysql.Connection> =>
+    mysql.createConnection({ host: ep.host, port: ep.port, user: eve, password: evePw, ...extra });
+  const errnoOf = (p: Promise<unknown>): Promise<number | 'ok'> =>
+    p.then(
+      () => 'ok' as const,
+      (e: { errno?: number }) => e.errno ?? -1,
+    );
+
+  beforeAll(async () => {
+    await makeMaster(master, masterPw);
+    gw = await startIamdb({ iam: iamAllowedEverywhere(key), instances: [mariadbInstance('pol-my', { username: master, password: masterPw })] });
+    ep = gw.endpoint('pol-my');
+    const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+    for (const u of [alice, bob, carol]) await m.query(`CREATE USER ${u} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`);
+    await m.query(`CREATE DATABASE ${db}`);
+    await m.query(`GRANT ALL ON ${db}.* TO ${alice}`);
+    // Eve may manage accounts on the server, but is no account administrator of iamdb.
+    await m.query(`CREATE USER ${eve} IDENTIFIED BY '${evePw}'`);
+    await m.query(`GRANT CREATE USER ON *.* TO ${eve}`);
+    await m.end();
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
+    await root.query(`DROP DATABASE IF EXISTS ${db}`);
+    await root.end();
+    await dropUsers(alice, bob, carol, stolen, eve, master);
+  });
+
+  it.fails('refuses a rename of an IAM account written as dynamic SQL, so its privileges cannot be taken over', async () => {
+    const e = await asEve();
+    // Dynamic SQL from an expression is passed on unread (classify.ts, dynamicSource: "@var and expressions").
+    const rename = await errnoOf(e.query(`EXECUTE IMMEDIATE CONCAT('RENAME USER ${alice}', ' TO ${stolen}')`));
+    let grants: string[] = [];
+    if (rename === 'ok') {
+      // The renamed account is no IAM account for the gateway: Eve gives it a password and logs in with Alice's grants.
+      await e.query(`ALTER USER ${stolen} IDENTIFIED BY 'taken'`);
+      const t = await mysql.createConnection({ host: ep.host, port: ep.port, user: stolen, password: 'taken' });
+      const [rows] = await t.query<mysql.RowDataPacket[]>('SHOW GRANTS');
+      await t.end();
+      grants = rows.map((g) => String(Object.values(g)[0]));
+    }
+    await e.end();
+    expect(grants).not.toContainEqual(expect.stringContaining(`ON \`${db}\`.*`));
+    expect(rename).toBe(1227);
+  });
+
+  it.fails('refuses a DROP USER of an IAM account hidden from the gateway by a GBK character ending in a backslash', async () => {
+    // In GBK, 0xBF 0x5C is one character: the server closes the string after it, the gateway
+    // (which reads every character set as ASCII-transparent) takes 0x5C as an escape and reads on.
+    const e = await asEve({ charset: 'GBK_CHINESE_CI', multipleStatements: true });
+    const gbkChar = iconv.decode(Buffer.from([0xbf, 0x5c]), 'gbk');
+    const drop = await errnoOf(e.query(`SELECT '${gbkChar}'; DROP USER ${bob} -- '`));
+    await e.end();
+    const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
+    const [rows] = await root.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM mysql.user WHERE User = ?', [bob]);
+    await root.end();
+    expect({ drop, bobStillOnServer: Number(rows[0]!['n']) }).toEqual({ drop: 1227, bobStillOnServer: 1 });
+  });
+  it.fails('refuses a DROP USER of an IAM account hidden behind a backslash that an earlier statement of the same text makes plain', async () => {
+    // The gateway reads the whole text in the session's backslash mode; the server parses each statement
+    // of a multi-statement text after running the ones before it, here in NO_BACKSLASH_ESCAPES.
+    const e = await asEve({ multipleStatements: true });
+    const drop = await errnoOf(e.query(`SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER ${carol} -- '`));
+    await e.end();
+    const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
+    const [rows] = await root.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM mysql.user WHERE User = ?', [carol]);
+    await root.end();
+    expect({ drop, carolStillOnServer: Number(rows[0]!['n']) }).toEqual({ drop: 1227, carolStillOnServer: 1 });
+  });
+
+  it.fails("lets the master run MariaDB's documented REVOKE ALL PRIVILEGES, GRANT OPTION FROM <user> (false positive)", async () => {
+    const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+    // classify.ts reads "GRANT OPTION" as a GRANT inside another statement and refuses the text (1235).
+    const revoked = await errnoOf(m.query(`REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${eve}`));
+    await m.end();
+    expect(revoked).toBe('ok');
+  });
+});
+
+describe("the master's password against a non-administrator with CREATE USER", () => {
+  const s = randomBytes(3).toString('hex');
+  const master = `mpw_m_${s}`;
+  const masterPw = randomBytes(9).toString('hex');
+  const eve = `mpw_eve_${s}`;
+  const evePw = randomBytes(9).toString('hex');
+  let gw: TestIamdb;
+  let ep: Endpoint;
+  beforeAll(async () => {
+    await makeMaster(master, masterPw);
+    gw = await startIamdb({ iam: iamAllowedEverywhere(key), instances: [mariadbInstance('mpw-my', { username: master, password: masterPw })] });
+    ep = gw.endpoint('mpw-my');
+    const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+    await m.query(`CREATE USER ${eve} IDENTIFIED BY '${evePw}'`);
+    await m.query(`GRANT CREATE USER ON *.* TO ${eve}`);
+    await m.end();
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await dropUsers(eve, master);
+  });
+
+  it.fails('refuses ALTER USER of the master from a non-administrator, and the master keeps logging in (docs/security.md: cannot "have its password changed")', async () => {
+    const e = await mysql.createConnection({ host: ep.host, port: ep.port, user: eve, password: evePw });
+    const changed = await e.query(`ALTER USER ${master} IDENTIFIED BY 'owned'`).then(
+      () => 'ok',
+      (err: { errno?: number }) => err.errno,
+    );
+    await e.end();
+    const masterLogin = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw }).then(
+      async (c) => {
+        await c.end();
+        return 'logged in';
+      },
+      (err: { errno?: number }) => err.errno,
+    );
+    expect({ changed, masterLogin }).toEqual({ changed: 1227, masterLogin: 'logged in' });
+  });
+});
+
+describe("the master's password against a CREATEROLE role (PostgreSQL, a master that is no superuser, as on RDS)", () => {
+  const s = randomBytes(3).toString('hex');
+  const master = `mpw_pgm_${s}`;
+  const masterPw = randomBytes(9).toString('hex');
+  const eve = `mpw_pgeve_${s}`;
+  const evePw = randomBytes(9).toString('hex');
+  let gw: TestIamdb;
+  let ep: Endpoint;
+  const superuser = (): pg.Client => new pg.Client({ host: pgServer.host, port: pgServer.port, user: pgServer.user, password: pgServer.password, database: 'postgres' });
+  const through = (user: string, password: string): pg.Client =>
+    new pg.Client({ host: ep.host, port: ep.port, user, password, database: 'postgres', ssl: { ca: readFileSync(gw.caPath) } });
+  beforeAll(async () => {
+    const su = superuser();
+    await su.connect();
+    await su.query(`CREATE ROLE ${master} LOGIN CREATEROLE CREATEDB PASSWORD '${masterPw}'`);
+    await su.query(`CREATE ROLE ${eve} LOGIN CREATEROLE PASSWORD '${evePw}'`);
+    await su.end();
+    gw = await startIamdb({
+      iam: iamAllowedEverywhere(key),
+      instances: [{ id: 'mpw-pg', engine: 'postgres', listen: 'auto', target: `${pgServer.host}:${pgServer.port}`, master: { username: master, password: masterPw }, iamDatabaseAuthentication: true }],
+    });
+    ep = gw.endpoint('mpw-pg');
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    const su = superuser();
+    await su.connect();
+    await su.query(`DROP ROLE IF EXISTS ${eve}`);
+    await su.query(`DROP ROLE IF EXISTS ${master}`);
+    await su.end();
+  });
+
+  it.fails('refuses ALTER ROLE of the master from a role that is no account administrator, and the master keeps logging in', async () => {
+    const e = through(eve, evePw);
+    await e.connect();
+    const changed = await e.query(`ALTER ROLE ${master} PASSWORD 'owned'`).then(
+      () => 'ok',
+      (err: { code?: string }) => err.code,
+    );
+    await e.end();
+    const m = through(master, masterPw);
+    m.on('error', () => undefined);
+    const masterLogin = await m.connect().then(
+      async () => {
+        await m.end();
+        return 'logged in';
+      },
+      (err: { message?: string }) => err.message,
+    );
+    expect({ changed, masterLogin }).toEqual({ changed: '42501', masterLogin: 'logged in' });
+  });
+});
+
+/** A non-loopback IPv4 address of this machine: MariaDB keeps no host cache for loopback clients. */
+const lanAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+
+describe.skipIf(lanAddress === undefined)("the server's host cache against unauthenticated clients (MariaDB with its default skip_name_resolve=OFF, max_connect_errors=100)", () => {
+  let srv: MariaDbServer;
+  let gw: TestIamdb;
+  let ep: Endpoint;
+  beforeAll(async () => {
+    // The harness turns name resolution off for speed; the MariaDB default is on.
+    srv = await startMariaDb({ extraArgs: ['--bind-address=0.0.0.0', '--skip-name-resolve=0'] });
+    gw = await startIamdb({
+      iam: iamAllowedEverywhere(key),
+      instances: [{ id: 'hostcache-my', engine: 'mariadb', listen: 'auto', target: `${lanAddress}:${srv.port}`, master: { username: srv.rootUser, password: srv.rootPassword }, iamDatabaseAuthentication: true }],
+    });
+    ep = gw.endpoint('hostcache-my');
+  }, 120_000);
+  afterAll(async () => {
+    await gw?.stop();
+    await srv?.stop();
+  });
+
+  it.fails('keeps the master logging in after 110 clients, one at a time, left a password login right after the AuthSwitch', async () => {
+    // Each: greeting, a handshake response for a name that is no IAM user, the AuthSwitch (the gateway
+    // now holds a server connection that waits for its handshake response), then gone. The gateway
+    // drops the server connection in mid-handshake: a connection error of its host, for the server.
+    for (let i = 0; i < 110; i++) {
+      const sock = await rawConnect(ep);
+      decodeHandshakeV10((await readMysqlPacket(sock)).payload);
+      sock.write(encodePacket(await mysqlHandshakeResponse('nobody'), 1));
+      await readMysqlPacket(sock);
+      sock.destroy();
+    }
+    const master = await mysql.createConnection({ host: ep.host, port: ep.port, user: srv.rootUser, password: srv.rootPassword }).then(
+      async (c) => {
+        await c.end();
+        return 'logged in';
+      },
+      (e: { message?: string }) => e.message,
+    );
+    // Seen: "Host '<gateway address>' is blocked because of many connection errors; unblock with 'mariadb-admin flush-hosts'".
+    expect(master).toBe('logged in');
+  });
+});
+
+describe('memory an authenticated low-privilege user makes the gateway hold', () => {
+  const s = randomBytes(3).toString('hex');
+  const master = `mem_m_${s}`;
+  const masterPw = randomBytes(9).toString('hex');
+  const low = `mem_low_${s}`;
+  const lowPw = randomBytes(9).toString('hex');
+  let gw: TestIamdb;
+  let ep: Endpoint;
+  const held: Socket[] = [];
+  beforeAll(async () => {
+    await makeMaster(master, masterPw);
+    gw = await startIamdb({ iam: iamAllowedEverywhere(key), instances: [mariadbInstance('mem-my', { username: master, password: masterPw })] });
+    ep = gw.endpoint('mem-my');
+    const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+    await m.query(`CREATE USER ${low} IDENTIFIED BY '${lowPw}'`); // no privilege at all
+    await m.end();
+  });
+  afterAll(async () => {
+    for (const h of held) h.destroy();
+    await gw?.stop();
+    await dropUsers(low, master);
+  });
+
+  it.fails('holds far less than 8 x 48 MiB for 8 sessions that each send 48 MiB of one command and stop before its end', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const FRAME = 0xffffff;
+    // Three full frames of one COM_QUERY (16 MiB - 1 each, so each is continued), then the next frame's header
+    // only; made once, before the measure, and written by every session (a write does not copy).
+    const frames = [0, 1, 2].map((seq) => {
+      const f = Buffer.alloc(FRAME + 4, 0x78);
+      f.writeUIntLE(FRAME, 0, 3);
+      f[3] = seq;
+      if (seq === 0) f[4] = 0x03;
+      return f;
+    });
+    const header = Buffer.from([0xe8, 0x03, 0x00, 3]);
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => rawMysqlLogin(ep, low, lowPw)));
+    for (const r of sessions) held.push(r.socket);
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    const flushed: Array<Promise<unknown>> = [];
+    for (const r of sessions) {
+      for (const f of [...frames, header]) flushed.push(new Promise((resolve) => r.socket.write(f, resolve)));
+    }
+    await Promise.all(flushed);
+    // What the kernel still holds is not counted: the gateway has read at least 8 x (48 MiB - socket buffers).
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    const growth = process.memoryUsage().arrayBuffers - before;
+    expect(Math.round(growth / 2 ** 20)).toBeLessThan(64);
+  });
+});
+
+describe('an IAM account whose managed credential the server has expired', () => {
+  const s = randomBytes(3).toString('hex');
+  const master = `exp_m_${s}`;
+  const masterPw = randomBytes(9).toString('hex');
+  const iamUser = `exp_iam_${s}`;
+  let gw: TestIamdb;
+  let ep: Endpoint;
+  beforeAll(async () => {
+    await makeMaster(master, masterPw);
+    gw = await startIamdb({ iam: iamAllowedEverywhere(key), instances: [mariadbInstance('exp-my', { username: master, password: masterPw })] });
+    ep = gw.endpoint('exp-my');
+    const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+    await m.query(`CREATE USER ${iamUser} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`);
+    await m.end();
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await dropUsers(iamUser, master);
+  });
+
+  it.fails('still lets the IAM user in with a token after PASSWORD EXPIRE (or default_password_lifetime) expired the credential the gateway uses', async () => {
+    // The master (or anyone with CREATE USER: the statement is "untouched" for the policy) expires it;
+    // a server-wide default_password_lifetime does the same to every IAM account in time.
+    const m = await mysql.createConnection({ host: ep.host, port: ep.port, user: master, password: masterPw });
+    await m.query(`ALTER USER ${iamUser} PASSWORD EXPIRE`);
+    await m.end();
+    const login = await mysqlConnect(ep, gw.caPath, iamUser, signToken(ep, iamUser, key)).then(
+      async (c) => {
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT 1 AS one').then(
+          (r) => r,
+          (e: { errno?: number }) => [[{ one: `query refused ${e.errno}` }]] as unknown as [mysql.RowDataPacket[]],
+        );
+        await c.end();
+        return String(rows[0]!['one']);
+      },
+      (e: { errno?: number; message?: string }) => `login refused ${e.errno} ${e.message}`,
+    );
+    expect(login).toBe('1');
+  });
+});
