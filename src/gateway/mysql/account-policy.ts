@@ -45,7 +45,7 @@ export type RecordChange =
   | { readonly kind: 'rename'; readonly from: Account; readonly to: Account };
 
 /** Reason codes of refusals (audit `db.account` events). */
-export type RefusalReason = 'StatementNotUnderstood' | 'IamAccountProtected' | 'MasterNotIamUser' | 'PreparedAccountStatement';
+export type RefusalReason = 'StatementNotUnderstood' | 'IamAccountProtected' | 'MasterNotIamUser' | 'MasterProtected' | 'PreparedAccountStatement';
 
 export type AccountDecision =
   | { readonly action: 'forward' }
@@ -130,6 +130,18 @@ export function decideStatement(verdict: StatementVerdict, role: SessionRole, re
       errno: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
       message: `Access denied; the master user ${quoteAccount(master.account)} cannot be an IAM user (iamdb manages the server with its password)`,
     };
+  }
+  // The master's password is what iamdb manages the server with: no session changes it, drops or renames it.
+  for (const effect of verdict.effects) {
+    const ref = effect.action === 'renamed' ? effect.from : effect.action === 'changes-auth' || effect.action === 'dropped' ? effect.account : undefined;
+    if (ref !== undefined && (ref.self ? role.user === role.master : ref.user.replace(/ +$/, '') === role.master)) {
+      return {
+        action: 'refuse',
+        reason: 'MasterProtected',
+        errno: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+        message: `Access denied; iamdb manages this server with the master user's password: change the master user on the server directly and in iamdb's configuration`,
+      };
+    }
   }
   if (!isAccountAdmin(role)) {
     for (const effect of verdict.effects) {

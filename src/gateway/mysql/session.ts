@@ -21,7 +21,9 @@ import { IamdbError, isIamdbError } from '../../errors/index.js';
 import {
   AuthPlugin,
   Capability,
+  Command,
   PacketHeader,
+  decodeErrPacket,
   decodeAuthSwitchRequest,
   decodeClearPassword,
   encodeAuthSwitchRequest,
@@ -38,6 +40,7 @@ import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
 import type { ServerLoginSlots } from '../server-login-slots.js';
+import { sourceKey } from '../pre-auth.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { readClientLogin, type ClientLogin } from './client-handshake.js';
 import { relayCommands } from './command-relay.js';
@@ -45,7 +48,7 @@ import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
 import { STRIPPED_CAPS, gatewayGreeting, type ServerProfileCache } from './greeting.js';
 import type { MysqlIamUsers } from './iam-users.js';
-import { openServer, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
+import { abandonServerLink, openServer, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
 
 export interface MysqlSessionDeps {
   readonly instance: DbInstance;
@@ -61,6 +64,19 @@ export interface MysqlSessionDeps {
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly serverLogins: ServerLoginSlots;
+}
+
+/**
+ * How long a password user may take to answer while the gateway holds a server connection for
+ * it: well under the servers' default connect_timeout (10 s), after which the server would count
+ * the unfinished handshake as a connection error of the gateway's host.
+ */
+const CLIENT_ANSWER_MS = 5_000;
+
+/** `p`, or the error `late()` makes when it takes longer than `ms`. */
+function answerWithin<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(late()), ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** How long a client's greeting waits for the server's profile when it is not known yet. */
@@ -109,9 +125,9 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
   const timer = setTimeout(() => {
     if (user !== '') session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
     loginAbort.cancel();
+    // The session's pending step fails with the client gone; its catch ends the server link properly.
     client.destroy();
     raw.destroy();
-    link?.socket.destroy();
   }, deps.loginTimeoutMs);
   const connectionId = deps.connectionIds.allocate();
   context.onCut?.(() => client.destroy());
@@ -148,7 +164,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       who = identityFields(outcome);
       if (!outcome.ok) throw new LoginFailed(asAuditReason(outcome.reason, 'InternalError'), accessDenied(user, sourceIp, true, login.seq), outcome.detail, who);
       context.authenticated?.();
-      const release = await deps.serverLogins.acquire(remaining(), loginAbort.signal);
+      const release = await deps.serverLogins.acquire(remaining(), loginAbort.signal, sourceKey(sourceIp));
       try {
         done = await loginIamUser(deps, login, negotiated, (l) => (link = l), sourceIp);
       } finally {
@@ -158,7 +174,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       if ((response.capabilityFlags & Capability.CLIENT_PLUGIN_AUTH) === 0) {
         throw new LoginFailed('ProtocolViolation', accessDenied(user, sourceIp, response.authResponse.length > 0, login.seq), 'the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH)');
       }
-      const release = await deps.serverLogins.acquire(remaining(), loginAbort.signal);
+      const release = await deps.serverLogins.acquire(remaining(), loginAbort.signal, sourceKey(sourceIp));
       try {
         done = await loginPasswordUser(deps, login, negotiated, (l) => (link = l), session, sourceIp);
       } finally {
@@ -203,7 +219,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       if (user !== '') session.auth('deny', 'InternalError', { detail: 'internal error' });
       client.destroy();
     }
-    link?.socket.destroy();
+    if (link !== undefined) abandonServerLink(link);
   } finally {
     deps.connectionIds.release(connectionId);
   }
@@ -246,10 +262,16 @@ interface Negotiated {
 }
 
 /** Opens the server connection (TLS as configured) and works out the capabilities toward it. */
-async function openFor(deps: MysqlSessionDeps, login: ClientLogin, negotiated: Negotiated, track: (l: ServerLink) => void): Promise<{ link: ServerLink; caps: number; mariadbCaps: number }> {
+async function openFor(
+  deps: MysqlSessionDeps,
+  login: ClientLogin,
+  negotiated: Negotiated,
+  track: (l: ServerLink) => void,
+  withheld = 0,
+): Promise<{ link: ServerLink; caps: number; mariadbCaps: number }> {
   const link = await openServer(deps.instance, deps.loginTimeoutMs, deps.profile, deps.maxMessageBytes);
   track(link);
-  const caps = serverCapabilities(negotiated.capabilities, link, deps.instance, STRIPPED_CAPS);
+  const caps = (serverCapabilities(negotiated.capabilities, link, deps.instance, STRIPPED_CAPS) & ~withheld) >>> 0;
   const missing = negotiated.mariadbCapabilities & ~link.greeting.mariadbCapabilities;
   if (missing !== 0) {
     throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: `${deps.instance.target.host}:${deps.instance.target.port}`, reason: `the server no longer offers MariaDB capabilities 0x${missing.toString(16)}` });
@@ -277,7 +299,9 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
   type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string };
   const attempt = async (lease: CredentialLease): Promise<Attempt> => {
     try {
-      const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track);
+      // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
+      // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
+      const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
       const password = lease.password.reveal();
       const first = firstResponse(login.response, caps, mariadbCaps, {
         authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
@@ -303,6 +327,10 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
         link.socket.destroy();
         return refused!;
       }
+      if (await credentialExpired(link)) {
+        link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0));
+        return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)' };
+      }
       return { kind: 'ok', done: { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps } };
     } finally {
       lease.release();
@@ -311,11 +339,26 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
   // An IAM account without a credential (its first one could not be stored) gets one installed now.
   const lease = (await deps.credentials.lease(instance.id, user, install))!;
   let result = await attempt(lease);
-  if (result.kind === 'refused' && result.errno === 1045) {
+  // 1045: the server no longer takes the credential; 1862: it has expired (PASSWORD EXPIRE, default_password_lifetime).
+  if (result.kind === 'refused' && (result.errno === 1045 || result.errno === 1862)) {
     result = await attempt(await deps.credentials.replace(instance.id, user, lease.generation, install));
   }
   if (result.kind === 'refused') throw denied(result.detail);
   return result.done;
+}
+
+/**
+ * Whether the server let the login in with an expired password, in sandbox
+ * mode, where every statement fails with 1820 (MariaDB does so by default,
+ * disconnect_on_expired_password=OFF, whatever the client's capabilities).
+ * One statement that does nothing tells; its OK leaves the session as it was.
+ */
+async function credentialExpired(link: ServerLink): Promise<boolean> {
+  link.socket.write(encodePacket(Buffer.concat([Buffer.from([Command.COM_QUERY]), Buffer.from('DO 1')]), 0));
+  const reply = await link.reader.next(1);
+  if (reply.payload[0] === PacketHeader.OK) return false;
+  if (reply.payload[0] === PacketHeader.ERR && decodeErrPacket(reply.payload).errno === 1820) return true;
+  throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'unexpected answer to the login check' });
 }
 
 /**
@@ -337,9 +380,17 @@ async function loginPasswordUser(
   // its first answer depends only on the scramble, else the one every server knows.
   const plugin =
     response.authPluginName === AuthPlugin.CACHING_SHA2_PASSWORD ? AuthPlugin.CACHING_SHA2_PASSWORD : AuthPlugin.MYSQL_NATIVE_PASSWORD;
+  // The server waits for us meanwhile: a client that takes longer than the server's own
+  // connect_timeout (10 s by default) would make the server count a connection error against us.
+  const clientAnswer = async (): Promise<Buffer> => {
+    const answer = await answerWithin(login.reader.next((login.seq + 1) & 0xff), CLIENT_ANSWER_MS, () =>
+      new LoginFailed('LoginTimeout', accessDenied(user, sourceIp, true, login.seq), "the client did not answer the server's challenge in time"),
+    );
+    login.seq = (answer.lastSequenceId + 1) & 0xff;
+    return answer.payload;
+  };
   login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: plugin, pluginData: Buffer.concat([link.greeting.authPluginData, Buffer.alloc(1)]) }), login.seq));
-  const answer = await login.reader.next((login.seq + 1) & 0xff);
-  login.seq = (answer.lastSequenceId + 1) & 0xff;
+  const answer = { payload: await clientAnswer() };
   const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer.payload, authPluginName: plugin }), {
     refused: (e, payload) =>
       new LoginFailed(
@@ -354,9 +405,7 @@ async function loginPasswordUser(
       }
       // AuthSwitchRequest or AuthMoreData: to the client, its answer to the server.
       login.socket.write(encodePacket(reply.payload, login.seq));
-      const next = await login.reader.next((login.seq + 1) & 0xff);
-      login.seq = (next.lastSequenceId + 1) & 0xff;
-      return next.payload;
+      return clientAnswer();
     },
   });
   return { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps };

@@ -6,6 +6,7 @@
  * login answer (password users): never for a client that is merely
  * connected.
  */
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { IamdbError } from '../../errors/index.js';
 import {
@@ -13,6 +14,7 @@ import {
   PacketHeader,
   decodeErrPacket,
   decodeHandshakeV10,
+  encodeHandshakeResponse41,
   encodePacket,
   encodeSslRequest,
   type ErrPacket,
@@ -26,6 +28,13 @@ import { connectUpstreamTls } from '../tls-upgrade.js';
 import type { ServerProfileCache } from './greeting.js';
 import { PacketReader } from './packets.js';
 
+/**
+ * Where a server connection's login stands: the server has greeted and waits
+ * for our first packet; it waits for our answer to a challenge; we wait for
+ * its reply; or it is over (OK or ERR).
+ */
+export type LinkPhase = 'greeted' | 'awaiting-us' | 'awaiting-server' | 'done';
+
 /** An open server connection in its connection phase. */
 export interface ServerLink {
   socket: Socket;
@@ -34,6 +43,7 @@ export interface ServerLink {
   /** Sequence id of the next packet the gateway sends. */
   seq: number;
   tls: boolean;
+  phase: LinkPhase;
 }
 
 /**
@@ -65,7 +75,7 @@ export async function openServer(instance: DbInstance, timeoutMs: number, profil
     if (instance.targetTls.mode !== 'disable' && (greeting.capabilityFlags & Capability.CLIENT_SSL) === 0) {
       throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${instance.target.host}:${instance.target.port}`, reason: 'the server does not offer TLS' });
     }
-    return { socket, reader, greeting, seq: 1, tls: false };
+    return { socket, reader, greeting, seq: 1, tls: false, phase: 'greeted' };
   } catch (err) {
     socket.destroy();
     throw err;
@@ -119,10 +129,76 @@ export async function serverHandshake(
 ): Promise<Buffer> {
   link.socket.write(encodePacket(first, link.seq++));
   for (;;) {
+    link.phase = 'awaiting-server';
     const reply = await link.reader.next(link.seq);
     link.seq = (reply.lastSequenceId + 1) & 0xff;
+    if (reply.payload[0] === PacketHeader.OK || reply.payload[0] === PacketHeader.ERR) link.phase = 'done';
     if (reply.payload[0] === PacketHeader.OK) return reply.payload;
     if (reply.payload[0] === PacketHeader.ERR) throw handlers.refused(decodeErrPacket(reply.payload), reply.payload);
+    link.phase = 'awaiting-us';
     link.socket.write(encodePacket(await handlers.challenge(reply), link.seq++));
   }
+}
+
+/** How long an abandoned login may take to end with the server's refusal. */
+const ABANDON_MS = 2_000;
+/** A user name no one has: an abandoned login ends with the server's ordinary "access denied". */
+const ABANDONED_USER = 'iamdb_abandoned_login';
+
+/**
+ * Ends a server connection whose login will not complete (the client left,
+ * timed out, or was refused), without cutting the server's handshake short.
+ * MySQL and MariaDB count a handshake cut short as a connection error of the
+ * gateway's host, and block the host after `max_connect_errors` of them; a
+ * failed login does not count. So the gateway finishes the handshake with a
+ * login that fails (an unknown user, or a wrong answer to the pending
+ * challenge), then closes. A link already past its login is just closed.
+ */
+export function abandonServerLink(link: ServerLink): void {
+  const close = (): void => {
+    link.socket.destroy();
+  };
+  if (link.phase === 'done' || link.socket.destroyed) return close();
+  const timer = setTimeout(close, ABANDON_MS);
+  timer.unref();
+  const finish = async (): Promise<void> => {
+    for (let step = 0; step < 4; step++) {
+      if (link.phase === 'greeted') {
+        link.socket.write(encodePacket(abandonedResponse(link), link.seq++));
+        link.phase = 'awaiting-server';
+      } else if (link.phase === 'awaiting-us') {
+        link.socket.write(encodePacket(randomBytes(20), link.seq++));
+        link.phase = 'awaiting-server';
+      } else if (link.phase === 'awaiting-server') {
+        const reply = await link.reader.next();
+        link.seq = (reply.lastSequenceId + 1) & 0xff;
+        const head = reply.payload[0];
+        // Should the unknown user get in after all, it leaves politely.
+        if (head === PacketHeader.OK) link.socket.write(encodePacket(Buffer.from([0x01]), 0));
+        link.phase = head === PacketHeader.OK || head === PacketHeader.ERR ? 'done' : 'awaiting-us';
+      } else break;
+    }
+  };
+  finish()
+    .catch(() => undefined)
+    .finally(() => {
+      clearTimeout(timer);
+      close();
+    });
+}
+
+/** A HandshakeResponse41 for no existing user, answering with random bytes in the server's default plugin. */
+function abandonedResponse(link: ServerLink): Buffer {
+  const caps = (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH | (link.tls ? Capability.CLIENT_SSL : 0)) >>> 0;
+  return encodeHandshakeResponse41({
+    capabilityFlags: caps & link.greeting.capabilityFlags,
+    maxPacketSize: 1 << 24,
+    characterSet: link.greeting.characterSet || 45,
+    mariadbCapabilities: 0,
+    username: ABANDONED_USER,
+    authResponse: randomBytes(20),
+    database: undefined,
+    authPluginName: link.greeting.authPluginName ?? 'mysql_native_password',
+    connectAttributes: undefined,
+  });
 }

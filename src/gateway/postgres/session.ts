@@ -34,6 +34,7 @@ import type { IamLogin } from '../iam-login.js';
 import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import type { ConnectionContext } from '../listener.js';
 import type { ServerLoginSlots } from '../server-login-slots.js';
+import { sourceKey } from '../pre-auth.js';
 import { relay } from '../relay.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
@@ -252,7 +253,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
 
     // ---- Log in to the real server (a bounded number of these at once per endpoint). ----
     const remaining = Math.max(1, deps.loginTimeoutMs - (Date.now() - startedAt));
-    const releaseSlot = await deps.serverLogins.acquire(remaining, loginAbort.signal);
+    const releaseSlot = await deps.serverLogins.acquire(remaining, loginAbort.signal, sourceKey(sourceIp));
     let result: Awaited<ReturnType<typeof loginUpstream>>;
     try {
       const login = async (pw: Secret<string>) =>
