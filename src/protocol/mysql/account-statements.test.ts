@@ -4,6 +4,7 @@ import {
   accountMatchKey,
   backslashModeFromStatus,
   classifyStatement,
+  isAsciiTransparentCollationId,
   MAX_ACCOUNTS_PER_STATEMENT,
   MAX_VERIFIED_BYTES,
   needsClassification,
@@ -11,6 +12,7 @@ import {
   type ClassifyCounters,
   type StatementText,
 } from './account-statements.js';
+import { MAX_PRECHECK_PASSES } from './account-statements/precheck.js';
 import { nativePasswordHash } from './auth/native-password.js';
 import { ServerStatus } from './constants.js';
 import { charsetCases, describeVerdict, statementCases } from './test-support/account-statement-cases.js';
@@ -369,5 +371,83 @@ describe('dynamic SQL inside compound statements', () => {
     expect(describeText(chained)).toBe('unknown: too much dynamic SQL in one statement to verify');
     classifyStatement(chained, { counters: c });
     expect(c.tokens).toBeLessThanOrEqual(chained.length);
+  });
+});
+
+describe('the review attacks (test/integration/review-attacks.test.ts)', () => {
+  it('reports a rename written as dynamic SQL the gateway cannot read', () => {
+    const sql = "EXECUTE IMMEDIATE CONCAT('RENAME USER alice', ' TO stolen')";
+    for (const mode of MODES) {
+      expect(needsClassification(sql, { backslashes: mode })).toBe(true);
+      expect(classifyStatement(sql, { backslashes: mode })).toEqual({ kind: 'other', unreadDynamicSql: true });
+    }
+  });
+
+  it('reports the character set a statement gives the client, and GBK is not ASCII-transparent', () => {
+    expect(classifyStatement('SET NAMES gbk')).toEqual({
+      kind: 'other',
+      clientCharset: { changes: [{ form: 'SET NAMES', charset: 'gbk', scope: 'session' }], asciiTransparent: false },
+    });
+    expect(isAsciiTransparentCollationId(28)).toBe(false); // gbk_chinese_ci, what the review's client sent at login
+    expect(classifyStatement("SET NAMES 'utf8mb4'")).toEqual({
+      kind: 'other',
+      clientCharset: { changes: [{ form: 'SET NAMES', charset: 'utf8mb4', scope: 'session' }], asciiTransparent: true },
+    });
+  });
+
+  it('reads the statements after a mode change in every mode', () => {
+    const sql = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER carol -- '";
+    expect(needsClassification(sql, { backslashes: 'escapes' })).toBe(true);
+    expect(describeText(sql, 'escapes')).toBe('unknown: account statement in a multi-statement text');
+    // The given mode still holds for a first statement alone.
+    expect(describeText("SELECT 'a\\'; DROP USER carol -- '", 'escapes')).toBe('other');
+  });
+
+  it('passes REVOKE ALL PRIVILEGES, GRANT OPTION and the other REVOKE forms', () => {
+    for (const sql of [
+      'REVOKE ALL PRIVILEGES, GRANT OPTION FROM eve',
+      'REVOKE ALL, GRANT OPTION FROM eve, alice',
+      'REVOKE r1 FROM eve',
+      'REVOKE ADMIN OPTION FOR r1 FROM eve',
+      "REVOKE PROXY ON ''@'' FROM eve",
+      'REVOKE SELECT, GRANT OPTION ON d1.* FROM eve',
+    ]) {
+      expect(needsClassification(sql), sql).toBe(false);
+      expect(classifyStatement(sql)).toEqual({ kind: 'other' });
+    }
+  });
+
+  it("reads a dynamic SQL literal in the modes the gateway cannot see (ANSI_QUOTES), not only the outer statement's", () => {
+    // The outer text has no backslash in "...", so its ANSI_QUOTES reading is the same; the literal's is not.
+    const sql = `PREPARE s FROM 'SET @a = "\\\\", PASSWORD = PASSWORD(''x'') -- "'`;
+    expect(describeText(sql, 'escapes')).toBe('unknown: inside PREPARE: SET PASSWORD combined with other assignments');
+  });
+});
+
+describe('bounded work across sql_modes', () => {
+  const batch = (row: string, n: number): string => Array.from({ length: n }, () => row).join('; ');
+
+  it('a batch of INSERTs with escaped quotes is read once per mode that reads its rest differently, without the full reading', () => {
+    // Backslashes in '...' only: the rest may read differently without escapes (2 readings); in "..." too: also with ANSI_QUOTES (3).
+    for (const [row, readings] of [["INSERT INTO t (a) VALUES ('it\\'s')", 2], ["INSERT INTO t (a, b) VALUES ('it\\'s', \"say \\\"hi\\\"\")", 3]] as const) {
+      const sql = batch(row, 20_000);
+      for (const mode of ['escapes', 'no-escapes'] as const) {
+        const c = counters();
+        expect(classifyStatement(sql, { backslashes: mode, counters: c })).toEqual({ kind: 'other' });
+        expect(c.fullReadings).toBe(0);
+        // The first statement once per mode, the rest once per mode that may read it differently.
+        expect(c.bytesScanned).toBeLessThanOrEqual(readings * sql.length + 3 * row.length);
+      }
+    }
+  });
+
+  it('a text that reads differently in every mode costs at most MAX_PRECHECK_PASSES passes, then the full reading decides', () => {
+    // Backslashes in both quotes and '[' in the first statement and in the rest: every reading differs.
+    const part = "SELECT 'a\\'', \"b\\\"\", [c]";
+    const sql = `${part}; ${batch(part, 10_000)}`;
+    const c = counters();
+    const v = classifyStatement(sql, { backslashes: 'escapes', counters: c });
+    expect(c.passes).toBeLessThanOrEqual(MAX_PRECHECK_PASSES);
+    expect(v).toEqual({ kind: 'unknown', reason: `too long to verify (more than ${MAX_VERIFIED_BYTES} bytes)` });
   });
 });

@@ -10,7 +10,7 @@ import { executeImmediate, insideVerdict, MAX_NESTING, OTHER, prepare, unknown, 
 import { KW } from './keywords.js';
 import { type LexMode, type PhaseSeen, type Reading } from './lexer.js';
 import { precheckChunks, type ClassifyCounters, type ClassifyOptions } from './precheck.js';
-import { chunksOf, mayDiffer, modesFor, readingsFor, totalLength, wholeTextReadings, type StatementText } from './readings.js';
+import { chunksOf, literalReadingSet, mayDiffer, readingSetFor, readingsOf, totalLength, type ReadingSet, type StatementText } from './readings.js';
 import { Flag, StatementScanner } from './scanner.js';
 import { charsetReport, setList } from './set-list.js';
 import { createOrAlterUser, dropUser, grant, kill, renameUser, setPassword } from './statements.js';
@@ -262,10 +262,10 @@ function readOne(bytes: Uint8Array, reading: Reading, depth: number, counters: C
  * verdicts combined; 'rejected' when the server refuses the text in every
  * reading.
  */
-function readAll(bytes: Uint8Array, readings: readonly Reading[], depth: number, counters: ClassifyCounters | undefined): ReadingResult {
+function readAll(bytes: Uint8Array, set: ReadingSet, depth: number, counters: ClassifyCounters | undefined): ReadingResult {
   const done: { reading: Reading; seen: Seen }[] = [];
   const results: ReadingResult[] = [];
-  for (const reading of readings) {
+  for (const reading of readingsOf(set)) {
     if (done.some((d) => !mayDiffer(d.reading, reading, d.seen))) continue;
     const { result, seen } = readOne(bytes, reading, depth, counters);
     done.push({ reading, seen });
@@ -276,9 +276,9 @@ function readAll(bytes: Uint8Array, readings: readonly Reading[], depth: number,
 
 /** The text of a dynamic SQL literal, in every mode that reads backslashes like the statement it came from. */
 function readLiteral(literal: Uint8Array, mode: LexMode, depth: number, counters: ClassifyCounters | undefined): StatementVerdict {
-  const readings = wholeTextReadings(modesFor(mode.singleQuoteEscapes ? 'escapes' : 'no-escapes'));
-  if (!precheckChunks([literal], readings, counters)) return OTHER;
-  const verdict = readAll(literal, readings, depth, counters);
+  const set = literalReadingSet(mode);
+  if (!precheckChunks([literal], set, counters)) return OTHER;
+  const verdict = readAll(literal, set, depth, counters);
   // The server refuses to prepare it: nothing runs.
   return verdict === 'rejected' ? OTHER : verdict;
 }
@@ -334,13 +334,13 @@ function rewriteClauses(bytes: Uint8Array, verdict: AccountVerdict, hashes: Pass
  */
 export function classifyStatement(text: StatementText, options: ClassifyOptions = {}): StatementVerdict {
   const chunks = chunksOf(text);
-  const readings = readingsFor(options.backslashes ?? 'unknown');
+  const set = readingSetFor(options.backslashes ?? 'unknown');
   const counters = options.counters;
-  if (!precheckChunks(chunks, readings, counters)) return OTHER;
+  if (!precheckChunks(chunks, set, counters)) return OTHER;
   if (totalLength(chunks) > MAX_VERIFIED_BYTES) return unknown(`too long to verify (more than ${MAX_VERIFIED_BYTES} bytes)`);
   if (counters !== undefined) counters.fullReadings++;
   const bytes = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
-  const read = readAll(bytes, readings, 0, counters);
+  const read = readAll(bytes, set, 0, counters);
   const verdict = read === 'rejected' ? unknown('unterminated quoted text') : read;
   if (verdict.kind !== 'account' || verdict.effects.length === 0) return verdict;
   if (!verdict.effects.every((e) => e.action === 'becomes-iam')) return verdict;

@@ -168,7 +168,7 @@ export class Lexer {
     this.#stopped = true;
   }
 
-  /** Bytes read so far. */
+  /** Bytes read so far (up to where the pass stopped). */
   get offset(): number {
     return this.#offset;
   }
@@ -184,7 +184,8 @@ export class Lexer {
     while (i < n && !this.#stopped) {
       i = this.#step(chunk, i);
     }
-    this.#offset += n;
+    // Where a stop left off, so that `offset` counts the bytes really read.
+    this.#offset += this.#stopped ? Math.min(i, n) : n;
   }
 
   /** Flushes the last token and says how the text ended. */

@@ -1,16 +1,17 @@
 /**
  * The cheap first look: can this text be account management, KILL, dynamic
  * SQL or a change of the client character set at all? It reads the bytes
- * once per reading (more only when a backslash inside quotes, or a '[',
- * makes readings differ; at most MAX_PRECHECK_PASSES), keeps a few integers
- * of state, and allocates nothing per token, whatever the length: a 64 MiB
- * INSERT costs one pass and no garbage.
+ * once per reading that may differ (more than once only when a backslash
+ * inside quotes, or a '[', makes readings differ; at most
+ * MAX_PRECHECK_PASSES), keeps a few integers of state, and allocates nothing
+ * per token, whatever the length: a 64 MiB INSERT costs one pass and no
+ * garbage.
  *
  * `false` is a promise: {@link classifyStatement} says 'other' for this text.
  */
 import { isKeywordByte, isLetter, keywordOf, letterCode, KW, MAX_KEYWORD_LENGTH, type Keyword } from './keywords.js';
-import { Lexer, type LexSink, type PhaseSeen, type Reading } from './lexer.js';
-import { chunksOf, mayDiffer, readingsFor, type BackslashMode, type StatementText } from './readings.js';
+import { Lexer, type LexMode, type LexSink, type PhaseSeen } from './lexer.js';
+import { chunksOf, phaseMayDiffer, readingSetFor, type BackslashMode, type ReadingSet, type StatementText } from './readings.js';
 import { Flag, StatementScanner } from './scanner.js';
 
 /** Work counters, for metrics and for tests that bound the work done. */
@@ -36,26 +37,32 @@ export interface ClassifyOptions {
 /**
  * Most passes the pre-check makes over one text; a text whose readings
  * differ in more ways than that goes to the full reading (and, when longer
- * than MAX_VERIFIED_BYTES, is refused). Ordinary texts need one or two.
+ * than MAX_VERIFIED_BYTES, is refused). Ordinary texts need one to three.
  */
-export const MAX_PRECHECK_PASSES = 6;
+export const MAX_PRECHECK_PASSES = 8;
 
 const SEMICOLON = 0x3b;
 
 /**
- * Feeds the scanner and stops the lexer at the first flag. It also flags a
- * statement after the first that may change the sql_mode when something
- * after it reads differently in another mode (`SELECT 1; SET sql_mode =
- * 'NO_BACKSLASH_ESCAPES'; SELECT 'a\'; DROP USER b -- '`): the readings of
- * the rest assume one mode for all of it.
+ * Feeds the scanner and stops the lexer at the first flag (or, for a pass
+ * over the first statement, after its ';'). It also flags a statement after
+ * the first that may change the sql_mode when something after it reads
+ * differently in another mode (`SELECT 1; SET sql_mode = IF(...); SELECT
+ * 'a\\'; DROP USER b -- '`): the readings of the rest assume one mode for
+ * all of it.
  */
 class PrecheckSink implements LexSink {
   readonly scanner = new StatementScanner();
   flagged = false;
   ambiguousSeen = false;
-  lexer!: Lexer;
-  /** lexer.modeSensitive when the first such statement ended, or -1. */
+  /** Offset just after the first statement's ';' (first-statement passes stop there), or -1. */
+  firstEnd = -1;
+  /** lexer.modeSensitive when the first statement that may change sql_mode ended, or -1. */
   modeChangedAt = -1;
+
+  lexer!: Lexer;
+
+  constructor(private readonly firstStatementOnly: boolean) {}
 
   word(_start: number, _end: number, keyword: Keyword): void {
     this.#flag(this.scanner.word(keyword) !== Flag.NONE);
@@ -63,9 +70,14 @@ class PrecheckSink implements LexSink {
   quoted(start: number, end: number, quote: number): void {
     this.#flag(this.scanner.quoted(quote, end - start) !== Flag.NONE);
   }
-  punct(_at: number, byte: number): void {
-    if (byte === SEMICOLON && this.lexer.inRest && this.modeChangedAt === -1 && this.scanner.mayChangeMode) {
-      this.modeChangedAt = this.lexer.modeSensitive;
+  punct(at: number, byte: number): void {
+    if (byte === SEMICOLON) {
+      if (this.firstStatementOnly) {
+        this.firstEnd = at + 1;
+        this.lexer.stop();
+        return;
+      }
+      if (this.lexer.inRest && this.modeChangedAt === -1 && this.scanner.mayChangeMode) this.modeChangedAt = this.lexer.modeSensitive;
     }
     this.scanner.punct(byte);
     this.lexer.skim = this.scanner.skipping;
@@ -82,15 +94,39 @@ class PrecheckSink implements LexSink {
   }
 }
 
-type PassResult = { readonly verdict: boolean | 'ambiguous'; readonly seen: { readonly first: PhaseSeen; readonly rest: PhaseSeen } };
+interface PassResult {
+  readonly verdict: boolean | 'ambiguous';
+  /** What the pass saw that other modes may read differently. */
+  readonly seen: PhaseSeen;
+  /** For a first-statement pass: where the rest starts, or -1 when the text has no rest. */
+  readonly firstEnd: number;
+}
 
-function pass(chunks: readonly Uint8Array[], reading: Reading, counters: ClassifyCounters | undefined): PassResult {
-  const sink = new PrecheckSink();
-  const lexer = new Lexer(reading, sink);
-  sink.lexer = lexer;
+/** The chunks from byte `from` on (views, no copy). */
+function chunksFrom(chunks: readonly Uint8Array[], from: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
   for (const chunk of chunks) {
+    if (at + chunk.length > from) out.push(from > at ? chunk.subarray(from - at) : chunk);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * One pass in one mode: over the first statement only (`from` is undefined),
+ * or over everything after the first statement, which starts at `from` with
+ * a fresh statement (the scanner and the lexer are at a statement start
+ * after any ';').
+ */
+function pass(chunks: readonly Uint8Array[], mode: LexMode, from: number | undefined, counters: ClassifyCounters | undefined): PassResult {
+  const sink = new PrecheckSink(from === undefined);
+  const lexer = new Lexer({ first: mode, rest: mode }, sink);
+  sink.lexer = lexer;
+  if (from !== undefined) lexer.inRest = true;
+  for (const chunk of from === undefined ? chunks : chunksFrom(chunks, from)) {
     lexer.push(chunk);
-    if (sink.flagged || sink.ambiguousSeen) break;
+    if (sink.flagged || sink.ambiguousSeen || sink.firstEnd !== -1) break;
   }
   lexer.end();
   if (counters !== undefined) {
@@ -98,7 +134,11 @@ function pass(chunks: readonly Uint8Array[], reading: Reading, counters: Classif
     counters.bytesScanned += lexer.offset;
   }
   const modeChangeMatters = sink.modeChangedAt !== -1 && lexer.modeSensitive > sink.modeChangedAt;
-  return { verdict: sink.ambiguousSeen ? 'ambiguous' : sink.flagged || modeChangeMatters, seen: lexer.seen };
+  return {
+    verdict: sink.ambiguousSeen ? 'ambiguous' : sink.flagged || modeChangeMatters,
+    seen: from === undefined ? lexer.seen.first : lexer.seen.rest,
+    firstEnd: sink.firstEnd,
+  };
 }
 
 /**
@@ -172,24 +212,38 @@ function rawWordsPresent(chunks: readonly Uint8Array[], counters: ClassifyCounte
 }
 
 /**
- * The pre-check over chunks, for the given readings. True when some reading
+ * The pre-check over chunks, for a set of readings. True when some reading
  * raises a flag, or when comments are ambiguous and a telling word appears.
- * A reading is passed over when an earlier pass shows it cannot read the
- * text differently.
+ *
+ * The first statement is read in each of `set.first`, the rest (from where
+ * each of those readings ends the first statement) in each of `set.rest`.
+ * A mode is passed over when an earlier pass over the same stretch shows it
+ * cannot read it differently: most texts take one pass, a batch of
+ * statements with backslashes in quotes two or three.
  */
-export function precheckChunks(
-  chunks: readonly Uint8Array[],
-  readings: readonly Reading[],
-  counters?: ClassifyCounters,
-): boolean {
-  const done: { reading: Reading; seen: PassResult['seen'] }[] = [];
-  for (const reading of readings) {
-    if (done.some((d) => !mayDiffer(d.reading, reading, d.seen))) continue;
-    if (done.length >= MAX_PRECHECK_PASSES) return true;
-    const result = pass(chunks, reading, counters);
+export function precheckChunks(chunks: readonly Uint8Array[], set: ReadingSet, counters?: ClassifyCounters): boolean {
+  let passes = 0;
+  const firstDone: { mode: LexMode; seen: PhaseSeen }[] = [];
+  const restStarts = new Set<number>();
+  for (const mode of set.first) {
+    if (firstDone.some((d) => !phaseMayDiffer(d.mode, mode, d.seen))) continue;
+    if (++passes > MAX_PRECHECK_PASSES) return true;
+    const result = pass(chunks, mode, undefined, counters);
     if (result.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
     if (result.verdict) return true;
-    done.push({ reading, seen: result.seen });
+    firstDone.push({ mode, seen: result.seen });
+    if (result.firstEnd !== -1) restStarts.add(result.firstEnd);
+  }
+  for (const from of restStarts) {
+    const restDone: { mode: LexMode; seen: PhaseSeen }[] = [];
+    for (const mode of set.rest) {
+      if (restDone.some((d) => !phaseMayDiffer(d.mode, mode, d.seen))) continue;
+      if (++passes > MAX_PRECHECK_PASSES) return true;
+      const result = pass(chunks, mode, from, counters);
+      if (result.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
+      if (result.verdict) return true;
+      restDone.push({ mode, seen: result.seen });
+    }
   }
   return false;
 }
@@ -205,5 +259,5 @@ export function precheckChunks(
  *   if (!needsClassification(payload.subarray(1), { backslashes: 'escapes' })) forward(payload);
  */
 export function needsClassification(text: StatementText, options: ClassifyOptions = {}): boolean {
-  return precheckChunks(chunksOf(text), readingsFor(options.backslashes ?? 'unknown'), options.counters);
+  return precheckChunks(chunksOf(text), readingSetFor(options.backslashes ?? 'unknown'), options.counters);
 }

@@ -48,33 +48,38 @@ export function modesFor(mode: BackslashMode): readonly LexMode[] {
   }
 }
 
-/**
- * The readings to check, first the one whose pass tells whether the others
- * can differ (the first statement and the rest in the most likely mode).
- */
-export function readingsFor(mode: BackslashMode): readonly Reading[] {
-  return READINGS[mode];
+/** The modes a text's first statement, and the statements after its first ';', may be read in. */
+export interface ReadingSet {
+  readonly first: readonly LexMode[];
+  readonly rest: readonly LexMode[];
 }
 
-function combinations(firstModes: readonly LexMode[]): readonly Reading[] {
-  const first = firstModes[0] as LexMode;
+/** The readings of a COM_QUERY text, for the session's backslash mode. */
+export function readingSetFor(mode: BackslashMode): ReadingSet {
+  return { first: modesFor(mode), rest: ALL_MODES };
+}
+
+/**
+ * The readings of a dynamic SQL literal, parsed in the sql_mode of the
+ * statement that holds it: every mode that reads backslashes alike, since
+ * ANSI_QUOTES and MSSQL are invisible. (It is one statement: the server
+ * refuses to prepare more.)
+ */
+export function literalReadingSet(mode: LexMode): ReadingSet {
+  const modes = modesFor(mode.singleQuoteEscapes ? 'escapes' : 'no-escapes');
+  return { first: modes, rest: modes };
+}
+
+/** Every (first, rest) pair of a set; first the one whose pass tells whether the others can differ. */
+export function readingsOf(set: ReadingSet): readonly Reading[] {
+  const first = set.first[0] as LexMode;
   const out: Reading[] = [{ first, rest: first }];
-  for (const f of firstModes) for (const rest of ALL_MODES) if (f !== first || rest !== first) out.push({ first: f, rest });
+  for (const f of set.first) for (const rest of set.rest) if (f !== first || rest !== first) out.push({ first: f, rest });
   return out;
 }
 
-const READINGS: Record<BackslashMode, readonly Reading[]> = {
-  escapes: combinations(modesFor('escapes')),
-  'no-escapes': combinations(modesFor('no-escapes')),
-  unknown: combinations(modesFor('unknown')),
-};
-
-/** The same reading for a whole text: for the literal of dynamic SQL, which is one statement. */
-export function wholeTextReadings(modes: readonly LexMode[]): readonly Reading[] {
-  return modes.map((m) => ({ first: m, rest: m }));
-}
-
-function phaseMayDiffer(a: LexMode, b: LexMode, seen: PhaseSeen): boolean {
+/** Whether mode `b` can read a stretch of text differently from `a`, given what a pass with `a` saw there. */
+export function phaseMayDiffer(a: LexMode, b: LexMode, seen: PhaseSeen): boolean {
   return (
     (a.singleQuoteEscapes !== b.singleQuoteEscapes && seen.backslashInSingleQuotes) ||
     (a.doubleQuoteEscapes !== b.doubleQuoteEscapes && seen.backslashInDoubleQuotes) ||
