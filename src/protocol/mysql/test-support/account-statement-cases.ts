@@ -317,7 +317,7 @@ export const statementCases: readonly StatementCase[] = [
   // ---- the sql_mode may change between the statements of one text (each mode: the backslash-mode tests)
   ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER carol -- '", 'unknown: account statement in a multi-statement text', 'none'],
   ["SELECT 1 AS [x']; DROP USER carol; -- ']", 'unknown: account statement in a multi-statement text', 'none'], // MariaDB's MSSQL mode
-  ["SELECT 1; SET sql_mode = IF('\\';', 'NO_BACKSLASH_ESCAPES', ''); SELECT '\\'; DROP USER carol; -- '", 'unknown: the sql_mode may change between statements', 'none'],
+  ["SELECT 1; SET sql_mode = CONCAT('NO_BACKSLASH_ESCAPES', LEFT('\\';', 0)); SELECT '\\'; DROP USER carol; -- '", 'unknown: the sql_mode may change between statements', 'none'],
   ["SELECT 1; EXECUTE s; SELECT 'a\\'b'", 'unknown: the sql_mode may change between statements', 'none'],
   ["SELECT 1; SET sql_mode = ''; SELECT 'ab'", 'other', 'none'],
 ];
@@ -362,7 +362,7 @@ export const charsetCases: readonly CharsetCase[] = [
   ['SET CHARACTER_SET_CLIENT = Gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
   ['SET @a = 1, character_set_client = gbk, @b = 2', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
   ['SET character_set_client = 28', 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK], // a collation id
-  ["SET @cs = 'gbk', character_set_client = @cs", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ["SET @cs = 'gbk'; SET character_set_client = @cs", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
   ["SET character_set_client = CONCAT('g', 'bk')", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
   ["SET character_set_client = x'67626b'", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
   ["SET character_set_client = _latin1'gbk'", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
