@@ -450,4 +450,14 @@ describe('bounded work across sql_modes', () => {
     expect(c.passes).toBeLessThanOrEqual(MAX_PRECHECK_PASSES);
     expect(v).toEqual({ kind: 'unknown', reason: `too long to verify (more than ${MAX_VERIFIED_BYTES} bytes)` });
   });
+
+  it('the full reading of such a text stops after a bounded number of readings', () => {
+    const part = "SELECT 'a\\'', \"b\\\"\", [c]";
+    const sql = `${part}; ${batch(part, 1_000)}; DROP USER x`;
+    expect(sql.length).toBeLessThan(MAX_VERIFIED_BYTES);
+    const c = counters();
+    expect(describeText(sql, 'unknown')).toBe('unknown: reads differently in too many sql_modes to verify');
+    classifyStatement(sql, { backslashes: 'unknown', counters: c });
+    expect(c.tokens).toBeLessThanOrEqual(8 * sql.length);
+  });
 });

@@ -6,16 +6,18 @@
 import { IamdbError } from '../../../errors/index.js';
 import { NATIVE_PASSWORD_HASH_PATTERN } from '../auth/native-password.js';
 import { Cursor, NotUnderstood } from './cursor.js';
-import { executeImmediate, insideVerdict, MAX_NESTING, OTHER, prepare, unknown, UNREAD_DYNAMIC_SQL, type Context } from './dynamic-sql.js';
+import { executeImmediate, MAX_NESTING, prepare, type Context } from './dynamic-sql.js';
+import { insideVerdict, OTHER, unknown, UNREAD_DYNAMIC_SQL } from './verdicts.js';
 import { KW } from './keywords.js';
 import { type LexMode, type PhaseSeen, type Reading } from './lexer.js';
 import { precheckChunks, type ClassifyCounters, type ClassifyOptions } from './precheck.js';
 import { chunksOf, literalReadingSet, mayDiffer, readingSetFor, readingsOf, totalLength, type ReadingSet, type StatementText } from './readings.js';
 import { Flag, StatementScanner } from './scanner.js';
-import { charsetReport, setList } from './set-list.js';
+import { combineStatements, splitStatements } from './multi-statement.js';
+import { setList } from './set-list.js';
 import { createOrAlterUser, dropUser, grant, kill, renameUser, setPassword } from './statements.js';
 import { tokenize, TokenText, type Token } from './tokens.js';
-import type { Account, AccountVerdict, ByteSpan, CharsetChange, NamedAccount, PasswordHashes, StatementVerdict } from './types.js';
+import type { Account, AccountVerdict, ByteSpan, NamedAccount, PasswordHashes, StatementVerdict } from './types.js';
 
 /**
  * Longest text the full reading accepts. A text that may be account
@@ -28,7 +30,12 @@ export const MAX_VERIFIED_BYTES = 64 * 1024;
 /** Most PREPARE / EXECUTE IMMEDIATE read inside one compound statement (each costs a pass over its rest). */
 const MAX_DYNAMIC_PER_STATEMENT = 8;
 
-const SEMICOLON = 0x3b;
+/**
+ * Most readings of one text the full reading tokenizes. Texts need one to
+ * six (backslashes in both quotes, in the first statement and the rest);
+ * more only when '[' and backslashes mix everywhere.
+ */
+const MAX_FULL_READINGS = 8;
 
 /** Key of an account in a PasswordHashes map: JSON of [user, host], unambiguous for any names. */
 export function accountKey(account: Account): string {
@@ -58,11 +65,6 @@ function setStatementFor(c: Cursor, ctx: Context): StatementVerdict {
   return insideVerdict(inner, 'SET STATEMENT');
 }
 
-/** The name a quoted token stands for, in lower case ('' when it is not UTF-8). */
-function quotedName(tok: Token, text: TokenText): string {
-  return text.text(tok)?.toLowerCase() ?? '';
-}
-
 /**
  * A statement that is not itself one of ours: the scanner decides whether
  * account management hides inside it (compound statements, stored programs).
@@ -79,7 +81,7 @@ function embedded(tokens: readonly Token[], ctx: Context): StatementVerdict {
       scanner.punct(tok.byte);
       continue;
     }
-    const flag = tok.type === 'quoted' ? scanner.quoted(tok.byte, tok.end - tok.start, quotedName(tok, ctx.text)) : scanner.word(tok.keyword);
+    const flag = tok.type === 'quoted' ? scanner.quoted(tok.byte, tok.end - tok.start, ctx.text.name(tok)) : scanner.word(tok.keyword);
     if (flag === Flag.NONE) continue;
     if (flag === Flag.KILL) return unknown('KILL inside another statement');
     if (flag === Flag.BINLOG) return unknown('BINLOG inside another statement');
@@ -151,78 +153,6 @@ function classifyStatementTokens(tokens: readonly Token[], ctx: Context): Statem
   }
 }
 
-/** One statement of a text, and whether it comes after the text's first ';' (so is read in the reading's rest mode). */
-interface Piece {
-  readonly tokens: readonly Token[];
-  readonly rest: boolean;
-}
-
-function splitStatements(tokens: readonly Token[]): Piece[] {
-  const pieces: Piece[] = [];
-  let current: Token[] = [];
-  let rest = false;
-  for (const tok of tokens) {
-    if (tok.type !== 'punct' || tok.byte !== SEMICOLON) {
-      current.push(tok);
-      continue;
-    }
-    if (current.length > 0) pieces.push({ tokens: current, rest });
-    current = [];
-    rest = true;
-  }
-  if (current.length > 0) pieces.push({ tokens: current, rest });
-  return pieces;
-}
-
-/** Whether the scanner takes the statement for one that may change the sql_mode of later statements. */
-function mayChangeMode(tokens: readonly Token[], text: TokenText): boolean {
-  const scanner = new StatementScanner();
-  for (const tok of tokens) {
-    if (tok.type === 'punct') scanner.punct(tok.byte);
-    else if (tok.type === 'quoted') scanner.quoted(tok.byte, tok.end - tok.start, quotedName(tok, text));
-    else scanner.word(tok.keyword);
-  }
-  return scanner.mayChangeMode;
-}
-
-/**
- * The verdict on a text of several statements. Account statements and KILL
- * are refused there; a character set change that is not ASCII-transparent
- * must be the last statement (the server parses the rest in it); a
- * statement after the first that may change the sql_mode must not be
- * followed by text another mode reads differently.
- */
-function combineStatements(pieces: readonly Piece[], verdicts: readonly StatementVerdict[], text: TokenText): StatementVerdict {
-  const firstUnknown = verdicts.find((v) => v.kind === 'unknown');
-  if (firstUnknown !== undefined) return firstUnknown;
-  if (verdicts.length <= 1) return verdicts[0] ?? OTHER;
-  if (verdicts.some((v) => v.kind === 'account')) return unknown('account statement in a multi-statement text');
-  if (verdicts.some((v) => v.kind === 'kill')) return unknown('KILL in a multi-statement text');
-  const last = verdicts.length - 1;
-  const changes: CharsetChange[] = [];
-  let unread = false;
-  for (let i = 0; i <= last; i++) {
-    const v = verdicts[i] as StatementVerdict;
-    if (v.kind !== 'other') continue;
-    if (v.unreadDynamicSql === true) unread = true;
-    if (v.clientCharset !== undefined) {
-      if (i < last && !v.clientCharset.asciiTransparent) return unknown('character set change in a multi-statement text');
-      changes.push(...v.clientCharset.changes);
-    }
-    const piece = pieces[i] as Piece;
-    if (i < last && piece.rest && mayChangeMode(piece.tokens, text)) {
-      if (pieces.slice(i + 1).some((p) => p.tokens.some((t) => text.modeSensitive(t)))) {
-        return unknown('the sql_mode may change between statements');
-      }
-    }
-  }
-  return {
-    kind: 'other',
-    ...(unread ? { unreadDynamicSql: true as const } : {}),
-    ...(changes.length > 0 ? { clientCharset: charsetReport(changes) } : {}),
-  };
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isUtf8(bytes: Uint8Array): boolean {
@@ -267,6 +197,7 @@ function readAll(bytes: Uint8Array, set: ReadingSet, depth: number, counters: Cl
   const results: ReadingResult[] = [];
   for (const reading of readingsOf(set)) {
     if (done.some((d) => !mayDiffer(d.reading, reading, d.seen))) continue;
+    if (done.length >= MAX_FULL_READINGS) return unknown('reads differently in too many sql_modes to verify');
     const { result, seen } = readOne(bytes, reading, depth, counters);
     done.push({ reading, seen });
     results.push(result);

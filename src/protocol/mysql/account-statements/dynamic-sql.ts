@@ -13,7 +13,8 @@ import { Cursor, NotUnderstood } from './cursor.js';
 import type { LexMode } from './lexer.js';
 import type { ClassifyCounters } from './precheck.js';
 import type { Token, TokenText } from './tokens.js';
-import type { OtherVerdict, StatementVerdict, UnknownVerdict } from './types.js';
+import type { StatementVerdict } from './types.js';
+import { insideVerdict, UNREAD_DYNAMIC_SQL, unknown } from './verdicts.js';
 
 /** What the statement parsers need to know about the text a statement came from. */
 export interface Context {
@@ -29,15 +30,6 @@ export interface Context {
 
 /** Dynamic SQL inside dynamic SQL (or SET STATEMENT inside SET STATEMENT) deeper than this is not read. */
 export const MAX_NESTING = 2;
-
-/** `{ kind: 'other' }` and its variants. */
-export const OTHER: OtherVerdict = { kind: 'other' };
-export const UNREAD_DYNAMIC_SQL: OtherVerdict = { kind: 'other', unreadDynamicSql: true };
-
-/** An 'unknown' verdict. */
-export function unknown(reason: string): UnknownVerdict {
-  return { kind: 'unknown', reason };
-}
 
 /** The single-or-concatenated string literal that makes up `tokens`, or undefined for any other expression. */
 function literalValue(tokens: readonly Token[], text: TokenText): Uint8Array | undefined {
@@ -56,25 +48,6 @@ function literalValue(tokens: readonly Token[], text: TokenText): Uint8Array | u
     parts.push(text.value(tok));
   }
   return parts.length === 0 ? undefined : Buffer.concat(parts);
-}
-
-/**
- * The verdict on a statement found inside another (`what`: PREPARE, EXECUTE
- * IMMEDIATE, SET STATEMENT): account statements, KILL and character set
- * changes there are refused; unread dynamic SQL stays reported.
- */
-export function insideVerdict(inner: StatementVerdict, what: string): StatementVerdict {
-  switch (inner.kind) {
-    case 'other':
-      if (inner.clientCharset !== undefined) return unknown(`character set change inside ${what}`);
-      return inner.unreadDynamicSql === true ? UNREAD_DYNAMIC_SQL : OTHER;
-    case 'kill':
-      return unknown(`KILL inside ${what}`);
-    case 'account':
-      return unknown(`account statement inside ${what}`);
-    default:
-      return unknown(`inside ${what}: ${inner.reason}`);
-  }
 }
 
 /** The verdict on a PREPARE/EXECUTE IMMEDIATE source: its literal text is classified like a statement. */

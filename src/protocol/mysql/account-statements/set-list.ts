@@ -130,6 +130,9 @@ function itemChange(c: Cursor, tokens: readonly Token[], scope: Scope): CharsetC
   }
   const eq = assignmentAt(tokens);
   const target = eq === -1 ? tokens : tokens.slice(0, eq);
+  // A user variable (@name, not @@name) may be called anything.
+  const at = (k: number) => target[k]?.type === 'punct' && target[k]?.byte === AT;
+  if (at(0) && !at(1)) return undefined;
   if (!target.some((t) => namesClientVariable(c, t))) return undefined;
   if (eq === -1) throw new NotUnderstood('character_set_client assignment form');
   const valueFrom = tokens[eq]?.byte === COLON ? eq + 2 : eq + 1;

@@ -126,6 +126,11 @@ export class TokenText {
     }
   }
 
+  /** The name a quoted token stands for, in lower case ('' when it is not UTF-8). */
+  name(token: Token): string {
+    return this.text(token)?.toLowerCase() ?? '';
+  }
+
   /** Quoted text that other modes may read differently: '...' or "..." with a backslash, or [...]. */
   modeSensitive(token: Token): boolean {
     if (token.type === 'punct') return token.byte === OPEN_BRACKET;

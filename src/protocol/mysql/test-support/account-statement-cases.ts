@@ -232,6 +232,7 @@ export const statementCases: readonly StatementCase[] = [
   ["SET @names = 1, @a = CONVERT('x', CHAR), @b = CAST('x' AS CHAR CHARACTER SET utf8mb4)", 'other', 'none'],
   ['SET @@session . character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', 'none'], // MariaDB: syntax error
   ['SET x.character_set_client = gbk', 'unknown: character_set_client assignment form', 'none'],
+  ["SET @character_set_client = 'gbk', @names = 'x'", 'other', 'none'], // user variables
 
   // ---- not account management
   ['SELECT 1', 'other', 'none'],
