@@ -271,6 +271,26 @@ describe('character set changes, as MariaDB makes them', () => {
     expect(await snapshot(victim)).toBeUndefined();
   });
 
+  it('only character_set_client changes how the server reads the rest of a text', async () => {
+    // Bytes 0xBF 0x5C: one GBK character, or '¿' and an escaping backslash in latin1.
+    const rest = "SELECT '\u00bf\\'; SELECT 2 AS two -- '";
+    const results = async (setup: string): Promise<number> => {
+      const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, charset: 'LATIN1_SWEDISH_CI', multipleStatements: true });
+      try {
+        const [rows] = await conn.query<mysql.RowDataPacket[][]>(`${setup}; ${rest}`);
+        return rows.length;
+      } finally {
+        await conn.end();
+      }
+    };
+    for (const setup of ['SET character_set_connection = gbk', 'SET collation_connection = gbk_bin', 'SET character_set_results = gbk']) {
+      expect(await results(setup), setup).toBe(2);
+      expect(classifyStatement(setup).kind, setup).toBe('other');
+    }
+    expect(await results('SET character_set_client = gbk')).toBe(3);
+    expect(describeVerdict(classifyStatement(`SET character_set_client = gbk; ${rest}`))).toBe('unknown: character set change in a multi-statement text');
+  });
+
   it('the collation ids of the table are MariaDB 10.11 ones (ids MariaDB lacks are MySQL 8 ones)', async () => {
     const [rows] = await root.query<mysql.RowDataPacket[]>('SELECT id, character_set_name AS cs FROM information_schema.COLLATIONS WHERE id < 256');
     const server = new Map(rows.map((r) => [Number(r['id']), String(r['cs'])]));
