@@ -11,18 +11,28 @@
  * noticed.
  *
  * A second part shows that forms the recognizer refuses as 'unknown' are not
- * refused for nothing: MariaDB runs them and they change a password.
+ * refused for nothing: MariaDB runs them and they change a password. Later
+ * parts ground the character set table (each row's effect on
+ * character_set_client, the collation ids, GBK's 0xBF5C), REVOKE (never an
+ * authentication change), dynamic SQL reported as unread (it does manage
+ * accounts), and sql_mode changes between the statements of one text (they
+ * hide a DROP USER from a reader that keeps one mode).
  */
+import iconv from 'iconv-lite';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  charsetOfCollationId,
   classifyStatement,
+  isAsciiTransparentCollationId,
+  needsClassification,
+  NOT_ASCII_TRANSPARENT_COLLATION_IDS,
   type AccountEffect,
   type AccountRef,
   type AccountVerdict,
   type NamedAccount,
 } from '../../src/protocol/mysql/index.js';
-import { describeVerdict, statementCases } from '../../src/protocol/mysql/test-support/account-statement-cases.js';
+import { charsetCases, describeVerdict, statementCases } from '../../src/protocol/mysql/test-support/account-statement-cases.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
 
 const HASH = '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19'; // PASSWORD('password')
@@ -208,5 +218,188 @@ describe('forms refused as unknown are run by MariaDB', () => {
     expect(describeVerdict(v)).toBe('DROP USER: drop hcase@localhost');
     await root.query("DROP USER 'hcase'@'LOCALHOST'");
     expect(await snapshot({ user: 'hcase', host: 'localhost' })).toBeUndefined();
+  });
+});
+
+describe('character set changes, as MariaDB makes them', () => {
+  let initialGlobal: string;
+  beforeAll(async () => {
+    const [rows] = await root.query<mysql.RowDataPacket[]>('SELECT @@global.character_set_client AS g');
+    initialGlobal = String(rows[0]?.['g']);
+  });
+
+  it('the server the rows assume: a utf8mb4 default', () => {
+    expect(initialGlobal).toBe('utf8mb4');
+  });
+
+  it.each(charsetCases)('%s -> %s', async (sql, expected, after) => {
+    const v = classifyStatement(sql, { backslashes: 'escapes' });
+    expect(describeVerdict(v)).toBe(expected);
+    const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, charset: 'UTF8MB4_GENERAL_CI', multipleStatements: true });
+    try {
+      await conn.query(sql);
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@session.character_set_client AS s, @@global.character_set_client AS g');
+      // String(): in a binary session the server's answers are bytes.
+      expect({ session: String(rows[0]?.['s']), global: String(rows[0]?.['g']) }).toEqual(after);
+      // A change reported by name names what the server now holds in that scope.
+      if (v.kind === 'other' && v.clientCharset !== undefined) {
+        const last = v.clientCharset.changes[v.clientCharset.changes.length - 1];
+        if (last?.charset !== undefined) expect(last.charset).toBe(last.scope === 'global' ? after.global : after.session);
+      }
+    } finally {
+      await conn.end();
+      await root.query(`SET GLOBAL character_set_client = ${root.escape(initialGlobal)}`);
+    }
+  });
+
+  it('GBK is not ASCII-transparent: a login with its collation id runs what a byte reader takes for quoted text', async () => {
+    const victim = { user: 'gbk_victim', host: '%' };
+    await root.query(`DROP USER IF EXISTS ${quoted(victim)}`);
+    await root.query(`CREATE USER ${quoted(victim)} IDENTIFIED BY 'before'`);
+    // 0xBF 0x5C is one GBK character; read byte by byte, 0x5C escapes the closing quote.
+    const text = Buffer.concat([Buffer.from("SELECT '"), Buffer.from([0xbf, 0x5c]), Buffer.from(`'; DROP USER ${victim.user} -- '`)]);
+    expect(classifyStatement(text, { backslashes: 'escapes' })).toEqual({ kind: 'other' });
+    expect(isAsciiTransparentCollationId(28)).toBe(false);
+    const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, charset: 'GBK_CHINESE_CI', multipleStatements: true });
+    try {
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@character_set_client AS cs');
+      expect(rows[0]?.['cs']).toBe(charsetOfCollationId(28));
+      await conn.query(iconv.decode(text, 'gbk'));
+    } finally {
+      await conn.end();
+    }
+    expect(await snapshot(victim)).toBeUndefined();
+  });
+
+  it('only character_set_client changes how the server reads the rest of a text', async () => {
+    // Bytes 0xBF 0x5C: one GBK character, or '¿' and an escaping backslash in latin1.
+    const rest = "SELECT '\u00bf\\'; SELECT 2 AS two -- '";
+    const results = async (setup: string): Promise<number> => {
+      const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, charset: 'LATIN1_SWEDISH_CI', multipleStatements: true });
+      try {
+        const [rows] = await conn.query<mysql.RowDataPacket[][]>(`${setup}; ${rest}`);
+        return rows.length;
+      } finally {
+        await conn.end();
+      }
+    };
+    for (const setup of ['SET character_set_connection = gbk', 'SET collation_connection = gbk_bin', 'SET character_set_results = gbk']) {
+      expect(await results(setup), setup).toBe(2);
+      expect(classifyStatement(setup).kind, setup).toBe('other');
+    }
+    expect(await results('SET character_set_client = gbk')).toBe(3);
+    expect(describeVerdict(classifyStatement(`SET character_set_client = gbk; ${rest}`))).toBe('unknown: character set change in a multi-statement text');
+  });
+
+  it('the collation ids of the table are MariaDB 10.11 ones (ids MariaDB lacks are MySQL 8 ones)', async () => {
+    const [rows] = await root.query<mysql.RowDataPacket[]>('SELECT id, character_set_name AS cs FROM information_schema.COLLATIONS WHERE id < 256');
+    const server = new Map(rows.map((r) => [Number(r['id']), String(r['cs'])]));
+    expect(server.size).toBeGreaterThan(200);
+    for (let id = 0; id < 256; id++) {
+      if (server.has(id)) expect(charsetOfCollationId(id), `id ${id}`).toBe(server.get(id));
+      else expect([undefined, 'utf8mb3', 'gb18030', 'utf8mb4'], `id ${id}`).toContain(charsetOfCollationId(id));
+    }
+    const mysqlOnly = [...Array(256).keys()].filter((id) => !server.has(id) && charsetOfCollationId(id) !== undefined);
+    expect(mysqlOnly).toEqual([76, 248, 249, 250, 255]);
+    const refused = [...server].filter(([, cs]) => ['big5', 'cp932', 'gbk', 'sjis', 'swe7'].includes(cs)).map(([id]) => id);
+    expect(NOT_ASCII_TRANSPARENT_COLLATION_IDS.filter((id) => server.has(id))).toEqual(refused.sort((a, b) => a - b));
+  });
+});
+
+describe('REVOKE never changes authentication', () => {
+  const grantee = { user: 'rev_a', host: '%' };
+  const proxied = { user: 'rev_b', host: '%' };
+  const revokes = [
+    'REVOKE ALL PRIVILEGES, GRANT OPTION FROM rev_a',
+    'REVOKE SELECT ON d1.* FROM rev_a',
+    'REVOKE SELECT, GRANT OPTION ON d1.* FROM rev_a',
+    'REVOKE r1 FROM rev_a',
+    'REVOKE ADMIN OPTION FOR r1 FROM rev_a',
+    'REVOKE PROXY ON rev_b FROM rev_a',
+    'IF 1 THEN REVOKE ALL PRIVILEGES, GRANT OPTION FROM rev_a; END IF',
+  ];
+
+  it.each(revokes)('%s', async (sql) => {
+    expect(needsClassification(sql, { backslashes: 'escapes' })).toBe(false);
+    expect(classifyStatement(sql, { backslashes: 'escapes' })).toEqual({ kind: 'other' });
+    for (const a of [grantee, proxied]) await root.query(`DROP USER IF EXISTS ${quoted(a)}`);
+    await root.query(`CREATE USER ${quoted(grantee)} IDENTIFIED BY 'before'`);
+    await root.query(`CREATE USER ${quoted(proxied)} IDENTIFIED BY 'before'`);
+    await root.query(`GRANT SELECT ON d1.* TO ${quoted(grantee)} WITH GRANT OPTION`);
+    await root.query(`GRANT r1 TO ${quoted(grantee)} WITH ADMIN OPTION`);
+    await root.query(`GRANT PROXY ON ${quoted(proxied)} TO ${quoted(grantee)}`);
+    const before = await snapshot(grantee);
+    const [grantsBefore] = await root.query<mysql.RowDataPacket[]>(`SHOW GRANTS FOR ${quoted(grantee)}`);
+    await root.query(sql);
+    const [grantsAfter] = await root.query<mysql.RowDataPacket[]>(`SHOW GRANTS FOR ${quoted(grantee)}`);
+    expect(grantsAfter).not.toEqual(grantsBefore); // it did revoke something
+    expect(await snapshot(grantee)).toEqual(before);
+  });
+});
+
+describe('what the recognizer reports as unread dynamic SQL does manage accounts on MariaDB', () => {
+  const victim = { user: 'dyn_victim', host: '%' };
+  const stolen = { user: 'dyn_stolen', host: '%' };
+  const cases: [name: string, setup: string[], sql: string, gone: 'renamed' | 'dropped'][] = [
+    ['EXECUTE IMMEDIATE of an expression (the review)', [], "EXECUTE IMMEDIATE CONCAT('RENAME USER dyn_victim', ' TO dyn_stolen')", 'renamed'],
+    ['PREPARE from a variable', ["SET @q = CONCAT('DROP USER ', 'dyn_victim')"], 'PREPARE s FROM @q', 'dropped'],
+    ['the sys schema runs its argument', [], "CALL sys.execute_prepared_stmt(CONCAT('DROP USER ', 'dyn_victim'))", 'dropped'],
+    ['SET STATEMENT ... FOR EXECUTE IMMEDIATE', [], "SET STATEMENT max_statement_time = 10 FOR EXECUTE IMMEDIATE CONCAT('DROP USER ', 'dyn_victim')", 'dropped'],
+    ['a compound statement', [], "BEGIN NOT ATOMIC EXECUTE IMMEDIATE CONCAT('DROP USER ', 'dyn_victim'); END", 'dropped'],
+  ];
+
+  it.each(cases)('%s', async (_name, setup, sql, gone) => {
+    expect(classifyStatement(sql, { backslashes: 'escapes' })).toEqual({ kind: 'other', unreadDynamicSql: true });
+    for (const a of [victim, stolen]) await root.query(`DROP USER IF EXISTS ${quoted(a)}`);
+    await root.query(`CREATE USER ${quoted(victim)} IDENTIFIED BY 'before'`);
+    const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword });
+    try {
+      for (const s of setup) await conn.query(s);
+      await conn.query(sql);
+      if (sql.startsWith('PREPARE')) await conn.query('EXECUTE s');
+    } finally {
+      await conn.end();
+    }
+    expect(await snapshot(victim)).toBeUndefined();
+    if (gone === 'renamed') expect(await snapshot(stolen)).toBeDefined();
+  });
+
+  it('a stored procedure with dynamic SQL is reported when it is created; its CALL is not visible', async () => {
+    const create = 'CREATE PROCEDURE d1.run_sql(q TEXT) BEGIN PREPARE s FROM q; EXECUTE s; DEALLOCATE PREPARE s; END';
+    expect(classifyStatement(create, { backslashes: 'escapes' })).toEqual({ kind: 'other', unreadDynamicSql: true });
+    const call = "CALL d1.run_sql(CONCAT('DROP USER ', 'dyn_victim'))";
+    expect(classifyStatement(call, { backslashes: 'escapes' })).toEqual({ kind: 'other' });
+    await root.query('DROP PROCEDURE IF EXISTS d1.run_sql');
+    await root.query(create);
+    await root.query(`DROP USER IF EXISTS ${quoted(victim)}`);
+    await root.query(`CREATE USER ${quoted(victim)} IDENTIFIED BY 'before'`);
+    await root.query(call);
+    expect(await snapshot(victim)).toBeUndefined();
+  });
+});
+
+describe('the sql_mode can change between the statements of one text', () => {
+  const victim = { user: 'mode_victim', host: '%' };
+  const cases: [name: string, before: string[], sql: string][] = [
+    ['NO_BACKSLASH_ESCAPES set by the first statement (the review)', [], "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER mode_victim -- '"],
+    ['ANSI_QUOTES set by the first statement', [], 'SET SESSION sql_mode = \'ANSI_QUOTES\'; SELECT 1 AS "a\\"; DROP USER mode_victim; -- "'],
+    ["MSSQL's [...] names, the mode set by an earlier text (the status flags do not show it)", ["SET SESSION sql_mode = 'MSSQL'"], "SELECT 1 AS [x']; DROP USER mode_victim; -- ']"],
+    ['a later statement that changes the mode again', [], "SELECT 1; SET sql_mode = CONCAT('NO_BACKSLASH_ESCAPES', LEFT('\\';', 0)); SELECT '\\'; DROP USER mode_victim; -- '"],
+  ];
+
+  it.each(cases)('%s', async (_name, before, sql) => {
+    // The session reads each text in the mode the server reported before it: backslashes escape here.
+    expect(needsClassification(sql, { backslashes: 'escapes' })).toBe(true);
+    expect(classifyStatement(sql, { backslashes: 'escapes' }).kind).toBe('unknown');
+    await root.query(`DROP USER IF EXISTS ${quoted(victim)}`);
+    await root.query(`CREATE USER ${quoted(victim)} IDENTIFIED BY 'before'`);
+    const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, multipleStatements: true });
+    try {
+      for (const s of before) await conn.query(s);
+      await conn.query(sql);
+    } finally {
+      await conn.end();
+    }
+    expect(await snapshot(victim)).toBeUndefined();
   });
 });

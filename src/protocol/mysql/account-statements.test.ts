@@ -4,6 +4,7 @@ import {
   accountMatchKey,
   backslashModeFromStatus,
   classifyStatement,
+  isAsciiTransparentCollationId,
   MAX_ACCOUNTS_PER_STATEMENT,
   MAX_VERIFIED_BYTES,
   needsClassification,
@@ -11,9 +12,10 @@ import {
   type ClassifyCounters,
   type StatementText,
 } from './account-statements.js';
+import { MAX_PRECHECK_PASSES } from './account-statements/precheck.js';
 import { nativePasswordHash } from './auth/native-password.js';
 import { ServerStatus } from './constants.js';
-import { describeVerdict, statementCases } from './test-support/account-statement-cases.js';
+import { charsetCases, describeVerdict, statementCases } from './test-support/account-statement-cases.js';
 import { iamdbErrorOf } from './test-support/hex.js';
 
 const H = nativePasswordHash('password'); // *2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19
@@ -25,20 +27,24 @@ const describeText = (text: StatementText, backslashes: BackslashMode = 'unknown
 
 const counters = (): ClassifyCounters => ({ passes: 0, bytesScanned: 0, fullReadings: 0, tokens: 0 });
 
+/** A table row's checks: the verdict, the pre-check's promise, the rewrite, and bytes and chunks reading alike. */
+function checkRow(sql: string, expected: string): void {
+  const v = classifyStatement(sql);
+  expect(describeVerdict(v)).toBe(expected);
+  // 'other' is promised by the pre-check, and only texts it lets through get anything else.
+  if (!needsClassification(sql)) expect(v).toEqual({ kind: 'other' });
+  if (v.kind !== 'other' || v.unreadDynamicSql === true || v.clientCharset !== undefined) expect(needsClassification(sql)).toBe(true);
+  const allIam = v.kind === 'account' && v.effects.length > 0 && v.effects.every((e) => e.action === 'becomes-iam');
+  expect(v.kind === 'account' && v.rewrite !== undefined).toBe(allIam);
+  // Bytes and chunks read the same as the string.
+  const bytes = Buffer.from(sql);
+  expect(describeText(bytes)).toBe(expected);
+  expect(describeText([bytes.subarray(0, 7), bytes.subarray(7)])).toBe(expected);
+}
+
 describe('the statement table', () => {
-  it.each(statementCases)('%s -> %s (%s)', (sql, expected) => {
-    const v = classifyStatement(sql);
-    expect(describeVerdict(v)).toBe(expected);
-    // 'other' is promised by the pre-check, and only texts it lets through get anything else.
-    if (!needsClassification(sql)) expect(v.kind).toBe('other');
-    if (v.kind !== 'other') expect(needsClassification(sql)).toBe(true);
-    const allIam = v.kind === 'account' && v.effects.length > 0 && v.effects.every((e) => e.action === 'becomes-iam');
-    expect(v.kind === 'account' && v.rewrite !== undefined).toBe(allIam);
-    // Bytes and chunks read the same as the string.
-    const bytes = Buffer.from(sql);
-    expect(describeText(bytes)).toBe(expected);
-    expect(describeText([bytes.subarray(0, 7), bytes.subarray(7)])).toBe(expected);
-  });
+  it.each(statementCases)('%s -> %s (%s)', (sql, expected) => checkRow(sql, expected));
+  it.each(charsetCases)('%s -> %s', (sql, expected) => checkRow(sql, expected));
 
   it('the table has both engines and every kind of verdict', () => {
     const kinds = new Set(statementCases.map(([, expected]) => expected.split(/[ :]/)[0]));
@@ -67,8 +73,15 @@ describe('needsClassification', () => {
       'DROP TABLE users',
       'RENAME TABLE user TO users',
       'CREATE VIEW v AS SELECT user, password FROM users',
-      "SET NAMES utf8mb4; SET @user = 'a'; SELECT @user",
+      "SET @names = 'utf8mb4'; SET @user = 'a'; SELECT @user, @@character_set_client",
+      "SET @a = CONVERT('x', CHAR), @b = CAST('x' AS CHAR CHARACTER SET utf8mb4)",
       'SHOW GRANTS FOR CURRENT_USER',
+      'REVOKE ALL PRIVILEGES, GRANT OPTION FROM u',
+      'IF 1 THEN REVOKE r1 FROM u; END IF',
+      'CALL p(@q)',
+      "INSERT INTO t VALUES ('a\\'b'); INSERT INTO t VALUES (\"c\\\"d\")",
+      "SELECT 1; SET sql_mode = ''; SELECT 'ab'",
+      "SET sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'",
       '(SELECT password FROM users) UNION (SELECT user FROM users)',
       'CREATE PROCEDURE p() BEGIN UPDATE users SET password = NULL; END',
       'DEALLOCATE PREPARE s',
@@ -91,6 +104,16 @@ describe('needsClassification', () => {
       "IF 1 THEN ALTER USER a IDENTIFIED BY 'x'; END IF",
       "SELECT 1; CREATE USER a",
       "/*!40101 SET @u = 'user' */",
+      'SET NAMES utf8mb4',
+      "SET @a = 1, NAMES 'gbk'",
+      'SET CHAR SET gbk',
+      'SET @@session.character_set_client = 28',
+      'SET `character_set_client` = gbk',
+      'CALL sys.execute_prepared_stmt(@q)',
+      'CALL `sys`.`execute_prepared_stmt`(@q)',
+      'EXECUTE IMMEDIATE CONCAT(@a, @b)',
+      '/*!40101 SET NAMES gbk */',
+      "SELECT 1; SET sql_mode = ''; SELECT 'a\\'",
     ]) {
       expect(needsClassification(sql), sql).toBe(true);
     }
@@ -98,6 +121,8 @@ describe('needsClassification', () => {
 });
 
 describe('backslash modes', () => {
+  const MULTI = 'unknown: account statement in a multi-statement text';
+  const MODE_CHANGE = 'unknown: the sql_mode may change between statements';
   const rows: [sql: string, escapes: string, noEscapes: string, unknown: string][] = [
     // The escaped quote hides a DROP USER from one reading only.
     ["SELECT 'a\\'; DROP USER x; -- '", 'other', 'unknown: account statement in a multi-statement text', 'unknown: account statement in a multi-statement text'],
@@ -111,6 +136,14 @@ describe('backslash modes', () => {
     ['SELECT "a\\"; DROP USER x; -- "', 'unknown: account statement in a multi-statement text', 'unknown: account statement in a multi-statement text', 'unknown: account statement in a multi-statement text'],
     ["SELECT 'a\\'; DROP USER x; -- '; SELECT 1", 'other', 'unknown: account statement in a multi-statement text', 'unknown: account statement in a multi-statement text'],
     ["PREPARE s FROM 'DROP US\\ER x'", 'unknown: account statement inside PREPARE', 'other', 'unknown: account statement inside PREPARE'],
+    // The given mode holds for the first statement only: an earlier statement may change sql_mode for the rest.
+    ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER carol -- '", MULTI, MULTI, MULTI],
+    ["SELECT 1; SELECT 'a\\'; DROP USER x; -- '", MULTI, MULTI, MULTI],
+    ['SET sql_mode = \'ANSI_QUOTES\'; SELECT 1 AS "a\\"; DROP USER v; -- "', MULTI, MULTI, MULTI],
+    // MariaDB's MSSQL mode (invisible to the gateway, kept across texts): [...] quotes a name.
+    ["SELECT 1 AS [x']; DROP USER carol; -- ']", MULTI, MULTI, MULTI],
+    // A later statement may change the mode again: nothing after it may read differently in another mode.
+    ["SELECT 1; SET sql_mode = CONCAT('NO_BACKSLASH_ESCAPES', LEFT('\\';', 0)); SELECT '\\'; DROP USER carol; -- '", MODE_CHANGE, MODE_CHANGE, MODE_CHANGE],
     // Without escapes a quote stays open: that reading runs nothing, the others decide.
     ["SET PASSWORD FOR 'a\\'b' = PASSWORD('x')", "SET PASSWORD: password a'b@%", 'unknown: unterminated quoted text', "SET PASSWORD: password a'b@%"],
   ];
@@ -175,12 +208,12 @@ describe('the attacks of issue 8', () => {
     expect(describeText("GRANT r1, r2 TO a, b IDENTIFIED BY PASSWORD '" + H + "'")).toBe('GRANT: same a@%, password b@%');
   });
 
-  it('dynamic SQL is read when its text is a literal, and is other when the gateway cannot see it', () => {
+  it('dynamic SQL is read when its text is a literal, and reported as unread when the gateway cannot see it', () => {
     expect(describeText("PREPARE s FROM 'SET PASSWORD FOR ''mallory''@''%'' = PASSWORD(''x'')'")).toBe('unknown: account statement inside PREPARE');
     expect(describeText('EXECUTE IMMEDIATE "ALTER USER CURRENT_USER() IDENTIFIED BY \'x\'"')).toBe('unknown: account statement inside EXECUTE IMMEDIATE');
     expect(describeText("PREPARE s FROM N'SELECT 1'")).toBe('other');
-    expect(describeText('PREPARE s FROM @sql')).toBe('other');
-    expect(describeText('EXECUTE IMMEDIATE CONCAT(@a, @b)')).toBe('other');
+    expect(classifyStatement('PREPARE s FROM @sql')).toEqual({ kind: 'other', unreadDynamicSql: true });
+    expect(classifyStatement('EXECUTE IMMEDIATE CONCAT(@a, @b)')).toEqual({ kind: 'other', unreadDynamicSql: true });
   });
 
   it('account management hidden after expression words is found (SET lists that MariaDB runs)', () => {
@@ -331,12 +364,100 @@ describe('account keys', () => {
 describe('dynamic SQL inside compound statements', () => {
   it('reads a few, and refuses a statement with more than it can verify cheaply', () => {
     const body = (n: number) => `CREATE PROCEDURE p() BEGIN ${Array.from({ length: n }, (_, i) => `PREPARE s${i} FROM @q;`).join(' ')} END`;
-    expect(describeText(body(8))).toBe('other');
+    expect(describeText(body(8))).toBe('other: unread dynamic SQL');
     // One statement (no ';' between) cannot hold many; a single-statement body can chain them.
     const chained = `CREATE PROCEDURE p() ${'PREPARE s FROM '.repeat(2000)}@q`;
     const c = counters();
     expect(describeText(chained)).toBe('unknown: too much dynamic SQL in one statement to verify');
     classifyStatement(chained, { counters: c });
     expect(c.tokens).toBeLessThanOrEqual(chained.length);
+  });
+});
+
+describe('the review attacks (test/integration/review-attacks.test.ts)', () => {
+  it('reports a rename written as dynamic SQL the gateway cannot read', () => {
+    const sql = "EXECUTE IMMEDIATE CONCAT('RENAME USER alice', ' TO stolen')";
+    for (const mode of MODES) {
+      expect(needsClassification(sql, { backslashes: mode })).toBe(true);
+      expect(classifyStatement(sql, { backslashes: mode })).toEqual({ kind: 'other', unreadDynamicSql: true });
+    }
+  });
+
+  it('reports the character set a statement gives the client, and GBK is not ASCII-transparent', () => {
+    expect(classifyStatement('SET NAMES gbk')).toEqual({
+      kind: 'other',
+      clientCharset: { changes: [{ form: 'SET NAMES', charset: 'gbk', scope: 'session' }], asciiTransparent: false },
+    });
+    expect(isAsciiTransparentCollationId(28)).toBe(false); // gbk_chinese_ci, what the review's client sent at login
+    expect(classifyStatement("SET NAMES 'utf8mb4'")).toEqual({
+      kind: 'other',
+      clientCharset: { changes: [{ form: 'SET NAMES', charset: 'utf8mb4', scope: 'session' }], asciiTransparent: true },
+    });
+  });
+
+  it('reads the statements after a mode change in every mode', () => {
+    const sql = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER carol -- '";
+    expect(needsClassification(sql, { backslashes: 'escapes' })).toBe(true);
+    expect(describeText(sql, 'escapes')).toBe('unknown: account statement in a multi-statement text');
+    // The given mode still holds for a first statement alone.
+    expect(describeText("SELECT 'a\\'; DROP USER carol -- '", 'escapes')).toBe('other');
+  });
+
+  it('passes REVOKE ALL PRIVILEGES, GRANT OPTION and the other REVOKE forms', () => {
+    for (const sql of [
+      'REVOKE ALL PRIVILEGES, GRANT OPTION FROM eve',
+      'REVOKE ALL, GRANT OPTION FROM eve, alice',
+      'REVOKE r1 FROM eve',
+      'REVOKE ADMIN OPTION FOR r1 FROM eve',
+      "REVOKE PROXY ON ''@'' FROM eve",
+      'REVOKE SELECT, GRANT OPTION ON d1.* FROM eve',
+    ]) {
+      expect(needsClassification(sql), sql).toBe(false);
+      expect(classifyStatement(sql)).toEqual({ kind: 'other' });
+    }
+  });
+
+  it("reads a dynamic SQL literal in the modes the gateway cannot see (ANSI_QUOTES), not only the outer statement's", () => {
+    // The outer text has no backslash in "...", so its ANSI_QUOTES reading is the same; the literal's is not.
+    const sql = `PREPARE s FROM 'SET @a = "\\\\", PASSWORD = PASSWORD(''x'') -- "'`;
+    expect(describeText(sql, 'escapes')).toBe('unknown: inside PREPARE: SET PASSWORD combined with other assignments');
+  });
+});
+
+describe('bounded work across sql_modes', () => {
+  const batch = (row: string, n: number): string => Array.from({ length: n }, () => row).join('; ');
+
+  it('a batch of INSERTs with escaped quotes is read once per mode that reads its rest differently, without the full reading', () => {
+    // Backslashes in '...' only: the rest may read differently without escapes (2 readings); in "..." too: also with ANSI_QUOTES (3).
+    for (const [row, readings] of [["INSERT INTO t (a) VALUES ('it\\'s')", 2], ["INSERT INTO t (a, b) VALUES ('it\\'s', \"say \\\"hi\\\"\")", 3]] as const) {
+      const sql = batch(row, 20_000);
+      for (const mode of ['escapes', 'no-escapes'] as const) {
+        const c = counters();
+        expect(classifyStatement(sql, { backslashes: mode, counters: c })).toEqual({ kind: 'other' });
+        expect(c.fullReadings).toBe(0);
+        // The first statement once per mode, the rest once per mode that may read it differently.
+        expect(c.bytesScanned).toBeLessThanOrEqual(readings * sql.length + 3 * row.length);
+      }
+    }
+  });
+
+  it('a text that reads differently in every mode costs at most MAX_PRECHECK_PASSES passes, then the full reading decides', () => {
+    // Backslashes in both quotes and '[' in the first statement and in the rest: every reading differs.
+    const part = "SELECT 'a\\'', \"b\\\"\", [c]";
+    const sql = `${part}; ${batch(part, 10_000)}`;
+    const c = counters();
+    const v = classifyStatement(sql, { backslashes: 'escapes', counters: c });
+    expect(c.passes).toBeLessThanOrEqual(MAX_PRECHECK_PASSES);
+    expect(v).toEqual({ kind: 'unknown', reason: `too long to verify (more than ${MAX_VERIFIED_BYTES} bytes)` });
+  });
+
+  it('the full reading of such a text stops after a bounded number of readings', () => {
+    const part = "SELECT 'a\\'', \"b\\\"\", [c]";
+    const sql = `${part}; ${batch(part, 1_000)}; DROP USER x`;
+    expect(sql.length).toBeLessThan(MAX_VERIFIED_BYTES);
+    const c = counters();
+    expect(describeText(sql, 'unknown')).toBe('unknown: reads differently in too many sql_modes to verify');
+    classifyStatement(sql, { backslashes: 'unknown', counters: c });
+    expect(c.tokens).toBeLessThanOrEqual(8 * sql.length);
   });
 });

@@ -1,16 +1,17 @@
 /**
  * Recognises, in COM_QUERY text, the statements the gateway must understand
  * to emulate RDS's IAM accounts: account management (what each statement
- * does to each account), KILL (whose connection id the gateway maps), and
- * dynamic SQL whose text it can see. `CREATE USER u IDENTIFIED WITH
+ * does to each account), KILL (whose connection id the gateway maps),
+ * dynamic SQL (read when its text is a literal, reported when it is not),
+ * and changes of the client character set. `CREATE USER u IDENTIFIED WITH
  * AWSAuthenticationPlugin AS 'RDS'` comes with a rewrite to MariaDB's
  * `IDENTIFIED BY PASSWORD '<hash>'`, every other byte kept.
  *
  * Two steps, both pure:
  * 1. {@link needsClassification}: a pass over the bytes that allocates
- *    nothing per token, linear in the length. `false` means 'other' for sure.
- *    Ordinary statements (a 64 MiB INSERT, `UPDATE users SET password = ?`)
- *    stop here.
+ *    nothing per token, linear in the length. `false` means exactly
+ *    `{ kind: 'other' }`. Ordinary statements (a 64 MiB INSERT, `UPDATE users
+ *    SET password = ?`) stop here.
  * 2. {@link classifyStatement}: runs step 1 again, then, only for texts of at
  *    most {@link MAX_VERIFIED_BYTES}, reads the statement fully. Longer texts
  *    that may be account management are 'unknown' ("too long to verify").
@@ -20,41 +21,72 @@
  * - Executable comments (`/*! ... *\/`, `/*M! ... *\/`) and comment openers
  *   inside comments make a text that may be account management 'unknown'.
  *   (For the pre-check they only widen the look: any of USER, PASSWORD,
- *   IDENTIFIED, GRANT, KILL, PREPARE, EXECUTE, BINLOG anywhere sends the
- *   text to step 2.)
- * - Backslashes: the caller says what the server does (sql_mode
- *   NO_BACKSLASH_ESCAPES, reported as SERVER_STATUS_NO_BACKSLASH_ESCAPES);
- *   each possible reading is checked (ANSI_QUOTES, which the gateway cannot
- *   see, is always one of them: it makes `"..."` an identifier without
- *   escapes), and unless all agree the verdict is 'unknown'. A reading that
- *   the server would refuse outright (an unterminated quote before any ';')
- *   runs nothing and is left out, except for statements we rewrite.
+ *   IDENTIFIED, GRANT, KILL, PREPARE, EXECUTE, BINLOG, character_set_client,
+ *   execute_prepared_stmt anywhere, or NAMES, CHARACTER, CHARSET, CHAR after
+ *   SET or ',', sends the text to step 2.)
+ * - The sql_mode: the caller says what the server does with backslashes
+ *   (NO_BACKSLASH_ESCAPES, reported as SERVER_STATUS_NO_BACKSLASH_ESCAPES).
+ *   That holds for the text's first statement only. ANSI_QUOTES (`"..."` is
+ *   an identifier, without escapes) and MariaDB's MSSQL mode (`[...]` is an
+ *   identifier too), which the gateway cannot see, are always readings too.
+ *   Everything after the first ';' is read in every mode, since an earlier
+ *   statement of the text may have changed sql_mode. A later statement that
+ *   may change it again (it names sql_mode, or runs a prepared statement)
+ *   must not be followed by text another mode reads differently (a
+ *   backslash in quotes, a '['). Unless all readings agree the verdict is
+ *   'unknown'. A reading that the server would refuse outright (an
+ *   unterminated quote before any ';') runs nothing and is left out, except
+ *   for statements we rewrite. Nothing else the recognizer knows of changes
+ *   how the server lexes a text: stored procedures and compound statements
+ *   put sql_mode back when they end.
  * - Account management anywhere but at the start of a statement (compound
  *   statements, stored program bodies, SET STATEMENT ... FOR, PREPARE or
  *   EXECUTE IMMEDIATE of a literal, SET lists with PASSWORD items) is
  *   'unknown', as are account statements and KILL in multi-statement texts.
+ *   REVOKE never changes authentication: it is 'other', whatever it names.
  * - At most {@link MAX_ACCOUNTS_PER_STATEMENT} account references per
  *   statement.
  * - The lexical structure is ASCII, so bytes that are not UTF-8 never make
  *   an ordinary statement unreadable; account statements must be UTF-8.
  *   Character sets whose multi-byte characters contain ASCII bytes (big5,
  *   cp932, gbk, sjis, gb18030) are not ASCII-transparent: the session must
- *   not rely on this recognizer for connections using them.
+ *   refuse them as the client character set, at login
+ *   ({@link isAsciiTransparentCollationId}) and when a statement sets one.
  *
- * What the gateway cannot see: `PREPARE s FROM @var` (or any expression),
- * `EXECUTE IMMEDIATE @var`, CALL of a stored routine, events and triggers
- * run by the server. They are 'other' here: the statements they run reach
- * the server without passing this recognizer. Keeping the IAM records true
- * despite them is the session's job (it records changes only from
- * statements it saw accepted, and decides who may run what); this module
- * makes no claim about them.
+ * Reports on 'other' verdicts (absent when they do not apply):
+ * - `unreadDynamicSql`: the text runs SQL the gateway cannot see (PREPARE
+ *   ... FROM or EXECUTE IMMEDIATE of a variable or an expression, CALL of
+ *   the sys schema's execute_prepared_stmt), at the top level, after SET
+ *   STATEMENT ... FOR, in a compound statement or in a stored program's body.
+ * - `clientCharset`: the text changes character_set_client (SET NAMES, SET
+ *   CHARACTER SET / CHARSET / CHAR SET, assignments to character_set_client in
+ *   any spelling and scope), each change with the character set it names
+ *   (undefined for DEFAULT, numbers, variables and expressions), and whether
+ *   all are ASCII-transparent. In SET STATEMENT ... FOR, compound
+ *   statements, stored programs and dynamic SQL a change is 'unknown'; in a
+ *   multi-statement text it is 'unknown' unless it is ASCII-transparent or
+ *   the text's last statement (the server parses what follows in it).
+ *
+ * What the gateway still cannot see: CALL of other stored procedures
+ * (which may run their arguments as SQL), events and triggers run by the
+ * server, `EXECUTE s` of a statement prepared earlier (reported when it was
+ * prepared). Keeping the IAM records true despite them is the session's job
+ * (it records changes only from statements it saw accepted, and decides who
+ * may run what); this module makes no claim about them.
  *
  * @see https://mariadb.com/kb/en/account-management-sql-commands/
  * @see https://mariadb.com/kb/en/comment-syntax/
+ * @see https://mariadb.com/kb/en/sql_modemssql/
  * @see https://dev.mysql.com/doc/refman/8.0/en/account-management-statements.html
  * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html
  */
 export { MAX_ACCOUNTS_PER_STATEMENT } from './account-statements/accounts.js';
+export {
+  charsetOfCollationId,
+  isAsciiTransparentCharset,
+  isAsciiTransparentCollationId,
+  NOT_ASCII_TRANSPARENT_COLLATION_IDS,
+} from './account-statements/charsets.js';
 export { accountKey, accountMatchKey, classifyStatement, MAX_VERIFIED_BYTES } from './account-statements/classify.js';
 export { needsClassification, type ClassifyCounters, type ClassifyOptions } from './account-statements/precheck.js';
 export { backslashModeFromStatus, type BackslashMode, type StatementText } from './account-statements/readings.js';
@@ -66,6 +98,8 @@ export type {
   AccountVerdict,
   AuthChange,
   ByteSpan,
+  CharsetChange,
+  ClientCharsetReport,
   KillVerdict,
   NamedAccount,
   OtherVerdict,

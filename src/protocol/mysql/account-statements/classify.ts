@@ -6,13 +6,18 @@
 import { IamdbError } from '../../../errors/index.js';
 import { NATIVE_PASSWORD_HASH_PATTERN } from '../auth/native-password.js';
 import { Cursor, NotUnderstood } from './cursor.js';
-import { type Reading } from './lexer.js';
+import { executeImmediate, MAX_NESTING, prepare, type Context } from './dynamic-sql.js';
+import { insideVerdict, OTHER, unknown, UNREAD_DYNAMIC_SQL } from './verdicts.js';
+import { KW } from './keywords.js';
+import { type LexMode, type PhaseSeen, type Reading } from './lexer.js';
 import { precheckChunks, type ClassifyCounters, type ClassifyOptions } from './precheck.js';
-import { chunksOf, mayDiffer, readingsFor, totalLength, type StatementText } from './readings.js';
+import { chunksOf, literalReadingSet, mayDiffer, readingSetFor, readingsOf, totalLength, type ReadingSet, type StatementText } from './readings.js';
 import { Flag, StatementScanner } from './scanner.js';
-import { createOrAlterUser, dropUser, grant, kill, renameUser, setList, setPassword } from './statements.js';
+import { combineStatements, splitStatements } from './multi-statement.js';
+import { setList } from './set-list.js';
+import { createOrAlterUser, dropUser, grant, kill, renameUser, setPassword } from './statements.js';
 import { tokenize, TokenText, type Token } from './tokens.js';
-import type { Account, AccountVerdict, ByteSpan, NamedAccount, PasswordHashes, StatementVerdict, UnknownVerdict } from './types.js';
+import type { Account, AccountVerdict, ByteSpan, NamedAccount, PasswordHashes, StatementVerdict } from './types.js';
 
 /**
  * Longest text the full reading accepts. A text that may be account
@@ -22,18 +27,15 @@ import type { Account, AccountVerdict, ByteSpan, NamedAccount, PasswordHashes, S
  */
 export const MAX_VERIFIED_BYTES = 64 * 1024;
 
-/** Dynamic SQL inside dynamic SQL (or SET STATEMENT inside SET STATEMENT) deeper than this is not read. */
-const MAX_NESTING = 2;
-
 /** Most PREPARE / EXECUTE IMMEDIATE read inside one compound statement (each costs a pass over its rest). */
 const MAX_DYNAMIC_PER_STATEMENT = 8;
 
-const OTHER: StatementVerdict = { kind: 'other' };
-const SEMICOLON = 0x3b;
-
-function unknown(reason: string): UnknownVerdict {
-  return { kind: 'unknown', reason };
-}
+/**
+ * Most readings of one text the full reading tokenizes. Texts need one to
+ * six (backslashes in both quotes, in the first statement and the rest);
+ * more only when '[' and backslashes mix everywhere.
+ */
+const MAX_FULL_READINGS = 8;
 
 /** Key of an account in a PasswordHashes map: JSON of [user, host], unambiguous for any names. */
 export function accountKey(account: Account): string {
@@ -50,79 +52,15 @@ export function accountMatchKey(account: Account): string {
   return JSON.stringify([account.user.replace(/ +$/, ''), account.host.replace(/ +$/, '').toLowerCase()]);
 }
 
-interface Context {
-  readonly text: TokenText;
-  readonly reading: Reading;
-  readonly depth: number;
-  readonly counters: ClassifyCounters | undefined;
-}
-
-/** The single-or-concatenated string literal that makes up `tokens`, or undefined for any other expression. */
-function literalValue(tokens: readonly Token[], text: TokenText): Uint8Array | undefined {
-  let i = 0;
-  const first = tokens[0];
-  const second = tokens[1];
-  // An introducer (_utf8mb4'...', N'...') right before the first string.
-  if (first?.type === 'word' && second?.type === 'quoted' && first.end === second.start) {
-    const word = text.upper(first);
-    if (word === 'N' || word.startsWith('_')) i = 1;
-  }
-  const parts: Uint8Array[] = [];
-  for (; i < tokens.length; i++) {
-    const tok = tokens[i] as Token;
-    if (tok.type !== 'quoted' || tok.byte === 0x60) return undefined;
-    parts.push(text.value(tok));
-  }
-  return parts.length === 0 ? undefined : Buffer.concat(parts);
-}
-
-/** The verdict on a PREPARE/EXECUTE IMMEDIATE source: its literal text is classified like a statement. */
-function dynamicSource(source: readonly Token[], what: string, ctx: Context): StatementVerdict {
-  const literal = literalValue(source, ctx.text);
-  // @var and expressions: the gateway cannot see what runs (see the module documentation).
-  if (literal === undefined) return OTHER;
-  if (ctx.depth + 1 > MAX_NESTING) return unknown(`${what} nested too deeply`);
-  if (!precheckChunks([literal], [ctx.reading], ctx.counters)) return OTHER;
-  const inner = readText(literal, ctx.reading, ctx.depth + 1, ctx.counters);
-  if (inner === 'rejected') return OTHER;
-  return insideVerdict(inner, what);
-}
-
-function insideVerdict(inner: StatementVerdict, what: string): StatementVerdict {
-  switch (inner.kind) {
-    case 'other':
-      return OTHER;
-    case 'kill':
-      return unknown(`KILL inside ${what}`);
-    case 'account':
-      return unknown(`account statement inside ${what}`);
-    default:
-      return unknown(`inside ${what}: ${inner.reason}`);
-  }
-}
-
-/** PREPARE name FROM source, at the cursor. */
-function prepare(c: Cursor, ctx: Context): StatementVerdict {
-  c.expectWord('PREPARE');
-  const name = c.next();
-  if (name.type === 'punct') throw new NotUnderstood('PREPARE without a name');
-  c.expectWord('FROM');
-  return dynamicSource(c.tokens.slice(c.index), 'PREPARE', ctx);
-}
-
-/** EXECUTE IMMEDIATE source [USING ...], at the cursor. */
-function executeImmediate(c: Cursor, ctx: Context): StatementVerdict {
-  c.expectWord('EXECUTE');
-  c.expectWord('IMMEDIATE');
-  const using = c.findWordAtDepthZero('USING');
-  return dynamicSource(c.tokens.slice(c.index, using === -1 ? undefined : using), 'EXECUTE IMMEDIATE', ctx);
-}
-
 /** SET STATEMENT var = value, ... FOR statement: the inner statement decides. */
 function setStatementFor(c: Cursor, ctx: Context): StatementVerdict {
   const forAt = c.findWordAtDepthZero('FOR');
   if (forAt === -1) return OTHER; // the server refuses it
   if (ctx.depth + 1 > MAX_NESTING) return unknown('SET STATEMENT nested too deeply');
+  // MariaDB refuses character_set_client there; were it taken, the inner statement would be parsed in it.
+  if (setList(new Cursor(c.tokens.slice(c.index, forAt), ctx.text)).clientCharset !== undefined) {
+    return unknown('character set change inside SET STATEMENT');
+  }
   const inner = classifyStatementTokens(c.tokens.slice(forAt + 1), { ...ctx, depth: ctx.depth + 1 });
   return insideVerdict(inner, 'SET STATEMENT');
 }
@@ -130,33 +68,38 @@ function setStatementFor(c: Cursor, ctx: Context): StatementVerdict {
 /**
  * A statement that is not itself one of ours: the scanner decides whether
  * account management hides inside it (compound statements, stored programs).
- * Dynamic SQL found there is classified like at the top level.
+ * Dynamic SQL found there is classified like at the top level; a character
+ * set change there is not understood.
  */
 function embedded(tokens: readonly Token[], ctx: Context): StatementVerdict {
   const scanner = new StatementScanner();
   let dynamic = 0;
+  let unread = false;
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i] as Token;
-    if (tok.type === 'quoted') {
-      scanner.quoted();
-      continue;
-    }
     if (tok.type === 'punct') {
       scanner.punct(tok.byte);
       continue;
     }
-    const flag = scanner.word(tok.keyword);
+    const flag = tok.type === 'quoted' ? scanner.quoted(tok.byte, tok.end - tok.start, ctx.text.name(tok)) : scanner.word(tok.keyword);
     if (flag === Flag.NONE) continue;
     if (flag === Flag.KILL) return unknown('KILL inside another statement');
     if (flag === Flag.BINLOG) return unknown('BINLOG inside another statement');
     if (flag === Flag.ACCOUNT) return unknown('account statement inside another statement');
+    if (flag === Flag.CHARSET) return unknown('character set change inside another statement');
     if (++dynamic > MAX_DYNAMIC_PER_STATEMENT) return unknown('too much dynamic SQL in one statement to verify');
+    // CALL execute_prepared_stmt(...): its argument runs as SQL.
+    if (tok.type === 'quoted' || tok.keyword === KW.EXECUTE_PREPARED_STMT) {
+      unread = true;
+      continue;
+    }
     // PREPARE at i, or IMMEDIATE at i after EXECUTE.
-    const start = ctx.text.upper(tok) === 'PREPARE' ? i : i - 1;
+    const start = tok.keyword === KW.PREPARE ? i : i - 1;
     const inner = classifyStatementTokens(tokens.slice(start), ctx);
     if (inner.kind !== 'other') return inner;
+    if (inner.unreadDynamicSql === true) unread = true;
   }
-  return OTHER;
+  return unread ? UNREAD_DYNAMIC_SQL : OTHER;
 }
 
 /** Dispatch on the first words of one statement. */
@@ -210,15 +153,6 @@ function classifyStatementTokens(tokens: readonly Token[], ctx: Context): Statem
   }
 }
 
-function splitStatements(tokens: readonly Token[]): Token[][] {
-  const statements: Token[][] = [[]];
-  for (const tok of tokens) {
-    if (tok.type === 'punct' && tok.byte === SEMICOLON) statements.push([]);
-    else (statements[statements.length - 1] as Token[]).push(tok);
-  }
-  return statements.filter((s) => s.length > 0);
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isUtf8(bytes: Uint8Array): boolean {
@@ -231,35 +165,53 @@ function isUtf8(bytes: Uint8Array): boolean {
 }
 
 type ReadingResult = StatementVerdict | 'rejected';
+type Seen = { readonly first: PhaseSeen; readonly rest: PhaseSeen };
 
 /** One reading of a whole text: 'rejected' when the server would refuse the text before running anything. */
-function readText(bytes: Uint8Array, reading: Reading, depth: number, counters: ClassifyCounters | undefined): ReadingResult {
-  return readTokenized(bytes, reading, depth, counters).result;
-}
-
-function readTokenized(
-  bytes: Uint8Array,
-  reading: Reading,
-  depth: number,
-  counters: ClassifyCounters | undefined,
-): { result: ReadingResult; seen: { backslashInSingleQuotes: boolean; backslashInDoubleQuotes: boolean } } {
+function readOne(bytes: Uint8Array, reading: Reading, depth: number, counters: ClassifyCounters | undefined): { result: ReadingResult; seen: Seen } {
   const tk = tokenize(bytes, reading);
   if (counters !== undefined) counters.tokens += tk.tokens.length;
-  const done = (result: ReadingResult) => ({ result, seen: tk });
+  const done = (result: ReadingResult) => ({ result, seen: tk.seen });
   if (tk.ambiguous !== undefined) return done(unknown(tk.ambiguous));
   if (tk.end === 'unterminated quoted text') return done(tk.rejectedWhole ? 'rejected' : unknown(tk.end));
   if (tk.end !== 'complete') return done(unknown(tk.end));
-  const ctx: Context = { text: new TokenText(bytes, reading), reading, depth, counters };
-  const verdicts = splitStatements(tk.tokens).map((s) => classifyStatementTokens(s, ctx));
-  const firstUnknown = verdicts.find((v) => v.kind === 'unknown');
-  if (firstUnknown !== undefined) return done(firstUnknown);
-  if (verdicts.length > 1) {
-    if (verdicts.some((v) => v.kind === 'account')) return done(unknown('account statement in a multi-statement text'));
-    if (verdicts.some((v) => v.kind === 'kill')) return done(unknown('KILL in a multi-statement text'));
-  }
-  const only = verdicts[0] ?? OTHER;
+  const text = new TokenText(bytes);
+  const pieces = splitStatements(tk.tokens);
+  const literal = (l: Uint8Array, mode: LexMode, d: number): StatementVerdict => readLiteral(l, mode, d, counters);
+  const verdicts = pieces.map((piece) => {
+    const ctx: Context = { text, mode: piece.rest ? reading.rest : reading.first, depth, counters, readLiteral: literal };
+    return classifyStatementTokens(piece.tokens, ctx);
+  });
+  const only = combineStatements(pieces, verdicts, text);
   if (only.kind === 'account' && depth === 0 && !isUtf8(bytes)) return done(unknown('account statement is not valid UTF-8'));
   return done(only);
+}
+
+/**
+ * Every reading that may differ from those already read, then their
+ * verdicts combined; 'rejected' when the server refuses the text in every
+ * reading.
+ */
+function readAll(bytes: Uint8Array, set: ReadingSet, depth: number, counters: ClassifyCounters | undefined): ReadingResult {
+  const done: { reading: Reading; seen: Seen }[] = [];
+  const results: ReadingResult[] = [];
+  for (const reading of readingsOf(set)) {
+    if (done.some((d) => !mayDiffer(d.reading, reading, d.seen))) continue;
+    if (done.length >= MAX_FULL_READINGS) return unknown('reads differently in too many sql_modes to verify');
+    const { result, seen } = readOne(bytes, reading, depth, counters);
+    done.push({ reading, seen });
+    results.push(result);
+  }
+  return combine(results);
+}
+
+/** The text of a dynamic SQL literal, in every mode that reads backslashes like the statement it came from. */
+function readLiteral(literal: Uint8Array, mode: LexMode, depth: number, counters: ClassifyCounters | undefined): StatementVerdict {
+  const set = literalReadingSet(mode);
+  if (!precheckChunks([literal], set, counters)) return OTHER;
+  const verdict = readAll(literal, set, depth, counters);
+  // The server refuses to prepare it: nothing runs.
+  return verdict === 'rejected' ? OTHER : verdict;
 }
 
 function hasIamClause(v: ReadingResult): boolean {
@@ -267,10 +219,10 @@ function hasIamClause(v: ReadingResult): boolean {
 }
 
 /** Every reading the server may make must give the same verdict. */
-function combine(results: readonly ReadingResult[]): StatementVerdict {
+function combine(results: readonly ReadingResult[]): ReadingResult {
   const valid = results.filter((r): r is StatementVerdict => r !== 'rejected');
   const first = valid[0];
-  if (first === undefined) return unknown('unterminated quoted text');
+  if (first === undefined) return 'rejected';
   const firstUnknown = valid.find((v) => v.kind === 'unknown');
   if (firstUnknown !== undefined) return firstUnknown;
   // A reading the server would refuse runs nothing, so the others decide; not for
@@ -313,19 +265,14 @@ function rewriteClauses(bytes: Uint8Array, verdict: AccountVerdict, hashes: Pass
  */
 export function classifyStatement(text: StatementText, options: ClassifyOptions = {}): StatementVerdict {
   const chunks = chunksOf(text);
-  const readings = readingsFor(options.backslashes ?? 'unknown');
+  const set = readingSetFor(options.backslashes ?? 'unknown');
   const counters = options.counters;
-  if (!precheckChunks(chunks, readings, counters)) return OTHER;
+  if (!precheckChunks(chunks, set, counters)) return OTHER;
   if (totalLength(chunks) > MAX_VERIFIED_BYTES) return unknown(`too long to verify (more than ${MAX_VERIFIED_BYTES} bytes)`);
   if (counters !== undefined) counters.fullReadings++;
   const bytes = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
-  const first = readings[0] as Reading;
-  const firstReading = readTokenized(bytes, first, 0, counters);
-  const results: ReadingResult[] = [firstReading.result];
-  for (const reading of readings.slice(1)) {
-    if (mayDiffer(first, reading, firstReading.seen)) results.push(readText(bytes, reading, 0, counters));
-  }
-  const verdict = combine(results);
+  const read = readAll(bytes, set, 0, counters);
+  const verdict = read === 'rejected' ? unknown('unterminated quoted text') : read;
   if (verdict.kind !== 'account' || verdict.effects.length === 0) return verdict;
   if (!verdict.effects.every((e) => e.action === 'becomes-iam')) return verdict;
   return { ...verdict, rewrite: (hashes: PasswordHashes) => rewriteClauses(bytes, verdict, hashes) };

@@ -64,10 +64,10 @@ export class Cursor {
     return tok !== undefined && tok.type === 'punct' && tok.byte === byte;
   }
 
-  /** Quoted text in '...' or "..." (string literals; backticks quote identifiers). */
+  /** Quoted text in '...' or "..." (string literals; backticks and MSSQL's brackets quote identifiers). */
   isString(offset = 0): boolean {
     const tok = this.peek(offset);
-    return tok !== undefined && tok.type === 'quoted' && tok.byte !== 0x60;
+    return tok !== undefined && tok.type === 'quoted' && (tok.byte === 0x27 || tok.byte === 0x22);
   }
 
   atEnd(): boolean {

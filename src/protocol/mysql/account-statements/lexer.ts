@@ -13,26 +13,52 @@
  *
  * @see https://mariadb.com/kb/en/comment-syntax/
  * @see https://mariadb.com/kb/en/string-literals/
+ * @see https://mariadb.com/kb/en/sql_modemssql/
  * @see https://dev.mysql.com/doc/refman/8.0/en/string-literals.html
  */
-import { isLetter, keywordOf, letterCode, type Keyword } from './keywords.js';
+import { isKeywordByte, isLetter, keywordOf, letterCode, MAX_KEYWORD_LENGTH, type Keyword } from './keywords.js';
 
 /**
- * How one reading of the text treats a backslash inside quoted text. The
- * server's sql_mode decides: NO_BACKSLASH_ESCAPES turns escapes off for both
- * quotes, and ANSI_QUOTES (which the gateway cannot see) makes `"..."` an
- * identifier, in which a backslash is a plain character.
+ * How one sql_mode lexes quoted text. NO_BACKSLASH_ESCAPES turns escapes
+ * off for both quotes; ANSI_QUOTES makes `"..."` an identifier, in which a
+ * backslash is a plain character; MariaDB's MSSQL mode (which implies
+ * ANSI_QUOTES) also makes `[...]` an identifier (`]]` stands for `]`).
+ * The gateway sees only NO_BACKSLASH_ESCAPES (in the server's status flags).
  */
-export interface Reading {
+export interface LexMode {
   readonly singleQuoteEscapes: boolean;
   readonly doubleQuoteEscapes: boolean;
+  readonly brackets: boolean;
+}
+
+/**
+ * One reading of a text: the mode of its first statement, and the mode of
+ * everything after the first ';' (an earlier statement of the same text may
+ * have changed the sql_mode the server parses the later ones in).
+ */
+export interface Reading {
+  readonly first: LexMode;
+  readonly rest: LexMode;
+}
+
+/** What a pass saw that other modes may read differently, in one phase (first statement, or the rest). */
+export interface PhaseSeen {
+  /** A backslash inside '...' text. */
+  backslashInSingleQuotes: boolean;
+  /** A backslash inside "..." text. */
+  backslashInDoubleQuotes: boolean;
+  /** A '[' outside quoted text and comments. */
+  openBracket: boolean;
 }
 
 /** Receives the tokens; positions are byte offsets from the start of the whole text. */
 export interface LexSink {
   word(start: number, end: number, keyword: Keyword): void;
-  /** Quoted text, quotes included; `quote` is the byte 0x27, 0x22 or 0x60. */
-  quoted(start: number, end: number, quote: number): void;
+  /**
+   * Quoted text, quotes included; `quote` is the opening byte 0x27, 0x22,
+   * 0x60 or 0x5b ('['); `escapes` says whether backslashes escaped in it.
+   */
+  quoted(start: number, end: number, quote: number, escapes: boolean): void;
   punct(at: number, byte: number): void;
   /**
    * A comment whose reading differs between servers or versions (an
@@ -50,7 +76,10 @@ export type LexEnd = 'complete' | 'unterminated quoted text' | 'unterminated com
 const SQ = 0x27;
 const DQ = 0x22;
 const BT = 0x60;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 const BACKSLASH = 0x5c;
+const SEMICOLON = 0x3b;
 const NEWLINE = 0x0a;
 
 /** Byte classes. */
@@ -60,9 +89,9 @@ const SPACE = 2;
 const QUOTE = 3;
 
 const CLASS = new Uint8Array(256);
-/** Bytes that matter while skimming (see Lexer.skim): quotes, comment starters and ';'. */
+/** Bytes that matter while skimming (see Lexer.skim): quotes (with '['), comment starters and ';'. */
 const SKIM_STOP = new Uint8Array(256);
-for (const b of [0x27, 0x22, 0x60, 0x23, 0x2d, 0x2f, 0x3b]) SKIM_STOP[b] = 1;
+for (const b of [0x27, 0x22, 0x60, 0x5b, 0x23, 0x2d, 0x2f, 0x3b]) SKIM_STOP[b] = 1;
 for (let b = 0; b < 256; b++) {
   const wordByte = b >= 0x80 || b === 0x24 || b === 0x5f || (b >= 0x30 && b <= 0x39) || isLetter(b);
   // The servers' whitespace: space, \t, \n, \v, \f, \r (checked against MariaDB 10.11: NUL, 0x1a, 0x7f are not).
@@ -91,7 +120,8 @@ const S_BLOCK_SLASH = 13;
  * call {@link end}. The sink may call {@link stop} to end early.
  *
  * @example
- *   const lexer = new Lexer({ singleQuoteEscapes: true, doubleQuoteEscapes: true }, sink);
+ *   const mode = { singleQuoteEscapes: true, doubleQuoteEscapes: true, brackets: false };
+ *   const lexer = new Lexer({ first: mode, rest: mode }, sink);
  *   for (const chunk of chunks) lexer.push(chunk);
  *   const how = lexer.end();
  */
@@ -101,32 +131,44 @@ export class Lexer {
   #stopped = false;
   #tokenStart = 0;
   #quote = 0;
+  #close = 0;
   #escapes = false;
-  #wordLo = 0;
-  #wordHi = 0;
+  #mode: LexMode;
+  #g0 = 0;
+  #g1 = 0;
+  #g2 = 0;
+  #g3 = 0;
   #wordLength = 0;
-  #wordLetters = true;
+  #wordPackable = true;
   /**
    * Set by the sink while nothing before the next ';' matters to it: the
    * lexer then reports only ';' (and still follows quotes and comments to
    * find it), skipping other bytes in a tight loop.
    */
   skim = false;
-  /** A backslash was seen inside '...' (resp. "...") text, whatever the reading made of it. */
-  backslashInSingleQuotes = false;
-  backslashInDoubleQuotes = false;
+  /** False until the first ';' outside quotes and comments: then the reading's `rest` mode applies. */
+  inRest = false;
+  /** What this pass saw, in the first statement and in the rest, that other modes may read differently. */
+  readonly seen: { readonly first: PhaseSeen; readonly rest: PhaseSeen } = {
+    first: { backslashInSingleQuotes: false, backslashInDoubleQuotes: false, openBracket: false },
+    rest: { backslashInSingleQuotes: false, backslashInDoubleQuotes: false, openBracket: false },
+  };
+  /** How many such things it saw so far (backslashes in '...' or "...", and '[' outside quoted text). */
+  modeSensitive = 0;
 
   constructor(
     private readonly reading: Reading,
     private readonly sink: LexSink,
-  ) {}
+  ) {
+    this.#mode = reading.first;
+  }
 
   /** Ends the pass: nothing more is reported. */
   stop(): void {
     this.#stopped = true;
   }
 
-  /** Bytes read so far. */
+  /** Bytes read so far (up to where the pass stopped). */
   get offset(): number {
     return this.#offset;
   }
@@ -142,7 +184,8 @@ export class Lexer {
     while (i < n && !this.#stopped) {
       i = this.#step(chunk, i);
     }
-    this.#offset += n;
+    // Where a stop left off, so that `offset` counts the bytes really read.
+    this.#offset += this.#stopped ? Math.min(i, n) : n;
   }
 
   /** Flushes the last token and says how the text ended. */
@@ -157,7 +200,7 @@ export class Lexer {
       case S_QUOTE_ESCAPE:
         return 'unterminated quoted text';
       case S_QUOTE_END:
-        this.sink.quoted(this.#tokenStart, at, this.#quote);
+        this.sink.quoted(this.#tokenStart, at, this.#quote, this.#escapes);
         return 'complete';
       case S_SLASH:
       case S_DASH:
@@ -190,11 +233,11 @@ export class Lexer {
         this.#state = S_QUOTE;
         return i + 1;
       case S_QUOTE_END:
-        if (b === this.#quote) {
+        if (b === this.#close) {
           this.#state = S_QUOTE;
           return i + 1;
         }
-        if (!this.skim) this.sink.quoted(this.#tokenStart, base + i, this.#quote);
+        if (!this.skim) this.sink.quoted(this.#tokenStart, base + i, this.#quote, this.#escapes);
         this.#state = S_CODE;
         return i;
       case S_SLASH:
@@ -259,19 +302,22 @@ export class Lexer {
     const at = this.#offset + i;
     if (cls === WORDC) {
       this.#tokenStart = at;
-      this.#wordLo = 0;
-      this.#wordHi = 0;
+      this.#g0 = 0;
+      this.#g1 = 0;
+      this.#g2 = 0;
+      this.#g3 = 0;
       this.#wordLength = 0;
-      this.#wordLetters = true;
+      this.#wordPackable = true;
       this.#state = S_WORD;
       return this.#word(chunk, i);
     }
+    if (b === OPEN_BRACKET) {
+      this.#modeSensitiveSeen('openBracket');
+      if (this.#mode.brackets) return this.#openQuote(at, b, CLOSE_BRACKET, false, i);
+    }
     if (cls === QUOTE) {
-      this.#tokenStart = at;
-      this.#quote = b;
-      this.#escapes = b === SQ ? this.reading.singleQuoteEscapes : b === DQ ? this.reading.doubleQuoteEscapes : false;
-      this.#state = S_QUOTE;
-      return i + 1;
+      const escapes = b === SQ ? this.#mode.singleQuoteEscapes : b === DQ ? this.#mode.doubleQuoteEscapes : false;
+      return this.#openQuote(at, b, b, escapes, i);
     }
     if (b === 0x23) {
       this.#state = S_LINE_COMMENT;
@@ -282,31 +328,48 @@ export class Lexer {
       this.#state = b === 0x2d ? S_DASH : S_SLASH;
       return i + 1;
     }
-    if (!this.skim || b === 0x3b) this.sink.punct(at, b);
+    if (!this.skim || b === SEMICOLON) this.sink.punct(at, b);
+    if (b === SEMICOLON && !this.inRest) {
+      this.inRest = true;
+      this.#mode = this.reading.rest;
+    }
     return i + 1;
+  }
+
+  #openQuote(at: number, quote: number, close: number, escapes: boolean, i: number): number {
+    this.#tokenStart = at;
+    this.#quote = quote;
+    this.#close = close;
+    this.#escapes = escapes;
+    this.#state = S_QUOTE;
+    return i + 1;
+  }
+
+  #modeSensitiveSeen(what: keyof PhaseSeen): void {
+    this.modeSensitive++;
+    (this.inRest ? this.seen.rest : this.seen.first)[what] = true;
   }
 
   #word(chunk: Uint8Array, from: number): number {
     let i = from;
     const n = chunk.length;
-    let lo = this.#wordLo;
-    let hi = this.#wordHi;
     let length = this.#wordLength;
-    let letters = this.#wordLetters;
+    let packable = this.#wordPackable;
     while (i < n) {
       const b = chunk[i] as number;
       if (CLASS[b] !== WORDC) break;
-      if (letters && isLetter(b)) {
-        if (length < 6) lo = lo * 32 + letterCode(b);
-        else if (length < 12) hi = hi * 32 + letterCode(b);
-      } else letters = false;
+      if (packable && isKeywordByte(b) && length < MAX_KEYWORD_LENGTH) {
+        const code = letterCode(b);
+        if (length < 6) this.#g0 = this.#g0 * 32 + code;
+        else if (length < 12) this.#g1 = this.#g1 * 32 + code;
+        else if (length < 18) this.#g2 = this.#g2 * 32 + code;
+        else this.#g3 = this.#g3 * 32 + code;
+      } else packable = false;
       length++;
       i++;
     }
-    this.#wordLo = lo;
-    this.#wordHi = hi;
     this.#wordLength = length;
-    this.#wordLetters = letters;
+    this.#wordPackable = packable;
     if (i < n) {
       this.#emitWord(this.#offset + i);
       this.#state = S_CODE;
@@ -315,17 +378,18 @@ export class Lexer {
   }
 
   #emitWord(end: number): void {
-    const keyword = this.#wordLetters ? keywordOf(this.#wordLength, this.#wordLo, this.#wordHi) : 0;
+    const keyword = this.#wordPackable ? keywordOf(this.#wordLength, this.#g0, this.#g1, this.#g2, this.#g3) : 0;
     this.sink.word(this.#tokenStart, end, keyword as Keyword);
   }
 
   #quoted(chunk: Uint8Array, from: number): number {
     const quote = this.#quote;
+    const close = this.#close;
     const n = chunk.length;
     let i = from;
     // A plain loop: cheaper than indexOf for the short strings of a long INSERT, and linear.
-    if (quote === BT) {
-      while (i < n && chunk[i] !== BT) i++;
+    if (quote === BT || quote === OPEN_BRACKET) {
+      while (i < n && chunk[i] !== close) i++;
     } else {
       while (i < n) {
         const b = chunk[i] as number;
@@ -335,8 +399,7 @@ export class Lexer {
     }
     if (i >= n) return n;
     if (chunk[i] === BACKSLASH) {
-      if (quote === SQ) this.backslashInSingleQuotes = true;
-      else this.backslashInDoubleQuotes = true;
+      this.#modeSensitiveSeen(quote === SQ ? 'backslashInSingleQuotes' : 'backslashInDoubleQuotes');
       if (this.#escapes) this.#state = S_QUOTE_ESCAPE;
       return i + 1;
     }

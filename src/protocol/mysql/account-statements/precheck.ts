@@ -1,15 +1,17 @@
 /**
- * The cheap first look: can this text be account management, KILL or
- * dynamic SQL at all? It reads the bytes once per reading (twice or three
- * times only when a backslash inside quotes makes readings differ), keeps a
- * few integers of state, and allocates nothing per token, whatever the
- * length: a 64 MiB INSERT costs one pass and no garbage.
+ * The cheap first look: can this text be account management, KILL, dynamic
+ * SQL or a change of the client character set at all? It reads the bytes
+ * once per reading that may differ (more than once only when a backslash
+ * inside quotes, or a '[', makes readings differ; at most
+ * MAX_PRECHECK_PASSES), keeps a few integers of state, and allocates nothing
+ * per token, whatever the length: a 64 MiB INSERT costs one pass and no
+ * garbage.
  *
  * `false` is a promise: {@link classifyStatement} says 'other' for this text.
  */
-import { isLetter, keywordOf, letterCode, KW, type Keyword } from './keywords.js';
-import { Lexer, type LexSink, type Reading } from './lexer.js';
-import { chunksOf, mayDiffer, readingsFor, type BackslashMode, type StatementText } from './readings.js';
+import { isKeywordByte, isLetter, keywordOf, letterCode, KW, MAX_KEYWORD_LENGTH, type Keyword } from './keywords.js';
+import { Lexer, type LexMode, type LexSink, type PhaseSeen } from './lexer.js';
+import { chunksOf, phaseMayDiffer, readingSetFor, type BackslashMode, type ReadingSet, type StatementText } from './readings.js';
 import { Flag, StatementScanner } from './scanner.js';
 
 /** Work counters, for metrics and for tests that bound the work done. */
@@ -26,74 +28,156 @@ export interface ClassifyCounters {
 
 /** Options of {@link needsClassification} and {@link classifyStatement}. */
 export interface ClassifyOptions {
-  /** The session's backslash mode (default 'unknown': every reading must agree). */
+  /** The session's backslash mode, for the text's first statement (default 'unknown': every reading must agree). */
   readonly backslashes?: BackslashMode;
   /** Incremented with the work done. */
   readonly counters?: ClassifyCounters;
 }
 
-/** Feeds the scanner and stops the lexer at the first flag. */
+/**
+ * Most passes the pre-check makes over one text; a text whose readings
+ * differ in more ways than that goes to the full reading (and, when longer
+ * than MAX_VERIFIED_BYTES, is refused). Ordinary texts need one to three.
+ */
+export const MAX_PRECHECK_PASSES = 8;
+
+const SEMICOLON = 0x3b;
+
+/**
+ * Feeds the scanner and stops the lexer at the first flag (or, for a pass
+ * over the first statement, after its ';'). It also flags a statement after
+ * the first that may change the sql_mode when something after it reads
+ * differently in another mode (`SELECT 1; SET sql_mode = IF(...); SELECT
+ * 'a\\'; DROP USER b -- '`): the readings of the rest assume one mode for
+ * all of it.
+ */
 class PrecheckSink implements LexSink {
   readonly scanner = new StatementScanner();
   flagged = false;
   ambiguousSeen = false;
+  /** Offset just after the first statement's ';' (first-statement passes stop there), or -1. */
+  firstEnd = -1;
+  /** lexer.modeSensitive when the first statement that may change sql_mode ended, or -1. */
+  modeChangedAt = -1;
+
   lexer!: Lexer;
 
+  constructor(private readonly firstStatementOnly: boolean) {}
+
   word(_start: number, _end: number, keyword: Keyword): void {
-    if (this.scanner.word(keyword) !== Flag.NONE) {
-      this.flagged = true;
-      this.lexer.stop();
+    this.#flag(this.scanner.word(keyword) !== Flag.NONE);
+  }
+  quoted(start: number, end: number, quote: number): void {
+    this.#flag(this.scanner.quoted(quote, end - start) !== Flag.NONE);
+  }
+  punct(at: number, byte: number): void {
+    if (byte === SEMICOLON) {
+      if (this.firstStatementOnly) {
+        this.firstEnd = at + 1;
+        this.lexer.stop();
+        return;
+      }
+      if (this.lexer.inRest && this.modeChangedAt === -1 && this.scanner.mayChangeMode) this.modeChangedAt = this.lexer.modeSensitive;
     }
-    this.lexer.skim = this.scanner.skipping;
-  }
-  quoted(): void {
-    this.scanner.quoted();
-    this.lexer.skim = this.scanner.skipping;
-  }
-  punct(_at: number, byte: number): void {
     this.scanner.punct(byte);
     this.lexer.skim = this.scanner.skipping;
   }
   ambiguous(): void {
     this.ambiguousSeen = true;
   }
+  #flag(raised: boolean): void {
+    if (raised) {
+      this.flagged = true;
+      this.lexer.stop();
+    }
+    this.lexer.skim = this.scanner.skipping;
+  }
 }
 
-type PassResult = { readonly verdict: boolean | 'ambiguous'; readonly lexer: Lexer };
+interface PassResult {
+  readonly verdict: boolean | 'ambiguous';
+  /** What the pass saw that other modes may read differently. */
+  readonly seen: PhaseSeen;
+  /** For a first-statement pass: where the rest starts, or -1 when the text has no rest. */
+  readonly firstEnd: number;
+}
 
-function pass(chunks: readonly Uint8Array[], reading: Reading, counters: ClassifyCounters | undefined): PassResult {
-  const sink = new PrecheckSink();
-  const lexer = new Lexer(reading, sink);
-  sink.lexer = lexer;
+/** The chunks from byte `from` on (views, no copy). */
+function chunksFrom(chunks: readonly Uint8Array[], from: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
   for (const chunk of chunks) {
+    if (at + chunk.length > from) out.push(from > at ? chunk.subarray(from - at) : chunk);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * One pass in one mode: over the first statement only (`from` is undefined),
+ * or over everything after the first statement, which starts at `from` with
+ * a fresh statement (the scanner and the lexer are at a statement start
+ * after any ';').
+ */
+function pass(chunks: readonly Uint8Array[], mode: LexMode, from: number | undefined, counters: ClassifyCounters | undefined): PassResult {
+  const sink = new PrecheckSink(from === undefined);
+  const lexer = new Lexer({ first: mode, rest: mode }, sink);
+  sink.lexer = lexer;
+  if (from !== undefined) lexer.inRest = true;
+  for (const chunk of from === undefined ? chunks : chunksFrom(chunks, from)) {
     lexer.push(chunk);
-    if (sink.flagged || sink.ambiguousSeen) break;
+    if (sink.flagged || sink.ambiguousSeen || sink.firstEnd !== -1) break;
   }
   lexer.end();
   if (counters !== undefined) {
     counters.passes++;
     counters.bytesScanned += lexer.offset;
   }
-  return { verdict: sink.ambiguousSeen ? 'ambiguous' : sink.flagged, lexer };
+  const modeChangeMatters = sink.modeChangedAt !== -1 && lexer.modeSensitive > sink.modeChangedAt;
+  return {
+    verdict: sink.ambiguousSeen ? 'ambiguous' : sink.flagged || modeChangeMatters,
+    seen: from === undefined ? lexer.seen.first : lexer.seen.rest,
+    firstEnd: sink.firstEnd,
+  };
 }
 
-/** Words that any account statement, KILL or dynamic SQL must contain, in every reading of any comment. */
-const RAW_WORDS = new Set<number>([KW.USER, KW.PASSWORD, KW.IDENTIFIED, KW.GRANT, KW.KILL, KW.PREPARE, KW.EXECUTE, KW.BINLOG]);
+/**
+ * Words that any account statement, KILL, dynamic SQL or character set
+ * change must contain, in every reading of any comment.
+ */
+const RAW_WORDS = new Set<number>([
+  KW.USER, KW.PASSWORD, KW.IDENTIFIED, KW.GRANT, KW.KILL, KW.PREPARE, KW.EXECUTE, KW.BINLOG, KW.CHARACTER_SET_CLIENT,
+  KW.EXECUTE_PREPARED_STMT,
+]);
+/** Words that start a character set change after SET or ','. */
+const RAW_AFTER_SET = new Set<number>([KW.NAMES, KW.CHARACTER, KW.CHARSET, KW.CHAR]);
 
 /**
  * The fallback when comments make the structure ambiguous: true when one of
  * {@link RAW_WORDS} appears anywhere as a whole word, even inside strings
- * and comments. Leading digits are dropped because an executable comment's
- * version number may run into the word after it (`/*!50000DROP USER`).
+ * and comments, or one of {@link RAW_AFTER_SET} after the word SET or a ','.
+ * Leading digits are dropped because an executable comment's version number
+ * may run into the word after it (`/*!50000DROP USER`).
  */
 function rawWordsPresent(chunks: readonly Uint8Array[], counters: ClassifyCounters | undefined): boolean {
   let inWord = false;
   let leading = true;
-  let letters = true;
+  let packable = true;
   let length = 0;
-  let lo = 0;
-  let hi = 0;
-  const finish = (): boolean => inWord && letters && length > 0 && RAW_WORDS.has(keywordOf(length, lo, hi));
+  let g0 = 0;
+  let g1 = 0;
+  let g2 = 0;
+  let g3 = 0;
+  let previous: Keyword = KW.NONE;
+  let commaSince = false;
+  const finish = (): boolean => {
+    if (!inWord) return false;
+    const kw = packable ? keywordOf(length, g0, g1, g2, g3) : KW.NONE;
+    if (RAW_WORDS.has(kw) || (RAW_AFTER_SET.has(kw) && (previous === KW.SET || commaSince))) return true;
+    previous = kw;
+    commaSince = false;
+    return false;
+  };
   for (const chunk of chunks) {
     if (counters !== undefined) counters.bytesScanned += chunk.length;
     for (let i = 0; i < chunk.length; i++) {
@@ -102,53 +186,72 @@ function rawWordsPresent(chunks: readonly Uint8Array[], counters: ClassifyCounte
       if (!wordByte) {
         if (finish()) return true;
         inWord = false;
+        if (b === 0x2c) commaSince = true;
         continue;
       }
       if (!inWord) {
         inWord = true;
         leading = true;
-        letters = true;
+        packable = true;
         length = 0;
-        lo = 0;
-        hi = 0;
+        g0 = g1 = g2 = g3 = 0;
       }
       if (leading && b >= 0x30 && b <= 0x39) continue;
       leading = false;
-      if (letters && isLetter(b)) {
-        if (length < 6) lo = lo * 32 + letterCode(b);
-        else if (length < 12) hi = hi * 32 + letterCode(b);
-        length++;
-      } else letters = false;
+      if (packable && isKeywordByte(b) && length < MAX_KEYWORD_LENGTH) {
+        const code = letterCode(b);
+        if (length < 6) g0 = g0 * 32 + code;
+        else if (length < 12) g1 = g1 * 32 + code;
+        else if (length < 18) g2 = g2 * 32 + code;
+        else g3 = g3 * 32 + code;
+      } else packable = false;
+      length++;
     }
   }
   return finish();
 }
 
 /**
- * The pre-check over chunks, for the given readings. True when some reading
+ * The pre-check over chunks, for a set of readings. True when some reading
  * raises a flag, or when comments are ambiguous and a telling word appears.
+ *
+ * The first statement is read in each of `set.first`, the rest (from where
+ * each of those readings ends the first statement) in each of `set.rest`.
+ * A mode is passed over when an earlier pass over the same stretch shows it
+ * cannot read it differently: most texts take one pass, a batch of
+ * statements with backslashes in quotes two or three.
  */
-export function precheckChunks(
-  chunks: readonly Uint8Array[],
-  readings: readonly Reading[],
-  counters?: ClassifyCounters,
-): boolean {
-  const first = readings[0] as Reading;
-  const firstPass = pass(chunks, first, counters);
-  if (firstPass.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
-  if (firstPass.verdict) return true;
-  for (const reading of readings.slice(1)) {
-    if (!mayDiffer(first, reading, firstPass.lexer)) continue;
-    const other = pass(chunks, reading, counters);
-    if (other.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
-    if (other.verdict) return true;
+export function precheckChunks(chunks: readonly Uint8Array[], set: ReadingSet, counters?: ClassifyCounters): boolean {
+  let passes = 0;
+  const firstDone: { mode: LexMode; seen: PhaseSeen }[] = [];
+  const restStarts = new Set<number>();
+  for (const mode of set.first) {
+    if (firstDone.some((d) => !phaseMayDiffer(d.mode, mode, d.seen))) continue;
+    if (++passes > MAX_PRECHECK_PASSES) return true;
+    const result = pass(chunks, mode, undefined, counters);
+    if (result.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
+    if (result.verdict) return true;
+    firstDone.push({ mode, seen: result.seen });
+    if (result.firstEnd !== -1) restStarts.add(result.firstEnd);
+  }
+  for (const from of restStarts) {
+    const restDone: { mode: LexMode; seen: PhaseSeen }[] = [];
+    for (const mode of set.rest) {
+      if (restDone.some((d) => !phaseMayDiffer(d.mode, mode, d.seen))) continue;
+      if (++passes > MAX_PRECHECK_PASSES) return true;
+      const result = pass(chunks, mode, from, counters);
+      if (result.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
+      if (result.verdict) return true;
+      restDone.push({ mode, seen: result.seen });
+    }
   }
   return false;
 }
 
 /**
- * Whether a COM_QUERY text may be account management, KILL or dynamic SQL,
- * so that the session must hold it and call {@link classifyStatement}.
+ * Whether a COM_QUERY text may be account management, KILL, dynamic SQL or
+ * a change of the client character set, so that the session must hold it
+ * and call {@link classifyStatement}.
  * `false` guarantees that classifyStatement returns `{ kind: 'other' }`.
  * Needs no allocation per token and reads invalid UTF-8 like any bytes.
  *
@@ -156,5 +259,5 @@ export function precheckChunks(
  *   if (!needsClassification(payload.subarray(1), { backslashes: 'escapes' })) forward(payload);
  */
 export function needsClassification(text: StatementText, options: ClassifyOptions = {}): boolean {
-  return precheckChunks(chunksOf(text), readingsFor(options.backslashes ?? 'unknown'), options.counters);
+  return precheckChunks(chunksOf(text), readingSetFor(options.backslashes ?? 'unknown'), options.counters);
 }

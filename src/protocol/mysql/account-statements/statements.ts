@@ -11,7 +11,7 @@ import { accountRef, EffectList, MAX_ACCOUNTS_PER_STATEMENT } from './accounts.j
 import { authOption, type AuthSpec } from './auth-options.js';
 import { Cursor, NotUnderstood } from './cursor.js';
 import { trailingClauses } from './trailing-clauses.js';
-import type { AccountRef, AccountVerdict, KillVerdict, OtherVerdict, SessionAccount } from './types.js';
+import type { AccountRef, AccountVerdict, KillVerdict, SessionAccount } from './types.js';
 
 const COMMA = 0x2c;
 const EQUALS = 0x3d;
@@ -103,7 +103,7 @@ export function renameUser(c: Cursor): AccountVerdict {
 }
 
 /** '=' or ':=' (MariaDB's SET accepts both). */
-function acceptEquals(c: Cursor): boolean {
+export function acceptEquals(c: Cursor): boolean {
   if (c.acceptPunct(EQUALS)) return true;
   if (c.isPunct(COLON) && c.isPunct(EQUALS, 1)) {
     c.seek(c.index + 2);
@@ -142,30 +142,6 @@ export function setPassword(c: Cursor): AccountVerdict {
   const effects = new EffectList();
   effects.add({ action: 'changes-auth', account, change: random ? 'random-password' : 'password', retainsCurrentPassword: retains });
   return verdict('SET PASSWORD', effects);
-}
-
-/**
- * A SET statement that does not start with PASSWORD or STATEMENT: 'other',
- * unless one of its assignments is a PASSWORD item (MariaDB runs
- * `SET @a = 1, PASSWORD = PASSWORD('x')`). The cursor is after SET.
- */
-export function setList(c: Cursor): OtherVerdict {
-  let depth = 0;
-  let itemStart = true;
-  for (; !c.atEnd(); c.next()) {
-    const tok = c.peek();
-    if (tok?.type === 'punct') {
-      if (tok.byte === OPEN) depth++;
-      else if (tok.byte === CLOSE && depth > 0) depth--;
-      itemStart = depth === 0 && tok.byte === COMMA;
-      continue;
-    }
-    const word = c.wordAt();
-    if (itemStart && word === 'PASSWORD') throw new NotUnderstood('SET PASSWORD combined with other assignments');
-    // Scope words keep the next word at the item's start.
-    itemStart = itemStart && (word === 'GLOBAL' || word === 'SESSION' || word === 'LOCAL' || word === 'PERSIST' || word === 'PERSIST_ONLY');
-  }
-  return { kind: 'other' };
 }
 
 /**

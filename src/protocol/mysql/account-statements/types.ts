@@ -105,9 +105,53 @@ export interface KillVerdict {
   readonly query: boolean;
 }
 
-/** Not account management, not KILL. */
+/**
+ * One change of the client character set (character_set_client, the set the
+ * server parses later statements in).
+ */
+export interface CharsetChange {
+  /** How the statement wrote it: SET NAMES, SET CHARACTER SET (or CHARSET, CHAR SET), or an assignment to character_set_client. */
+  readonly form: 'SET NAMES' | 'SET CHARACTER SET' | 'character_set_client';
+  /**
+   * The character set as written, in lower case (quotes removed), or
+   * undefined when the value is not a plain name: DEFAULT, a number (a
+   * collation id), a user variable, an expression.
+   */
+  readonly charset: string | undefined;
+  /** GLOBAL, PERSIST and PERSIST_ONLY set the default of new sessions; the others this session's. */
+  readonly scope: 'session' | 'global';
+}
+
+/** What a text does to the client character set. */
+export interface ClientCharsetReport {
+  /** In text order (a SET list may hold several; the last of each scope wins on the server). */
+  readonly changes: readonly CharsetChange[];
+  /**
+   * True when every change names a known ASCII-transparent character set
+   * (isAsciiTransparentCharset): the recognizer keeps reading the session's
+   * text correctly. False means refuse the text.
+   */
+  readonly asciiTransparent: boolean;
+}
+
+/**
+ * Not account management, not KILL. The two optional reports are present
+ * only when they apply (a plain statement is exactly `{ kind: 'other' }`).
+ */
 export interface OtherVerdict {
   readonly kind: 'other';
+  /**
+   * The text runs SQL whose text the gateway cannot read: PREPARE ... FROM
+   * or EXECUTE IMMEDIATE of anything but a string literal (a variable,
+   * CONCAT(...)), or CALL of execute_prepared_stmt (the sys schema's
+   * procedure that runs its argument), at the top level, after SET
+   * STATEMENT ... FOR, in a compound statement or in a stored program's body
+   * (where it runs when the program does). Such SQL may manage accounts or
+   * change the character set or sql_mode unseen.
+   */
+  readonly unreadDynamicSql?: true;
+  /** The text changes the client character set. */
+  readonly clientCharset?: ClientCharsetReport;
 }
 
 /** May be account management (or KILL) but cannot be fully read: refuse it. */

@@ -30,7 +30,10 @@ function ref(r: AccountRef): string {
 }
 
 /**
- * A verdict in one line: `other`, `kill 42`, `kill query 42`,
+ * A verdict in one line: `other`, `other: unread dynamic SQL`, `other: SET
+ * NAMES gbk, not ASCII-transparent` (each character set change as `form
+ * charset` with `?` for a value that is not a name and ` (global)` for the
+ * global scope), `kill 42`, `kill query 42`,
  * `unknown: reason`, or `STATEMENT [flags]: effect, effect` with effects
  * `iam a@%`, `password a@%`, `plugin(unix_socket) a@%`, `password+retain a@%`,
  * `drop a@%`, `rename a@% > b@%`, `same a@%`, and `self:CURRENT_USER()` for the
@@ -38,8 +41,13 @@ function ref(r: AccountRef): string {
  */
 export function describeVerdict(v: StatementVerdict): string {
   switch (v.kind) {
-    case 'other':
-      return 'other';
+    case 'other': {
+      const notes: string[] = [];
+      if (v.unreadDynamicSql === true) notes.push('unread dynamic SQL');
+      for (const ch of v.clientCharset?.changes ?? []) notes.push(`${ch.form} ${ch.charset ?? '?'}${ch.scope === 'global' ? ' (global)' : ''}`);
+      if (v.clientCharset !== undefined && !v.clientCharset.asciiTransparent) notes.push('not ASCII-transparent');
+      return notes.length === 0 ? 'other' : `other: ${notes.join(', ')}`;
+    }
     case 'kill':
       return `kill ${v.query ? 'query ' : ''}${v.connectionId}`;
     case 'unknown':
@@ -172,7 +180,7 @@ export const statementCases: readonly StatementCase[] = [
   ['KILL 99999999999999999', 'unknown: KILL with an expression', 'none'],
   ['SELECT 1; KILL 5', 'unknown: KILL in a multi-statement text', 'none'],
 
-  // ---- dynamic SQL
+  // ---- dynamic SQL: a literal is read; anything else is reported as unread
   ["PREPARE s FROM 'SELECT 1'", 'other', 'none'],
   ["PREPARE s FROM 'DROP USER x'", 'unknown: account statement inside PREPARE', 'none'],
   ["PREPARE s FROM 'DROP ' 'USER x'", 'unknown: account statement inside PREPARE', 'none'],
@@ -180,16 +188,51 @@ export const statementCases: readonly StatementCase[] = [
   ["PREPARE s FROM 'SET PASSWORD = PASSWORD(''x'')'", 'unknown: account statement inside PREPARE', 'none'],
   ["PREPARE s FROM 'KILL 5'", 'unknown: KILL inside PREPARE', 'none'],
   ["PREPARE s FROM 'PREPARE t FROM ''DROP USER x'''", 'unknown: inside PREPARE: account statement inside PREPARE', 'none'],
-  ['PREPARE s FROM @q', 'other', 'none'],
-  ["PREPARE s FROM CONCAT('DROP ', 'USER x')", 'other', 'none'],
+  ['PREPARE s FROM @q', 'other: unread dynamic SQL', 'none'],
+  ["PREPARE s FROM CONCAT('DROP ', 'USER x')", 'other: unread dynamic SQL', 'none'],
+  ["PREPARE s FROM 'EXECUTE IMMEDIATE @q'", 'other: unread dynamic SQL', 'none'],
   ["EXECUTE IMMEDIATE 'SELECT ?' USING 1", 'other', 'none'],
   ["EXECUTE IMMEDIATE 'GRANT SELECT ON d1.* TO a IDENTIFIED BY ''x'''", 'unknown: account statement inside EXECUTE IMMEDIATE', 'none'],
-  ['EXECUTE IMMEDIATE @q', 'other', 'none'],
+  ['EXECUTE IMMEDIATE @q', 'other: unread dynamic SQL', 'none'],
+  ["EXECUTE IMMEDIATE CONCAT('RENAME USER alice', ' TO stolen')", 'other: unread dynamic SQL', 'none'], // the review's attack
+  ['execute immediate @q using @a', 'other: unread dynamic SQL', 'none'],
+  ['SET STATEMENT max_statement_time = 1 FOR EXECUTE IMMEDIATE @q', 'other: unread dynamic SQL', 'none'],
+  ['SELECT 1; PREPARE s FROM @q; EXECUTE s', 'other: unread dynamic SQL', 'none'],
+  ['BEGIN NOT ATOMIC EXECUTE IMMEDIATE @q; END', 'other: unread dynamic SQL', 'none'],
+  ['IF @x THEN PREPARE s FROM @q; EXECUTE s; END IF', 'other: unread dynamic SQL', 'none'],
+  ['CREATE PROCEDURE p() BEGIN PREPARE s FROM @sql; EXECUTE s; END', 'other: unread dynamic SQL', 'none'],
+  ['CREATE PROCEDURE p(q TEXT) PREPARE s FROM q', 'other: unread dynamic SQL', 'none'],
+  ['CREATE DEFINER = CURRENT_USER PROCEDURE p(q TEXT) BEGIN EXECUTE IMMEDIATE q; END', 'other: unread dynamic SQL', 'none'],
+  ['CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO EXECUTE IMMEDIATE @q', 'other: unread dynamic SQL', 'none'],
+  ["CALL sys.execute_prepared_stmt('RENAME USER a TO b')", 'other: unread dynamic SQL', 'none'],
+  ['CALL `sys`.`EXECUTE_PREPARED_STMT`(@q)', 'other: unread dynamic SQL', 'none'],
+  ['CALL execute_prepared_stmt(@q)', 'other: unread dynamic SQL', 'none'],
+  ['BEGIN NOT ATOMIC CALL sys.execute_prepared_stmt(@q); END', 'other: unread dynamic SQL', 'none'],
+  ['CALL p(@q)', 'other', 'none'],
+  ['CALL `execute_prepared_stmX`(@q)', 'other', 'none'],
   ['EXECUTE s USING @a', 'other', 'none'],
   ['DEALLOCATE PREPARE s', 'other', 'none'],
   ['DROP PREPARE s', 'other', 'none'],
-  ['CREATE PROCEDURE p() BEGIN PREPARE s FROM @sql; EXECUTE s; END', 'other', 'none'],
   ["CREATE PROCEDURE p() BEGIN PREPARE s FROM 'DROP USER x'; END", 'unknown: account statement inside PREPARE', 'none'],
+
+  // ---- character set changes (what MariaDB does with them: charsetCases below)
+  ['SET NAMES utf8mb4', 'other: SET NAMES utf8mb4', 'none'],
+  ['SET NAMES gbk; SELECT 1', 'unknown: character set change in a multi-statement text', 'none'],
+  ['SET NAMES utf8mb4; SELECT 1', 'other: SET NAMES utf8mb4', 'none'],
+  ['SELECT 1; SET NAMES gbk', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['SET NAMES latin1; SET NAMES sjis', 'other: SET NAMES latin1, SET NAMES sjis, not ASCII-transparent', 'none'],
+  ['SET STATEMENT max_statement_time = 1 FOR SET NAMES gbk', 'unknown: character set change inside SET STATEMENT', 'none'],
+  ['SET STATEMENT character_set_client = gbk FOR SELECT 1', 'unknown: character set change inside SET STATEMENT', 'none'], // MariaDB refuses it
+  ['BEGIN NOT ATOMIC SET NAMES gbk; END', 'unknown: character set change inside another statement', 'none'],
+  ['CREATE PROCEDURE p() SET character_set_client = gbk', 'unknown: character set change inside another statement', 'none'],
+  ["EXECUTE IMMEDIATE 'SET NAMES gbk'", 'unknown: character set change inside EXECUTE IMMEDIATE', 'none'],
+  ["PREPARE s FROM 'SET NAMES utf8mb4'", 'unknown: character set change inside PREPARE', 'none'],
+  ['SET @x = @@character_set_client, @y = @@session.character_set_client', 'other', 'none'],
+  ['SELECT @@character_set_client', 'other', 'none'],
+  ["SET @names = 1, @a = CONVERT('x', CHAR), @b = CAST('x' AS CHAR CHARACTER SET utf8mb4)", 'other', 'none'],
+  ['SET @@session . character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', 'none'], // MariaDB: syntax error
+  ['SET x.character_set_client = gbk', 'unknown: character_set_client assignment form', 'none'],
+  ["SET @character_set_client = 'gbk', @names = 'x'", 'other', 'none'], // user variables
 
   // ---- not account management
   ['SELECT 1', 'other', 'none'],
@@ -202,12 +245,13 @@ export const statementCases: readonly StatementCase[] = [
   ['SELECT 1; SELECT 2', 'other', 'none'],
   ['SELECT 1; -- trailing comment', 'other', 'none'],
   ["SET @p = PASSWORD('x'), @q = (SELECT a, password FROM t LIMIT 1)", 'other', 'none'],
-  ['SET NAMES utf8mb4', 'other', 'none'],
   ["SET DEFAULT ROLE r1 FOR a", 'other', 'none'],
   ['SHOW GRANTS FOR a', 'other', 'none'],
   ['REVOKE SELECT ON d1.* FROM a', 'other', 'none'],
+  ['REVOKE ALL PRIVILEGES, GRANT OPTION FROM a', 'other', 'none'], // refused before (the review); MariaDB: revokeCases
+  ['IF 1 THEN REVOKE ALL PRIVILEGES, GRANT OPTION FROM a; END IF', 'other', 'none'],
+  ['REVOKE IF EXISTS GRANT OPTION ON *.* FROM a IGNORE UNKNOWN USER', 'other', 'none'], // MySQL 8
   ['CREATE ROLE r2', 'other', 'none'],
-  ['/*!40101 SET NAMES utf8 */', 'other', 'none'],
   ['CREATE PROCEDURE p() BEGIN UPDATE users SET password = NULL; END', 'other', 'none'],
   ['CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW SET NEW.password = SHA2(NEW.password, 256)', 'other', 'none'],
   ["SET STATEMENT max_statement_time=1 FOR UPDATE users SET password = 'x'", 'other', 'none'],
@@ -224,6 +268,11 @@ export const statementCases: readonly StatementCase[] = [
   [`CREATE USER a /*!50000 ${AWS} */`, 'unknown: executable comment', 'none'],
   [`CREATE USER a /*M!100000 ${AWS} */`, 'unknown: executable comment', 'none'],
   ["/*!40101 SET PASSWORD = 'x' */", 'unknown: executable comment', 'none'],
+  ['/*!40101 SET NAMES utf8 */', 'unknown: executable comment', 'none'], // mysqldump writes it; MariaDB and MySQL both run it
+  ['/*!40101 SET character_set_client = @saved_cs_client */', 'unknown: executable comment', 'none'],
+  ['/*!40101 SET @a = 1,NAMES gbk */', 'unknown: executable comment', 'none'],
+  ['/*!40101 SET @a = 1 */', 'other', 'none'],
+  ['/*!50001 CREATE VIEW v AS SELECT CAST(a AS CHAR CHARACTER SET utf8mb4) FROM t */', 'other', 'none'],
   ["/*!99999 ' */ DROP USER x; -- '", 'unknown: executable comment', 'none'],
   [`CREATE USER a ${AWS}; DROP USER b`, 'unknown: account statement in a multi-statement text', 'none'],
   [`SELECT 1; CREATE USER a ${AWS}`, 'unknown: account statement in a multi-statement text', 'none'],
@@ -265,4 +314,65 @@ export const statementCases: readonly StatementCase[] = [
   [`CREATE USER 'it\\'s' ${AWS}`, 'unknown: backslash escapes change the meaning', 'none'],
   ["SELECT 'a\\'; DROP USER x; -- '", 'unknown: account statement in a multi-statement text', 'none'],
   ["DROP USER 'it\\'s'", "DROP USER: drop it's@%", 'none'], // without escapes the quote never closes: nothing runs
+
+  // ---- the sql_mode may change between the statements of one text (each mode: the backslash-mode tests)
+  ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP USER carol -- '", 'unknown: account statement in a multi-statement text', 'none'],
+  ["SELECT 1 AS [x']; DROP USER carol; -- ']", 'unknown: account statement in a multi-statement text', 'none'], // MariaDB's MSSQL mode
+  ["SELECT 1; SET sql_mode = CONCAT('NO_BACKSLASH_ESCAPES', LEFT('\\';', 0)); SELECT '\\'; DROP USER carol; -- '", 'unknown: the sql_mode may change between statements', 'none'],
+  ["SELECT 1; EXECUTE s; SELECT 'a\\'b'", 'unknown: the sql_mode may change between statements', 'none'],
+  ["SELECT 1; SET sql_mode = ''; SELECT 'ab'", 'other', 'none'],
+];
+
+/**
+ * Character set changes, run on MariaDB 10.11 by the real-server test from a
+ * utf8mb4 session: [statement, verdict, character_set_client afterwards
+ * (session, global)]. The server's values show which forms really change it
+ * and that the verdict names what they set (or, for `?`, that the value is
+ * not a plain name).
+ */
+export type CharsetCase = readonly [sql: string, expected: string, after: { readonly session: string; readonly global: string }];
+
+const SESSION_GBK = { session: 'gbk', global: 'utf8mb4' } as const;
+const GLOBAL_GBK = { session: 'utf8mb4', global: 'gbk' } as const;
+const UNCHANGED = { session: 'utf8mb4', global: 'utf8mb4' } as const;
+
+/** The character set table. */
+export const charsetCases: readonly CharsetCase[] = [
+  ['SET NAMES gbk', 'other: SET NAMES gbk, not ASCII-transparent', SESSION_GBK],
+  ["SET NAMES 'GBK' COLLATE 'gbk_bin'", 'other: SET NAMES gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET NAMES "big5"', 'other: SET NAMES big5, not ASCII-transparent', { session: 'big5', global: 'utf8mb4' }],
+  ['SET NAMES `sjis` COLLATE DEFAULT', 'other: SET NAMES sjis, not ASCII-transparent', { session: 'sjis', global: 'utf8mb4' }],
+  ['set names cp932', 'other: SET NAMES cp932, not ASCII-transparent', { session: 'cp932', global: 'utf8mb4' }],
+  ['SET NAMES latin1 COLLATE latin1_bin', 'other: SET NAMES latin1', { session: 'latin1', global: 'utf8mb4' }],
+  ['SET NAMES DEFAULT', 'other: SET NAMES ?, not ASCII-transparent', UNCHANGED],
+  ['SET NAMES binary', 'other: SET NAMES binary', { session: 'binary', global: 'utf8mb4' }],
+  ['SET CHARACTER SET gbk', 'other: SET CHARACTER SET gbk, not ASCII-transparent', SESSION_GBK],
+  ["SET CHARSET 'gbk'", 'other: SET CHARACTER SET gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET CHAR SET gbk', 'other: SET CHARACTER SET gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET CHARACTER SET DEFAULT', 'other: SET CHARACTER SET ?, not ASCII-transparent', UNCHANGED],
+  ['SET @a = 1, NAMES gbk', 'other: SET NAMES gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET @a = 1, CHARACTER SET gbk, @b = 2', 'other: SET CHARACTER SET gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ["SET SESSION character_set_client = 'gbk'", 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET LOCAL character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET @@character_set_client := gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET @@session.character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET @@local.character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET `character_set_client` = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET @@session.`Character_Set_Client` = `GBK`', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET CHARACTER_SET_CLIENT = Gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET @a = 1, character_set_client = gbk, @b = 2', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET character_set_client = 28', 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK], // a collation id
+  ["SET @cs = 'gbk'; SET character_set_client = @cs", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ["SET character_set_client = CONCAT('g', 'bk')", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ["SET character_set_client = x'67626b'", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ["SET character_set_client = _latin1'gbk'", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ['SET character_set_client = DEFAULT', 'other: character_set_client ?, not ASCII-transparent', UNCHANGED],
+  ['SET character_set_client = utf8mb4', 'other: character_set_client utf8mb4', UNCHANGED],
+  ['SET GLOBAL character_set_client = gbk', 'other: character_set_client gbk (global), not ASCII-transparent', GLOBAL_GBK],
+  ['SET @@global.character_set_client = gbk', 'other: character_set_client gbk (global), not ASCII-transparent', GLOBAL_GBK],
+  ['SET GLOBAL max_connections = 300, character_set_client = gbk', 'other: character_set_client gbk (global), not ASCII-transparent', GLOBAL_GBK],
+  ['SET GLOBAL max_connections = 300, SESSION character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
+  ['SELECT 1; SET NAMES gbk', 'other: SET NAMES gbk, not ASCII-transparent', SESSION_GBK],
+  ['SET NAMES latin1; SELECT 1', 'other: SET NAMES latin1', { session: 'latin1', global: 'utf8mb4' }],
 ];
