@@ -32,6 +32,7 @@ export const auditReasons = [
   'ChangeUserRefused',
   'MasterNotIamUser',
   'ServerLoginsBusy',
+  'UnsafeCharset',
   'ProtocolViolation',
   'LoginTimeout',
   'InternalError',
@@ -97,7 +98,7 @@ export interface AccountAuditEvent {
   readonly event: 'db.account';
   readonly time: string;
   readonly decision: 'allow' | 'deny';
-  /** AccountChanged, or why it was refused: StatementNotUnderstood, IamAccountProtected, MasterNotIamUser, PreparedAccountStatement. */
+  /** AccountChanged, or why it was refused: StatementNotUnderstood, IamAccountProtected, MasterNotIamUser, MasterProtected, PreparedAccountStatement, UnreadDynamicSql, UnsafeCharset. */
   readonly reason: string;
   readonly engine: 'mysql';
   readonly instance: string;

@@ -75,12 +75,14 @@ beforeAll(async () => {
   await m.query(`CREATE USER ${dba} IDENTIFIED BY '${dbaPassword}'`);
   await m.query(`GRANT CREATE USER ON *.* TO ${dba}`);
   await m.query(`CREATE USER ${weakAdmin} IDENTIFIED BY '${weakPassword}'`);
+  await m.query(`CREATE DATABASE integ_${s}`);
   await m.end();
 });
 
 afterAll(async () => {
   const m = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
   for (const u of [mallory, alice, alice2, bob, eve, dba, weakAdmin]) await m.query(`DROP USER IF EXISTS ${u}`);
+  await m.query(`DROP DATABASE IF EXISTS integ_${s}`);
   await m.end();
   await gw?.stop();
 });
@@ -118,12 +120,20 @@ describe('an IAM user cannot leave IAM on her own', () => {
     expect(await mysqlLoginAs(ep, gw.caPath, mallory, token(mallory))).toBe(`${mallory}@%`);
   });
 
-  it('keeps her an IAM user when she changes her password by dynamic SQL the gateway cannot read, and reinstalls the credential', async () => {
+  it('refuses her SQL built at run time, and keeps her an IAM user when a routine the gateway cannot see into changes her password', async () => {
     const id = ManagedCredentials.key(INSTANCE, mallory);
     const before = (await gw.app.store.get('db-credential', id))!.version;
     const c = await mysqlConnect(ep, gw.caPath, mallory, token(mallory));
-    await c.query(`PREPARE s FROM CONCAT('SET PASSWORD = PASS', 'WORD(''y'')')`);
-    await c.query('EXECUTE s');
+    const built = await queryError(c, `PREPARE s FROM CONCAT('SET PASSWORD = PASS', 'WORD(''y'')')`);
+    expect(built.errno).toBe(1227);
+    expect(built.message).toContain('SQL built at run time');
+    // A routine an administrator wrote that runs its argument (as its invoker): iamdb cannot see the
+    // SET PASSWORD inside, which changes her password on the server, but not what iamdb demands.
+    const m = await asMaster();
+    await m.query(`CREATE PROCEDURE integ_${s}.run_sql(q TEXT) SQL SECURITY INVOKER BEGIN SET @q = q; PREPARE st FROM @q; EXECUTE st; END`);
+    await m.query(`GRANT EXECUTE ON PROCEDURE integ_${s}.run_sql TO ${mallory}`);
+    await m.end();
+    await c.query(`CALL integ_${s}.run_sql('SET PASSWORD = PASSWORD(''y'')')`);
     await c.end();
     expect(await mysqlLoginAs(ep, gw.caPath, mallory, 'y').catch((e: { errno?: number }) => e.errno)).toBe(1045);
     expect(await mysqlLoginAs(ep, gw.caPath, mallory, token(mallory))).toBe(`${mallory}@%`);

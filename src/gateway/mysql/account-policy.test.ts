@@ -57,6 +57,26 @@ describe('decideStatement', () => {
     }
   });
 
+  it('refuses character sets that are not ASCII-transparent to everyone, and SQL built at run time to all but account administrators', () => {
+    for (const role of [admin, eve]) {
+      expect(decide('SET NAMES gbk', role)).toMatchObject({ action: 'refuse', reason: 'UnsafeCharset' });
+      expect(decide('SET character_set_client = @cs', role)).toMatchObject({ action: 'refuse', reason: 'UnsafeCharset' });
+    }
+    expect(decide('SET NAMES utf8mb4', eve)).toEqual({ action: 'forward' });
+    expect(decide("EXECUTE IMMEDIATE CONCAT('RENAME USER alice', ' TO x')", eve)).toMatchObject({ action: 'refuse', reason: 'UnreadDynamicSql' });
+    expect(decide('PREPARE s FROM @q', mallory)).toMatchObject({ action: 'refuse', reason: 'UnreadDynamicSql' });
+    expect(decide('PREPARE s FROM @q', dba)).toEqual({ action: 'forward' });
+    expect(decide("PREPARE s FROM 'SELECT 1'", eve)).toEqual({ action: 'forward' });
+  });
+
+  it('never lets a session change, drop or rename the master, itself included', () => {
+    for (const role of [admin, dba, eve]) {
+      expect(decide("ALTER USER admin IDENTIFIED BY 'x'", role)).toMatchObject({ action: 'refuse', reason: 'MasterProtected' });
+      expect(decide('DROP USER admin', role)).toMatchObject({ action: 'refuse', reason: 'MasterProtected' });
+    }
+    expect(decide("SET PASSWORD = PASSWORD('x')", admin)).toMatchObject({ action: 'refuse', reason: 'MasterProtected' });
+  });
+
   it('rewrites IAM account creation, and refuses what it cannot read or what comes as a prepared statement', () => {
     expect(decide("CREATE USER app IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'", eve)).toMatchObject({ action: 'make-iam', accounts: [{ user: 'app', host: '%' }] });
     expect(decide("/*!50000 SET PASSWORD = PASSWORD('x') */", admin)).toMatchObject({ action: 'refuse', reason: 'StatementNotUnderstood', errno: 'ER_NOT_SUPPORTED_YET' });

@@ -19,7 +19,7 @@
  *   no record: an IAM account stays one, and its credential is reinstalled
  *   at its next login if the server no longer takes it.
  */
-import type { Account, AccountEffect, AccountRef, AccountVerdict, StatementVerdict } from '../../protocol/mysql/index.js';
+import { isAsciiTransparentCharset, type Account, type AccountEffect, type AccountRef, type AccountVerdict, type StatementVerdict } from '../../protocol/mysql/index.js';
 
 /** Who the session is, as far as account rules go. */
 export interface SessionRole {
@@ -45,7 +45,14 @@ export type RecordChange =
   | { readonly kind: 'rename'; readonly from: Account; readonly to: Account };
 
 /** Reason codes of refusals (audit `db.account` events). */
-export type RefusalReason = 'StatementNotUnderstood' | 'IamAccountProtected' | 'MasterNotIamUser' | 'MasterProtected' | 'PreparedAccountStatement';
+export type RefusalReason =
+  | 'StatementNotUnderstood'
+  | 'IamAccountProtected'
+  | 'MasterNotIamUser'
+  | 'MasterProtected'
+  | 'PreparedAccountStatement'
+  | 'UnreadDynamicSql'
+  | 'UnsafeCharset';
 
 export type AccountDecision =
   | { readonly action: 'forward' }
@@ -57,6 +64,36 @@ export type AccountDecision =
   | { readonly action: 'kill'; readonly connectionId: number; readonly query: boolean };
 
 const FORWARD: AccountDecision = { action: 'forward' };
+
+/**
+ * A statement that manages no account may still blind the gateway: a client
+ * character set whose multi-byte characters hold ASCII bytes (gbk, sjis, …)
+ * makes the server read later statements differently from iamdb, so it is
+ * refused for everyone; SQL built at run time (PREPARE FROM an expression,
+ * EXECUTE IMMEDIATE of one, sys.execute_prepared_stmt) may rename or drop an
+ * IAM account unseen, so only account administrators may run it.
+ */
+function decideOther(verdict: Extract<StatementVerdict, { kind: 'other' }>, role: SessionRole): AccountDecision {
+  if (verdict.clientCharset !== undefined && !verdict.clientCharset.asciiTransparent) {
+    const named = verdict.clientCharset.changes.find((c) => c.charset !== undefined && !isAsciiTransparentCharset(c.charset))?.charset;
+    return {
+      action: 'refuse',
+      reason: 'UnsafeCharset',
+      errno: 'ER_NOT_SUPPORTED_YET',
+      message: `iamdb refused this statement: the client character set must be named and ASCII-transparent (utf8mb4, latin1, …)${named ? `, not ${named}` : ''}; big5, cp932, gbk, sjis and gb18030 would let the server read statements differently from iamdb`,
+    };
+  }
+  if (verdict.unreadDynamicSql === true && !isAccountAdmin(role)) {
+    return {
+      action: 'refuse',
+      reason: 'UnreadDynamicSql',
+      errno: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+      message:
+        'Access denied; iamdb cannot read SQL built at run time (PREPARE or EXECUTE IMMEDIATE of an expression or a variable), which could manage accounts unseen: only the master user or an account administrator of iamdb may run it. Prepare a string literal, or use the client protocol\'s prepared statements',
+    };
+  }
+  return FORWARD;
+}
 
 /** True for the master and the instance's account administrators. */
 export function isAccountAdmin(role: SessionRole): boolean {
@@ -102,7 +139,7 @@ function recordChanges(verdict: AccountVerdict, role: SessionRole, records: IamR
 
 /** Decides what to do with one COM_QUERY (or, with `prepared`, COM_STMT_PREPARE) text. */
 export function decideStatement(verdict: StatementVerdict, role: SessionRole, records: IamRecords, prepared = false): AccountDecision {
-  if (verdict.kind === 'other') return FORWARD;
+  if (verdict.kind === 'other') return decideOther(verdict, role);
   if (verdict.kind === 'unknown') {
     return {
       action: 'refuse',

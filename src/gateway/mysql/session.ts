@@ -22,6 +22,8 @@ import {
   AuthPlugin,
   Capability,
   Command,
+  charsetOfCollationId,
+  isAsciiTransparentCollationId,
   PacketHeader,
   decodeErrPacket,
   decodeAuthSwitchRequest,
@@ -147,6 +149,20 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
     user = response.username;
     session.dbUser = user;
     session.database = response.database;
+    // The server reads statements in the client's character set: one whose multi-byte characters
+    // hold ASCII bytes (gbk, sjis, …) would make it read them differently from iamdb. An id the
+    // server does not know falls back to the server's default, which the greeting gave.
+    const charsetId = charsetOfCollationId(response.characterSet) === undefined ? deps.profile.current.characterSet : response.characterSet;
+    if (!isAsciiTransparentCollationId(charsetId)) {
+      throw new LoginFailed(
+        'UnsafeCharset',
+        encodePacket(
+          errPacketFor('ER_NOT_SUPPORTED_YET', `iamdb does not accept the client character set ${charsetOfCollationId(charsetId) ?? `#${charsetId}`}: use an ASCII-transparent one such as utf8mb4`),
+          login.seq,
+        ),
+        `client character set ${charsetOfCollationId(charsetId) ?? `#${charsetId}`} is not ASCII-transparent`,
+      );
+    }
     // The master is never an IAM user: the gateway manages the server with its password.
     const isIam = user !== instance.master.username && deps.iamUsers.isIamUser(instance.id, user);
     session.method = isIam ? 'iam' : 'password';
