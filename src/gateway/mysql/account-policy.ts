@@ -69,19 +69,25 @@ const FORWARD: AccountDecision = { action: 'forward' };
  * A statement that manages no account may still blind the gateway: a client
  * character set whose multi-byte characters hold ASCII bytes (gbk, sjis, …)
  * makes the server read later statements differently from iamdb, so it is
- * refused for everyone; SQL built at run time (PREPARE FROM an expression,
+ * refused for everyone (a change to an unnamed one, for all but account
+ * administrators); SQL built at run time (PREPARE FROM an expression,
  * EXECUTE IMMEDIATE of one, sys.execute_prepared_stmt) may rename or drop an
  * IAM account unseen, so only account administrators may run it.
  */
 function decideOther(verdict: Extract<StatementVerdict, { kind: 'other' }>, role: SessionRole): AccountDecision {
-  if (verdict.clientCharset !== undefined && !verdict.clientCharset.asciiTransparent) {
-    const named = verdict.clientCharset.changes.find((c) => c.charset !== undefined && !isAsciiTransparentCharset(c.charset))?.charset;
-    return {
-      action: 'refuse',
-      reason: 'UnsafeCharset',
-      errno: 'ER_NOT_SUPPORTED_YET',
-      message: `iamdb refused this statement: the client character set must be named and ASCII-transparent (utf8mb4, latin1, …)${named ? `, not ${named}` : ''}; big5, cp932, gbk, sjis and gb18030 would let the server read statements differently from iamdb`,
-    };
+  const report = verdict.clientCharset;
+  if (report !== undefined && !report.asciiTransparent) {
+    const unsafe = report.changes.find((c) => c.charset !== undefined && !isAsciiTransparentCharset(c.charset))?.charset;
+    // A change to something other than a name (a variable such as a dump's @saved_cs_client, DEFAULT,
+    // an expression) may be safe: account administrators, who may do unseen what it could hide, may run it.
+    if (unsafe !== undefined || !isAccountAdmin(role)) {
+      return {
+        action: 'refuse',
+        reason: 'UnsafeCharset',
+        errno: 'ER_NOT_SUPPORTED_YET',
+        message: `iamdb refused this statement: the client character set must be named and ASCII-transparent (utf8mb4, latin1, …)${unsafe ? `, not ${unsafe}` : ''}; big5, cp932, gbk, sjis and gb18030 would let the server read statements differently from iamdb`,
+      };
+    }
   }
   if (verdict.unreadDynamicSql === true && !isAccountAdmin(role)) {
     return {
