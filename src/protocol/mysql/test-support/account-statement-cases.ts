@@ -264,16 +264,42 @@ export const statementCases: readonly StatementCase[] = [
   ["CASE @x WHEN 1 THEN GRANT r1 TO a; END CASE", 'unknown: account statement inside another statement', 'none'],
   ['', 'other', 'none'],
 
-  // ---- refused: never guess
-  [`CREATE USER a /*!50000 ${AWS} */`, 'unknown: executable comment', 'none'],
-  [`CREATE USER a /*M!100000 ${AWS} */`, 'unknown: executable comment', 'none'],
-  ["/*!40101 SET PASSWORD = 'x' */", 'unknown: executable comment', 'none'],
-  ['/*!40101 SET NAMES utf8 */', 'unknown: executable comment', 'none'], // mysqldump writes it; MariaDB and MySQL both run it
-  ['/*!40101 SET character_set_client = @saved_cs_client */', 'unknown: executable comment', 'none'],
-  ['/*!40101 SET @a = 1,NAMES gbk */', 'unknown: executable comment', 'none'],
+  // ---- executable comments: read as code and as a comment (and every mix some server makes); MariaDB: executableCommentCases
+  ['/*!40101 SET NAMES utf8 */', 'other: SET NAMES utf8', 'none'], // mysqldump writes it; MariaDB and MySQL both run it
+  ['/*!40101 SET character_set_client = @saved_cs_client */', 'other: character_set_client ?, not ASCII-transparent', 'none'],
+  ['/*!40101 SET @a = 1,NAMES gbk */', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['SET /*!40101 NAMES */ gbk', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
   ['/*!40101 SET @a = 1 */', 'other', 'none'],
+  ["/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */", 'other', 'none'],
+  ['/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */', 'other', 'none'],
   ['/*!50001 CREATE VIEW v AS SELECT CAST(a AS CHAR CHARACTER SET utf8mb4) FROM t */', 'other', 'none'],
-  ["/*!99999 ' */ DROP USER x; -- '", 'unknown: executable comment', 'none'],
+  ['/*!50001 CREATE ALGORITHM=UNDEFINED */ /*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */ /*!50001 VIEW `v` AS select 1 AS `a` */', 'other', 'none'],
+  ['/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; SET NEW.b = 2; END */', 'other', 'none'],
+  ['/*!50003 CREATE*/ /*!50020 DEFINER=`root`@`localhost`*/ /*!50003 PROCEDURE p() PREPARE s FROM @q */', 'other: unread dynamic SQL', 'none'],
+  ["/*!99999 '*/ SET NAMES gbk -- ' */", 'other: SET NAMES gbk, not ASCII-transparent', 'none'], // skipped: ends at the first */
+  ["/*!40101 SELECT '*/ SET NAMES gbk -- ' */", 'other: SET NAMES gbk, not ASCII-transparent', 'none'], // run: a string; skipped: SET NAMES
+  ['/*!40101 SET NAMES gbk -- */\n*/', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['/*! SET NAMES gbk */', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['/*M! SET NAMES sjis */', 'other: SET NAMES sjis, not ASCII-transparent', 'none'],
+  ['/*!40101 SET NAMES latin1 */; /*!50700 SET NAMES gbk */', 'other: SET NAMES latin1, SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['/*!40101 SET NAMES gbk; SELECT 1 */', 'unknown: character set change in a multi-statement text', 'none'],
+  ['/*!40101 SET @a = 1 */; DROP USER x', 'unknown: account statement in a multi-statement text', 'none'],
+  ['/*!40101 SET @a = 1 /* c */ */', 'other', 'none'], // nested: refused only when a telling word appears
+  ['/*!40101 SET NAMES utf8mb4 /* c */ */', 'unknown: nested comment', 'none'],
+  ['/*!40101 SET NAMES utf8mb4', 'unknown: unterminated comment', 'none'],
+  ['/*!40101 SET NAMES utf8mb4 /*!40101 */ */', 'unknown: nested comment', 'none'],
+
+  // ---- refused: never guess
+  [`CREATE USER a /*!50000 ${AWS} */`, 'unknown: account statement with an executable comment', 'none'],
+  [`CREATE USER a /*M!100000 ${AWS} */`, 'unknown: account statement with an executable comment', 'none'],
+  ["/*!40101 SET PASSWORD = 'x' */", 'unknown: account statement with an executable comment', 'none'],
+  ["/*!99999 DROP USER x */", 'unknown: account statement with an executable comment', 'none'],
+  ["/*M! DROP USER x */", 'unknown: account statement with an executable comment', 'none'],
+  ['/*!40101 KILL 5 */', 'unknown: KILL with an executable comment', 'none'],
+  ['KILL /*!40101 QUERY */ 5', 'unknown: KILL with an executable comment', 'none'],
+  ["/*!99999 ' */ DROP USER x; -- '", 'unknown: unterminated comment', 'none'], // run: the quote swallows the */
+  ["/*!40101 PREPARE s FROM 'DROP USER x' */", 'unknown: account statement inside PREPARE', 'none'],
+  ["PREPARE s FROM '/*!40101 DROP USER x */'", 'unknown: inside PREPARE: account statement with an executable comment', 'none'],
   [`CREATE USER a ${AWS}; DROP USER b`, 'unknown: account statement in a multi-statement text', 'none'],
   [`SELECT 1; CREATE USER a ${AWS}`, 'unknown: account statement in a multi-statement text', 'none'],
   ['BEGIN NOT ATOMIC CREATE USER x; END', 'unknown: account statement inside another statement', 'none'],
