@@ -284,6 +284,7 @@ export const statementCases: readonly StatementCase[] = [
   ['/*!40101 SET NAMES latin1 */; /*!50700 SET NAMES gbk */', 'other: SET NAMES latin1, SET NAMES gbk, not ASCII-transparent', 'none'],
   ['/*!40101 SET NAMES gbk; SELECT 1 */', 'unknown: character set change in a multi-statement text', 'none'],
   ['/*!40101 SET @a = 1 */; DROP USER x', 'unknown: account statement in a multi-statement text', 'none'],
+  ['/*!40101 BEGIN NOT ATOMIC SELECT 1; DROP */ USER x; END', 'unknown: account statement in a multi-statement text', 'none'], // a ';' does not end a run comment
   ['/*!40101 SET @a = 1 /* c */ */', 'other', 'none'], // nested: refused only when a telling word appears
   ['/*!40101 SET NAMES utf8mb4 /* c */ */', 'unknown: nested comment', 'none'],
   ['/*!40101 SET NAMES utf8mb4', 'unknown: unterminated comment', 'none'],
@@ -298,6 +299,7 @@ export const statementCases: readonly StatementCase[] = [
   ['/*!40101 KILL 5 */', 'unknown: KILL with an executable comment', 'none'],
   ['KILL /*!40101 QUERY */ 5', 'unknown: KILL with an executable comment', 'none'],
   ["/*!99999 ' */ DROP USER x; -- '", 'unknown: unterminated comment', 'none'], // run: the quote swallows the */
+  ["/*!50003 ' */ /*!40101 DROP USER x */", 'unknown: account statement with an executable comment', 'none'], // only servers from 4.1.1 to 5.0.2 run it
   ["/*!40101 PREPARE s FROM 'DROP USER x' */", 'unknown: account statement inside PREPARE', 'none'],
   ["PREPARE s FROM '/*!40101 DROP USER x */'", 'unknown: inside PREPARE: account statement with an executable comment', 'none'],
   [`CREATE USER a ${AWS}; DROP USER b`, 'unknown: account statement in a multi-statement text', 'none'],
