@@ -308,7 +308,7 @@ describe('executable comments', () => {
   ];
   const plain = fc.array(fc.constantFrom(...TOKENS), { maxLength: 8 }).map((t) => t.join(' '));
   const outside = fc.array(fc.constantFrom(...TOKENS, "'*/'"), { maxLength: 6 }).map((t) => t.join(' '));
-  const marker = fc.constantFrom('/*!40101', '/*!99999', '/*!50700', '/*M!100000', '/*M!', '/*!100000', '/*!800001');
+  const marker = fc.constantFrom('/*!', '/*!40101', '/*!99999', '/*!50700', '/*M!100000', '/*M!', '/*!100000', '/*!800001');
 
   /** The verdict a text with one executable comment must get from the verdicts of its readings. */
   const combined = (readings: readonly StatementVerdict[]): string => {

@@ -404,3 +404,36 @@ export const charsetCases: readonly CharsetCase[] = [
   ['SELECT 1; SET NAMES gbk', 'other: SET NAMES gbk, not ASCII-transparent', SESSION_GBK],
   ['SET NAMES latin1; SELECT 1', 'other: SET NAMES latin1', { session: 'latin1', global: 'utf8mb4' }],
 ];
+
+const NAMES_GBK = 'other: SET NAMES gbk, not ASCII-transparent';
+
+/**
+ * Executable comments, run on MariaDB 10.11 by the real-server test from a
+ * utf8mb4 session (multi-statement texts allowed), in the CharsetCase form.
+ * MariaDB runs some and skips others; the verdict reads them the way every
+ * server may, so it can report a change MariaDB does not make (MySQL, or
+ * another version, would), never miss one MariaDB makes.
+ */
+export const executableCommentCases: readonly CharsetCase[] = [
+  ['/*!40101 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*!40101SET NAMES gbk*/', NAMES_GBK, SESSION_GBK],
+  ['/*! SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*!99999 SET NAMES gbk */', NAMES_GBK, UNCHANGED], // MySQL 9.99.99 would
+  ['/*!50700 SET NAMES gbk */', NAMES_GBK, UNCHANGED], // MariaDB 10 skips MySQL 5.7-9.x versions; MySQL runs them
+  ['/*!100000 SET NAMES gbk */', NAMES_GBK, SESSION_GBK], // six digits
+  ['/*!999999 SET NAMES gbk */', NAMES_GBK, UNCHANGED],
+  ['/*M!100000 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*M!50700 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*M! SET NAMES gbk */', NAMES_GBK, SESSION_GBK], // MySQL: a plain comment
+  ['/*M!999999 SET NAMES gbk */', NAMES_GBK, UNCHANGED],
+  ['SET /*!40101 NAMES */ gbk', NAMES_GBK, SESSION_GBK],
+  ["/*!99999 '*/ SET NAMES gbk -- ' */", NAMES_GBK, SESSION_GBK], // skipped: it ends at the first */, quotes or not
+  ["/*!40101 SELECT '*/ SET NAMES gbk -- ' */", NAMES_GBK, UNCHANGED], // run: '*/' is in a string (a server before 4.1.1 would skip to it)
+  ['/*!40101 SET NAMES gbk -- */\n*/', NAMES_GBK, SESSION_GBK], // run: the line comment hides the first */
+  ["SET @saved_cs_client = 'gbk'; /*!40101 SET character_set_client = @saved_cs_client */", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ['/*!40101 SET character_set_client = utf8mb4 */', 'other: character_set_client utf8mb4', UNCHANGED],
+  ['/*!40101 SET NAMES latin1 */; /*!99999 SET NAMES gbk */', 'other: SET NAMES latin1, SET NAMES gbk, not ASCII-transparent', { session: 'latin1', global: 'utf8mb4' }],
+  ['/*!40101 SET NAMES gbk; SELECT 1 */', 'unknown: character set change in a multi-statement text', UNCHANGED], // MariaDB: a syntax error at the ';'
+  ['/*!40101 BEGIN NOT ATOMIC SELECT 1; SET NAMES gbk; END */', 'unknown: character set change inside another statement', SESSION_GBK],
+  ['/*!40101 SET NAMES gbk', 'unknown: unterminated comment', UNCHANGED], // a syntax error
+];
