@@ -17,6 +17,10 @@
  *   may not, so that reading is kept too.
  * - `/*M!`: MariaDB's form. Code on MariaDB (when its version is at least
  *   the number, if one follows), a plain comment on MySQL.
+ * - No server runs a comment marked 999999 (99.99.99, the largest version
+ *   one can name): mariadb-dump's first line, `/*M!999999\- enable the
+ *   sandbox mode *\/`, relies on it, and the mariadb client sends that line
+ *   with the dump's first statement.
  * - As a comment, it ends at the first `*\/`, inside quotes or not. As code,
  *   its content is lexed like any code and the first `*\/` outside quoted
  *   text and comments ends it (`SELECT /*!40101 '*\/' *\/` is `SELECT '*\/'`).
@@ -57,8 +61,11 @@ export interface ServerReading {
   readonly version: number;
 }
 
-/** The reading tried first: a server that runs every executable comment. */
-export const RUNS_EVERYTHING: ServerReading = Object.freeze({ rule: ServerRule.MARIADB_ALL, version: Number.POSITIVE_INFINITY });
+/** The highest server version a reading assumes (see the module documentation: 999999 never runs). */
+export const MAX_SERVER_VERSION = 999998;
+
+/** The reading tried first: a server that runs every executable comment a server can run. */
+export const RUNS_EVERYTHING: ServerReading = Object.freeze({ rule: ServerRule.MARIADB_ALL, version: MAX_SERVER_VERSION });
 
 const RULES: readonly ServerRuleValue[] = [ServerRule.MARIADB_ALL, ServerRule.MARIADB, ServerRule.MYSQL, ServerRule.MYSQL_FIVE_DIGITS];
 
@@ -180,7 +187,7 @@ export class ServerReadings {
     if (this.#done.length === 0) return RUNS_EVERYTHING;
     // Nothing met that servers decide differently (most texts): one reading is all.
     if (this.#done.every((d) => d.met.length === 0)) return undefined;
-    const versions = [...this.#versions].sort((a, b) => a - b);
+    const versions = [...this.#versions].filter((v) => v <= MAX_SERVER_VERSION).sort((a, b) => a - b);
     for (const rule of RULES) {
       for (const version of versions) {
         const candidate: ServerReading = { rule, version };

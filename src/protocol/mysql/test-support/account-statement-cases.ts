@@ -266,6 +266,10 @@ export const statementCases: readonly StatementCase[] = [
 
   // ---- executable comments: read as code and as a comment (and every mix some server makes); MariaDB: executableCommentCases
   ['/*!40101 SET NAMES utf8 */', 'other: SET NAMES utf8', 'none'], // mysqldump writes it; MariaDB and MySQL both run it
+  // mariadb-dump's first line, which the mariadb client sends with the first statement (less its \- command)
+  ['/*M!999999 enable the sandbox mode */ \n\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */', 'other', 'none'],
+  ['/*M!999999\\- enable the sandbox mode */ \n/*!40101 SET NAMES utf8mb4 */', 'other: SET NAMES utf8mb4', 'none'],
+  ['/*M!999999 SET NAMES gbk */', 'other', 'none'], // the largest version: no server runs it
   ['/*!40101 SET character_set_client = @saved_cs_client */', 'other: character_set_client ?, not ASCII-transparent', 'none'],
   ['/*!40101 SET @a = 1,NAMES gbk */', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
   ['SET /*!40101 NAMES */ gbk', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
@@ -420,12 +424,13 @@ export const executableCommentCases: readonly CharsetCase[] = [
   ['/*! SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
   ['/*!99999 SET NAMES gbk */', NAMES_GBK, UNCHANGED], // MySQL 9.99.99 would
   ['/*!50700 SET NAMES gbk */', NAMES_GBK, UNCHANGED], // MariaDB 10 skips MySQL 5.7-9.x versions; MySQL runs them
-  ['/*!100000 SET NAMES gbk */', NAMES_GBK, SESSION_GBK], // six digits
-  ['/*!999999 SET NAMES gbk */', NAMES_GBK, UNCHANGED],
+  ['/*!100000 SET NAMES gbk */', 'unknown: character set change inside another statement', SESSION_GBK], // six digits; MySQL 8.0 reads five: `0 SET NAMES gbk`
+  ['/*!999999 SET NAMES gbk */', 'unknown: character set change inside another statement', UNCHANGED], // MySQL 8.0: `9 SET NAMES gbk`
   ['/*M!100000 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
   ['/*M!50700 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
   ['/*M! SET NAMES gbk */', NAMES_GBK, SESSION_GBK], // MySQL: a plain comment
-  ['/*M!999999 SET NAMES gbk */', NAMES_GBK, UNCHANGED],
+  ['/*M!999999 SET NAMES gbk */', 'other', UNCHANGED], // the largest version: no server runs it (mariadb-dump's sandbox line)
+  ['/*M!101106 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
   ['SET /*!40101 NAMES */ gbk', NAMES_GBK, SESSION_GBK],
   ["/*!99999 '*/ SET NAMES gbk -- ' */", NAMES_GBK, SESSION_GBK], // skipped: it ends at the first */, quotes or not
   ["/*!40101 SELECT '*/ SET NAMES gbk -- ' */", NAMES_GBK, UNCHANGED], // run: '*/' is in a string (a server before 4.1.1 would skip to it)
@@ -434,6 +439,6 @@ export const executableCommentCases: readonly CharsetCase[] = [
   ['/*!40101 SET character_set_client = utf8mb4 */', 'other: character_set_client utf8mb4', UNCHANGED],
   ['/*!40101 SET NAMES latin1 */; /*!99999 SET NAMES gbk */', 'other: SET NAMES latin1, SET NAMES gbk, not ASCII-transparent', { session: 'latin1', global: 'utf8mb4' }],
   ['/*!40101 SET NAMES gbk; SELECT 1 */', 'unknown: character set change in a multi-statement text', UNCHANGED], // MariaDB: a syntax error at the ';'
-  ['/*!40101 BEGIN NOT ATOMIC SELECT 1; SET NAMES gbk; END */', 'unknown: character set change inside another statement', SESSION_GBK],
+  ['/*!40101 BEGIN NOT ATOMIC SELECT 1; SET NAMES gbk; END */', 'unknown: character set change in a multi-statement text', SESSION_GBK], // the ';' does not end the comment
   ['/*!40101 SET NAMES gbk', 'unknown: unterminated comment', UNCHANGED], // a syntax error
 ];
