@@ -176,11 +176,6 @@ export class ServerReadings {
     return this.#exceeded;
   }
 
-  /** The readings done. */
-  get count(): number {
-    return this.#done.length;
-  }
-
   /** The next server to read the text as, or undefined when the readings done cover every server (or the bound is hit). */
   next(): ServerReading | undefined {
     if (this.#exceeded) return undefined;

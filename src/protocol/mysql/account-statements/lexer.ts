@@ -515,9 +515,10 @@ export class Lexer {
     const count = this.#versionDigits;
     // Fewer than five digits are no version: they are code.
     const digits = count >= 5 ? count : 0;
+    const version = digits === 0 ? 0 : this.#versionValue;
     const kind = this.#markerKind;
-    this.met.add(kind, digits, this.#versionValue);
-    const decision = decide(this.server, kind, digits, this.#versionValue);
+    this.met.add(kind, digits, version);
+    const decision = decide(this.server, kind, digits, version);
     if (decision === Decision.COMMENT) {
       this.#state = S_BLOCK;
       return i;
