@@ -15,8 +15,10 @@
  * parts ground the character set table (each row's effect on
  * character_set_client, the collation ids, GBK's 0xBF5C), REVOKE (never an
  * authentication change), dynamic SQL reported as unread (it does manage
- * accounts), and sql_mode changes between the statements of one text (they
- * hide a DROP USER from a reader that keeps one mode).
+ * accounts), sql_mode changes between the statements of one text (they
+ * hide a DROP USER from a reader that keeps one mode), executable comments
+ * (which MariaDB runs, where each ends) and a real dump restored with the
+ * mariadb client, every statement of which the recognizer reads.
  */
 import iconv from 'iconv-lite';
 import mysql from 'mysql2/promise';
@@ -32,7 +34,9 @@ import {
   type AccountVerdict,
   type NamedAccount,
 } from '../../src/protocol/mysql/index.js';
-import { charsetCases, describeVerdict, statementCases } from '../../src/protocol/mysql/test-support/account-statement-cases.js';
+import { charsetCases, describeVerdict, executableCommentCases, statementCases } from '../../src/protocol/mysql/test-support/account-statement-cases.js';
+import { RecordingProxy, type RecordedChunk } from '../fixtures/mysql-responses/recording-proxy.js';
+import { runMariadbDump, runMariadbScript } from '../support/clients.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
 
 const HASH = '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19'; // PASSWORD('password')
@@ -401,5 +405,157 @@ describe('the sql_mode can change between the statements of one text', () => {
       await conn.end();
     }
     expect(await snapshot(victim)).toBeUndefined();
+  });
+});
+
+describe('executable comments, as MariaDB 10.11 runs them', () => {
+  const charsets = async (conn: mysql.Connection) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@session.character_set_client AS s, @@global.character_set_client AS g');
+    return { session: String(rows[0]?.['s']), global: String(rows[0]?.['g']) };
+  };
+
+  it.each(executableCommentCases)('%s -> %s', async (sql, expected, after) => {
+    const v = classifyStatement(sql, { backslashes: 'escapes' });
+    expect(describeVerdict(v)).toBe(expected);
+    const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, charset: 'UTF8MB4_GENERAL_CI', multipleStatements: true });
+    try {
+      // Texts the recognizer reads as 'other' are ones MariaDB runs; some it refuses are syntax errors there.
+      await conn.query(sql).catch((err: { errno?: number }) => {
+        expect(v.kind).toBe('unknown');
+        expect(err.errno).toBe(1064);
+      });
+      expect(await charsets(conn)).toEqual(after);
+      // A change MariaDB made is one the verdict reports (by its name, or as a value that is not a name).
+      if (after.session !== 'utf8mb4' && v.kind === 'other') {
+        expect(v.clientCharset?.changes.some((c) => c.charset === undefined || c.charset === after.session)).toBe(true);
+      }
+    } finally {
+      await conn.end();
+    }
+  });
+
+  it("runs a versioned comment from the server's own version on", async () => {
+    const [rows] = await root.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+    const [major, minor, patch] = (/^(\d+)\.(\d+)\.(\d+)/.exec(String(rows[0]?.['v'])) ?? []).slice(1).map(Number);
+    const id = (major as number) * 10000 + (minor as number) * 100 + (patch as number);
+    expect(id).toBeGreaterThan(101100);
+    for (const marker of ['/*!', '/*M!']) {
+      for (const [version, runs] of [[id, true], [id + 1, false]] as const) {
+        const [result] = await root.query<mysql.RowDataPacket[]>(`SELECT 1 ${marker}${version} + 1 */ AS x`);
+        expect(Number(result[0]?.['x']), `${marker}${version}`).toBe(runs ? 2 : 1);
+      }
+    }
+  });
+
+  // How the lexer ends a run and a skipped comment (the recognizer's lexer.ts follows these).
+  const lexing: [what: string, sql: string, x: number | string][] = [
+    ['run: a */ in a string does not end it', "SELECT /*!40101 '*/' */ AS x", '*/'],
+    ['run: nor in a "..." string', 'SELECT /*!40101 "*/" */ AS x', '*/'],
+    ['run: nor in a -- comment', 'SELECT /*!40101 1 -- x */\n */ AS x', 1],
+    ['run: nor in a # comment', 'SELECT /*!40101 1 # x */\n */ AS x', 1],
+    ['skipped: the first */ ends it, quotes or not', "SELECT 2 /*!99999 'x */ AS x", 2],
+    ['fewer than five digits are no version, and code', 'SELECT /*!1234 */ AS x', 1234],
+    ['a version has at most six digits; a seventh is code', 'SELECT /*!1000001 + 1 */ AS x', 2],
+    ['no space is needed after the version', 'SELECT 1 /*!40101+1*/ AS x', 2],
+  ];
+
+  it.each(lexing)('%s', async (_what, sql, x) => {
+    const [rows] = await root.query<mysql.RowDataPacket[]>(sql);
+    expect(rows[0]?.['x']).toEqual(x);
+  });
+
+  it("a ';' inside a run comment: a syntax error at the top level, read on inside a compound statement", async () => {
+    const conn = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, multipleStatements: true });
+    const vars = async () => {
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @a AS a, @b AS b');
+      return [rows[0]?.['a'], rows[0]?.['b']];
+    };
+    try {
+      await expect(conn.query('/*!40101 SET @a = 1; SET @b = 2 */')).rejects.toMatchObject({ errno: 1064 });
+      expect(await vars()).toEqual([null, null]);
+      await conn.query('/*!40101 BEGIN NOT ATOMIC SET @a = 1; SET @b = 2; END */');
+      expect(await vars()).toEqual([1, 2]);
+    } finally {
+      await conn.end();
+    }
+  });
+});
+
+/** The COM_QUERY texts of a recorded connection, in order (commands are the packets numbered 0; the login's are not). */
+function comQueries(chunks: readonly RecordedChunk[]): string[] {
+  const bytes = Buffer.concat(chunks.filter((c) => c.from === 'client').map((c) => c.bytes));
+  const out: string[] = [];
+  for (let at = 0; at + 4 <= bytes.length; ) {
+    const length = bytes.readUIntLE(at, 3);
+    const payload = bytes.subarray(at + 4, at + 4 + length);
+    if (bytes[at + 3] === 0 && payload[0] === 0x03) out.push(payload.subarray(1).toString('utf8'));
+    at += 4 + length;
+  }
+  return out;
+}
+
+describe('a mariadb-dump file restored with the mariadb client', () => {
+  const objects = [
+    'CREATE DATABASE dumped',
+    'CREATE TABLE dumped.t (id int PRIMARY KEY AUTO_INCREMENT, name varchar(20), note text) CHARACTER SET utf8mb4',
+    "INSERT INTO dumped.t (name, note) VALUES ('a', 'it''s'), ('b', 'back\\\\slash */ /*!40101 DROP USER x */'), ('c', 'SET NAMES gbk; -- ü')",
+    'CREATE TABLE dumped.l (id int, msg varchar(50)) CHARACTER SET latin1',
+    'CREATE VIEW dumped.v AS SELECT id, name FROM dumped.t',
+    "CREATE TRIGGER dumped.tr BEFORE INSERT ON dumped.t FOR EACH ROW BEGIN\n  -- keep a log\n  SET NEW.name = UPPER(NEW.name);\n  INSERT INTO dumped.l VALUES (NEW.id, 'ins; */');\nEND",
+    "CREATE PROCEDURE dumped.p(IN x int) BEGIN SELECT x; UPDATE dumped.t SET note = 'p;' WHERE id = x; END",
+    'CREATE FUNCTION dumped.f(x int) RETURNS int DETERMINISTIC RETURN x + 1',
+    'CREATE EVENT dumped.e ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM dumped.l',
+  ];
+
+  it('every statement is read as other, the restores of character_set_client as changes to a value that is not a name', async () => {
+    await root.query('DROP DATABASE IF EXISTS dumped');
+    for (const sql of objects) await root.query(sql);
+    const login = ['-h', srv.host, '-u', srv.rootUser, `--password=${srv.rootPassword}`];
+    const dump = await runMariadbDump([...login, '-P', String(srv.port), '--routines', '--triggers', '--events', '--databases', 'dumped'], {}, { timeoutMs: 60_000 });
+    expect(dump.code, dump.stderr).toBe(0);
+    await root.query('DROP DATABASE dumped');
+
+    // Restore through a recording proxy: what the client sends, one COM_QUERY per statement, comments included.
+    const proxy = await RecordingProxy.start(srv.port);
+    let queries: string[];
+    try {
+      const connection = proxy.nextConnection();
+      const restore = await runMariadbScript([...login, '-P', String(proxy.port), '--skip-ssl'], dump.stdout, {}, { timeoutMs: 60_000 });
+      expect(restore.code, restore.stderr).toBe(0);
+      const recorded = await connection;
+      await recorded.closed;
+      queries = comQueries(recorded.chunks);
+    } finally {
+      await proxy.close();
+    }
+
+    // The restore did restore.
+    const [counts] = await root.query<mysql.RowDataPacket[]>(
+      "SELECT (SELECT COUNT(*) FROM dumped.t) AS t, (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'dumped') AS v, " +
+        "(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'dumped') AS tr, " +
+        "(SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'dumped') AS r, (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'dumped') AS e",
+    );
+    expect(counts[0]).toMatchObject({ t: 3, v: 1, tr: 1, r: 2, e: 1 });
+
+    // What the client sent: the header and footer, the comments around each object, the objects.
+    const executable = queries.filter((q) => /\/\*M?!/.test(q));
+    expect(executable.length).toBeGreaterThan(60);
+    for (const expected of ['/*!40101 SET NAMES utf8mb4 */', '/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */', '/*!40101 SET character_set_client = @saved_cs_client */']) {
+      expect(queries).toContain(expected);
+    }
+    expect(queries.some((q) => q.startsWith('/*!50003 CREATE*/ /*!50017 DEFINER=') && q.includes('TRIGGER'))).toBe(true);
+    expect(queries.some((q) => q.startsWith('/*!50001 CREATE ALGORITHM=UNDEFINED */'))).toBe(true);
+
+    const restores = /^(\/\*!\d{5} )?SET (character_set_client|CHARACTER_SET_CLIENT)\s*=\s*@\w+\s*(\*\/\s*)?$/;
+    const misread: string[] = [];
+    for (const q of queries) {
+      for (const backslashes of ['escapes', 'unknown'] as const) {
+        const described = describeVerdict(classifyStatement(q, { backslashes }));
+        const expected = restores.test(q) ? 'other: character_set_client ?, not ASCII-transparent' : /^other(: (SET NAMES|character_set_client) (utf8mb4|utf8mb3|utf8|latin1))?$/;
+        if (typeof expected === 'string' ? described !== expected : !expected.test(described)) misread.push(`${backslashes}: ${q} -> ${described}`);
+      }
+    }
+    expect(misread).toEqual([]);
+    expect(queries.filter((q) => restores.test(q)).length).toBeGreaterThanOrEqual(6);
   });
 });

@@ -7,6 +7,7 @@ export type { RunResult } from './exec.js';
 
 export const PSQL = process.env.IAMDB_TEST_PSQL ?? '/usr/bin/psql';
 export const MARIADB_CLIENT = process.env.IAMDB_TEST_MARIADB_CLIENT ?? '/usr/bin/mariadb';
+export const MARIADB_DUMP = process.env.IAMDB_TEST_MARIADB_DUMP ?? '/usr/bin/mariadb-dump';
 /** Debian's AWS CLI v2; never whatever `aws` comes first on PATH. */
 export const AWS_CLI = '/usr/bin/aws';
 
@@ -64,6 +65,23 @@ export function runMariadb(args: readonly string[], sql: string, env: Record<str
   const all = ['--no-defaults', ...args, '--batch', '--skip-column-names', '--connect-timeout=10', '-e', sql];
   const e = scrubbedEnv(/^(MYSQL|MARIADB)/, { ...opts.env, ...env });
   return runCommand(MARIADB_CLIENT, all, runOpts(e, opts));
+}
+
+/**
+ * mariadb --no-defaults <args> --batch, reading `script` on stdin the way
+ * `mariadb db < dump.sql` does (DELIMITER lines, one COM_QUERY per
+ * statement). Inherited MYSQL_* / MARIADB_* variables are dropped.
+ */
+export function runMariadbScript(args: readonly string[], script: string, env: Record<string, string | undefined> = {}, opts: ClientOptions = {}): Promise<RunResult> {
+  const all = ['--no-defaults', ...args, '--batch', '--connect-timeout=10'];
+  const e = scrubbedEnv(/^(MYSQL|MARIADB)/, { ...opts.env, ...env });
+  return runCommand(MARIADB_CLIENT, all, runOpts(e, { ...opts, input: script }));
+}
+
+/** mariadb-dump --no-defaults <args>: the dump is the result's stdout. Inherited MYSQL_* / MARIADB_* variables are dropped. */
+export function runMariadbDump(args: readonly string[], env: Record<string, string | undefined> = {}, opts: ClientOptions = {}): Promise<RunResult> {
+  const e = scrubbedEnv(/^(MYSQL|MARIADB)/, { ...opts.env, ...env });
+  return runCommand(MARIADB_DUMP, ['--no-defaults', ...args], runOpts(e, opts));
 }
 
 /**

@@ -82,6 +82,9 @@ describe('needsClassification', () => {
       "INSERT INTO t VALUES ('a\\'b'); INSERT INTO t VALUES (\"c\\\"d\")",
       "SELECT 1; SET sql_mode = ''; SELECT 'ab'",
       "SET sql_mode = 'NO_BACKSLASH_ESCAPES'; SELECT 'a\\'",
+      "/*!40101 SET @u = 'user' */",
+      '/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */',
+      "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 'x'; END */",
       '(SELECT password FROM users) UNION (SELECT user FROM users)',
       'CREATE PROCEDURE p() BEGIN UPDATE users SET password = NULL; END',
       'DEALLOCATE PREPARE s',
@@ -103,7 +106,9 @@ describe('needsClassification', () => {
       "BINLOG 'x'",
       "IF 1 THEN ALTER USER a IDENTIFIED BY 'x'; END IF",
       "SELECT 1; CREATE USER a",
-      "/*!40101 SET @u = 'user' */",
+      "/*!40101 DROP USER a */",
+      "/*M!100000 SET PASSWORD = PASSWORD('x') */",
+      "/*!99999 '*/ DROP USER a -- ' */",
       'SET NAMES utf8mb4',
       "SET @a = 1, NAMES 'gbk'",
       'SET CHAR SET gbk',
@@ -258,6 +263,9 @@ describe('bytes', () => {
       "SET @a = 1, -- c\n PASSWORD = PASSWORD('x')",
       'KILL QUERY 123',
       "UPDATE users SET password = 'p' WHERE id = 1 /* user */",
+      '/*!40101 SET NAMES gbk */',
+      "/*M!100000 SELECT '*/ SET NAMES gbk -- ' */",
+      '/*!1000001 SET NAMES sjis*/ /*!4000012x*/ /*!12 DROP USER x */',
     ];
     for (const text of texts) {
       const bytes = Buffer.from(text);
@@ -350,6 +358,38 @@ describe('bounded work', () => {
     expect(c.fullReadings).toBe(1);
     expect(c.tokens).toBeLessThanOrEqual(3 * sql.length);
     expect(c.tokens).toBeGreaterThan(0);
+  });
+});
+
+describe('bounded work with executable comments', () => {
+  it('a 16 MiB INSERT with executable comments costs one pass per reading of them, without the full reading', () => {
+    const head = Buffer.from('INSERT /*!40101 IGNORE */ INTO users (user, password) VALUES ');
+    const body = Buffer.alloc(16 * 1024 * 1024, "(1 /*!50003 + 1 */,'user', /*M!100000 'x' */ 'password'),");
+    const sql = Buffer.concat([head, body, Buffer.from('(1,2,3)')]);
+    const c = counters();
+    expect(classifyStatement(sql, { counters: c })).toEqual({ kind: 'other' });
+    // Readings: all run; none run; 40101 and 50003 only (MySQL: /*M! never runs); 40101 only.
+    expect(c).toEqual({ passes: 4, bytesScanned: 4 * sql.length, fullReadings: 0, tokens: 0 });
+  });
+
+  it('more distinct executable comments than it tells apart go to the full reading, which refuses them', () => {
+    const versions = Array.from({ length: 9 }, (_, i) => 40101 + i);
+    const sql = `SELECT 1 ${versions.map((v) => `/*!${v} + 1 */`).join(' ')}`;
+    expect(needsClassification(sql)).toBe(true);
+    expect(describeText(sql)).toBe('unknown: reads differently on too many servers to verify (executable comments)');
+    // Seven: eight readings (none run, the first one, the first two, ...), the most it makes.
+    expect(describeText(`SELECT 1 ${versions.slice(0, 7).map((v) => `/*!${v} + 1 */`).join(' ')}`)).toBe('other');
+  });
+
+  it('the full reading of a text with executable comments makes a bounded number of readings', () => {
+    // Seven versions: eight readings as servers, each in six sql_mode readings (backslashes in both quotes, before and after the ';').
+    const part = `SELECT 'a\\\\', "b\\\\"`;
+    const comments = Array.from({ length: 7 }, (_, i) => `/*!4010${i} ${part} */`).join(' ');
+    const sql = `${comments}; ${part}; SET NAMES utf8mb4`;
+    const c = counters();
+    expect(describeText(sql, 'escapes')).toBe('unknown: reads differently in too many ways to verify');
+    classifyStatement(sql, { backslashes: 'escapes', counters: c });
+    expect(c.tokens).toBeLessThanOrEqual(16 * sql.length);
   });
 });
 

@@ -18,12 +18,21 @@
  *
  * Strict by design: whatever is not fully understood is 'unknown' (with a
  * reason that never quotes the text), never 'other'. In particular:
- * - Executable comments (`/*! ... *\/`, `/*M! ... *\/`) and comment openers
- *   inside comments make a text that may be account management 'unknown'.
- *   (For the pre-check they only widen the look: any of USER, PASSWORD,
- *   IDENTIFIED, GRANT, KILL, PREPARE, EXECUTE, BINLOG, character_set_client,
- *   execute_prepared_stmt anywhere, or NAMES, CHARACTER, CHARSET, CHAR after
- *   SET or ',', sends the text to step 2.)
+ * - Executable comments (`/*! ... *\/`, `/*!NNNNN ... *\/`, `/*M! ... *\/`,
+ *   `/*M!NNNNNN ... *\/`) are read the way each server may read them: run
+ *   (their content is code, up to the first `*\/` outside quoted text and
+ *   comments) or skipped (a comment up to the first `*\/`), in every
+ *   combination some engine and version makes, at most eight
+ *   (account-statements/executable-comments.ts). When every reading is
+ *   'other' the verdict is 'other' with the union of their reports; when
+ *   any is 'unknown', account management or KILL, it is 'unknown'.
+ *   Executable comments inside a run one, comment openers inside comments,
+ *   and run ones that never end make a text that may be account management
+ *   'unknown'. (For the pre-check a comment opener inside a comment only
+ *   widens the look: any of USER, PASSWORD, IDENTIFIED, GRANT, KILL,
+ *   PREPARE, EXECUTE, BINLOG, character_set_client, execute_prepared_stmt
+ *   anywhere, or NAMES, CHARACTER, CHARSET, CHAR after SET or ',', sends the
+ *   text to step 2.)
  * - The sql_mode: the caller says what the server does with backslashes
  *   (NO_BACKSLASH_ESCAPES, reported as SERVER_STATUS_NO_BACKSLASH_ESCAPES).
  *   That holds for the text's first statement only. ANSI_QUOTES (`"..."` is
@@ -62,7 +71,8 @@
  *   CHARACTER SET / CHARSET / CHAR SET, assignments to character_set_client in
  *   any spelling and scope), each change with the character set it names
  *   (undefined for DEFAULT, numbers, variables and expressions), and whether
- *   all are ASCII-transparent. In SET STATEMENT ... FOR, compound
+ *   all are ASCII-transparent. With executable comments, the changes of
+ *   every reading (some server makes each; which, the gateway cannot tell). In SET STATEMENT ... FOR, compound
  *   statements, stored programs and dynamic SQL a change is 'unknown'; in a
  *   multi-statement text it is 'unknown' unless it is ASCII-transparent or
  *   the text's last statement (the server parses what follows in it).

@@ -1,12 +1,14 @@
 /**
- * The full reading: tokens for each reading of a short text, one statement
- * at a time, the readings' verdicts compared, and the rewrite of IAM
- * clauses. Entered only for texts the pre-check flags.
+ * The full reading: tokens for each reading of a short text (each sql_mode
+ * the server may be in, as each server that reads its executable comments
+ * differently), one statement at a time, the readings' verdicts compared,
+ * and the rewrite of IAM clauses. Entered only for texts the pre-check flags.
  */
 import { IamdbError } from '../../../errors/index.js';
 import { NATIVE_PASSWORD_HASH_PATTERN } from '../auth/native-password.js';
 import { Cursor, NotUnderstood } from './cursor.js';
 import { executeImmediate, MAX_NESTING, prepare, type Context } from './dynamic-sql.js';
+import { combineServerReadings, CommentsMet, ServerReadings, type ServerReading } from './executable-comments.js';
 import { insideVerdict, OTHER, unknown, UNREAD_DYNAMIC_SQL } from './verdicts.js';
 import { KW } from './keywords.js';
 import { type LexMode, type PhaseSeen, type Reading } from './lexer.js';
@@ -31,11 +33,18 @@ export const MAX_VERIFIED_BYTES = 64 * 1024;
 const MAX_DYNAMIC_PER_STATEMENT = 8;
 
 /**
- * Most readings of one text the full reading tokenizes. Texts need one to
- * six (backslashes in both quotes, in the first statement and the rest);
- * more only when '[' and backslashes mix everywhere.
+ * Most sql_mode readings of one text, as one server, the full reading
+ * tokenizes. Texts need one to six (backslashes in both quotes, in the
+ * first statement and the rest); more only when '[' and backslashes mix
+ * everywhere.
  */
 const MAX_FULL_READINGS = 8;
+
+/**
+ * Most readings of one text in all (sql_modes times servers). A statement
+ * of a dump needs one to three servers and one sql_mode.
+ */
+const MAX_READINGS_IN_ALL = 16;
 
 /** Key of an account in a PasswordHashes map: JSON of [user, host], unambiguous for any names. */
 export function accountKey(account: Account): string {
@@ -167,9 +176,14 @@ function isUtf8(bytes: Uint8Array): boolean {
 type ReadingResult = StatementVerdict | 'rejected';
 type Seen = { readonly first: PhaseSeen; readonly rest: PhaseSeen };
 
+/** How many readings the full reading of one text (dynamic SQL literals apart) has made. */
+interface Budget {
+  readings: number;
+}
+
 /** One reading of a whole text: 'rejected' when the server would refuse the text before running anything. */
-function readOne(bytes: Uint8Array, reading: Reading, depth: number, counters: ClassifyCounters | undefined): { result: ReadingResult; seen: Seen } {
-  const tk = tokenize(bytes, reading);
+function readOne(bytes: Uint8Array, reading: Reading, server: ServerReading, met: CommentsMet, depth: number, counters: ClassifyCounters | undefined): { result: ReadingResult; seen: Seen } {
+  const tk = tokenize(bytes, reading, server, met);
   if (counters !== undefined) counters.tokens += tk.tokens.length;
   const done = (result: ReadingResult) => ({ result, seen: tk.seen });
   if (tk.ambiguous !== undefined) return done(unknown(tk.ambiguous));
@@ -188,21 +202,46 @@ function readOne(bytes: Uint8Array, reading: Reading, depth: number, counters: C
 }
 
 /**
- * Every reading that may differ from those already read, then their
- * verdicts combined; 'rejected' when the server refuses the text in every
- * reading.
+ * As one server: every sql_mode reading that may differ from those already
+ * read, then their verdicts combined; 'rejected' when the server refuses the
+ * text in every reading.
  */
-function readAll(bytes: Uint8Array, set: ReadingSet, depth: number, counters: ClassifyCounters | undefined): ReadingResult {
+function readModes(bytes: Uint8Array, set: ReadingSet, server: ServerReading, met: CommentsMet, depth: number, budget: Budget, counters: ClassifyCounters | undefined): ReadingResult {
   const done: { reading: Reading; seen: Seen }[] = [];
   const results: ReadingResult[] = [];
   for (const reading of readingsOf(set)) {
     if (done.some((d) => !mayDiffer(d.reading, reading, d.seen))) continue;
     if (done.length >= MAX_FULL_READINGS) return unknown('reads differently in too many sql_modes to verify');
-    const { result, seen } = readOne(bytes, reading, depth, counters);
+    if (++budget.readings > MAX_READINGS_IN_ALL) return unknown('reads differently in too many ways to verify');
+    const { result, seen } = readOne(bytes, reading, server, met, depth, counters);
     done.push({ reading, seen });
     results.push(result);
   }
   return combine(results);
+}
+
+/**
+ * Every reading of a text: as each server that reads its executable
+ * comments differently (one server when it has none), in each sql_mode.
+ * Without executable comments the sql_mode readings decide; with them, the
+ * servers' verdicts are combined by combineServerReadings.
+ */
+function readAll(bytes: Uint8Array, set: ReadingSet, depth: number, counters: ClassifyCounters | undefined): ReadingResult {
+  const servers = new ServerReadings();
+  const budget: Budget = { readings: 0 };
+  const results: ReadingResult[] = [];
+  let executable = false;
+  for (let server = servers.next(); server !== undefined; server = servers.next()) {
+    const met = new CommentsMet();
+    const result = readModes(bytes, set, server, met, depth, budget, counters);
+    // Whatever the other servers do, the text is refused.
+    if (result !== 'rejected' && result.kind === 'unknown') return result;
+    servers.record(server, met);
+    executable ||= met.any;
+    results.push(result);
+  }
+  if (servers.exceeded) return unknown('reads differently on too many servers to verify (executable comments)');
+  return executable ? combineServerReadings(results) : (results[0] as ReadingResult);
 }
 
 /** The text of a dynamic SQL literal, in every mode that reads backslashes like the statement it came from. */

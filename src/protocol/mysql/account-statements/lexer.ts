@@ -6,7 +6,15 @@
  * strings) read the same; invalid UTF-8 never stops the lexer.
  *
  * Input may arrive in chunks (the frames of a long COM_QUERY): every
- * multi-byte form (`''`, `\'`, `-- `, `/*`, `*\/`) may be cut anywhere.
+ * multi-byte form (`''`, `\'`, `-- `, `/*`, `*\/`, `/*!50003`) may be cut
+ * anywhere.
+ *
+ * Executable comments are read as one server would (executable-comments.ts
+ * says which servers run which): skipped, a comment; run, their markers
+ * produce no token and their content is code, up to the first `*\/` outside
+ * quoted text and comments. A `;` does not end a run comment: inside a
+ * compound statement the server reads on to its `*\/`; at the top level
+ * MariaDB 10.11 refuses the whole text, which reading on over-approximates.
  *
  * Time is linear: each byte is looked at once per pass, in tight loops for
  * quoted text, line comments and (while the sink skims) whole statements.
@@ -16,6 +24,7 @@
  * @see https://mariadb.com/kb/en/sql_modemssql/
  * @see https://dev.mysql.com/doc/refman/8.0/en/string-literals.html
  */
+import { CommentsMet, decide, Decision, MarkerKind, RUNS_EVERYTHING, type MarkerKindValue, type ServerReading } from './executable-comments.js';
 import { isKeywordByte, isLetter, keywordOf, letterCode, MAX_KEYWORD_LENGTH, type Keyword } from './keywords.js';
 
 /**
@@ -61,14 +70,15 @@ export interface LexSink {
   quoted(start: number, end: number, quote: number, escapes: boolean): void;
   punct(at: number, byte: number): void;
   /**
-   * A comment whose reading differs between servers or versions (an
-   * executable comment, or a comment opener inside a comment). The lexer stops.
+   * A comment whose reading differs between servers or versions: a comment
+   * opener inside a comment, or inside a run executable comment. The lexer
+   * stops.
    */
   ambiguous(at: number, what: AmbiguousForm): void;
 }
 
 /** Comment forms whose meaning the lexer does not decide. */
-export type AmbiguousForm = 'executable comment' | 'nested comment';
+export type AmbiguousForm = 'nested comment';
 
 /** How the text ended. */
 export type LexEnd = 'complete' | 'unterminated quoted text' | 'unterminated comment' | 'stopped';
@@ -81,6 +91,10 @@ const CLOSE_BRACKET = 0x5d;
 const BACKSLASH = 0x5c;
 const SEMICOLON = 0x3b;
 const NEWLINE = 0x0a;
+const STAR = 0x2a;
+const SLASH = 0x2f;
+const BANG = 0x21;
+const CAPITAL_M = 0x4d;
 
 /** Byte classes. */
 const PUNCT = 0;
@@ -89,9 +103,9 @@ const SPACE = 2;
 const QUOTE = 3;
 
 const CLASS = new Uint8Array(256);
-/** Bytes that matter while skimming (see Lexer.skim): quotes (with '['), comment starters and ';'. */
+/** Bytes that matter while skimming (see Lexer.skim): quotes (with '['), comment starters, '*' (which may end a run executable comment) and ';'. */
 const SKIM_STOP = new Uint8Array(256);
-for (const b of [0x27, 0x22, 0x60, 0x5b, 0x23, 0x2d, 0x2f, 0x3b]) SKIM_STOP[b] = 1;
+for (const b of [0x27, 0x22, 0x60, 0x5b, 0x23, 0x2d, 0x2f, 0x2a, 0x3b]) SKIM_STOP[b] = 1;
 for (let b = 0; b < 256; b++) {
   const wordByte = b >= 0x80 || b === 0x24 || b === 0x5f || (b >= 0x30 && b <= 0x39) || isLetter(b);
   // The servers' whitespace: space, \t, \n, \v, \f, \r (checked against MariaDB 10.11: NUL, 0x1a, 0x7f are not).
@@ -114,14 +128,19 @@ const S_BLOCK_STAR = 10;
 const S_BLOCK_OPEN = 11;
 const S_BLOCK_M = 12;
 const S_BLOCK_SLASH = 13;
+/** After `/*!` or `/*M!`: reading the version's digits. */
+const S_VERSION = 14;
+/** A '*' in the content of a run executable comment: `*\/` ends it. */
+const S_CODE_STAR = 15;
 
 /**
- * An incremental lexer for one reading. Feed chunks with {@link push}, then
- * call {@link end}. The sink may call {@link stop} to end early.
+ * An incremental lexer for one reading (sql_modes, and the server that
+ * decides on executable comments). Feed chunks with {@link push}, then call
+ * {@link end}. The sink may call {@link stop} to end early.
  *
  * @example
  *   const mode = { singleQuoteEscapes: true, doubleQuoteEscapes: true, brackets: false };
- *   const lexer = new Lexer({ first: mode, rest: mode }, sink);
+ *   const lexer = new Lexer({ first: mode, rest: mode }, sink, RUNS_EVERYTHING, new CommentsMet());
  *   for (const chunk of chunks) lexer.push(chunk);
  *   const how = lexer.end();
  */
@@ -140,6 +159,11 @@ export class Lexer {
   #g3 = 0;
   #wordLength = 0;
   #wordPackable = true;
+  #markerKind: MarkerKindValue = MarkerKind.MYSQL;
+  #versionDigits = 0;
+  #versionValue = 0;
+  /** Where the digits after the marker start. */
+  #versionStart = 0;
   /**
    * Set by the sink while nothing before the next ';' matters to it: the
    * lexer then reports only ';' (and still follows quotes and comments to
@@ -155,10 +179,21 @@ export class Lexer {
   };
   /** How many such things it saw so far (backslashes in '...' or "...", and '[' outside quoted text). */
   modeSensitive = 0;
+  /**
+   * Inside the content of an executable comment the server runs: the next
+   * `*\/` in code ends it. Set before the first push to resume a text there.
+   */
+  inExecutable = false;
 
+  /**
+   * @param server which executable comments run (default: all of them)
+   * @param met where the executable comments met are noted
+   */
   constructor(
     private readonly reading: Reading,
     private readonly sink: LexSink,
+    private readonly server: ServerReading = RUNS_EVERYTHING,
+    readonly met: CommentsMet = new CommentsMet(),
   ) {
     this.#mode = reading.first;
   }
@@ -191,6 +226,12 @@ export class Lexer {
   /** Flushes the last token and says how the text ended. */
   end(): LexEnd {
     if (this.#stopped) return 'stopped';
+    const ended = this.#flush();
+    // A run executable comment that never ends: the server refuses the statement.
+    return ended === 'complete' && this.inExecutable ? 'unterminated comment' : ended;
+  }
+
+  #flush(): LexEnd {
     const at = this.#offset;
     switch (this.#state) {
       case S_WORD:
@@ -204,13 +245,15 @@ export class Lexer {
         return 'complete';
       case S_SLASH:
       case S_DASH:
-        this.sink.punct(this.#tokenStart, this.#state === S_SLASH ? 0x2f : 0x2d);
+      case S_CODE_STAR:
+        this.sink.punct(this.#tokenStart, this.#state === S_SLASH ? SLASH : this.#state === S_DASH ? 0x2d : STAR);
         return 'complete';
       case S_BLOCK:
       case S_BLOCK_STAR:
       case S_BLOCK_OPEN:
       case S_BLOCK_M:
       case S_BLOCK_SLASH:
+      case S_VERSION:
         return 'unterminated comment';
       default:
         // S_CODE, S_LINE_COMMENT, and S_DASH_DASH: '--' at the very end is a comment.
@@ -250,6 +293,16 @@ export class Lexer {
         this.#state = S_CODE;
         return nl + 1;
       }
+      case S_CODE_STAR:
+        this.#state = S_CODE;
+        if (b === SLASH) {
+          this.inExecutable = false;
+          return i + 1;
+        }
+        if (!this.skim) this.sink.punct(this.#tokenStart, STAR);
+        return i;
+      case S_VERSION:
+        return this.#version(b, i);
       default:
         return this.#block(b, i, base);
     }
@@ -259,11 +312,13 @@ export class Lexer {
   #afterOperator(b: number, i: number): number {
     switch (this.#state) {
       case S_SLASH:
-        if (b === 0x2a) {
+        if (b === STAR) {
+          // A comment inside a run executable comment: servers differ on where each ends.
+          if (this.inExecutable) return this.#ambiguous(this.#tokenStart, 'nested comment', i);
           this.#state = S_BLOCK_OPEN;
           return i + 1;
         }
-        if (!this.skim) this.sink.punct(this.#tokenStart, 0x2f);
+        if (!this.skim) this.sink.punct(this.#tokenStart, SLASH);
         break;
       case S_DASH:
         if (b === 0x2d) {
@@ -300,6 +355,11 @@ export class Lexer {
     const cls = CLASS[b] as number;
     if (cls === SPACE) return i + 1;
     const at = this.#offset + i;
+    if (b === STAR && this.inExecutable) {
+      this.#tokenStart = at;
+      this.#state = S_CODE_STAR;
+      return i + 1;
+    }
     if (cls === WORDC) {
       this.#tokenStart = at;
       this.#g0 = 0;
@@ -410,11 +470,11 @@ export class Lexer {
   #block(b: number, i: number, base: number): number {
     switch (this.#state) {
       case S_BLOCK_OPEN:
-        if (b === 0x21) return this.#ambiguous(base + i - 2, 'executable comment', i);
-        this.#state = b === 0x4d ? S_BLOCK_M : S_BLOCK;
-        return b === 0x4d ? i + 1 : i;
+        if (b === BANG) return this.#marker(MarkerKind.MYSQL, i, base);
+        this.#state = b === CAPITAL_M ? S_BLOCK_M : S_BLOCK;
+        return b === CAPITAL_M ? i + 1 : i;
       case S_BLOCK_M:
-        if (b === 0x21) return this.#ambiguous(base + i - 3, 'executable comment', i);
+        if (b === BANG) return this.#marker(MarkerKind.MARIADB, i, base);
         this.#state = S_BLOCK;
         return i;
       case S_BLOCK_SLASH:
@@ -433,6 +493,49 @@ export class Lexer {
         else if (b === 0x2f) this.#state = S_BLOCK_SLASH;
         return i + 1;
     }
+  }
+
+  /** `/*!` or `/*M!` read (the '!' at i): its version's digits come next. */
+  #marker(kind: MarkerKindValue, i: number, base: number): number {
+    this.#markerKind = kind;
+    this.#versionDigits = 0;
+    this.#versionValue = 0;
+    this.#versionStart = base + i + 1;
+    this.#state = S_VERSION;
+    return i + 1;
+  }
+
+  /** A digit of the version (at most six), or the byte after it: the server decides. */
+  #version(b: number, i: number): number {
+    if (b >= 0x30 && b <= 0x39 && this.#versionDigits < 6) {
+      this.#versionDigits++;
+      this.#versionValue = this.#versionValue * 10 + (b - 0x30);
+      return i + 1;
+    }
+    const count = this.#versionDigits;
+    // Fewer than five digits are no version: they are code.
+    const digits = count >= 5 ? count : 0;
+    const version = digits === 0 ? 0 : this.#versionValue;
+    const kind = this.#markerKind;
+    this.met.add(kind, digits, version);
+    const decision = decide(this.server, kind, digits, version);
+    if (decision === Decision.COMMENT) {
+      this.#state = S_BLOCK;
+      return i;
+    }
+    this.inExecutable = true;
+    const codeDigits = digits === 0 ? count : decision === Decision.CODE_FROM_SIXTH_DIGIT ? 1 : 0;
+    if (codeDigits === 0) {
+      this.#state = S_CODE;
+      return i;
+    }
+    // Digits that are code start a word (never a keyword), which may go on past them.
+    this.#tokenStart = this.#versionStart + count - codeDigits;
+    this.#g0 = this.#g1 = this.#g2 = this.#g3 = 0;
+    this.#wordLength = codeDigits;
+    this.#wordPackable = false;
+    this.#state = S_WORD;
+    return i;
   }
 
   #ambiguous(at: number, what: AmbiguousForm, i: number): number {

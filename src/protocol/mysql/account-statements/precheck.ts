@@ -2,13 +2,14 @@
  * The cheap first look: can this text be account management, KILL, dynamic
  * SQL or a change of the client character set at all? It reads the bytes
  * once per reading that may differ (more than once only when a backslash
- * inside quotes, or a '[', makes readings differ; at most
- * MAX_PRECHECK_PASSES), keeps a few integers of state, and allocates nothing
- * per token, whatever the length: a 64 MiB INSERT costs one pass and no
- * garbage.
+ * inside quotes, or a '[', makes sql_modes differ, or executable comments
+ * make servers differ; at most MAX_PRECHECK_PASSES), keeps a few integers of
+ * state, and allocates nothing per token, whatever the length: a 64 MiB
+ * INSERT costs one pass and no garbage.
  *
  * `false` is a promise: {@link classifyStatement} says 'other' for this text.
  */
+import { CommentsMet, ServerReadings, type ServerReading } from './executable-comments.js';
 import { isKeywordByte, isLetter, keywordOf, letterCode, KW, MAX_KEYWORD_LENGTH, type Keyword } from './keywords.js';
 import { Lexer, type LexMode, type LexSink, type PhaseSeen } from './lexer.js';
 import { chunksOf, phaseMayDiffer, readingSetFor, type BackslashMode, type ReadingSet, type StatementText } from './readings.js';
@@ -37,7 +38,8 @@ export interface ClassifyOptions {
 /**
  * Most passes the pre-check makes over one text; a text whose readings
  * differ in more ways than that goes to the full reading (and, when longer
- * than MAX_VERIFIED_BYTES, is refused). Ordinary texts need one to three.
+ * than MAX_VERIFIED_BYTES, is refused). Ordinary texts need one to three
+ * (a dump's statements with executable comments two or three).
  */
 export const MAX_PRECHECK_PASSES = 8;
 
@@ -57,6 +59,8 @@ class PrecheckSink implements LexSink {
   ambiguousSeen = false;
   /** Offset just after the first statement's ';' (first-statement passes stop there), or -1. */
   firstEnd = -1;
+  /** Whether that ';' was inside a run executable comment (the rest is read from there on). */
+  firstEndInExecutable = false;
   /** lexer.modeSensitive when the first statement that may change sql_mode ended, or -1. */
   modeChangedAt = -1;
 
@@ -74,6 +78,7 @@ class PrecheckSink implements LexSink {
     if (byte === SEMICOLON) {
       if (this.firstStatementOnly) {
         this.firstEnd = at + 1;
+        this.firstEndInExecutable = this.lexer.inExecutable;
         this.lexer.stop();
         return;
       }
@@ -100,6 +105,14 @@ interface PassResult {
   readonly seen: PhaseSeen;
   /** For a first-statement pass: where the rest starts, or -1 when the text has no rest. */
   readonly firstEnd: number;
+  /** For a first-statement pass: whether the rest starts inside a run executable comment. */
+  readonly firstEndInExecutable: boolean;
+}
+
+/** Where the rest of a text starts, in one reading of its first statement. */
+interface RestStart {
+  readonly from: number;
+  readonly inExecutable: boolean;
 }
 
 /** The chunks from byte `from` on (views, no copy). */
@@ -113,18 +126,29 @@ function chunksFrom(chunks: readonly Uint8Array[], from: number): Uint8Array[] {
   return out;
 }
 
+/** One server's passes: which it is, what they met, and how many passes the whole pre-check made. */
+interface ServerPasses {
+  readonly server: ServerReading;
+  readonly met: CommentsMet;
+  passes: number;
+}
+
 /**
- * One pass in one mode: over the first statement only (`from` is undefined),
- * or over everything after the first statement, which starts at `from` with
- * a fresh statement (the scanner and the lexer are at a statement start
- * after any ';').
+ * One pass in one mode, as one server: over the first statement only
+ * (`rest` is undefined), or over everything after the first statement,
+ * which starts at `rest.from` with a fresh statement (the scanner and the
+ * lexer are at a statement start after any ';'; the lexer still inside a
+ * run executable comment if the ';' was).
  */
-function pass(chunks: readonly Uint8Array[], mode: LexMode, from: number | undefined, counters: ClassifyCounters | undefined): PassResult {
-  const sink = new PrecheckSink(from === undefined);
-  const lexer = new Lexer({ first: mode, rest: mode }, sink);
+function pass(chunks: readonly Uint8Array[], mode: LexMode, rest: RestStart | undefined, as: ServerPasses, counters: ClassifyCounters | undefined): PassResult {
+  const sink = new PrecheckSink(rest === undefined);
+  const lexer = new Lexer({ first: mode, rest: mode }, sink, as.server, as.met);
   sink.lexer = lexer;
-  if (from !== undefined) lexer.inRest = true;
-  for (const chunk of from === undefined ? chunks : chunksFrom(chunks, from)) {
+  if (rest !== undefined) {
+    lexer.inRest = true;
+    lexer.inExecutable = rest.inExecutable;
+  }
+  for (const chunk of rest === undefined ? chunks : chunksFrom(chunks, rest.from)) {
     lexer.push(chunk);
     if (sink.flagged || sink.ambiguousSeen || sink.firstEnd !== -1) break;
   }
@@ -136,8 +160,9 @@ function pass(chunks: readonly Uint8Array[], mode: LexMode, from: number | undef
   const modeChangeMatters = sink.modeChangedAt !== -1 && lexer.modeSensitive > sink.modeChangedAt;
   return {
     verdict: sink.ambiguousSeen ? 'ambiguous' : sink.flagged || modeChangeMatters,
-    seen: from === undefined ? lexer.seen.first : lexer.seen.rest,
+    seen: rest === undefined ? lexer.seen.first : lexer.seen.rest,
     firstEnd: sink.firstEnd,
+    firstEndInExecutable: sink.firstEndInExecutable,
   };
 }
 
@@ -212,8 +237,8 @@ function rawWordsPresent(chunks: readonly Uint8Array[], counters: ClassifyCounte
 }
 
 /**
- * The pre-check over chunks, for a set of readings. True when some reading
- * raises a flag, or when comments are ambiguous and a telling word appears.
+ * The pre-check as one server: true or 'ambiguous' as soon as a pass says
+ * so, or when the passes of the whole pre-check exceed MAX_PRECHECK_PASSES.
  *
  * The first statement is read in each of `set.first`, the rest (from where
  * each of those readings ends the first statement) in each of `set.rest`.
@@ -221,31 +246,49 @@ function rawWordsPresent(chunks: readonly Uint8Array[], counters: ClassifyCounte
  * cannot read it differently: most texts take one pass, a batch of
  * statements with backslashes in quotes two or three.
  */
-export function precheckChunks(chunks: readonly Uint8Array[], set: ReadingSet, counters?: ClassifyCounters): boolean {
-  let passes = 0;
+function precheckAs(chunks: readonly Uint8Array[], set: ReadingSet, as: ServerPasses, counters: ClassifyCounters | undefined): boolean | 'ambiguous' {
   const firstDone: { mode: LexMode; seen: PhaseSeen }[] = [];
-  const restStarts = new Set<number>();
+  const restStarts = new Map<string, RestStart>();
   for (const mode of set.first) {
     if (firstDone.some((d) => !phaseMayDiffer(d.mode, mode, d.seen))) continue;
-    if (++passes > MAX_PRECHECK_PASSES) return true;
-    const result = pass(chunks, mode, undefined, counters);
-    if (result.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
-    if (result.verdict) return true;
+    if (++as.passes > MAX_PRECHECK_PASSES) return true;
+    const result = pass(chunks, mode, undefined, as, counters);
+    if (result.verdict !== false) return result.verdict;
     firstDone.push({ mode, seen: result.seen });
-    if (result.firstEnd !== -1) restStarts.add(result.firstEnd);
+    if (result.firstEnd !== -1) restStarts.set(`${result.firstEnd}:${result.firstEndInExecutable}`, { from: result.firstEnd, inExecutable: result.firstEndInExecutable });
   }
-  for (const from of restStarts) {
+  for (const rest of restStarts.values()) {
     const restDone: { mode: LexMode; seen: PhaseSeen }[] = [];
     for (const mode of set.rest) {
       if (restDone.some((d) => !phaseMayDiffer(d.mode, mode, d.seen))) continue;
-      if (++passes > MAX_PRECHECK_PASSES) return true;
-      const result = pass(chunks, mode, from, counters);
-      if (result.verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
-      if (result.verdict) return true;
+      if (++as.passes > MAX_PRECHECK_PASSES) return true;
+      const result = pass(chunks, mode, rest, as, counters);
+      if (result.verdict !== false) return result.verdict;
       restDone.push({ mode, seen: result.seen });
     }
   }
   return false;
+}
+
+/**
+ * The pre-check over chunks, for a set of readings. True when some reading
+ * raises a flag, or when comments are ambiguous and a telling word appears.
+ * Every server that reads the text's executable comments differently is a
+ * reading too (executable-comments.ts); a text that needs more than
+ * MAX_SERVER_READINGS goes to the full reading.
+ */
+export function precheckChunks(chunks: readonly Uint8Array[], set: ReadingSet, counters?: ClassifyCounters): boolean {
+  const servers = new ServerReadings();
+  let passes = 0;
+  for (let server = servers.next(); server !== undefined; server = servers.next()) {
+    const as: ServerPasses = { server, met: new CommentsMet(), passes };
+    const verdict = precheckAs(chunks, set, as, counters);
+    if (verdict === 'ambiguous') return rawWordsPresent(chunks, counters);
+    if (verdict) return true;
+    passes = as.passes;
+    servers.record(server, as.met);
+  }
+  return servers.exceeded;
 }
 
 /**

@@ -3,6 +3,7 @@
  * MAX_VERIFIED_BYTES), made by the same lexer as the pre-check, plus the
  * values of words and quoted text.
  */
+import type { CommentsMet, ServerReading } from './executable-comments.js';
 import type { Keyword } from './keywords.js';
 import { Lexer, type AmbiguousForm, type LexEnd, type LexSink, type PhaseSeen, type Reading } from './lexer.js';
 
@@ -47,10 +48,10 @@ class CollectingSink implements LexSink {
   }
 }
 
-/** Reads `bytes` as tokens under one reading. */
-export function tokenize(bytes: Uint8Array, reading: Reading): Tokenized {
+/** Reads `bytes` as tokens under one reading, as `server` decides on executable comments (noted in `met`). */
+export function tokenize(bytes: Uint8Array, reading: Reading, server: ServerReading, met: CommentsMet): Tokenized {
   const sink = new CollectingSink();
-  const lexer = new Lexer(reading, sink);
+  const lexer = new Lexer(reading, sink, server, met);
   lexer.push(bytes);
   const end = lexer.end();
   const tokens = sink.tokens;

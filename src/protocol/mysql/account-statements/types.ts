@@ -124,7 +124,12 @@ export interface CharsetChange {
 
 /** What a text does to the client character set. */
 export interface ClientCharsetReport {
-  /** In text order (a SET list may hold several; the last of each scope wins on the server). */
+  /**
+   * In text order (a SET list may hold several; the last of each scope wins
+   * on the server). For a text with executable comments: the changes of each
+   * of its readings, without repeats, so some server makes each one but
+   * which one a given server ends with is not told.
+   */
   readonly changes: readonly CharsetChange[];
   /**
    * True when every change names a known ASCII-transparent character set

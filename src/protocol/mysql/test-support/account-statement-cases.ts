@@ -264,16 +264,48 @@ export const statementCases: readonly StatementCase[] = [
   ["CASE @x WHEN 1 THEN GRANT r1 TO a; END CASE", 'unknown: account statement inside another statement', 'none'],
   ['', 'other', 'none'],
 
-  // ---- refused: never guess
-  [`CREATE USER a /*!50000 ${AWS} */`, 'unknown: executable comment', 'none'],
-  [`CREATE USER a /*M!100000 ${AWS} */`, 'unknown: executable comment', 'none'],
-  ["/*!40101 SET PASSWORD = 'x' */", 'unknown: executable comment', 'none'],
-  ['/*!40101 SET NAMES utf8 */', 'unknown: executable comment', 'none'], // mysqldump writes it; MariaDB and MySQL both run it
-  ['/*!40101 SET character_set_client = @saved_cs_client */', 'unknown: executable comment', 'none'],
-  ['/*!40101 SET @a = 1,NAMES gbk */', 'unknown: executable comment', 'none'],
+  // ---- executable comments: read as code and as a comment (and every mix some server makes); MariaDB: executableCommentCases
+  ['/*!40101 SET NAMES utf8 */', 'other: SET NAMES utf8', 'none'], // mysqldump writes it; MariaDB and MySQL both run it
+  // mariadb-dump's first line, which the mariadb client sends with the first statement (less its \- command)
+  ['/*M!999999 enable the sandbox mode */ \n\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */', 'other', 'none'],
+  ['/*M!999999\\- enable the sandbox mode */ \n/*!40101 SET NAMES utf8mb4 */', 'other: SET NAMES utf8mb4', 'none'],
+  ['/*M!999999 SET NAMES gbk */', 'other', 'none'], // the largest version: no server runs it
+  ['/*!40101 SET character_set_client = @saved_cs_client */', 'other: character_set_client ?, not ASCII-transparent', 'none'],
+  ['/*!40101 SET @a = 1,NAMES gbk */', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['SET /*!40101 NAMES */ gbk', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
   ['/*!40101 SET @a = 1 */', 'other', 'none'],
+  ["/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */", 'other', 'none'],
+  ['/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */', 'other', 'none'],
   ['/*!50001 CREATE VIEW v AS SELECT CAST(a AS CHAR CHARACTER SET utf8mb4) FROM t */', 'other', 'none'],
-  ["/*!99999 ' */ DROP USER x; -- '", 'unknown: executable comment', 'none'],
+  ['/*!50001 CREATE ALGORITHM=UNDEFINED */ /*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */ /*!50001 VIEW `v` AS select 1 AS `a` */', 'other', 'none'],
+  ['/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; SET NEW.b = 2; END */', 'other', 'none'],
+  ['/*!50003 CREATE*/ /*!50020 DEFINER=`root`@`localhost`*/ /*!50003 PROCEDURE p() PREPARE s FROM @q */', 'other: unread dynamic SQL', 'none'],
+  ["/*!99999 '*/ SET NAMES gbk -- ' */", 'other: SET NAMES gbk, not ASCII-transparent', 'none'], // skipped: ends at the first */
+  ["/*!40101 SELECT '*/ SET NAMES gbk -- ' */", 'other: SET NAMES gbk, not ASCII-transparent', 'none'], // run: a string; skipped: SET NAMES
+  ['/*!40101 SET NAMES gbk -- */\n*/', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['/*! SET NAMES gbk */', 'other: SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['/*M! SET NAMES sjis */', 'other: SET NAMES sjis, not ASCII-transparent', 'none'],
+  ['/*!40101 SET NAMES latin1 */; /*!50700 SET NAMES gbk */', 'other: SET NAMES latin1, SET NAMES gbk, not ASCII-transparent', 'none'],
+  ['/*!40101 SET NAMES gbk; SELECT 1 */', 'unknown: character set change in a multi-statement text', 'none'],
+  ['/*!40101 SET @a = 1 */; DROP USER x', 'unknown: account statement in a multi-statement text', 'none'],
+  ['/*!40101 BEGIN NOT ATOMIC SELECT 1; DROP */ USER x; END', 'unknown: account statement in a multi-statement text', 'none'], // a ';' does not end a run comment
+  ['/*!40101 SET @a = 1 /* c */ */', 'other', 'none'], // nested: refused only when a telling word appears
+  ['/*!40101 SET NAMES utf8mb4 /* c */ */', 'unknown: nested comment', 'none'],
+  ['/*!40101 SET NAMES utf8mb4', 'unknown: unterminated comment', 'none'],
+  ['/*!40101 SET NAMES utf8mb4 /*!40101 */ */', 'unknown: nested comment', 'none'],
+
+  // ---- refused: never guess
+  [`CREATE USER a /*!50000 ${AWS} */`, 'unknown: account statement with an executable comment', 'none'],
+  [`CREATE USER a /*M!100000 ${AWS} */`, 'unknown: account statement with an executable comment', 'none'],
+  ["/*!40101 SET PASSWORD = 'x' */", 'unknown: account statement with an executable comment', 'none'],
+  ["/*!99999 DROP USER x */", 'unknown: account statement with an executable comment', 'none'],
+  ["/*M! DROP USER x */", 'unknown: account statement with an executable comment', 'none'],
+  ['/*!40101 KILL 5 */', 'unknown: KILL with an executable comment', 'none'],
+  ['KILL /*!40101 QUERY */ 5', 'unknown: KILL with an executable comment', 'none'],
+  ["/*!99999 ' */ DROP USER x; -- '", 'unknown: unterminated comment', 'none'], // run: the quote swallows the */
+  ["/*!50003 ' */ /*!40101 DROP USER x */", 'unknown: account statement with an executable comment', 'none'], // only servers from 4.1.1 to 5.0.2 run it
+  ["/*!40101 PREPARE s FROM 'DROP USER x' */", 'unknown: account statement inside PREPARE', 'none'],
+  ["PREPARE s FROM '/*!40101 DROP USER x */'", 'unknown: inside PREPARE: account statement with an executable comment', 'none'],
   [`CREATE USER a ${AWS}; DROP USER b`, 'unknown: account statement in a multi-statement text', 'none'],
   [`SELECT 1; CREATE USER a ${AWS}`, 'unknown: account statement in a multi-statement text', 'none'],
   ['BEGIN NOT ATOMIC CREATE USER x; END', 'unknown: account statement inside another statement', 'none'],
@@ -375,4 +407,38 @@ export const charsetCases: readonly CharsetCase[] = [
   ['SET GLOBAL max_connections = 300, SESSION character_set_client = gbk', 'other: character_set_client gbk, not ASCII-transparent', SESSION_GBK],
   ['SELECT 1; SET NAMES gbk', 'other: SET NAMES gbk, not ASCII-transparent', SESSION_GBK],
   ['SET NAMES latin1; SELECT 1', 'other: SET NAMES latin1', { session: 'latin1', global: 'utf8mb4' }],
+];
+
+const NAMES_GBK = 'other: SET NAMES gbk, not ASCII-transparent';
+
+/**
+ * Executable comments, run on MariaDB 10.11 by the real-server test from a
+ * utf8mb4 session (multi-statement texts allowed), in the CharsetCase form.
+ * MariaDB runs some and skips others; the verdict reads them the way every
+ * server may, so it can report a change MariaDB does not make (MySQL, or
+ * another version, would), never miss one MariaDB makes.
+ */
+export const executableCommentCases: readonly CharsetCase[] = [
+  ['/*!40101 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*!40101SET NAMES gbk*/', NAMES_GBK, SESSION_GBK],
+  ['/*! SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*!99999 SET NAMES gbk */', NAMES_GBK, UNCHANGED], // MySQL 9.99.99 would
+  ['/*!50700 SET NAMES gbk */', NAMES_GBK, UNCHANGED], // MariaDB 10 skips MySQL 5.7-9.x versions; MySQL runs them
+  ['/*!100000 SET NAMES gbk */', 'unknown: character set change inside another statement', SESSION_GBK], // six digits; MySQL 8.0 reads five: `0 SET NAMES gbk`
+  ['/*!999999 SET NAMES gbk */', 'unknown: character set change inside another statement', UNCHANGED], // MySQL 8.0: `9 SET NAMES gbk`
+  ['/*M!100000 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*M!50700 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['/*M! SET NAMES gbk */', NAMES_GBK, SESSION_GBK], // MySQL: a plain comment
+  ['/*M!999999 SET NAMES gbk */', 'other', UNCHANGED], // the largest version: no server runs it (mariadb-dump's sandbox line)
+  ['/*M!101106 SET NAMES gbk */', NAMES_GBK, SESSION_GBK],
+  ['SET /*!40101 NAMES */ gbk', NAMES_GBK, SESSION_GBK],
+  ["/*!99999 '*/ SET NAMES gbk -- ' */", NAMES_GBK, SESSION_GBK], // skipped: it ends at the first */, quotes or not
+  ["/*!40101 SELECT '*/ SET NAMES gbk -- ' */", NAMES_GBK, UNCHANGED], // run: '*/' is in a string (a server before 4.1.1 would skip to it)
+  ['/*!40101 SET NAMES gbk -- */\n*/', NAMES_GBK, SESSION_GBK], // run: the line comment hides the first */
+  ["SET @saved_cs_client = 'gbk'; /*!40101 SET character_set_client = @saved_cs_client */", 'other: character_set_client ?, not ASCII-transparent', SESSION_GBK],
+  ['/*!40101 SET character_set_client = utf8mb4 */', 'other: character_set_client utf8mb4', UNCHANGED],
+  ['/*!40101 SET NAMES latin1 */; /*!99999 SET NAMES gbk */', 'other: SET NAMES latin1, SET NAMES gbk, not ASCII-transparent', { session: 'latin1', global: 'utf8mb4' }],
+  ['/*!40101 SET NAMES gbk; SELECT 1 */', 'unknown: character set change in a multi-statement text', UNCHANGED], // MariaDB: a syntax error at the ';'
+  ['/*!40101 BEGIN NOT ATOMIC SELECT 1; SET NAMES gbk; END */', 'unknown: character set change in a multi-statement text', SESSION_GBK], // the ';' does not end the comment
+  ['/*!40101 SET NAMES gbk', 'unknown: unterminated comment', UNCHANGED], // a syntax error
 ];
