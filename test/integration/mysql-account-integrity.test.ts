@@ -13,6 +13,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AccountAuditEvent } from '../../src/audit/index.js';
 import { ManagedCredentials } from '../../src/rds/index.js';
+import { runMariadbDump, runMariadbScript } from '../support/clients.js';
 import { errnoOf, mysqlConnect, mysqlLoginAs, rawMysqlLogin, signToken, type Endpoint } from '../support/gateway-clients.js';
 import { iamAllowedEverywhere, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 
@@ -219,6 +220,37 @@ describe('nothing is stored for a statement the server refuses', () => {
     expect(await credentialIds()).toEqual(before);
     const iamRecords = (await gw.app.store.list('mysql-iam-user')).map((r) => r.id);
     expect(iamRecords.some((id) => id.includes('ghost') || id.includes('many'))).toBe(false);
+  });
+});
+
+describe('restoring a dump through the gateway', () => {
+  it('restores a mariadb-dump file (executable comments, character-set save and restore, a view, a trigger) as the master, and refuses it to other users where it sets the character set from a variable', async () => {
+    const src = `dump_src_${s}`;
+    const dst = `dump_dst_${s}`;
+    const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, multipleStatements: true });
+    await root.query(`CREATE DATABASE ${src}; CREATE DATABASE ${dst}; GRANT ALL ON ${dst}.* TO ${eve}`);
+    const inSrc = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, database: src, multipleStatements: true });
+    await inSrc.query(
+      `CREATE TABLE t (id INT PRIMARY KEY, note VARCHAR(40)); INSERT INTO t VALUES (1, 'user\\'s note'), (2, 'password');` +
+        `CREATE VIEW v AS SELECT id FROM t; CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.note = UPPER(NEW.note);`,
+    );
+    await inSrc.end();
+    const dump = await runMariadbDump(['-h', server.host, '-P', String(server.port), '-u', server.user, `-p${server.password}`, '--triggers', src]);
+    expect(dump.code).toBe(0);
+    const restore = (user: string, password: string) => runMariadbScript(['-h', ep.host, '-P', String(ep.port), '-u', user, `-p${password}`, dst], dump.stdout);
+    const asEve = await restore(eve, evePassword);
+    expect(asEve.code).not.toBe(0);
+    expect(asEve.stderr).toMatch(/ERROR 1235 .*character set/);
+    const asMasterRun = await restore(server.user, server.password);
+    expect(asMasterRun.stderr).toBe('');
+    expect(asMasterRun.code).toBe(0);
+    const [rows] = await root.query<mysql.RowDataPacket[]>(`SELECT id, note FROM ${dst}.t ORDER BY id`);
+    expect(rows.map((r) => [r['id'], r['note']])).toEqual([
+      [1, "user's note"],
+      [2, 'password'],
+    ]);
+    await root.query(`DROP DATABASE ${src}; DROP DATABASE ${dst}`);
+    await root.end();
   });
 });
 
