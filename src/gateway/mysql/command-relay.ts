@@ -61,7 +61,7 @@ const HELD_QUEUE_BYTES = 1 << 20;
 /** What the relay waits for before it lets the client's next command through. */
 type Hold =
   | { readonly kind: 'idle'; readonly then: () => void }
-  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd, bytes: Buffer[]) => Promise<Buffer[]> }
+  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd) => Promise<void> }
   | { readonly kind: 'async' };
 
 export function relayCommands(client: Socket, server: Socket, options: CommandRelayOptions): Promise<RelayResult> {
@@ -105,7 +105,7 @@ class CommandRelay {
       onClientChunk: (chunk) => {
         for (const packet of this.#framer.push(chunk)) {
           if (this.#hold !== undefined) this.#enqueue(packet);
-          else if (!this.#command(packet)) return false;
+          else this.#command(packet);
         }
         return 'handled';
       },
@@ -135,8 +135,8 @@ class CommandRelay {
     if (this.#queuedBytes > HELD_QUEUE_BYTES) this.client.pause();
   }
 
-  /** Handles one client command; false ends the session. */
-  #command(packet: MysqlPacket): boolean {
+  /** Handles one client command (a throw ends the session). */
+  #command(packet: MysqlPacket): void {
     // Every command starts a sequence; anything else is a client out of protocol (LOCAL INFILE data is never asked for).
     if (packet.sequenceId !== 0) throw new IamdbError('PROTO_MYSQL_SEQUENCE_MISMATCH', { actual: packet.sequenceId, expected: 0 });
     const command = packet.payload[0] as number;
@@ -146,18 +146,16 @@ class CommandRelay {
       // Read it only once the server has answered everything before it: then the backslash mode is known.
       const held = { ...packet, payload: Buffer.from(packet.payload) };
       this.#hold = { kind: 'idle', then: () => this.#classified(held) };
-      this.#whenIdle();
-      return true;
+      return this.#whenIdle();
     }
     if (command === Command.COM_PROCESS_KILL && packet.payload.length >= 5) {
       this.#forward(this.#mapProcessKill(packet.payload));
-      return true;
+      return;
     }
     this.#forward(packet.payload);
-    return true;
   }
 
-  #refuseCommand(command: number): boolean {
+  #refuseCommand(command: number): void {
     if (command === Command.COM_CHANGE_USER) {
       this.#session.auth('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
       // Identity cannot change after authorization: answer, then end the session.
@@ -169,10 +167,9 @@ class CommandRelay {
           this.server.destroy();
         },
       );
-      return true;
+      return;
     }
     this.#answerInOrder(errPacketFor('ER_UNKNOWN_COM_ERROR', 'Unknown command'));
-    return true;
   }
 
   /** Sends `payload` as a new command and tells the tracker what answer to expect. */
@@ -210,7 +207,7 @@ class CommandRelay {
     while (this.#hold === undefined && this.#queue.length > 0) {
       const packet = this.#queue.shift() as MysqlPacket;
       this.#queuedBytes -= packet.payload.length;
-      if (!this.#command(packet)) return;
+      this.#command(packet);
     }
     if (this.#hold === undefined && this.client.isPaused()) this.client.resume();
   }
@@ -248,15 +245,7 @@ class CommandRelay {
 
   /** Sends a statement and holds everything after it until its response is in and `then` has run. */
   #await(payload: Buffer, then: (end: ResponseEnd) => Promise<void>): void {
-    const ticket = this.#forward(payload);
-    this.#hold = {
-      kind: 'response',
-      ticket,
-      then: async (end, bytes) => {
-        await then(end);
-        return bytes;
-      },
-    };
+    this.#hold = { kind: 'response', ticket: this.#forward(payload), then };
   }
 
   async #makeIam(decision: Extract<AccountDecision, { action: 'make-iam' }>): Promise<void> {
@@ -335,18 +324,19 @@ class CommandRelay {
     }
     // Everything before the held statement was answered before it was sent: these bytes are its response.
     const end = events.find((e): e is ResponseEnd => e.type === 'response' && e.ticket === hold.ticket);
+    // Socket chunks are never reused by Node: keeping them is enough.
     if (end === undefined) {
-      this.#heldResponse.push(Buffer.from(chunk));
+      this.#heldResponse.push(chunk);
       return;
     }
-    const response = [...this.#heldResponse, Buffer.from(chunk.subarray(0, end.end))];
+    const response = [...this.#heldResponse, chunk.subarray(0, end.end)];
     const after = chunk.subarray(end.end);
     this.#heldResponse = [];
     this.#hold = { kind: 'async' };
     hold
-      .then(end, response)
-      .then((bytes) => {
-        for (const b of bytes) this.#toClient(b);
+      .then(end)
+      .then(() => {
+        for (const b of response) this.#toClient(b);
         if (after.length > 0) this.#toClient(after);
         this.#release();
       })

@@ -105,18 +105,23 @@ export class MysqlControl {
     return run;
   }
 
-  /** The server's greeting, as seen by the control connection's login. */
+  /**
+   * The server's greeting, as seen by the control connection's login. Without
+   * it (mysql2 changed its internals) this fails, and the endpoint keeps its
+   * conservative default until a client's server login brings a greeting.
+   */
   profile(): Promise<ServerProfile> {
     return this.#use(async (c) => {
       const hs = (c as unknown as { connection?: { _handshakePacket?: Mysql2Handshake } }).connection?._handshakePacket;
-      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT @@version AS v');
-      const version = String(rows[0]?.['v'] ?? hs?.serverVersion ?? '');
+      if (hs?.serverVersion === undefined || hs.capabilityFlags === undefined) {
+        throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: `${this.instance.target.host}:${this.instance.target.port}`, reason: 'the control login shows no server greeting' });
+      }
       return {
-        serverVersion: hs?.serverVersion ?? version,
-        capabilityFlags: (hs?.capabilityFlags ?? 0) >>> 0,
+        serverVersion: hs.serverVersion,
+        capabilityFlags: hs.capabilityFlags >>> 0,
         mariadbCapabilities: 0,
-        characterSet: hs?.characterSet ?? 0x21,
-        statusFlags: hs?.statusFlags ?? 0x0002,
+        characterSet: hs.characterSet ?? 45,
+        statusFlags: hs.statusFlags ?? 0x0002,
       };
     });
   }

@@ -8,6 +8,7 @@
  */
 import { accountMatchKey } from '../../protocol/mysql/index.js';
 import type { StateStore } from '../../store/state-store.js';
+import type { RecordChange } from './account-policy.js';
 
 export interface Account {
   readonly user: string;
@@ -54,15 +55,10 @@ export class MysqlIamUsers {
   }
 
   /**
-   * True when the server could take this account for a recorded IAM
-   * account: host case and trailing spaces do not count (accountMatchKey),
+   * The recorded IAM account the server would take `account` for, spelled as
+   * recorded: host case and trailing spaces do not count (accountMatchKey),
    * as in MariaDB's grant tables.
    */
-  isIamAccount(instance: string, account: Account): boolean {
-    return this.#stored(instance, account) !== undefined;
-  }
-
-  /** The recorded IAM account the server would take `account` for, spelled as recorded. */
   find(instance: string, account: Account): Account | undefined {
     return this.#stored(instance, account);
   }
@@ -85,7 +81,7 @@ export class MysqlIamUsers {
   }
 
   /** Applies record changes decided for a statement the server accepted, in order. */
-  async apply(instance: string, changes: ReadonlyArray<{ kind: 'add'; account: Account } | { kind: 'remove'; account: Account } | { kind: 'rename'; from: Account; to: Account }>): Promise<void> {
+  async apply(instance: string, changes: readonly RecordChange[]): Promise<void> {
     for (const c of changes) {
       if (c.kind === 'add') await this.add(instance, [c.account]);
       else if (c.kind === 'remove') await this.remove(instance, [this.#stored(instance, c.account) ?? c.account]);

@@ -76,18 +76,13 @@ export interface MysqlSessionDeps {
 const CLIENT_ANSWER_MS = 5_000;
 
 /** `p`, or the error `late()` makes when it takes longer than `ms`. */
-function answerWithin<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
+function within<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(late()), ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** How long a client's greeting waits for the server's profile when it is not known yet. */
 const PROFILE_WAIT_MS = 1_000;
-
-function withinMs(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
-}
 
 function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
@@ -138,7 +133,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
     // ---- Our own greeting: no server connection for a client that has said nothing yet. ----
     // The server's profile is normally known since start; if not, a client waits a moment for it,
     // then is greeted with a conservative default rather than kept waiting on a server that is down.
-    if (!deps.profile.known) await withinMs(deps.profile.ensure(), PROFILE_WAIT_MS);
+    if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS, () => new Error('no profile yet')).catch(() => undefined);
     const greeting = gatewayGreeting(deps.profile.current, connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
 
@@ -399,19 +394,19 @@ async function loginPasswordUser(
   // The server waits for us meanwhile: a client that takes longer than the server's own
   // connect_timeout (10 s by default) would make the server count a connection error against us.
   const clientAnswer = async (): Promise<Buffer> => {
-    const answer = await answerWithin(login.reader.next((login.seq + 1) & 0xff), CLIENT_ANSWER_MS, () =>
+    const answer = await within(login.reader.next((login.seq + 1) & 0xff), CLIENT_ANSWER_MS, () =>
       new LoginFailed('LoginTimeout', accessDenied(user, sourceIp, true, login.seq), "the client did not answer the server's challenge in time"),
     );
     login.seq = (answer.lastSequenceId + 1) & 0xff;
     return answer.payload;
   };
   login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: plugin, pluginData: Buffer.concat([link.greeting.authPluginData, Buffer.alloc(1)]) }), login.seq));
-  const answer = { payload: await clientAnswer() };
-  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer.payload, authPluginName: plugin }), {
+  const answer = await clientAnswer();
+  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }), {
     refused: (e, payload) =>
       new LoginFailed(
         'UpstreamAuthFailed',
-        e.errno === 1045 ? accessDenied(user, sourceIp, answer.payload.length > 0, login.seq) : encodePacket(payload, login.seq),
+        e.errno === 1045 ? accessDenied(user, sourceIp, answer.length > 0, login.seq) : encodePacket(payload, login.seq),
         `${e.errno}: ${e.message}`,
       ),
     challenge: async (reply) => {
