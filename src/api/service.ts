@@ -4,7 +4,7 @@
  * authenticated caller and authorize each request themselves, because only
  * they know the resource an action touches.
  */
-import type { ResolvedPrincipal } from '../gateway/iam-login.js';
+import type { ResolvedPrincipal } from '../iam/resolved-principal.js';
 import type { PolicyInput, RequestContext } from '../iam/index.js';
 import type { ServiceErrorOverrides } from './aws-errors.js';
 import type { QueryParams } from './query-params.js';

@@ -9,27 +9,9 @@ import { isIamdbError } from '../errors/index.js';
 import { dbUserArn, type DbInstance } from '../rds/index.js';
 import type { Clock, Secret } from '../util/index.js';
 import type { AuditReason } from '../audit/index.js';
+import type { ResolvedPrincipal } from '../iam/resolved-principal.js';
 
-/** Who signed a token, as far as authorization needs to know. */
-export interface ResolvedPrincipal {
-  readonly arn: string;
-  readonly accountId: string;
-  readonly type: 'user' | 'assumed-role';
-  readonly name: string;
-  readonly userId?: string;
-  /** For assumed roles: the session's own policies (ceilings). */
-  readonly sessionPolicies?: readonly string[];
-  readonly roleName?: string;
-  readonly sessionName?: string;
-  /** For temporary credentials: how and when they were issued (aws:TokenIssueTime, aws:SourceIdentity, session tags). */
-  readonly session?: {
-    readonly via: 'AssumeRole' | 'GetSessionToken';
-    readonly issuedAt: number;
-    readonly expiresAt: number;
-    readonly sourceIdentity?: string;
-    readonly tags?: Readonly<Record<string, string>>;
-  };
-}
+export type { ResolvedPrincipal } from '../iam/resolved-principal.js';
 
 export interface CredentialResolver {
   /** Secret and identity behind an access key; throws IamdbError for unknown, inactive or expired keys. */

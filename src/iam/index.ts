@@ -20,6 +20,7 @@ export {
 } from './evaluate.js';
 export { type AuthorizationRequest, type RequestPrincipal, type PrincipalType, principalContext } from './request.js';
 export { type RequestContext, type ContextValue, type ContextScalar } from './context.js';
+export type { ResolvedPrincipal } from './resolved-principal.js';
 export { conditionOperators, parseOperatorName, evaluateCondition, type ConditionOperator, type OperatorResult } from './conditions/index.js';
 export { globMatch, compileGlob, matchPattern, type MatchCounter } from './match.js';
 export { matchPrincipalSet, type PrincipalMatch } from './principals.js';

@@ -4,7 +4,9 @@
  * `CREATE USER … IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'` (or the
  * ALTER USER form) goes through the gateway, and stops being one on DROP
  * USER, or when it is given a password again. Kept in the state store so
- * every gateway node and every restart agrees.
+ * it survives a restart. Read from the store once, at start: a second
+ * gateway process sharing the same store would not see this one's changes
+ * until it restarts (only one process serves a state directory today).
  */
 import { accountMatchKey } from '../../protocol/mysql/index.js';
 import type { StateStore } from '../../store/state-store.js';
