@@ -1,10 +1,14 @@
 /**
- * STS through the control plane, driven by the Debian AWS CLI with
- * --endpoint-url: the bootstrap admin's identity, AssumeRole allowed and
- * refused by the trust policy (with and without ExternalId), the
- * authentication failures AWS names, and GetSessionToken.
+ * STS through the control plane: the bootstrap admin's identity and the
+ * authentication failures AWS names, driven by the Debian AWS CLI with
+ * --endpoint-url (and --ca-bundle over HTTPS); AssumeRole allowed and refused
+ * by the trust policy (with and without ExternalId), session tags, and
+ * GetSessionToken, driven by the SDK v3 STS and IAM clients.
  */
+import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, GetRoleCommand, GetUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient, type AssumeRoleCommandInput } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure, sdkClient, sessionKey, type AwsKey } from '../support/aws-sdk.js';
 import { runAwsCli } from '../support/clients.js';
 import { ACCOUNT, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 
@@ -59,6 +63,11 @@ function aws(args: string[], key: { id: string; secret: string }, extra: Record<
   });
 }
 
+const sts = (key: AwsKey): STSClient => sdkClient(STSClient, iamdb.apiUrl, key);
+const iam = (key: AwsKey): IAMClient => sdkClient(IAMClient, iamdb.apiUrl, key);
+const assumeRole = (key: AwsKey, input: AssumeRoleCommandInput) => sts(key).send(new AssumeRoleCommand(input));
+const callerIdentity = (key: AwsKey) => sts(key).send(new GetCallerIdentityCommand({}));
+
 describe('STS through the control plane with the AWS CLI', () => {
   it('answers GetCallerIdentity for the bootstrap admin from the credentials file', async () => {
     const out = await aws(['sts', 'get-caller-identity'], iamdb.admin);
@@ -80,41 +89,40 @@ describe('STS through the control plane with the AWS CLI', () => {
     const denied = iamdb.apiEvents().filter((e) => e.decision === 'deny').map((e) => e.reason);
     expect(denied).toEqual(expect.arrayContaining(['GATEWAY_UNKNOWN_ACCESS_KEY', 'REQUEST_SIGNATURE_MISMATCH', 'REQUEST_AUTH_MISSING']));
   });
+});
+
+describe('STS through the control plane with the SDK', () => {
 
   it('assumes a role when the trust policy allows, with the ExternalId it demands', async () => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/db-reader`;
-    const ok = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'test-trust-relationship', '--external-id', 'ext-123'], bob);
-    expect(ok.code, ok.stderr).toBe(0);
-    const r = JSON.parse(ok.stdout) as { Credentials: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration: string }; AssumedRoleUser: { Arn: string; AssumedRoleId: string } };
-    expect(r.Credentials.AccessKeyId).toMatch(/^ASIA/);
-    expect(r.AssumedRoleUser.Arn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/db-reader/test-trust-relationship`);
-    expect(r.AssumedRoleUser.AssumedRoleId).toMatch(/^AROA[A-Z0-9]{17}:test-trust-relationship$/);
-    const exp = Date.parse(r.Credentials.Expiration) - Date.now();
+    const r = await assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'test-trust-relationship', ExternalId: 'ext-123' });
+    expect(r.Credentials!.AccessKeyId).toMatch(/^ASIA/);
+    expect(r.AssumedRoleUser!.Arn).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/db-reader/test-trust-relationship`);
+    expect(r.AssumedRoleUser!.AssumedRoleId).toMatch(/^AROA[A-Z0-9]{17}:test-trust-relationship$/);
+    const exp = r.Credentials!.Expiration!.getTime() - Date.now();
     expect(exp).toBeGreaterThan(3500_000);
     expect(exp).toBeLessThanOrEqual(3600_000);
 
     // The temporary credentials work on the API: the caller is the role session.
-    const who = await aws(['sts', 'get-caller-identity'], { id: r.Credentials.AccessKeyId, secret: r.Credentials.SecretAccessKey }, { AWS_SESSION_TOKEN: r.Credentials.SessionToken });
-    expect(who.code, who.stderr).toBe(0);
-    expect(JSON.parse(who.stdout)).toMatchObject({ Arn: r.AssumedRoleUser.Arn, UserId: r.AssumedRoleUser.AssumedRoleId });
+    const session = sessionKey(r.Credentials);
+    expect(await callerIdentity(session)).toMatchObject({ Arn: r.AssumedRoleUser!.Arn, UserId: r.AssumedRoleUser!.AssumedRoleId });
 
     // A forged session token is refused.
-    const forged = await aws(['sts', 'get-caller-identity'], { id: r.Credentials.AccessKeyId, secret: r.Credentials.SecretAccessKey }, { AWS_SESSION_TOKEN: `${r.Credentials.SessionToken.slice(0, -4)}AAAA` });
-    expect(forged.stderr).toContain('(InvalidClientTokenId)');
+    const forged = await failure(callerIdentity({ ...session, sessionToken: `${session.sessionToken.slice(0, -4)}AAAA` }));
+    expect(forged).toContain('(InvalidClientTokenId)');
   });
 
   it('refuses AssumeRole without the ExternalId, for a user the trust policy does not name, and for an unknown role', async () => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/db-reader`;
-    const noExt = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'test-trust-relationship'], bob);
-    expect(noExt.code).not.toBe(0);
-    expect(noExt.stderr).toContain('(AccessDenied)');
-    expect(noExt.stderr).toContain(`User: arn:aws:iam::${ACCOUNT}:user/bob is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
-    const wrongExt = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 's1', '--external-id', 'ext-999'], bob);
-    expect(wrongExt.stderr).toContain('(AccessDenied)');
-    const carolTry = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 's1', '--external-id', 'ext-123'], carol);
-    expect(carolTry.stderr).toContain(`User: arn:aws:iam::${ACCOUNT}:user/carol is not authorized to perform: sts:AssumeRole`);
-    const unknown = await aws(['sts', 'assume-role', '--role-arn', `arn:aws:iam::${ACCOUNT}:role/nope`, '--role-session-name', 's1'], bob);
-    expect(unknown.stderr).toContain('(AccessDenied)');
+    const noExt = await failure(assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'test-trust-relationship' }));
+    expect(noExt).toContain('(AccessDenied)');
+    expect(noExt).toContain(`User: arn:aws:iam::${ACCOUNT}:user/bob is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+    const wrongExt = await failure(assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 's1', ExternalId: 'ext-999' }));
+    expect(wrongExt).toContain('(AccessDenied)');
+    const carolTry = await failure(assumeRole(carol, { RoleArn: roleArn, RoleSessionName: 's1', ExternalId: 'ext-123' }));
+    expect(carolTry).toContain(`User: arn:aws:iam::${ACCOUNT}:user/carol is not authorized to perform: sts:AssumeRole`);
+    const unknown = await failure(assumeRole(bob, { RoleArn: `arn:aws:iam::${ACCOUNT}:role/nope`, RoleSessionName: 's1' }));
+    expect(unknown).toContain('(AccessDenied)');
     const last = iamdb.apiEvents().filter((e) => e.action === 'AssumeRole' && e.decision === 'deny');
     expect(last.length).toBeGreaterThanOrEqual(4);
     expect(last[0]!.authorization).toMatchObject({ action: 'sts:AssumeRole', resource: roleArn });
@@ -122,93 +130,91 @@ describe('STS through the control plane with the AWS CLI', () => {
 
   it('needs an identity policy when the trust policy names only the account', async () => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/account-trust`;
-    const bobOk = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'acct'], bob);
-    expect(bobOk.code, bobOk.stderr).toBe(0);
-    const carolNo = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'acct'], carol);
-    expect(carolNo.stderr).toContain('(AccessDenied)');
+    await assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'acct' });
+    const carolNo = await failure(assumeRole(carol, { RoleArn: roleArn, RoleSessionName: 'acct' }));
+    expect(carolNo).toContain('(AccessDenied)');
   });
 
   it('carries session tags and the source identity into the session, as the trust policy allows', async () => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/tagged`;
     const assume = (tag: string, session: string) =>
-      aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', session, '--tags', `Key=team,Value=${tag}`, '--source-identity', 'bob-laptop'], bob);
-    const db = await assume('db', 'tagged-db');
-    expect(db.code, db.stderr).toBe(0);
-    const r = JSON.parse(db.stdout);
+      assumeRole(bob, { RoleArn: roleArn, RoleSessionName: session, Tags: [{ Key: 'team', Value: tag }], SourceIdentity: 'bob-laptop' });
+    const r = await assume('db', 'tagged-db');
     expect(r.SourceIdentity).toBe('bob-laptop');
     expect(r.PackedPolicySize).toBeGreaterThan(0);
-    const dbCreds = { id: r.Credentials.AccessKeyId, secret: r.Credentials.SecretAccessKey };
-    const dbToken = { AWS_SESSION_TOKEN: r.Credentials.SessionToken };
-    expect((await aws(['iam', 'get-role', '--role-name', 'tagged'], dbCreds, dbToken)).code).toBe(0);
-    const web = JSON.parse((await assume('web', 'tagged-web')).stdout);
-    const denied = await aws(['iam', 'get-role', '--role-name', 'tagged'], { id: web.Credentials.AccessKeyId, secret: web.Credentials.SecretAccessKey }, { AWS_SESSION_TOKEN: web.Credentials.SessionToken });
-    expect(denied.stderr).toContain('(AccessDenied)');
+    const dbSession = sessionKey(r.Credentials);
+    await iam(dbSession).send(new GetRoleCommand({ RoleName: 'tagged' }));
+    const web = sessionKey((await assume('web', 'tagged-web')).Credentials);
+    const denied = await failure(iam(web).send(new GetRoleCommand({ RoleName: 'tagged' })));
+    expect(denied).toContain('(AccessDenied)');
     // A tag the trust policy does not allow refuses the whole AssumeRole.
-    const ops = await assume('ops', 'tagged-ops');
-    expect(ops.stderr).toContain('is not authorized to perform: sts:TagSession');
+    const ops = await failure(assume('ops', 'tagged-ops'));
+    expect(ops).toContain('is not authorized to perform: sts:TagSession');
     // The source identity follows a chained session and cannot be changed there.
-    const chained = await aws(['sts', 'assume-role', '--role-arn', `arn:aws:iam::${ACCOUNT}:role/account-trust`, '--role-session-name', 'chained', '--source-identity', 'someone-else'], dbCreds, dbToken);
-    expect(chained.stderr).toContain('(ValidationError)');
+    const chained = await failure(assumeRole(dbSession, { RoleArn: `arn:aws:iam::${ACCOUNT}:role/account-trust`, RoleSessionName: 'chained', SourceIdentity: 'someone-else' }));
+    expect(chained).toContain('(ValidationError)');
   });
 
   it('checks DurationSeconds against the role\'s maximum and the session name pattern', async () => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/account-trust`;
-    const long = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'x1', '--duration-seconds', '7200'], bob);
-    expect(long.stderr).toContain('(ValidationError)');
-    expect(long.stderr).toContain('The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
-    const badName = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'bad name!'], bob);
-    expect(badName.stderr).toContain('(ValidationError)');
+    const long = await failure(assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'x1', DurationSeconds: 7200 }));
+    expect(long).toContain('(ValidationError)');
+    expect(long).toContain('The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
+    const badName = await failure(assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'bad name!' }));
+    expect(badName).toContain('(ValidationError)');
   });
 
   it('issues session tokens for users, not for sessions', async () => {
-    const out = await aws(['sts', 'get-session-token', '--duration-seconds', '900'], carol);
-    expect(out.code, out.stderr).toBe(0);
-    const c = (JSON.parse(out.stdout) as { Credentials: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string } }).Credentials;
-    const who = await aws(['sts', 'get-caller-identity'], { id: c.AccessKeyId, secret: c.SecretAccessKey }, { AWS_SESSION_TOKEN: c.SessionToken });
-    expect(JSON.parse(who.stdout)).toMatchObject({ Arn: `arn:aws:iam::${ACCOUNT}:user/carol` });
-    const again = await aws(['sts', 'get-session-token'], { id: c.AccessKeyId, secret: c.SecretAccessKey }, { AWS_SESSION_TOKEN: c.SessionToken });
-    expect(again.stderr).toContain('(AccessDenied)');
+    const session = sessionKey((await sts(carol).send(new GetSessionTokenCommand({ DurationSeconds: 900 }))).Credentials);
+    expect(await callerIdentity(session)).toMatchObject({ Arn: `arn:aws:iam::${ACCOUNT}:user/carol` });
+    const again = await failure(sts(session).send(new GetSessionTokenCommand({})));
+    expect(again).toContain('(AccessDenied)');
   });
 
   it('keeps session-token credentials out of IAM, and away from a user created again under the same name', async () => {
-    const admin = iamdb.admin;
-    expect((await aws(['iam', 'create-user', '--user-name', 'temp'], admin)).code).toBe(0);
-    await aws(['iam', 'put-user-policy', '--user-name', 'temp', '--policy-name', 'iam-read', '--policy-document', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }] })], admin);
-    const key = JSON.parse((await aws(['iam', 'create-access-key', '--user-name', 'temp'], admin)).stdout).AccessKey;
-    const tempKey = { id: key.AccessKeyId as string, secret: key.SecretAccessKey as string };
-    expect((await aws(['iam', 'get-user'], tempKey)).code).toBe(0);
-    const c = JSON.parse((await aws(['sts', 'get-session-token'], tempKey)).stdout).Credentials;
-    const session = { id: c.AccessKeyId as string, secret: c.SecretAccessKey as string };
-    const token = { AWS_SESSION_TOKEN: c.SessionToken as string };
-    const iamCall = await aws(['iam', 'get-user'], session, token);
-    expect(iamCall.stderr).toContain('(AccessDenied)');
-    expect(iamCall.stderr).toContain('credentials from GetSessionToken cannot call IAM without MFA');
-    expect((await aws(['sts', 'get-caller-identity'], session, token)).code).toBe(0);
-    await aws(['iam', 'delete-access-key', '--user-name', 'temp', '--access-key-id', tempKey.id], admin);
-    await aws(['iam', 'delete-user-policy', '--user-name', 'temp', '--policy-name', 'iam-read'], admin);
-    expect((await aws(['iam', 'delete-user', '--user-name', 'temp'], admin)).code).toBe(0);
-    expect((await aws(['iam', 'create-user', '--user-name', 'temp'], admin)).code).toBe(0);
-    expect((await aws(['sts', 'get-caller-identity'], session, token)).stderr).toContain('(InvalidClientTokenId)');
+    const admin = iam(iamdb.admin);
+    await admin.send(new CreateUserCommand({ UserName: 'temp' }));
+    await admin.send(new PutUserPolicyCommand({ UserName: 'temp', PolicyName: 'iam-read', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:*', Resource: '*' }] }) }));
+    const key = (await admin.send(new CreateAccessKeyCommand({ UserName: 'temp' }))).AccessKey!;
+    const tempKey = { id: key.AccessKeyId!, secret: key.SecretAccessKey! };
+    await iam(tempKey).send(new GetUserCommand({}));
+    const session = sessionKey((await sts(tempKey).send(new GetSessionTokenCommand({}))).Credentials);
+    const iamCall = await failure(iam(session).send(new GetUserCommand({})));
+    expect(iamCall).toContain('(AccessDenied)');
+    expect(iamCall).toContain('credentials from GetSessionToken cannot call IAM without MFA');
+    await callerIdentity(session);
+    await admin.send(new DeleteAccessKeyCommand({ UserName: 'temp', AccessKeyId: tempKey.id }));
+    await admin.send(new DeleteUserPolicyCommand({ UserName: 'temp', PolicyName: 'iam-read' }));
+    await admin.send(new DeleteUserCommand({ UserName: 'temp' }));
+    await admin.send(new CreateUserCommand({ UserName: 'temp' }));
+    expect(await failure(callerIdentity(session))).toContain('(InvalidClientTokenId)');
   });
 
   it('never issues a session token too large to read back', async () => {
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/account-trust`;
     // About 4 KB of policy, most of it whitespace: packed it is small and must work.
     const airy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: '*' }] }, null, 200);
-    const ok = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'airy', '--policy', airy], bob);
-    expect(ok.code, ok.stderr).toBe(0);
-    const r = JSON.parse(ok.stdout);
-    const who = await aws(['sts', 'get-caller-identity'], { id: r.Credentials.AccessKeyId, secret: r.Credentials.SecretAccessKey }, { AWS_SESSION_TOKEN: r.Credentials.SessionToken });
-    expect(who.code, who.stderr).toBe(0);
+    const r = await assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'airy', Policy: airy });
+    await callerIdentity(sessionKey(r.Credentials));
     const dense = JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 60 }, (_, i) => ({ Sid: `S${i}`, Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:us-east-1:${ACCOUNT}:dbuser:*/user_${i}` })) });
-    expect((await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', 'dense', '--policy', dense], bob)).stderr).toContain('(PackedPolicyTooLarge)');
+    expect(await failure(assumeRole(bob, { RoleArn: roleArn, RoleSessionName: 'dense', Policy: dense }))).toContain('(PackedPolicyTooLarge)');
   });
 
-  it('never writes a secret or session token to the audit log', () => {
+  it('never writes a secret or session token to the audit log', async () => {
+    // Its own calls, so the check never reads an empty log: a session issued and used, then refused.
+    const before = iamdb.audit.events.length;
+    const session = sessionKey((await assumeRole(bob, { RoleArn: `arn:aws:iam::${ACCOUNT}:role/account-trust`, RoleSessionName: 'audit' })).Credentials);
+    await callerIdentity(session);
+    await failure(callerIdentity({ ...session, sessionToken: `${session.sessionToken.slice(0, -4)}AAAA` }));
+    const events = iamdb.audit.events.slice(before);
+    expect(events.map((e) => (e.event === 'api.call' ? [e.action, e.decision] : e.event))).toEqual([
+      ['AssumeRole', 'allow'],
+      ['GetCallerIdentity', 'allow'],
+      ['GetCallerIdentity', 'deny'],
+    ]);
     const text = JSON.stringify(iamdb.audit.events);
-    expect(text).not.toContain(bob.secret);
+    for (const secret of [bob.secret, session.secret, session.sessionToken, session.sessionToken.slice(0, -4), iamdb.admin.secret]) expect(text).not.toContain(secret);
     expect(text).not.toContain('IQoJb3JpZ2luX2Vj');
-    expect(text).not.toContain(iamdb.admin.secret);
   });
 });
 

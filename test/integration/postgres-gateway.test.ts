@@ -261,10 +261,26 @@ describe('IAM logins through the PostgreSQL endpoint', () => {
     }
   });
 
-  it('never writes a token to the audit log', () => {
-    const lines = gw.audit.lines().join('\n');
+  it('never writes a token to the audit log', async () => {
+    // Its own logins, one allowed and one refused, so the check never reads an empty log.
+    const before = gw.audit.events.length;
+    const authBefore = gw.authEvents().length;
+    const allowed = sign({});
+    expect(await pgLogin(alice, allowed)).toBe(alice);
+    const refused = sign({ user: bob, key: bobKey });
+    await expectPamFailure(bob, refused, 'NotAuthorized');
+    const mine = gw.authEvents().slice(authBefore);
+    expect(mine.map((e) => [e.dbUser, e.decision])).toEqual([[alice, 'allow'], [bob, 'deny']]);
+    const lines = gw.audit.lines().slice(before).join('\n');
+    for (const token of [allowed, refused]) {
+      const signature = new URL(`https://${token}`).searchParams.get('X-Amz-Signature');
+      expect(signature).toMatch(/^[0-9a-f]{64}$/);
+      expect(lines).not.toContain(signature);
+      expect(lines).not.toContain(token);
+    }
     expect(lines).not.toContain('X-Amz-Signature=');
     expect(lines).not.toContain(aliceKey.secret);
+    expect(lines).not.toContain(bobKey.secret);
   });
 });
 

@@ -2,7 +2,8 @@
  * dist/ for tests that run the real CLI (`node bin/iamdb.js …`) as a user
  * would. The global setup builds it once per run, before any test file
  * starts (global-setup.ts), so no file rebuilds it while another file's
- * CLI is reading it; a run without that setup builds it here, once per
+ * CLI is reading it; if that build fails, the files that need dist/ fail
+ * with its output. Only a run without that setup builds it here, once per
  * worker.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -16,7 +17,10 @@ const TSC = [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 
 let built = false;
 
 export function ensureBuilt(): void {
-  if (built || inject('iamdbDistBuilt') === true) return;
+  const global = inject('iamdbDistBuilt');
+  if (global === true || built) return;
+  // Never rebuild what the global setup failed to build: other workers may be running the CLI from dist/.
+  if (global === false) throw new Error(`dist/ did not build in the global setup:\n${inject('iamdbDistError')}`);
   execFileSync(process.execPath, TSC, { stdio: 'pipe' });
   built = true;
 }

@@ -45,7 +45,11 @@ declare module 'vitest' {
     /** Absent at runtime when IAMDB_TEST_SERVERS=0; use getMariaDb() from test/support/servers.ts. */
     iamdbMariaDb: MariaDbCoordinates;
     iamdbTestCa: TestCaFiles;
-    /** True when the global setup built dist/ for this run (test files then never rebuild it). */
+    /**
+     * Whether the global setup built dist/ for this run (test files then never rebuild it);
+     * false when that build failed (iamdbDistError says why); absent without the setup.
+     */
     iamdbDistBuilt: boolean;
+    iamdbDistError: string;
   }
 }

@@ -22,6 +22,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const flag = (process.env.IAMDB_TEST_SERVERS ?? '').toLowerCase();
   if (flag === '0' || flag === 'off' || flag === 'false' || flag === 'no') {
     log('IAMDB_TEST_SERVERS=0: not starting PostgreSQL and MariaDB');
+    if (await runIncludesServerTests(project)) await provideDist(project, buildDist());
     return undefined;
   }
   if (flag !== '1' && !(await runIncludesServerTests(project))) {
@@ -29,12 +30,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
 
-  const t0 = Date.now();
   // dist/ for the tests that run the CLI, built once while the servers start.
-  const building = buildDist().then(
-    () => ({ ms: Date.now() - t0 }),
-    (err: unknown) => ({ err }),
-  );
+  const building = buildDist();
+  const t0 = Date.now();
   const certs: TestCertificates = await createTestCertificates();
   const disarm = armWatchdog(certs.dir); // removes the CA if this process dies without teardown
   const tStart = Date.now();
@@ -81,12 +79,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     socketPath: my.socketPath,
   });
   project.provide('iamdbTestCa', { caCert: certs.caCert, caKey: certs.caKey });
-  const build = await building;
-  if ('err' in build) log(`building dist/ failed; test files will build it themselves: ${errText(build.err)}`);
-  else {
-    log(`dist/ built in ${build.ms} ms`);
-    project.provide('iamdbDistBuilt', true);
-  }
+  await provideDist(project, building);
 
   return async () => {
     const t = Date.now();
@@ -96,6 +89,25 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     for (const r of results) if (r.status === 'rejected') log(`stop failed: ${errText(r.reason)}`);
     log(`servers stopped in ${Date.now() - t} ms`);
   };
+}
+
+/**
+ * Tells the test files whether dist/ is built. A failed build is reported to
+ * the files that need dist/ (ensureBuilt throws with the compiler's output)
+ * rather than rebuilt by each of them: two workers writing dist/ while a
+ * third runs the CLI from it is the race this build exists to prevent.
+ */
+async function provideDist(project: TestProject, building: Promise<void>): Promise<void> {
+  const t0 = Date.now();
+  try {
+    await building;
+    log(`dist/ built (the run waited ${Date.now() - t0} ms more for it)`);
+    project.provide('iamdbDistBuilt', true);
+  } catch (err) {
+    log(`building dist/ failed; the tests that run the CLI will fail: ${errText(err)}`);
+    project.provide('iamdbDistBuilt', false);
+    project.provide('iamdbDistError', errText(err));
+  }
 }
 
 /**

@@ -299,8 +299,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     // ---- Relay until either side leaves. ----
     // The login's last messages go out through the relay so that nothing the
     // server says next can overtake them. A 1:1 session needs no framing of
-    // the relayed bytes; the pooler will add protocol/postgres's RelayTracker
-    // to find transaction ends.
+    // the relayed bytes.
     const pending = { toServer: clientReader.handOff(), toClient: [Buffer.concat(out), ...upstream.leftover] };
     const stats = tls ? await tls.relayTo(upstream.socket, pending) : await relay(client, upstream.socket, {}, pending);
     cancel.release();

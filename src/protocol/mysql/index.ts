@@ -7,7 +7,6 @@ export { MYSQL_PRE_AUTH_MAX_PACKET_BYTES } from '../common/index.js';
 export * from './errno.js';
 export { PayloadReader, PayloadWriter } from './wire.js';
 export { PacketFramer, encodePacket, nextSequenceId, type MysqlPacket, type PacketFramerOptions } from './packet-framer.js';
-export { CommandTracker, type CommandTrackerOptions, type TrackedSegment } from './command-tracker.js';
 export {
   COMMAND_HEAD_BYTES,
   RESPONSE_HEAD_BYTES,

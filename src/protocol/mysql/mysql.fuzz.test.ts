@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { IamdbError } from '../../errors/index.js';
 import { classifyStatement, needsClassification } from './account-statements.js';
 import { decodeClearPassword } from './auth/clear-password.js';
-import { CommandTracker } from './command-tracker.js';
 import { Capability } from './constants.js';
 import { PacketFramer, encodePacket } from './packet-framer.js';
 import { decodeAuthMoreData } from './packets/auth-more-data.js';
@@ -90,18 +89,6 @@ describe('decoders on arbitrary and mutated bytes', () => {
             expect(framer.bufferedBytes).toBeLessThanOrEqual(1000 + 4 + 64);
           }
           framer.end();
-        });
-      }),
-      RUNS,
-    );
-  });
-
-  it('the command tracker throws only IamdbError and forwards what it reads', () => {
-    fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), (chunks) => {
-        const tracker = new CommandTracker({ maxAllowedPacket: 1000, captureBytes: 100 });
-        onlyIamdbErrors(() => {
-          for (const c of chunks) tracker.push(c);
         });
       }),
       RUNS,
@@ -347,37 +334,6 @@ describe('chunking', () => {
         expect(out[0]?.payload.length).toBe(payload.length);
       }),
       { numRuns: 10 },
-    );
-  });
-
-  it('the command tracker forwards the exact stream at random cuts', () => {
-    const commands = fc.array(
-      fc.tuple(fc.constantFrom(0x01, 0x03, 0x0e, 0x16, 0x17, 0x11), fc.uint8Array({ maxLength: 200 })),
-      { minLength: 1, maxLength: 6 },
-    );
-    fc.assert(
-      fc.property(commands, fc.array(fc.nat(), { maxLength: 10 }), (list, cutsRaw) => {
-        const wire = Buffer.concat(list.map(([c, body]) => encodePacket(Buffer.concat([Buffer.from([c]), body]), 0)));
-        const cuts = [...new Set(cutsRaw.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const tracker = new CommandTracker({ captureBytes: 100 });
-        const forwarded: Buffer[] = [];
-        const seen: number[] = [];
-        let from = 0;
-        for (const c of [...cuts, wire.length]) {
-          for (const s of tracker.push(wire.subarray(from, c))) {
-            if (s.type === 'bytes') forwarded.push(Buffer.from(s.bytes));
-            else {
-              seen.push(s.command);
-              if (s.packet !== undefined) forwarded.push(Buffer.from(s.packet));
-            }
-          }
-          from = c;
-        }
-        tracker.end();
-        expect(Buffer.concat(forwarded).equals(wire)).toBe(true);
-        expect(seen).toEqual(list.map(([c]) => c));
-      }),
-      RUNS,
     );
   });
 });

@@ -9,7 +9,6 @@
  * - `backend/*`, `frontend/*`: one encode/decode pair per message.
  * - `UpstreamLogin`: the gateway's client-side login (trust, cleartext, MD5,
  *   SCRAM-SHA-256[-PLUS]).
- * - `RelayTracker`: allocation-free header scanning on the relay hot path.
  *
  * @module
  */
@@ -45,14 +44,6 @@ export {
   type UpstreamLoginState,
   type UpstreamAuthMethod,
 } from './upstream-login.js';
-export {
-  RelayTracker,
-  ServerStreamTracker,
-  ClientStreamTracker,
-  type RelayTrackerOptions,
-  type ServerFeedResult,
-  type ClientFeedResult,
-} from './relay-tracker.js';
 // Re-exported so gateway code can read message bodies without a second import path.
 export { ByteReader, ByteWriter, PG_PRE_AUTH_MAX_MESSAGE_BYTES } from '../common/index.js';
 /** @deprecated alias kept for early gateway code; use {@link ByteReader}. */
