@@ -45,6 +45,7 @@ import type { ServerLoginSlots } from '../server-login-slots.js';
 import { sourceKey } from '../pre-auth.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { readClientLogin, type ClientLogin } from './client-handshake.js';
+import { mysqlConnectAttributes, type SessionIdentity } from '../server-views.js';
 import { relayCommands } from './command-relay.js';
 import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
@@ -177,7 +178,8 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       context.authenticated?.();
       const release = await deps.serverLogins.acquire(remaining(), loginAbort.signal, sourceKey(sourceIp));
       try {
-        done = await loginIamUser(deps, login, negotiated, (l) => (link = l), sourceIp);
+        const id = outcome.principal !== undefined ? { principalArn: outcome.principal, sessionId: session.sessionId } : undefined;
+        done = await loginIamUser(deps, login, negotiated, (l) => (link = l), sourceIp, id);
       } finally {
         release();
       }
@@ -211,6 +213,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       capabilities: done.capabilities,
       mariadbCapabilities: done.mariadbCapabilities,
       statusFlags: okStatusFlags(done.ok),
+      serverTls: done.link.tls,
     });
     session.end(stats);
   } catch (err) {
@@ -253,16 +256,31 @@ async function readToken(login: ClientLogin, session: SessionAudit, user: string
   return new Secret(tokenBytes.toString('utf8'));
 }
 
-/** What both login kinds send first: the client's own fields, with the capabilities toward the server. */
-function firstResponse(response: HandshakeResponse41, caps: number, mariadbCaps: number, auth: { authResponse: Buffer; authPluginName: string }): Buffer {
+/**
+ * What both login kinds send first: the client's own fields, with the capabilities toward the
+ * server. For an IAM login (`id`), the connection attributes also name the principal and the
+ * audit session (server-views.ts), whenever the server takes attributes, even if the client sent none.
+ */
+function firstResponse(
+  response: HandshakeResponse41,
+  caps: number,
+  mariadbCaps: number,
+  auth: { authResponse: Buffer; authPluginName: string },
+  link: ServerLink,
+  id?: SessionIdentity,
+): Buffer {
+  const serverTakesAttrs = (link.greeting.capabilityFlags & Capability.CLIENT_CONNECT_ATTRS) !== 0;
+  const tagged = id !== undefined && serverTakesAttrs;
+  const flags = (caps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION | (tagged ? Capability.CLIENT_CONNECT_ATTRS : 0)) >>> 0;
+  const clientAttrs = (caps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined;
   return encodeHandshakeResponse41({
     ...response,
-    capabilityFlags: (caps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION) >>> 0,
+    capabilityFlags: flags,
     mariadbCapabilities: mariadbCaps,
     authResponse: auth.authResponse,
     authPluginName: auth.authPluginName,
     database: (caps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
-    connectAttributes: (caps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
+    connectAttributes: tagged ? mysqlConnectAttributes(clientAttrs, id) : clientAttrs,
   });
 }
 
@@ -298,7 +316,14 @@ async function openFor(
  * replaced through the control connection, once however many logins fail
  * together, and the login tried once more.
  */
-async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiated: Negotiated, track: (l: ServerLink) => void, sourceIp: string): Promise<LoggedIn> {
+async function loginIamUser(
+  deps: MysqlSessionDeps,
+  login: ClientLogin,
+  negotiated: Negotiated,
+  track: (l: ServerLink) => void,
+  sourceIp: string,
+  id: SessionIdentity | undefined,
+): Promise<LoggedIn> {
   const { instance } = deps;
   const user = login.response.username;
   const denied = (detail: string): LoginFailed => new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, login.seq), detail);
@@ -317,7 +342,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
       const first = firstResponse(login.response, caps, mariadbCaps, {
         authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
         authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
-      });
+      }, link, id);
       let refused: Attempt | undefined;
       const ok = await serverHandshake(link, first, {
         refused: (e) => {
@@ -402,7 +427,7 @@ async function loginPasswordUser(
   };
   login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: plugin, pluginData: Buffer.concat([link.greeting.authPluginData, Buffer.alloc(1)]) }), login.seq));
   const answer = await clientAnswer();
-  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }), {
+  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }, link), {
     refused: (e, payload) =>
       new LoginFailed(
         'UpstreamAuthFailed',
