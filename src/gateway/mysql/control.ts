@@ -174,6 +174,29 @@ export class MysqlControl {
     });
   }
 
+  /**
+   * The strongest TLS requirement the server holds for `accounts` (REQUIRE
+   * SSL/CIPHER: `ssl`; X509, ISSUER, SUBJECT: `client-certificate`), to tell
+   * why it refused a login the gateway made. Both servers keep it in
+   * mysql.user (ssl_type ANY, X509 or SPECIFIED with the x509 columns).
+   */
+  async tlsRequirement(accounts: readonly Account[]): Promise<'ssl' | 'client-certificate' | undefined> {
+    return this.#use(async (c) => {
+      let found: 'ssl' | 'client-certificate' | undefined;
+      for (const a of accounts) {
+        const [rows] = await c.query<mysql.RowDataPacket[]>(
+          'SELECT ssl_type AS t, LENGTH(x509_issuer) + LENGTH(x509_subject) AS cert FROM mysql.user WHERE User = ? AND Host = ?',
+          [a.user, a.host],
+        );
+        const row = rows[0];
+        const type = String(row?.['t'] ?? '');
+        if (type === 'X509' || (type === 'SPECIFIED' && Number(row?.['cert'] ?? 0) > 0)) return 'client-certificate';
+        if (type === 'ANY' || type === 'SPECIFIED') found = 'ssl';
+      }
+      return found;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#idle) clearTimeout(this.#idle);
     const c = this.#conn;

@@ -332,7 +332,7 @@ async function loginIamUser(
     if (accounts.length === 0) throw denied('the account is no longer an IAM user');
     await deps.control.setPassword(accounts, pw);
   };
-  type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string };
+  type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string; readonly tls: boolean };
   const attempt = async (lease: CredentialLease): Promise<Attempt> => {
     try {
       // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
@@ -346,7 +346,7 @@ async function loginIamUser(
       let refused: Attempt | undefined;
       const ok = await serverHandshake(link, first, {
         refused: (e) => {
-          refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}` };
+          refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}`, tls: link.tls };
           return denied(refused.detail);
         },
         challenge: async (reply) => {
@@ -365,7 +365,7 @@ async function loginIamUser(
       }
       if (await credentialExpired(link)) {
         link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0));
-        return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)' };
+        return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)', tls: link.tls };
       }
       return { kind: 'ok', done: { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps } };
     } finally {
@@ -375,12 +375,34 @@ async function loginIamUser(
   // An IAM account without a credential (its first one could not be stored) gets one installed now.
   const lease = (await deps.credentials.lease(instance.id, user, install))!;
   let result = await attempt(lease);
+  // A TLS requirement the link cannot meet explains a 1045: a new credential would not help.
+  if (result.kind === 'refused' && result.errno === 1045) await explainTlsRefusal(deps, user, result.tls, result.detail, denied);
   // 1045: the server no longer takes the credential; 1862: it has expired (PASSWORD EXPIRE, default_password_lifetime).
   if (result.kind === 'refused' && (result.errno === 1045 || result.errno === 1862)) {
     result = await attempt(await deps.credentials.replace(instance.id, user, lease.generation, install));
   }
   if (result.kind === 'refused') throw denied(result.detail);
   return result.done;
+}
+
+/**
+ * After the server refused an IAM login with 1045, asks it (control link)
+ * whether the account requires what this link cannot give: TLS over a link
+ * in clear, or a client certificate, which the gateway never has. If so the
+ * login fails with its own audit reason (the wire stays Access denied).
+ */
+async function explainTlsRefusal(deps: MysqlSessionDeps, user: string, tls: boolean, serverSaid: string, denied: (detail: string) => LoginFailed): Promise<void> {
+  const requirement = await deps.control.tlsRequirement(deps.iamUsers.accountsOf(deps.instance.id, user)).catch(() => undefined);
+  const unmet =
+    requirement === 'client-certificate'
+      ? 'REQUIRE X509, ISSUER or SUBJECT (a client certificate, which iamdb never presents for IAM users)'
+      : requirement === 'ssl' && !tls
+        ? "REQUIRE SSL, and iamdb's link to the server is in clear (targetTls is disable, or the server offers no TLS)"
+        : undefined;
+  if (unmet === undefined) return;
+  const e = new IamdbError('GATEWAY_UPSTREAM_TLS_REQUIRED', { dbUser: user, requirement: unmet });
+  const base = denied(`${e.message} (${serverSaid})`);
+  throw new LoginFailed(asAuditReason(e.audit, 'UpstreamAuthFailed'), base.wire, base.detail);
 }
 
 /**

@@ -42,7 +42,7 @@ import { SocketReader } from '../socket-reader.js';
 import type { CancelMap } from './cancel-map.js';
 import type { PostgresControl } from './control.js';
 import { MessageReader } from './messages.js';
-import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamSession } from './upstream.js';
+import { loginUpstream, openUpstream, refusedForCleartext, sendUpstreamCancel, type UpstreamSession } from './upstream.js';
 
 export interface PostgresSessionDeps {
   readonly instance: DbInstance;
@@ -285,8 +285,10 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     if (!result.ok) {
       const e = result.error;
       const authFailure = e.code === SqlState.INVALID_PASSWORD || e.code === SqlState.INVALID_AUTHORIZATION_SPECIFICATION;
+      // hostssl-only pg_hba.conf and a link in clear: say so in the audit log (the wire stays as it is).
+      const forTls = refusedForCleartext(e);
       throw new LoginFailed(
-        isIamUser ? 'UpstreamAuthFailed' : authFailure ? 'UpstreamAuthFailed' : 'UpstreamRefused',
+        forTls ? 'UpstreamTlsRequired' : isIamUser ? 'UpstreamAuthFailed' : authFailure ? 'UpstreamAuthFailed' : 'UpstreamRefused',
         // IAM users see the PAM failure for auth problems; other server errors pass through as the server said them.
         isIamUser && authFailure ? pamFailed : encodeErrorResponse({ ...e, severity: 'FATAL' }),
         `${e.code}: ${e.message}`,

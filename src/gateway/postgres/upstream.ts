@@ -118,6 +118,16 @@ export async function loginUpstream(
   }
 }
 
+/**
+ * True when the server refused a login only because the link is in clear:
+ * pg_hba.conf has no line (or a reject line) for unencrypted connections
+ * (`hostssl` only). PostgreSQL 14+ ends that message with "no encryption",
+ * older ones with "SSL off".
+ */
+export function refusedForCleartext(error: ErrorFields): boolean {
+  return error.code === '28000' && error.message.includes('pg_hba.conf') && /, (no encryption|SSL off)$/.test(error.message);
+}
+
 /** Sends a CancelRequest to the server for the given upstream key. */
 export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }): Promise<void> {
   await new Promise<void>((resolve) => {
