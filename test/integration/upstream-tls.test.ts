@@ -10,7 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { signRequestHeaders } from '../../src/sigv4/index.js';
+import { Secret } from '../../src/util/index.js';
 import { runMariadb, runPsql } from '../support/clients.js';
+import { getFreePort } from '../support/free-port.js';
 import { signToken, type Endpoint } from '../support/gateway-clients.js';
 import { iamAllowedEverywhere, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
@@ -74,6 +77,7 @@ beforeAll(async () => {
     engine: 'mariadb',
   });
   gw = await startIamdb({
+    api: { listen: 'auto' },
     iam: iamAllowedEverywhere(key),
     instances: [
       // No targetTls: the default.
@@ -116,6 +120,38 @@ describe('PostgreSQL: what the server sees of the link', () => {
     expect(await pgSsl('pg-notls', pgIam, signToken(ep('pg-notls'), pgIam, key))).toBe('f');
     expect(gw.lastAuth()).toMatchObject({ decision: 'allow', reason: 'Allowed', dbUser: pgIam });
     expect(await pgSsl('pg-notls', pgPw, pgPwPassword)).toBe('f');
+  });
+});
+
+describe('an instance registered through the RDS API', () => {
+  it('gets TLS to its server by default too (RegisterDBInstance without TargetTlsMode)', async () => {
+    const listen = `127.0.0.1:${await getFreePort()}`;
+    const body = new URLSearchParams({
+      Action: 'RegisterDBInstance',
+      Version: '2014-10-31',
+      DBInstanceIdentifier: `pg-api-${suffix}`,
+      Engine: 'postgres',
+      ListenAddress: listen,
+      TargetAddress: `${pgShared.host}:${pgShared.port}`,
+      MasterUsername: pgShared.user,
+      MasterUserPassword: pgShared.password,
+    }).toString();
+    const url = new URL(gw.apiUrl);
+    const { host: _host, ...headers } = signRequestHeaders(
+      { method: 'POST', path: '/', query: [], body: Buffer.from(body), host: url.host },
+      { accessKeyId: gw.admin.id, secretAccessKey: new Secret(gw.admin.secret) },
+      { region: 'us-east-1', service: 'rds', date: new Date() },
+      {},
+    );
+    const res = await fetch(gw.apiUrl, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    expect(res.status, await res.text()).toBe(200);
+    const r = await runPsql(
+      `host=127.0.0.1 port=${listen.split(':')[1]} dbname=postgres user=${pgPw} sslmode=verify-full sslrootcert=${gw.caPath}`,
+      'select ssl from pg_stat_ssl where pid = pg_backend_pid()',
+      { PGPASSWORD: pgPwPassword },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('t');
   });
 });
 
