@@ -28,6 +28,7 @@ export const auditReasons = [
   'NotIamUser',
   'IamUserPasswordLogin',
   'UpstreamAuthFailed',
+  'UpstreamTlsRequired',
   'UpstreamUnavailable',
   'ChangeUserRefused',
   'MasterNotIamUser',

@@ -115,7 +115,7 @@ export function buildProgram(io: CliIo): Command {
       .option('--master-password-stdin', 'read the master password from stdin (else IAMDB_MASTER_PASSWORD)')
       .option('--enable-iam-database-authentication', 'turn IAM database authentication on')
       .option('--alias <host[:port]>', 'another name clients may sign tokens for (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
-      .option('--target-tls <mode>', 'disable, require, verify-ca or verify-full')
+      .option('--target-tls <mode>', 'prefer (default: TLS when the server offers it), disable, require, verify-ca or verify-full')
       .option('--target-tls-ca <file>', 'CA bundle that signed the server certificate (on the iamdb host)')
       .option('--target-tls-server-name <name>', 'name to verify in the server certificate')
       .option('--tag <key=value>', 'a tag (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[]),

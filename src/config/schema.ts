@@ -80,8 +80,8 @@ const managedPolicy = z.strictObject({
 });
 
 const targetTls = z.strictObject({
-  /** disable: plain TCP; require: TLS without verification; verify-full: TLS verified against `ca` and the server name. */
-  mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
+  /** disable: plain TCP; prefer: TLS when the server offers it (unverified), else plain; require: TLS without verification; verify-full: TLS verified against `ca` and the server name. */
+  mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
   ca: z.string().optional().describe('path to a PEM CA bundle that signed the server certificate'),
   serverName: z.string().optional().describe('name to verify in the server certificate (default: the target host)'),
 });
@@ -95,7 +95,7 @@ const instance = z.strictObject({
   listen: hostPort,
   aliases: z.array(hostOptionalPort).default([]),
   target: hostPort,
-  targetTls: targetTls.default({ mode: 'disable' }),
+  targetTls: targetTls.default({ mode: 'prefer' }),
   master: z.strictObject({
     username: z.string().min(1).max(63),
     password: z.string().min(1).max(4096),

@@ -17,8 +17,18 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** How the gateway's links to the real server use TLS (libpq's sslmode words). */
+export type TargetTlsMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+export const TARGET_TLS_MODES: readonly TargetTlsMode[] = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
+/** TLS when the server offers it, in clear otherwise: what every link does unless configured. */
+export const DEFAULT_TARGET_TLS_MODE: TargetTlsMode = 'prefer';
+
 export interface TargetTls {
-  readonly mode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  /**
+   * disable: plain TCP; prefer: TLS when the server offers it, else plain (no verification);
+   * require: TLS, no verification; verify-ca: the chain checked against `ca`; verify-full: and the name.
+   */
+  readonly mode: TargetTlsMode;
   readonly ca?: string;
   readonly serverName?: string;
 }

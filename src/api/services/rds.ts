@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { IamdbError } from '../../errors/index.js';
-import { parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
+import { DEFAULT_TARGET_TLS_MODE, TARGET_TLS_MODES, parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { QueryParams } from '../query-params.js';
 import { requestTagContext } from '../request-tags.js';
@@ -199,8 +199,8 @@ export function rdsService(deps: {
     checkTags(tags, tags);
     const engine = q.required('Engine');
     if (engine !== 'postgres' && engine !== 'mysql' && engine !== 'mariadb') throw invalid(`Invalid DB engine: ${engine.slice(0, 32)}. iamdb fronts postgres, mysql and mariadb.`);
-    const tlsMode = q.str('TargetTlsMode') ?? 'disable';
-    if (!['disable', 'require', 'verify-ca', 'verify-full'].includes(tlsMode)) throw invalid('TargetTlsMode must be disable, require, verify-ca or verify-full.');
+    const tlsMode = q.str('TargetTlsMode') ?? DEFAULT_TARGET_TLS_MODE;
+    if (!(TARGET_TLS_MODES as readonly string[]).includes(tlsMode)) throw invalid('TargetTlsMode must be disable, prefer, require, verify-ca or verify-full.');
     const ca = q.str('TargetTlsCaFile');
     if ((tlsMode === 'verify-ca' || tlsMode === 'verify-full') && ca === undefined) throw invalid(`TargetTlsCaFile is required when TargetTlsMode is ${tlsMode}.`);
     if (ca !== undefined) checkCaFile(ca);

@@ -13,6 +13,11 @@ export const gatewayCodes = {
   GATEWAY_UPSTREAM_UNAVAILABLE: { kind: 'Unavailable', audit: 'UpstreamUnavailable', message: 'cannot reach the database server {target}: {reason}' },
   GATEWAY_UPSTREAM_TLS_FAILED: { kind: 'Unavailable', audit: 'UpstreamUnavailable', message: 'TLS to the database server {target} failed: {reason}' },
   GATEWAY_UPSTREAM_PROTOCOL: { kind: 'ProtocolViolation', audit: 'UpstreamUnavailable', message: 'the database server {target} answered out of protocol: {reason}' },
+  GATEWAY_UPSTREAM_TLS_REQUIRED: {
+    kind: 'AccessDenied',
+    audit: 'UpstreamTlsRequired',
+    message: 'the database server refused the login of {dbUser} for its TLS requirement: {requirement}',
+  },
   GATEWAY_UPSTREAM_AUTH_FAILED: { kind: 'AccessDenied', audit: 'UpstreamAuthFailed', message: 'the database server refused the login of {dbUser}: {reason}' },
   GATEWAY_NATIVE_HANDOFF: { kind: 'Internal', message: 'cannot hand the connection to the native data path: {what}' },
   GATEWAY_NATIVE_UNAVAILABLE: { kind: 'Internal', message: 'gateway.dataPath is native but the native data path cannot be loaded: {reason}' },

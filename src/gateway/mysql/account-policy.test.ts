@@ -16,7 +16,7 @@ const dba: SessionRole = { user: 'dba', master: 'admin', accountAdmins: ['dba'] 
 const eve: SessionRole = { user: 'eve', master: 'admin', accountAdmins: ['dba'] };
 
 function decide(sql: string, role: SessionRole, prepared = false): ReturnType<typeof decideStatement> {
-  return decideStatement(classifyStatement(sql, { backslashes: 'escapes' }), role, records, prepared);
+  return decideStatement(classifyStatement(sql, { backslashes: 'escapes' }), role, records, prepared, { tls: true });
 }
 
 describe('decideStatement', () => {

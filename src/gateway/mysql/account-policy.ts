@@ -14,6 +14,9 @@
  * - The master never becomes an IAM user.
  * - A statement that may be account management but cannot be fully read is
  *   refused, as is account management inside a prepared statement.
+ * - A TLS requirement the gateway cannot meet for an IAM account (REQUIRE
+ *   X509/ISSUER/SUBJECT; REQUIRE SSL while its link to the server is in
+ *   clear) is refused, or every IAM login of the account would fail.
  * - Records change only after the server accepted a statement the gateway
  *   read. Dynamic SQL the gateway cannot see (PREPARE FROM @var) changes
  *   no record: an IAM account stays one, and its credential is reinstalled
@@ -52,7 +55,15 @@ export type RefusalReason =
   | 'MasterProtected'
   | 'PreparedAccountStatement'
   | 'UnreadDynamicSql'
-  | 'UnsafeCharset';
+  | 'UnsafeCharset'
+  | 'ServerLinkInClear'
+  | 'ClientCertificateRequired';
+
+/** What the session's own link to the server is like. */
+export interface ServerLinkFacts {
+  /** The gateway's link to the server is TLS (what an IAM account's REQUIRE SSL needs). */
+  readonly tls: boolean;
+}
 
 export type AccountDecision =
   | { readonly action: 'forward' }
@@ -143,8 +154,52 @@ function recordChanges(verdict: AccountVerdict, role: SessionRole, records: IamR
   return out;
 }
 
+/**
+ * The IAM accounts a REQUIRE clause would bind: those becoming IAM users and
+ * the IAM accounts it names without changing their authentication (an
+ * account leaving IAM is no longer the gateway's to log in as).
+ */
+function iamAccountsRequiring(verdict: AccountVerdict, role: SessionRole, records: IamRecords): Account[] {
+  const out: Account[] = [];
+  for (const effect of verdict.effects) {
+    if (effect.action === 'becomes-iam') out.push(effect.account);
+    else if (effect.action === 'untouched') out.push(...iamAccountsOf(effect.account, role, records));
+  }
+  return out;
+}
+
+/**
+ * The gateway logs in to the server for IAM users: a TLS requirement it
+ * cannot meet would lock the account out of every IAM login, so it is
+ * refused when it is made, with the reason. It has no client certificate
+ * (X509, ISSUER, SUBJECT), and REQUIRE SSL needs its own link to the server
+ * to be TLS (targetTls, and a server that offers TLS).
+ */
+function decideTlsRequirement(verdict: AccountVerdict, role: SessionRole, records: IamRecords, link: ServerLinkFacts): AccountDecision | undefined {
+  if (verdict.tlsRequirement === undefined) return undefined;
+  const account = iamAccountsRequiring(verdict, role, records)[0];
+  if (account === undefined) return undefined;
+  if (verdict.tlsRequirement === 'client-certificate') {
+    return {
+      action: 'refuse',
+      reason: 'ClientCertificateRequired',
+      errno: 'ER_NOT_SUPPORTED_YET',
+      message: `iamdb refused this statement: IAM account ${quoteAccount(account)} cannot REQUIRE X509, ISSUER or SUBJECT, since iamdb logs in to the server for IAM users and has no client certificate to present; use REQUIRE SSL (clients always reach iamdb over TLS)`,
+    };
+  }
+  if (!link.tls) {
+    return {
+      action: 'refuse',
+      reason: 'ServerLinkInClear',
+      errno: 'ER_NOT_SUPPORTED_YET',
+      message: `iamdb refused this statement: IAM account ${quoteAccount(account)} cannot REQUIRE SSL while iamdb's link to this server is not encrypted (targetTls is disable, or the server offers no TLS), or every IAM login of the account would fail; turn on TLS to the server, or leave REQUIRE SSL out (clients always reach iamdb over TLS)`,
+    };
+  }
+  return undefined;
+}
+
 /** Decides what to do with one COM_QUERY (or, with `prepared`, COM_STMT_PREPARE) text. */
-export function decideStatement(verdict: StatementVerdict, role: SessionRole, records: IamRecords, prepared = false): AccountDecision {
+export function decideStatement(verdict: StatementVerdict, role: SessionRole, records: IamRecords, prepared: boolean, link: ServerLinkFacts): AccountDecision {
   if (verdict.kind === 'other') return decideOther(verdict, role);
   if (verdict.kind === 'unknown') {
     return {
@@ -199,6 +254,8 @@ export function decideStatement(verdict: StatementVerdict, role: SessionRole, re
       }
     }
   }
+  const tlsRefusal = decideTlsRequirement(verdict, role, records, link);
+  if (tlsRefusal !== undefined) return tlsRefusal;
   if (becoming.length > 0 && verdict.rewrite !== undefined) {
     return { action: 'make-iam', verdict, accounts: becoming.map((e) => ({ user: e.account.user, host: e.account.host })) };
   }

@@ -51,6 +51,8 @@ export interface CommandRelayOptions {
   readonly mariadbCapabilities: number;
   /** Server status after login (autocommit, backslash mode). */
   readonly statusFlags: number;
+  /** Whether the link to the server is TLS (an IAM account's REQUIRE SSL needs it). */
+  readonly serverTls: boolean;
 }
 
 /** Server rows are never buffered, so this is only a sanity bound on declared lengths (MySQL's own max_allowed_packet ceiling). */
@@ -73,6 +75,7 @@ class CommandRelay {
   readonly #instance: DbInstance;
   readonly #session: SessionAudit;
   readonly #role: SessionRole;
+  readonly #serverTls: boolean;
   readonly #framer: PacketFramer;
   readonly #tracker: ResponseTracker;
   #hold: Hold | undefined;
@@ -91,6 +94,7 @@ class CommandRelay {
     this.#instance = options.deps.instance;
     this.#session = options.session;
     this.#role = { user: options.user, master: this.#instance.master.username, accountAdmins: this.#instance.accountAdmins };
+    this.#serverTls = options.serverTls;
     this.#framer = new PacketFramer({ maxAllowedPacket: options.deps.maxMessageBytes });
     this.#tracker = new ResponseTracker({
       capabilityFlags: options.capabilities,
@@ -221,7 +225,7 @@ class CommandRelay {
       find: (a: Account) => this.#deps.iamUsers.find(this.#instance.id, a),
       accountsOf: (user: string) => this.#deps.iamUsers.accountsOf(this.#instance.id, user),
     };
-    const decision = decideStatement(verdict, this.#role, records, prepared);
+    const decision = decideStatement(verdict, this.#role, records, prepared, { tls: this.#serverTls });
     this.#act(decision, packet).catch((err: unknown) => this.#fail(err));
   }
 

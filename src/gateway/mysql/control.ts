@@ -48,26 +48,39 @@ export class MysqlControl {
     private readonly connectTimeoutMs: number,
   ) {}
 
-  #connect(): Promise<mysql.Connection> {
+  /** Under `prefer`: the server's greeting offered no TLS, so this link stays in clear from then on. */
+  #clear = false;
+
+  /** The control link follows `targetTls` as sessions do (`prefer`: TLS, unverified, until the server offers none). */
+  #open(): Promise<mysql.Connection> {
     const tls = this.instance.targetTls;
-    this.#conn ??= mysql
-      .createConnection({
-        host: this.instance.target.host,
-        port: this.instance.target.port,
-        user: this.instance.master.username,
-        password: this.instance.master.password.reveal(),
-        connectTimeout: this.connectTimeoutMs,
-        connectAttributes: { program_name: 'iamdb-control' },
-        ...(tls.mode === 'disable'
-          ? {}
-          : {
-              ssl: {
-                rejectUnauthorized: tls.mode !== 'require',
-                ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-                ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-                ...(tls.serverName ? { servername: tls.serverName } : {}),
-              },
-            }),
+    const clear = tls.mode === 'disable' || this.#clear;
+    return mysql.createConnection({
+      host: this.instance.target.host,
+      port: this.instance.target.port,
+      user: this.instance.master.username,
+      password: this.instance.master.password.reveal(),
+      connectTimeout: this.connectTimeoutMs,
+      connectAttributes: { program_name: 'iamdb-control' },
+      ...(clear
+        ? {}
+        : {
+            ssl: {
+              rejectUnauthorized: tls.mode === 'verify-ca' || tls.mode === 'verify-full',
+              ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+              ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+              ...(tls.serverName ? { servername: tls.serverName } : {}),
+            },
+          }),
+    });
+  }
+
+  #connect(): Promise<mysql.Connection> {
+    this.#conn ??= this.#open()
+      .catch((err: unknown) => {
+        if (this.instance.targetTls.mode !== 'prefer' || this.#clear || (err as { code?: string }).code !== 'HANDSHAKE_NO_SSL_SUPPORT') throw err;
+        this.#clear = true;
+        return this.#open();
       })
       .then((c) => {
         c.on('error', () => this.#drop());
@@ -158,6 +171,29 @@ export class MysqlControl {
         if (typeof h === 'string') out.set(accountKey(a), h);
       }
       return out;
+    });
+  }
+
+  /**
+   * The strongest TLS requirement the server holds for `accounts` (REQUIRE
+   * SSL/CIPHER: `ssl`; X509, ISSUER, SUBJECT: `client-certificate`), to tell
+   * why it refused a login the gateway made. Both servers keep it in
+   * mysql.user (ssl_type ANY, X509 or SPECIFIED with the x509 columns).
+   */
+  async tlsRequirement(accounts: readonly Account[]): Promise<'ssl' | 'client-certificate' | undefined> {
+    return this.#use(async (c) => {
+      let found: 'ssl' | 'client-certificate' | undefined;
+      for (const a of accounts) {
+        const [rows] = await c.query<mysql.RowDataPacket[]>(
+          'SELECT ssl_type AS t, LENGTH(x509_issuer) + LENGTH(x509_subject) AS cert FROM mysql.user WHERE User = ? AND Host = ?',
+          [a.user, a.host],
+        );
+        const row = rows[0];
+        const type = String(row?.['t'] ?? '');
+        if (type === 'X509' || (type === 'SPECIFIED' && Number(row?.['cert'] ?? 0) > 0)) return 'client-certificate';
+        if (type === 'ANY' || type === 'SPECIFIED') found = 'ssl';
+      }
+      return found;
     });
   }
 

@@ -45,6 +45,7 @@ import type { ServerLoginSlots } from '../server-login-slots.js';
 import { sourceKey } from '../pre-auth.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { readClientLogin, type ClientLogin } from './client-handshake.js';
+import { mysqlConnectAttributes, type SessionIdentity } from '../server-views.js';
 import { relayCommands } from './command-relay.js';
 import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
@@ -177,7 +178,8 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       context.authenticated?.();
       const release = await deps.serverLogins.acquire(remaining(), loginAbort.signal, sourceKey(sourceIp));
       try {
-        done = await loginIamUser(deps, login, negotiated, (l) => (link = l), sourceIp);
+        const id = outcome.principal !== undefined ? { principalArn: outcome.principal, sessionId: session.sessionId } : undefined;
+        done = await loginIamUser(deps, login, negotiated, (l) => (link = l), sourceIp, id);
       } finally {
         release();
       }
@@ -211,6 +213,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       capabilities: done.capabilities,
       mariadbCapabilities: done.mariadbCapabilities,
       statusFlags: okStatusFlags(done.ok),
+      serverTls: done.link.tls,
     });
     session.end(stats);
   } catch (err) {
@@ -253,16 +256,31 @@ async function readToken(login: ClientLogin, session: SessionAudit, user: string
   return new Secret(tokenBytes.toString('utf8'));
 }
 
-/** What both login kinds send first: the client's own fields, with the capabilities toward the server. */
-function firstResponse(response: HandshakeResponse41, caps: number, mariadbCaps: number, auth: { authResponse: Buffer; authPluginName: string }): Buffer {
+/**
+ * What both login kinds send first: the client's own fields, with the capabilities toward the
+ * server. For an IAM login (`id`), the connection attributes also name the principal and the
+ * audit session (server-views.ts), whenever the server takes attributes, even if the client sent none.
+ */
+function firstResponse(
+  response: HandshakeResponse41,
+  caps: number,
+  mariadbCaps: number,
+  auth: { authResponse: Buffer; authPluginName: string },
+  link: ServerLink,
+  id?: SessionIdentity,
+): Buffer {
+  const serverTakesAttrs = (link.greeting.capabilityFlags & Capability.CLIENT_CONNECT_ATTRS) !== 0;
+  const tagged = id !== undefined && serverTakesAttrs;
+  const flags = (caps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION | (tagged ? Capability.CLIENT_CONNECT_ATTRS : 0)) >>> 0;
+  const clientAttrs = (caps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined;
   return encodeHandshakeResponse41({
     ...response,
-    capabilityFlags: (caps | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_SECURE_CONNECTION) >>> 0,
+    capabilityFlags: flags,
     mariadbCapabilities: mariadbCaps,
     authResponse: auth.authResponse,
     authPluginName: auth.authPluginName,
     database: (caps & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? response.database : undefined,
-    connectAttributes: (caps & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? response.connectAttributes : undefined,
+    connectAttributes: tagged ? mysqlConnectAttributes(clientAttrs, id) : clientAttrs,
   });
 }
 
@@ -298,7 +316,14 @@ async function openFor(
  * replaced through the control connection, once however many logins fail
  * together, and the login tried once more.
  */
-async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiated: Negotiated, track: (l: ServerLink) => void, sourceIp: string): Promise<LoggedIn> {
+async function loginIamUser(
+  deps: MysqlSessionDeps,
+  login: ClientLogin,
+  negotiated: Negotiated,
+  track: (l: ServerLink) => void,
+  sourceIp: string,
+  id: SessionIdentity | undefined,
+): Promise<LoggedIn> {
   const { instance } = deps;
   const user = login.response.username;
   const denied = (detail: string): LoginFailed => new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, login.seq), detail);
@@ -307,7 +332,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
     if (accounts.length === 0) throw denied('the account is no longer an IAM user');
     await deps.control.setPassword(accounts, pw);
   };
-  type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string };
+  type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string; readonly tls: boolean };
   const attempt = async (lease: CredentialLease): Promise<Attempt> => {
     try {
       // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
@@ -317,11 +342,11 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
       const first = firstResponse(login.response, caps, mariadbCaps, {
         authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
         authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
-      });
+      }, link, id);
       let refused: Attempt | undefined;
       const ok = await serverHandshake(link, first, {
         refused: (e) => {
-          refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}` };
+          refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}`, tls: link.tls };
           return denied(refused.detail);
         },
         challenge: async (reply) => {
@@ -340,7 +365,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
       }
       if (await credentialExpired(link)) {
         link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0));
-        return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)' };
+        return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)', tls: link.tls };
       }
       return { kind: 'ok', done: { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps } };
     } finally {
@@ -350,12 +375,34 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
   // An IAM account without a credential (its first one could not be stored) gets one installed now.
   const lease = (await deps.credentials.lease(instance.id, user, install))!;
   let result = await attempt(lease);
+  // A TLS requirement the link cannot meet explains a 1045: a new credential would not help.
+  if (result.kind === 'refused' && result.errno === 1045) await explainTlsRefusal(deps, user, result.tls, result.detail, denied);
   // 1045: the server no longer takes the credential; 1862: it has expired (PASSWORD EXPIRE, default_password_lifetime).
   if (result.kind === 'refused' && (result.errno === 1045 || result.errno === 1862)) {
     result = await attempt(await deps.credentials.replace(instance.id, user, lease.generation, install));
   }
   if (result.kind === 'refused') throw denied(result.detail);
   return result.done;
+}
+
+/**
+ * After the server refused an IAM login with 1045, asks it (control link)
+ * whether the account requires what this link cannot give: TLS over a link
+ * in clear, or a client certificate, which the gateway never has. If so the
+ * login fails with its own audit reason (the wire stays Access denied).
+ */
+async function explainTlsRefusal(deps: MysqlSessionDeps, user: string, tls: boolean, serverSaid: string, denied: (detail: string) => LoginFailed): Promise<void> {
+  const requirement = await deps.control.tlsRequirement(deps.iamUsers.accountsOf(deps.instance.id, user)).catch(() => undefined);
+  const unmet =
+    requirement === 'client-certificate'
+      ? 'REQUIRE X509, ISSUER or SUBJECT (a client certificate, which iamdb never presents for IAM users)'
+      : requirement === 'ssl' && !tls
+        ? "REQUIRE SSL, and iamdb's link to the server is in clear (targetTls is disable, or the server offers no TLS)"
+        : undefined;
+  if (unmet === undefined) return;
+  const e = new IamdbError('GATEWAY_UPSTREAM_TLS_REQUIRED', { dbUser: user, requirement: unmet });
+  const base = denied(`${e.message} (${serverSaid})`);
+  throw new LoginFailed(asAuditReason(e.audit, 'UpstreamAuthFailed'), base.wire, base.detail);
 }
 
 /**
@@ -402,7 +449,7 @@ async function loginPasswordUser(
   };
   login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: plugin, pluginData: Buffer.concat([link.greeting.authPluginData, Buffer.alloc(1)]) }), login.seq));
   const answer = await clientAnswer();
-  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }), {
+  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }, link), {
     refused: (e, payload) =>
       new LoginFailed(
         'UpstreamAuthFailed',

@@ -1,6 +1,6 @@
 /**
  * The gateway's side of a MySQL/MariaDB server login: open TCP (and TLS when
- * `targetTls` says so), read the server's greeting, send the first
+ * `targetTls` says so; by default whenever the server offers it), read the server's greeting, send the first
  * HandshakeResponse41 and work through the server's answers until OK.
  * Called only once a client has authenticated (IAM users) or has sent its
  * login answer (password users): never for a client that is merely
@@ -42,6 +42,8 @@ export interface ServerLink {
   readonly greeting: HandshakeV10;
   /** Sequence id of the next packet the gateway sends. */
   seq: number;
+  /** Whether the login goes over TLS (targetTls and what the server's greeting offers); `tls` says once it does. */
+  readonly wantsTls: boolean;
   tls: boolean;
   phase: LinkPhase;
 }
@@ -72,10 +74,13 @@ export async function openServer(instance: DbInstance, timeoutMs: number, profil
     }
     const greeting = decodeHandshakeV10(first.payload);
     profile.learn(greeting);
-    if (instance.targetTls.mode !== 'disable' && (greeting.capabilityFlags & Capability.CLIENT_SSL) === 0) {
+    const offered = (greeting.capabilityFlags & Capability.CLIENT_SSL) !== 0;
+    const mode = instance.targetTls.mode;
+    // prefer (the default): TLS whenever the server offers it, in clear otherwise.
+    if (mode !== 'disable' && mode !== 'prefer' && !offered) {
       throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${instance.target.host}:${instance.target.port}`, reason: 'the server does not offer TLS' });
     }
-    return { socket, reader, greeting, seq: 1, tls: false, phase: 'greeted' };
+    return { socket, reader, greeting, seq: 1, wantsTls: mode !== 'disable' && offered, tls: false, phase: 'greeted' };
   } catch (err) {
     socket.destroy();
     throw err;
@@ -99,14 +104,14 @@ export function serverCapabilities(negotiated: number, link: ServerLink, instanc
   }
   return (
     ((negotiated & link.greeting.capabilityFlags & ~stripped & ~Capability.CLIENT_SSL) |
-      (instance.targetTls.mode !== 'disable' ? Capability.CLIENT_SSL : 0)) >>>
+      (link.wantsTls ? Capability.CLIENT_SSL : 0)) >>>
     0
   );
 }
 
-/** Starts TLS toward the server when `targetTls` says so (SSLRequest with the capabilities of the response that follows). */
+/** Starts TLS toward the server when the link wants it (SSLRequest with the capabilities of the response that follows). */
 export async function startServerTls(link: ServerLink, instance: DbInstance, caps: number, response: HandshakeResponse41, mariadbCaps: number, timeoutMs: number, maxPacket: number): Promise<void> {
-  if (instance.targetTls.mode === 'disable') return;
+  if (!link.wantsTls) return;
   link.reader.detach();
   link.socket.write(
     encodePacket(encodeSslRequest({ capabilityFlags: caps, maxPacketSize: response.maxPacketSize, characterSet: response.characterSet, mariadbCapabilities: mariadbCaps }), link.seq++),

@@ -31,16 +31,31 @@ export function scramVerifier(password: string, iterations = 4096): string {
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
+/** node-postgres's error when the server answers the SSLRequest with 'N'. */
+const NO_TLS_ON_SERVER = /does not support SSL/;
+
 export class PostgresControl {
-  readonly #pool: pg.Pool;
+  #pool: pg.Pool;
+  /** Under `prefer`: the server said it has no TLS, so this link stays in clear from then on. */
+  #clear: boolean;
   #roleReady: Promise<void> | undefined;
 
   private readonly masterUser: string;
 
-  constructor(instance: DbInstance, connectTimeoutMs: number) {
+  constructor(
+    private readonly instance: DbInstance,
+    private readonly connectTimeoutMs: number,
+  ) {
     this.masterUser = instance.master.username;
+    this.#clear = instance.targetTls.mode === 'disable';
+    this.#pool = this.#newPool();
+  }
+
+  /** The control link follows `targetTls` as sessions do (`prefer`: TLS, unverified, until the server says it has none). */
+  #newPool(): pg.Pool {
+    const { instance } = this;
     const tls = instance.targetTls;
-    this.#pool = new pg.Pool({
+    const pool = new pg.Pool({
       host: instance.target.host,
       port: instance.target.port,
       user: instance.master.username,
@@ -48,25 +63,38 @@ export class PostgresControl {
       database: 'postgres',
       max: 10,
       idleTimeoutMillis: 30_000,
-      connectionTimeoutMillis: connectTimeoutMs,
+      connectionTimeoutMillis: this.connectTimeoutMs,
       application_name: 'iamdb-control',
-      ssl:
-        tls.mode === 'disable'
-          ? false
-          : {
-              rejectUnauthorized: tls.mode !== 'require',
-              ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-              ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-              ...(tls.serverName ? { servername: tls.serverName } : {}),
-            },
+      ssl: this.#clear
+        ? false
+        : {
+            rejectUnauthorized: tls.mode === 'verify-ca' || tls.mode === 'verify-full',
+            ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+            ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+            ...(tls.serverName ? { servername: tls.serverName } : {}),
+          },
     });
-    this.#pool.on('error', () => undefined);
+    pool.on('error', () => undefined);
+    return pool;
+  }
+
+  /** Runs `fn` on the pool; under `prefer`, a server without TLS gets the pool again in clear, once. */
+  async #run<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.#pool);
+    } catch (err) {
+      if (this.#clear || this.instance.targetTls.mode !== 'prefer' || !NO_TLS_ON_SERVER.test(String((err as Error)?.message))) throw err;
+      this.#clear = true;
+      const old = this.#pool;
+      this.#pool = this.#newPool();
+      void old.end().catch(() => undefined);
+      return fn(this.#pool);
+    }
   }
 
   /** Creates the NOLOGIN role `rds_iam` if missing (once per process, retried after failures). */
   ensureRdsIamRole(): Promise<void> {
-    this.#roleReady ??= this.#pool
-      .query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$`)
+    this.#roleReady ??= this.#run((p) => p.query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$`))
       .then(() => undefined)
       .catch((err: unknown) => {
         this.#roleReady = undefined;
@@ -78,7 +106,7 @@ export class PostgresControl {
   /** True when `user` is (directly or through other roles) a member of rds_iam. */
   async isIamUser(user: string): Promise<boolean> {
     await this.ensureRdsIamRole();
-    const res = await this.#pool.query<{ iam: boolean }>(IAM_MEMBERSHIP_SQL, [user]);
+    const res = await this.#run((p) => p.query<{ iam: boolean }>(IAM_MEMBERSHIP_SQL, [user]));
     return res.rows[0]?.iam === true;
   }
 
@@ -86,7 +114,7 @@ export class PostgresControl {
   async setPassword(user: string, password: Secret<string>): Promise<void> {
     // Defence in depth: the session never asks, but the master's password is what this link logs in with.
     if (user === this.masterUser) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: "changing the master user's password" });
-    const client = await this.#pool.connect();
+    const client = await this.#run((p) => p.connect());
     try {
       const ident = client.escapeIdentifier(user);
       await client.query(`ALTER ROLE ${ident} WITH PASSWORD '${scramVerifier(password.reveal())}'`);

@@ -36,12 +36,13 @@ import type { ConnectionContext } from '../listener.js';
 import type { ServerLoginSlots } from '../server-login-slots.js';
 import { sourceKey } from '../pre-auth.js';
 import { relay } from '../relay.js';
+import { pgApplicationName, pgStartupOptions, type SessionIdentity } from '../server-views.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { SocketReader } from '../socket-reader.js';
 import type { CancelMap } from './cancel-map.js';
 import type { PostgresControl } from './control.js';
 import { MessageReader } from './messages.js';
-import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamSession } from './upstream.js';
+import { loginUpstream, openUpstream, refusedForCleartext, sendUpstreamCancel, type UpstreamSession } from './upstream.js';
 
 export interface PostgresSessionDeps {
   readonly instance: DbInstance;
@@ -84,6 +85,12 @@ const FORWARDED_PARAMS = new Set([
   'work_mem',
   'jit',
 ]);
+
+/** Adds the session's principal and id to what the server sees: application_name and custom settings in `options`. */
+function tagForServer(params: Map<string, string>, id: SessionIdentity): void {
+  params.set('application_name', pgApplicationName(params.get('application_name'), id));
+  params.set('options', pgStartupOptions(params.get('options'), id));
+}
 
 function fatal(code: string, message: string, extra: Partial<ErrorFields> = {}): Buffer {
   return encodeErrorResponse({ severity: 'FATAL', code, message, ...extra });
@@ -241,6 +248,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     }
 
     let who: Record<string, unknown> = {};
+    let tagged = false;
     if (isIamUser) {
       const outcome = await deps.iamLogin.authenticate({ instance, token: password, dbUser: startup.user, sourceIp });
       who = identityFields(outcome);
@@ -249,6 +257,11 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       }
       // The client has proven who it is: it no longer counts as unauthenticated.
       context.authenticated?.();
+      // The server's own views (pg_stat_activity, %a in the log) show who is behind the session.
+      if (outcome.principal !== undefined) {
+        tagForServer(params, { principalArn: outcome.principal, sessionId: session.sessionId });
+        tagged = true;
+      }
     }
 
     // ---- Log in to the real server (a bounded number of these at once per endpoint). ----
@@ -272,8 +285,10 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     if (!result.ok) {
       const e = result.error;
       const authFailure = e.code === SqlState.INVALID_PASSWORD || e.code === SqlState.INVALID_AUTHORIZATION_SPECIFICATION;
+      // hostssl-only pg_hba.conf and a link in clear: say so in the audit log (the wire stays as it is).
+      const forTls = refusedForCleartext(e);
       throw new LoginFailed(
-        isIamUser ? 'UpstreamAuthFailed' : authFailure ? 'UpstreamAuthFailed' : 'UpstreamRefused',
+        forTls ? 'UpstreamTlsRequired' : isIamUser ? 'UpstreamAuthFailed' : authFailure ? 'UpstreamAuthFailed' : 'UpstreamRefused',
         // IAM users see the PAM failure for auth problems; other server errors pass through as the server said them.
         isIamUser && authFailure ? pamFailed : encodeErrorResponse({ ...e, severity: 'FATAL' }),
         `${e.code}: ${e.message}`,
@@ -290,7 +305,11 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       send: (key) => sendUpstreamCancel(instance, key),
     });
     const out: Buffer[] = [encodeAuthenticationOk()];
-    for (const [name, value] of upstream.parameters) out.push(encodeParameterStatus({ name, value }));
+    for (const [name, value] of upstream.parameters) {
+      // The client sees its own application_name, not the tag the server was given.
+      const shown = name === 'application_name' && tagged ? (startup.params.get('application_name') ?? '') : value;
+      out.push(encodeParameterStatus({ name, value: shown }));
+    }
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: upstream.transactionStatus as 'I' | 'T' | 'E' }));
     clearTimeout(timer);

@@ -29,7 +29,12 @@ function targetName(instance: DbInstance): string {
   return `${instance.target.host}:${instance.target.port}`;
 }
 
-/** Opens TCP (and TLS if configured) to the instance's server. */
+/**
+ * Opens TCP, then TLS as `targetTls` says: under `prefer` (the default) a
+ * server that answers the SSLRequest with 'N' gets the login in clear, as
+ * libpq's sslmode=prefer does; every other mode but `disable` refuses it.
+ * `serverEndPoint` is present exactly when the link is TLS.
+ */
 export async function openUpstream(instance: DbInstance, timeoutMs: number): Promise<{ socket: Socket; serverEndPoint?: Buffer }> {
   const socket = await connectTarget(instance, timeoutMs);
   if (instance.targetTls.mode === 'disable') return { socket };
@@ -49,6 +54,7 @@ export async function openUpstream(instance: DbInstance, timeoutMs: number): Pro
     });
     socket.removeAllListeners('close');
     // Exactly one byte: anything more was sent before TLS and must not be trusted.
+    if (answer.length === 1 && answer[0] === 0x4e /* N */ && instance.targetTls.mode === 'prefer') return { socket };
     if (answer.length !== 1 || answer[0] !== 0x53 /* S */) {
       throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', {
         target: targetName(instance),
@@ -110,6 +116,16 @@ export async function loginUpstream(
       };
     }
   }
+}
+
+/**
+ * True when the server refused a login only because the link is in clear:
+ * pg_hba.conf has no line (or a reject line) for unencrypted connections
+ * (`hostssl` only). PostgreSQL 14+ ends that message with "no encryption",
+ * older ones with "SSL off".
+ */
+export function refusedForCleartext(error: ErrorFields): boolean {
+  return error.code === '28000' && error.message.includes('pg_hba.conf') && /, (no encryption|SSL off)$/.test(error.message);
 }
 
 /** Sends a CancelRequest to the server for the given upstream key. */

@@ -116,5 +116,6 @@ export type {
   PasswordHashes,
   SessionAccount,
   StatementVerdict,
+  TlsRequirement,
   UnknownVerdict,
 } from './account-statements/types.js';

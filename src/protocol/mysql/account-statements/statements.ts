@@ -22,7 +22,7 @@ const CLOSE = 0x29;
 function verdict(
   statement: AccountVerdict['statement'],
   effects: EffectList,
-  flags: Partial<Pick<AccountVerdict, 'ifExists' | 'ifNotExists' | 'orReplace'>> = {},
+  flags: Partial<Pick<AccountVerdict, 'ifExists' | 'ifNotExists' | 'orReplace' | 'tlsRequirement'>> = {},
 ): AccountVerdict {
   return {
     kind: 'account',
@@ -31,6 +31,7 @@ function verdict(
     ifExists: flags.ifExists ?? false,
     ifNotExists: flags.ifNotExists ?? false,
     orReplace: flags.orReplace ?? false,
+    ...(flags.tlsRequirement !== undefined ? { tlsRequirement: flags.tlsRequirement } : {}),
   };
 }
 
@@ -57,7 +58,7 @@ export function createOrAlterUser(c: Cursor, verb: 'create' | 'alter', orReplace
     }
     specs.push({ account: accountRef(c), auth: authOption(c, verb) });
   } while (c.acceptPunct(COMMA));
-  trailingClauses(c, verb);
+  const clauses = trailingClauses(c, verb);
   const effects = new EffectList();
   const iam = specs.filter((s) => s.auth.kind === 'iam').length;
   if (iam > 0) {
@@ -75,7 +76,7 @@ export function createOrAlterUser(c: Cursor, verb: 'create' | 'alter', orReplace
       effects.add({ action: 'changes-auth', account, change: 'no-password', retainsCurrentPassword: false });
     } else effects.add({ action: 'untouched', account });
   }
-  return verdict(verb === 'create' ? 'CREATE USER' : 'ALTER USER', effects, { ifExists, ifNotExists, orReplace });
+  return verdict(verb === 'create' ? 'CREATE USER' : 'ALTER USER', effects, { ifExists, ifNotExists, orReplace, ...clauses });
 }
 
 /** DROP USER [IF EXISTS] account, ...: the cursor is after USER. */
@@ -172,8 +173,8 @@ export function grant(c: Cursor): AccountVerdict {
       effects.add({ action: 'changes-auth', account, change: auth.change, retainsCurrentPassword: false, ...plugin });
     }
   } while (c.acceptPunct(COMMA));
-  trailingClauses(c, 'grant');
-  return verdict('GRANT', effects);
+  const clauses = trailingClauses(c, 'grant');
+  return verdict('GRANT', effects, clauses);
 }
 
 /**

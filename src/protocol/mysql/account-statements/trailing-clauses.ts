@@ -12,6 +12,7 @@
  */
 import { accountRef } from './accounts.js';
 import { adjacent, Cursor, NotUnderstood } from './cursor.js';
+import type { TlsRequirement } from './types.js';
 
 /** Which statement's clauses are allowed. */
 export type ClauseContext = 'create' | 'alter' | 'grant';
@@ -37,12 +38,24 @@ function number(c: Cursor): void {
   }
 }
 
-function requireClause(c: Cursor): void {
-  if (c.acceptWord('NONE')) return;
+/** REQUIRE NONE | tls_option [[AND] tls_option] ...: what it asks of the connections (undefined for NONE). */
+function requireClause(c: Cursor): TlsRequirement | undefined {
+  if (c.acceptWord('NONE')) return undefined;
+  let asks: TlsRequirement = 'ssl';
   for (let first = true; ; first = false) {
-    if (!first && !c.acceptWord('AND') && !isTlsOption(c)) return;
-    if (c.acceptWord('SSL') || c.acceptWord('X509')) continue;
-    if (c.acceptWord('CIPHER') || c.acceptWord('ISSUER') || c.acceptWord('SUBJECT')) {
+    if (!first && !c.acceptWord('AND') && !isTlsOption(c)) return asks;
+    if (c.acceptWord('SSL')) continue;
+    if (c.acceptWord('X509')) {
+      asks = 'client-certificate';
+      continue;
+    }
+    if (c.acceptWord('CIPHER')) {
+      c.expectString();
+      continue;
+    }
+    // ISSUER and SUBJECT are about the client's certificate.
+    if (c.acceptWord('ISSUER') || c.acceptWord('SUBJECT')) {
+      asks = 'client-certificate';
       c.expectString();
       continue;
     }
@@ -109,13 +122,18 @@ function roleList(c: Cursor, allowExcept: boolean): void {
   while (c.acceptPunct(COMMA));
 }
 
+/** What the clauses read so far ask of connections (the last REQUIRE wins, as on the server). */
+interface ClauseFindings {
+  tls: TlsRequirement | undefined;
+}
+
 /** One clause; false when the word at the cursor starts none. */
-function clause(c: Cursor, context: ClauseContext): boolean {
+function clause(c: Cursor, context: ClauseContext, found: ClauseFindings): boolean {
   const word = c.wordAt();
   switch (word) {
     case 'REQUIRE':
       c.next();
-      requireClause(c);
+      found.tls = requireClause(c);
       return true;
     case 'WITH':
       c.next();
@@ -171,8 +189,10 @@ function grantAs(c: Cursor): boolean {
  *
  * @example trailingClauses(cursor, 'alter') // after "ALTER USER a": REQUIRE SSL WITH MAX_USER_CONNECTIONS 5
  */
-export function trailingClauses(c: Cursor, context: ClauseContext): void {
+export function trailingClauses(c: Cursor, context: ClauseContext): { tlsRequirement?: TlsRequirement } {
+  const found: ClauseFindings = { tls: undefined };
   while (!c.atEnd()) {
-    if (!clause(c, context)) throw new NotUnderstood('unexpected clause after the accounts');
+    if (!clause(c, context, found)) throw new NotUnderstood('unexpected clause after the accounts');
   }
+  return found.tls === undefined ? {} : { tlsRequirement: found.tls };
 }

@@ -69,6 +69,9 @@ export type AccountEffect =
       readonly account: AccountRef;
     };
 
+/** What a REQUIRE clause asks of an account's connections (see {@link AccountVerdict.tlsRequirement}). */
+export type TlsRequirement = 'ssl' | 'client-certificate';
+
 /** The account statements the recognizer reads. */
 export type AccountStatementName = 'CREATE USER' | 'ALTER USER' | 'DROP USER' | 'RENAME USER' | 'SET PASSWORD' | 'GRANT';
 
@@ -87,6 +90,13 @@ export interface AccountVerdict {
   readonly ifNotExists: boolean;
   /** CREATE OR REPLACE USER: existing accounts are dropped and created again. */
   readonly orReplace: boolean;
+  /**
+   * What a REQUIRE clause asks of the named accounts' connections, when the
+   * statement has one that asks something: `ssl` (REQUIRE SSL, CIPHER),
+   * `client-certificate` (X509, ISSUER, SUBJECT: the client must present a
+   * certificate). Absent without REQUIRE or with REQUIRE NONE.
+   */
+  readonly tlsRequirement?: TlsRequirement;
   /**
    * Present exactly when the effects are all 'becomes-iam': the statement's
    * bytes with each clause replaced by `IDENTIFIED BY PASSWORD '<hash>'`.
