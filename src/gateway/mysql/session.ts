@@ -34,7 +34,6 @@ import {
   encodePacket,
   errPacketFor,
   decodeOkPacket,
-  scrambleNativePassword,
   type HandshakeResponse41,
 } from '../../protocol/mysql/index.js';
 import type { CredentialLease, DbInstance, ManagedCredentials } from '../../rds/index.js';
@@ -50,7 +49,7 @@ import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
 import { STRIPPED_CAPS, gatewayGreeting, type ServerProfileCache } from './greeting.js';
 import type { MysqlIamUsers } from './iam-users.js';
-import { abandonServerLink, openServer, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
+import { abandonServerLink, openServer, passwordHandshake, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
 
 export interface MysqlSessionDeps {
   readonly instance: DbInstance;
@@ -313,23 +312,15 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
       // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
       // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
       const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
-      const password = lease.password.reveal();
-      const first = firstResponse(login.response, caps, mariadbCaps, {
-        authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
-        authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
-      });
       let refused: Attempt | undefined;
-      const ok = await serverHandshake(link, first, {
+      // The plugin the greeting names and every later answer (caching_sha2_password's fast path, full
+      // authentication over TLS or with the server's RSA key, switches): upstream.ts / server-auth.ts.
+      const ok = await passwordHandshake(link, lease.password.reveal(), (auth) => firstResponse(login.response, caps, mariadbCaps, auth), {
         refused: (e) => {
           refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}` };
           return denied(refused.detail);
         },
-        challenge: async (reply) => {
-          if (reply.payload[0] !== PacketHeader.EOF) throw denied('unexpected packet from the server during login');
-          const sw = decodeAuthSwitchRequest(reply.payload);
-          if (sw.pluginName !== AuthPlugin.MYSQL_NATIVE_PASSWORD) throw denied(`server asked for ${sw.pluginName}`);
-          return scrambleNativePassword(password, sw.pluginData.subarray(0, 20));
-        },
+        failed: (reason) => denied(reason),
       }).catch((err: unknown) => {
         if (refused !== undefined) return undefined;
         throw err;
