@@ -90,7 +90,9 @@ async function scriptedServer(steps: Step[]): Promise<{ port: number; transcript
         if (step.from === 'server') socket.write(encodePacket(serverPayload(step), step.seq));
         else received.push(await nextPacket());
       }
-      socket.end();
+      // Anything the gateway sends after the script (until it closes) is kept too: an exact transcript.
+      await new Promise<void>((res) => (socket.destroyed ? res() : socket.once('close', () => res())));
+      received.push(...queue);
     })().then(finish, failed);
   });
   servers.push(server);
@@ -164,6 +166,7 @@ describe('server login against reconstructed MySQL 8 exchanges (not a live serve
   it('MySQL 8.4 full authentication with a configured server key: no key request', async () => {
     const { outcome, received } = await login('mysql-8.4-full-auth-configured-key', { serverPublicKey: publicPem });
     expect(outcome).toEqual(serverPayload({ from: 'server', seq: 4, packet: 'ok' }));
+    expect(received).toHaveLength(2);
     expect(received.map((p) => p.sequenceId)).toEqual([1, 3]);
     expect(decrypt(received[1]!.payload, greetingNonce('greeting-8.4.3'))).toBe(`${pw}\0`);
   });
@@ -171,6 +174,7 @@ describe('server login against reconstructed MySQL 8 exchanges (not a live serve
   it('MySQL 8.0 greeting with mysql_native_password, account on caching_sha2: follows the AuthSwitchRequest', async () => {
     const { outcome, received, steps } = await login('mysql-8.0-switch-to-caching-sha2');
     expect(outcome).toEqual(serverPayload({ from: 'server', seq: 5, packet: 'ok' }));
+    expect(received).toHaveLength(2);
     expect(decodeHandshakeResponse41(received[0]!.payload).authPluginName).toBe(AuthPlugin.MYSQL_NATIVE_PASSWORD);
     const switchNonce = partBytes(steps[2]!.parts![2]!);
     expect(received[1]!.sequenceId).toBe(3);
