@@ -49,7 +49,7 @@ import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
 import { STRIPPED_CAPS, gatewayGreeting, type ServerProfileCache } from './greeting.js';
 import type { MysqlIamUsers } from './iam-users.js';
-import { abandonServerLink, openServer, passwordHandshake, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
+import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
 
 export interface MysqlSessionDeps {
   readonly instance: DbInstance;
@@ -313,6 +313,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
       // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
       const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
       let refused: Attempt | undefined;
+      const serverPublicKey = configuredServerKey(instance, link);
       // The plugin the greeting names and every later answer (caching_sha2_password's fast path, full
       // authentication over TLS or with the server's RSA key, switches): upstream.ts / server-auth.ts.
       const ok = await passwordHandshake(link, lease.password.reveal(), (auth) => firstResponse(login.response, caps, mariadbCaps, auth), {
@@ -321,6 +322,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
           return denied(refused.detail);
         },
         failed: (reason) => denied(reason),
+        ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
       }).catch((err: unknown) => {
         if (refused !== undefined) return undefined;
         throw err;

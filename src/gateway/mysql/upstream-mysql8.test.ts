@@ -19,7 +19,7 @@ import { AuthPlugin, PacketFramer, decodeHandshakeResponse41, encodeHandshakeRes
 import type { DbInstance } from '../../rds/index.js';
 import { LoginFailed } from '../session-common.js';
 import { ServerProfileCache } from './greeting.js';
-import { openServer, passwordHandshake } from './upstream.js';
+import { configuredServerKey, openServer, passwordHandshake } from './upstream.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/mysql8');
 const recorded = JSON.parse(readFileSync(join(fixtures, 'exchanges.json'), 'utf8')) as {
@@ -28,7 +28,6 @@ const recorded = JSON.parse(readFileSync(join(fixtures, 'exchanges.json'), 'utf8
   packets: Record<string, Array<[string, string]>>;
 };
 type Step = { from: 'server' | 'client'; seq: number; packet?: string; parts?: Array<[string, string]> };
-const publicPem = readFileSync(join(fixtures, 'server-rsa-public.pem'), 'utf8');
 const privatePem = readFileSync(join(fixtures, 'server-rsa-private.pem'), 'utf8');
 
 const require = createRequire(import.meta.url);
@@ -100,15 +99,16 @@ async function scriptedServer(steps: Step[]): Promise<{ port: number; transcript
   return { port: (server.address() as AddressInfo).port, transcript: { received, done } };
 }
 
-function instanceAt(port: number): DbInstance {
-  return { id: 'my8', engineName: 'mysql', target: { host: '127.0.0.1', port }, targetTls: { mode: 'disable' } } as unknown as DbInstance;
+function instanceAt(port: number, rsaPublicKey?: string): DbInstance {
+  const targetTls = { mode: 'disable', ...(rsaPublicKey !== undefined ? { rsaPublicKey } : {}) };
+  return { id: 'my8', engineName: 'mysql', target: { host: '127.0.0.1', port }, targetTls } as unknown as DbInstance;
 }
 
 /** Runs the gateway's login against one exchange; returns the OK payload or the error. */
-async function login(name: string, options: { password?: string; serverPublicKey?: string } = {}) {
+async function login(name: string, options: { password?: string; rsaPublicKeyFile?: string } = {}) {
   const { steps } = recorded.exchanges[name]!;
   const { port, transcript } = await scriptedServer(steps);
-  const instance = instanceAt(port);
+  const instance = instanceAt(port, options.rsaPublicKeyFile);
   const profile = new ServerProfileCache('mysql', () => Promise.reject(new Error('no control link in this test')));
   const link = await openServer(instance, 5_000, profile, 1 << 20);
   const first = (auth: { authPluginName: string; authResponse: Buffer }): Buffer =>
@@ -126,7 +126,7 @@ async function login(name: string, options: { password?: string; serverPublicKey
   const outcome = await passwordHandshake(link, options.password ?? recorded.password, first, {
     refused: (e) => new LoginFailed('UpstreamAuthFailed', Buffer.alloc(0), `${e.errno}: ${e.message}`),
     failed: (reason) => new Error(reason),
-    ...(options.serverPublicKey !== undefined ? { serverPublicKey: options.serverPublicKey } : {}),
+    serverPublicKey: configuredServerKey(instance, link),
   }).catch((err: unknown) => err as Error);
   link.socket.destroy();
   await transcript.done;
@@ -163,8 +163,8 @@ describe('server login against reconstructed MySQL 8 exchanges (not a live serve
     expect(decrypt(received[2]!.payload, greetingNonce('greeting-8.4.3'))).toBe(`${pw}\0`);
   });
 
-  it('MySQL 8.4 full authentication with a configured server key: no key request', async () => {
-    const { outcome, received } = await login('mysql-8.4-full-auth-configured-key', { serverPublicKey: publicPem });
+  it('MySQL 8.4 full authentication with the key of targetTls.rsaPublicKey: no key request', async () => {
+    const { outcome, received } = await login('mysql-8.4-full-auth-configured-key', { rsaPublicKeyFile: join(fixtures, 'server-rsa-public.pem') });
     expect(outcome).toEqual(serverPayload({ from: 'server', seq: 4, packet: 'ok' }));
     expect(received).toHaveLength(2);
     expect(received.map((p) => p.sequenceId)).toEqual([1, 3]);

@@ -7,6 +7,7 @@
  * connected.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { IamdbError } from '../../errors/index.js';
 import {
@@ -156,7 +157,7 @@ export function passwordHandshake(
   link: ServerLink,
   password: string,
   first: (auth: { authPluginName: string; authResponse: Buffer }) => Buffer,
-  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; failed: (reason: string) => Error; serverPublicKey?: string | KeyObject },
+  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; failed: (reason: string) => Error; serverPublicKey?: string | KeyObject | undefined },
 ): Promise<Buffer> {
   const auth = new ServerAuth(link.greeting, { password, tls: link.tls, ...(handlers.serverPublicKey !== undefined ? { serverPublicKey: handlers.serverPublicKey } : {}) });
   return serverHandshake(link, first(auth.first), {
@@ -167,6 +168,28 @@ export function passwordHandshake(
       return step.kind === 'send' ? step.payload : undefined;
     },
   });
+}
+
+/** Configured server public keys by path, read once (a new key file needs a restart, as the server's does). */
+const configuredKeys = new Map<string, string>();
+
+/**
+ * The server's RSA public key from `targetTls.rsaPublicKey`, when configured
+ * and the link has no TLS (with TLS full authentication needs no key).
+ */
+export function configuredServerKey(instance: DbInstance, link: ServerLink): string | undefined {
+  const path = instance.targetTls.rsaPublicKey;
+  if (path === undefined || link.tls) return undefined;
+  let pem = configuredKeys.get(path);
+  if (pem === undefined) {
+    try {
+      pem = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: `${instance.target.host}:${instance.target.port}`, reason: `cannot read targetTls.rsaPublicKey (${(err as { code?: string }).code ?? 'error'})` });
+    }
+    configuredKeys.set(path, pem);
+  }
+  return pem;
 }
 
 /** How long an abandoned login may take to end with the server's refusal. */
