@@ -20,6 +20,7 @@ import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
 import {
   AuthPlugin,
+  CachingSha2,
   Capability,
   Command,
   charsetOfCollationId,
@@ -365,6 +366,11 @@ async function credentialExpired(link: ServerLink): Promise<boolean> {
   throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'unexpected answer to the login check' });
 }
 
+/** AuthMoreData 0x03: caching_sha2_password's fast-auth success, after which the server sends OK unasked. */
+function isFastAuthSuccess(payload: Buffer): boolean {
+  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.FAST_AUTH_SUCCESS;
+}
+
 /**
  * Logs in as a password user: connects, switches the client to the
  * server's scramble for the plugin it chose, and relays the exchange.
@@ -409,6 +415,11 @@ async function loginPasswordUser(
       }
       // AuthSwitchRequest or AuthMoreData: to the client, its answer to the server.
       login.socket.write(encodePacket(reply.payload, login.seq));
+      if (isFastAuthSuccess(reply.payload)) {
+        // caching_sha2_password's fast path (MySQL 8): the client answers nothing, the server's OK follows.
+        login.seq = (login.seq + 1) & 0xff;
+        return undefined;
+      }
       return clientAnswer();
     },
   });
