@@ -229,7 +229,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
     },
     instances: parsed.instances.map((inst) => ({
       ...inst,
-      targetTls: { ...inst.targetTls, ...(inst.targetTls.ca !== undefined ? { ca: absolute(inst.targetTls.ca) } : {}) },
+      targetTls: {
+        ...inst.targetTls,
+        ...(inst.targetTls.ca !== undefined ? { ca: absolute(inst.targetTls.ca) } : {}),
+        ...(inst.targetTls.rsaPublicKey !== undefined ? { rsaPublicKey: absolute(inst.targetTls.rsaPublicKey) } : {}),
+      },
       master: { username: inst.master.username, password: new Secret(inst.master.password) },
     })),
   };

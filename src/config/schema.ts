@@ -84,6 +84,10 @@ const targetTls = z.strictObject({
   mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
   ca: z.string().optional().describe('path to a PEM CA bundle that signed the server certificate'),
   serverName: z.string().optional().describe('name to verify in the server certificate (default: the target host)'),
+  rsaPublicKey: z
+    .string()
+    .optional()
+    .describe("MySQL 8: path to the server's RSA public key (PEM), for caching_sha2_password logins over a link without TLS; without it the gateway asks the server for its key"),
 });
 
 const instance = z.strictObject({

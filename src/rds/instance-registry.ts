@@ -31,6 +31,8 @@ export interface TargetTls {
   readonly mode: TargetTlsMode;
   readonly ca?: string;
   readonly serverName?: string;
+  /** MySQL 8: the server's RSA public key file (PEM) for caching_sha2_password without TLS. */
+  readonly rsaPublicKey?: string;
 }
 
 export interface InstanceDefinition {

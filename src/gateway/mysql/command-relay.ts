@@ -29,7 +29,6 @@ import {
   commandDisposition,
   encodePacket,
   errPacketFor,
-  nativePasswordHash,
   needsClassification,
   type Account,
   type MysqlPacket,
@@ -40,6 +39,7 @@ import { relay, type RelayResult } from '../relay.js';
 import type { SessionAudit } from '../session-common.js';
 import { decideStatement, isAccountAdmin, type AccountDecision, type RecordChange, type SessionRole } from './account-policy.js';
 import { MysqlConnectionIds } from './connection-ids.js';
+import { credentialFormatFor } from './credential-format.js';
 import type { MysqlSessionDeps } from './session.js';
 
 export interface CommandRelayOptions {
@@ -256,8 +256,10 @@ class CommandRelay {
     const instance = this.#instance;
     const drafts = new Map<string, CredentialDraft>();
     for (const a of decision.accounts) if (!drafts.has(a.user)) drafts.set(a.user, await this.#deps.credentials.draft(instance.id, a.user));
-    const hashes = new Map(decision.accounts.map((a) => [accountKey(a), nativePasswordHash(drafts.get(a.user)!.password.reveal())]));
-    const rewritten = decision.verdict.rewrite!(hashes);
+    // The syntax and plugin the server takes (MariaDB, MySQL 8+ or older MySQL), by its greeting's version.
+    const format = credentialFormatFor(this.#deps.profile.current.serverVersion);
+    const hashes = new Map(decision.accounts.map((a) => [accountKey(a), format.hash(drafts.get(a.user)!.password.reveal())]));
+    const rewritten = decision.verdict.rewrite!(hashes, format.dialect);
     const payload = Buffer.concat([Buffer.from([Command.COM_QUERY]), rewritten]);
     this.#await(payload, async (end) => {
       if (end.outcome !== 'ok') return;

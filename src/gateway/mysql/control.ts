@@ -13,9 +13,10 @@
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { IamdbError } from '../../errors/index.js';
-import { NATIVE_PASSWORD_HASH_PATTERN, accountKey, nativePasswordHash } from '../../protocol/mysql/index.js';
+import { accountKey } from '../../protocol/mysql/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
+import { alterUserStatement, credentialFormatFor } from './credential-format.js';
 import type { Account } from './iam-users.js';
 
 /** What the server's greeting says that the gateway's own greeting repeats. */
@@ -140,21 +141,27 @@ export class MysqlControl {
   }
 
   /**
-   * Installs `password` (as its native-password hash, never in clear) on
-   * each of `accounts`, which must all be the same IAM user.
+   * Installs `password` (as a hash, never in clear) on each of `accounts`,
+   * which must all be the same IAM user: a caching_sha2_password hash on
+   * MySQL 8+, a native one elsewhere (credential-format.ts), by the version
+   * this connection's greeting showed.
    */
   async setPassword(accounts: readonly Account[], password: Secret<string>): Promise<void> {
     if (accounts.some((a) => a.user === this.instance.master.username)) {
       throw new IamdbError('GATEWAY_UNSUPPORTED', { what: "changing the master user's password" });
     }
-    const hash = nativePasswordHash(password.reveal());
-    if (!NATIVE_PASSWORD_HASH_PATTERN.test(hash)) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a malformed password hash' });
     await this.#use(async (c) => {
+      const format = credentialFormatFor(this.#serverVersion(c));
       for (const a of accounts) {
-        // Both MariaDB 10.4+ and MySQL 5.7+/8.0 take this form.
-        await c.query(`ALTER USER ${c.escape(a.user)}@${c.escape(a.host)} IDENTIFIED WITH mysql_native_password AS '${hash}'`);
+        await c.query(alterUserStatement(`${c.escape(a.user)}@${c.escape(a.host)}`, format.hash(password.reveal())));
       }
     });
+  }
+
+  /** The version string of the control connection's greeting; without one, the engine's usual default. */
+  #serverVersion(c: mysql.Connection): string {
+    const hs = (c as unknown as { connection?: { _handshakePacket?: Mysql2Handshake } }).connection?._handshakePacket;
+    return hs?.serverVersion ?? (this.instance.engineName === 'mariadb' ? 'MariaDB' : '8.0.0');
   }
 
   /**

@@ -20,6 +20,7 @@ import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
 import {
   AuthPlugin,
+  CachingSha2,
   Capability,
   Command,
   charsetOfCollationId,
@@ -34,7 +35,6 @@ import {
   encodePacket,
   errPacketFor,
   decodeOkPacket,
-  scrambleNativePassword,
   type HandshakeResponse41,
 } from '../../protocol/mysql/index.js';
 import type { CredentialLease, DbInstance, ManagedCredentials } from '../../rds/index.js';
@@ -51,7 +51,7 @@ import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
 import { STRIPPED_CAPS, gatewayGreeting, type ServerProfileCache } from './greeting.js';
 import type { MysqlIamUsers } from './iam-users.js';
-import { abandonServerLink, openServer, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
+import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
 
 export interface MysqlSessionDeps {
   readonly instance: DbInstance;
@@ -338,23 +338,17 @@ async function loginIamUser(
       // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
       // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
       const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
-      const password = lease.password.reveal();
-      const first = firstResponse(login.response, caps, mariadbCaps, {
-        authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
-        authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
-      }, link, id);
       let refused: Attempt | undefined;
-      const ok = await serverHandshake(link, first, {
+      const serverPublicKey = configuredServerKey(instance, link);
+      // The plugin the greeting names and every later answer (caching_sha2_password's fast path, full
+      // authentication over TLS or with the server's RSA key, switches): upstream.ts / server-auth.ts.
+      const ok = await passwordHandshake(link, lease.password.reveal(), (auth) => firstResponse(login.response, caps, mariadbCaps, auth, link, id), {
         refused: (e) => {
           refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}`, tls: link.tls };
           return denied(refused.detail);
         },
-        challenge: async (reply) => {
-          if (reply.payload[0] !== PacketHeader.EOF) throw denied('unexpected packet from the server during login');
-          const sw = decodeAuthSwitchRequest(reply.payload);
-          if (sw.pluginName !== AuthPlugin.MYSQL_NATIVE_PASSWORD) throw denied(`server asked for ${sw.pluginName}`);
-          return scrambleNativePassword(password, sw.pluginData.subarray(0, 20));
-        },
+        failed: (reason) => denied(reason),
+        ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
       }).catch((err: unknown) => {
         if (refused !== undefined) return undefined;
         throw err;
@@ -419,6 +413,11 @@ async function credentialExpired(link: ServerLink): Promise<boolean> {
   throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'unexpected answer to the login check' });
 }
 
+/** AuthMoreData 0x03: caching_sha2_password's fast-auth success, after which the server sends OK unasked. */
+function isFastAuthSuccess(payload: Buffer): boolean {
+  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.FAST_AUTH_SUCCESS;
+}
+
 /**
  * Logs in as a password user: connects, switches the client to the
  * server's scramble for the plugin it chose, and relays the exchange.
@@ -463,6 +462,11 @@ async function loginPasswordUser(
       }
       // AuthSwitchRequest or AuthMoreData: to the client, its answer to the server.
       login.socket.write(encodePacket(reply.payload, login.seq));
+      if (isFastAuthSuccess(reply.payload)) {
+        // caching_sha2_password's fast path (MySQL 8): the client answers nothing, the server's OK follows.
+        login.seq = (login.seq + 1) & 0xff;
+        return undefined;
+      }
       return clientAnswer();
     },
   });

@@ -6,7 +6,8 @@
  * login answer (password users): never for a client that is merely
  * connected.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { IamdbError } from '../../errors/index.js';
 import {
@@ -27,6 +28,7 @@ import { LoginFailed, connectTarget } from '../session-common.js';
 import { connectUpstreamTls } from '../tls-upgrade.js';
 import type { ServerProfileCache } from './greeting.js';
 import { PacketReader } from './packets.js';
+import { ServerAuth } from './server-auth.js';
 
 /**
  * Where a server connection's login stands: the server has greeted and waits
@@ -125,12 +127,14 @@ export async function startServerTls(link: ServerLink, instance: DbInstance, cap
 /**
  * Sends the first HandshakeResponse41 to the server and works through its
  * answers until OK (returned): ERR becomes the LoginFailed `refused` makes;
- * anything else (AuthSwitchRequest, AuthMoreData) is answered by `challenge`.
+ * anything else (AuthSwitchRequest, AuthMoreData) is answered by `challenge`,
+ * or, when it returns nothing (caching_sha2_password's fast-auth success,
+ * after which the server sends its OK unasked), the next packet is read.
  */
 export async function serverHandshake(
   link: ServerLink,
   first: Buffer,
-  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; challenge: (reply: MysqlPacket) => Promise<Buffer> },
+  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; challenge: (reply: MysqlPacket) => Promise<Buffer | undefined> },
 ): Promise<Buffer> {
   link.socket.write(encodePacket(first, link.seq++));
   for (;;) {
@@ -141,8 +145,56 @@ export async function serverHandshake(
     if (reply.payload[0] === PacketHeader.OK) return reply.payload;
     if (reply.payload[0] === PacketHeader.ERR) throw handlers.refused(decodeErrPacket(reply.payload), reply.payload);
     link.phase = 'awaiting-us';
-    link.socket.write(encodePacket(await handlers.challenge(reply), link.seq++));
+    const answer = await handlers.challenge(reply);
+    if (answer !== undefined) link.socket.write(encodePacket(answer, link.seq++));
   }
+}
+
+/**
+ * Logs in with a password the gateway itself knows (an IAM user's managed
+ * credential): the plugin the greeting names, and every answer after it,
+ * come from server-auth.ts (mysql_native_password, caching_sha2_password
+ * with its fast path and full authentication over TLS or RSA). `first`
+ * builds the HandshakeResponse41 around the chosen plugin and answer;
+ * `failed` makes the error for an exchange the gateway cannot go on with.
+ */
+export function passwordHandshake(
+  link: ServerLink,
+  password: string,
+  first: (auth: { authPluginName: string; authResponse: Buffer }) => Buffer,
+  handlers: { refused: (e: ErrPacket, payload: Buffer) => LoginFailed; failed: (reason: string) => Error; serverPublicKey?: string | KeyObject | undefined },
+): Promise<Buffer> {
+  const auth = new ServerAuth(link.greeting, { password, tls: link.tls, ...(handlers.serverPublicKey !== undefined ? { serverPublicKey: handlers.serverPublicKey } : {}) });
+  return serverHandshake(link, first(auth.first), {
+    refused: handlers.refused,
+    challenge: async (reply) => {
+      const step = auth.next(reply.payload);
+      if (step.kind === 'fail') throw handlers.failed(step.reason);
+      return step.kind === 'send' ? step.payload : undefined;
+    },
+  });
+}
+
+/** Configured server public keys by path, read once (a new key file needs a restart, as the server's does). */
+const configuredKeys = new Map<string, string>();
+
+/**
+ * The server's RSA public key from `targetTls.rsaPublicKey`, when configured
+ * and the link has no TLS (with TLS full authentication needs no key).
+ */
+export function configuredServerKey(instance: DbInstance, link: ServerLink): string | undefined {
+  const path = instance.targetTls.rsaPublicKey;
+  if (path === undefined || link.tls) return undefined;
+  let pem = configuredKeys.get(path);
+  if (pem === undefined) {
+    try {
+      pem = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new IamdbError('GATEWAY_UPSTREAM_UNAVAILABLE', { target: `${instance.target.host}:${instance.target.port}`, reason: `cannot read targetTls.rsaPublicKey (${(err as { code?: string }).code ?? 'error'})` });
+    }
+    configuredKeys.set(path, pem);
+  }
+  return pem;
 }
 
 /** How long an abandoned login may take to end with the server's refusal. */

@@ -4,8 +4,10 @@
  * does to each account), KILL (whose connection id the gateway maps),
  * dynamic SQL (read when its text is a literal, reported when it is not),
  * and changes of the client character set. `CREATE USER u IDENTIFIED WITH
- * AWSAuthenticationPlugin AS 'RDS'` comes with a rewrite to MariaDB's
- * `IDENTIFIED BY PASSWORD '<hash>'`, every other byte kept.
+ * AWSAuthenticationPlugin AS 'RDS'` comes with a rewrite to the managed
+ * credential's hash in the server's syntax (MariaDB's `IDENTIFIED BY
+ * PASSWORD '<hash>'`, MySQL's `IDENTIFIED WITH <plugin> AS '<hash>'`),
+ * every other byte kept.
  *
  * Two steps, both pure:
  * 1. {@link needsClassification}: a pass over the bytes that allocates
@@ -99,6 +101,7 @@ export {
 } from './account-statements/charsets.js';
 export { accountKey, accountMatchKey, classifyStatement, MAX_VERIFIED_BYTES } from './account-statements/classify.js';
 export { needsClassification, type ClassifyCounters, type ClassifyOptions } from './account-statements/precheck.js';
+export { credentialClause, type AccountDialect } from './account-statements/credential-clause.js';
 export { backslashModeFromStatus, type BackslashMode, type StatementText } from './account-statements/readings.js';
 export type {
   Account,

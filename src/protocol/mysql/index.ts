@@ -44,13 +44,22 @@ export {
   scrambleNativePassword,
   verifyNativePassword,
 } from './auth/native-password.js';
-export { CachingSha2, scrambleCachingSha2Password } from './auth/caching-sha2-password.js';
+export {
+  CACHING_SHA2_PASSWORD_HASH_PATTERN,
+  CachingSha2,
+  MAX_SERVER_PUBLIC_KEY_BYTES,
+  cachingSha2PasswordHash,
+  encryptPasswordForServer,
+  scrambleCachingSha2Password,
+} from './auth/caching-sha2-password.js';
 export { decodeClearPassword, encodeClearPassword } from './auth/clear-password.js';
 export { createScramble } from './auth/scramble.js';
 
 export {
   accountKey,
   accountMatchKey,
+  credentialClause,
+  type AccountDialect,
   backslashModeFromStatus,
   charsetOfCollationId,
   classifyStatement,

@@ -5,7 +5,7 @@
  * and the rewrite of IAM clauses. Entered only for texts the pre-check flags.
  */
 import { IamdbError } from '../../../errors/index.js';
-import { NATIVE_PASSWORD_HASH_PATTERN } from '../auth/native-password.js';
+import { credentialClause, type AccountDialect } from './credential-clause.js';
 import { Cursor, NotUnderstood } from './cursor.js';
 import { executeImmediate, MAX_NESTING, prepare, type Context } from './dynamic-sql.js';
 import { combineServerReadings, CommentsMet, ServerReadings, type ServerReading } from './executable-comments.js';
@@ -272,21 +272,16 @@ function combine(results: readonly ReadingResult[]): ReadingResult {
   return first;
 }
 
-function rewriteClauses(bytes: Uint8Array, verdict: AccountVerdict, hashes: PasswordHashes): Buffer {
+function rewriteClauses(bytes: Uint8Array, verdict: AccountVerdict, hashes: PasswordHashes, dialect: AccountDialect): Buffer {
   const parts: Uint8Array[] = [];
   let at = 0;
   verdict.effects.forEach((effect, index) => {
     if (effect.action !== 'becomes-iam') return;
     const account: NamedAccount = effect.account;
     const hash = typeof hashes === 'function' ? hashes(account) : hashes.get(accountKey(account));
-    if (hash === undefined || !NATIVE_PASSWORD_HASH_PATTERN.test(hash)) {
-      throw new IamdbError('PROTO_MYSQL_INVALID_ARGUMENT', {
-        what: 'account statement rewrite',
-        reason: `no valid native password hash for account #${index + 1}`,
-      });
-    }
+    const clause = credentialClause(hash, dialect, index + 1);
     const span: ByteSpan = effect.clause;
-    parts.push(bytes.subarray(at, span.start), Buffer.from(`IDENTIFIED BY PASSWORD '${hash}'`, 'latin1'));
+    parts.push(bytes.subarray(at, span.start), Buffer.from(clause, 'latin1'));
     at = span.end;
   });
   parts.push(bytes.subarray(at));
@@ -314,5 +309,5 @@ export function classifyStatement(text: StatementText, options: ClassifyOptions 
   const verdict = read === 'rejected' ? unknown('unterminated quoted text') : read;
   if (verdict.kind !== 'account' || verdict.effects.length === 0) return verdict;
   if (!verdict.effects.every((e) => e.action === 'becomes-iam')) return verdict;
-  return { ...verdict, rewrite: (hashes: PasswordHashes) => rewriteClauses(bytes, verdict, hashes) };
+  return { ...verdict, rewrite: (hashes: PasswordHashes, dialect: AccountDialect = 'mariadb') => rewriteClauses(bytes, verdict, hashes, dialect) };
 }

@@ -1,6 +1,7 @@
 /**
  * The recognizer's verdicts. See ../account-statements.ts for the rules.
  */
+import type { AccountDialect } from './credential-clause.js';
 
 /** A MySQL account: user and host ('%' when the statement names no host; hosts are lower-cased as the server stores them). */
 export interface Account {
@@ -99,11 +100,14 @@ export interface AccountVerdict {
   readonly tlsRequirement?: TlsRequirement;
   /**
    * Present exactly when the effects are all 'becomes-iam': the statement's
-   * bytes with each clause replaced by `IDENTIFIED BY PASSWORD '<hash>'`.
-   * Hashes must look like '*' + 40 uppercase hex digits (else IamdbError
-   * PROTO_MYSQL_INVALID_ARGUMENT), so quoting is always safe.
+   * bytes with each clause replaced by the credential's hash in the
+   * dialect's syntax (credential-clause.ts): MariaDB (the default)
+   * `IDENTIFIED BY PASSWORD '*…'`; MySQL `IDENTIFIED WITH
+   * caching_sha2_password AS '$A$005$…'` or `IDENTIFIED WITH
+   * mysql_native_password AS '*…'`. Hashes must match their pattern (else
+   * IamdbError PROTO_MYSQL_INVALID_ARGUMENT), so quoting is always safe.
    */
-  readonly rewrite?: (hashes: PasswordHashes) => Buffer;
+  readonly rewrite?: (hashes: PasswordHashes, dialect?: AccountDialect) => Buffer;
 }
 
 /** KILL [HARD|SOFT] [CONNECTION|QUERY] <decimal number>, alone in its text. */
