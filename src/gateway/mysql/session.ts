@@ -84,7 +84,7 @@ function within<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
 /** How long a client's greeting waits for the server's profile when it is not known yet. */
 const PROFILE_WAIT_MS = 1_000;
 
-function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
+export function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
     errPacketFor('ER_ACCESS_DENIED_ERROR', `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`),
     seq,
@@ -211,6 +211,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       capabilities: done.capabilities,
       mariadbCapabilities: done.mariadbCapabilities,
       statusFlags: okStatusFlags(done.ok),
+      link: done.link,
     });
     session.end(stats);
   } catch (err) {
@@ -293,31 +294,65 @@ async function openFor(
 }
 
 /**
- * Logs in as an IAM user with its managed credential. When the server
- * refuses it (1045: changed behind the gateway's back), the credential is
- * replaced through the control connection, once however many logins fail
- * together, and the login tried once more.
+ * Logs in as an IAM user with its managed credential, on a new server
+ * connection (see authenticateManaged).
  */
 async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiated: Negotiated, track: (l: ServerLink) => void, sourceIp: string): Promise<LoggedIn> {
-  const { instance } = deps;
   const user = login.response.username;
   const denied = (detail: string): LoginFailed => new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, login.seq), detail);
+  let mariadbCapabilities = 0;
+  const { link, ok } = await authenticateManaged(deps, user, denied, {
+    // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
+    // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
+    start: async (password) => {
+      const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
+      mariadbCapabilities = mariadbCaps;
+      const first = firstResponse(login.response, caps, mariadbCaps, {
+        authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
+        authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
+      });
+      return { link, first };
+    },
+    refused: (link) => link.socket.destroy(),
+    expired: (link) => link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0)),
+  });
+  return { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities };
+}
+
+/** How authenticateManaged reaches the server: a new connection's login, or COM_CHANGE_USER on the session's own. */
+export interface ManagedAuthSteps {
+  /** The link and the first packet of the exchange, answering with `password`. */
+  start(password: string): Promise<{ link: ServerLink; first: Buffer }>;
+  /** The server refused the credential (its ERR has been read). */
+  refused(link: ServerLink): void;
+  /** The server let the expired credential in, in sandbox mode. */
+  expired(link: ServerLink): void;
+}
+
+/**
+ * Authenticates an IAM account to the server with its managed credential.
+ * When the server refuses it (1045: changed behind the gateway's back) or
+ * has expired it, the credential is replaced through the control
+ * connection, once however many logins fail together, and the exchange is
+ * tried once more. `denied` makes the client's refusal.
+ */
+export async function authenticateManaged(
+  deps: MysqlSessionDeps,
+  user: string,
+  denied: (detail: string) => LoginFailed,
+  steps: ManagedAuthSteps,
+): Promise<{ link: ServerLink; ok: Buffer }> {
+  const { instance } = deps;
   const install = async (pw: Secret<string>): Promise<void> => {
     const accounts = deps.iamUsers.accountsOf(instance.id, user);
     if (accounts.length === 0) throw denied('the account is no longer an IAM user');
     await deps.control.setPassword(accounts, pw);
   };
-  type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string };
+  type Attempt = { readonly kind: 'ok'; readonly link: ServerLink; readonly ok: Buffer } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string };
   const attempt = async (lease: CredentialLease): Promise<Attempt> => {
     try {
-      // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
-      // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
-      const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
       const password = lease.password.reveal();
-      const first = firstResponse(login.response, caps, mariadbCaps, {
-        authResponse: scrambleNativePassword(password, link.greeting.authPluginData),
-        authPluginName: AuthPlugin.MYSQL_NATIVE_PASSWORD,
-      });
+      const { link, first } = await steps.start(password);
       let refused: Attempt | undefined;
       const ok = await serverHandshake(link, first, {
         refused: (e) => {
@@ -335,14 +370,14 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
         throw err;
       });
       if (ok === undefined) {
-        link.socket.destroy();
+        steps.refused(link);
         return refused!;
       }
       if (await credentialExpired(link)) {
-        link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0));
+        steps.expired(link);
         return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)' };
       }
-      return { kind: 'ok', done: { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps } };
+      return { kind: 'ok', link, ok };
     } finally {
       lease.release();
     }
@@ -355,7 +390,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
     result = await attempt(await deps.credentials.replace(instance.id, user, lease.generation, install));
   }
   if (result.kind === 'refused') throw denied(result.detail);
-  return result.done;
+  return { link: result.link, ok: result.ok };
 }
 
 /**
@@ -364,7 +399,7 @@ async function loginIamUser(deps: MysqlSessionDeps, login: ClientLogin, negotiat
  * disconnect_on_expired_password=OFF, whatever the client's capabilities).
  * One statement that does nothing tells; its OK leaves the session as it was.
  */
-async function credentialExpired(link: ServerLink): Promise<boolean> {
+export async function credentialExpired(link: ServerLink): Promise<boolean> {
   link.socket.write(encodePacket(Buffer.concat([Buffer.from([Command.COM_QUERY]), Buffer.from('DO 1')]), 0));
   const reply = await link.reader.next(1);
   if (reply.payload[0] === PacketHeader.OK) return false;
