@@ -40,6 +40,7 @@ import { MYSQL_PRE_AUTH_MAX_PACKET_BYTES, decodeOkPacket, Capability } from '../
 import { relay, type RelayResult } from '../relay.js';
 import type { SessionAudit } from '../session-common.js';
 import { decideStatement, isAccountAdmin, type AccountDecision, type RecordChange, type SessionRole } from './account-policy.js';
+import { MAX_REWRITTEN_RESPONSE_BYTES, pluginClause, rewriteAccountLine, rewriteTextResultSet, showsAccounts } from './account-visibility.js';
 import { PacketInbox, changeUser } from './change-user.js';
 import { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlSessionDeps } from './session.js';
@@ -69,7 +70,7 @@ const HELD_QUEUE_BYTES = 1 << 20;
 /** What the relay waits for before it lets the client's next command through. */
 type Hold =
   | { readonly kind: 'idle'; readonly then: () => void }
-  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd) => Promise<void> }
+  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd) => Promise<void>; readonly transform?: (response: Buffer) => Buffer }
   | { readonly kind: 'async' };
 
 export function relayCommands(client: Socket, server: Socket, options: CommandRelayOptions): Promise<RelayResult> {
@@ -174,6 +175,12 @@ class CommandRelay {
       // Read it only once the server has answered everything before it: then the backslash mode is known.
       const held = { ...packet, payload: Buffer.from(packet.payload) };
       this.#hold = { kind: 'idle', then: () => this.#classified(held) };
+      return this.#whenIdle();
+    }
+    if (command === Command.COM_QUERY && showsAccounts(packet.payload.subarray(1))) {
+      // SHOW GRANTS / SHOW CREATE USER: IAM accounts are shown as RDS shows them, never with the managed credential's hash.
+      const held = Buffer.from(packet.payload);
+      this.#hold = { kind: 'idle', then: () => this.#showAccounts(held) };
       return this.#whenIdle();
     }
     if (command === Command.COM_PROCESS_KILL && packet.payload.length >= 5) {
@@ -318,9 +325,17 @@ class CommandRelay {
     }
   }
 
-  /** Sends a statement and holds everything after it until its response is in and `then` has run. */
-  #await(payload: Buffer, then: (end: ResponseEnd) => Promise<void>): void {
-    this.#hold = { kind: 'response', ticket: this.#forward(payload), then };
+  /** Sends a statement and holds everything after it until its response is in and `then` has run (and `transform` has rewritten it). */
+  #await(payload: Buffer, then: (end: ResponseEnd) => Promise<void>, transform?: (response: Buffer) => Buffer): void {
+    this.#hold = { kind: 'response', ticket: this.#forward(payload), then, ...(transform ? { transform } : {}) };
+  }
+
+  #showAccounts(payload: Buffer): void {
+    const isIam = (a: Account): boolean => this.#deps.iamUsers.find(this.#instance.id, a) !== undefined;
+    const clause = pluginClause(this.#instance.engineName);
+    this.#await(payload, async () => undefined, (response) =>
+      rewriteTextResultSet(response, this.#capabilities, (line) => rewriteAccountLine(line, isIam, clause)),
+    );
   }
 
   async #makeIam(decision: Extract<AccountDecision, { action: 'make-iam' }>): Promise<void> {
@@ -407,6 +422,10 @@ class CommandRelay {
     // Socket chunks are never reused by Node: keeping them is enough.
     if (end === undefined) {
       this.#heldResponse.push(chunk);
+      // A response to rewrite is buffered whole: bounded, and refused (never passed unread) beyond the bound.
+      if (hold.transform !== undefined && this.#heldResponse.reduce((n, b) => n + b.length, 0) > MAX_REWRITTEN_RESPONSE_BYTES) {
+        throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'an account listing over 1 MiB' });
+      }
       return;
     }
     const response = [...this.#heldResponse, chunk.subarray(0, end.end)];
@@ -416,7 +435,8 @@ class CommandRelay {
     hold
       .then(end)
       .then(() => {
-        for (const b of response) this.#toClient(b);
+        if (hold.transform !== undefined) this.#toClient(hold.transform(Buffer.concat(response)));
+        else for (const b of response) this.#toClient(b);
         if (after.length > 0) this.#toClient(after);
         this.#release();
       })
