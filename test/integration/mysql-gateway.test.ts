@@ -180,11 +180,13 @@ describe('IAM logins through the MySQL endpoint', () => {
     expect(gw.lastAuth()).toMatchObject({ decision: 'deny', reason: 'TlsRequired', tls: false });
   });
 
-  it('refuses COM_CHANGE_USER after login and closes the session', async () => {
+  it('takes COM_CHANGE_USER after login as a new authentication (here the master, with its password)', async () => {
     const conn = await iamConnect(sign());
-    await expect(conn.changeUser({ user: server.user, password: server.password })).rejects.toThrow();
-    expect(gw.lastAuth()).toMatchObject({ decision: 'deny', reason: 'ChangeUserRefused' });
-    conn.destroy();
+    await conn.changeUser({ user: server.user, password: server.password });
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+    expect(String(rows[0]!['u'])).toMatch(new RegExp(`^${server.user}@`));
+    expect(gw.lastAuth()).toMatchObject({ decision: 'allow', reason: 'PasswordLogin', dbUser: server.user, changeUser: true });
+    await conn.end();
   });
 });
 

@@ -35,12 +35,16 @@ import {
   type ResponseEnd,
 } from '../../protocol/mysql/index.js';
 import type { CredentialDraft, DbInstance } from '../../rds/index.js';
+import { MYSQL_PRE_AUTH_MAX_PACKET_BYTES, decodeOkPacket, Capability } from '../../protocol/mysql/index.js';
 import { relay, type RelayResult } from '../relay.js';
 import type { SessionAudit } from '../session-common.js';
 import { decideStatement, isAccountAdmin, type AccountDecision, type RecordChange, type SessionRole } from './account-policy.js';
+import { MAX_REWRITTEN_RESPONSE_BYTES, pluginClause, rewriteAccountLine, rewriteTextResultSet, showsAccounts } from './account-visibility.js';
+import { PacketInbox, changeUser } from './change-user.js';
 import { MysqlConnectionIds } from './connection-ids.js';
 import { credentialFormatFor } from './credential-format.js';
 import type { MysqlSessionDeps } from './session.js';
+import type { ServerLink } from './upstream.js';
 
 export interface CommandRelayOptions {
   readonly deps: MysqlSessionDeps;
@@ -51,9 +55,12 @@ export interface CommandRelayOptions {
   readonly mariadbCapabilities: number;
   /** Server status after login (autocommit, backslash mode). */
   readonly statusFlags: number;
-  /** Whether the link to the server is TLS (an IAM account's REQUIRE SSL needs it). */
-  readonly serverTls: boolean;
+  /** The server connection as the login left it: its greeting for COM_CHANGE_USER, its TLS for an IAM account's REQUIRE SSL. */
+  readonly link: ServerLink;
 }
+
+/** Refused COM_CHANGE_USERs a connection may make; after them the command is unknown (MariaDB's brute-force bound). */
+const MAX_FAILED_CHANGE_USER = 3;
 
 /** Server rows are never buffered, so this is only a sanity bound on declared lengths (MySQL's own max_allowed_packet ceiling). */
 const SERVER_MAX_PACKET = 1 << 30;
@@ -63,7 +70,7 @@ const HELD_QUEUE_BYTES = 1 << 20;
 /** What the relay waits for before it lets the client's next command through. */
 type Hold =
   | { readonly kind: 'idle'; readonly then: () => void }
-  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd) => Promise<void> }
+  | { readonly kind: 'response'; readonly ticket: number; readonly then: (end: ResponseEnd) => Promise<void>; readonly transform?: (response: Buffer) => Buffer }
   | { readonly kind: 'async' };
 
 export function relayCommands(client: Socket, server: Socket, options: CommandRelayOptions): Promise<RelayResult> {
@@ -74,10 +81,15 @@ class CommandRelay {
   readonly #deps: MysqlSessionDeps;
   readonly #instance: DbInstance;
   readonly #session: SessionAudit;
-  readonly #role: SessionRole;
-  readonly #serverTls: boolean;
+  #role: SessionRole;
   readonly #framer: PacketFramer;
-  readonly #tracker: ResponseTracker;
+  #tracker: ResponseTracker;
+  readonly #capabilities: number;
+  readonly #mariadbCapabilities: number;
+  readonly #link: ServerLink;
+  /** While a COM_CHANGE_USER runs: where each side's packets go. */
+  #exchange: { readonly client: PacketInbox; readonly server: PacketInbox; readonly framer: PacketFramer } | undefined;
+  #failedChangeUser = 0;
   #hold: Hold | undefined;
   readonly #queue: MysqlPacket[] = [];
   #queuedBytes = 0;
@@ -94,12 +106,18 @@ class CommandRelay {
     this.#instance = options.deps.instance;
     this.#session = options.session;
     this.#role = { user: options.user, master: this.#instance.master.username, accountAdmins: this.#instance.accountAdmins };
-    this.#serverTls = options.serverTls;
     this.#framer = new PacketFramer({ maxAllowedPacket: options.deps.maxMessageBytes });
-    this.#tracker = new ResponseTracker({
-      capabilityFlags: options.capabilities,
-      mariadbCapabilities: options.mariadbCapabilities,
-      statusFlags: options.statusFlags,
+    this.#capabilities = options.capabilities;
+    this.#mariadbCapabilities = options.mariadbCapabilities;
+    this.#link = options.link;
+    this.#tracker = this.#newTracker(options.statusFlags);
+  }
+
+  #newTracker(statusFlags: number): ResponseTracker {
+    return new ResponseTracker({
+      capabilityFlags: this.#capabilities,
+      mariadbCapabilities: this.#mariadbCapabilities,
+      statusFlags,
       maxAllowedPacket: SERVER_MAX_PACKET,
     });
   }
@@ -108,7 +126,9 @@ class CommandRelay {
     return relay(this.client, this.server, {
       onClientChunk: (chunk) => {
         for (const packet of this.#framer.push(chunk)) {
-          if (this.#hold !== undefined) this.#enqueue(packet);
+          // During COM_CHANGE_USER, the client's answers (never sequence 0) belong to the exchange.
+          if (this.#exchange !== undefined && packet.sequenceId !== 0) this.#exchange.client.push(packet);
+          else if (this.#hold !== undefined) this.#enqueue(packet);
           else this.#command(packet);
         }
         return 'handled';
@@ -144,12 +164,23 @@ class CommandRelay {
     // Every command starts a sequence; anything else is a client out of protocol (LOCAL INFILE data is never asked for).
     if (packet.sequenceId !== 0) throw new IamdbError('PROTO_MYSQL_SEQUENCE_MISMATCH', { actual: packet.sequenceId, expected: 0 });
     const command = packet.payload[0] as number;
+    if (command === Command.COM_CHANGE_USER) {
+      const held = Buffer.from(packet.payload);
+      this.#hold = { kind: 'idle', then: () => void this.#changeUser(held).catch((err: unknown) => this.#fail(err)) };
+      return this.#whenIdle();
+    }
     const disposition = commandDisposition(command);
     if (disposition === 'refuse') return this.#refuseCommand(command);
     if ((command === Command.COM_QUERY || command === Command.COM_STMT_PREPARE) && needsClassification(packet.payload.subarray(1))) {
       // Read it only once the server has answered everything before it: then the backslash mode is known.
       const held = { ...packet, payload: Buffer.from(packet.payload) };
       this.#hold = { kind: 'idle', then: () => this.#classified(held) };
+      return this.#whenIdle();
+    }
+    if (command === Command.COM_QUERY && showsAccounts(packet.payload.subarray(1))) {
+      // SHOW GRANTS / SHOW CREATE USER: IAM accounts are shown as RDS shows them, never with the managed credential's hash.
+      const held = Buffer.from(packet.payload);
+      this.#hold = { kind: 'idle', then: () => this.#showAccounts(held) };
       return this.#whenIdle();
     }
     if (command === Command.COM_PROCESS_KILL && packet.payload.length >= 5) {
@@ -159,21 +190,68 @@ class CommandRelay {
     this.#forward(packet.payload);
   }
 
-  #refuseCommand(command: number): void {
-    if (command === Command.COM_CHANGE_USER) {
-      this.#session.auth('deny', 'ChangeUserRefused', { detail: 'COM_CHANGE_USER refused after login' });
-      // Identity cannot change after authorization: answer, then end the session.
-      this.#answerInOrder(
-        errPacketFor('ER_NOT_SUPPORTED_YET', `This version of ${serverName(this.#instance)} doesn't yet support 'COM_CHANGE_USER through the iamdb gateway'`),
-        () => {
-          this.#ended = true;
-          this.client.end();
-          this.server.destroy();
-        },
-      );
-      return;
-    }
+  #refuseCommand(_command: number): void {
     this.#answerInOrder(errPacketFor('ER_UNKNOWN_COM_ERROR', 'Unknown command'));
+  }
+
+  // ---------------------------------------------------------------- COM_CHANGE_USER
+
+  /**
+   * A new authentication on this connection (change-user.ts), run once the
+   * server has answered everything before it, with every later command held.
+   * The session's identity (audit, account policy, admin rights) changes only
+   * when it succeeds; a refusal leaves the session as it was, as the server
+   * does, and after three refusals the command is unknown, as on MariaDB.
+   */
+  async #changeUser(payload: Buffer): Promise<void> {
+    if (this.#failedChangeUser >= MAX_FAILED_CHANGE_USER) {
+      this.#session.auth('deny', 'ChangeUserRefused', { detail: `COM_CHANGE_USER after ${MAX_FAILED_CHANGE_USER} refused ones`, changeUser: true });
+      this.#toClient(encodePacket(errPacketFor('ER_UNKNOWN_COM_ERROR', 'Unknown command'), 1));
+      return this.#release();
+    }
+    const exchange = {
+      client: new PacketInbox(MYSQL_PRE_AUTH_MAX_PACKET_BYTES),
+      server: new PacketInbox(this.#deps.maxMessageBytes),
+      framer: new PacketFramer({ maxAllowedPacket: this.#deps.maxMessageBytes }),
+    };
+    this.#exchange = exchange;
+    this.#link.reader = exchange.server;
+    this.#link.socket = this.server;
+    const outcome = await changeUser(
+      { deps: this.#deps, session: this.#session, capabilities: this.#capabilities, link: this.#link, toClient: (b) => this.#toClient(b), fromClient: exchange.client },
+      payload,
+    );
+    if (outcome.kind === 'changed') {
+      this.#tracker = this.#newTracker(okStatus(outcome.ok));
+      this.#adoptIdentity(outcome);
+      this.#toClient(encodePacket(outcome.ok, outcome.seq));
+    } else {
+      this.#failedChangeUser++;
+      // The server's refusal resets its session (MariaDB's change_user()): learn its status anew.
+      if (outcome.serverTouched) this.#tracker = this.#newTracker(await this.#ping(exchange.server));
+      if (outcome.wire.length > 0) this.#toClient(outcome.wire);
+    }
+    if (exchange.server.pendingBytes > 0 || exchange.framer.bufferedBytes > 0 || exchange.client.pendingBytes > 0) {
+      throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'bytes left over after COM_CHANGE_USER' });
+    }
+    this.#exchange = undefined;
+    this.#release();
+  }
+
+  /** The session becomes the new user's: audit fields, the account policy's role and admin rights. */
+  #adoptIdentity(outcome: Extract<Awaited<ReturnType<typeof changeUser>>, { kind: 'changed' }>): void {
+    const from = this.#session.dbUser;
+    this.#session.dbUser = outcome.user;
+    this.#session.method = outcome.iam ? 'iam' : 'password';
+    this.#session.principal = undefined;
+    this.#role = { ...this.#role, user: outcome.user };
+    this.#session.auth('allow', outcome.iam ? 'Allowed' : 'PasswordLogin', { ...outcome.audit, changeUser: true, detail: `COM_CHANGE_USER from '${from}'` });
+  }
+
+  /** The server's status after a refused COM_CHANGE_USER, from a COM_PING's OK. */
+  async #ping(server: PacketInbox): Promise<number> {
+    this.server.write(encodePacket(Buffer.from([Command.COM_PING]), 0));
+    return okStatus((await server.next(1)).payload);
   }
 
   /** Sends `payload` as a new command and tells the tracker what answer to expect. */
@@ -225,7 +303,7 @@ class CommandRelay {
       find: (a: Account) => this.#deps.iamUsers.find(this.#instance.id, a),
       accountsOf: (user: string) => this.#deps.iamUsers.accountsOf(this.#instance.id, user),
     };
-    const decision = decideStatement(verdict, this.#role, records, prepared, { tls: this.#serverTls });
+    const decision = decideStatement(verdict, this.#role, records, prepared, { tls: this.#link.tls });
     this.#act(decision, packet).catch((err: unknown) => this.#fail(err));
   }
 
@@ -247,9 +325,17 @@ class CommandRelay {
     }
   }
 
-  /** Sends a statement and holds everything after it until its response is in and `then` has run. */
-  #await(payload: Buffer, then: (end: ResponseEnd) => Promise<void>): void {
-    this.#hold = { kind: 'response', ticket: this.#forward(payload), then };
+  /** Sends a statement and holds everything after it until its response is in and `then` has run (and `transform` has rewritten it). */
+  #await(payload: Buffer, then: (end: ResponseEnd) => Promise<void>, transform?: (response: Buffer) => Buffer): void {
+    this.#hold = { kind: 'response', ticket: this.#forward(payload), then, ...(transform ? { transform } : {}) };
+  }
+
+  #showAccounts(payload: Buffer): void {
+    const isIam = (a: Account): boolean => this.#deps.iamUsers.find(this.#instance.id, a) !== undefined;
+    const clause = pluginClause(this.#instance.engineName);
+    this.#await(payload, async () => undefined, (response) =>
+      rewriteTextResultSet(response, this.#capabilities, (line) => rewriteAccountLine(line, isIam, clause)),
+    );
   }
 
   async #makeIam(decision: Extract<AccountDecision, { action: 'make-iam' }>): Promise<void> {
@@ -321,6 +407,11 @@ class CommandRelay {
   // ---------------------------------------------------------------- server side
 
   #serverBytes(chunk: Buffer): void {
+    const exchange = this.#exchange;
+    if (exchange !== undefined) {
+      for (const packet of exchange.framer.push(chunk)) exchange.server.push(packet);
+      return;
+    }
     const hold = this.#hold;
     const events = this.#tracker.push(chunk);
     if (hold?.kind !== 'response') {
@@ -333,6 +424,10 @@ class CommandRelay {
     // Socket chunks are never reused by Node: keeping them is enough.
     if (end === undefined) {
       this.#heldResponse.push(chunk);
+      // A response to rewrite is buffered whole: bounded, and refused (never passed unread) beyond the bound.
+      if (hold.transform !== undefined && this.#heldResponse.reduce((n, b) => n + b.length, 0) > MAX_REWRITTEN_RESPONSE_BYTES) {
+        throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'an account listing over 1 MiB' });
+      }
       return;
     }
     const response = [...this.#heldResponse, chunk.subarray(0, end.end)];
@@ -342,7 +437,8 @@ class CommandRelay {
     hold
       .then(end)
       .then(() => {
-        for (const b of response) this.#toClient(b);
+        if (hold.transform !== undefined) this.#toClient(hold.transform(Buffer.concat(response)));
+        else for (const b of response) this.#toClient(b);
         if (after.length > 0) this.#toClient(after);
         this.#release();
       })
@@ -360,7 +456,8 @@ class CommandRelay {
   }
 }
 
-/** The server's name as its own messages say it. */
-function serverName(instance: DbInstance): string {
-  return instance.engineName === 'mysql' ? 'MySQL' : 'MariaDB';
+/** The status flags of an OK packet (anything else is a server out of protocol). */
+function okStatus(ok: Buffer): number {
+  if (ok[0] !== 0x00) throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'expected an OK packet' });
+  return decodeOkPacket(ok, Capability.CLIENT_PROTOCOL_41).statusFlags;
 }

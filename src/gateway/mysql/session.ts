@@ -85,7 +85,7 @@ function within<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
 /** How long a client's greeting waits for the server's profile when it is not known yet. */
 const PROFILE_WAIT_MS = 1_000;
 
-function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
+export function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
     errPacketFor('ER_ACCESS_DENIED_ERROR', `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`),
     seq,
@@ -213,7 +213,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
       capabilities: done.capabilities,
       mariadbCapabilities: done.mariadbCapabilities,
       statusFlags: okStatusFlags(done.ok),
-      serverTls: done.link.tls,
+      link: done.link,
     });
     session.end(stats);
   } catch (err) {
@@ -311,10 +311,8 @@ async function openFor(
 }
 
 /**
- * Logs in as an IAM user with its managed credential. When the server
- * refuses it (1045: changed behind the gateway's back), the credential is
- * replaced through the control connection, once however many logins fail
- * together, and the login tried once more.
+ * Logs in as an IAM user with its managed credential, on a new server
+ * connection (see authenticateManaged).
  */
 async function loginIamUser(
   deps: MysqlSessionDeps,
@@ -324,25 +322,64 @@ async function loginIamUser(
   sourceIp: string,
   id: SessionIdentity | undefined,
 ): Promise<LoggedIn> {
-  const { instance } = deps;
   const user = login.response.username;
   const denied = (detail: string): LoginFailed => new LoginFailed('UpstreamAuthFailed', accessDenied(user, sourceIp, true, login.seq), detail);
+  let mariadbCapabilities = 0;
+  const { link, ok } = await authenticateManaged(deps, user, denied, {
+    // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
+    // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
+    start: async () => {
+      const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
+      mariadbCapabilities = mariadbCaps;
+      return { link, first: (auth) => firstResponse(login.response, caps, mariadbCaps, auth, link, id) };
+    },
+    refused: (link) => link.socket.destroy(),
+    expired: (link) => link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0)),
+  });
+  return { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities };
+}
+
+/** How authenticateManaged reaches the server: a new connection's login, or COM_CHANGE_USER on the session's own. */
+export interface ManagedAuthSteps {
+  /** The link, and the first packet of the exchange around the plugin's first answer. */
+  start(): Promise<{ link: ServerLink; first: (auth: { authPluginName: string; authResponse: Buffer }) => Buffer }>;
+  /** The server refused the credential (its ERR has been read). */
+  refused(link: ServerLink): void;
+  /** The server let the expired credential in, in sandbox mode. */
+  expired(link: ServerLink): void;
+}
+
+/**
+ * Authenticates an IAM account to the server with its managed credential.
+ * When the server refuses it (1045: changed behind the gateway's back) or
+ * has expired it, the credential is replaced through the control
+ * connection, once however many logins fail together, and the exchange is
+ * tried once more; unless the account's TLS requirement explains the 1045.
+ * `denied` makes the client's refusal.
+ */
+export async function authenticateManaged(
+  deps: MysqlSessionDeps,
+  user: string,
+  denied: (detail: string) => LoginFailed,
+  steps: ManagedAuthSteps,
+): Promise<{ link: ServerLink; ok: Buffer }> {
+  const { instance } = deps;
   const install = async (pw: Secret<string>): Promise<void> => {
     const accounts = deps.iamUsers.accountsOf(instance.id, user);
     if (accounts.length === 0) throw denied('the account is no longer an IAM user');
     await deps.control.setPassword(accounts, pw);
   };
-  type Attempt = { readonly kind: 'ok'; readonly done: LoggedIn } | { readonly kind: 'refused'; readonly errno: number; readonly detail: string; readonly tls: boolean };
+  type Attempt =
+    | { readonly kind: 'ok'; readonly link: ServerLink; readonly ok: Buffer }
+    | { readonly kind: 'refused'; readonly errno: number; readonly detail: string; readonly tls: boolean };
   const attempt = async (lease: CredentialLease): Promise<Attempt> => {
     try {
-      // Without CAN_HANDLE_EXPIRED_PASSWORDS the server refuses an expired credential at login
-      // (1862) instead of letting a session in that can run nothing: the gateway then replaces it.
-      const { link, caps, mariadbCaps } = await openFor(deps, login, negotiated, track, Capability.CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS);
+      const { link, first } = await steps.start();
       let refused: Attempt | undefined;
       const serverPublicKey = configuredServerKey(instance, link);
       // The plugin the greeting names and every later answer (caching_sha2_password's fast path, full
       // authentication over TLS or with the server's RSA key, switches): upstream.ts / server-auth.ts.
-      const ok = await passwordHandshake(link, lease.password.reveal(), (auth) => firstResponse(login.response, caps, mariadbCaps, auth, link, id), {
+      const ok = await passwordHandshake(link, lease.password.reveal(), first, {
         refused: (e) => {
           refused = { kind: 'refused', errno: e.errno, detail: `${e.errno}: ${e.message}`, tls: link.tls };
           return denied(refused.detail);
@@ -354,14 +391,14 @@ async function loginIamUser(
         throw err;
       });
       if (ok === undefined) {
-        link.socket.destroy();
+        steps.refused(link);
         return refused!;
       }
       if (await credentialExpired(link)) {
-        link.socket.end(encodePacket(Buffer.from([Command.COM_QUIT]), 0));
+        steps.expired(link);
         return { kind: 'refused', errno: 1862, detail: '1820: the managed credential has expired (the server runs the session in sandbox mode)', tls: link.tls };
       }
-      return { kind: 'ok', done: { link, ok, capabilities: negotiated.capabilities, mariadbCapabilities: mariadbCaps } };
+      return { kind: 'ok', link, ok };
     } finally {
       lease.release();
     }
@@ -376,7 +413,7 @@ async function loginIamUser(
     result = await attempt(await deps.credentials.replace(instance.id, user, lease.generation, install));
   }
   if (result.kind === 'refused') throw denied(result.detail);
-  return result.done;
+  return { link: result.link, ok: result.ok };
 }
 
 /**
@@ -405,7 +442,7 @@ async function explainTlsRefusal(deps: MysqlSessionDeps, user: string, tls: bool
  * disconnect_on_expired_password=OFF, whatever the client's capabilities).
  * One statement that does nothing tells; its OK leaves the session as it was.
  */
-async function credentialExpired(link: ServerLink): Promise<boolean> {
+export async function credentialExpired(link: ServerLink): Promise<boolean> {
   link.socket.write(encodePacket(Buffer.concat([Buffer.from([Command.COM_QUERY]), Buffer.from('DO 1')]), 0));
   const reply = await link.reader.next(1);
   if (reply.payload[0] === PacketHeader.OK) return false;
@@ -414,7 +451,7 @@ async function credentialExpired(link: ServerLink): Promise<boolean> {
 }
 
 /** AuthMoreData 0x03: caching_sha2_password's fast-auth success, after which the server sends OK unasked. */
-function isFastAuthSuccess(payload: Buffer): boolean {
+export function isFastAuthSuccess(payload: Buffer): boolean {
   return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.FAST_AUTH_SUCCESS;
 }
 

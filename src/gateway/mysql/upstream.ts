@@ -37,10 +37,13 @@ import { ServerAuth } from './server-auth.js';
  */
 export type LinkPhase = 'greeted' | 'awaiting-us' | 'awaiting-server' | 'done';
 
-/** An open server connection in its connection phase. */
+/** Where a link's packets come from: a reader on its socket during login, the command relay's feed during COM_CHANGE_USER. */
+export type PacketSource = Pick<PacketReader, 'next' | 'pendingBytes' | 'detach'>;
+
+/** An open server connection in its connection phase (or, for COM_CHANGE_USER, back in it). */
 export interface ServerLink {
   socket: Socket;
-  reader: PacketReader;
+  reader: PacketSource;
   readonly greeting: HandshakeV10;
   /** Sequence id of the next packet the gateway sends. */
   seq: number;

@@ -7,7 +7,7 @@ import { scrambleNativePassword } from '../auth/native-password.js';
 import { decodeAuthMoreData, encodeAuthMoreData } from './auth-more-data.js';
 import { decodeAuthSwitchRequest, encodeAuthSwitchRequest } from './auth-switch-request.js';
 import { decodeAuthSwitchResponse } from './auth-switch-response.js';
-import { decodeComChangeUser } from './com-change-user.js';
+import { decodeComChangeUser, encodeComChangeUser } from './com-change-user.js';
 import { decodeComQuery, encodeComQuery } from './com-query.js';
 import { decodeEofPacket, encodeEofPacket, isEofPacket } from './eof-packet.js';
 import { decodeErrPacket, encodeErrPacket, errPacketFor } from './err-packet.js';
@@ -297,10 +297,23 @@ describe('commands', () => {
       hex('11'), Buffer.from('root\0'), hex('02 aa bb'), Buffer.from('mysql\0'), hex('2d 00'), Buffer.from('mysql_native_password\0'),
     ]);
     expect(decodeComChangeUser(wire, caps)).toEqual({
-      type: 'ComChangeUser', username: 'root', authResponse: hex('aa bb'), database: 'mysql', characterSet: 45, authPluginName: 'mysql_native_password',
+      type: 'ComChangeUser', username: 'root', authResponse: hex('aa bb'), database: 'mysql', characterSet: 45, authPluginName: 'mysql_native_password', connectAttributes: undefined,
     });
     expect(decodeComChangeUser(Buffer.concat([hex('11'), Buffer.from('u\0'), hex('00'), Buffer.from('\0')]), caps).characterSet).toBeUndefined();
     expect(iamdbErrorOf(() => decodeComChangeUser(hex('11 75'), caps)).code).toBe('PROTO_MYSQL_UNTERMINATED_STRING');
+  });
+
+  it('COM_CHANGE_USER round-trips with its connection attributes kept as sent', () => {
+    const caps = Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_CONNECT_ATTRS;
+    const attrs = Buffer.concat([hex('09 04'), Buffer.from('_pid'), hex('03'), Buffer.from('123')]);
+    const value = { username: 'alice', authResponse: hex('01 02 03'), database: 'db', characterSet: 45, authPluginName: 'mysql_clear_password', connectAttributes: attrs };
+    const wire = encodeComChangeUser(value, caps);
+    expect(wire.subarray(wire.length - attrs.length)).toEqual(attrs);
+    expect(decodeComChangeUser(wire, caps)).toEqual({ type: 'ComChangeUser', ...value });
+    // Without CLIENT_CONNECT_ATTRS the attributes are neither read nor written.
+    const plain = caps & ~Capability.CLIENT_CONNECT_ATTRS;
+    expect(decodeComChangeUser(encodeComChangeUser(value, plain), plain).connectAttributes).toBeUndefined();
+    expect(iamdbErrorOf(() => encodeComChangeUser({ ...value, authResponse: Buffer.alloc(256) }, caps)).code).toBe('PROTO_MYSQL_INVALID_ARGUMENT');
   });
 });
 
