@@ -37,7 +37,11 @@ export class PostgresControl {
 
   private readonly masterUser: string;
 
-  constructor(instance: DbInstance, connectTimeoutMs: number) {
+  /** Told the server's `server_version` whenever the role check reads it (RDS's EngineVersion). */
+  readonly #onServerVersion: (version: string) => void;
+
+  constructor(instance: DbInstance, connectTimeoutMs: number, onServerVersion: (version: string) => void = () => undefined) {
+    this.#onServerVersion = onServerVersion;
     this.masterUser = instance.master.username;
     const tls = instance.targetTls;
     this.#pool = new pg.Pool({
@@ -63,11 +67,18 @@ export class PostgresControl {
     this.#pool.on('error', () => undefined);
   }
 
-  /** Creates the NOLOGIN role `rds_iam` if missing (once per process, retried after failures). */
+  /**
+   * Creates the NOLOGIN role `rds_iam` if missing (once per process, retried after failures). The
+   * same round trip reads `server_version`, so the control plane learns the version for free.
+   */
   ensureRdsIamRole(): Promise<void> {
     this.#roleReady ??= this.#pool
-      .query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$`)
-      .then(() => undefined)
+      .query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$; SHOW server_version`)
+      .then((results: unknown) => {
+        const last = Array.isArray(results) ? (results.at(-1) as pg.QueryResult | undefined) : undefined;
+        const version: unknown = last?.rows[0]?.['server_version'];
+        if (typeof version === 'string') this.#onServerVersion(version);
+      })
       .catch((err: unknown) => {
         this.#roleReady = undefined;
         throw err;
