@@ -183,6 +183,30 @@ describe('DescribeDBInstances', () => {
     expect(dark.Engine).toBe('mysql');
   });
 
+  it('still knows the version after a restart, before the server is reached again', async () => {
+    const p = getPostgres();
+    const config = (target: string) => ({
+      api: { listen: 'auto' },
+      instances: [{ id: 'keep-pg', engine: 'postgres', listen: 'auto', target, master: { username: p.user, password: p.password }, iamDatabaseAuthentication: true }],
+    });
+    const first = await startIamdb(config(`${p.host}:${p.port}`));
+    let second: TestIamdb | undefined;
+    try {
+      const end = first.endpoint('keep-pg');
+      const client = new pg.Client({ host: end.host, port: end.port, user: p.user, password: p.password, database: 'postgres', ssl: { ca: readFileSync(first.caPath, 'utf8') } });
+      await client.connect();
+      await client.end();
+      await first.stop({ keepState: true });
+      // The same instance, now in front of nothing: only the stored version can answer.
+      second = await startIamdb(config('127.0.0.1:1'), { restartOf: first });
+      const rds = new RDSClient({ endpoint: second.apiUrl, region: REGION, credentials: { accessKeyId: second.admin.id, secretAccessKey: second.admin.secret }, maxAttempts: 1 });
+      const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'keep-pg' }));
+      expect(out.DBInstances?.[0]?.EngineVersion).toBe((await serverVersions()).postgres);
+    } finally {
+      await (second ?? first).stop();
+    }
+  });
+
   it('gives boto3 the members it reads with subscripts', async () => {
     await loginThroughGateway();
     const versions = await serverVersions();
