@@ -193,13 +193,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       maxMessageBytes: config.gateway.maxMessageBytes,
       serverLogins: new ServerLoginSlots(config.gateway.maxServerLoginsInProgress),
     };
+    // What the server says its version is reaches DescribeDBInstances (EngineVersion).
+    const noteServerVersion = (version: string): void => void instances.noteServerVersion(instance.id, version);
     let onConnection: (socket: import('node:net').Socket, context: ConnectionContext) => Promise<void>;
     let dataPath: RunningEndpoint['dataPath'] = 'node';
     let close = async (): Promise<void> => {};
     if (instance.engine === 'postgres') {
       const native = nativePath();
       const clientTls: ClientTlsTerminator = native ? native.terminator(cert.chainPem, cert.keyPem) : new NodeClientTls(() => secureContext);
-      const control = new PostgresControl(instance, config.gateway.loginTimeoutMs);
+      const control = new PostgresControl(instance, config.gateway.loginTimeoutMs, noteServerVersion);
       close = () => control.close();
       // Create rds_iam early when the server is up; a failure is retried at first login.
       control.ensureRdsIamRole().catch((err: unknown) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot create rds_iam yet'));
@@ -207,7 +209,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       dataPath = clientTls.kind;
     } else {
       const control = new MysqlControl(instance, config.gateway.loginTimeoutMs);
-      const profile = new ServerProfileCache(instance.engineName, () => control.profile());
+      const profile = new ServerProfileCache(instance.engineName, () => control.profile(), noteServerVersion);
       close = () => control.close();
       // Learn the server's greeting early when it is up; the first client asks again otherwise.
       void profile.ensure();
@@ -300,6 +302,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         portOf: (id) => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0,
         register: registerInstance,
         deregister: deregisterInstance,
+        caFingerprintSha256: ca.fingerprintSha256,
       }),
       kmsService({ keyring, account: config.account }),
       secretsManagerService({ registry: secrets, keyring, ...where }),

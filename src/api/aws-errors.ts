@@ -40,6 +40,7 @@ const MAPPINGS: Partial<Record<ErrorCode, Mapping>> = {
   STS_UNKNOWN_ROLE: { code: { query: 'InvalidClientTokenId', json: 'UnrecognizedClientException' }, status: 403, message: INVALID_TOKEN },
   STS_SESSION_EXPIRED: { code: { query: 'ExpiredToken', json: 'ExpiredTokenException' }, status: 400, message: 'The security token included in the request is expired' },
   STS_SESSION_REVOKED: { code: { query: 'ExpiredToken', json: 'ExpiredTokenException' }, status: 400, message: 'The security token included in the request is expired' },
+  STS_TRUST_POLICY_DENIED: { code: { query: 'AccessDenied', json: 'AccessDeniedException' }, status: 403 },
   STS_PACKED_POLICY_TOO_LARGE: { code: 'PackedPolicyTooLarge', status: 400 },
   API_MISSING_ACTION: { code: 'MissingAction', status: 400 },
   API_INVALID_ACTION: { code: { query: 'InvalidAction', json: 'UnknownOperationException' }, status: 400 },

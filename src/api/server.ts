@@ -39,6 +39,14 @@ export interface ApiServerOptions {
 
 class BodyTooLarge extends Error {}
 
+/** How AWS names each service in prose, for messages that name one. */
+const SERVICE_TITLES: Readonly<Record<string, string>> = { iam: 'IAM', sts: 'STS', rds: 'RDS', kms: 'KMS', secretsmanager: 'Secrets Manager' };
+
+/** A caller-chosen name, bounded and reduced to printable ASCII before it is echoed in a message. */
+function printable(value: string, max: number): string {
+  return value.slice(0, max).replace(/[^\x20-\x7e]/g, '?');
+}
+
 type Dispatch =
   | { readonly protocol: 'query'; readonly action: string; readonly handler: QueryHandler; readonly params: QueryParams }
   | { readonly protocol: 'json'; readonly action: string; readonly handler: JsonHandler };
@@ -183,7 +191,7 @@ export class ApiServer {
     const action = params.action;
     if (action === undefined) throw new IamdbError('API_MISSING_ACTION', {});
     const handler = Object.hasOwn(service.actions, action) ? service.actions[action] : undefined;
-    if (handler === undefined) throw new IamdbError('API_INVALID_ACTION', { action: action.slice(0, 64), version: (params.version ?? '').slice(0, 16) });
+    if (handler === undefined) throw new IamdbError('API_INVALID_ACTION', { action: printable(action, 64), service: SERVICE_TITLES[service.name] ?? service.name });
     return { protocol: 'query', action, handler, params };
   }
 
@@ -194,7 +202,8 @@ export class ApiServer {
     const action = dot < 0 ? target : target.slice(dot + 1);
     const owner = this.#byTarget.get(prefix);
     if (owner !== service || !Object.hasOwn(service.actions, action)) {
-      throw new IamdbError('API_INVALID_ACTION', { action: target.slice(0, 96), version: '' });
+      // A target of another service's prefix is named whole, so the message shows what was asked.
+      throw new IamdbError('API_INVALID_ACTION', { action: printable(owner === service ? action : target, 96), service: SERVICE_TITLES[service.name] ?? service.name });
     }
     return { protocol: 'json', action, handler: service.actions[action]! };
   }
@@ -255,8 +264,14 @@ export class ApiServer {
           matchedStatements: analysis.matchedStatements.map((m) => `${m.source}#${m.index}${m.sid ? `(${m.sid})` : ''}:${m.effect}`),
         };
         const message = accessDeniedMessage(analysis);
+        const resourceRefused = options.requireResourceAllow === true && !resourceAllowed(analysis);
+        if (options.trustPolicy && analysis.decision !== 'explicitDeny' && (message !== undefined || resourceRefused)) {
+          outcome.authorization = { ...outcome.authorization, decision: 'implicitDeny' };
+          const plain = `User: ${caller.principal.arn} is not authorized to perform: ${action} on resource: ${resource}`;
+          throw new IamdbError(resourceRefused ? 'STS_TRUST_POLICY_DENIED' : 'API_ACCESS_DENIED', { message: plain });
+        }
         if (message !== undefined) throw new IamdbError('API_ACCESS_DENIED', { message });
-        if (options.requireResourceAllow && !resourceAllowed(analysis)) {
+        if (resourceRefused) {
           outcome.authorization = { ...outcome.authorization, decision: 'implicitDeny' };
           throw new IamdbError('API_ACCESS_DENIED', {
             message: `User: ${caller.principal.arn} is not authorized to perform: ${action} on resource: ${resource} because no resource-based policy allows the ${action} action`,

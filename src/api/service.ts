@@ -35,6 +35,12 @@ export interface ApiRequestContext {
       resourcePolicies?: readonly PolicyInput[];
       /** The resource policy must itself allow (trust policies: an identity policy alone never opens a role). */
       requireResourceAllow?: boolean;
+      /**
+       * The resource policy is a role's trust policy. STS words an implicit refusal of AssumeRole
+       * without naming a policy ("User: … is not authorized to perform: sts:AssumeRole on resource: …"),
+       * and the audit log records a trust-policy refusal as STS_TRUST_POLICY_DENIED.
+       */
+      trustPolicy?: boolean;
     },
   ): void;
   /** The same evaluation as `authorize`, answered as a boolean and not recorded (for what-if checks such as KMS's lockout check). */

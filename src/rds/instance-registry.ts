@@ -8,6 +8,7 @@ import type { Sealer } from '../crypto/index.js';
 import { IamdbError, isIamdbError } from '../errors/index.js';
 import type { StateStore } from '../store/state-store.js';
 import { Secret } from '../util/index.js';
+import { engineVersionOf } from './engine-version.js';
 import { newDbiResourceId, DBI_RESOURCE_ID } from './resource-id.js';
 
 export type Engine = 'postgres' | 'mysql';
@@ -65,6 +66,10 @@ export interface DbInstance {
   readonly accountAdmins: readonly string[];
   iamDatabaseAuthentication: boolean;
   tags: Record<string, string>;
+  /** When iamdb first registered the instance (epoch ms), kept across restarts: RDS's InstanceCreateTime. */
+  readonly createdAt: number;
+  /** The server's version as RDS reports it (`15.8`, `10.11.6`), once a connection to it has said; kept across restarts. */
+  engineVersion: string | undefined;
 }
 
 /** Splits `host:port` (IPv6 in brackets). */
@@ -108,6 +113,7 @@ interface StoredInstance {
   readonly resourceId: string;
   readonly iamDatabaseAuthentication?: boolean;
   readonly createdAt: number;
+  readonly engineVersion?: string;
 }
 
 /** An instance registered at run time (RegisterDBInstance), stored with its master password sealed. */
@@ -244,13 +250,16 @@ export class InstanceRegistry {
     // Tags follow the same rule: API changes stick until the file's tags change.
     const configTags = { ...def.tags };
     const tags = rec?.data.tags !== undefined && sameTags(rec.data.configTags ?? {}, configTags) ? rec.data.tags : configTags;
+    const createdAt = rec?.data.createdAt ?? Date.now();
+    const engineVersion = rec?.data.engineVersion;
     await this.store.put('rds-instance', key, {
       resourceId,
       iamDatabaseAuthentication: iam,
       configIam: def.iamDatabaseAuthentication,
       tags,
       configTags,
-      createdAt: rec?.data.createdAt ?? Date.now(),
+      createdAt,
+      ...(engineVersion !== undefined ? { engineVersion } : {}),
     });
     const inst: DbInstance = {
       id: def.id,
@@ -265,6 +274,8 @@ export class InstanceRegistry {
       accountAdmins: [...(def.accountAdmins ?? [])],
       iamDatabaseAuthentication: iam,
       tags: { ...tags },
+      createdAt,
+      engineVersion,
     };
     this.#byId.set(key, inst);
     return inst;
@@ -293,6 +304,29 @@ export class InstanceRegistry {
       const rec = await tx.get<Record<string, unknown>>('rds-instance', key);
       await tx.put('rds-instance', key, { ...(rec?.data ?? {}), resourceId: inst.resourceId, ...change }, { expectVersion: rec?.version ?? 0 });
     });
+  }
+
+  /**
+   * What the server said its version is (a PostgreSQL `server_version`, a MySQL greeting), seen by
+   * the gateway. Stored only when it changes, so DescribeDBInstances reports it after a restart
+   * before the server has been reached again. Never throws: it is a by-product of a login.
+   */
+  async noteServerVersion(id: string, announced: string): Promise<void> {
+    const inst = this.get(id);
+    const version = engineVersionOf(announced);
+    if (inst === undefined || version === undefined || version === inst.engineVersion) return;
+    inst.engineVersion = version;
+    const key = inst.id.toLowerCase();
+    try {
+      await this.store.transaction(async (tx) => {
+        // Only onto a record that still exists: a login finishing after a deregistration must not bring it back.
+        const rec = await tx.get<Record<string, unknown>>('rds-instance', key);
+        if (rec === undefined) return;
+        await tx.put('rds-instance', key, { ...rec.data, engineVersion: version }, { expectVersion: rec.version });
+      });
+    } catch {
+      // A concurrent store change wins; the next login notes the version again.
+    }
   }
 
   /** Turns IAM database authentication on or off at runtime; established sessions are untouched. */

@@ -55,7 +55,7 @@ describe('the control plane edge', () => {
     expect(missing.text).toContain('<Code>MissingAction</Code>');
     const unknown = await post('iam', 'Action=LaunchRockets&Version=2010-05-08');
     expect(unknown.text).toContain('<Code>InvalidAction</Code>');
-    expect(unknown.text).toContain('Could not find operation LaunchRockets for version 2010-05-08');
+    expect(unknown.text).toContain('iamdb does not implement LaunchRockets (IAM)');
     expect(unknown.text).toMatch(/<RequestId>[0-9a-f-]{36}<\/RequestId>/);
     expect(unknown.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
     const missingParam = await post('iam', 'Action=GetRole&Version=2010-05-08');

@@ -50,7 +50,7 @@ afterAll(async () => {
 describe('iamdb demo', () => {
   it('logs in with the printed commands', async () => {
     const creds = join(dir, '.iamdb', 'demo', 'credentials');
-    expect(printed).toContain(`export AWS_SHARED_CREDENTIALS_FILE=${creds} AWS_PROFILE=iamdb-demo AWS_REGION=us-east-1`);
+    expect(printed).toContain(`export AWS_SHARED_CREDENTIALS_FILE=${creds} AWS_PROFILE=iamdb-demo AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1`);
     const token = await runCommand(process.execPath, [IAMDB_BIN, 'generate-db-auth-token', '--hostname', '127.0.0.1', '--port', String(port), '--username', 'alice'], {
       env: { ...env(), AWS_SHARED_CREDENTIALS_FILE: creds, AWS_PROFILE: 'iamdb-demo', AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null' },
     });

@@ -64,6 +64,8 @@ export function rdsService(deps: {
   /** iamdb's RegisterDBInstance / DeregisterDBInstance: adopt or forget a server, endpoint included. */
   register: (def: InstanceDefinition) => Promise<DbInstance>;
   deregister: (id: string) => Promise<DbInstance>;
+  /** iamdb's CA (hex SHA-256 of its certificate): endpoints' certificates chain to it, RDS's CACertificateIdentifier names it. */
+  caFingerprintSha256: string;
 }): QueryService {
   const { instances, region, account, partition } = deps;
   // RDS keeps identifiers in lower case, so policies match one spelling: `PROD` and `prod` are the same ARN.
@@ -84,24 +86,59 @@ export function rdsService(deps: {
     return instance(m[3]!);
   };
 
-  const instanceXml = (inst: DbInstance): XmlElements => ({
-    DBInstanceIdentifier: inst.id.toLowerCase(),
-    DBInstanceClass: 'db.iamdb',
-    Engine: inst.engineName,
-    DBInstanceStatus: 'available',
-    MasterUsername: inst.master.username,
-    Endpoint: endpointOf(inst, deps.portOf(inst.id)),
-    MultiAZ: false,
-    PubliclyAccessible: false,
-    StorageEncrypted: false,
-    DbiResourceId: inst.resourceId,
-    DBInstanceArn: arnOf(inst.id),
-    IAMDatabaseAuthenticationEnabled: inst.iamDatabaseAuthentication,
-    TagList: members(
-      Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })),
-      'Tag',
-    ),
-  });
+  const caIdentifier = `iamdb-ca-${deps.caFingerprintSha256.slice(0, 16)}`;
+  /**
+   * Every member RDS always returns, so code written against RDS finds them. Values are honest:
+   * what iamdb does not manage (storage, backups, monitoring, zones) reads as absent or off, and
+   * docs/control-plane.md says what each one means here.
+   */
+  const instanceXml = (inst: DbInstance): XmlElements => {
+    const port = deps.portOf(inst.id);
+    return {
+      DBInstanceIdentifier: inst.id.toLowerCase(),
+      DBInstanceClass: 'db.iamdb',
+      Engine: inst.engineName,
+      DBInstanceStatus: 'available',
+      MasterUsername: inst.master.username,
+      Endpoint: { ...endpointOf(inst, port), HostedZoneId: 'iamdb' },
+      AllocatedStorage: 0,
+      InstanceCreateTime: new Date(inst.createdAt),
+      BackupRetentionPeriod: 0,
+      DBSecurityGroups: members([], 'DBSecurityGroup'),
+      VpcSecurityGroups: members([], 'VpcSecurityGroupMembership'),
+      DBParameterGroups: members([], 'DBParameterGroup'),
+      AvailabilityZone: `${region}a`,
+      PendingModifiedValues: {},
+      MultiAZ: false,
+      // Before any connection to the server has said its version, "unknown" rather than a guess.
+      EngineVersion: inst.engineVersion ?? 'unknown',
+      AutoMinorVersionUpgrade: false,
+      ReadReplicaDBInstanceIdentifiers: members([], 'ReadReplicaDBInstanceIdentifier'),
+      LicenseModel: inst.engineName === 'postgres' ? 'postgresql-license' : 'general-public-license',
+      OptionGroupMemberships: members([], 'OptionGroupMembership'),
+      PubliclyAccessible: false,
+      StorageType: 'external',
+      DbInstancePort: port,
+      StorageEncrypted: false,
+      DbiResourceId: inst.resourceId,
+      CACertificateIdentifier: caIdentifier,
+      DomainMemberships: members([], 'DomainMembership'),
+      CopyTagsToSnapshot: false,
+      MonitoringInterval: 0,
+      DBInstanceArn: arnOf(inst.id),
+      IAMDatabaseAuthenticationEnabled: inst.iamDatabaseAuthentication,
+      PerformanceInsightsEnabled: false,
+      // Instances from the config file cannot be deregistered through the API.
+      DeletionProtection: instances.isFromConfig(inst.id),
+      AssociatedRoles: members([], 'DBInstanceRole'),
+      TagList: members(
+        Object.entries(inst.tags).map(([Key, Value]) => ({ Key, Value })),
+        'Tag',
+      ),
+      CustomerOwnedIpEnabled: false,
+      CertificateDetails: { CAIdentifier: caIdentifier },
+    };
+  };
 
   const filtersOf = (q: QueryParams): Array<(i: DbInstance) => boolean> =>
     q.list('Filters').map((f) => {

@@ -92,7 +92,7 @@ export function stsService(deps: { iam: IamRuntime; sessions: SessionCredentialI
     // The trust policy must itself allow: an identity policy alone never lets anyone into a role.
     const actions = ['sts:AssumeRole', ...(Object.keys(tags).length > 0 ? ['sts:TagSession'] : []), ...(sourceIdentity !== undefined ? ['sts:SetSourceIdentity'] : [])];
     for (const action of actions) {
-      ctx.authorize(action, role.arn, { context, resourcePolicies: trust, requireResourceAllow: true });
+      ctx.authorize(action, role.arn, { context, resourcePolicies: trust, requireResourceAllow: true, trustPolicy: true });
     }
 
     const sessionPolicies: string[] = [];

@@ -21,7 +21,7 @@ export function controlPlaneTarget(opts: ApiTargetOptions): ControlPlaneTarget {
   const endpointUrl = opts.endpointUrl ?? opts.env['IAMDB_ENDPOINT_URL'] ?? opts.env['AWS_ENDPOINT_URL'];
   if (!endpointUrl) throw new IamdbError('CLI_USAGE', { reason: 'Give the control plane with --endpoint-url (or IAMDB_ENDPOINT_URL), e.g. http://127.0.0.1:7400' });
   const region = resolveRegion({ ...(opts.region ? { flag: opts.region } : {}), ...(opts.profile ? { profile: opts.profile } : {}), env: opts.env });
-  if (!region) throw new IamdbError('CLI_USAGE', { reason: 'You must specify a region. Use --region, set AWS_REGION, or add region to your AWS config profile.' });
+  if (!region) throw new IamdbError('CLI_USAGE', { reason: 'You must specify a region. Use --region, set AWS_DEFAULT_REGION (or AWS_REGION), or add region to your AWS config profile.' });
   const caBundle = opts.caBundle ?? opts.env['AWS_CA_BUNDLE'];
   return { endpointUrl, region, ...(opts.profile ? { profile: opts.profile } : {}), ...(caBundle ? { caBundle } : {}) };
 }

@@ -104,7 +104,7 @@ export async function runDemo(opts: { port: number; apiPort: number; stateDir: s
       `IAM user alice may connect as database user alice (policy: rds-db:connect on arn:aws:rds-db:${region}:${account}:dbuser:*/alice).`,
       '',
       'In another terminal, in this directory:',
-      `  export AWS_SHARED_CREDENTIALS_FILE=${credsPath} AWS_PROFILE=iamdb-demo AWS_REGION=${region}`,
+      `  export AWS_SHARED_CREDENTIALS_FILE=${credsPath} AWS_PROFILE=iamdb-demo AWS_DEFAULT_REGION=${region} AWS_REGION=${region}`,
       `  TOKEN=$(npx iamdb generate-db-auth-token --hostname 127.0.0.1 --port ${port} --username alice)`,
       `  psql "host=127.0.0.1 port=${port} dbname=postgres user=alice sslmode=verify-full sslrootcert=${caPath} password=$TOKEN" -c 'select current_user'`,
       '',

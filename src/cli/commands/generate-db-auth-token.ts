@@ -22,7 +22,7 @@ export interface GenerateTokenOptions {
 export async function generateDbAuthToken(opts: GenerateTokenOptions): Promise<Secret<string>> {
   const region = resolveRegion({ ...(opts.region ? { flag: opts.region } : {}), ...(opts.profile ? { profile: opts.profile } : {}), env: opts.env });
   if (!region) {
-    throw new IamdbError('CLI_USAGE', { reason: 'You must specify a region. Use --region, set AWS_REGION, or add region to your AWS config profile.' });
+    throw new IamdbError('CLI_USAGE', { reason: 'You must specify a region. Use --region, set AWS_DEFAULT_REGION (or AWS_REGION), or add region to your AWS config profile.' });
   }
   let creds;
   try {

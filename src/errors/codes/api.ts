@@ -8,8 +8,12 @@ import type { ErrorSpec } from '../types.js';
 export const apiCodes = {
   /** MissingAction (Query protocol): no Action parameter. */
   API_MISSING_ACTION: { kind: 'InvalidInput', message: 'Missing Action' },
-  /** InvalidAction (Query) / UnknownOperationException (JSON): an action iamdb does not serve. */
-  API_INVALID_ACTION: { kind: 'InvalidInput', message: 'Could not find operation {action} for version {version}' },
+  /**
+   * InvalidAction (Query) / UnknownOperationException (JSON): an action iamdb does not serve. AWS's
+   * codes, but a message that says so plainly: AWS's own texts ("Could not find operation … for
+   * version …") read like a client or API-version problem.
+   */
+  API_INVALID_ACTION: { kind: 'InvalidInput', message: 'iamdb does not implement {action} ({service}); see docs/control-plane.md for the supported actions' },
   /** The credential scope names a service iamdb does not serve. */
   API_UNSUPPORTED_SERVICE: { kind: 'InvalidInput', message: 'iamdb does not serve the {service} API here; it serves iam, sts, rds, kms and secretsmanager' },
   /** ValidationError / InvalidParameterValue / ValidationException: AWS's own text in `message`. */

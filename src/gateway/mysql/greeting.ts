@@ -82,6 +82,8 @@ export class ServerProfileCache {
   constructor(
     engineName: 'mysql' | 'mariadb' | 'postgres',
     private readonly fetch: () => Promise<ServerProfile>,
+    /** Told each version the server announces (RDS's EngineVersion comes from it). */
+    private readonly onServerVersion: (version: string) => void = () => undefined,
   ) {
     this.#profile = defaultProfile(engineName);
   }
@@ -124,6 +126,7 @@ export class ServerProfileCache {
   #set(p: ServerProfile): void {
     this.#profile = p;
     this.#known = true;
+    this.onServerVersion(p.serverVersion);
   }
 }
 

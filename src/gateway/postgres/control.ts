@@ -42,10 +42,15 @@ export class PostgresControl {
 
   private readonly masterUser: string;
 
+  /** Told the server's `server_version` whenever the role check reads it (RDS's EngineVersion). */
+  readonly #onServerVersion: (version: string) => void;
+
   constructor(
     private readonly instance: DbInstance,
     private readonly connectTimeoutMs: number,
+    onServerVersion: (version: string) => void = () => undefined,
   ) {
+    this.#onServerVersion = onServerVersion;
     this.masterUser = instance.master.username;
     this.#clear = instance.targetTls.mode === 'disable';
     this.#pool = this.#newPool();
@@ -92,10 +97,19 @@ export class PostgresControl {
     }
   }
 
-  /** Creates the NOLOGIN role `rds_iam` if missing (once per process, retried after failures). */
+  /**
+   * Creates the NOLOGIN role `rds_iam` if missing (once per process, retried after failures). The
+   * same round trip reads `server_version`, so the control plane learns the version for free.
+   */
   ensureRdsIamRole(): Promise<void> {
-    this.#roleReady ??= this.#run((p) => p.query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$`))
-      .then(() => undefined)
+    this.#roleReady ??= this.#run((p) =>
+      p.query(`DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$; SHOW server_version`),
+    )
+      .then((results: unknown) => {
+        const last = Array.isArray(results) ? (results.at(-1) as pg.QueryResult | undefined) : undefined;
+        const version: unknown = last?.rows[0]?.['server_version'];
+        if (typeof version === 'string') this.#onServerVersion(version);
+      })
       .catch((err: unknown) => {
         this.#roleReady = undefined;
         throw err;
