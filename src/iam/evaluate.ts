@@ -140,7 +140,9 @@ export function evaluate(input: EvaluationInput): Analysis {
   // A resource in another account is reachable only if that account's
   // resource policy lets us in: without one (rds-db users have none) the
   // answer is no, however broad the identity policy's Resource pattern.
-  const crossAccount = resourceAccount !== '' && resourceAccount !== request.principal.accountId;
+  // `aws` owns the AWS managed policies (arn:aws:iam::aws:policy/…): every account reads
+  // them with its identity policies alone, and no account may change them (the directory refuses).
+  const crossAccount = resourceAccount !== '' && resourceAccount !== 'aws' && resourceAccount !== request.principal.accountId;
 
   if (crossAccount) {
     // Both sides must allow; naming the account is enough on the resource side.

@@ -84,7 +84,7 @@ function roleXml(r: IamRole, withTags = true): XmlElements {
   };
 }
 
-function policyXml(p: IamManagedPolicy, updateDate?: string): XmlElements {
+function policyXml(p: IamManagedPolicy): XmlElements {
   return {
     PolicyName: p.policyName,
     PolicyId: p.policyId,
@@ -96,7 +96,7 @@ function policyXml(p: IamManagedPolicy, updateDate?: string): XmlElements {
     IsAttachable: true,
     Description: p.description,
     CreateDate: p.createDate,
-    UpdateDate: updateDate ?? p.createDate,
+    UpdateDate: p.updateDate,
   };
 }
 
@@ -426,10 +426,6 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   inline('role', 'Role');
 
   // ---- managed policies --------------------------------------------------
-  const versionDates = (arn: string): string => {
-    const versions = dir.listPolicyVersions(arn);
-    return versions.map((v) => v.createDate).sort().at(-1) ?? '';
-  };
   a['CreatePolicy'] = (ctx, q) => {
     const name = q.required('PolicyName');
     const doc = q.required('PolicyDocument');
@@ -445,7 +441,7 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   a['GetPolicy'] = (ctx, q) => {
     const arn = q.required('PolicyArn');
     ctx.authorize('iam:GetPolicy', arn);
-    return { Policy: policyXml(dir.getPolicy(arn), versionDates(arn)) };
+    return { Policy: policyXml(dir.getPolicy(arn)) };
   };
   a['ListPolicies'] = (ctx, q) => {
     ctx.authorize('iam:ListPolicies', listArn('policy'));
@@ -453,10 +449,9 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     if (!['All', 'AWS', 'Local'].includes(scope)) throw validation(`1 validation error detected: Value '${scope.slice(0, 32)}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]`);
     const onlyAttached = q.bool('OnlyAttached') ?? false;
     const match = pathPrefix(q);
-    // iamdb has no AWS-managed policies: Scope=AWS lists nothing.
-    const all = scope === 'AWS' ? [] : dir.listPolicies().filter((p) => match(p.path) && (!onlyAttached || p.attachmentCount > 0));
+    const all = dir.listPolicies(scope as 'All' | 'AWS' | 'Local').filter((p) => match(p.path) && (!onlyAttached || p.attachmentCount > 0));
     const { items, more } = page(all, q);
-    return { Policies: members(items.map((p) => policyXml(p, versionDates(p.arn)))), ...more };
+    return { Policies: members(items.map((p) => policyXml(p))), ...more };
   };
   a['DeletePolicy'] = (ctx, q) => {
     const arn = q.required('PolicyArn');
@@ -604,10 +599,12 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
             }))
           : [],
       ),
+      // AWS managed policies appear only when something uses them, as on AWS.
       Policies: members(
-        want('LocalManagedPolicy')
-          ? dir.listPolicies().map((p) => ({ ...policyXml(p, versionDates(p.arn)), PolicyVersionList: members(dir.listPolicyVersions(p.arn).map((v) => versionXml(v, true))) }))
-          : [],
+        [
+          ...(want('AWSManagedPolicy') ? dir.listPolicies('AWS').filter((p) => p.attachmentCount > 0 || p.permissionsBoundaryUsageCount > 0) : []),
+          ...(want('LocalManagedPolicy') ? dir.listPolicies('Local') : []),
+        ].map((p) => ({ ...policyXml(p), PolicyVersionList: members(dir.listPolicyVersions(p.arn).map((v) => versionXml(v, true))) })),
       ),
       IsTruncated: false,
     };
