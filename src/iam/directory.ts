@@ -891,7 +891,7 @@ export class IamDirectory {
   policiesFor(ref: PolicyOwnerRef): PrincipalPolicies {
     const identity: PolicyInput[] = [];
     const add = (holder: PolicyHolder, label: string): void => {
-      for (const p of holder.inline.values()) identity.push({ label: `${label}/inline/${p.name}`, policy: p.policy });
+      for (const p of holder.inline.values()) identity.push({ label: `${label}/inline/${p.name}`, policy: p.policy, document: p.document });
       for (const arn of holder.attached) identity.push(this.#managedInput(arn));
     };
     let boundaryArn: string | undefined;
@@ -915,7 +915,7 @@ export class IamDirectory {
   #managedInput(arn: string): PolicyInput {
     const p = this.#policy(arn);
     const v = this.#version(p, p.defaultVersionId);
-    return { label: `${arn}#${v.versionId}`, policy: v.policy };
+    return { label: `${arn}#${v.versionId}`, policy: v.policy, document: v.document };
   }
 
   // ---- persistence -----------------------------------------------------
