@@ -55,7 +55,7 @@ export class IamRuntime {
       } as IamDirectoryState;
       directory = IamDirectory.fromState(state, { clock: deps.clock });
     } else {
-      directory = new IamDirectory({ accountId: config.account, clock: deps.clock });
+      directory = new IamDirectory({ accountId: config.account, partition: config.partition, clock: deps.clock });
     }
     const runtime = new IamRuntime(directory, store, sealer, deps.sessions, config.partition, deps.clock);
     applyBootstrap(directory, config);

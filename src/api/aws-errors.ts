@@ -65,6 +65,7 @@ const MAPPINGS: Partial<Record<ErrorCode, Mapping>> = {
   IAM_POLICY_ATTACHED: { code: 'DeleteConflict', status: 409 },
   IAM_DEFAULT_VERSION_DELETE: { code: 'DeleteConflict', status: 409 },
   IAM_INVALID_INPUT: { code: { query: 'InvalidInput', json: 'InvalidParameterException' }, status: 400 },
+  IAM_AWS_MANAGED_POLICY: { code: { query: 'AccessDenied', json: 'AccessDeniedException' }, status: 403 },
   KMS_NOT_FOUND: { code: 'NotFoundException', status: 400 },
   KMS_DISABLED: { code: 'DisabledException', status: 400 },
   KMS_INVALID_STATE: { code: 'KMSInvalidStateException', status: 400 },

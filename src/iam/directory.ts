@@ -31,6 +31,7 @@ import {
   type IamUser,
   type Tags,
 } from './entities.js';
+import { awsManagedPolicies, type AwsManagedPolicy } from './aws-managed-policies/index.js';
 import type { PolicyInput } from './evaluate.js';
 import { parsePolicyOrThrow, policySize } from './policy/parse.js';
 import type { Policy, PolicyKind } from './policy/types.js';
@@ -38,11 +39,14 @@ import type { Policy, PolicyKind } from './policy/types.js';
 export interface IamDirectoryOptions {
   /** 12 digits. */
   readonly accountId: string;
-  readonly partition?: 'aws';
+  /** ARN partition of every entity, and of the AWS managed policies served. */
+  readonly partition?: Partition;
   readonly clock?: Clock;
   /** Source of randomness for ids and secrets; tests may pin it. */
   readonly random?: (n: number) => Buffer;
 }
+
+export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
 
 /** What `onChange` listeners receive. */
 export interface DirectoryChange {
@@ -133,6 +137,8 @@ interface ManagedPolicyRecord {
   defaultVersionId: string;
   nextVersion: number;
   versions: VersionRecord[];
+  /** Set on AWS managed policies only. */
+  awsManaged?: true;
 }
 
 // ---- snapshot format -------------------------------------------------------
@@ -142,7 +148,7 @@ const tagsSchema = z.record(z.string(), z.string());
 const stateSchema = z.object({
   format: z.literal(1),
   accountId: z.string(),
-  partition: z.literal('aws'),
+  partition: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
   users: z.array(
     z.object({
       userName: z.string(),
@@ -219,13 +225,15 @@ const key = (name: string): string => name.toLowerCase();
  */
 export class IamDirectory {
   readonly accountId: string;
-  readonly partition: 'aws';
+  readonly partition: Partition;
   readonly #clock: Clock;
   readonly #random: ((n: number) => Buffer) | undefined;
   readonly #users = new Map<string, UserRecord>();
   readonly #groups = new Map<string, GroupRecord>();
   readonly #roles = new Map<string, RoleRecord>();
   readonly #policies = new Map<string, ManagedPolicyRecord>(); // by ARN
+  /** AWS managed policies: shared, read-only, never part of the state. */
+  readonly #awsPolicies: ReadonlyMap<string, ManagedPolicyRecord>;
   readonly #keys = new Map<string, { user: UserRecord; key: AccessKeyRecord }>();
   readonly #listeners = new Set<(change: DirectoryChange) => void>();
   #changes = 0;
@@ -236,6 +244,7 @@ export class IamDirectory {
     this.partition = options.partition ?? 'aws';
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random;
+    this.#awsPolicies = new Map([...awsManagedPolicies(this.partition).values()].map((p) => [p.arn, awsRecord(p)]));
   }
 
   /** Counts mutations since construction; compare to decide whether to persist. */
@@ -606,7 +615,7 @@ export class IamDirectory {
   }
 
   #policy(arn: string): ManagedPolicyRecord {
-    const p = this.#policies.get(arn);
+    const p = this.#policies.get(arn) ?? this.#awsPolicies.get(arn);
     if (!p) throw new IamdbError('IAM_NO_SUCH_POLICY', { arn });
     return p;
   }
@@ -623,13 +632,28 @@ export class IamDirectory {
     return this.#policyView(this.#policy(arn));
   }
 
-  listPolicies(): IamManagedPolicy[] {
-    return [...this.#policies.values()].map((p) => this.#policyView(p));
+  /** ListPolicies: the account's own (`Local`, the default), the AWS managed ones (`AWS`) or both (`All`). */
+  listPolicies(scope: 'All' | 'AWS' | 'Local' = 'Local'): IamManagedPolicy[] {
+    const aws = scope === 'Local' ? [] : [...this.#awsPolicies.values()];
+    const local = scope === 'AWS' ? [] : [...this.#policies.values()];
+    return [...aws, ...local].map((p) => this.#policyView(p));
+  }
+
+  /** True when `arn` names one of the AWS managed policies this directory serves. */
+  isAwsManagedPolicy(arn: string): boolean {
+    return this.#awsPolicies.has(arn);
+  }
+
+  /** Versions, defaults and the policy itself of an AWS managed policy belong to AWS. */
+  #changeable(arn: string, operation: string): ManagedPolicyRecord {
+    const p = this.#policy(arn);
+    if (p.awsManaged) throw new IamdbError('IAM_AWS_MANAGED_POLICY', { arn, operation });
+    return p;
   }
 
   /** CreatePolicyVersion: at most five versions; `setAsDefault` makes it the one in force. */
   createPolicyVersion(arn: string, document: string, setAsDefault = false): IamPolicyVersion {
-    const p = this.#policy(arn);
+    const p = this.#changeable(arn, 'CreatePolicyVersion');
     const policy = this.#checkManaged(document);
     if (p.versions.length >= IAM_LIMITS.policyVersions) throw new IamdbError('IAM_POLICY_VERSION_LIMIT', { limit: IAM_LIMITS.policyVersions });
     const version: VersionRecord = { versionId: `v${p.nextVersion}`, document, policy, createDate: this.#now() };
@@ -657,14 +681,14 @@ export class IamDirectory {
   }
 
   setDefaultPolicyVersion(arn: string, versionId: string): void {
-    const p = this.#policy(arn);
+    const p = this.#changeable(arn, 'SetDefaultPolicyVersion');
     this.#version(p, versionId);
     p.defaultVersionId = versionId;
     this.#changed('setDefaultPolicyVersion');
   }
 
   deletePolicyVersion(arn: string, versionId: string): void {
-    const p = this.#policy(arn);
+    const p = this.#changeable(arn, 'DeletePolicyVersion');
     this.#version(p, versionId);
     if (p.defaultVersionId === versionId) throw new IamdbError('IAM_DEFAULT_VERSION_DELETE');
     p.versions = p.versions.filter((v) => v.versionId !== versionId);
@@ -673,7 +697,7 @@ export class IamDirectory {
 
   /** DeletePolicy: refused while attached or used as a boundary; all versions go with it. */
   deletePolicy(arn: string): void {
-    const p = this.#policy(arn);
+    const p = this.#changeable(arn, 'DeletePolicy');
     const view = this.#policyView(p);
     if (view.attachmentCount > 0 || view.permissionsBoundaryUsageCount > 0) throw new IamdbError('IAM_POLICY_ATTACHED');
     this.#policies.delete(arn);
@@ -767,6 +791,9 @@ export class IamDirectory {
       defaultVersionId: p.defaultVersionId,
       attachmentCount: holders.filter((h) => h.attached.includes(p.arn)).length,
       permissionsBoundaryUsageCount: bounded.filter((b) => b.permissionsBoundary === p.arn).length,
+      awsManaged: p.awsManaged === true,
+      // AWS: the creation of the most recent version (of the policy itself while it has one).
+      updateDate: p.versions.map((v) => v.createDate).sort().at(-1) ?? p.createDate,
     };
     if (p.description !== undefined) view.description = p.description;
     return view;
@@ -864,7 +891,7 @@ export class IamDirectory {
   policiesFor(ref: PolicyOwnerRef): PrincipalPolicies {
     const identity: PolicyInput[] = [];
     const add = (holder: PolicyHolder, label: string): void => {
-      for (const p of holder.inline.values()) identity.push({ label: `${label}/inline/${p.name}`, policy: p.policy });
+      for (const p of holder.inline.values()) identity.push({ label: `${label}/inline/${p.name}`, policy: p.policy, document: p.document });
       for (const arn of holder.attached) identity.push(this.#managedInput(arn));
     };
     let boundaryArn: string | undefined;
@@ -888,7 +915,7 @@ export class IamDirectory {
   #managedInput(arn: string): PolicyInput {
     const p = this.#policy(arn);
     const v = this.#version(p, p.defaultVersionId);
-    return { label: `${arn}#${v.versionId}`, policy: v.policy };
+    return { label: `${arn}#${v.versionId}`, policy: v.policy, document: v.document };
   }
 
   // ---- persistence -----------------------------------------------------
@@ -1051,6 +1078,21 @@ export class IamDirectory {
 }
 
 // ---- helpers -----------------------------------------------------------------
+
+function awsRecord(p: AwsManagedPolicy): ManagedPolicyRecord {
+  return {
+    policyName: p.policyName,
+    policyId: p.policyId,
+    path: p.path,
+    arn: p.arn,
+    createDate: p.createDate,
+    description: p.description,
+    defaultVersionId: p.versionId,
+    nextVersion: Number(p.versionId.slice(1)) + 1,
+    versions: [{ versionId: p.versionId, document: p.document, policy: p.policy, createDate: p.updateDate }],
+    awsManaged: true,
+  };
+}
 
 function parseDocument(document: string, kind: PolicyKind): Policy {
   if (typeof document !== 'string' || document.length > IAM_LIMITS.policyDocumentLength) {

@@ -52,6 +52,10 @@ export interface IamManagedPolicy {
   readonly defaultVersionId: string;
   readonly attachmentCount: number;
   readonly permissionsBoundaryUsageCount: number;
+  /** True for AWS managed policies (`arn:…:iam::aws:policy/…`), which no account can change. */
+  readonly awsManaged: boolean;
+  /** When the most recent version was created (AWS managed policies: AWS's last edit). */
+  readonly updateDate: string;
 }
 
 export interface IamPolicyVersion {

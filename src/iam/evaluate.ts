@@ -28,6 +28,8 @@ export type PolicyType = 'identity' | 'resource' | 'boundary' | 'session';
 export interface PolicyInput {
   readonly label: string;
   readonly policy: Policy;
+  /** The text the policy was parsed from, when known (the simulator reports statement positions in it). */
+  readonly document?: string;
 }
 
 export interface EvaluationInput {
@@ -50,6 +52,14 @@ export interface EvaluationOptions {
    * the boundary or the session policies. Set false for strict ceilings.
    */
   readonly namedPrincipalBypassesCeilings?: boolean;
+  /**
+   * When true, `request.context` is the whole context: the evaluator derives
+   * no principal keys (aws:username, aws:PrincipalArn, …) and so lets nothing
+   * override the caller's values. For the policy simulator only, whose
+   * context entries are, as AWS documents, the values a simulation uses;
+   * never for real requests, where a caller must not impersonate.
+   */
+  readonly contextAsGiven?: boolean;
 }
 
 export type Decision = 'allowed' | 'explicitDeny' | 'implicitDeny';
@@ -97,7 +107,7 @@ export function evaluate(input: EvaluationInput): Analysis {
   const { request } = input;
   const scope: Scope = {
     request,
-    ctx: new ContextLookup(request.context ?? {}, principalContext(request.principal)),
+    ctx: input.options?.contextAsGiven ? new ContextLookup(request.context ?? {}) : new ContextLookup(request.context ?? {}, principalContext(request.principal)),
     notes: [],
     actionPatterns: new Map(),
   };
@@ -140,7 +150,9 @@ export function evaluate(input: EvaluationInput): Analysis {
   // A resource in another account is reachable only if that account's
   // resource policy lets us in: without one (rds-db users have none) the
   // answer is no, however broad the identity policy's Resource pattern.
-  const crossAccount = resourceAccount !== '' && resourceAccount !== request.principal.accountId;
+  // `aws` owns the AWS managed policies (arn:aws:iam::aws:policy/…): every account reads
+  // them with its identity policies alone, and no account may change them (the directory refuses).
+  const crossAccount = resourceAccount !== '' && resourceAccount !== 'aws' && resourceAccount !== request.principal.accountId;
 
   if (crossAccount) {
     // Both sides must allow; naming the account is enough on the resource side.

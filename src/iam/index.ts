@@ -6,6 +6,9 @@ export type { Policy, PolicyKind, PolicyProblem, PolicyVersion, Statement, Condi
 export { POLICY_VERSIONS } from './policy/types.js';
 export { parsePolicy, parsePolicyOrThrow, malformedPolicyError, policySize, hasOnlyAllowedCharacters, type ParseResult } from './policy/parse.js';
 export { validatePolicyDocument } from './policy/validate.js';
+export { statementPositions, type StatementSpan, type TextPosition } from './policy/statement-positions.js';
+export { missingContextKeys, contextKeysOf } from './context-keys.js';
+export { awsManagedPolicies, isAwsManagedPolicyArn, AWS_MANAGED_POLICIES, type AwsManagedPolicy } from './aws-managed-policies/index.js';
 export { policyMessages } from './policy/messages.js';
 export {
   evaluate,
@@ -19,7 +22,7 @@ export {
   type PolicyType,
 } from './evaluate.js';
 export { type AuthorizationRequest, type RequestPrincipal, type PrincipalType, principalContext } from './request.js';
-export { type RequestContext, type ContextValue, type ContextScalar } from './context.js';
+export { ContextLookup, type RequestContext, type ContextValue, type ContextScalar } from './context.js';
 export type { ResolvedPrincipal } from './resolved-principal.js';
 export { conditionOperators, parseOperatorName, evaluateCondition, type ConditionOperator, type OperatorResult } from './conditions/index.js';
 export { globMatch, compileGlob, matchPattern, type MatchCounter } from './match.js';

@@ -38,6 +38,8 @@ function notExpressible(c: Case): string | undefined {
   if (c.principal && 'tags' in c.principal) return 'principal tags (AWS takes them from the caller user)';
   if (c.principal?.userId !== undefined || JSON.stringify(c).includes('aws:userid')) return 'a fixed user id';
   if (c.options) return 'evaluation options';
+  // The simulator uses context entries as given (AWS documents so); real requests never let them override the principal.
+  if (Object.keys(c.request.context ?? {}).some((k) => /^aws:(username|userid|principal(arn|account|type|tag\/.*))$/i.test(k))) return 'principal keys in the request context';
   return undefined;
 }
 

@@ -11,8 +11,13 @@
 import { IamdbError } from '../../errors/index.js';
 import type { IamRuntime } from '../../iam-runtime.js';
 import {
+  ContextLookup,
   evaluate,
+  missingContextKeys,
   parsePolicyOrThrow,
+  principalContext,
+  statementPositions,
+  type StatementSpan,
   type AccessKeyInfo,
   type Analysis,
   type IamDirectory,
@@ -84,7 +89,7 @@ function roleXml(r: IamRole, withTags = true): XmlElements {
   };
 }
 
-function policyXml(p: IamManagedPolicy, updateDate?: string): XmlElements {
+function policyXml(p: IamManagedPolicy): XmlElements {
   return {
     PolicyName: p.policyName,
     PolicyId: p.policyId,
@@ -96,7 +101,7 @@ function policyXml(p: IamManagedPolicy, updateDate?: string): XmlElements {
     IsAttachable: true,
     Description: p.description,
     CreateDate: p.createDate,
-    UpdateDate: updateDate ?? p.createDate,
+    UpdateDate: p.updateDate,
   };
 }
 
@@ -426,10 +431,6 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   inline('role', 'Role');
 
   // ---- managed policies --------------------------------------------------
-  const versionDates = (arn: string): string => {
-    const versions = dir.listPolicyVersions(arn);
-    return versions.map((v) => v.createDate).sort().at(-1) ?? '';
-  };
   a['CreatePolicy'] = (ctx, q) => {
     const name = q.required('PolicyName');
     const doc = q.required('PolicyDocument');
@@ -445,7 +446,7 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
   a['GetPolicy'] = (ctx, q) => {
     const arn = q.required('PolicyArn');
     ctx.authorize('iam:GetPolicy', arn);
-    return { Policy: policyXml(dir.getPolicy(arn), versionDates(arn)) };
+    return { Policy: policyXml(dir.getPolicy(arn)) };
   };
   a['ListPolicies'] = (ctx, q) => {
     ctx.authorize('iam:ListPolicies', listArn('policy'));
@@ -453,10 +454,9 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     if (!['All', 'AWS', 'Local'].includes(scope)) throw validation(`1 validation error detected: Value '${scope.slice(0, 32)}' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [All, AWS, Local]`);
     const onlyAttached = q.bool('OnlyAttached') ?? false;
     const match = pathPrefix(q);
-    // iamdb has no AWS-managed policies: Scope=AWS lists nothing.
-    const all = scope === 'AWS' ? [] : dir.listPolicies().filter((p) => match(p.path) && (!onlyAttached || p.attachmentCount > 0));
+    const all = dir.listPolicies(scope as 'All' | 'AWS' | 'Local').filter((p) => match(p.path) && (!onlyAttached || p.attachmentCount > 0));
     const { items, more } = page(all, q);
-    return { Policies: members(items.map((p) => policyXml(p, versionDates(p.arn)))), ...more };
+    return { Policies: members(items.map((p) => policyXml(p))), ...more };
   };
   a['DeletePolicy'] = (ctx, q) => {
     const arn = q.required('PolicyArn');
@@ -604,17 +604,24 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
             }))
           : [],
       ),
+      // AWS managed policies appear only when something uses them, as on AWS.
       Policies: members(
-        want('LocalManagedPolicy')
-          ? dir.listPolicies().map((p) => ({ ...policyXml(p, versionDates(p.arn)), PolicyVersionList: members(dir.listPolicyVersions(p.arn).map((v) => versionXml(v, true))) }))
-          : [],
+        [
+          ...(want('AWSManagedPolicy') ? dir.listPolicies('AWS').filter((p) => p.attachmentCount > 0 || p.permissionsBoundaryUsageCount > 0) : []),
+          ...(want('LocalManagedPolicy') ? dir.listPolicies('Local') : []),
+        ].map((p) => ({ ...policyXml(p), PolicyVersionList: members(dir.listPolicyVersions(p.arn).map((v) => versionXml(v, true))) })),
       ),
       IsTruncated: false,
     };
   };
 
   // ---- the policy simulator ------------------------------------------------
-  const simulate = (q: QueryParams, source: { identity: PolicyInput[]; boundary?: PolicyInput[]; principal: RequestPrincipal }): XmlElements => {
+  /**
+   * One simulation. The context is what AWS documents: the caller's context
+   * entries are the values used, laid over the keys derived from the
+   * simulated principal (none when SimulateCustomPolicy names no caller).
+   */
+  const simulate = (q: QueryParams, source: { identity: PolicyInput[]; boundary?: PolicyInput[]; principal: RequestPrincipal; principalKeys: boolean }): XmlElements => {
     const actions = q.strings('ActionNames');
     if (actions.length === 0) throw validation("1 validation error detected: Value null at 'actionNames' failed to satisfy constraint: Member must not be null");
     const resources = q.strings('ResourceArns');
@@ -622,29 +629,36 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     if (actions.length * Math.max(resources.length, 1) > MAX_SIMULATIONS) {
       throw validation(`ActionNames times ResourceArns must not exceed ${MAX_SIMULATIONS} evaluations per request.`);
     }
-    const context = contextEntries(q);
+    const entries = contextEntries(q);
+    const context: RequestContext = source.principalKeys ? { ...principalContext(source.principal), ...entries } : entries;
+    const lookup = new ContextLookup(context);
     const resourcePolicyText = q.str('ResourcePolicy');
-    const resourcePolicy: PolicyInput[] | undefined = resourcePolicyText !== undefined ? [{ label: 'ResourcePolicy', policy: parsePolicyOrThrow(resourcePolicyText, 'resource') }] : undefined;
+    const resourcePolicy: PolicyInput[] | undefined =
+      resourcePolicyText !== undefined ? [{ label: 'ResourcePolicy', policy: parsePolicyOrThrow(resourcePolicyText, 'resource'), document: resourcePolicyText }] : undefined;
     // A boundary list given, even empty (`PermissionsBoundaryPolicyInputList=`), replaces the principal's boundary: an empty one allows nothing.
     const boundary = q.has('PermissionsBoundaryPolicyInputList')
-      ? q.strings('PermissionsBoundaryPolicyInputList').map((doc, i): PolicyInput => ({ label: `PermissionsBoundaryPolicyInputList.${i + 1}`, policy: parsePolicyOrThrow(doc, 'identity') }))
+      ? q.strings('PermissionsBoundaryPolicyInputList').map((doc, i): PolicyInput => ({ label: `PermissionsBoundaryPolicyInputList.${i + 1}`, policy: parsePolicyOrThrow(doc, 'identity'), document: doc }))
       : source.boundary;
+    const all = [...source.identity, ...(resourcePolicy ?? []), ...(boundary ?? [])];
+    const positions = statementLocator(all);
     const results: XmlElements[] = [];
     for (const action of actions) {
+      const missing = missingContextKeys(all, action, lookup);
       for (const resource of resources.length > 0 ? resources : ['*']) {
         const analysis = evaluate({
           request: { principal: source.principal, action, resource, context },
           identity: source.identity,
           ...(resourcePolicy ? { resource: resourcePolicy } : {}),
           ...(boundary ? { boundary } : {}),
+          options: { contextAsGiven: true },
         });
-        results.push(evaluationResultXml(analysis, action, resource, boundary !== undefined));
+        results.push(evaluationResultXml(analysis, { action, resource, hasBoundary: boundary !== undefined, missing, perResource: resources.length > 0, positions }));
       }
     }
     return { EvaluationResults: members(results), IsTruncated: false };
   };
   const inputList = (q: QueryParams): PolicyInput[] =>
-    q.strings('PolicyInputList').map((doc, i) => ({ label: `PolicyInputList.${i + 1}`, policy: parsePolicyOrThrow(doc, 'identity') }));
+    q.strings('PolicyInputList').map((doc, i) => ({ label: `PolicyInputList.${i + 1}`, policy: parsePolicyOrThrow(doc, 'identity'), document: doc }));
   const callerPrincipal = (q: QueryParams, fallback: RequestPrincipal): RequestPrincipal => {
     const callerArn = q.str('CallerArn');
     if (callerArn === undefined) return fallback;
@@ -675,6 +689,7 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
       identity: [...owned.identity, ...inputList(q)],
       ...(owned.boundary ? { boundary: [...owned.boundary] } : {}),
       principal: callerPrincipal(q, principal),
+      principalKeys: true,
     });
   };
   a['SimulateCustomPolicy'] = (ctx, q) => {
@@ -682,8 +697,9 @@ export function iamService(deps: { iam: IamRuntime; partition: string }): QueryS
     const identity = inputList(q);
     // Required, but may be empty (the SDKs send `PolicyInputList=` for []).
     if (!q.has('PolicyInputList')) throw validation("1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null");
+    // Without CallerArn nobody is simulated: principal keys come from ContextEntries alone (or are missing).
     const anonymous: RequestPrincipal = { arn: `arn:${partition}:iam::${acct}:user/simulated-caller`, accountId: acct, type: 'user', userName: 'simulated-caller' };
-    return simulate(q, { identity, principal: callerPrincipal(q, anonymous) });
+    return simulate(q, { identity, principal: callerPrincipal(q, anonymous), principalKeys: q.has('CallerArn') });
   };
 
   // As on AWS, credentials from GetSessionToken cannot call IAM without MFA (and iamdb has no MFA).
@@ -733,21 +749,55 @@ function sourceOf(label: string): { id: string; type: string } {
   return { id: label, type: 'none' };
 }
 
-function evaluationResultXml(analysis: Analysis, action: string, resource: string, hasBoundary: boolean): XmlElements {
+/** Finds a matched statement's span in the text of the policy it came from (parsed once per policy). */
+type StatementLocator = (label: string, index: number) => StatementSpan | undefined;
+
+function statementLocator(policies: readonly PolicyInput[]): StatementLocator {
+  const texts = new Map(policies.filter((p) => p.document !== undefined).map((p) => [p.label, p.document!]));
+  const spans = new Map<string, StatementSpan[] | undefined>();
+  return (label, index) => {
+    if (!spans.has(label)) {
+      const text = texts.get(label);
+      spans.set(label, text === undefined ? undefined : statementPositions(text));
+    }
+    return spans.get(label)?.[index];
+  };
+}
+
+function evaluationResultXml(
+  analysis: Analysis,
+  r: { action: string; resource: string; hasBoundary: boolean; missing: readonly string[]; perResource: boolean; positions: StatementLocator },
+): XmlElements {
   const decisive = analysis.matchedStatements.filter((m) => (analysis.decision === 'explicitDeny' ? m.effect === 'Deny' : m.effect === 'Allow'));
+  const matched = members(
+    decisive.map((m) => {
+      const src = sourceOf(m.source);
+      const span = r.positions(m.source, m.index);
+      return {
+        SourcePolicyId: src.id,
+        SourcePolicyType: src.type,
+        ...(span ? { StartPosition: { Line: span.start.line, Column: span.start.column }, EndPosition: { Line: span.end.line, Column: span.end.column } } : {}),
+      };
+    }),
+  );
+  const boundaryDetail = r.hasBoundary
+    ? { PermissionsBoundaryDecisionDetail: { AllowedByPermissionsBoundary: analysis.matchedStatements.some((m) => m.policyType === 'boundary' && m.effect === 'Allow') && analysis.deniedBy !== 'boundary' } }
+    : {};
+  // AWS: MissingContextValues sits in the result when the resource is "*" (no ResourceArns),
+  // and in ResourceSpecificResults when resources were named.
   return {
-    EvalActionName: action,
-    EvalResourceName: resource,
+    EvalActionName: r.action,
+    EvalResourceName: r.resource,
     EvalDecision: analysis.decision,
-    MatchedStatements: members(
-      decisive.map((m) => {
-        const src = sourceOf(m.source);
-        return { SourcePolicyId: src.id, SourcePolicyType: src.type };
-      }),
-    ),
-    MissingContextValues: members([]),
-    ...(hasBoundary
-      ? { PermissionsBoundaryDecisionDetail: { AllowedByPermissionsBoundary: analysis.matchedStatements.some((m) => m.policyType === 'boundary' && m.effect === 'Allow') && analysis.deniedBy !== 'boundary' } }
+    MatchedStatements: matched,
+    MissingContextValues: members(r.perResource ? [] : [...r.missing]),
+    ...boundaryDetail,
+    ...(r.perResource
+      ? {
+          ResourceSpecificResults: members([
+            { EvalResourceName: r.resource, EvalResourceDecision: analysis.decision, MatchedStatements: matched, MissingContextValues: members([...r.missing]), ...boundaryDetail },
+          ]),
+        }
       : {}),
   };
 }

@@ -40,6 +40,8 @@ export const iamCodes = {
   IAM_DEFAULT_VERSION_DELETE: { kind: 'Conflict', message: 'Cannot delete the default version of a policy.' },
   /** ValidationError / InvalidInput for names, paths, ids and other parameters. */
   IAM_INVALID_INPUT: { kind: 'InvalidInput', message: '{message}' },
+  /** AccessDenied: versions, default version and deletion of an AWS managed policy belong to AWS. */
+  IAM_AWS_MANAGED_POLICY: { kind: 'AccessDenied', message: '{operation} is not allowed on {arn}: it is an AWS managed policy, which no account can change.' },
   /** AccessDenied with AWS's text, built by `accessDeniedMessage`. */
   IAM_ACCESS_DENIED: { kind: 'AccessDenied', audit: 'AccessDenied', message: '{message}' },
 } as const satisfies Record<string, ErrorSpec>;
