@@ -82,3 +82,39 @@ describe('IAM accounts through the MySQL endpoint, as RDS shows them', () => {
     expect(grants[0]).toMatch(/IDENTIFIED BY PASSWORD/);
   });
 });
+
+describe('mysql.user through the MySQL endpoint, as RDS users query it', () => {
+  it("lists IAM accounts by plugin = 'AWSAuthenticationPlugin' and hides their hash (mysql2)", async () => {
+    const iamUsers = await rows(`SELECT user FROM mysql.user WHERE plugin = 'AWSAuthenticationPlugin'`);
+    expect(iamUsers).toContain(alice);
+    expect(iamUsers).not.toContain(pwUser);
+    const [r] = await master.query<mysql.RowDataPacket[]>(
+      `SELECT User, Host, plugin, authentication_string, Password FROM mysql.user WHERE User IN ('${alice}', '${pwUser}') ORDER BY User;`,
+    );
+    const byUser = new Map(r.map((row) => [String(row['User']), row]));
+    expect(byUser.get(alice)).toMatchObject({ Host: '%', plugin: 'AWSAuthenticationPlugin', authentication_string: 'RDS', Password: '' });
+    expect(String(byUser.get(pwUser)?.['plugin'])).toBe('mysql_native_password');
+    expect(String(byUser.get(pwUser)?.['authentication_string'])).toMatch(/^\*[0-9A-F]{40}$/);
+  });
+
+  it('keeps every column of SELECT * in the server\'s order, with an alias and a join', async () => {
+    const [direct] = await master.query<mysql.RowDataPacket[]>(`SELECT * FROM mysql.user u WHERE u.User = '${pwUser}'`);
+    const [fields] = await master.query(`SHOW COLUMNS FROM mysql.user`);
+    expect(Object.keys(direct[0] ?? {})).toEqual((fields as mysql.RowDataPacket[]).map((f) => f['Field']));
+    const [joined] = await master.query<mysql.RowDataPacket[]>(
+      `SELECT u.user, u.plugin, d.Db FROM mysql.db d RIGHT JOIN mysql.user AS u ON d.User = u.User WHERE u.user = '${alice}'`,
+    );
+    expect(joined.map((row) => row['plugin'])).toEqual(['AWSAuthenticationPlugin']);
+  });
+
+  it('shows the same to the mariadb client, and to the IAM user reading mysql.* herself', async () => {
+    const r = await cli(`SELECT user, plugin FROM mysql.user WHERE user = '${alice}'`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`${alice}\tAWSAuthenticationPlugin`);
+  });
+
+  it('leaves other shapes to the server (a qualified column: the real table answers)', async () => {
+    const [r] = await master.query<mysql.RowDataPacket[]>(`SELECT mysql.user.plugin AS p FROM mysql.user WHERE mysql.user.User = '${alice}'`);
+    expect(r[0]?.['p']).toBe('mysql_native_password');
+  });
+});

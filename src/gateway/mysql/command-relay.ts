@@ -41,6 +41,7 @@ import type { SessionAudit } from '../session-common.js';
 import { decideStatement, isAccountAdmin, type AccountDecision, type RecordChange, type SessionRole } from './account-policy.js';
 import { MAX_REWRITTEN_RESPONSE_BYTES, pluginClause, rewriteAccountLine, rewriteTextResultSet, showsAccounts } from './account-visibility.js';
 import { PacketInbox, changeUser } from './change-user.js';
+import { rewriteUserTableQuery, userTableReference } from './user-table-view.js';
 import { MysqlConnectionIds } from './connection-ids.js';
 import { credentialFormatFor } from './credential-format.js';
 import type { MysqlSessionDeps } from './session.js';
@@ -181,6 +182,12 @@ class CommandRelay {
       // SHOW GRANTS / SHOW CREATE USER: IAM accounts are shown as RDS shows them, never with the managed credential's hash.
       const held = Buffer.from(packet.payload);
       this.#hold = { kind: 'idle', then: () => this.#showAccounts(held) };
+      return this.#whenIdle();
+    }
+    if (command === Command.COM_QUERY && userTableReference(packet.payload.subarray(1).toString('latin1')) !== undefined) {
+      // SELECT … FROM mysql.user: read through a view where IAM accounts look as on RDS (user-table-view.ts).
+      const held = Buffer.from(packet.payload);
+      this.#hold = { kind: 'idle', then: () => void this.#userTable(held).catch((err: unknown) => this.#fail(err)) };
       return this.#whenIdle();
     }
     if (command === Command.COM_PROCESS_KILL && packet.payload.length >= 5) {
@@ -336,6 +343,15 @@ class CommandRelay {
     this.#await(payload, async () => undefined, (response) =>
       rewriteTextResultSet(response, this.#capabilities, (line) => rewriteAccountLine(line, isIam, clause)),
     );
+  }
+
+  async #userTable(payload: Buffer): Promise<void> {
+    // Without the server's column list the statement goes as it is: a read is not a security decision.
+    const columns = await this.#deps.control.userTableColumns().catch(() => []);
+    const text = payload.subarray(1).toString('latin1');
+    const rewritten = rewriteUserTableQuery(text, columns, this.#deps.iamUsers.accountsOfInstance(this.#instance.id));
+    this.#forward(rewritten === undefined ? payload : Buffer.concat([payload.subarray(0, 1), Buffer.from(rewritten, 'latin1')]));
+    this.#release();
   }
 
   async #makeIam(decision: Extract<AccountDecision, { action: 'make-iam' }>): Promise<void> {

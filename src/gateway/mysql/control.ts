@@ -43,6 +43,7 @@ export class MysqlControl {
   #conn: Promise<mysql.Connection> | undefined;
   #idle: NodeJS.Timeout | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  #userColumns: Promise<string[]> | undefined;
 
   constructor(
     private readonly instance: DbInstance,
@@ -179,6 +180,18 @@ export class MysqlControl {
       }
       return out;
     });
+  }
+
+  /** mysql.user's columns in the server's order (for the view through which IAM accounts show as RDS's), read once. */
+  async userTableColumns(): Promise<string[]> {
+    this.#userColumns ??= this.#use(async (c) => {
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SHOW COLUMNS FROM mysql.user');
+      return rows.map((r) => String(r['Field']));
+    }).catch((err: unknown) => {
+      this.#userColumns = undefined;
+      throw err;
+    });
+    return this.#userColumns;
   }
 
   /**

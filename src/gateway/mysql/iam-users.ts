@@ -56,6 +56,11 @@ export class MysqlIamUsers {
     return [...(this.#byInstance.get(instance.toLowerCase())?.get(user) ?? [])].map((host) => ({ user, host }));
   }
 
+  /** Every account recorded as an IAM user on the instance. */
+  accountsOfInstance(instance: string): Account[] {
+    return [...(this.#byInstance.get(instance.toLowerCase()) ?? [])].flatMap(([user, hosts]) => [...hosts].map((host) => ({ user, host })));
+  }
+
   /**
    * The recorded IAM account the server would take `account` for, spelled as
    * recorded: host case and trailing spaces do not count (accountMatchKey),
