@@ -22,6 +22,7 @@ import {
   encodeParameterStatus,
   encodeReadyForQuery,
   decodePasswordMessage,
+  pickAllowedStartupParams,
   ByteReaderForBody,
   PG_PRE_AUTH_MAX_MESSAGE_BYTES,
   type ErrorFields,
@@ -61,30 +62,6 @@ export interface PostgresSessionDeps {
   /** Bounds the server connections open for logins not yet complete. */
   readonly serverLogins: ServerLoginSlots;
 }
-
-/** Startup parameters forwarded to the server; everything else stays here (CVE-2025-12819 class). */
-const FORWARDED_PARAMS = new Set([
-  'application_name',
-  'client_encoding',
-  'DateStyle',
-  'TimeZone',
-  'extra_float_digits',
-  'search_path',
-  'options',
-  'IntervalStyle',
-  'standard_conforming_strings',
-  'default_transaction_isolation',
-  'default_transaction_read_only',
-  'statement_timeout',
-  'lock_timeout',
-  'idle_in_transaction_session_timeout',
-  'intervalstyle',
-  'datestyle',
-  'timezone',
-  'geqo',
-  'work_mem',
-  'jit',
-]);
 
 /** Adds the session's principal and id to what the server sees: application_name and custom settings in `options`. */
 function tagForServer(params: Map<string, string>, id: SessionIdentity): void {
@@ -204,7 +181,9 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
       client.write(encodeNegotiateProtocolVersion({ newestMinor: 0, unrecognizedOptions: unsupportedOptions }));
     }
     const params = new Map<string, string>();
-    for (const [k, v] of startup.params) if (FORWARDED_PARAMS.has(k)) params.set(k, v);
+    // One allow-list (upstream-login.ts) for what reaches the server; names folded to lower case as the
+    // server folds them, so `OPTIONS` or `Application_Name` cannot slip past what iamdb adds to them.
+    for (const [k, v] of pickAllowedStartupParams(startup.params).allowed) params.set(k.toLowerCase(), v);
 
     // ---- Which method: IAM for rds_iam members (when IAM auth is on), else the password. ----
     let isIamUser = false;

@@ -66,6 +66,10 @@ export const UPSTREAM_STARTUP_PARAM_ALLOW_LIST: readonly string[] = [
   'idle_in_transaction_session_timeout',
   'standard_conforming_strings',
   'bytea_output',
+  // Planner settings drivers send at startup (asyncpg's server_settings={'jit': 'off'} is common advice).
+  'jit',
+  'work_mem',
+  'geqo',
 ];
 const ALLOWED = new Set(UPSTREAM_STARTUP_PARAM_ALLOW_LIST.map((p) => p.toLowerCase()));
 
