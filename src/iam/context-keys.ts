@@ -7,7 +7,7 @@
  * documents). Keys are reported once, as first written, in document order.
  */
 import { ContextLookup } from './context.js';
-import { compileGlob, matchPattern } from './match.js';
+import { actionListMatches } from './match.js';
 import type { PolicyInput } from './evaluate.js';
 import type { Statement } from './policy/types.js';
 
@@ -19,9 +19,8 @@ function variablesIn(values: readonly string[] | undefined, out: string[]): void
 }
 
 function coversAction(st: Statement, action: string): boolean {
-  const any = (patterns: readonly string[]): boolean => patterns.some((p) => matchPattern(compileGlob(p, true), action));
-  if (st.action) return any(st.action);
-  if (st.notAction) return !any(st.notAction);
+  if (st.action) return actionListMatches(st.action, action);
+  if (st.notAction) return !actionListMatches(st.notAction, action);
   return false;
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluate, type PolicyInput } from './evaluate.js';
-import { compileGlob, globMatch, matchPattern, type MatchCounter } from './match.js';
+import { actionListMatches, compileGlob, globMatch, matchPattern, type MatchCounter } from './match.js';
 import { parsePolicyOrThrow } from './policy/parse.js';
 import type { Policy } from './policy/types.js';
 import type { AuthorizationRequest } from './request.js';
@@ -94,6 +94,22 @@ describe('wildcard matcher', () => {
         expect(globMatch(p, s)).toBe(ref(p, s));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('matches Action lists filed by service as trying every pattern would', () => {
+    expect(actionListMatches(['rds:Describe*', 'iam:Get*'], 'RDS:describedbinstances')).toBe(true);
+    expect(actionListMatches(['rds:Describe*'], 'rds-db:connect')).toBe(false);
+    expect(actionListMatches(['rds*:Describe*'], 'rds-data:DescribeX')).toBe(true);
+    expect(actionListMatches(['?ds:*'], 'rds:ModifyDBInstance')).toBe(true);
+    expect(actionListMatches(['*'], 'anything')).toBe(true);
+    expect(actionListMatches(['rds:*'], 'rds')).toBe(false);
+    const unit = fc.constantFrom('a', 'B', ':', '*', '?');
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit, maxLength: 6 }), { maxLength: 5 }), fc.string({ unit: fc.constantFrom('A', 'b', ':'), maxLength: 7 }), (patterns, action) => {
+        expect(actionListMatches(patterns, action)).toBe(patterns.some((p) => globMatch(p, action, true)));
+      }),
+      { numRuns: 3000 },
     );
   });
 

@@ -14,7 +14,7 @@
  */
 import { evaluateCondition, type ConditionResult } from './conditions/index.js';
 import { ContextLookup } from './context.js';
-import { compileGlob, matchPattern, type CompiledPattern } from './match.js';
+import { actionListMatches } from './match.js';
 import { arnMatches } from './conditions/arn.js';
 import { matchPrincipalSet, type PrincipalMatch } from './principals.js';
 import type { Effect, Policy, Statement } from './policy/types.js';
@@ -88,12 +88,11 @@ export interface Analysis {
 
 const TYPE_ORDER: readonly PolicyType[] = ['identity', 'resource', 'boundary', 'session'];
 
-/** Per-request caches so a pattern is compiled once per evaluation. */
+/** What one evaluation carries through its statements. */
 interface Scope {
   readonly request: AuthorizationRequest;
   readonly ctx: ContextLookup;
   readonly notes: string[];
-  readonly actionPatterns: Map<string, CompiledPattern>;
 }
 
 /**
@@ -109,7 +108,6 @@ export function evaluate(input: EvaluationInput): Analysis {
     request,
     ctx: input.options?.contextAsGiven ? new ContextLookup(request.context ?? {}) : new ContextLookup(request.context ?? {}, principalContext(request.principal)),
     notes: [],
-    actionPatterns: new Map(),
   };
   const matched: Record<PolicyType, MatchedStatement[]> = { identity: [], resource: [], boundary: [], session: [] };
   const groups: Record<PolicyType, readonly PolicyInput[] | undefined> = {
@@ -175,15 +173,9 @@ export function evaluate(input: EvaluationInput): Analysis {
   return result('allowed', undefined, identityAllow ? 'allowed by an identity-based policy' : 'allowed by a resource-based policy');
 }
 
+// Action lists are compiled once per parsed policy (see actionListMatches), not per request.
 function actionMatches(patterns: readonly string[], scope: Scope): boolean {
-  return patterns.some((p) => {
-    let c = scope.actionPatterns.get(p);
-    if (!c) {
-      c = compileGlob(p, true);
-      scope.actionPatterns.set(p, c);
-    }
-    return matchPattern(c, scope.request.action);
-  });
+  return actionListMatches(patterns, scope.request.action);
 }
 
 /**

@@ -160,3 +160,58 @@ export function matchPattern(pattern: CompiledPattern, rawInput: string, counter
 export function globMatch(pattern: string, input: string, ignoreCase = false): boolean {
   return matchPattern(compileGlob(pattern, ignoreCase), input);
 }
+
+/**
+ * An Action/NotAction list compiled for repeated use: patterns whose service
+ * part (before the first `:`) is literal are filed under that service, the
+ * rest are tried for every action. AWS managed policies such as
+ * ReadOnlyAccess list thousands of actions; a request then meets only its
+ * own service's few.
+ */
+interface ActionList {
+  readonly byService: ReadonlyMap<string, readonly CompiledPattern[]>;
+  readonly anyService: readonly CompiledPattern[];
+}
+
+// Keyed by the parsed statement's own array, which lives as long as its policy.
+const actionLists = new WeakMap<readonly string[], ActionList>();
+
+function compileActionList(patterns: readonly string[]): ActionList {
+  const byService = new Map<string, CompiledPattern[]>();
+  const anyService: CompiledPattern[] = [];
+  for (const p of patterns) {
+    const compiled = compileGlob(p, true);
+    // Lower-cased as matchPattern compares, so the service cut lines up with the action's.
+    const lower = p.toLowerCase();
+    const colon = lower.indexOf(':');
+    const service = colon < 0 ? '' : lower.slice(0, colon);
+    if (colon < 0 || service.includes('*') || service.includes('?')) {
+      anyService.push(compiled);
+      continue;
+    }
+    const list = byService.get(service);
+    if (list) list.push(compiled);
+    else byService.set(service, [compiled]);
+  }
+  return { byService, anyService };
+}
+
+/**
+ * True when `action` matches any pattern of an Action/NotAction list
+ * (case-insensitively). The list is compiled on first use and kept while
+ * the array lives, so pass the policy's own (unchanging) array.
+ */
+export function actionListMatches(patterns: readonly string[], action: string): boolean {
+  let list = actionLists.get(patterns);
+  if (!list) {
+    list = compileActionList(patterns);
+    actionLists.set(patterns, list);
+  }
+  const lower = action.toLowerCase();
+  const colon = lower.indexOf(':');
+  if (colon >= 0) {
+    for (const c of list.byService.get(lower.slice(0, colon)) ?? []) if (matchPattern(c, lower)) return true;
+  }
+  for (const c of list.anyService) if (matchPattern(c, lower)) return true;
+  return false;
+}

@@ -10,7 +10,7 @@ const arn = (name: string, partition = 'aws'): string => `arn:${partition}:iam::
 describe('AWS managed policies', () => {
   it('ships the policies database work attaches, each a valid identity policy', () => {
     const names = AWS_MANAGED_POLICIES.map((p) => p.name);
-    for (const n of ['AdministratorAccess', 'PowerUserAccess', 'IAMFullAccess', 'IAMReadOnlyAccess', 'AmazonRDSFullAccess', 'AmazonRDSReadOnlyAccess', 'AmazonRDSDataFullAccess', 'SecretsManagerReadWrite', 'AWSKeyManagementServicePowerUser']) {
+    for (const n of ['AdministratorAccess', 'PowerUserAccess', 'ReadOnlyAccess', 'IAMFullAccess', 'IAMReadOnlyAccess', 'AmazonRDSFullAccess', 'AmazonRDSReadOnlyAccess', 'AmazonRDSDataFullAccess', 'SecretsManagerReadWrite', 'AWSKeyManagementServicePowerUser']) {
       expect(names).toContain(n);
     }
     for (const p of awsManagedPolicies('aws').values()) {
@@ -94,6 +94,27 @@ describe('AWS managed policies in the directory', () => {
     const decide = (action: string): string => evaluate({ request: { principal, action, resource: `arn:aws:rds:us-east-1:${ACCT}:db:orders` }, identity: dir.policiesFor({ userName: 'bob' }).identity }).decision;
     expect(decide('rds:DescribeDBInstances')).toBe('allowed');
     expect(decide('rds:ModifyDBInstance')).toBe('implicitDeny');
+  });
+
+  it('evaluates ReadOnlyAccess, larger than any customer managed policy may be: describes, never modifies', () => {
+    const dir = new IamDirectory({ accountId: ACCT });
+    const u = dir.createUser({ userName: 'dora' });
+    dir.attachUserPolicy('dora', arn('ReadOnlyAccess'));
+    const p = dir.getPolicy(arn('ReadOnlyAccess'));
+    expect(p).toMatchObject({ awsManaged: true, path: '/', defaultVersionId: 'v188', attachmentCount: 1 });
+    expect(dir.getPolicyVersion(p.arn, 'v188').document.length).toBeGreaterThan(100_000);
+    const principal = { arn: u.arn, accountId: ACCT, type: 'user' as const, userName: 'dora' };
+    const identity = dir.policiesFor({ userName: 'dora' }).identity;
+    const decide = (action: string, resource = `arn:aws:rds:us-east-1:${ACCT}:db:orders`, context = {}): string =>
+      evaluate({ request: { principal, action, resource, context }, identity }).decision;
+    expect(decide('rds:DescribeDBInstances')).toBe('allowed');
+    expect(decide('rds:ModifyDBInstance')).toBe('implicitDeny');
+    expect(decide('rds-db:connect', `arn:aws:rds-db:us-east-1:${ACCT}:dbuser:db-ABC/app`)).toBe('implicitDeny');
+    expect(decide('iam:GetUser', u.arn)).toBe('allowed');
+    expect(decide('iam:CreateAccessKey', u.arn)).toBe('implicitDeny');
+    const session = `arn:aws:s3express:us-east-1:${ACCT}:bucket/b--use1-az4--x-s3`;
+    expect(decide('s3express:CreateSession', session, { 's3express:SessionMode': 'ReadOnly' })).toBe('allowed');
+    expect(decide('s3express:CreateSession', session, { 's3express:SessionMode': 'ReadWrite' })).toBe('implicitDeny');
   });
 
   it('lets identity policies alone read resources owned by aws (GetPolicy on an AWS managed policy)', () => {

@@ -8,6 +8,8 @@
  * Documents are written with `arn:aws:` resources; another partition gets
  * its own partition in their place, as AWS's copies there have.
  */
+import { READ_ONLY_ACCESS_DOCUMENT } from './read-only-access.js';
+
 /** One AWS managed policy as published. */
 export interface AwsManagedPolicyData {
   readonly name: string;
@@ -63,6 +65,16 @@ export const AWS_MANAGED_POLICIES: readonly AwsManagedPolicyData[] = [
         },
       ],
     },
+  },
+  {
+    name: 'ReadOnlyAccess',
+    path: '/',
+    description: 'Provides read-only access to AWS services and resources.',
+    versionId: 'v188',
+    createDate: '2015-02-06T18:39:48Z',
+    updateDate: '2026-07-21T18:42:30Z',
+    /** About 2,900 actions: far past the 6,144-character quota of customer managed policies, as on AWS. */
+    document: READ_ONLY_ACCESS_DOCUMENT,
   },
   {
     name: 'IAMFullAccess',
