@@ -36,7 +36,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import { Secret } from '../../util/index.js';
 import { LoginFailed, asAuditReason, identityFields, type SessionAudit } from '../session-common.js';
-import { accessDenied, authenticateManaged, isFastAuthSuccess, type MysqlSessionDeps } from './session.js';
+import { accessDenied, authenticateManaged, clearPasswordRisk, isFastAuthSuccess, type MysqlSessionDeps } from './session.js';
 import { serverHandshake, type ServerLink } from './upstream.js';
 
 /**
@@ -257,9 +257,12 @@ async function changeToPasswordUser(ctx: ChangeUserContext, request: ComChangeUs
         ? new LoginFailed('UpstreamAuthFailed', accessDenied(user, session.sourceIp, answered, client.seq), `${e.errno}: ${e.message}`, { serverTouched: true })
         : new LoginFailed('UpstreamAuthFailed', encodePacket(payload, client.seq), `${e.errno}: ${e.message}`, { serverTouched: true }),
     challenge: async (reply) => {
-      if (reply.payload[0] === PacketHeader.EOF && decodeAuthSwitchRequest(reply.payload).pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !session.tls) {
-        // Never let a password cross the client link in clear; the server waits mid-exchange, so the session ends.
-        throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a clear-text password on a non-TLS client link' });
+      // Never let a password cross either link in clear; the server waits mid-exchange, so the session ends.
+      const risk = clearPasswordRisk(reply.payload, { client: session.tls, server: link.tls });
+      if (risk !== undefined) {
+        throw risk.link === 'client'
+          ? new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a clear-text password on a non-TLS client link' })
+          : new IamdbError('GATEWAY_UPSTREAM_TLS_REQUIRED', { dbUser: user, requirement: risk.what });
       }
       if (isFastAuthSuccess(reply.payload)) {
         // caching_sha2_password's fast path (MySQL 8): the client answers nothing, the server's OK follows.

@@ -455,6 +455,41 @@ export function isFastAuthSuccess(payload: Buffer): boolean {
   return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.FAST_AUTH_SUCCESS;
 }
 
+/** AuthMoreData 0x04: caching_sha2_password asks for full authentication (the password itself). */
+function isFullAuthRequest(payload: Buffer): boolean {
+  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.PERFORM_FULL_AUTHENTICATION;
+}
+
+/**
+ * Why a server's challenge to a password user must not be relayed: the
+ * client would answer with its password in clear, on a link in clear. A
+ * client decides for its own link (to the gateway), the server's answer goes
+ * over the gateway's link to the server, which under `targetTls: prefer`
+ * (or `disable`) may be in clear; so:
+ * - clear-text plugins (mysql_clear_password, MariaDB's dialog) need TLS on both links;
+ * - sha256_password and caching_sha2_password's full authentication make a
+ *   client on TLS send its password as is (it RSA-encrypts it only in
+ *   clear): refused when the client link is TLS and the server link is not.
+ * Undefined when the challenge may go to the client.
+ */
+export function clearPasswordRisk(payload: Buffer, links: { readonly client: boolean; readonly server: boolean }): { readonly link: 'client' | 'server'; readonly what: string } | undefined {
+  if (payload[0] === PacketHeader.EOF) {
+    const plugin = decodeAuthSwitchRequest(payload).pluginName;
+    if (plugin === AuthPlugin.MYSQL_CLEAR_PASSWORD || plugin === 'dialog') {
+      if (!links.client) return { link: 'client', what: `the server asked for a clear-text password (${plugin}) on a non-TLS client link` };
+      if (!links.server) return { link: 'server', what: `the server asked for a clear-text password (${plugin}) and iamdb's link to the server is in clear` };
+    }
+    if (plugin === AuthPlugin.SHA256_PASSWORD && links.client && !links.server) {
+      return { link: 'server', what: "the server switched to sha256_password, whose client sends its password as is over TLS, and iamdb's link to the server is in clear" };
+    }
+    return undefined;
+  }
+  if (isFullAuthRequest(payload) && links.client && !links.server) {
+    return { link: 'server', what: "caching_sha2_password full authentication: a client on TLS answers with its password as is, and iamdb's link to the server is in clear" };
+  }
+  return undefined;
+}
+
 /**
  * Logs in as a password user: connects, switches the client to the
  * server's scramble for the plugin it chose, and relays the exchange.
@@ -493,10 +528,9 @@ async function loginPasswordUser(
         `${e.errno}: ${e.message}`,
       ),
     challenge: async (reply) => {
-      if (reply.payload[0] === PacketHeader.EOF && decodeAuthSwitchRequest(reply.payload).pluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && !session.tls) {
-        // Never let a password cross the client link in clear.
-        throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, true, login.seq), 'the server asked for a clear-text password on a non-TLS client link');
-      }
+      // Never let a password cross either link in clear.
+      const risk = clearPasswordRisk(reply.payload, { client: session.tls, server: link.tls });
+      if (risk !== undefined) throw new LoginFailed(risk.link === 'client' ? 'TlsRequired' : 'UpstreamTlsRequired', accessDenied(user, sourceIp, true, login.seq), risk.what);
       // AuthSwitchRequest or AuthMoreData: to the client, its answer to the server.
       login.socket.write(encodePacket(reply.payload, login.seq));
       if (isFastAuthSuccess(reply.payload)) {
