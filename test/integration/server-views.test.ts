@@ -140,3 +140,49 @@ describe('MariaDB', () => {
     }
   });
 });
+
+describe('sessions without an IAM principal', () => {
+  it('PostgreSQL: a password session has an empty principal setting, whatever its own options claim', async () => {
+    const e = ep('pg');
+    const r = await runPsql(
+      `host=${e.host} port=${e.port} dbname=postgres user=${pgServer.user} sslmode=verify-full sslrootcert=${gw.caPath}`,
+      "select current_setting('iamdb.principal_arn') = '', current_setting('iamdb.session_id')",
+      { PGPASSWORD: pgServer.password, PGOPTIONS: '-c iamdb.principal_arn=arn:aws:iam::111111111111:user/mallory' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(`t|${gw.lastAuth()!.sessionId}`);
+  });
+
+  it("MariaDB: a password session and a COM_CHANGE_USER carry iamdb's attributes, never the client's claim", async () => {
+    const e = ep('my');
+    const mallory = 'arn:aws:iam::111111111111:user/mallory';
+    const c = await mysql.createConnection({
+      host: e.host,
+      port: e.port,
+      user: my.rootUser,
+      password: my.rootPassword,
+      ssl: { ca: readFileSync(gw.caPath) },
+      enableCleartextPlugin: true,
+      connectAttributes: { iamdb_principal_arn: mallory },
+    });
+    const attrs = async (): Promise<Map<string, string | null>> => {
+      const [rows] = await c.query<mysql.RowDataPacket[]>(
+        'SELECT ATTR_NAME AS name, ATTR_VALUE AS value FROM performance_schema.session_connect_attrs WHERE PROCESSLIST_ID = CONNECTION_ID()',
+      );
+      return new Map(rows.map((r) => [String(r['name']), r['value'] === null ? null : String(r['value'])]));
+    };
+    try {
+      const asPassword = await attrs();
+      // An empty value, which MariaDB shows as NULL: no IAM principal.
+      expect(asPassword.has('iamdb_principal_arn')).toBe(true);
+      expect(asPassword.get('iamdb_principal_arn') ?? '').toBe('');
+      expect(asPassword.get('iamdb_session_id')).toBe(gw.lastAuth()!.sessionId);
+      await c.changeUser({ user: myIam, password: signToken(e, myIam, key) });
+      const asIam = await attrs();
+      expect(gw.lastAuth()).toMatchObject({ decision: 'allow', dbUser: myIam, principal });
+      expect(asIam.get('iamdb_principal_arn')).toBe(principal);
+    } finally {
+      await c.end();
+    }
+  });
+});

@@ -27,6 +27,8 @@ import {
   decodeComChangeUser,
   encodeAuthSwitchRequest,
   encodeComChangeUser,
+  decodeConnectAttributesBlock,
+  encodeConnectAttributesBlock,
   encodePacket,
   errPacketFor,
   scrambleNativePassword,
@@ -35,6 +37,7 @@ import {
   type MysqlPacket,
 } from '../../protocol/mysql/index.js';
 import { Secret } from '../../util/index.js';
+import { mysqlConnectAttributes, type SessionIdentity } from '../server-views.js';
 import { LoginFailed, asAuditReason, identityFields, type SessionAudit } from '../session-common.js';
 import { accessDenied, authenticateManaged, clearPasswordRisk, isFastAuthSuccess, type MysqlSessionDeps } from './session.js';
 import { serverHandshake, type ServerLink } from './upstream.js';
@@ -228,7 +231,8 @@ async function changeToIamUser(ctx: ChangeUserContext, request: ComChangeUser, c
     // The server answers COM_CHANGE_USER against the scramble of the connection's own greeting.
     start: async () => {
       link.seq = 0;
-      return { link, first: (auth) => encodeComChangeUser({ ...request, ...auth }, serverCaps(ctx)) };
+      const connectAttributes = tagAttributes(request, { principalArn: outcome.principal ?? '', sessionId: session.sessionId });
+      return { link, first: (auth) => encodeComChangeUser({ ...request, ...auth, connectAttributes }, serverCaps(ctx)) };
     },
     refused: () => undefined,
     expired: () => {
@@ -249,7 +253,9 @@ async function changeToPasswordUser(ctx: ChangeUserContext, request: ComChangeUs
   // server answers with an AuthSwitchRequest and a fresh scramble, which the client answers.
   const plugin = request.authPluginName === AuthPlugin.CACHING_SHA2_PASSWORD ? AuthPlugin.CACHING_SHA2_PASSWORD : AuthPlugin.MYSQL_NATIVE_PASSWORD;
   link.seq = 0;
-  const first = encodeComChangeUser({ ...request, authResponse: Buffer.alloc(0), authPluginName: plugin }, serverCaps(ctx));
+  // No IAM principal: an empty one, so the client's attributes cannot claim one.
+  const connectAttributes = tagAttributes(request, { principalArn: '', sessionId: session.sessionId });
+  const first = encodeComChangeUser({ ...request, authResponse: Buffer.alloc(0), authPluginName: plugin, connectAttributes }, serverCaps(ctx));
   let answered = false;
   const ok = await serverHandshake(link, first, {
     refused: (e, payload) =>
@@ -280,6 +286,12 @@ async function changeToPasswordUser(ctx: ChangeUserContext, request: ComChangeUs
   });
   void attempt;
   return { kind: 'changed', user, iam: false, ok, seq: client.seq, audit: {} };
+}
+
+/** The client's connection attributes with iamdb's first, as at login (server-views.ts): a client cannot set iamdb's names. */
+function tagAttributes(request: ComChangeUser, id: SessionIdentity): Buffer {
+  const own = request.connectAttributes === undefined ? undefined : decodeConnectAttributesBlock(request.connectAttributes);
+  return encodeConnectAttributesBlock(mysqlConnectAttributes(own, id));
 }
 
 /** The capabilities the server link was opened with, as far as COM_CHANGE_USER's layout depends on them. */

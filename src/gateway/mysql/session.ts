@@ -520,7 +520,7 @@ async function loginPasswordUser(
   };
   login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: plugin, pluginData: Buffer.concat([link.greeting.authPluginData, Buffer.alloc(1)]) }), login.seq));
   const answer = await clientAnswer();
-  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }, link), {
+  const ok = await serverHandshake(link, firstResponse(response, caps, mariadbCaps, { authResponse: answer, authPluginName: plugin }, link, { principalArn: '', sessionId: session.sessionId }), {
     refused: (e, payload) =>
       new LoginFailed(
         'UpstreamAuthFailed',

@@ -241,6 +241,9 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
         tagForServer(params, { principalArn: outcome.principal, sessionId: session.sessionId });
         tagged = true;
       }
+    } else {
+      // No IAM principal: an empty one after the client's options, so they cannot claim one.
+      params.set('options', pgStartupOptions(params.get('options'), { principalArn: '', sessionId: session.sessionId }));
     }
 
     // ---- Log in to the real server (a bounded number of these at once per endpoint). ----

@@ -35,7 +35,7 @@ export { decodeAuthMoreData, encodeAuthMoreData, type AuthMoreData } from './pac
 export { decodeOkPacket, encodeOkPacket, isOkPacket, type OkPacket } from './packets/ok-packet.js';
 export { decodeErrPacket, encodeErrPacket, errPacketFor, type ErrPacket } from './packets/err-packet.js';
 export { decodeEofPacket, encodeEofPacket, isEofPacket, type EofPacket } from './packets/eof-packet.js';
-export { decodeComChangeUser, encodeComChangeUser, type ComChangeUser } from './packets/com-change-user.js';
+export { decodeComChangeUser, encodeComChangeUser, decodeConnectAttributesBlock, encodeConnectAttributesBlock, type ComChangeUser } from './packets/com-change-user.js';
 export { decodeComQuery, encodeComQuery, type ComQuery } from './packets/com-query.js';
 
 export {

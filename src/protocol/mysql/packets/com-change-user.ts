@@ -85,3 +85,20 @@ export function encodeComChangeUser(value: Omit<ComChangeUser, 'type'>, capabili
   if (capabilityFlags & Capability.CLIENT_CONNECT_ATTRS && value.connectAttributes !== undefined) w.writeBytes(value.connectAttributes);
   return w.finish();
 }
+
+/** The name/value pairs of a connection-attributes block as COM_CHANGE_USER carries it (length-encoded). */
+export function decodeConnectAttributesBlock(block: Buffer): Array<readonly [string, string]> {
+  const outer = new PayloadReader(block, `${WHAT} connect attributes`);
+  const a = new PayloadReader(outer.readLengthEncodedBytes('connect attributes', Limits.MAX_CONNECT_ATTRS_BYTES), `${WHAT} connect attributes`);
+  const pairs: Array<readonly [string, string]> = [];
+  while (!a.atEnd) pairs.push([a.readLengthEncodedString('attribute name'), a.readLengthEncodedString('attribute value')] as const);
+  return pairs;
+}
+
+/** A connection-attributes block (length-encoded) for COM_CHANGE_USER. */
+export function encodeConnectAttributesBlock(pairs: ReadonlyArray<readonly [string, string]>): Buffer {
+  const a = new PayloadWriter(`${WHAT} connect attributes`);
+  for (const [k, v] of pairs) a.writeLengthEncodedString(k).writeLengthEncodedString(v);
+  const block = a.finish();
+  return new PayloadWriter(`${WHAT} connect attributes`, block.length + 9).writeLengthEncodedString(block).finish();
+}
