@@ -103,7 +103,7 @@ const meanings: Record<string, string> = {
   'instances[].targetTls.ca': 'PEM CA bundle for `verify-ca` / `verify-full` (required for those); relative to the config file.',
   'instances[].targetTls.serverName': 'Name expected in the server certificate (default: the target host).',
   'instances[].targetTls.rsaPublicKey':
-    "MySQL 8: the server's RSA public key (PEM file, the server's `caching_sha2_password_public_key_path`); relative to the config file. Used when `mode` is `disable` and a caching_sha2_password login needs full authentication: the managed credential is encrypted with it. Without it the gateway asks the server for its key on the (unauthenticated) link. See docs/architecture.md.",
+    "MySQL 8: the server's RSA public key (PEM file, the server's `caching_sha2_password_public_key_path`); relative to the config file. Used whenever the link to the server is in clear (`mode` `disable`, or `prefer` against a server without TLS) and a caching_sha2_password login needs full authentication: the managed credential is encrypted with it. Without it the gateway asks the server for its key on the (unauthenticated) link, which trusts that network: under `prefer` an attacker who strips TLS there can also hand over their own key. See docs/architecture.md.",
   'instances[].master': 'The master user iamdb logs in as upstream, and that clients may use with a password, as on RDS.',
   'instances[].master.username': 'Master user name.',
   'instances[].master.password': 'Master password. Wrapped in `Secret` after loading; never logged.',
