@@ -27,6 +27,7 @@ import {
   decodeComChangeUser,
   encodeAuthSwitchRequest,
   encodeComChangeUser,
+  isFastAuthSuccess,
   decodeConnectAttributesBlock,
   encodeConnectAttributesBlock,
   encodePacket,
@@ -39,7 +40,7 @@ import {
 import { Secret } from '../../util/index.js';
 import { mysqlConnectAttributes, type SessionIdentity } from '../server-views.js';
 import { LoginFailed, asAuditReason, identityFields, type SessionAudit } from '../session-common.js';
-import { accessDenied, authenticateManaged, clearPasswordRisk, isFastAuthSuccess, type MysqlSessionDeps } from './session.js';
+import { accessDenied, authenticateManaged, clearPasswordRisk, type MysqlSessionDeps } from './session.js';
 import { serverHandshake, type ServerLink } from './upstream.js';
 
 /**
@@ -173,7 +174,7 @@ export async function changeUser(ctx: ChangeUserContext, payload: Buffer): Promi
     }
     if ((ctx.capabilities & Capability.CLIENT_PLUGIN_AUTH) === 0) throw denied('ProtocolViolation', 'the client cannot switch authentication plugins (no CLIENT_PLUGIN_AUTH)');
     if (iam) return await changeToIamUser(ctx, request, client, attempt, denied);
-    return await changeToPasswordUser(ctx, request, client, attempt, denied);
+    return await changeToPasswordUser(ctx, request, client, denied);
   } catch (err) {
     if (err instanceof LoginFailed) return refuse(session, err, err.extra['serverTouched'] === true, attempt);
     throw err;
@@ -246,7 +247,7 @@ async function changeToIamUser(ctx: ChangeUserContext, request: ComChangeUser, c
   return { kind: 'changed', user, iam: true, ok, seq: client.seq, audit: who };
 }
 
-async function changeToPasswordUser(ctx: ChangeUserContext, request: ComChangeUser, client: ClientSide, attempt: Attempt, denied: Deny): Promise<ChangeUserOutcome> {
+async function changeToPasswordUser(ctx: ChangeUserContext, request: ComChangeUser, client: ClientSide, denied: Deny): Promise<ChangeUserOutcome> {
   const { session, link } = ctx;
   const user = request.username;
   // The client's answer was made with the gateway's scramble, which the server never saw: the
@@ -284,7 +285,6 @@ async function changeToPasswordUser(ctx: ChangeUserContext, request: ComChangeUs
     if (err instanceof LoginFailed && err.reason === 'LoginTimeout') throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a COM_CHANGE_USER the client left unanswered' });
     throw err;
   });
-  void attempt;
   return { kind: 'changed', user, iam: false, ok, seq: client.seq, audit: {} };
 }
 

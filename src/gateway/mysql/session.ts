@@ -20,8 +20,9 @@ import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
 import {
   AuthPlugin,
-  CachingSha2,
   Capability,
+  isFastAuthSuccess,
+  isFullAuthRequest,
   Command,
   charsetOfCollationId,
   isAsciiTransparentCollationId,
@@ -448,16 +449,6 @@ export async function credentialExpired(link: ServerLink): Promise<boolean> {
   if (reply.payload[0] === PacketHeader.OK) return false;
   if (reply.payload[0] === PacketHeader.ERR && decodeErrPacket(reply.payload).errno === 1820) return true;
   throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'unexpected answer to the login check' });
-}
-
-/** AuthMoreData 0x03: caching_sha2_password's fast-auth success, after which the server sends OK unasked. */
-export function isFastAuthSuccess(payload: Buffer): boolean {
-  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.FAST_AUTH_SUCCESS;
-}
-
-/** AuthMoreData 0x04: caching_sha2_password asks for full authentication (the password itself). */
-function isFullAuthRequest(payload: Buffer): boolean {
-  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.PERFORM_FULL_AUTHENTICATION;
 }
 
 /**

@@ -50,6 +50,8 @@ export {
   MAX_SERVER_PUBLIC_KEY_BYTES,
   cachingSha2PasswordHash,
   encryptPasswordForServer,
+  isFastAuthSuccess,
+  isFullAuthRequest,
   scrambleCachingSha2Password,
 } from './auth/caching-sha2-password.js';
 export { decodeClearPassword, encodeClearPassword } from './auth/clear-password.js';

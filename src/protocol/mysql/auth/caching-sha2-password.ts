@@ -16,6 +16,7 @@
 import { constants, createHash, createPublicKey, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { IamdbError } from '../../../errors/index.js';
 import { sha256CryptDigest } from './sha256-crypt.js';
+import { PacketHeader } from '../constants.js';
 
 function sha256(...parts: Uint8Array[]): Buffer {
   const h = createHash('sha256');
@@ -30,6 +31,16 @@ export const CachingSha2 = {
   FAST_AUTH_SUCCESS: 0x03,
   PERFORM_FULL_AUTHENTICATION: 0x04,
 } as const;
+
+/** AuthMoreData 0x03: the fast path succeeded; the server's OK follows unasked. */
+export function isFastAuthSuccess(payload: Uint8Array): boolean {
+  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.FAST_AUTH_SUCCESS;
+}
+
+/** AuthMoreData 0x04: the server asks for full authentication (the password itself). */
+export function isFullAuthRequest(payload: Uint8Array): boolean {
+  return payload.length === 2 && payload[0] === PacketHeader.AUTH_MORE_DATA && payload[1] === CachingSha2.PERFORM_FULL_AUTHENTICATION;
+}
 
 /**
  * The fast-auth scramble (32 bytes); empty for an empty password. The nonce
