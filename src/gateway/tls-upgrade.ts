@@ -37,6 +37,20 @@ export function acceptTls(socket: Socket, secureContext: SecureContext, timeoutM
   });
 }
 
+/**
+ * The TLS options of a control link's driver (pg, mysql2) for `tls`, a mode
+ * other than `disable`: the same verification the session links get from
+ * connectUpstreamTls (`prefer` and `require` unverified).
+ */
+export function controlLinkTlsOptions(tls: TargetTls): { rejectUnauthorized: boolean; ca?: Buffer; checkServerIdentity?: () => undefined; servername?: string } {
+  return {
+    rejectUnauthorized: tls.mode === 'verify-ca' || tls.mode === 'verify-full',
+    ...(tls.ca ? { ca: readCa(tls.ca) } : {}),
+    ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+    ...(tls.serverName ? { servername: tls.serverName } : {}),
+  };
+}
+
 const caCache = new Map<string, Buffer>();
 function readCa(path: string): Buffer {
   let ca = caCache.get(path);

@@ -10,11 +10,11 @@
  * Nothing from a client reaches SQL text: account names are escaped, hashes
  * are checked against their pattern.
  */
-import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { IamdbError } from '../../errors/index.js';
 import { accountKey } from '../../protocol/mysql/index.js';
 import type { DbInstance } from '../../rds/index.js';
+import { controlLinkTlsOptions } from '../tls-upgrade.js';
 import type { Secret } from '../../util/index.js';
 import { alterUserStatement, credentialFormatFor } from './credential-format.js';
 import type { Account } from './iam-users.js';
@@ -67,12 +67,7 @@ export class MysqlControl {
       ...(clear
         ? {}
         : {
-            ssl: {
-              rejectUnauthorized: tls.mode === 'verify-ca' || tls.mode === 'verify-full',
-              ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-              ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-              ...(tls.serverName ? { servername: tls.serverName } : {}),
-            },
+            ssl: controlLinkTlsOptions(tls),
           }),
     });
   }

@@ -7,10 +7,10 @@
  * built from escaped identifiers: nothing from a client reaches SQL text.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { IamdbError } from '../../errors/index.js';
 import type { DbInstance } from '../../rds/index.js';
+import { controlLinkTlsOptions } from '../tls-upgrade.js';
 import type { Secret } from '../../util/index.js';
 
 const IAM_MEMBERSHIP_SQL = `
@@ -70,14 +70,7 @@ export class PostgresControl {
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: this.connectTimeoutMs,
       application_name: 'iamdb-control',
-      ssl: this.#clear
-        ? false
-        : {
-            rejectUnauthorized: tls.mode === 'verify-ca' || tls.mode === 'verify-full',
-            ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
-            ...(tls.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-            ...(tls.serverName ? { servername: tls.serverName } : {}),
-          },
+      ssl: this.#clear ? false : controlLinkTlsOptions(tls),
     });
     pool.on('error', () => undefined);
     return pool;
