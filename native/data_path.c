@@ -94,7 +94,7 @@
 
 #define CHUNK 16384 /* one TLS record of plaintext */
 
-enum state { HANDSHAKE, LOGIN, SPLICE_WAIT, RELAY, CLOSED };
+enum state { HANDSHAKE, LOGIN, SPLICE_WAIT, RELAY, POOLED, CLOSED };
 
 typedef struct {
   uint8_t *data;
@@ -132,9 +132,15 @@ typedef struct session {
   uint64_t from_cli, from_srv;
   int refs;    /* see Ownership above: freed when it reaches zero */
   int in_pump; /* commands run from inside pump() must not pump again */
+  struct pg_client *pc;         /* POOLED: the pooled relay's state (pg_pool.c) */
+  struct pg_client *pc_pending; /* SPLICE_WAIT into a pool: becomes pc at the barrier */
 } session;
 
-typedef enum { CMD_ACCEPT, CMD_SPLICE, CMD_CLOSE, CMD_STOP } cmd_kind;
+typedef enum {
+  CMD_ACCEPT, CMD_SPLICE, CMD_CLOSE, CMD_STOP,
+  /* the pooled relay (pg_pool.c) */
+  CMD_POOL_CREATE, CMD_POOL_CONFIG, CMD_POOL_ADD, CMD_POOL_FAILED, CMD_POOL_CLOSE, CMD_ATTACH, CMD_VERDICT, CMD_CANCEL_LOOKUP, CMD_CANCEL_DONE
+} cmd_kind;
 
 typedef struct cmd {
   struct cmd *next;
@@ -145,15 +151,24 @@ typedef struct cmd {
   uint8_t *bytes;  /* CMD_SPLICE: JS's pending bytes for the server */
   size_t nbytes;
   uint64_t js_received;
+  /* the pooled relay's commands */
+  uint32_t a;
+  double d;
+  uint8_t *bytes2;
+  size_t nbytes2;
+  void *ptr; /* CMD_POOL_CREATE: the pool */
 } cmd;
 
-typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED } ev_kind;
+typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED, EV_POOL_NEED, EV_SERVER_CLOSED, EV_CLASSIFY, EV_PINNED, EV_CANCEL_TARGET, EV_POOL_CLOSED } ev_kind;
 
 typedef struct {
   ev_kind kind;
   uint32_t id;
   double from_cli, from_srv;
   char reason[96];
+  uint32_t a;       /* pool events: a second id or a code */
+  uint8_t *payload; /* EV_CLASSIFY: the statement's text (the event's) */
+  size_t npayload;
 } event;
 
 typedef struct {
@@ -203,6 +218,16 @@ static void dbuf_free(dbuf *b) {
 
 /* ----------------------------------------------------------------- events */
 
+static void free_event(event *ev) {
+  free(ev->payload);
+  free(ev);
+}
+
+/* Hands an event to the JS thread (it owns it then), or frees it. */
+static void emit_event(event *ev) {
+  if (napi_call_threadsafe_function(E.tsfn, ev, napi_tsfn_nonblocking) != napi_ok) free_event(ev);
+}
+
 static void emit(ev_kind kind, session *s, const char *reason) {
   event *ev = calloc(1, sizeof(event));
   if (ev == NULL) return;
@@ -211,28 +236,36 @@ static void emit(ev_kind kind, session *s, const char *reason) {
   ev->from_cli = (double)s->from_cli;
   ev->from_srv = (double)s->from_srv;
   if (reason != NULL) snprintf(ev->reason, sizeof ev->reason, "%s", reason);
-  if (napi_call_threadsafe_function(E.tsfn, ev, napi_tsfn_nonblocking) != napi_ok) free(ev);
+  emit_event(ev);
 }
 
-/* Runs on the JS thread: onEvent(kind, id, fromClient, fromServer, reason). */
+/* Runs on the JS thread: onEvent(kind, id, fromClient, fromServer, reason, a, payload). */
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
   event *ev = data;
   if (env != NULL && js_cb != NULL) {
-    static const char *kinds[] = {"handshake", "handshake-failed", "closed"};
-    napi_value argv[5], undefined;
+    static const char *kinds[] = {"handshake", "handshake-failed", "closed", "pool-need", "server-closed", "classify", "pinned", "cancel-target", "pool-closed"};
+    napi_value argv[7], undefined;
     napi_create_string_utf8(env, kinds[ev->kind], NAPI_AUTO_LENGTH, &argv[0]);
     napi_create_uint32(env, ev->id, &argv[1]);
     napi_create_double(env, ev->from_cli, &argv[2]);
     napi_create_double(env, ev->from_srv, &argv[3]);
     napi_create_string_utf8(env, ev->reason, NAPI_AUTO_LENGTH, &argv[4]);
+    napi_create_uint32(env, ev->a, &argv[5]);
     napi_get_undefined(env, &undefined);
-    napi_call_function(env, undefined, js_cb, 5, argv, NULL);
+    argv[6] = undefined;
+    if (ev->payload != NULL) napi_create_buffer_copy(env, ev->npayload, ev->payload, NULL, &argv[6]);
+    napi_call_function(env, undefined, js_cb, 7, argv, NULL);
   }
-  free(ev);
+  free_event(ev);
 }
 
 /* ------------------------------------------------------------- lifecycle */
+
+static void pooled_session_ended(session *s);
+static void client_pump(session *s);
+static void pool_client_start(session *s);
+static void run_ready(void);
 
 /* Takes a reference: the session stays allocated until the matching unref(). */
 static void ref(session *s) { s->refs++; }
@@ -283,6 +316,7 @@ static void finish(session *s, const char *why) {
   close_fd(&s->cfd);
   close_fd(&s->pfd);
   close_fd(&s->ufd);
+  pooled_session_ended(s);
   if (s->prev) s->prev->next = s->next; else E.sessions = s->next;
   if (s->next) s->next->prev = s->prev;
   if (was == HANDSHAKE) {
@@ -347,9 +381,12 @@ static void pump_once(session *s);
 /* pump() for a caller that holds a reference of its own. */
 static void pump_held(session *s) {
   if (s->in_pump) return;
+  if (s->state == POOLED) return client_pump(s);
   s->in_pump = 1;
   pump_once(s);
   s->in_pump = 0;
+  /* Turned pooled at the barrier: the pooled relay goes on from here. */
+  if (s->state == POOLED) client_pump(s);
 }
 
 /*
@@ -476,6 +513,14 @@ static void pump_once(session *s) {
       if (s->state == CLOSED) return;
     }
     if (s->src_eof && s->to_cli.len == 0) {
+      if (s->state == SPLICE_WAIT && s->pc_pending != NULL) {
+        /* JS closed its end: the login's last words are out, the client joins its pool. */
+        close_poll(&s->ppoll, &s->ppoll_on, s);
+        close_fd(&s->pfd);
+        s->src_eof = 0;
+        s->src_broken = 0;
+        return pool_client_start(s);
+      }
       if (s->state == SPLICE_WAIT) {
         /* JS closed its end: everything it wrote has reached the client. */
         close_poll(&s->ppoll, &s->ppoll_on, s);
@@ -563,6 +608,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   ref(s);
   on_poll_event(s, p, status, events);
   unref(s);
+  run_ready();
 }
 
 /* ------------------------------------------------------------- commands */
@@ -573,6 +619,21 @@ static session *find(uint32_t id) {
 }
 
 static cmd stop_command = {.kind = CMD_STOP, .fd = -1};
+
+/* The pooled relay lives in files of its own, compiled here so that everything stays file-private. */
+static napi_value throw_msg(napi_env env, const char *msg);
+static int dup_nonblocking(int fd);
+static void submit(cmd *c);
+#define CHECK(call)                                                    \
+  do {                                                                 \
+    if ((call) != napi_ok) {                                           \
+      napi_throw_error(env, "IAMDB_NATIVE", "native data path: " #call); \
+      return NULL;                                                     \
+    }                                                                  \
+  } while (0)
+#include "pg_scan.c"
+#include "pg_maps.c"
+#include "pg_pool.c"
 
 static void run_command(cmd *c) {
   switch (c->kind) {
@@ -613,12 +674,24 @@ static void run_command(cmd *c) {
       if (E.stopping) return;
       E.stopping = 1;
       while (E.sessions != NULL) finish(E.sessions, "gateway stopped");
+      pool_stop_all();
       uv_close((uv_handle_t *)&E.wake, NULL);
       return; /* static: nothing to free */
     }
+    case CMD_POOL_CREATE: pool_cmd_create(c); break;
+    case CMD_POOL_CONFIG: pool_cmd_config(c); break;
+    case CMD_POOL_ADD: pool_cmd_add(c); break;
+    case CMD_POOL_FAILED: pool_cmd_failed(c); break;
+    case CMD_POOL_CLOSE: pool_cmd_close(c); break;
+    case CMD_ATTACH: pool_cmd_attach(c); break;
+    case CMD_VERDICT: pool_cmd_verdict(c); break;
+    case CMD_CANCEL_LOOKUP: pool_cmd_cancel_lookup(c); break;
+    case CMD_CANCEL_DONE: pool_cmd_cancel_done(c); break;
   }
   if (c->fd >= 0) close(c->fd);
   free(c->bytes);
+  free(c->bytes2);
+  pool_free_unclaimed(c->ptr);
   free(c);
 }
 
@@ -640,8 +713,9 @@ static cmd *next_command(void) {
  * call goes on where the outer one was, never ahead of an older command.
  */
 static void on_wake(uv_async_t *a) {
-  (void)a;
   for (cmd *c = next_command(); c != NULL; c = next_command()) run_command(c);
+  /* From the loop itself (not from inside a pump): pools may have work. */
+  if (a != NULL) run_ready();
 }
 
 static void loop_main(void *arg) {
@@ -659,14 +733,6 @@ static void submit(cmd *c) {
 }
 
 /* ------------------------------------------------------------ JS bindings */
-
-#define CHECK(call)                                                    \
-  do {                                                                 \
-    if ((call) != napi_ok) {                                           \
-      napi_throw_error(env, "IAMDB_NATIVE", "native data path: " #call); \
-      return NULL;                                                     \
-    }                                                                  \
-  } while (0)
 
 static napi_value throw_msg(napi_env env, const char *msg) {
   napi_throw_error(env, "IAMDB_NATIVE", msg);
@@ -700,6 +766,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (uv_loop_init(&E.loop) != 0) return throw_msg(env, "uv_loop_init failed");
   if (uv_mutex_init(&E.lock) != 0) return throw_msg(env, "uv_mutex_init failed");
   if (uv_async_init(&E.loop, &E.wake, on_wake) != 0) return throw_msg(env, "uv_async_init failed");
+  if (uv_timer_init(&E.loop, &P.timer) != 0) return throw_msg(env, "uv_timer_init failed");
   if (uv_thread_create(&E.thread, loop_main, NULL) != 0) return throw_msg(env, "cannot start the data path thread");
   E.started = 1;
   CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, NULL));
@@ -920,6 +987,17 @@ static napi_value init(napi_env env, napi_value exports) {
       {"acceptTls", NULL, js_accept_tls, NULL, NULL, NULL, napi_default, NULL},
       {"splice", NULL, js_splice, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"scanWords", NULL, js_scan_words, NULL, NULL, NULL, napi_default, NULL},
+      {"scan", NULL, js_scan, NULL, NULL, NULL, napi_default, NULL},
+      {"poolCreate", NULL, js_pool_create, NULL, NULL, NULL, napi_default, NULL},
+      {"poolConfigure", NULL, js_pool_configure, NULL, NULL, NULL, napi_default, NULL},
+      {"poolAdd", NULL, js_pool_add, NULL, NULL, NULL, napi_default, NULL},
+      {"poolFailed", NULL, js_pool_failed, NULL, NULL, NULL, napi_default, NULL},
+      {"poolClose", NULL, js_pool_close, NULL, NULL, NULL, napi_default, NULL},
+      {"attach", NULL, js_attach, NULL, NULL, NULL, napi_default, NULL},
+      {"verdict", NULL, js_verdict, NULL, NULL, NULL, napi_default, NULL},
+      {"cancelLookup", NULL, js_cancel_lookup, NULL, NULL, NULL, napi_default, NULL},
+      {"cancelDone", NULL, js_cancel_done, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

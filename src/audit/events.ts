@@ -50,6 +50,9 @@ export const auditReasons = [
   'UpstreamChannelBinding',
   'UpstreamCleartextRefused',
   'UpstreamRefused',
+  // Proxy endpoints (RDS Proxy).
+  'NoProxyCredentials',
+  'ProxyPasswordWrong',
 ] as const;
 export type AuditReason = (typeof auditReasons)[number];
 
@@ -59,7 +62,10 @@ export interface AuthAuditEvent {
   readonly decision: 'allow' | 'deny';
   readonly reason: AuditReason | string;
   readonly engine: 'postgres' | 'mysql';
-  readonly instance: string;
+  /** The instance endpoint; proxy endpoints name `proxy` and `proxyEndpoint` instead. */
+  readonly instance?: string;
+  readonly proxy?: string;
+  readonly proxyEndpoint?: string;
   readonly endpoint: string;
   readonly source: string;
   readonly dbUser: string;
@@ -80,7 +86,11 @@ export interface SessionAuditEvent {
   readonly event: 'db.session.end';
   readonly time: string;
   readonly engine: 'postgres' | 'mysql';
-  readonly instance: string;
+  readonly instance?: string;
+  readonly proxy?: string;
+  readonly proxyEndpoint?: string;
+  /** Proxy sessions: why the client was pinned to one server connection, if it was. */
+  readonly pinReasons?: readonly string[];
   readonly source: string;
   readonly dbUser: string;
   readonly principal?: string;

@@ -11,6 +11,7 @@
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
+import type { NativePoolControl, PooledClient } from './native-data-path.js';
 import { relay, type RelayResult } from './relay.js';
 import { acceptTls } from './tls-upgrade.js';
 
@@ -31,6 +32,13 @@ export interface ClientTlsSession {
   relayTo(upstream: Socket, pending: RelayPending): Promise<RelayResult>;
   /** Ends the session now (drain deadline). */
   destroy(): void;
+  /**
+   * Native data path only: the client joins a pool instead of getting a
+   * server of its own (proxy endpoints); resolves when the client leaves.
+   */
+  attachToPool?(pool: NativePoolControl, client: PooledClient, pending: RelayPending): Promise<RelayResult>;
+  /** Native data path only: the session's id on the native side (cancel lookups). */
+  readonly nativeId?: number;
 }
 
 export interface ClientTlsTerminator {

@@ -68,13 +68,20 @@ export interface IamLoginDeps {
   readonly authorizer: ConnectAuthorizer;
 }
 
+/** What a token is checked against and `rds-db:connect` authorized on. */
+export type IamLoginTarget = Pick<DbInstance, 'resourceId' | 'endpoints' | 'tags'>;
+
 const ACCESS_KEY_IN_TOKEN = /X-Amz-Credential=([A-Z0-9]{16,128})(?:%2F|\/)/;
 
 export class IamLogin {
   constructor(private readonly deps: IamLoginDeps) {}
 
-  /** Verifies and authorizes one IAM login. Never throws for a bad token. */
-  async authenticate(args: { instance: DbInstance; token: Secret<string>; dbUser: string; sourceIp: string }): Promise<IamLoginOutcome> {
+  /**
+   * Verifies and authorizes one IAM login. Never throws for a bad token.
+   * `instance` is what the token is for: an instance, or a proxy (its
+   * `prx-…` resource id, its endpoints' names and its tags).
+   */
+  async authenticate(args: { instance: IamLoginTarget; token: Secret<string>; dbUser: string; sourceIp: string }): Promise<IamLoginOutcome> {
     const { instance, token, dbUser } = args;
     const resource = dbUserArn({ partition: this.deps.partition, region: this.deps.region, account: this.deps.account, resourceId: instance.resourceId, dbUser });
     // The key id is not secret; pulling it out early lets failures name it.

@@ -25,11 +25,41 @@ import type { ClientTlsSession, ClientTlsTerminator, RelayPending } from './clie
 import { relay, type RelayResult } from './relay.js';
 
 interface Binding {
-  start(onEvent: (kind: string, id: number, fromClient: number, fromServer: number, reason: string) => void): void;
+  start(onEvent: (kind: string, id: number, fromClient: number, fromServer: number, reason: string, a: number, payload: Buffer | undefined) => void): void;
   tlsContext(certChainPem: string, keyPem: string): object;
   acceptTls(ctx: object, fd: number, answer: Buffer): [number, number];
   splice(id: number, fd: number, pendingForServer: Buffer, bytesJsReceived: number): void;
   close(id: number): void;
+  // The pooled relay (native/pg_pool.c).
+  scanWords(words: ReadonlyArray<readonly [string, number]>): void;
+  scan(text: Buffer, mysql: boolean): number;
+  poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, stats: Float64Array): void;
+  poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number): void;
+  poolAdd(poolId: number, serverId: number, fd: number, settingsId: number): void;
+  poolFailed(poolId: number, errorForWaiters: Buffer): void;
+  poolClose(poolId: number): void;
+  attach(sessionId: number, poolId: number, settingsId: number, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived: number): void;
+  verdict(sessionId: number, pinReason: number): void;
+  cancelLookup(sessionId: number, requestId: number): void;
+  cancelDone(serverId: number): void;
+}
+
+/** What a pooled client brings to its pool (see native-pool.ts). */
+export interface PooledClient {
+  /** Interned id of the client's startup settings, and the Query message that applies them. */
+  readonly settingsId: number;
+  readonly settingsQuery: Buffer;
+  /** A statement the native filter could not clear: resolve to a pin reason code, or 0. */
+  classify(type: 'Q' | 'P', text: Buffer): number;
+  /** The native side pinned the client itself (code PIN_LONG_TEXT), or after a verdict. */
+  pinned(reason: number): void;
+}
+
+/** The native half of a pool, as native-pool.ts drives it. */
+export interface NativePoolEvents {
+  need(): void;
+  serverClosed(serverId: number, reason: string): void;
+  closed(): void;
 }
 
 /** The parts of Node's stream handle this module needs (not public API, stable since Node 0.x). */
@@ -41,6 +71,7 @@ interface StreamHandle {
 type Listener = {
   handshake(ok: boolean, reason: string): void;
   closed(result: RelayResult, reason: string): void;
+  pooled?: PooledClient;
 };
 
 /** One per process: the native loop thread is process-wide. */
@@ -92,10 +123,15 @@ function endedBy(reason: string): RelayResult['endedBy'] {
 export class NativeDataPath {
   readonly #binding: Binding;
   readonly #listeners = new Map<number, Listener>();
+  readonly #pools = new Map<number, NativePoolEvents>();
+  readonly #cancels = new Map<number, (serverId: number) => void>();
+  #nextPool = 0;
+  #nextCancel = 0;
 
   constructor(binding: Binding) {
     this.#binding = binding;
-    binding.start((kind, id, fromClient, fromServer, reason) => {
+    binding.start((kind, id, fromClient, fromServer, reason, a, payload) => {
+      if (this.#poolEvent(kind, id, reason, a, payload)) return;
       const l = this.#listeners.get(id);
       if (!l) return;
       if (kind === 'handshake') l.handshake(true, '');
@@ -107,6 +143,98 @@ export class NativeDataPath {
         l.closed({ bytesFromClient: fromClient, bytesFromServer: fromServer, endedBy: endedBy(reason) }, reason);
       }
     });
+  }
+
+  /** Routes the pooled relay's events; false for the session events above. */
+  #poolEvent(kind: string, id: number, reason: string, a: number, payload: Buffer | undefined): boolean {
+    switch (kind) {
+      case 'pool-need':
+        this.#pools.get(id)?.need();
+        return true;
+      case 'server-closed':
+        this.#pools.get(a)?.serverClosed(id, reason);
+        return true;
+      case 'pool-closed': {
+        const p = this.#pools.get(id);
+        this.#pools.delete(id);
+        p?.closed();
+        return true;
+      }
+      case 'classify': {
+        const pooled = this.#listeners.get(id)?.pooled;
+        // A session gone meanwhile: nobody waits for the verdict.
+        if (pooled) this.#binding.verdict(id, pooled.classify(a === 0x51 ? 'Q' : 'P', payload ?? Buffer.alloc(0)));
+        return true;
+      }
+      case 'pinned':
+        this.#listeners.get(id)?.pooled?.pinned(a);
+        return true;
+      case 'cancel-target': {
+        const done = this.#cancels.get(id);
+        this.#cancels.delete(id);
+        done?.(a);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** The words the native statement filter looks for (gateway/proxy/session-state.ts). */
+  setScanWords(words: ReadonlyArray<readonly [string, number]>): void {
+    this.#binding.scanWords(words);
+  }
+
+  /** The native filter's answer for a statement: 0 clean, 1 a word to look at, 2 uncertain. */
+  scan(text: Buffer, mysql = false): number {
+    return this.#binding.scan(text, mysql);
+  }
+
+  /** Creates the native half of a pool; `stats` is written by the loop thread (slots in native-pool.ts). */
+  createPool(args: {
+    maxServers: number;
+    borrowTimeoutMs: number;
+    neutralSettingsId: number;
+    resetQuery: Buffer;
+    timeoutError: Buffer;
+    lostError: Buffer;
+    stats: Float64Array;
+    events: NativePoolEvents;
+  }): NativePoolControl {
+    const id = ++this.#nextPool;
+    this.#pools.set(id, args.events);
+    const b = this.#binding;
+    b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.stats);
+    return {
+      id,
+      configure: (maxServers, borrowTimeoutMs) => b.poolConfigure(id, maxServers, borrowTimeoutMs),
+      add: (serverId, socket, settingsId) => {
+        // The native side holds its own duplicate from here; Node lets go of its copy.
+        const handle = handleOf(socket);
+        const unread = stopReading(socket, handle);
+        if (unread.length > 0) {
+          socket.destroy();
+          throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
+        }
+        b.poolAdd(id, serverId, handle.fd!, settingsId);
+        socket.destroy();
+      },
+      failed: (errorForWaiters) => b.poolFailed(id, errorForWaiters ?? Buffer.alloc(0)),
+      close: () => b.poolClose(id),
+    };
+  }
+
+  /** Which server connection (its id) the pooled session holds now; 0 if none. It is held back until cancelDone. */
+  cancelTarget(sessionId: number): Promise<number> {
+    const req = ++this.#nextCancel;
+    return new Promise((resolve) => {
+      this.#cancels.set(req, resolve);
+      this.#binding.cancelLookup(sessionId, req);
+    });
+  }
+
+  cancelDone(serverId: number): void {
+    this.#binding.cancelDone(serverId);
   }
 
   /** A terminator with this certificate chain and key (PEM). */
@@ -171,6 +299,21 @@ export class NativeDataPath {
               socket.end(() => socket.destroy());
               return done;
             },
+            attachToPool: (pool: NativePoolControl, client: PooledClient, pending: RelayPending): Promise<RelayResult> => {
+              if (closedResult) return Promise.resolve(closedResult.result);
+              const fromClient = stopReading(socket, handleOf(socket));
+              const done = new Promise<RelayResult>((res) => {
+                onClosed = (r) => res(r.result);
+              });
+              const listener = this.#listeners.get(id);
+              if (listener) listener.pooled = client;
+              binding.attach(id, pool.id, client.settingsId, client.settingsQuery, Buffer.concat([...pending.toServer, ...fromClient]), socket.bytesRead);
+              for (const b of pending.toClient) socket.write(b);
+              // As for a splice: the end of the socketpair is the barrier after which the pool speaks.
+              socket.end(() => socket.destroy());
+              return done;
+            },
+            nativeId: id,
             destroy: () => {
               binding.close(id);
               socket.destroy();
@@ -186,4 +329,15 @@ export class NativeDataPath {
       });
     });
   }
+}
+
+/** A pool's native half, as the pool manager (gateway/proxy/native-pool.ts) drives it. */
+export interface NativePoolControl {
+  readonly id: number;
+  configure(maxServers: number, borrowTimeoutMs: number): void;
+  /** A logged-in server connection joins the pool; the socket is taken over (Node's copy is destroyed). */
+  add(serverId: number, socket: Socket, settingsId: number): void;
+  /** A login the pool asked for failed; with bytes, every waiting client gets them and is ended. */
+  failed(errorForWaiters?: Buffer): void;
+  close(): void;
 }

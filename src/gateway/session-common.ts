@@ -43,6 +43,16 @@ export function identityFields(outcome: IamLoginOutcome): Record<string, unknown
   };
 }
 
+/**
+ * Where a session arrived: an instance endpoint, or a proxy endpoint (whose
+ * records name the proxy and the endpoint instead of an instance).
+ */
+export interface SessionPlace {
+  readonly id: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly proxy?: { readonly endpointName: string };
+}
+
 /** Writes one session's audit events; the session fills in who and how as it learns them. */
 export class SessionAudit {
   readonly sessionId = randomBytes(8).toString('hex');
@@ -58,11 +68,17 @@ export class SessionAudit {
   constructor(
     private readonly sink: AuditSink,
     private readonly engine: 'postgres' | 'mysql',
-    private readonly instance: DbInstance,
+    private readonly instance: SessionPlace,
     socket: Socket,
   ) {
     this.sourceIp = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
     this.source = `${this.sourceIp}:${socket.remotePort ?? 0}`;
+  }
+
+  /** The instance, or the proxy and its endpoint, for every record. */
+  #where(): Record<string, string> {
+    const p = this.instance.proxy;
+    return p ? { proxy: this.instance.id, proxyEndpoint: p.endpointName } : { instance: this.instance.id };
   }
 
   /** One authentication decision. */
@@ -74,7 +90,7 @@ export class SessionAudit {
       decision,
       reason,
       engine: this.engine,
-      instance: this.instance.id,
+      ...this.#where(),
       endpoint: `${this.instance.listen.host}:${this.instance.listen.port}`,
       source: this.source,
       dbUser: this.dbUser,
@@ -110,13 +126,13 @@ export class SessionAudit {
     });
   }
 
-  /** The end of a relayed session. */
-  end(stats: RelayResult): void {
+  /** The end of a relayed session; a pooled one says why it was pinned, if it was. */
+  end(stats: RelayResult, extra: Record<string, unknown> = {}): void {
     this.sink.write({
       event: 'db.session.end',
       time: new Date().toISOString(),
       engine: this.engine,
-      instance: this.instance.id,
+      ...this.#where(),
       source: this.source,
       dbUser: this.dbUser,
       ...(this.principal ? { principal: this.principal } : {}),
@@ -125,6 +141,7 @@ export class SessionAudit {
       bytesIn: stats.bytesFromClient,
       bytesOut: stats.bytesFromServer,
       reason: stats.endedBy,
+      ...extra,
     });
   }
 }

@@ -11,11 +11,12 @@ export interface UpstreamCancelKey {
   readonly secretKey: Buffer;
 }
 
-export interface CancelTarget {
-  readonly upstream: UpstreamCancelKey;
-  /** Sends the cancel to the server; errors are swallowed by the caller. */
-  readonly send: (key: UpstreamCancelKey) => Promise<void>;
-}
+/**
+ * Sends the cancel to whichever server connection the session holds now: its
+ * own (instance endpoints), or the one it borrowed (proxy endpoints). Errors
+ * are swallowed by the caller.
+ */
+export type CancelTarget = () => Promise<void>;
 
 export class CancelMap {
   readonly #byPid = new Map<number, { secret: Buffer; target: CancelTarget }>();
@@ -36,7 +37,7 @@ export class CancelMap {
   async cancel(processId: number, secretKey: Buffer): Promise<boolean> {
     const entry = this.#byPid.get(processId);
     if (entry === undefined || entry.secret.length !== secretKey.length || !timingSafeEqual(entry.secret, secretKey)) return false;
-    await entry.target.send(entry.target.upstream).catch(() => undefined);
+    await entry.target().catch(() => undefined);
     return true;
   }
 

@@ -11,20 +11,16 @@ import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
 import {
-  StartupDecoder,
   FrontendCode,
   SqlState,
   encodeAuthenticationCleartextPassword,
   encodeAuthenticationOk,
   encodeBackendKeyData,
   encodeErrorResponse,
-  encodeNegotiateProtocolVersion,
   encodeParameterStatus,
   encodeReadyForQuery,
   decodePasswordMessage,
-  pickAllowedStartupParams,
   ByteReaderForBody,
-  PG_PRE_AUTH_MAX_MESSAGE_BYTES,
   type ErrorFields,
   type SaltedPasswordCache,
   type StartupMessage,
@@ -39,10 +35,10 @@ import { sourceKey } from '../pre-auth.js';
 import { relay } from '../relay.js';
 import { pgApplicationName, pgStartupOptions, type SessionIdentity } from '../server-views.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
-import { SocketReader } from '../socket-reader.js';
 import type { CancelMap } from './cancel-map.js';
 import type { PostgresControl } from './control.js';
 import { MessageReader } from './messages.js';
+import { negotiateIfNeeded, readStartup } from './startup-phase.js';
 import { loginUpstream, openUpstream, refusedForCleartext, sendUpstreamCancel, type UpstreamSession } from './upstream.js';
 
 export interface PostgresSessionDeps {
@@ -133,42 +129,26 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
   let clientReader: MessageReader | undefined;
   try {
     // ---- Startup phase: untyped packets until a StartupMessage. ----
-    let reader = new SocketReader(raw);
-    const decoder = new StartupDecoder();
-    while (startup === undefined) {
-      decoder.push(await reader.read());
-      for (let packet = decoder.next(); packet !== undefined; packet = decoder.next()) {
-        if (packet.type === 'SSLRequest') {
-          if (session.tls) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a second SSLRequest' });
-          const pending = decoder.pendingBytes() + reader.buffered;
-          if (pending > 0) throw new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: pending });
-          reader.detach();
-          tls = await deps.clientTls.accept(raw, Buffer.from('S'), deps.loginTimeoutMs);
-          client = tls.socket;
-          session.tls = true;
-          reader = new SocketReader(client);
-          break;
-        }
-        if (packet.type === 'GSSENCRequest') {
-          client.write('N');
-          continue;
-        }
-        if (packet.type === 'CancelRequest') {
-          await deps.cancelMap.cancel(packet.processId, Buffer.from(packet.secretKey));
-          clearTimeout(timer);
-          client.destroy();
-          return;
-        }
-        startup = packet;
-        session.dbUser = packet.user;
-        session.database = packet.database;
-        break;
-      }
+    const opened = await readStartup(raw, {
+      clientTls: deps.clientTls,
+      loginTimeoutMs: deps.loginTimeoutMs,
+      onTls: (t) => {
+        tls = t;
+        client = t.socket;
+        session.tls = true;
+      },
+    });
+    if (opened.kind === 'cancel') {
+      await deps.cancelMap.cancel(opened.processId, opened.secretKey);
+      clearTimeout(timer);
+      client.destroy();
+      return;
     }
-    const leftoverStartup = decoder.takePending();
-    const leftoverChunks = reader.detach();
-    // Until the client has authenticated, nothing it sends may be larger than a login needs.
-    clientReader = new MessageReader(client, PG_PRE_AUTH_MAX_MESSAGE_BYTES, 'client', Buffer.concat([leftoverStartup, ...leftoverChunks]));
+    startup = opened.startup;
+    session.dbUser = startup.user;
+    session.database = startup.database;
+    clientReader = opened.reader;
+    const params = opened.params;
 
     if (startup.protocolVersion.major !== 3) {
       throw new LoginFailed('ProtocolViolation', fatal(SqlState.FEATURE_NOT_SUPPORTED, `unsupported frontend protocol ${startup.protocolVersion.major}.${startup.protocolVersion.minor}: server supports 3.0 to 3.0`));
@@ -176,14 +156,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
     if (startup.params.has('replication')) {
       throw new LoginFailed('ProtocolViolation', fatal(SqlState.FEATURE_NOT_SUPPORTED, 'replication connections are not supported through iamdb'));
     }
-    const unsupportedOptions = [...startup.params.keys()].filter((k) => k.startsWith('_pq_.'));
-    if (startup.protocolVersion.minor > 0 || unsupportedOptions.length > 0) {
-      client.write(encodeNegotiateProtocolVersion({ newestMinor: 0, unrecognizedOptions: unsupportedOptions }));
-    }
-    const params = new Map<string, string>();
-    // One allow-list (upstream-login.ts) for what reaches the server; names folded to lower case as the
-    // server folds them, so `OPTIONS` or `Application_Name` cannot slip past what iamdb adds to them.
-    for (const [k, v] of pickAllowedStartupParams(startup.params).allowed) params.set(k.toLowerCase(), v);
+    negotiateIfNeeded(client, startup, opened.unsupportedOptions);
 
     // ---- Which method: IAM for rds_iam members (when IAM auth is on), else the password. ----
     let isIamUser = false;
@@ -282,10 +255,7 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
 
     // ---- Logged in: our own cancel key, the server's parameters, ready. ----
     const upstreamKey = upstream.backendKey;
-    const cancel = deps.cancelMap.register({
-      upstream: upstreamKey,
-      send: (key) => sendUpstreamCancel(instance, key),
-    });
+    const cancel = deps.cancelMap.register(() => sendUpstreamCancel(instance, upstreamKey));
     const out: Buffer[] = [encodeAuthenticationOk()];
     for (const [name, value] of upstream.parameters) {
       // The client sees its own application_name, not the tag the server was given.

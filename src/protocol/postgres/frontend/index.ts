@@ -32,3 +32,4 @@ export {
   type SASLResponse,
 } from './sasl.js';
 export { encodeTerminate, decodeTerminate, type Terminate } from './terminate.js';
+export { encodeQuery } from './query.js';

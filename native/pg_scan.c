@@ -1,0 +1,211 @@
+/*
+ * The pooler's statement filter: a lexer over PostgreSQL (and MySQL) SQL
+ * text that answers one question cheaply, "might this statement leave
+ * session state behind?". It decides nothing: a statement that contains one
+ * of the words JavaScript registered (scan_set_words), in the position the
+ * word needs, or that the lexer cannot read with certainty, goes up to the
+ * TypeScript classifier (gateway/proxy/session-state.ts). Every other
+ * statement is forwarded without a thread hop.
+ *
+ * Compiled as part of data_path.c's translation unit (included there), so
+ * nothing here is visible outside the addon.
+ *
+ * What it skips: single-quoted strings ('' doubles a quote; E'…' strings
+ * also take backslash escapes), dollar-quoted strings ($tag$…$tag$), line
+ * comments (--, and # for MySQL), block comments (nested for PostgreSQL),
+ * and for MySQL double-quoted and backtick-quoted text. A backslash in a
+ * plain PostgreSQL string makes the answer "uncertain": the string's end
+ * depends on standard_conforming_strings, which the lexer cannot see, so a
+ * word it would hide is not allowed to hide. Quoted identifiers are words
+ * too ("set_config"(…) calls the function).
+ *
+ * Ownership: the word table is static, written only by scan_set_words on the
+ * JS thread before any pool exists (proxy start), read by the loop thread.
+ */
+
+#define SCAN_MAX_WORDS 64
+#define SCAN_MAX_WORD 40
+
+enum scan_result { SCAN_CLEAN = 0, SCAN_ATTENTION = 1, SCAN_UNCERTAIN = 2 };
+
+/* Word flags: where in a statement the word matters. */
+#define W_ANYWHERE 1 /* any position (function names, TEMP) */
+#define W_INITIAL 2  /* only as a statement's first word (SET, PREPARE, …) */
+
+typedef struct {
+  char word[SCAN_MAX_WORD + 1];
+  uint8_t len;
+  uint8_t flags;
+} scan_word;
+
+static scan_word scan_words[SCAN_MAX_WORDS];
+static int scan_nwords;
+
+static int is_ident_start(uint8_t ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch >= 0x80; }
+static int is_ident_char(uint8_t ch) { return is_ident_start(ch) || (ch >= '0' && ch <= '9') || ch == '$'; }
+static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
+
+/* Does the word [p, p+n) match a registered word usable at this position? */
+static int word_matters(const uint8_t *p, size_t n, int initial) {
+  if (n == 0 || n > SCAN_MAX_WORD) return 0;
+  for (int i = 0; i < scan_nwords; i++) {
+    const scan_word *w = &scan_words[i];
+    if (w->len != n) continue;
+    if (!(w->flags & W_ANYWHERE) && !((w->flags & W_INITIAL) && initial)) continue;
+    size_t k = 0;
+    while (k < n && lower(p[k]) == (uint8_t)w->word[k]) k++;
+    if (k == n) return 1;
+  }
+  return 0;
+}
+
+/* The length of a dollar-quote opener at p ("$$" or "$tag$"), or 0 if p does not start one. */
+static size_t dollar_tag(const uint8_t *p, size_t n) {
+  if (n < 2 || p[0] != '$') return 0;
+  if (p[1] == '$') return 2;
+  if (!is_ident_start(p[1])) return 0; /* $1 is a parameter */
+  size_t i = 2;
+  while (i < n && is_ident_char(p[i]) && p[i] != '$') i++;
+  return (i < n && p[i] == '$') ? i + 1 : 0;
+}
+
+/*
+ * Scans text for words that matter. mysql selects MySQL's quoting rules.
+ * Returns SCAN_CLEAN, SCAN_ATTENTION or SCAN_UNCERTAIN (unterminated
+ * string, comment or quote, or a backslash whose meaning is not known).
+ */
+static int scan_sql(const uint8_t *t, size_t n, int mysql) {
+  size_t i = 0;
+  int initial = 1; /* the next word starts a statement */
+  int uncertain = 0;
+  while (i < n) {
+    uint8_t ch = t[i];
+    if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
+      i++;
+      continue;
+    }
+    if (ch == ';') {
+      initial = 1;
+      i++;
+      continue;
+    }
+    if (ch == '(' ) {
+      /* A parenthesised statement starts again: (SET …) is not SQL, but WITH … ( SELECT is; keep it simple. */
+      i++;
+      continue;
+    }
+    /* Comments. */
+    if ((ch == '-' && i + 1 < n && t[i + 1] == '-') || (mysql && ch == '#')) {
+      while (i < n && t[i] != '\n') i++;
+      continue;
+    }
+    if (ch == '/' && i + 1 < n && t[i + 1] == '*') {
+      /* MySQL's executable comments (slash-star-bang, slash-star-M-bang) run their contents: look at them. */
+      if (mysql && i + 2 < n && (t[i + 2] == '!' || t[i + 2] == 'M')) return SCAN_ATTENTION;
+      int depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (!mysql && t[i] == '/' && i + 1 < n && t[i + 1] == '*') {
+          depth++;
+          i += 2;
+        } else if (t[i] == '*' && i + 1 < n && t[i + 1] == '/') {
+          depth--;
+          i += 2;
+        } else {
+          i++;
+        }
+      }
+      if (depth > 0) return SCAN_UNCERTAIN;
+      continue;
+    }
+    /* Strings. */
+    if (ch == '\'' || (mysql && ch == '"')) {
+      uint8_t q = ch;
+      int backslash_escapes = mysql || (i > 0 && (t[i - 1] == 'E' || t[i - 1] == 'e') && (i < 2 || !is_ident_char(t[i - 2])));
+      i++;
+      int closed = 0;
+      while (i < n) {
+        if (t[i] == '\\') {
+          /* Its meaning depends on a server setting (standard_conforming_strings, NO_BACKSLASH_ESCAPES). */
+          if (mysql || !backslash_escapes) uncertain = 1;
+          if (backslash_escapes) {
+            i += 2;
+            continue;
+          }
+        }
+        if (t[i] == q) {
+          if (i + 1 < n && t[i + 1] == q) {
+            i += 2;
+            continue;
+          }
+          i++;
+          closed = 1;
+          break;
+        }
+        i++;
+      }
+      if (!closed) return SCAN_UNCERTAIN;
+      initial = 0;
+      continue;
+    }
+    if (!mysql && ch == '$') {
+      size_t tag = dollar_tag(t + i, n - i);
+      if (tag > 0) {
+        size_t j = i + tag;
+        int closed = 0;
+        while (j + tag <= n) {
+          if (t[j] == '$' && memcmp(t + j, t + i, tag) == 0) {
+            closed = 1;
+            break;
+          }
+          j++;
+        }
+        if (!closed) return SCAN_UNCERTAIN;
+        i = j + tag;
+        initial = 0;
+        continue;
+      }
+    }
+    /* Quoted identifiers: "…" (PostgreSQL) and `…` (MySQL). */
+    if ((!mysql && ch == '"') || (mysql && ch == '`')) {
+      uint8_t q = ch;
+      size_t start = ++i;
+      int closed = 0;
+      int doubled = 0;
+      while (i < n) {
+        if (t[i] == q) {
+          if (i + 1 < n && t[i + 1] == q) {
+            doubled = 1;
+            i += 2;
+            continue;
+          }
+          closed = 1;
+          break;
+        }
+        i++;
+      }
+      if (!closed) return SCAN_UNCERTAIN;
+      if (!doubled && word_matters(t + start, i - start, initial)) return SCAN_ATTENTION;
+      if (doubled) uncertain = 1;
+      i++;
+      initial = 0;
+      continue;
+    }
+    /* MySQL user variables (@name, not @@system) are session state. */
+    if (mysql && ch == '@' && !(i + 1 < n && t[i + 1] == '@')) return SCAN_ATTENTION;
+    if (mysql && ch == '@') {
+      i += 2;
+      continue;
+    }
+    if (is_ident_start(ch)) {
+      size_t start = i;
+      while (i < n && is_ident_char(t[i])) i++;
+      if (word_matters(t + start, i - start, initial)) return SCAN_ATTENTION;
+      initial = 0;
+      continue;
+    }
+    initial = 0;
+    i++;
+  }
+  return uncertain ? SCAN_UNCERTAIN : SCAN_CLEAN;
+}

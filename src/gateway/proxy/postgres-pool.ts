@@ -1,0 +1,258 @@
+/**
+ * One pool of PostgreSQL server connections for a proxy: a target instance,
+ * a database user and a database. The native side (native/pg_pool.c) lends
+ * the connections to clients one transaction at a time; this class makes
+ * them: it logs each one in with the user's credentials (the proxy's secret),
+ * runs the target group's InitQuery, and hands it over. It also interns each
+ * client's startup settings, renders the errors the native side sends, and
+ * reads the native side's counters for metrics.
+ */
+import type { Logger } from 'pino';
+import { ByteReader, decodeErrorResponse, encodeErrorResponse, encodeQuery, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
+import type { DbInstance } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
+import type { NativeDataPath, NativePoolControl } from '../native-data-path.js';
+import { MessageReader } from '../postgres/messages.js';
+import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamSession } from '../postgres/upstream.js';
+
+/** Slots of the native side's counters (the enum at the top of pg_pool.c). */
+export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients'] as const;
+export type PoolStats = Record<(typeof POOL_STATS)[number], number>;
+
+/** The startup parameters a proxy client may set and that follow it from connection to connection (RDS Proxy's list). */
+export const TRACKED_SETTINGS = ['application_name', 'client_encoding', 'datestyle', 'timezone', 'extra_float_digits', 'search_path'] as const;
+
+export interface PoolCredentials {
+  readonly username: string;
+  readonly password: Secret<string>;
+}
+
+export interface PostgresPoolOptions {
+  readonly native: NativeDataPath;
+  readonly instance: DbInstance;
+  readonly user: string;
+  readonly database: string;
+  /** The user's credentials, fetched for each new server connection (so a rotated secret is used at once). */
+  readonly credentials: () => Promise<PoolCredentials>;
+  readonly maxServers: number;
+  readonly borrowTimeoutMs: number;
+  readonly initQuery?: string;
+  readonly loginTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly saltedPasswordCache: SaltedPasswordCache;
+  readonly logger: Logger;
+  /** Rendered by the caller: what a client waiting too long, or losing its server, receives. */
+  readonly timeoutError: Buffer;
+  readonly lostError: Buffer;
+}
+
+/** A SQL string literal. Startup values never hold NUL (the protocol cannot carry it). */
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** The server connection a pool keeps its first login's view of. */
+export interface ServerView {
+  readonly parameters: ReadonlyMap<string, string>;
+}
+
+export class PostgresPool {
+  readonly stats = new Float64Array(16);
+  readonly #opts: PostgresPoolOptions;
+  readonly #control: NativePoolControl;
+  readonly #settings = new Map<string, number>();
+  readonly #neutral: number;
+  readonly #keys = new Map<number, { processId: number; secretKey: Buffer }>();
+  #failures = 0;
+  #view: ServerView | undefined;
+  #lastError: ErrorFields | undefined;
+  #closed = false;
+
+  static #serverIds = 0;
+
+  constructor(opts: PostgresPoolOptions) {
+    this.#opts = opts;
+    this.#neutral = this.settingsFor(new Map()).id;
+    const reset = `DISCARD ALL;${opts.initQuery ? ` ${opts.initQuery}` : ''}`;
+    this.#control = opts.native.createPool({
+      maxServers: opts.maxServers,
+      borrowTimeoutMs: opts.borrowTimeoutMs,
+      neutralSettingsId: this.#neutral,
+      resetQuery: encodeQuery(reset),
+      timeoutError: opts.timeoutError,
+      lostError: opts.lostError,
+      stats: this.stats,
+      events: {
+        need: () => void this.#open(),
+        serverClosed: (id, reason) => {
+          this.#keys.delete(id);
+          opts.logger.debug({ server: id, reason }, 'pooled server connection closed');
+        },
+        closed: () => undefined,
+      },
+    });
+  }
+
+  /** The native side's counters, by name. */
+  snapshot(): PoolStats {
+    return Object.fromEntries(POOL_STATS.map((k, i) => [k, this.stats[i]!])) as PoolStats;
+  }
+
+  /** What the first server login reported (server_version, …), for clients' ParameterStatus. */
+  get view(): ServerView | undefined {
+    return this.#view;
+  }
+
+  get lastError(): ErrorFields | undefined {
+    return this.#lastError;
+  }
+
+  /** Interns a client's startup settings: one id and one Query message per distinct set. */
+  settingsFor(params: ReadonlyMap<string, string>): { id: number; query: Buffer } {
+    const parts: string[] = [];
+    const sets: string[] = [];
+    for (const name of TRACKED_SETTINGS) {
+      const v = params.get(name);
+      // set_config takes the value as a startup packet would (search_path keeps its own quoting).
+      if (v === undefined) parts.push(`RESET ${name}`);
+      else sets.push(`pg_catalog.set_config(${literal(name)}, ${literal(v)}, false)`);
+    }
+    if (sets.length > 0) parts.push(`SELECT ${sets.join(', ')}`);
+    const text = parts.join('; ');
+    let id = this.#settings.get(text);
+    if (id === undefined) {
+      id = this.#settings.size + 1;
+      this.#settings.set(text, id);
+    }
+    return { id, query: encodeQuery(text) };
+  }
+
+  get control(): NativePoolControl {
+    return this.#control;
+  }
+
+  /**
+   * Makes sure one server login has worked (the database exists, the
+   * credentials are right) before a client is told it is in. The connection
+   * it makes joins the pool.
+   */
+  async ready(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
+    if (this.#view !== undefined) return { ok: true };
+    const r = await this.#login();
+    if (!r.ok) return r;
+    this.#add(r.session);
+    return { ok: true };
+  }
+
+  async #login(): Promise<{ ok: true; session: UpstreamSession } | { ok: false; error: ErrorFields }> {
+    const o = this.#opts;
+    const creds = await o.credentials();
+    // The pooled relay speaks plain TCP to the server for now: TLS to the server stays with instance endpoints.
+    const instance: DbInstance = o.instance.targetTls.mode === 'prefer' ? { ...o.instance, targetTls: { ...o.instance.targetTls, mode: 'disable' } } : o.instance;
+    if (instance.targetTls.mode !== 'disable') {
+      return { ok: false, error: { severity: 'FATAL', code: '08001', message: `proxy targets need targetTls prefer or disable for now (${o.instance.id} has ${o.instance.targetTls.mode})` } };
+    }
+    const link = await openUpstream(instance, o.loginTimeoutMs);
+    const r = await loginUpstream(instance, link, {
+      user: creds.username,
+      database: o.database,
+      params: new Map([['application_name', 'iamdb-proxy']]),
+      password: creds.password,
+      maxMessageBytes: o.maxMessageBytes,
+      saltedPasswordCache: o.saltedPasswordCache,
+    });
+    if (!r.ok) {
+      this.#lastError = r.error;
+      return r;
+    }
+    if (o.initQuery) {
+      const err = await runQuery(r.session, o.initQuery, o.maxMessageBytes);
+      if (err !== undefined) {
+        r.session.socket.destroy();
+        this.#lastError = err;
+        return { ok: false, error: err };
+      }
+    }
+    this.#view ??= { parameters: r.session.parameters };
+    this.#lastError = undefined;
+    return r;
+  }
+
+  #add(session: UpstreamSession): void {
+    const id = ++PostgresPool.#serverIds;
+    this.#keys.set(id, session.backendKey);
+    this.#control.add(id, session.socket, this.#neutral);
+  }
+
+  /**
+   * Cancels what the pooled session (its native id) is running, on the
+   * server connection it holds at this moment; nothing if it holds none. The
+   * native side keeps that connection from changing hands until the cancel
+   * has gone out, so it cannot reach the next client's transaction.
+   */
+  async cancel(nativeSessionId: number): Promise<void> {
+    const native = this.#opts.native;
+    const serverId = await native.cancelTarget(nativeSessionId);
+    if (serverId === 0) return;
+    try {
+      const key = this.#keys.get(serverId);
+      if (key !== undefined) await sendUpstreamCancel(this.#opts.instance, key);
+    } finally {
+      native.cancelDone(serverId);
+    }
+  }
+
+  /** The native side asked for one more server connection. */
+  async #open(): Promise<void> {
+    if (this.#closed) return this.#control.failed();
+    try {
+      const r = await this.#login();
+      if (r.ok) {
+        this.#failures = 0;
+        this.#add(r.session);
+        return;
+      }
+      this.#opts.logger.warn({ instance: this.#opts.instance.id, user: this.#opts.user, code: r.error.code }, 'proxy could not log in a server connection');
+    } catch (err) {
+      this.#opts.logger.warn({ instance: this.#opts.instance.id, err: String(err) }, 'proxy could not reach the server');
+    }
+    // Pace retries: the native side asks again while clients wait.
+    this.#failures++;
+    const delay = Math.min(2000, 50 * 2 ** Math.min(this.#failures, 6));
+    setTimeout(() => this.#control.failed(), delay).unref();
+  }
+
+  configure(maxServers: number, borrowTimeoutMs: number): void {
+    this.#control.configure(maxServers, borrowTimeoutMs);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#control.close();
+  }
+}
+
+/** Runs one simple query on a fresh connection; the server's error, or undefined. */
+async function runQuery(session: UpstreamSession, sql: string, maxMessageBytes: number): Promise<ErrorFields | undefined> {
+  const reader = new MessageReader(session.socket, maxMessageBytes, 'upstream', Buffer.concat(session.leftover));
+  session.socket.resume();
+  session.socket.write(encodeQuery(sql));
+  let error: ErrorFields | undefined;
+  for (;;) {
+    const frame = await reader.next();
+    if (frame.type === 0x45 /* E */) error = decodeErrorFields(frame.body);
+    if (frame.type === 0x5a /* Z */) break;
+  }
+  reader.handOff();
+  session.socket.pause();
+  return error;
+}
+
+function decodeErrorFields(body: Buffer): ErrorFields {
+  return decodeErrorResponse(new ByteReader(body)).fields;
+}
+
+/** An ErrorResponse for the native side to send (FATAL: the client's session ends). */
+export function fatalBytes(code: string, message: string): Buffer {
+  return encodeErrorResponse({ severity: 'FATAL', code, message });
+}

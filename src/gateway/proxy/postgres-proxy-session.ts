@@ -1,0 +1,235 @@
+/**
+ * One PostgreSQL client on a proxy endpoint (RDS Proxy): the startup shared
+ * with instance endpoints, RDS Proxy's checks and texts, the client's
+ * authentication (an IAM token for the proxy, or the secret's password),
+ * then no server of its own: the client joins the pool for its database
+ * user and database (postgres-pool.ts), and the native pooled relay lends it
+ * a server connection one transaction at a time.
+ *
+ * The login itself needs no server connection: the pool has logged in at
+ * least once (database and credentials known good), and the client gets the
+ * server's parameters from that login, its own settings on top.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { AuditSink } from '../../audit/index.js';
+import { isIamdbError } from '../../errors/index.js';
+import {
+  FrontendCode,
+  SqlState,
+  ByteReaderForBody,
+  decodePasswordMessage,
+  encodeAuthenticationCleartextPassword,
+  encodeAuthenticationOk,
+  encodeBackendKeyData,
+  encodeErrorResponse,
+  encodeParameterStatus,
+  encodeReadyForQuery,
+  type StartupMessage,
+} from '../../protocol/postgres/index.js';
+import type { HostPort } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
+import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
+import type { IamLogin } from '../iam-login.js';
+import type { ConnectionContext } from '../listener.js';
+import type { NativeDataPath } from '../native-data-path.js';
+import type { CancelMap } from '../postgres/cancel-map.js';
+import { negotiateIfNeeded, readStartup } from '../postgres/startup-phase.js';
+import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
+import type { PostgresPool } from './postgres-pool.js';
+import { PIN_REASONS, classifyPostgres, pinReasonOf, type PinReason } from './session-state.js';
+
+/** What a session needs to know of the proxy endpoint it arrived on. */
+export interface ProxyEndpointView {
+  readonly proxyName: string;
+  readonly endpointName: string;
+  /** `prx-…`: tokens are for arn:aws:rds-db:REGION:ACCOUNT:dbuser:prx-…/USER. */
+  readonly resourceId: string;
+  /** Names a token may be signed for. */
+  readonly endpoints: readonly HostPort[];
+  readonly listen: HostPort;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly requireTls: boolean;
+}
+
+/** How a database user logs in to the proxy (from the proxy's Auth entry and secret). */
+export type ProxyUserAuth =
+  | { readonly iamAuth: 'REQUIRED' }
+  | { readonly iamAuth: 'DISABLED'; readonly method: 'POSTGRES_SCRAM_SHA_256' | 'POSTGRES_MD5'; readonly password: Secret<string> };
+
+export interface PostgresProxyDeps {
+  readonly endpoint: ProxyEndpointView;
+  readonly logger: Logger;
+  readonly audit: AuditSink;
+  readonly iamLogin: IamLogin;
+  readonly clientTls: ClientTlsTerminator;
+  readonly native: NativeDataPath;
+  readonly cancelMap: CancelMap;
+  readonly loginTimeoutMs: number;
+  /** The user's Auth entry, or undefined when the proxy has no secret for it. */
+  userAuth(user: string): Promise<ProxyUserAuth | undefined>;
+  /** The pool for (the proxy's target, user, database). */
+  pool(user: string, database: string): PostgresPool;
+  /** A password login (IAMAuth=DISABLED): true when the client proved it knows the password. */
+  passwordLogin(client: Socket, reader: import('../postgres/messages.js').MessageReader, user: string, auth: Extract<ProxyUserAuth, { iamAuth: 'DISABLED' }>): Promise<boolean>;
+  /** A client was pinned (metrics); the reason also ends up in its session-end record. */
+  onPinned?(reason: PinReason): void;
+}
+
+/** RDS Proxy's FATAL for a refused login (its texts, REFERENCE.md 4.7). */
+function refusal(code: string, message: string): Buffer {
+  return encodeErrorResponse({ severity: 'FATAL', code, message });
+}
+
+/** The parameters a client is told at login: the server's, with the client's own settings on top. */
+const REPORTED_NAMES: Readonly<Record<string, string>> = {
+  application_name: 'application_name',
+  client_encoding: 'client_encoding',
+  datestyle: 'DateStyle',
+  timezone: 'TimeZone',
+};
+
+function startupChecks(startup: StartupMessage): void {
+  if (startup.protocolVersion.major !== 3) {
+    throw new LoginFailed('UnsupportedProtocol', refusal(SqlState.FEATURE_NOT_SUPPORTED, 'Feature not supported: RDS Proxy supports only version 3.0 of the PostgreSQL messaging protocol.'));
+  }
+  if (startup.params.has('replication')) {
+    throw new LoginFailed('ProtocolViolation', refusal(SqlState.FEATURE_NOT_SUPPORTED, "Feature not supported: RDS Proxy currently doesn't support streaming replication mode."));
+  }
+}
+
+/** Handles one client connection on a PostgreSQL proxy endpoint. */
+export async function handlePostgresProxySession(raw: Socket, deps: PostgresProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
+  const ep = deps.endpoint;
+  const session = new SessionAudit(deps.audit, 'postgres', { id: ep.proxyName, listen: ep.listen, proxy: { endpointName: ep.endpointName } }, raw);
+  let client: Socket = raw;
+  let tls: ClientTlsSession | undefined;
+  let startup: StartupMessage | undefined;
+  context.onCut?.(() => (tls ? tls.destroy() : raw.destroy()));
+  const timer = setTimeout(() => {
+    if (startup) session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
+    client.destroy();
+    raw.destroy();
+  }, deps.loginTimeoutMs);
+  try {
+    const opened = await readStartup(raw, {
+      clientTls: deps.clientTls,
+      loginTimeoutMs: deps.loginTimeoutMs,
+      onTls: (t) => {
+        tls = t;
+        client = t.socket;
+        session.tls = true;
+      },
+    });
+    if (opened.kind === 'cancel') {
+      await deps.cancelMap.cancel(opened.processId, opened.secretKey);
+      clearTimeout(timer);
+      client.destroy();
+      return;
+    }
+    startup = opened.startup;
+    session.dbUser = startup.user;
+    session.database = startup.database;
+    startupChecks(startup);
+    negotiateIfNeeded(client, startup, opened.unsupportedOptions);
+    const user = startup.user;
+
+    if (!session.tls && ep.requireTls) throw new LoginFailed('TlsRequired', refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, 'This RDS Proxy requires TLS connections.'));
+    const auth = await deps.userAuth(user);
+    if (auth === undefined) {
+      throw new LoginFailed(
+        'NoProxyCredentials',
+        refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `This RDS proxy has no credentials for the role ${user}. Check the credentials for this role and try again.`),
+        `proxy ${ep.proxyName} has no secret (Auth entry) whose username is ${user}`,
+      );
+    }
+    let who: Record<string, unknown> = {};
+    if (auth.iamAuth === 'REQUIRED') {
+      session.method = 'iam';
+      if (!session.tls) throw new LoginFailed('TlsRequired', refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, 'IAM authentication is allowed only with SSL connections.'));
+      client.write(encodeAuthenticationCleartextPassword());
+      const answer = await opened.reader.next();
+      if (answer.type !== FrontendCode.PasswordMessage) {
+        clearTimeout(timer);
+        client.destroy();
+        return;
+      }
+      const token = decodePasswordMessage(new ByteReaderForBody(answer.body)).password;
+      const outcome = await deps.iamLogin.authenticate({ instance: ep, token, dbUser: user, sourceIp: session.sourceIp });
+      who = identityFields(outcome);
+      if (!outcome.ok) {
+        throw new LoginFailed(
+          asAuditReason(outcome.reason, 'InternalError'),
+          refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `IAM authentication failed for user ${user}. Check the IAM token for this user and try again.`),
+          outcome.detail,
+          who,
+        );
+      }
+    } else {
+      session.method = 'password';
+      if (!(await deps.passwordLogin(client, opened.reader, user, auth))) {
+        throw new LoginFailed('ProxyPasswordWrong', refusal(SqlState.INVALID_PASSWORD, `The password that was provided for the role ${user} is wrong.`));
+      }
+    }
+    context.authenticated?.();
+
+    // ---- The pool: one good server login before the client hears it is in. ----
+    const pool = deps.pool(user, startup.database);
+    const ready = await pool.ready().catch((err: unknown) => ({ ok: false as const, error: { severity: 'FATAL', code: SqlState.CONNECTION_FAILURE, message: isIamdbError(err) ? err.message : String(err) } }));
+    if (!ready.ok) {
+      throw new LoginFailed('UpstreamRefused', refusal(ready.error.code, `Request returned an error: ${ready.error.message}`), `${ready.error.code}: ${ready.error.message}`, who);
+    }
+    const settings = pool.settingsFor(opened.params);
+    const pins: PinReason[] = [];
+    const nativeId = tls?.nativeId;
+    const cancel = deps.cancelMap.register(async () => {
+      if (nativeId !== undefined) await pool.cancel(nativeId);
+    });
+    const out: Buffer[] = [encodeAuthenticationOk()];
+    const shown = new Map(pool.view?.parameters ?? []);
+    for (const [name, value] of opened.params) {
+      const reported = REPORTED_NAMES[name];
+      if (reported !== undefined) shown.set(reported, value);
+    }
+    for (const [name, value] of shown) out.push(encodeParameterStatus({ name, value }));
+    out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
+    out.push(encodeReadyForQuery({ status: 'I' }));
+    clearTimeout(timer);
+    session.auth('allow', auth.iamAuth === 'REQUIRED' ? 'Allowed' : 'PasswordLogin', who);
+
+    if (!tls?.attachToPool) throw new LoginFailed('InternalError', refusal(SqlState.CONNECTION_FAILURE, 'Unknown error.'), 'proxy endpoints need the native data path');
+    const stats = await tls.attachToPool(
+      pool.control,
+      {
+        settingsId: settings.id,
+        settingsQuery: settings.query,
+        classify: (_type, text) => {
+          const reason = classifyPostgres(text.toString('utf8'));
+          return reason === undefined ? 0 : PIN_REASONS[reason].code;
+        },
+        pinned: (code) => {
+          const reason = pinReasonOf(code) ?? 'Unreadable';
+          pins.push(reason);
+          deps.onPinned?.(reason);
+          deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: PIN_REASONS[reason].text }, 'client session pinned to its database connection until it ends');
+        },
+      },
+      { toClient: [Buffer.concat(out)], toServer: opened.reader.handOff() },
+    );
+    cancel.release();
+    session.end(stats, pins.length ? { pinReasons: pins } : {});
+  } catch (err) {
+    clearTimeout(timer);
+    if (err instanceof LoginFailed) {
+      session.refuse(client, err);
+    } else if (isIamdbError(err)) {
+      if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
+      if (err.kind === 'ProtocolViolation' && !client.destroyed && startup) client.end(refusal(SqlState.PROTOCOL_VIOLATION, 'invalid message from client'));
+      else client.destroy();
+    } else {
+      deps.logger.error({ err, proxy: ep.proxyName }, 'unexpected error in a PostgreSQL proxy session');
+      if (startup) session.auth('deny', 'InternalError', { detail: 'internal error' });
+      client.destroy();
+    }
+  }
+}
