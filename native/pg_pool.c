@@ -88,6 +88,7 @@ struct pg_pool {
   int nwaiting;
   int nclients;
   bmap stmts;
+  u64set valid; /* statements a server has accepted: a client without a server may prepare them */
   uint64_t next_stmt;
   uint64_t neutral_settings;
   dbuf reset_msg;   /* a Query: DISCARD ALL and the InitQuery */
@@ -167,6 +168,13 @@ static struct {
 } P;
 
 static uint64_t now_ms(void) { return uv_now(&E.loop); }
+
+#ifdef IAMDB_POOL_TRACE
+#include <stdio.h>
+#define TRACE(...) fprintf(stderr, "[pool] " __VA_ARGS__)
+#else
+#define TRACE(...) ((void)0)
+#endif
 
 static void stat_set(pg_pool *p, int slot, double v) {
   if (p->stats == NULL) return;
@@ -350,6 +358,7 @@ static int server_read(pg_server *sv) {
 /* Gives a server back: to the cancel hold, the reset, the idle list (and the waiters). */
 static void give_back(pg_server *sv) {
   pg_pool *p = sv->pool;
+  TRACE("give_back server %u canceling %d idle %d waiters %d\n", sv->id, sv->canceling, sv->in_idle, p->nwaiting);
   if (sv->closed) return;
   if (sv->canceling > 0) {
     sv->held = 1;
@@ -368,6 +377,7 @@ static void give_back(pg_server *sv) {
 /* The client is done with its transaction: the server goes back. */
 static void release(pg_server *sv) {
   pg_client *c = sv->client;
+  TRACE("release client %u server %u\n", c->s->id, sv->id);
   c->server = NULL;
   sv->client = NULL;
   set_in_tx(sv, 0);
@@ -408,6 +418,7 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
     case '2': /* BindComplete */
     case '3': /* CloseComplete */
       if (h == NULL || h->kind != (type == '1' ? RQ_PARSE : type == '2' ? RQ_BIND : RQ_CLOSE)) return -1;
+      if (type == '1' && h->stmt != 0 && u64set_add(&sv->pool->valid, h->stmt) < 0) return -1;
       rq_pop(sv);
       return 0;
     case 'n': /* NoData */
@@ -493,6 +504,7 @@ static int frame_server(pg_server *sv) {
       break;
     }
     memcpy(sv->hdr, b, b[0] == 'Z' ? 6 : 5);
+    TRACE("%llu server %u msg %c client %u qlen %zu head %d/%d\n", (unsigned long long)now_ms(), sv->id, b[0], sv->client ? sv->client->s->id : 0, sv->qlen, sv->qlen ? rq_head(sv)->kind : -1, sv->qlen ? rq_head(sv)->action : -1);
     int forward = 0;
     if (route_server_message(sv, b[0], &forward) < 0) return -1;
     if (sv->closed) return 0;
@@ -597,6 +609,7 @@ static void pool_maybe_free(pg_pool *p) {
   while (*pp != NULL && *pp != p) pp = &(*pp)->next;
   if (*pp == p) *pp = p->next;
   bmap_free(&p->stmts, NULL);
+  u64set_clear(&p->valid);
   dbuf_free(&p->reset_msg);
   dbuf_free(&p->timeout_err);
   dbuf_free(&p->lost_err);
@@ -657,6 +670,7 @@ static void maybe_grow(pg_pool *p) {
 /* Links a client to a server: settings first, if the server carries other ones. */
 static int link_server(pg_client *c, pg_server *sv) {
   pg_pool *p = c->pool;
+  TRACE("link client %u server %u\n", c->s->id, sv->id);
   idle_remove(sv);
   sv->client = c;
   c->server = sv;
@@ -682,6 +696,7 @@ static int acquire(pg_client *c) {
     if (link_server(c, p->idle) < 0) return -1;
     return 1;
   }
+  TRACE("acquire client %u waits (idle %p head %p)\n", c->s->id, (void *)p->idle, (void *)p->wait_head);
   if (!c->waiting) {
     c->waiting = 1;
     c->wait_since = now_ms();
@@ -712,6 +727,7 @@ static void run_ready(void) {
     pg_pool *p = P.ready;
     P.ready = p->ready_next;
     p->scheduled = 0;
+    TRACE("run_ready pool %u waiters %d idle %p\n", p->id, p->nwaiting, (void *)p->idle);
     p->holds++;
     while (p->wait_head != NULL && p->idle != NULL) {
       pg_client *c = p->wait_head;
@@ -741,6 +757,7 @@ static void on_timer(uv_timer_t *t) {
     p->holds++;
     while (p->wait_head != NULL && now - p->wait_head->wait_since >= p->borrow_timeout_ms) {
       pg_client *c = p->wait_head;
+      TRACE("%llu timeout client %u\n", (unsigned long long)now, c->s->id);
       wait_remove(c);
       client_fail(c, &p->timeout_err);
     }
@@ -820,6 +837,7 @@ static void client_fail(pg_client *c, const dbuf *err) {
 
 static void stmt_unref(pg_pool *p, pg_stmt *st) {
   if (--st->refs > 0) return;
+  u64set_del(&p->valid, st->id);
   bmap_del(&p->stmts, st->key, st->klen, st->hash);
   free(st->key);
   free(st);
@@ -926,24 +944,46 @@ static int parse_rest_ok(const uint8_t *rest, size_t n, const uint8_t **query, s
 
 enum { FC_WAIT = 0, FC_PROGRESS = 1, FC_VIOLATION = -1, FC_TERMINATE = -2, FC_DUPLICATE = -3, FC_NOMEM = -4 };
 
-/* Registers a named Parse for the client and queues it on sv. */
-static int client_parse_named(pg_client *c, pg_server *sv, const uint8_t *name, size_t nlen, const uint8_t *rest, size_t rlen) {
-  pg_pool *p = c->pool;
-  uint32_t nh = fnv1a(name, nlen, FNV_SEED);
-  if (bmap_get(&c->names, name, nlen, nh) != NULL) return FC_DUPLICATE;
-  size_t klen = 8 + rlen;
-  uint8_t *key = malloc(klen);
-  if (key == NULL) return FC_NOMEM;
+/* The registry's key for a statement: the client's settings id, then the Parse body after the name. */
+static uint8_t *stmt_key(const pg_client *c, const uint8_t *rest, size_t rlen, size_t *klen, uint32_t *hash) {
+  *klen = 8 + rlen;
+  uint8_t *key = malloc(*klen);
+  if (key == NULL) return NULL;
   memcpy(key, &c->settings_id, 8);
   memcpy(key + 8, rest, rlen);
-  uint32_t kh = fnv1a(key, klen, FNV_SEED);
+  *hash = fnv1a(key, *klen, FNV_SEED);
+  return key;
+}
+
+/*
+ * Gives the client's name to a statement (the registry's entry, made if new).
+ * Only the registry's lookup when `known_only`: NULL then if no server has
+ * accepted the statement yet. *err is FC_DUPLICATE or FC_NOMEM on failure.
+ */
+static pg_stmt *name_statement(pg_client *c, const uint8_t *name, size_t nlen, const uint8_t *rest, size_t rlen, int known_only, int *err) {
+  pg_pool *p = c->pool;
+  *err = FC_NOMEM;
+  uint32_t nh = fnv1a(name, nlen, FNV_SEED);
+  if (bmap_get(&c->names, name, nlen, nh) != NULL) {
+    *err = FC_DUPLICATE;
+    return NULL;
+  }
+  size_t klen;
+  uint32_t kh;
+  uint8_t *key = stmt_key(c, rest, rlen, &klen, &kh);
+  if (key == NULL) return NULL;
   pg_stmt *st = bmap_get(&p->stmts, key, klen, kh);
+  if (known_only && (st == NULL || !u64set_has(&p->valid, st->id))) {
+    free(key);
+    *err = FC_WAIT;
+    return NULL;
+  }
   if (st == NULL) {
     st = calloc(1, sizeof(pg_stmt));
     if (st == NULL || bmap_put(&p->stmts, key, klen, kh, st) < 0) {
       free(st);
       free(key);
-      return FC_NOMEM;
+      return NULL;
     }
     st->id = ++p->next_stmt;
     st->key = key;
@@ -953,12 +993,64 @@ static int client_parse_named(pg_client *c, pg_server *sv, const uint8_t *name, 
     free(key);
   }
   if (bmap_put(&c->names, name, nlen, nh, st) < 0) {
-    if (st->refs == 0) stmt_unref(p, (st->refs = 1, st));
-    return FC_NOMEM;
+    if (st->refs == 0) {
+      st->refs = 1;
+      stmt_unref(p, st);
+    }
+    return NULL;
   }
   st->refs++;
+  return st;
+}
+
+/* Registers a named Parse for the client and queues it on sv. */
+static int client_parse_named(pg_client *c, pg_server *sv, const uint8_t *name, size_t nlen, const uint8_t *rest, size_t rlen) {
+  int err;
+  pg_stmt *st = name_statement(c, name, nlen, rest, rlen, 0, &err);
+  if (st == NULL) return err;
   if (u64set_has(&sv->prepared, st->id)) return rq_push(sv, RQ_PARSE, RA_FAKE, 0) < 0 ? FC_NOMEM : FC_PROGRESS;
   return send_parse(sv, st, RA_FORWARD) < 0 ? FC_NOMEM : FC_PROGRESS;
+}
+
+/* Appends a reply the pooler gives itself to a client that holds no server (nothing else is owed to it). */
+static int local_reply(pg_client *c, const uint8_t *m, size_t n, size_t consume) {
+  if (dbuf_append(&c->s->to_cli, m, n) < 0) return FC_NOMEM;
+  dbuf_consume(&c->s->to_srv, consume);
+  return FC_PROGRESS;
+}
+
+/*
+ * What a client holding no server can be answered without one, so that a
+ * driver that prepares synchronously (libpq's PQprepare, pgbench -M prepared)
+ * never waits for a server just to hear that a known statement is prepared:
+ * Parse of a statement a server has already accepted, Close of a named
+ * statement, Flush, and Sync (its transaction status is I: it holds no
+ * server). FC_WAIT when the message needs a server.
+ */
+static int answer_locally(pg_client *c, uint8_t type, const uint8_t *body, size_t blen, size_t total, const uint8_t *name, long nlen, const uint8_t *rest, size_t rlen) {
+  static const uint8_t parse_complete[] = {'1', 0, 0, 0, 4}, close_complete[] = {'3', 0, 0, 0, 4}, ready_idle[] = {'Z', 0, 0, 0, 5, 'I'};
+  switch (type) {
+    case 'P': {
+      if (nlen <= 0) return FC_WAIT;
+      int err;
+      if (name_statement(c, name, (size_t)nlen, rest, rlen, 1, &err) == NULL) return err;
+      return local_reply(c, parse_complete, sizeof parse_complete, total);
+    }
+    case 'C': {
+      if (blen < 2 || body[0] != 'S') return FC_WAIT;
+      long sn = cstr(body + 1, blen - 1);
+      if (sn <= 0) return FC_WAIT;
+      pg_stmt *st = bmap_del(&c->names, body + 1, (size_t)sn, fnv1a(body + 1, (size_t)sn, FNV_SEED));
+      if (st != NULL) stmt_unref(c->pool, st);
+      return local_reply(c, close_complete, sizeof close_complete, total);
+    }
+    case 'S':
+      return local_reply(c, ready_idle, sizeof ready_idle, total);
+    case 'H':
+      return local_reply(c, NULL, 0, total);
+    default:
+      return FC_WAIT;
+  }
 }
 
 /* Takes the whole message at the head of the client's input, or says to wait for more. */
@@ -989,6 +1081,7 @@ static int frame_one(pg_client *c) {
   uint8_t type = m[0];
   uint32_t len = be32(m + 1);
   if (len < 4 || len > (1u << 30)) return FC_VIOLATION;
+  TRACE("%llu client %u msg %c len %u server %u verdict %d\n", (unsigned long long)now_ms(), s->id, type, len, c->server ? c->server->id : 0, c->verdict);
   size_t total = 1 + (size_t)len;
   const uint8_t *body = m + 5;
   size_t blen = len - 4;
@@ -1040,6 +1133,13 @@ static int frame_one(pg_client *c) {
     if ((w = classify(c, 'P', query, qlen)) != FC_PROGRESS) return w;
   }
 
+  if (c->server == NULL && !big_text) {
+    w = answer_locally(c, type, body, blen, total, name, nlen, rest, rlen);
+    if (w != FC_WAIT) {
+      c->verdict = 0;
+      return w;
+    }
+  }
   int a = acquire(c);
   if (a < 0) return FC_NOMEM;
   if (a == 0) return FC_WAIT;
@@ -1273,6 +1373,7 @@ static void client_pump(session *s) {
     progress = 0;
     if (!s->cli_eof && !c->closing && s->to_srv.len < PG_IN_MAX && (s->cli_in || SSL_has_pending(s->ssl))) {
       int r = client_read(s);
+      TRACE("client %u read r=%d in=%zu\n", s->id, r, s->to_srv.len);
       if (r < 0) {
         finish(s, ssl_failure());
         break;
@@ -1296,6 +1397,7 @@ static void client_pump(session *s) {
     }
     if (c->server != NULL && linked_server_step(s, c->server)) progress = 1;
     if (s->to_cli.len > 0) {
+      TRACE("client %u write %zu\n", s->id, s->to_cli.len);
       int w = client_write(s);
       if (w < 0) {
         finish(s, "client write failed");
@@ -1318,6 +1420,7 @@ static void client_pump(session *s) {
     if (want_in && s->read_want != SSL_ERROR_WANT_WRITE) cwant |= UV_READABLE;
     if (s->to_cli.len > 0 && s->write_want == SSL_ERROR_WANT_READ) cwant |= UV_READABLE;
     if ((want_in && s->read_want == SSL_ERROR_WANT_WRITE) || (s->to_cli.len > 0 && s->write_want == SSL_ERROR_WANT_WRITE)) cwant |= UV_WRITABLE;
+    TRACE("client %u end pump cwant %d cli_in %d in %zu out %zu server %u\n", s->id, cwant, s->cli_in, s->to_srv.len, s->to_cli.len, c->server ? c->server->id : 0);
     if (watch(s, &s->cpoll, &s->cpoll_on, &s->cev, s->cfd, cwant) != 0) finish(s, "poll failed");
     else if (c->server != NULL && server_watch(c->server) != 0) server_close(c->server, "poll failed");
   }
