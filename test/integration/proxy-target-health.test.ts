@@ -111,6 +111,16 @@ function watch(engine: 'postgres' | 'mariadb'): { checker: TargetHealthChecker; 
   return { checker, proxy, target, next };
 }
 
+/** Runs `body` while the checker checks every interval, and stops it after. */
+async function running(checker: TargetHealthChecker, body: () => Promise<void>): Promise<void> {
+  checker.start();
+  try {
+    await body();
+  } finally {
+    await checker.stop();
+  }
+}
+
 const available = (h: TargetHealth): boolean => h.State === 'AVAILABLE';
 const unavailable = (h: TargetHealth): boolean => h.State === 'UNAVAILABLE';
 
@@ -201,24 +211,20 @@ describe('target health', () => {
   it('names a missing secretsmanager:GetSecretValue, and recovers when the policy allows it again', async () => {
     const { checker, next } = watch('postgres');
     await putRolePolicy({ getSecret: false });
-    checker.start();
-    try {
+    await running(checker, async () => {
       const h = await next(unavailable);
       expect(h).toMatchObject({ Reason: 'AUTH_FAILURE' });
       expect(h.Description).toContain(`The IAM role "${roleArn}" is not authorized to read the AWS Secrets Manager secret with the ARN "${secretArn}"`);
       expect(h.Description).toContain('allow secretsmanager:GetSecretValue on the secret');
       await putRolePolicy();
       expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-    } finally {
-      await checker.stop();
-    }
+    });
   });
 
   it('names a missing kms:Decrypt in the role\'s policy, and recovers', async () => {
     const { checker, next } = watch('mariadb');
     await putRolePolicy({ decrypt: false });
-    checker.start();
-    try {
+    await running(checker, async () => {
       const h = await next(unavailable);
       expect(h).toMatchObject({ Reason: 'AUTH_FAILURE' });
       expect(h.Description).toContain(`with the AWS KMS key "${keyArn}"`);
@@ -226,9 +232,7 @@ describe('target health', () => {
       expect(h.Description).toContain(`kms:ViaService = secretsmanager.${REGION}.amazonaws.com`);
       await putRolePolicy();
       expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-    } finally {
-      await checker.stop();
-    }
+    });
   });
 
   it('names a key policy that does not let the role decrypt, and recovers', async () => {
@@ -236,32 +240,26 @@ describe('target health', () => {
     const me = (await iam().send(new IAM.GetUserCommand({}))).User!.Arn!;
     const onlyAdmin = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: me }, Action: 'kms:*', Resource: '*' }] });
     await kms().send(new KMS.PutKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default', Policy: onlyAdmin }));
-    checker.start();
-    try {
+    await running(checker, async () => {
       const h = await next(unavailable);
       expect(h.Description).toContain('the key policy must allow kms:Decrypt to the role');
       const delegating = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] });
       await kms().send(new KMS.PutKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default', Policy: delegating }));
       expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-    } finally {
-      await checker.stop();
-    }
+    });
   });
 
   it('names a role that rds.amazonaws.com may not assume, and recovers', async () => {
     const { checker, next } = watch('postgres');
     const trustEc2 = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
     await iam().send(new IAM.UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: JSON.stringify(trustEc2) }));
-    checker.start();
-    try {
+    await running(checker, async () => {
       const h = await next(unavailable);
       expect(h).toMatchObject({ Reason: 'AUTH_FAILURE' });
       expect(h.Description).toBe(`The IAM role "${roleArn}" can't be assumed by RDS Proxy: its trust policy must allow the service principal rds.amazonaws.com to perform sts:AssumeRole.`);
       await iam().send(new IAM.UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: JSON.stringify(trustRds) }));
       expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-    } finally {
-      await checker.stop();
-    }
+    });
   });
 
   it('names the secret and user whose password the server refuses, and recovers when the secret is fixed', async () => {
@@ -269,17 +267,14 @@ describe('target health', () => {
       const { checker, next } = watch(engine);
       const wrong = `wrong-${randomBytes(8).toString('hex')}`;
       await putSecret(JSON.stringify({ username: dbUser, password: wrong }));
-      checker.start();
-      try {
+      await running(checker, async () => {
         const h = await next(unavailable);
         expect(h).toMatchObject({ State: 'UNAVAILABLE', Reason: 'AUTH_FAILURE' });
         expect(h.Description).toContain(`refused the user "${dbUser}" with the password in the AWS Secrets Manager secret "${secretArn}"`);
         expect(h.Description).not.toContain(wrong);
         await putSecret(goodValue());
         expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-      } finally {
-        await checker.stop();
-      }
+      });
     }
   });
 
@@ -288,23 +283,19 @@ describe('target health', () => {
     const up = target.instance;
     const closed = await getFreePort();
     target.instance = instanceOf('postgres', closed);
-    checker.start();
-    try {
+    await running(checker, async () => {
       const h = await next(unavailable);
       expect(h).toMatchObject({ Reason: 'UNREACHABLE' });
       expect(h.Description).toContain(`The database server at 127.0.0.1:${closed} (DB instance postgres-target) does not answer: ECONNREFUSED`);
       target.instance = up;
       expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-    } finally {
-      await checker.stop();
-    }
+    });
   });
 
   it('says the secret does not hold JSON, without quoting it, and recovers', async () => {
     const { checker, next } = watch('mariadb');
     await putSecret(`password=${dbPassword}`);
-    checker.start();
-    try {
+    await running(checker, async () => {
       const h = await next(unavailable);
       expect(h.Description).toBe(`The AWS Secrets Manager secret "${secretArn}" does not hold JSON. RDS Proxy reads a JSON object with string fields "username" and "password" from its SecretString.`);
       await putSecret(JSON.stringify({ username: dbUser }));
@@ -312,9 +303,7 @@ describe('target health', () => {
       expect((await next(unavailable)).Description).toContain('has no "password" string');
       await putSecret(goodValue());
       expect(await next(available)).toEqual({ State: 'AVAILABLE' });
-    } finally {
-      await checker.stop();
-    }
+    });
   });
 });
 

@@ -19,6 +19,14 @@ function server(password: string, cache: FastAuthCache, tls: boolean, nonce = cr
   return { auth: new CachingSha2Server({ password: new Secret(password), nonce, tls, cache, account }), nonce };
 }
 
+/** A cache that a full authentication with `password` over TLS has filled. */
+function afterFullAuth(password: string, cache = new FastAuthCache()): FastAuthCache {
+  const s = server(password, cache, true);
+  s.auth.receiveScramble(scrambleCachingSha2Password(password, s.nonce));
+  expect(s.auth.receiveFullAuth(encodeClearPassword(password))).toEqual({ kind: 'ok' });
+  return cache;
+}
+
 describe('mysql_native_password, server side', () => {
   it('accepts the client scramble of the secret\'s password only', () => {
     const nonce = createScramble();
@@ -61,10 +69,7 @@ describe('caching_sha2_password, server side', () => {
   });
 
   it('sends a login the full way once the secret\'s password changed', () => {
-    const cache = new FastAuthCache();
-    const a = server('old', cache, true);
-    a.auth.receiveScramble(scrambleCachingSha2Password('old', a.nonce));
-    a.auth.receiveFullAuth(encodeClearPassword('old'));
+    const cache = afterFullAuth('old');
     const b = server('new', cache, true);
     expect(b.auth.receiveScramble(scrambleCachingSha2Password('old', b.nonce)).kind).toBe('full-auth');
     const c = server('new', cache, true);
@@ -72,10 +77,7 @@ describe('caching_sha2_password, server side', () => {
   });
 
   it('asks for the password again when a cached account sends a wrong scramble, as MySQL does', () => {
-    const cache = new FastAuthCache();
-    const a = server('s3cret', cache, true);
-    a.auth.receiveScramble(scrambleCachingSha2Password('s3cret', a.nonce));
-    a.auth.receiveFullAuth(encodeClearPassword('s3cret'));
+    const cache = afterFullAuth('s3cret');
     const b = server('s3cret', cache, true);
     expect(b.auth.receiveScramble(scrambleCachingSha2Password('wrong', b.nonce)).kind).toBe('full-auth');
   });
