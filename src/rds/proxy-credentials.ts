@@ -43,7 +43,7 @@ import type { IamRuntime } from '../iam-runtime.js';
 import { resourcePolicyAllows, type Analysis, type RequestContext, type ResolvedPrincipal } from '../iam/index.js';
 import { keyPolicyInputs, keyUseContext, type Keyring, type KmsKey } from '../kms/index.js';
 import { secretRequestContext, secretResourcePolicies, type DataKeys, type SecretRecord, type SecretRegistry, type SecretVersion } from '../secrets/index.js';
-import { Secret } from '../util/index.js';
+import { Secret, systemClock, type Clock } from '../util/index.js';
 
 /** The service principal RDS Proxy assumes its role as. */
 export const RDS_SERVICE_PRINCIPAL = 'rds.amazonaws.com';
@@ -111,6 +111,8 @@ export interface ProxyCredentialDeps {
   readonly iam: Pick<IamRuntime, 'directory' | 'authorizeRequest' | 'authorizeService'>;
   readonly keyring: Keyring;
   readonly secrets: SecretRegistry;
+  /** The role session's issue time (aws:TokenIssueTime); default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** A refusal found on the way; carried out of registry callbacks as a value. */
@@ -206,7 +208,7 @@ export class ProxyCredentials {
       throw new Refused('RoleNotTrustedByRds', `The IAM role "${role.arn}" can't be assumed by RDS Proxy: ${how}.`, statements(analysis));
     }
     const sessionName = proxy.proxyName;
-    const now = Date.now();
+    const now = (this.deps.clock ?? systemClock).now();
     return {
       arn: `arn:${proxy.partition}:sts::${dir.accountId}:assumed-role/${role.roleName}/${sessionName}`,
       accountId: dir.accountId,

@@ -176,7 +176,7 @@ export class TargetHealthChecker {
     const refusals: TargetHealth[] = [];
     for (const c of outcomes) {
       if (!c.ok) continue;
-      const outcome = await this.#o.probe(instance, c, this.#o.timeoutMs);
+      const outcome = await this.#o.probe(instance, c, this.#o.timeoutMs).catch((err: unknown): ProbeOutcome => ({ kind: 'failed', detail: `internal error: ${err instanceof Error ? err.message : String(err)}` }));
       const health = healthOfProbe(outcome, instance, c);
       // No answer from the server is the same for every user: no need to try the others.
       if (health.Reason === 'UNREACHABLE') return health;
