@@ -197,11 +197,7 @@ export class IamRuntime {
       return { decision: 'implicitDeny', missingPrincipal: true, message: `principal ${principal.arn} no longer exists` };
     }
     const session: PolicyInput[] | undefined = principal.sessionPolicies?.map((doc, i) => ({ label: `session/${i}`, policy: parsePolicyOrThrow(doc, 'session') }));
-    const now = this.clock.now();
-    // Times as AWS puts them in a request context: ISO 8601 in UTC to the second
-    // (`2026-11-23T09:00:00Z`), epoch seconds for aws:EpochTime. Derived here only, for the
-    // API and the gateway alike, and never taken from the caller's context.
-    const derived: Record<string, string> = { 'aws:CurrentTime': isoSeconds(now), 'aws:EpochTime': String(Math.floor(now / 1000)) };
+    const derived = this.#timeContext();
     if (principal.session) {
       derived['aws:TokenIssueTime'] = isoSeconds(principal.session.issuedAt);
       if (principal.session.sourceIdentity !== undefined) derived['aws:SourceIdentity'] = principal.session.sourceIdentity;
@@ -227,6 +223,41 @@ export class IamRuntime {
       ...(input.resourcePolicies ? { resource: input.resourcePolicies } : {}),
       ...(owned.boundary ? { boundary: owned.boundary } : {}),
       ...(session ? { session } : {}),
+    });
+  }
+
+  /**
+   * Times as AWS puts them in a request context: ISO 8601 in UTC to the second
+   * (`2026-11-23T09:00:00Z`), epoch seconds for aws:EpochTime. Derived here only, for the
+   * API, the gateway and RDS Proxy alike, and never taken from the caller's context.
+   */
+  #timeContext(): Record<string, string> {
+    const now = this.clock.now();
+    return { 'aws:CurrentTime': isoSeconds(now), 'aws:EpochTime': String(Math.floor(now / 1000)) };
+  }
+
+  /**
+   * Evaluates a request made by an AWS service principal (`rds.amazonaws.com`
+   * assuming an RDS Proxy's role) against resource policies only: a service
+   * belongs to no account of the directory and has no identity policies, so
+   * only a policy naming it in `Principal: { Service: … }` (a role's trust
+   * policy) can let it in. The caller checks that a resource policy allowed
+   * (`resourcePolicyAllows`). The principal carries `account`, the account
+   * the service acts for, only so that the evaluator treats the resource as
+   * the account's own; a policy sees aws:PrincipalServiceName and
+   * aws:PrincipalIsAWSService, never an account or ARN of the service.
+   */
+  authorizeService(input: { service: string; account: string; action: string; resource: string; context?: RequestContext; resourcePolicies: readonly PolicyInput[] }): Analysis {
+    const derived = this.#timeContext();
+    return evaluate({
+      request: {
+        principal: { arn: input.service, accountId: input.account, type: 'service' },
+        action: input.action,
+        resource: input.resource,
+        context: withoutKeys(input.context ?? {}, Object.keys(derived), derived),
+      },
+      identity: [],
+      resource: input.resourcePolicies,
     });
   }
 

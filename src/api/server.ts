@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { ApiAuditEvent, AuditSink } from '../audit/index.js';
 import { IamdbError, isIamdbError } from '../errors/index.js';
 import type { IamRuntime } from '../iam-runtime.js';
-import { accessDeniedMessage, type Analysis, type PolicyInput, type RequestContext } from '../iam/index.js';
+import { accessDeniedMessage, resourcePolicyAllows, type PolicyInput, type RequestContext } from '../iam/index.js';
 import { checkRequestTime, parseRequestAuthorization, requestSignatureMatches, type RequestAuthorization, type SignedHttpRequest } from '../sigv4/index.js';
 import type { Clock } from '../util/index.js';
 import { awsErrorFor, type AwsError, type Protocol } from './aws-errors.js';
@@ -239,7 +239,7 @@ export class ApiServer {
         },
         ...(options.resourcePolicies ? { resourcePolicies: options.resourcePolicies } : {}),
       });
-    const resourceAllowed = (analysis: Analysis): boolean => analysis.matchedStatements.some((m) => m.policyType === 'resource' && m.effect === 'Allow');
+    const resourceAllowed = resourcePolicyAllows;
     return {
       caller,
       requestId,

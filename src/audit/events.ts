@@ -50,9 +50,25 @@ export const auditReasons = [
   'UpstreamChannelBinding',
   'UpstreamCleartextRefused',
   'UpstreamRefused',
-  // Proxy endpoints (RDS Proxy).
+  // Proxy endpoints (RDS Proxy): client logins (src/gateway/proxy) and credential reads (src/rds/proxy-credentials.ts).
   'NoProxyCredentials',
   'ProxyPasswordWrong',
+  'UnsupportedAuthMethod',
+  'FullAuthNeedsTls',
+  'MalformedAuthResponse',
+  'IamThrottled',
+  'TooManyConnections',
+  'ConnectionRateExceeded',
+  'BorrowTimeout',
+  'RoleNotFound',
+  'RoleNotTrustedByRds',
+  'SecretAccessDenied',
+  'SecretNotFound',
+  'SecretUnavailable',
+  'KmsKeyUnusable',
+  'KmsDecryptDenied',
+  'SecretValueInvalid',
+  'CredentialsUnavailable',
 ] as const;
 export type AuditReason = (typeof auditReasons)[number];
 

@@ -239,6 +239,15 @@ function statementApplies(st: Statement, p: PolicyInput, type: PolicyType, scope
 }
 
 /**
+ * Whether a resource-based policy itself allowed the request. Trust policies
+ * and key policies must (an identity policy alone never opens a role or a
+ * KMS key), which `decision` alone does not tell.
+ */
+export function resourcePolicyAllows(a: Analysis): boolean {
+  return a.matchedStatements.some((m) => m.policyType === 'resource' && m.effect === 'Allow');
+}
+
+/**
  * AWS's AccessDenied text for a denial, or `undefined` when allowed.
  *
  * @example

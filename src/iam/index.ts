@@ -13,6 +13,7 @@ export { policyMessages } from './policy/messages.js';
 export {
   evaluate,
   accessDeniedMessage,
+  resourcePolicyAllows,
   type Analysis,
   type Decision,
   type EvaluationInput,

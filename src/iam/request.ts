@@ -30,6 +30,9 @@ export interface AuthorizationRequest {
 
 /** The global condition keys AWS derives from the principal; these win over caller-supplied values. */
 export function principalContext(p: RequestPrincipal): RequestContext {
+  // A service principal (rds.amazonaws.com assuming a proxy's role) belongs to no account and has
+  // no ARN: AWS gives a policy aws:PrincipalServiceName and aws:PrincipalIsAWSService instead.
+  if (p.type === 'service') return { 'aws:PrincipalServiceName': p.arn, 'aws:PrincipalIsAWSService': 'true' };
   const ctx: Record<string, string> = {
     'aws:PrincipalArn': p.type === 'assumed-role' && p.roleArn ? p.roleArn : p.arn,
     'aws:PrincipalAccount': p.accountId,

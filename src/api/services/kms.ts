@@ -7,8 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IamdbError } from '../../errors/index.js';
-import type { KmsAlias, KmsKey, Keyring } from '../../kms/index.js';
-import type { ContextValue, RequestContext } from '../../iam/index.js';
+import { keyPolicyInputs, keyUseContext, type KeyUseOptions, type KmsAlias, type KmsKey, type Keyring } from '../../kms/index.js';
 import type { ApiRequestContext, JsonHandler, JsonService } from '../service.js';
 import { blob, bool, int, optionalString, requiredString, stringMap, tagList } from '../json-params.js';
 import { requestTagContext } from '../request-tags.js';
@@ -40,21 +39,10 @@ export function keyMetadata(k: KmsKey, account: string): Record<string, unknown>
  * the key policy, which must itself allow. `viaService` is set when another
  * service (Secrets Manager) uses the key on the caller's behalf.
  */
-export function authorizeKeyUse(
-  ctx: ApiRequestContext,
-  keyring: Keyring,
-  action: string,
-  key: KmsKey,
-  options: { encryptionContext?: Readonly<Record<string, string>>; viaService?: string; /** Further condition keys of the request (aws:RequestTag/*, aws:TagKeys, …). */ context?: RequestContext } = {},
-): void {
-  const context: Record<string, ContextValue> = { ...options.context, 'kms:CallerAccount': ctx.caller.principal.accountId };
-  if (options.viaService !== undefined) context['kms:ViaService'] = options.viaService;
-  const ec = options.encryptionContext ?? {};
-  for (const [k, v] of Object.entries(ec)) context[`kms:EncryptionContext:${k}`] = v;
-  if (Object.keys(ec).length > 0) context['kms:EncryptionContextKeys'] = Object.keys(ec);
+export function authorizeKeyUse(ctx: ApiRequestContext, keyring: Keyring, action: string, key: KmsKey, options: KeyUseOptions = {}): void {
   ctx.authorize(action, key.arn, {
-    context: context as RequestContext,
-    resourcePolicies: [{ label: `${key.arn}:key-policy`, policy: keyring.parseKeyPolicy(key.policy) }],
+    context: keyUseContext(ctx.caller.principal.accountId, options),
+    resourcePolicies: keyPolicyInputs(keyring, key),
     requireResourceAllow: true,
   });
 }

@@ -9,9 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IamdbError } from '../../errors/index.js';
-import { parsePolicyOrThrow, type PolicyInput, type RequestContext } from '../../iam/index.js';
+import { parsePolicyOrThrow, type RequestContext } from '../../iam/index.js';
 import type { Keyring } from '../../kms/index.js';
-import { DEFAULT_KMS_ALIAS, type DataKeys, type SecretRecord, type SecretRegistry } from '../../secrets/index.js';
+import { DEFAULT_KMS_ALIAS, secretRequestContext, secretResourcePolicies, type DataKeys, type SecretRecord, type SecretRegistry } from '../../secrets/index.js';
 import { blob, bool, int, optionalString, requiredString, stringList, tagList } from '../json-params.js';
 import { requestTagContext } from '../request-tags.js';
 import type { ApiRequestContext, JsonHandler, JsonService } from '../service.js';
@@ -106,13 +106,8 @@ export function secretsManagerService(deps: { registry: SecretRegistry; keyring:
   });
 
   const authorizeSecret = (ctx: ApiRequestContext, action: string, rec: SecretRecord, extra: RequestContext = {}): void => {
-    const context: Record<string, unknown> = { 'secretsmanager:SecretId': rec.arn, ...extra };
-    for (const [k, v] of Object.entries(rec.tags)) {
-      context[`secretsmanager:ResourceTag/${k}`] = v;
-      context[`aws:ResourceTag/${k}`] = v;
-    }
-    const resourcePolicies: PolicyInput[] | undefined = rec.resourcePolicy !== undefined ? [{ label: `${rec.arn}:resource-policy`, policy: parsePolicyOrThrow(rec.resourcePolicy, 'resource') }] : undefined;
-    ctx.authorize(action, rec.arn, { context: context as RequestContext, ...(resourcePolicies ? { resourcePolicies } : {}) });
+    const resourcePolicies = secretResourcePolicies(rec);
+    ctx.authorize(action, rec.arn, { context: secretRequestContext(rec, extra), ...(resourcePolicies ? { resourcePolicies } : {}) });
   };
 
   const a: Record<string, JsonHandler> = {};

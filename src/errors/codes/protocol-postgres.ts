@@ -101,6 +101,11 @@ export const protocolPostgresCodes = {
     audit: 'UpstreamScramFailed',
     message: 'malformed SCRAM {step} from the upstream server: {reason}',
   },
+  PROTO_SCRAM_BAD_CLIENT_MESSAGE: {
+    kind: 'ProtocolViolation',
+    audit: 'MalformedFrame',
+    message: 'malformed SCRAM {step} from the client: {reason}',
+  },
   PROTO_SCRAM_NONCE_MISMATCH: {
     kind: 'ProtocolViolation',
     audit: 'UpstreamScramFailed',

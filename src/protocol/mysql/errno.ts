@@ -41,6 +41,7 @@ export const MysqlError = {
   ER_LOCK_WAIT_TIMEOUT: { errno: 1205, sqlState: 'HY000' },
   ER_USER_LIMIT_REACHED: { errno: 1226, sqlState: '42000' },
   ER_SPECIFIC_ACCESS_DENIED_ERROR: { errno: 1227, sqlState: '42000' },
+  ER_WRONG_VALUE_FOR_VAR: { errno: 1231, sqlState: '42000' },
   ER_NOT_SUPPORTED_YET: { errno: 1235, sqlState: '42000' },
   ER_NOT_SUPPORTED_AUTH_MODE: { errno: 1251, sqlState: '08004' },
   ER_OPTION_PREVENTS_STATEMENT: { errno: 1290, sqlState: 'HY000' },
@@ -49,6 +50,7 @@ export const MysqlError = {
   ER_PLUGIN_IS_NOT_LOADED: { errno: 1524, sqlState: 'HY000' },
   ER_MUST_CHANGE_PASSWORD: { errno: 1820, sqlState: 'HY000' },
   ER_MUST_CHANGE_PASSWORD_LOGIN: { errno: 1862, sqlState: 'HY000' },
+  ER_SECURE_TRANSPORT_REQUIRED: { errno: 3159, sqlState: 'HY000' },
 } as const satisfies Record<string, { errno: number; sqlState: string }>;
 
 /** Name of a known server error. */

@@ -43,6 +43,7 @@ export {
   nativePasswordHash,
   scrambleNativePassword,
   verifyNativePassword,
+  verifyNativePasswordWithCleartext,
 } from './auth/native-password.js';
 export {
   CACHING_SHA2_PASSWORD_HASH_PATTERN,
@@ -55,6 +56,14 @@ export {
   scrambleCachingSha2Password,
 } from './auth/caching-sha2-password.js';
 export { decodeClearPassword, encodeClearPassword } from './auth/clear-password.js';
+export {
+  CachingSha2Server,
+  FastAuthCache,
+  fastAuthAccount,
+  type CachingSha2Refusal,
+  type CachingSha2ServerOptions,
+  type CachingSha2ServerStep,
+} from './auth/caching-sha2-server.js';
 export { createScramble } from './auth/scramble.js';
 
 export {

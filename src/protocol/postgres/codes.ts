@@ -139,6 +139,8 @@ export const SqlState = {
   CONNECTION_FAILURE: '08006',
   /** Class 08: sqlclient_unable_to_establish_sqlconnection. */
   SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION: '08001',
+  /** Class 08: sqlserver_rejected_establishment_of_sqlconnection (RDS Proxy: no database connection in time). */
+  SQLSERVER_REJECTED_ESTABLISHMENT_OF_SQLCONNECTION: '08004',
   /** Class 08: protocol_violation. */
   PROTOCOL_VIOLATION: '08P01',
   /** Class 0A: feature_not_supported. */

@@ -31,13 +31,24 @@ export {
   type ScramState,
 } from './scram.js';
 export { saslprep } from './saslprep.js';
+export {
+  ScramServer,
+  createScramVerifier,
+  PROXY_SCRAM_ITERATIONS,
+  SCRAM_SERVER_SALT_BYTES,
+  SCRAM_SERVER_NONCE_BYTES,
+  SCRAM_MAX_CLIENT_MESSAGE_BYTES,
+  type ScramVerifier,
+  type ScramServerResult,
+  type ScramServerState,
+} from './scram-server.js';
+export { md5Password, verifyMd5Password, createMd5Salt, MD5_SALT_BYTES } from './md5-password.js';
 export { SaltedPasswordCache, computeSaltedPassword, type SaltedPasswordCacheOptions } from './salted-password-cache.js';
 export {
   UpstreamLogin,
   UPSTREAM_STARTUP_PARAM_ALLOW_LIST,
   MAX_UPSTREAM_PARAMETERS,
   pickAllowedStartupParams,
-  md5Password,
   type UpstreamLoginOptions,
   type UpstreamLoginResult,
   type UpstreamLoginStep,

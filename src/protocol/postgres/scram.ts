@@ -18,12 +18,13 @@
  * @see https://www.rfc-editor.org/rfc/rfc7677
  * @module
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { IamdbError } from '../../errors/index.js';
 import { constantTimeEqual } from '../../util/secret.js';
 import type { Secret } from '../../util/secret.js';
 import { computeSaltedPassword, type SaltedPasswordCache } from './salted-password-cache.js';
 import { saslprep } from './saslprep.js';
+import { PRINTABLE_NONCE, decodeScramBase64, hmacSha256, parseScramAttributes, saslName, scramKeys, xorBytes } from './scram-primitives.js';
 
 /** Mechanism names as PostgreSQL advertises them. */
 export const ScramMechanism = {
@@ -72,17 +73,7 @@ export interface ScramClientOptions {
 /** What the machine waits for. */
 export type ScramState = 'Initial' | 'AwaitingServerFirst' | 'AwaitingServerFinal' | 'Done';
 
-const PRINTABLE_NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DECIMAL = /^[1-9][0-9]{0,9}$/;
-
-function hmac(key: Buffer, data: string | Buffer): Buffer {
-  return createHmac('sha256', key).update(data).digest();
-}
-
-function saslName(name: string): string {
-  return name.replace(/=/g, '=3D').replace(/,/g, '=2C');
-}
 
 function bad(step: string, reason: string): IamdbError {
   return new IamdbError('PROTO_SCRAM_BAD_SERVER_MESSAGE', { step, reason });
@@ -90,21 +81,11 @@ function bad(step: string, reason: string): IamdbError {
 
 /** Reads a server message: size-capped, printable ASCII, split into `x=value` attributes. */
 function parseAttributes(step: string, data: Uint8Array): Array<[string, string]> {
-  if (data.length === 0) throw bad(step, 'empty');
-  if (data.length > SCRAM_MAX_SERVER_MESSAGE_BYTES) throw bad(step, `longer than ${SCRAM_MAX_SERVER_MESSAGE_BYTES} bytes`);
-  for (const b of data) if (b < 0x20 || b > 0x7e) throw bad(step, 'not printable ASCII');
-  const text = Buffer.from(data).toString('latin1');
-  return text.split(',').map((part) => {
-    if (part.length < 2 || part[1] !== '=' || !/^[A-Za-z]$/.test(part[0]!)) throw bad(step, 'malformed attribute');
-    return [part[0]!, part.slice(2)];
-  });
+  return parseScramAttributes(data, SCRAM_MAX_SERVER_MESSAGE_BYTES, (reason) => bad(step, reason));
 }
 
 function decodeBase64(step: string, what: string, value: string, maxBytes: number): Buffer {
-  if (value === '' || !BASE64.test(value) || value.length > Math.ceil(maxBytes / 3) * 4) {
-    throw bad(step, `bad ${what}`);
-  }
-  return Buffer.from(value, 'base64');
+  return decodeScramBase64(what, value, maxBytes, (reason) => bad(step, reason));
 }
 
 /**
@@ -191,13 +172,9 @@ export class ScramClient {
     const saltedPassword = this.#cache
       ? this.#cache.derive(prepared, salt, iterations)
       : computeSaltedPassword(prepared, salt, iterations);
-    const clientKey = hmac(saltedPassword, 'Client Key');
-    const storedKey = createHash('sha256').update(clientKey).digest();
-    const clientSignature = hmac(storedKey, authMessage);
-    const proof = Buffer.alloc(clientKey.length);
-    for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i]! ^ clientSignature[i]!;
-    const serverKey = hmac(saltedPassword, 'Server Key');
-    this.#expectedServerSignature = hmac(serverKey, authMessage);
+    const { clientKey, storedKey, serverKey } = scramKeys(saltedPassword);
+    const proof = xorBytes(clientKey, hmacSha256(storedKey, authMessage));
+    this.#expectedServerSignature = hmacSha256(serverKey, authMessage);
     saltedPassword.fill(0);
     clientKey.fill(0);
 

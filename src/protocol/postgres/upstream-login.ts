@@ -22,7 +22,6 @@
  * @see https://www.postgresql.org/docs/current/sasl-authentication.html
  * @module
  */
-import { createHash } from 'node:crypto';
 import { IamdbError } from '../../errors/index.js';
 import { Secret } from '../../util/secret.js';
 import {
@@ -35,6 +34,7 @@ import {
 import type { TransactionStatusLetter } from './codes.js';
 import type { Frame } from './frame-decoder.js';
 import { encodePasswordMessage } from './frontend/password-message.js';
+import { md5Password } from './md5-password.js';
 import { encodeSASLInitialResponse, encodeSASLResponse } from './frontend/sasl.js';
 import { encodeStartupMessage, type ProtocolVersion } from './frontend/startup-message.js';
 import type { SaltedPasswordCache } from './salted-password-cache.js';
@@ -401,13 +401,3 @@ export class UpstreamLogin {
   }
 }
 
-/**
- * PostgreSQL's MD5 answer: 'md5' + md5hex(md5hex(password + user) + salt).
- *
- * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
- */
-export function md5Password(password: Secret<string>, user: string, salt: Buffer): Secret<string> {
-  const inner = createHash('md5').update(password.reveal(), 'utf8').update(user, 'utf8').digest('hex');
-  const outer = createHash('md5').update(inner, 'latin1').update(salt).digest('hex');
-  return new Secret(`md5${outer}`);
-}

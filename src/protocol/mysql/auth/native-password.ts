@@ -67,3 +67,16 @@ export function verifyNativePassword(response: Uint8Array, scramble: Uint8Array,
   for (let i = 0; i < 20; i++) mask[i] = (mask[i] as number) ^ (response[i] as number);
   return timingSafeEqual(sha1(mask), doubleSha1);
 }
+
+/**
+ * Server-side check of a native scramble response against the cleartext
+ * password (RDS Proxy holds it, from the secret): an empty password takes
+ * only an empty response, as servers do.
+ *
+ * @example verifyNativePasswordWithCleartext(response, greetingScramble, secret.reveal())
+ */
+export function verifyNativePasswordWithCleartext(response: Uint8Array, scramble: Uint8Array, password: string | Uint8Array): boolean {
+  const pw = bytes(password);
+  if (pw.length === 0) return response.length === 0;
+  return verifyNativePassword(response, scramble, sha1(sha1(pw)));
+}

@@ -1,0 +1,130 @@
+/**
+ * One health-check login to a proxy target, as RDS Proxy makes it: TCP, TLS
+ * as the instance's `targetTls` says, a login with a secret's user and
+ * password through the gateway's own upstream login code (PostgreSQL into
+ * database `postgres`, which RDS Proxy requires; MySQL without a database),
+ * then a polite close. The outcome is classified for target health: the
+ * server does not answer, refuses the credentials, or fails otherwise with
+ * its own message. Never holds the password past the login and never puts
+ * it in an outcome.
+ */
+import { isIamdbError } from '../../errors/index.js';
+import { SqlState, encodeTerminate } from '../../protocol/postgres/index.js';
+import { Capability, MysqlError, encodeHandshakeResponse41, encodePacket, type HandshakeResponse41 } from '../../protocol/mysql/index.js';
+import type { DbInstance } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
+import { LoginFailed } from '../session-common.js';
+import { ServerProfileCache } from '../mysql/greeting.js';
+import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, startServerTls, type ServerLink } from '../mysql/upstream.js';
+import { loginUpstream, openUpstream } from '../postgres/upstream.js';
+
+/** How a probe login ended. `detail` is the server's or the network's word, never a secret. */
+export type ProbeOutcome =
+  | { readonly kind: 'ok' }
+  /** No TCP connection (refused, timed out, unresolvable). */
+  | { readonly kind: 'unreachable'; readonly detail: string }
+  /** The server refused the user and password (PostgreSQL 28P01/28000, MySQL 1045). */
+  | { readonly kind: 'auth-refused'; readonly detail: string }
+  /** Anything else: TLS, protocol, the server's other errors, a login that did not finish in time. */
+  | { readonly kind: 'failed'; readonly detail: string };
+
+/** A probe login; tests and other engines may supply their own. */
+export type TargetProbe = (instance: DbInstance, credential: { username: string; password: Secret<string> }, timeoutMs: number) => Promise<ProbeOutcome>;
+
+const LOGIN_MAX_MESSAGE_BYTES = 1 << 20;
+
+/** The probe of the instance's engine. */
+export const probeTarget: TargetProbe = (instance, credential, timeoutMs) =>
+  instance.engine === 'postgres' ? probePostgres(instance, credential, timeoutMs) : probeMysql(instance, credential, timeoutMs);
+
+/** Connection errors as the probe reports them: no TCP is unreachable, the rest failed. */
+function classifyError(err: unknown): ProbeOutcome {
+  if (isIamdbError(err, 'GATEWAY_UPSTREAM_UNAVAILABLE')) return { kind: 'unreachable', detail: String(err.details['reason'] ?? err.message) };
+  return { kind: 'failed', detail: err instanceof Error ? err.message : String(err) };
+}
+
+/** Ends `socket`'s probe if it takes longer than `ms` (the reader then rejects). */
+function deadline(socket: { destroy(err?: Error): void }, ms: number, timedOut: { value: boolean }): NodeJS.Timeout {
+  const t = setTimeout(() => {
+    timedOut.value = true;
+    socket.destroy();
+  }, ms);
+  t.unref();
+  return t;
+}
+
+async function probePostgres(instance: DbInstance, credential: { username: string; password: Secret<string> }, timeoutMs: number): Promise<ProbeOutcome> {
+  let link;
+  try {
+    link = await openUpstream(instance, timeoutMs);
+  } catch (err) {
+    return classifyError(err);
+  }
+  const timedOut = { value: false };
+  const timer = deadline(link.socket, timeoutMs, timedOut);
+  try {
+    const result = await loginUpstream(instance, link, { user: credential.username, database: 'postgres', params: new Map(), password: credential.password, maxMessageBytes: LOGIN_MAX_MESSAGE_BYTES });
+    if (result.ok) {
+      result.session.socket.end(encodeTerminate());
+      return { kind: 'ok' };
+    }
+    const e = result.error;
+    const refused = e.code === SqlState.INVALID_PASSWORD || e.code === SqlState.INVALID_AUTHORIZATION_SPECIFICATION;
+    return { kind: refused ? 'auth-refused' : 'failed', detail: `${e.code}: ${e.message}` };
+  } catch (err) {
+    return timedOut.value ? { kind: 'failed', detail: `the login did not complete within ${timeoutMs} ms` } : classifyError(err);
+  } finally {
+    clearTimeout(timer);
+    link.socket.destroy();
+  }
+}
+
+async function probeMysql(instance: DbInstance, credential: { username: string; password: Secret<string> }, timeoutMs: number): Promise<ProbeOutcome> {
+  const profile = new ServerProfileCache(instance.engineName, () => Promise.reject(new Error('a probe never asks the control connection')));
+  let link: ServerLink;
+  try {
+    link = await openServer(instance, timeoutMs, profile, LOGIN_MAX_MESSAGE_BYTES);
+  } catch (err) {
+    if (err instanceof LoginFailed) return { kind: 'failed', detail: err.detail ?? err.reason };
+    return classifyError(err);
+  }
+  const timedOut = { value: false };
+  const timer = deadline(link.socket, timeoutMs, timedOut);
+  let refusal: ProbeOutcome | undefined;
+  try {
+    const caps = (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_LONG_PASSWORD) & link.greeting.capabilityFlags;
+    const base: Omit<HandshakeResponse41, 'authPluginName' | 'authResponse'> = {
+      type: 'HandshakeResponse41',
+      capabilityFlags: (caps | (link.wantsTls ? Capability.CLIENT_SSL : 0)) >>> 0,
+      maxPacketSize: 1 << 24,
+      characterSet: link.greeting.characterSet || 45,
+      mariadbCapabilities: 0,
+      username: credential.username,
+      database: undefined,
+      connectAttributes: undefined,
+    };
+    await startServerTls(link, instance, base.capabilityFlags, { ...base, authPluginName: undefined, authResponse: Buffer.alloc(0) }, 0, timeoutMs, LOGIN_MAX_MESSAGE_BYTES);
+    const serverPublicKey = configuredServerKey(instance, link);
+    await passwordHandshake(link, credential.password.reveal(), (auth) => encodeHandshakeResponse41({ ...base, ...auth }), {
+      refused: (e) => {
+        const detail = `${e.errno}: ${e.message}`;
+        refusal = { kind: e.errno === MysqlError.ER_ACCESS_DENIED_ERROR.errno ? 'auth-refused' : 'failed', detail };
+        return new LoginFailed('UpstreamAuthFailed', undefined, detail);
+      },
+      failed: (reason) => {
+        refusal = { kind: 'failed', detail: reason };
+        return new LoginFailed('UpstreamAuthFailed', undefined, reason);
+      },
+      ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
+    });
+    link.socket.end(encodePacket(Buffer.from([0x01 /* COM_QUIT */]), 0));
+    return { kind: 'ok' };
+  } catch (err) {
+    if (refusal !== undefined) return refusal;
+    return timedOut.value ? { kind: 'failed', detail: `the login did not complete within ${timeoutMs} ms` } : classifyError(err);
+  } finally {
+    clearTimeout(timer);
+    if (link.phase === 'done') link.socket.destroy();
+    else abandonServerLink(link);
+  }
+}
