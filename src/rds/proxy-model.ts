@@ -120,55 +120,26 @@ export function vpcIdFor(where: { partition: string; region: string; account: st
   return `vpc-${createHash('sha256').update(`iamdb-vpc:${where.partition}:${where.region}:${where.account}`).digest('hex').slice(0, 17)}`;
 }
 
-/** A proxy as stored: everything but the derived ARNs and the run-time statuses (which restart as `creating`). */
-export interface StoredProxy {
-  readonly name: string;
-  readonly resourceId: string;
-  readonly engineFamily: EngineFamily;
-  readonly roleArn: string;
-  readonly auth: readonly UserAuthConfig[];
-  readonly defaultAuthScheme: DefaultAuthScheme;
-  readonly requireTls: boolean;
-  readonly idleClientTimeout: number;
+/** A proxy as stored: everything but what is derived (ARNs, VpcId, `default`) and the run-time statuses (which restart as `creating`). */
+export type StoredProxy = Omit<DbProxy, 'arn' | 'vpcId' | 'status' | 'fromConfig' | 'debugLoggingSince' | 'targetGroup' | 'endpoints'> & {
   readonly debugLoggingSince?: number;
-  readonly vpcSubnetIds: readonly string[];
-  readonly vpcSecurityGroupIds: readonly string[];
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly tags: Readonly<Record<string, string>>;
-  readonly targetGroup: { readonly id: string; readonly connectionPool: ConnectionPoolConfig; readonly targets: readonly ProxyTarget[]; readonly createdAt: number; readonly updatedAt: number };
+  readonly targetGroup: Omit<ProxyTargetGroup, 'arn' | 'name'>;
   readonly endpoints: ReadonlyArray<Omit<ProxyEndpoint, 'arn' | 'status'> & { readonly deleting?: boolean }>;
   /** Set while a deletion waits for listeners to close; a restart finishes it. */
   readonly deleting?: boolean;
   /** For proxies of the config file: the digest of the file's definition the record was built from. */
   readonly configDigest?: string;
-}
+};
 
 export function storedFormOf(proxy: DbProxy, configDigest?: string): StoredProxy {
+  const { arn: _arn, vpcId: _vpc, status, fromConfig: _config, debugLoggingSince, targetGroup, endpoints, ...kept } = proxy;
+  const { arn: _tgArn, name: _tgName, ...group } = targetGroup;
   return {
-    name: proxy.name,
-    resourceId: proxy.resourceId,
-    engineFamily: proxy.engineFamily,
-    roleArn: proxy.roleArn,
-    auth: proxy.auth,
-    defaultAuthScheme: proxy.defaultAuthScheme,
-    requireTls: proxy.requireTls,
-    idleClientTimeout: proxy.idleClientTimeout,
-    ...(proxy.debugLoggingSince !== undefined ? { debugLoggingSince: proxy.debugLoggingSince } : {}),
-    vpcSubnetIds: proxy.vpcSubnetIds,
-    vpcSecurityGroupIds: proxy.vpcSecurityGroupIds,
-    createdAt: proxy.createdAt,
-    updatedAt: proxy.updatedAt,
-    tags: proxy.tags,
-    targetGroup: {
-      id: proxy.targetGroup.id,
-      connectionPool: proxy.targetGroup.connectionPool,
-      targets: proxy.targetGroup.targets,
-      createdAt: proxy.targetGroup.createdAt,
-      updatedAt: proxy.targetGroup.updatedAt,
-    },
-    endpoints: proxy.endpoints.map(({ arn: _arn, status, ...e }) => ({ ...e, ...(status === 'deleting' ? { deleting: true } : {}) })),
-    ...(proxy.status === 'deleting' ? { deleting: true } : {}),
+    ...kept,
+    ...(debugLoggingSince !== undefined ? { debugLoggingSince } : {}),
+    targetGroup: group,
+    endpoints: endpoints.map(({ arn: _epArn, status: epStatus, ...e }) => ({ ...e, ...(epStatus === 'deleting' ? { deleting: true } : {}) })),
+    ...(status === 'deleting' ? { deleting: true } : {}),
     ...(configDigest !== undefined ? { configDigest } : {}),
   };
 }

@@ -368,7 +368,8 @@ export class ProxyRegistry {
       if (proxy === undefined) throw new IamdbError('RDS_PROXY_NOT_FOUND', { name: id.slice(0, 63) });
       checkProxyTags(tags, {});
       const next: DbProxy = proxy.resourceId === id ? { ...proxy, tags: { ...tags } } : { ...proxy, endpoints: proxy.endpoints.map((e) => (e.id === id ? { ...e, tags: { ...tags } } : e)) };
-      await this.#save(next);
+      // Tags are aws:ResourceTag/* of a login's authorization, so the data path hears of them too.
+      this.#emit({ type: 'proxy-changed', proxy: await this.#save(next) });
     });
   }
 
