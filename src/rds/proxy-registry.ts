@@ -118,6 +118,14 @@ function digestOf(def: ProxyDefinition): string {
   return createHash('sha256').update(JSON.stringify(def)).digest('hex');
 }
 
+/** When DebugLogging counts from after a change: kept while on and not expired, restarted when switched on again, gone when off. */
+function debugLoggingSinceAfter(proxy: DbProxy, on: boolean | undefined, now: number): number | undefined {
+  if (on === undefined) return proxy.debugLoggingSince;
+  if (!on) return undefined;
+  const since = proxy.debugLoggingSince;
+  return since !== undefined && since + DEBUG_LOGGING_MS > now ? since : now;
+}
+
 export class ProxyRegistry {
   /** By resource id. */
   readonly #proxies = new Map<string, DbProxy>();
@@ -237,8 +245,6 @@ export class ProxyRegistry {
       }
       const scheme = defaultAuthSchemeOf(change.defaultAuthScheme ?? proxy.defaultAuthScheme);
       const auth = change.auth !== undefined || scheme !== proxy.defaultAuthScheme ? userAuthList(change.auth ?? proxy.auth, proxy.engineFamily, scheme) : proxy.auth;
-      const debugLoggingSince =
-        change.debugLogging === undefined ? proxy.debugLoggingSince : change.debugLogging ? (proxy.debugLoggingSince !== undefined && proxy.debugLoggingSince + DEBUG_LOGGING_MS > now ? proxy.debugLoggingSince : now) : undefined;
       const next: DbProxy = {
         ...proxy,
         name: newName,
@@ -246,21 +252,19 @@ export class ProxyRegistry {
         auth,
         requireTls: change.requireTls ?? proxy.requireTls,
         idleClientTimeout: change.idleClientTimeout !== undefined ? idleClientTimeoutOf(change.idleClientTimeout) : proxy.idleClientTimeout,
-        debugLoggingSince,
+        debugLoggingSince: debugLoggingSinceAfter(proxy, change.debugLogging, now),
         roleArn: change.roleArn !== undefined ? roleArnOf(change.roleArn, this.opts.where.partition) : proxy.roleArn,
         vpcSecurityGroupIds: change.vpcSecurityGroupIds ?? proxy.vpcSecurityGroupIds,
         endpoints: proxy.endpoints.map((e) => (e.isDefault ? { ...e, name: newName } : e)),
         updatedAt: now,
       };
+      // `modifying` for whoever looks while the change is stored.
       this.#set({ ...next, status: 'modifying' });
-      try {
-        await this.#save(next);
-      } catch (err) {
+      const saved = await this.#save(next).catch((err: unknown) => {
         this.#set(proxy);
         throw err;
-      }
-      this.#set(next);
-      this.#emit({ type: 'proxy-changed', proxy: this.#proxies.get(next.resourceId)! });
+      });
+      this.#emit({ type: 'proxy-changed', proxy: saved });
       return frozen({ ...next, status: 'modifying' });
     });
   }

@@ -4,7 +4,7 @@
  * the CLI requires and --auth), modify-db-proxy --auth with one secret per
  * user, IAMAuth REQUIRED and DISABLED, register-db-proxy-targets,
  * describe-db-proxy-targets, describe-db-proxies, a READ_ONLY
- * create-db-proxy-endpoint, then the deletes; and `iamdb proxy-endpoint`,
+ * create-db-proxy-endpoint, then delete-db-proxy (its endpoints go with it); and `iamdb proxy-endpoint`,
  * which prints where the proxy listens. The CLI parses every answer (its
  * JSON output is asserted). Secrets and the role come from the SDK: they are
  * not what this test is about.
@@ -98,8 +98,8 @@ describe("seed 002's RDS Proxy commands with the AWS CLI", () => {
     expect(shown).toMatchObject({ DBProxyName: 'my-rds-proxy', DBProxyEndpointName: 'my-rds-proxy', Endpoint: '127.0.0.1', IsDefault: true, Status: 'available' });
     expect(shown.Port).toBe(gw.app.proxies.get('my-rds-proxy')!.endpoints[0]!.listen.port);
 
-    expect(((await aws('delete-db-proxy-endpoint', '--db-proxy-endpoint-name', 'my-rds-proxy-ro'))['DBProxyEndpoint'] as Record<string, unknown>)['Status']).toBe('deleting');
     expect(((await aws('delete-db-proxy', '--db-proxy-name', 'my-rds-proxy'))['DBProxy'] as Record<string, unknown>)['Status']).toBe('deleting');
     await settled(async () => (await rds.send(new DescribeDBProxiesCommand({}))).DBProxies!.length === 0, 'proxy gone');
+    expect((await rds.send(new DescribeDBProxyEndpointsCommand({}))).DBProxyEndpoints).toEqual([]);
   });
 });
