@@ -30,7 +30,20 @@ import { MysqlIamUsers } from './gateway/mysql/iam-users.js';
 import { MysqlControl } from './gateway/mysql/control.js';
 import { MysqlConnectionIds } from './gateway/mysql/connection-ids.js';
 import { ServerProfileCache } from './gateway/mysql/greeting.js';
-import { InstanceRegistry, ManagedCredentials, parseHostPort, type DbInstance, type InstanceDefinition } from './rds/index.js';
+import {
+  InstanceRegistry,
+  ManagedCredentials,
+  ProxyRegistry,
+  UNCHECKED_TARGET_HEALTH,
+  parseHostPort,
+  parsePortRange,
+  type DbInstance,
+  type InstanceDefinition,
+  type ProxyDefinition,
+  type TargetHealthPort,
+} from './rds/index.js';
+import { ProxyListeners, canBind, type ProxyConnectionHandler } from './gateway/proxy/proxy-listeners.js';
+import { answerGenericFailure } from './gateway/proxy/generic-failure.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
 import { SessionCredentialIssuer } from './sts/index.js';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
@@ -41,6 +54,7 @@ import { ensureBootstrapAdmin } from './api/bootstrap-admin.js';
 import { stsService } from './api/services/sts.js';
 import { iamService } from './api/services/iam.js';
 import { rdsService } from './api/services/rds.js';
+import { withProxyActions } from './api/services/rds-proxy.js';
 import { kmsService } from './api/services/kms.js';
 import { secretsManagerService } from './api/services/secretsmanager.js';
 import { Keyring } from './kms/index.js';
@@ -52,6 +66,10 @@ export interface AppDeps {
   readonly logger?: Logger;
   /** Extra audit sink (tests keep events in memory). */
   readonly audit?: AuditSink;
+  /** Serves a client of a proxy endpoint; default: RDS Proxy's generic failure (generic-failure.ts) until the pooler is wired. */
+  readonly handleProxyConnection?: ProxyConnectionHandler;
+  /** A proxy target's health for DescribeDBProxyTargets; default: UNAVAILABLE, not checked yet. */
+  readonly targetHealth?: TargetHealthPort;
 }
 
 export interface RunningEndpoint {
@@ -68,6 +86,8 @@ export interface App {
   readonly store: StateStore;
   readonly sealer: Sealer;
   readonly instances: InstanceRegistry;
+  /** RDS Proxies (config file and API); their endpoints listen from start() on. */
+  readonly proxies: ProxyRegistry;
   readonly iam: IamRuntime;
   /** KMS keys (sealed by the master key) and Secrets Manager secrets (envelope-encrypted under them). */
   readonly keyring: Keyring;
@@ -97,6 +117,31 @@ function endpointNames(inst: Pick<DbInstance, 'endpoints' | 'listen'>): { dnsNam
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) add(a.address);
   }
   return { dnsNames: [...dns], ipAddresses: [...ips] };
+}
+
+/** Tags of the config file, a `key: value` map or a list of `{Key, Value}`, as one record. */
+function tagsOf(tags: Config['instances'][number]['tags']): Record<string, string> {
+  return Array.isArray(tags) ? Object.fromEntries(tags.map((t: { Key: string; Value: string }) => [t.Key, t.Value])) : { ...((tags as Record<string, string> | undefined) ?? {}) };
+}
+
+function proxyDefinitionOf(p: Config['proxies'][number]): ProxyDefinition {
+  return {
+    name: p.name,
+    engineFamily: p.engineFamily,
+    roleArn: p.roleArn,
+    auth: p.auth,
+    defaultAuthScheme: p.defaultAuthScheme,
+    requireTls: p.requireTls,
+    idleClientTimeout: p.idleClientTimeout,
+    debugLogging: p.debugLogging,
+    vpcSubnetIds: p.vpcSubnetIds,
+    vpcSecurityGroupIds: p.vpcSecurityGroupIds,
+    tags: tagsOf(p.tags),
+    listen: p.listen === undefined ? undefined : parseHostPort(p.listen),
+    targets: p.targets,
+    connectionPool: p.connectionPool,
+    endpoints: p.endpoints.map((e) => ({ ...e, listen: e.listen === undefined ? undefined : parseHostPort(e.listen) })),
+  };
 }
 
 /** PostgreSQL's own words when it has no room: FATAL 53300, before the client's first byte is read. */
@@ -137,10 +182,19 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       master: i.master,
       iamDatabaseAuthentication: i.iamDatabaseAuthentication,
       accountAdmins: i.accountAdmins,
-      tags: Array.isArray(i.tags) ? Object.fromEntries(i.tags.map((t) => [t.Key, t.Value])) : { ...((i.tags as Record<string, string> | undefined) ?? {}) },
+      tags: tagsOf(i.tags),
     })),
     sealer,
   );
+  const proxies = await ProxyRegistry.open({
+    store,
+    clock,
+    where: { partition: config.partition, region: config.region, account: config.account },
+    listen: { host: config.proxyEndpoints.listenHost, ports: parsePortRange(config.proxyEndpoints.ports), aliases: config.proxyEndpoints.aliases },
+    instances,
+    probe: canBind,
+    definitions: config.proxies.map(proxyDefinitionOf),
+  });
   const ca = await loadOrCreateCa({ store, sealer, clock });
   const credentials = new ManagedCredentials(store, sealer);
   const iamLogin = new IamLogin({
@@ -273,6 +327,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   /** DeregisterDBInstance: stop the endpoint (sessions get the drain timeout) and forget the instance. */
   const deregisterInstance = (id: string): Promise<DbInstance> => serially(async () => {
+    const users = proxies.targetsOf(id);
+    if (users.length > 0) {
+      throw new IamdbError('RDS_INSTANCE_INVALID_STATE', { message: `DB instance ${id.toLowerCase()} is a target of DB proxy ${users[0]!.name}; deregister it from the proxy first.` });
+    }
     const instance = await instances.deregister(id);
     const p = prepared.get(instance.id.toLowerCase());
     prepared.delete(instance.id.toLowerCase());
@@ -287,6 +345,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
 
   const where = { partition: config.partition, region: config.region, account: config.account };
+  const instancePortOf = (id: string): number => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0;
+  const proxyListeners = new ProxyListeners({
+    registry: proxies,
+    handler: deps.handleProxyConnection ?? ((socket, proxy) => answerGenericFailure(socket, proxy.engineFamily)),
+    logger: logger.child({ component: 'proxy' }),
+    preAuth,
+    refusal: (family) => (family === 'POSTGRESQL' ? postgresTooManyClients() : mysqlTooManyConnections()),
+    drainTimeoutMs: config.gateway.drainTimeoutMs,
+  });
   const keyring = new Keyring(store, sealer, clock, where);
   const secrets = new SecretRegistry(store, sealer.deriveKey('secrets/value-digest'), clock, where);
   const api = new ApiServer({
@@ -294,16 +361,27 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     services: [
       stsService({ iam, sessions, partition: config.partition }),
       iamService({ iam, partition: config.partition }),
-      rdsService({
-        instances,
-        region: config.region,
-        account: config.account,
-        partition: config.partition,
-        portOf: (id) => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0,
-        register: registerInstance,
-        deregister: deregisterInstance,
-        caFingerprintSha256: ca.fingerprintSha256,
-      }),
+      withProxyActions(
+        rdsService({
+          instances,
+          region: config.region,
+          account: config.account,
+          partition: config.partition,
+          portOf: instancePortOf,
+          register: registerInstance,
+          deregister: deregisterInstance,
+          caFingerprintSha256: ca.fingerprintSha256,
+        }),
+        {
+          proxies,
+          instances,
+          ...where,
+          clock,
+          listenAliases: config.proxyEndpoints.aliases,
+          instancePortOf,
+          targetHealth: deps.targetHealth ?? (() => UNCHECKED_TARGET_HEALTH),
+        },
+      ),
       kmsService({ keyring, account: config.account }),
       secretsManagerService({ registry: secrets, keyring, ...where }),
     ],
@@ -331,6 +409,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     store,
     sealer,
     instances,
+    proxies,
     iam,
     keyring,
     secrets,
@@ -347,6 +426,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
       for (const p of prepared.values()) await startEndpoint(p);
       started = true;
+      await proxyListeners.start();
       if (apiListen !== undefined) {
         const port = await api.listen(apiListen.host, apiListen.port, apiTls);
         const host = apiListen.host.includes(':') ? `[${apiListen.host}]` : apiListen.host;
@@ -357,7 +437,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([api.close(), ...[...prepared.values()].map((p) => p.listener.drain(config.gateway.drainTimeoutMs))]);
+      await Promise.all([api.close(), proxyListeners.close(), ...[...prepared.values()].map((p) => p.listener.drain(config.gateway.drainTimeoutMs))]);
       for (const p of prepared.values()) await p.close();
       await iam.flush();
       await audit.close();

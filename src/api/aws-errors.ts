@@ -84,6 +84,20 @@ const MAPPINGS: Partial<Record<ErrorCode, Mapping>> = {
   RDS_RESOURCE_NOT_FOUND: { code: 'DBInstanceNotFound', status: 404 },
   RDS_INVALID_PARAMETER: { code: 'InvalidParameterValue', status: 400 },
   RDS_ALREADY_EXISTS: { code: 'DBInstanceAlreadyExists', status: 400 },
+  RDS_INVALID_COMBINATION: { code: 'InvalidParameterCombination', status: 400 },
+  RDS_INSTANCE_INVALID_STATE: { code: 'InvalidDBInstanceState', status: 400 },
+  RDS_DB_CLUSTER_NOT_FOUND: { code: 'DBClusterNotFoundFault', status: 404 },
+  RDS_PROXY_NOT_FOUND: { code: 'DBProxyNotFoundFault', status: 404 },
+  RDS_PROXY_ALREADY_EXISTS: { code: 'DBProxyAlreadyExistsFault', status: 400 },
+  RDS_PROXY_QUOTA_EXCEEDED: { code: 'DBProxyQuotaExceededFault', status: 400 },
+  RDS_PROXY_TARGET_GROUP_NOT_FOUND: { code: 'DBProxyTargetGroupNotFoundFault', status: 404 },
+  RDS_PROXY_TARGET_NOT_FOUND: { code: 'DBProxyTargetNotFoundFault', status: 404 },
+  RDS_PROXY_TARGET_ALREADY_REGISTERED: { code: 'DBProxyTargetAlreadyRegisteredFault', status: 400 },
+  RDS_PROXY_ENDPOINT_NOT_FOUND: { code: 'DBProxyEndpointNotFoundFault', status: 404 },
+  RDS_PROXY_ENDPOINT_ALREADY_EXISTS: { code: 'DBProxyEndpointAlreadyExistsFault', status: 400 },
+  RDS_PROXY_ENDPOINT_QUOTA_EXCEEDED: { code: 'DBProxyEndpointQuotaExceededFault', status: 400 },
+  RDS_PROXY_INVALID_STATE: { code: 'InvalidDBProxyStateFault', status: 400 },
+  RDS_PROXY_ENDPOINT_INVALID_STATE: { code: 'InvalidDBProxyEndpointStateFault', status: 400 },
 };
 
 /** Fallbacks by kind for catalog codes without their own mapping. */

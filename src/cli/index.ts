@@ -11,6 +11,7 @@ import { runDemo } from './commands/demo.js';
 import { runCaExport } from './commands/ca-export.js';
 import { runConfigCheck } from './commands/config-check.js';
 import { runDbDeregister, runDbRegister } from './commands/db-register.js';
+import { runProxyEndpoint } from './commands/proxy-endpoint.js';
 import { exitCodeFor } from './exit-codes.js';
 
 function port(value: string): number {
@@ -142,6 +143,16 @@ export function buildProgram(io: CliIo): Command {
       io.out(await runDbDeregister({ ...opts, env: io.env }));
     },
   );
+
+  apiOptions(
+    program
+      .command('proxy-endpoint')
+      .description('print where an RDS Proxy endpoint listens: its host (DescribeDBProxyEndpoints) and its port (the iamdb:port tag)')
+      .argument('<proxy-name>', 'DB proxy name')
+      .option('--endpoint-name <name>', 'another endpoint of the proxy (default: its default endpoint)'),
+  ).action(async (proxyName: string, opts: { endpointName?: string; endpointUrl?: string; region?: string; profile?: string; caBundle?: string }) => {
+    io.out(await runProxyEndpoint({ ...opts, proxyName, env: io.env }));
+  });
 
   return program;
 }

@@ -114,6 +114,16 @@ function crossChecks(cfg: ParsedConfig): ConfigProblem[] {
       if (inst.targetTls.ca === undefined) problems.push({ path: `instances[${i}].targetTls.ca`, message: `required when mode is ${inst.targetTls.mode}` });
     }
   });
+  const proxyNames = new Map<string, number>();
+  cfg.proxies.forEach((proxy, i) => {
+    const key = proxy.name.toLowerCase();
+    if (proxyNames.has(key)) problems.push({ path: `proxies[${i}].name`, message: `duplicate proxy name '${proxy.name}' (also proxies[${proxyNames.get(key)}])` });
+    else proxyNames.set(key, i);
+    const addresses = [{ path: `proxies[${i}].listen`, listen: proxy.listen }, ...proxy.endpoints.map((e, j) => ({ path: `proxies[${i}].endpoints[${j}].listen`, listen: e.listen }))];
+    for (const { path, listen } of addresses) {
+      if (listen !== undefined && listens.has(listen)) problems.push({ path, message: `address ${listen} is already used by instances[${listens.get(listen)}]` });
+    }
+  });
   if (cfg.api.listen !== undefined) {
     const host = cfg.api.listen.slice(0, cfg.api.listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
     const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);

@@ -109,6 +109,55 @@ const instance = z.strictObject({
   tags,
 });
 
+const rdsIdentifier = (what: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z](?:-?[A-Za-z0-9]+)*$/, `${what} are 1-63 letters, digits or hyphens, start with a letter, no two consecutive hyphens, no hyphen at the end`)
+    .max(63, `${what} are at most 63 characters`);
+
+const proxyAuth = z.strictObject({
+  description: z.string().max(1000).optional(),
+  userName: z.string().min(1).max(128).optional(),
+  authScheme: z.enum(['SECRETS']).default('SECRETS'),
+  secretArn: z.string().optional(),
+  iamAuth: z.enum(['DISABLED', 'REQUIRED']).default('DISABLED'),
+  clientPasswordAuthType: z.enum(['POSTGRES_SCRAM_SHA_256', 'POSTGRES_MD5', 'MYSQL_CACHING_SHA2_PASSWORD', 'MYSQL_NATIVE_PASSWORD']).optional(),
+});
+
+const proxyEndpoint = z.strictObject({
+  name: rdsIdentifier('endpoint names'),
+  targetRole: z.enum(['READ_WRITE', 'READ_ONLY']).default('READ_WRITE'),
+  listen: hostPort.optional(),
+  vpcSubnetIds: z.array(z.string().min(1)).default([]),
+  vpcSecurityGroupIds: z.array(z.string().min(1)).default([]),
+});
+
+const dbProxy = z.strictObject({
+  name: rdsIdentifier('proxy names'),
+  engineFamily: z.enum(['POSTGRESQL', 'MYSQL']),
+  roleArn: z.string().min(20).max(2048),
+  defaultAuthScheme: z.enum(['NONE', 'IAM_AUTH']).default('NONE'),
+  auth: z.array(proxyAuth).max(200, 'at most 200 auth entries per proxy').default([]),
+  requireTls: z.boolean().default(false),
+  idleClientTimeout: z.number().int().min(1).max(28_800).default(1_800),
+  debugLogging: z.boolean().default(false),
+  listen: hostPort.optional(),
+  targets: z.array(z.string().min(1)).max(1, 'a proxy takes one target instance, as on AWS').default([]),
+  connectionPool: z
+    .strictObject({
+      maxConnectionsPercent: z.number().int().min(1).max(100).optional(),
+      maxIdleConnectionsPercent: z.number().int().min(0).max(100).optional(),
+      connectionBorrowTimeout: z.number().int().min(0).max(300).optional(),
+      sessionPinningFilters: z.array(z.enum(['EXCLUDE_VARIABLE_SETS'])).optional(),
+      initQuery: z.string().max(65_536).optional(),
+    })
+    .default({}),
+  endpoints: z.array(proxyEndpoint).max(20, 'at most 20 endpoints besides the default one').default([]),
+  vpcSubnetIds: z.array(z.string().min(1)).default([]),
+  vpcSecurityGroupIds: z.array(z.string().min(1)).default([]),
+  tags,
+});
+
 export const configSchema = z.strictObject({
   account: z.string().regex(/^\d{12}$/, 'account ids are 12 digits').default('123456789012'),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected a region name such as us-east-1').default('us-east-1'),
@@ -163,8 +212,24 @@ export const configSchema = z.strictObject({
     })
     .default({ users: [], groups: [], roles: [], managedPolicies: [] }),
   instances: z.array(instance).default([]),
+  proxyEndpoints: z
+    .strictObject({
+      listenHost: z.string().regex(/^([0-9a-fA-F:.]+|[A-Za-z0-9.\-_]+)$/, 'expected a host name or address').default('127.0.0.1'),
+      ports: z
+        .string()
+        .regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port or a range, e.g. 7600-7699')
+        .refine((v) => {
+          const [a, b = a] = v.split('-').map(Number) as [number, number?];
+          return a >= 1 && b <= 65535 && a <= b;
+        }, 'ports must be 1-65535, the first not above the last')
+        .default('7600-7699'),
+      aliases: z.array(z.string().regex(/^[A-Za-z0-9.\-_]+$/, 'expected a host name')).default([]),
+    })
+    .default({ listenHost: '127.0.0.1', ports: '7600-7699', aliases: [] }),
+  proxies: z.array(dbProxy).max(20, 'at most 20 proxies, as on AWS').default([]),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type InstanceConfig = ParsedConfig['instances'][number];
+export type ProxyConfig = ParsedConfig['proxies'][number];

@@ -3,3 +3,8 @@ export * from './instance-registry.js';
 export * from './managed-credentials.js';
 export * from './engine-version.js';
 export * from './proxy-credentials.js';
+export * from './tags.js';
+export * from './proxy-settings.js';
+export * from './proxy-ports.js';
+export * from './proxy-model.js';
+export * from './proxy-registry.js';

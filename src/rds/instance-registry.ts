@@ -4,6 +4,7 @@
  * switch for IAM database authentication (the control plane flips it without
  * a restart). Shared by the gateway and the control plane, owned by neither.
  */
+import { hostname } from 'node:os';
 import type { Sealer } from '../crypto/index.js';
 import { IamdbError, isIamdbError } from '../errors/index.js';
 import type { StateStore } from '../store/state-store.js';
@@ -107,6 +108,15 @@ export function endpointsFor(def: Pick<InstanceDefinition, 'listen' | 'aliases'>
     seen.add(k);
     return true;
   });
+}
+
+/**
+ * The host clients are told to use (RDS's `Endpoint`): the listen host, or for a wildcard listener
+ * (0.0.0.0, ::) the first other name clients may use, else this machine's host name.
+ */
+export function advertisedHost(listenHost: string, names: readonly HostPort[]): string {
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') return listenHost;
+  return names.find((e) => e.host !== listenHost)?.host ?? hostname();
 }
 
 interface StoredInstance {

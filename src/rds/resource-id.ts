@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -23,4 +23,23 @@ export function dbUserArn(p: { partition: string; region: string; account: strin
 /** The instance's own ARN (used for tags and the control plane). */
 export function dbInstanceArn(p: { partition: string; region: string; account: string; id: string }): string {
   return `arn:${p.partition}:rds:${p.region}:${p.account}:db:${p.id}`;
+}
+
+/**
+ * RDS Proxy's ids: `prx-` (the proxy, also its resource id in `rds-db:connect`
+ * ARNs), `prx-tg-` (its target group) and `prx-endpoint-` (an endpoint), each
+ * followed by 17 lowercase hex digits as AWS issues them
+ * (`arn:aws:rds:us-east-2:…:db-proxy:prx-0598e841e18ad8e62`).
+ */
+export type ProxyIdKind = 'prx' | 'prx-tg' | 'prx-endpoint';
+
+export function newProxyId(kind: ProxyIdKind): string {
+  return `${kind}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
+
+export const PROXY_RESOURCE_ID = /^prx-[0-9a-f]{17}$/;
+
+/** The ARNs of a proxy (`db-proxy:prx-…`), its target group (`target-group:prx-tg-…`) and endpoints (`db-proxy-endpoint:prx-endpoint-…`). */
+export function proxyArn(p: { partition: string; region: string; account: string }, type: 'db-proxy' | 'target-group' | 'db-proxy-endpoint', id: string): string {
+  return `arn:${p.partition}:rds:${p.region}:${p.account}:${type}:${id}`;
 }

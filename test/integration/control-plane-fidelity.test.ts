@@ -7,7 +7,7 @@
  */
 import { CreateLoginProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { DescribeDBInstancesCommand, DescribeDBProxyTargetsCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
+import { DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
 import { GetRandomPasswordCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, GetAccessKeyInfoCommand, STSClient } from '@aws-sdk/client-sts';
 import { X509Certificate } from 'node:crypto';
@@ -78,7 +78,7 @@ async function failure(p: Promise<unknown>): Promise<{ name: string; message: st
 describe('actions iamdb does not implement', () => {
   it('answer with AWS\'s codes and a message that says iamdb does not implement them, in every service', async () => {
     const cases = [
-      { call: () => sdk(RDSClient).send(new DescribeDBProxyTargetsCommand({ DBProxyName: 'proxy' })), code: 'InvalidAction', text: 'iamdb does not implement DescribeDBProxyTargets (RDS)' },
+      { call: () => sdk(RDSClient).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'cluster' })), code: 'InvalidAction', text: 'iamdb does not implement DescribeDBClusters (RDS)' },
       { call: () => sdk(IAMClient).send(new CreateLoginProfileCommand({ UserName: 'bob', Password: 'x' })), code: 'InvalidAction', text: 'iamdb does not implement CreateLoginProfile (IAM)' },
       { call: () => sdk(STSClient).send(new GetAccessKeyInfoCommand({ AccessKeyId: bob.id })), code: 'InvalidAction', text: 'iamdb does not implement GetAccessKeyInfo (STS)' },
       { call: () => sdk(KMSClient).send(new SignCommand({ KeyId: 'alias/x', Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), code: 'UnknownOperationException', text: 'iamdb does not implement Sign (KMS)' },
@@ -93,13 +93,13 @@ describe('actions iamdb does not implement', () => {
   });
 
   it('shows the same message in the AWS CLI', async () => {
-    const out = await runAwsCli(['rds', 'describe-db-proxy-targets', '--db-proxy-name', 'proxy', '--endpoint-url', iamdb.apiUrl, '--region', REGION], {
+    const out = await runAwsCli(['rds', 'describe-db-clusters', '--db-cluster-identifier', 'cluster', '--endpoint-url', iamdb.apiUrl, '--region', REGION], {
       AWS_ACCESS_KEY_ID: iamdb.admin.id,
       AWS_SECRET_ACCESS_KEY: iamdb.admin.secret,
     });
     expect(out.code).not.toBe(0);
     expect(out.stderr).toContain(
-      'An error occurred (InvalidAction) when calling the DescribeDBProxyTargets operation: iamdb does not implement DescribeDBProxyTargets (RDS); see docs/control-plane.md for the supported actions',
+      'An error occurred (InvalidAction) when calling the DescribeDBClusters operation: iamdb does not implement DescribeDBClusters (RDS); see docs/control-plane.md for the supported actions',
     );
     expect(out.stderr).not.toContain('for version');
   });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { stringify } from 'yaml';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppDeps } from '../../src/app.js';
 import { createMemoryAuditSink, type ApiAuditEvent, type AuthAuditEvent } from '../../src/audit/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/util/index.js';
@@ -71,8 +71,12 @@ export function iamAllowedEverywhere(key: { id: string; secret: string }): Recor
  * `config` is the YAML config as an object, minus stateDir/masterKeyFile;
  * instance `listen` values of `auto` get a free port.
  */
-export async function startIamdb(config: Record<string, unknown>, opts: { clock?: Clock; restartOf?: TestIamdb } = {}): Promise<TestIamdb> {
-  // restartOf: start again on a stopped iamdb's state directory and master key.
+export async function startIamdb(
+  config: Record<string, unknown>,
+  opts: { clock?: Clock; restartOf?: TestIamdb; appDeps?: Pick<AppDeps, 'handleProxyConnection' | 'targetHealth'> } = {},
+): Promise<TestIamdb> {
+  // restartOf: start again on a stopped iamdb's state directory and master key. appDeps: ports of the
+  // composition root a test supplies (a proxy connection handler, target health).
   const stateDir = opts.restartOf?.stateDir ?? mkdtempSync(join(tmpdir(), 'iamdb-test-'));
   const instances = await Promise.all(
     ((config['instances'] as Array<Record<string, unknown>> | undefined) ?? []).map(async (i) => ({
@@ -88,7 +92,7 @@ export async function startIamdb(config: Record<string, unknown>, opts: { clock?
   const audit = createMemoryAuditSink();
   const logLines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-  const app = await createApp(cfg, { env, audit, logger, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const app = await createApp(cfg, { env, audit, logger, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.appDeps ?? {}) });
   await app.start();
   const caPath = join(stateDir, 'ca.pem');
   writeFileSync(caPath, app.ca.caBundlePem());

@@ -5,9 +5,8 @@
  * iamdb adopts existing ones from its config file instead (docs/control-plane.md).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { IamdbError } from '../../errors/index.js';
-import { DEFAULT_TARGET_TLS_MODE, TARGET_TLS_MODES, parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
+import { DEFAULT_TARGET_TLS_MODE, TARGET_TLS_MODES, advertisedHost, checkTags, parseHostPort, type DbInstance, type InstanceDefinition, type InstanceRegistry } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { QueryParams } from '../query-params.js';
 import { requestTagContext } from '../request-tags.js';
@@ -30,28 +29,13 @@ function checkCaFile(path: string): void {
   if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) throw invalid(`TargetTlsCaFile ${path.slice(0, 256)} holds no PEM certificate.`);
 }
 
-/** RDS's own limit on tags per resource. */
-const MAX_TAGS = 50;
-
-/** RDS's rules for tags: `added` each well-formed, and at most MAX_TAGS on the resource once they are added (`all`). */
-function checkTags(all: Readonly<Record<string, string>>, added: Readonly<Record<string, string>>): void {
-  for (const [k, v] of Object.entries(added)) {
-    if (k.length < 1 || k.length > 128 || k.toLowerCase().startsWith('aws:')) throw invalid(`Invalid tag key: ${k.slice(0, 128)}`);
-    if (v.length > 256) throw invalid(`Invalid tag value for key ${k.slice(0, 128)}`);
-  }
-  if (Object.keys(all).length > MAX_TAGS) throw new IamdbError('RDS_INVALID_PARAMETER', { message: `Cannot add tags: an RDS resource can have at most ${MAX_TAGS} tags.` });
-}
-
 function invalid(message: string): IamdbError {
   return new IamdbError('RDS_INVALID_PARAMETER', { message });
 }
 
 /** The address clients use (and sign tokens for): the first alias for a wildcard listener, else the listen address. */
 function endpointOf(inst: DbInstance, port: number): { Address: string; Port: number } {
-  const wildcard = inst.listen.host === '0.0.0.0' || inst.listen.host === '::';
-  const named = inst.endpoints.find((e) => e.host !== inst.listen.host);
-  const address = wildcard ? (named?.host ?? hostname()) : inst.listen.host;
-  return { Address: address, Port: port };
+  return { Address: advertisedHost(inst.listen.host, inst.endpoints), Port: port };
 }
 
 export function rdsService(deps: {
