@@ -44,12 +44,11 @@ import { resourcePolicyAllows, type Analysis, type RequestContext, type Resolved
 import { keyPolicyInputs, keyUseContext, type Keyring, type KmsKey } from '../kms/index.js';
 import { secretRequestContext, secretResourcePolicies, type DataKeys, type SecretRecord, type SecretRegistry, type SecretVersion } from '../secrets/index.js';
 import { Secret, systemClock, type Clock } from '../util/index.js';
+import type { ClientPasswordAuthType, IamAuthMode } from './proxy-settings.js';
 
 /** The service principal RDS Proxy assumes its role as. */
 export const RDS_SERVICE_PRINCIPAL = 'rds.amazonaws.com';
 
-export type IamAuthMode = 'REQUIRED' | 'DISABLED' | 'ENABLED';
-export type ClientPasswordAuthType = 'MYSQL_NATIVE_PASSWORD' | 'MYSQL_CACHING_SHA2_PASSWORD' | 'POSTGRES_SCRAM_SHA_256' | 'POSTGRES_MD5' | 'SQL_SERVER_AUTHENTICATION';
 
 /** One UserAuthConfig of a proxy, as far as credentials and client logins need it. */
 export interface ProxyAuthEntry {
