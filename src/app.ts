@@ -33,17 +33,22 @@ import { ServerProfileCache } from './gateway/mysql/greeting.js';
 import {
   InstanceRegistry,
   ManagedCredentials,
+  ProxyCredentials,
   ProxyRegistry,
-  UNCHECKED_TARGET_HEALTH,
+  endpointsFor,
   parseHostPort,
   parsePortRange,
   type DbInstance,
+  type HostPort,
   type InstanceDefinition,
   type ProxyDefinition,
+  type ProxyEndpoint,
   type TargetHealthPort,
 } from './rds/index.js';
 import { ProxyListeners, canBind, type ProxyConnectionHandler } from './gateway/proxy/proxy-listeners.js';
-import { answerGenericFailure } from './gateway/proxy/generic-failure.js';
+import { ProxyService, proxyAuthInput } from './gateway/proxy/proxy-service.js';
+import type { PoolStats } from './gateway/proxy/postgres-pool.js';
+import { TargetHealthChecker } from './gateway/proxy/target-health.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
 import { SessionCredentialIssuer } from './sts/index.js';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
@@ -88,6 +93,8 @@ export interface App {
   readonly instances: InstanceRegistry;
   /** RDS Proxies (config file and API); their endpoints listen from start() on. */
   readonly proxies: ProxyRegistry;
+  /** The pools of proxy endpoints, by proxy/target/user/database, with the native side's counters. */
+  proxyPools(): ReadonlyMap<string, { snapshot(): PoolStats; readonly maxServers: number }>;
   readonly iam: IamRuntime;
   /** KMS keys (sealed by the master key) and Secrets Manager secrets (envelope-encrypted under them). */
   readonly keyring: Keyring;
@@ -346,16 +353,46 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const where = { partition: config.partition, region: config.region, account: config.account };
   const instancePortOf = (id: string): number => endpoints.find((e) => e.instance.id === id)?.port ?? instances.get(id)?.listen.port ?? 0;
+  const keyring = new Keyring(store, sealer, clock, where);
+  const secrets = new SecretRegistry(store, sealer.deriveKey('secrets/value-digest'), clock, where);
+  // RDS Proxy: secrets read with each proxy's role, target health, and the pooled sessions.
+  const proxyCredentials = new ProxyCredentials({ iam, keyring, secrets, clock });
+  const proxyTokenNames = (e: ProxyEndpoint): HostPort[] => endpointsFor({ listen: e.listen, aliases: config.proxyEndpoints.aliases });
+  const proxyService = new ProxyService({
+    where,
+    instances,
+    credentials: proxyCredentials,
+    iamLogin,
+    audit,
+    logger: logger.child({ component: 'proxy' }),
+    cancelMap,
+    native: config.gateway.dataPath === 'node' ? undefined : nativePath(),
+    certificate: (names) => issueServerCertificate(ca, endpointNames({ listen: names[0]!, endpoints: names })),
+    endpointNames: proxyTokenNames,
+    loginTimeoutMs: config.gateway.loginTimeoutMs,
+    maxMessageBytes: config.gateway.maxMessageBytes,
+    saltedPasswordCache,
+  });
+  const targetHealth = new TargetHealthChecker({
+    source: {
+      targets: () => proxies.list().map((p) => ({ proxy: { id: p.resourceId, ...proxyAuthInput(p, where) }, instanceIds: p.targetGroup.targets.map((t) => t.instanceId) })),
+      instance: (id) => instances.get(id),
+    },
+    credentials: proxyCredentials,
+  });
+  // A change of targets, Auth or role is checked at once, not at the next round.
+  proxies.on((e) => {
+    if (e.type === 'proxy-changed' && started) void targetHealth.checkNow(e.proxy.resourceId);
+  });
+  targetHealth.onChange((c) => logger.info({ proxy: c.proxyId, target: c.instanceId, state: c.health.State, reason: c.health.Reason, description: c.health.Description }, 'proxy target health changed'));
   const proxyListeners = new ProxyListeners({
     registry: proxies,
-    handler: deps.handleProxyConnection ?? ((socket, proxy) => answerGenericFailure(socket, proxy.engineFamily)),
+    handler: deps.handleProxyConnection ?? proxyService.handle,
     logger: logger.child({ component: 'proxy' }),
     preAuth,
     refusal: (family) => (family === 'POSTGRESQL' ? postgresTooManyClients() : mysqlTooManyConnections()),
     drainTimeoutMs: config.gateway.drainTimeoutMs,
   });
-  const keyring = new Keyring(store, sealer, clock, where);
-  const secrets = new SecretRegistry(store, sealer.deriveKey('secrets/value-digest'), clock, where);
   const api = new ApiServer({
     iam,
     services: [
@@ -379,7 +416,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
           clock,
           listenAliases: config.proxyEndpoints.aliases,
           instancePortOf,
-          targetHealth: deps.targetHealth ?? (() => UNCHECKED_TARGET_HEALTH),
+          targetHealth: deps.targetHealth ?? ((proxy, instanceId) => targetHealth.healthOf(proxy.resourceId, instanceId)),
         },
       ),
       kmsService({ keyring, account: config.account }),
@@ -410,6 +447,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     sealer,
     instances,
     proxies,
+    proxyPools: () => proxyService.pools(),
     iam,
     keyring,
     secrets,
@@ -427,6 +465,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       for (const p of prepared.values()) await startEndpoint(p);
       started = true;
       await proxyListeners.start();
+      targetHealth.start();
       if (apiListen !== undefined) {
         const port = await api.listen(apiListen.host, apiListen.port, apiTls);
         const host = apiListen.host.includes(':') ? `[${apiListen.host}]` : apiListen.host;
@@ -437,8 +476,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     async close() {
       if (closed) return;
       closed = true;
+      await targetHealth.stop();
       await Promise.all([api.close(), proxyListeners.close(), ...[...prepared.values()].map((p) => p.listener.drain(config.gateway.drainTimeoutMs))]);
       for (const p of prepared.values()) await p.close();
+      proxyService.close();
       await iam.flush();
       await audit.close();
       await store.close();

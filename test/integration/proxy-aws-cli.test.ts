@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { DescribeDBProxiesCommand, DescribeDBProxyEndpointsCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DescribeDBProxiesCommand, DescribeDBProxyEndpointsCommand, DescribeDBProxyTargetsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sdkClient } from '../support/aws-sdk.js';
@@ -77,9 +77,13 @@ describe("seed 002's RDS Proxy commands with the AWS CLI", () => {
 
     const registered = await aws('register-db-proxy-targets', '--db-proxy-name', 'my-rds-proxy', '--db-instance-identifiers', 'postgres-instance-1');
     expect(registered['DBProxyTargets']).toEqual([expect.objectContaining({ RdsResourceId: 'postgres-instance-1', Type: 'RDS_INSTANCE', Role: 'READ_WRITE', Port: gw.endpoint('postgres-instance-1').port })]);
-    // The troubleshooting step of seed 003 reads TargetHealth: iamdb says plainly that nothing has checked the target.
+    // The troubleshooting step of seed 003 reads TargetHealth: the role here may not read the secrets, and iamdb says so.
+    await settled(async () => (await rds.send(new DescribeDBProxyTargetsCommand({ DBProxyName: 'my-rds-proxy' }))).Targets![0]!.TargetHealth!.State !== 'REGISTERING', 'target checked');
     expect((await aws('describe-db-proxy-targets', '--db-proxy-name', 'my-rds-proxy'))['Targets']).toEqual([
-      expect.objectContaining({ RdsResourceId: 'postgres-instance-1', TargetHealth: { State: 'UNAVAILABLE', Reason: 'PENDING_PROXY_CAPACITY', Description: 'iamdb has not checked this target yet' } }),
+      expect.objectContaining({
+        RdsResourceId: 'postgres-instance-1',
+        TargetHealth: { State: 'UNAVAILABLE', Reason: 'AUTH_FAILURE', Description: expect.stringContaining('secretsmanager:GetSecretValue') },
+      }),
     ]);
     const described = (await aws('describe-db-proxies', '--db-proxy-name', 'my-rds-proxy'))['DBProxies'] as Array<Record<string, unknown>>;
     expect(described).toEqual([expect.objectContaining({ DBProxyName: 'my-rds-proxy', Status: 'available', Endpoint: '127.0.0.1', DBProxyArn: created['DBProxyArn'] })]);

@@ -1,77 +1,64 @@
 /**
- * The pooled relay for PostgreSQL proxy endpoints (native/pg_pool.c with
- * gateway/proxy/), against the real server with real clients: many clients
- * over a few server connections, transactions kept whole, prepared
- * statements multiplexed without pinning, session state never crossing
- * clients (pinned instead, with its reason), cancel, and a client leaving
- * mid-transaction.
- *
- * The proxy session here is wired by hand (no proxy resources yet): clients
- * log in with the secret's password in clear over TLS, which stands in for
- * the SCRAM/MD5 password login until it lands; everything after the login
- * is what proxy endpoints run.
+ * PostgreSQL proxy endpoints end to end: a proxy made through the RDS API
+ * (the role trusting rds.amazonaws.com, the secret, the target), clients
+ * logging in with the secret's password (SCRAM) and with IAM tokens, and the
+ * pooled relay (native/pg_pool.c with gateway/proxy/) against the real
+ * server with real clients: many clients over a few server connections,
+ * transactions kept whole, prepared statements multiplexed without pinning,
+ * session state never crossing clients (pinned instead, with its reason),
+ * cancel, and a client leaving mid-transaction.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { createConnection, type Socket } from 'node:net';
+import * as IAM from '@aws-sdk/client-iam';
+import * as RDS from '@aws-sdk/client-rds';
+import * as SM from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { AuditEvent, AuditSink } from '../../src/audit/index.js';
-import { nativeDataPath, type NativeDataPath } from '../../src/gateway/native-data-path.js';
-import { CancelMap } from '../../src/gateway/postgres/cancel-map.js';
-import { MessageReader } from '../../src/gateway/postgres/messages.js';
-import { PostgresPool, fatalBytes } from '../../src/gateway/proxy/postgres-pool.js';
-import { handlePostgresProxySession, type PostgresProxyDeps } from '../../src/gateway/proxy/postgres-proxy-session.js';
-import { PG_FILTER_WORDS } from '../../src/gateway/proxy/session-state.js';
-import type { IamLogin } from '../../src/gateway/iam-login.js';
-import { ByteReaderForBody, FrontendCode, SaltedPasswordCache, decodePasswordMessage, encodeAuthenticationCleartextPassword } from '../../src/protocol/postgres/index.js';
-import type { DbInstance } from '../../src/rds/index.js';
+import type { PoolStats } from '../../src/gateway/proxy/postgres-pool.js';
+import { presignDbAuthToken } from '../../src/sigv4/index.js';
 import { Secret } from '../../src/util/index.js';
-import { issueServerCertificate } from '../support/certs.js';
+import { sdkClient } from '../support/aws-sdk.js';
 import { runPsql } from '../support/clients.js';
 import { runCommand } from '../support/exec.js';
+import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { getFreePort } from '../support/free-port.js';
 
 function run(cmd: string, args: string[], env: Record<string, string>): ReturnType<typeof runCommand> {
   return runCommand(cmd, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin', ...env }, timeoutMs: 120_000 });
 }
 
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
-
 const server = inject('iamdbPostgres');
-const testCa = inject('iamdbTestCa');
 const suffix = randomBytes(3).toString('hex');
 const user = `pool_${suffix}`;
+const iamUser = `pooliam_${suffix}`;
 const password = `pw-${randomBytes(8).toString('hex')}`;
 const database = `pooldb_${suffix}`;
+const proxyName = `pool-${suffix}`;
+const aliceKey = newAccessKey();
 
-let native: NativeDataPath;
-let listener: Server;
+let iamdb: TestIamdb;
 let port = 0;
 let caPem = '';
-const audit: AuditEvent[] = [];
-const pools = new Map<string, PostgresPool>();
+/** max_connections is 300 on the test server: 1 % is a pool of three. */
 const MAX_SERVERS = 3;
-
-const instance = {
-  id: 'pooled-target',
-  engine: 'postgres',
-  target: { host: server.host, port: server.port },
-  targetTls: { mode: 'disable' },
-  listen: { host: '127.0.0.1', port: 0 },
-  endpoints: [],
-  tags: {},
-  master: { username: server.user, password: new Secret(server.password) },
-} as unknown as DbInstance;
 
 function admin(): pg.Client {
   return new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { ca: caPem } });
 }
 
 function client(): pg.Client {
-  return new pg.Client({ host: '127.0.0.1', port, user, password, database, ssl: { ca: caPem, servername: 'localhost' } });
+  return new pg.Client({ host: '127.0.0.1', port, user, password, database, ssl: { ca: iamdbCa, servername: 'localhost' } });
+}
+let iamdbCa = '';
+
+/** The pool's counters (one pool here: this proxy, its target, the user, the database). */
+function poolStats(): PoolStats {
+  const pools = [...iamdb.app.proxyPools().entries()].filter(([k]) => k.endsWith(`/${user}/${database}`));
+  expect(pools).toHaveLength(1);
+  return pools[0]![1].snapshot();
 }
 
 /** How many server connections the pool's user has open, as the server sees them. */
@@ -87,68 +74,66 @@ async function serverBackends(): Promise<number> {
 }
 
 beforeAll(async () => {
-  const loaded = nativeDataPath();
-  if (!loaded.path) throw loaded.error;
-  native = loaded.path;
-  native.setScanWords(PG_FILTER_WORDS);
   caPem = await readFile(server.caCertPath, 'utf8');
-  const dir = await mkdtemp(join(tmpdir(), 'iamdb-pool-'));
-  const cert = await issueServerCertificate(testCa, dir, { name: 'proxy' });
-  const clientTls = native.terminator(await readFile(cert.cert, 'utf8'), new Secret(await readFile(cert.key, 'utf8')));
   const master = `host=${server.host} port=${server.port} dbname=postgres user=${server.user} password=${server.password} sslmode=require`;
-  expect((await runPsql(master, `CREATE USER ${user} PASSWORD '${password}'`)).stderr).toBe('');
+  expect((await runPsql(master, `CREATE USER ${user} PASSWORD '${password}'; CREATE USER ${iamUser} PASSWORD '${password}x'`)).stderr).toBe('');
   expect((await runPsql(master, `CREATE DATABASE ${database} OWNER ${user}`)).stderr).toBe('');
-  const sink: AuditSink = { write: (e: AuditEvent) => void audit.push(e) } as AuditSink;
-  const logger = pino({ level: process.env['POOL_LOG'] ?? 'silent' });
-  const deps: PostgresProxyDeps = {
-    endpoint: { proxyName: 'pool-proxy', endpointName: 'pool-proxy', resourceId: 'prx-test', endpoints: [], listen: { host: '127.0.0.1', port: 0 }, tags: {}, requireTls: true },
-    logger,
-    audit: sink,
-    iamLogin: undefined as unknown as IamLogin,
-    clientTls,
-    native,
-    cancelMap: new CancelMap(),
-    loginTimeoutMs: 10_000,
-    userAuth: async (u) => (u === user ? { iamAuth: 'DISABLED', method: 'POSTGRES_SCRAM_SHA_256', password: new Secret(password) } : undefined),
-    pool: (u, db) => {
-      const key = `${u}/${db}`;
-      let p = pools.get(key);
-      if (!p) {
-        p = new PostgresPool({
-          native,
-          instance,
-          user: u,
-          database: db,
-          credentials: async () => ({ username: user, password: new Secret(password) }),
-          maxServers: MAX_SERVERS,
-          borrowTimeoutMs: 20_000,
-          loginTimeoutMs: 10_000,
-          maxMessageBytes: 64 << 20,
-          saltedPasswordCache: new SaltedPasswordCache({ maxEntries: 16 }),
-          logger,
-          timeoutError: fatalBytes('08000', 'Timed-out waiting to acquire database connection.'),
-          lostError: fatalBytes('08006', 'the proxy lost its database connection'),
-        });
-        pools.set(key, p);
-      }
-      return p;
+  iamdb = await startIamdb({
+    api: { listen: 'auto' },
+    iam: {
+      users: [
+        {
+          name: 'alice',
+          accessKeys: [aliceKey],
+          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}` }] } }],
+        },
+      ],
     },
-    // Stand-in for the SCRAM/MD5 password login: the password in clear, over the client's TLS.
-    passwordLogin: async (c: Socket, reader: MessageReader, _u, auth) => {
-      c.write(encodeAuthenticationCleartextPassword());
-      const answer = await reader.next();
-      if (answer.type !== FrontendCode.PasswordMessage) return false;
-      return decodePasswordMessage(new ByteReaderForBody(answer.body)).password.reveal() === auth.password.reveal();
-    },
-  };
-  listener = createServer((sock) => void handlePostgresProxySession(sock, deps));
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  port = (listener.address() as { port: number }).port;
+    instances: [{ id: `pooltarget-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password } }],
+  });
+  iamdbCa = await readFile(iamdb.caPath, 'utf8');
+  const key = iamdb.admin;
+  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
+  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
+  const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
+  const secretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `pool/${user}`, SecretString: JSON.stringify({ username: user, password }) }))).ARN!;
+  const iamSecretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `pool/${iamUser}`, SecretString: JSON.stringify({ username: iamUser, password: `${password}x` }) }))).ARN!;
+  const roleArn = (
+    await iam.send(
+      new IAM.CreateRoleCommand({
+        RoleName: `proxy-${suffix}`,
+        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      }),
+    )
+  ).Role!.Arn!;
+  await iam.send(
+    new IAM.PutRolePolicyCommand({
+      RoleName: `proxy-${suffix}`,
+      PolicyName: 'secrets',
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] }),
+    }),
+  );
+  port = await getFreePort();
+  await rds.send(
+    new RDS.CreateDBProxyCommand({
+      DBProxyName: proxyName,
+      EngineFamily: 'POSTGRESQL',
+      RoleArn: roleArn,
+      VpcSubnetIds: ['subnet-1'],
+      RequireTLS: true,
+      Auth: [
+        { AuthScheme: 'SECRETS', SecretArn: secretArn, IAMAuth: 'DISABLED', ClientPasswordAuthType: 'POSTGRES_SCRAM_SHA_256' },
+        { AuthScheme: 'SECRETS', SecretArn: iamSecretArn, IAMAuth: 'REQUIRED' },
+      ],
+      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${port}` }],
+    }),
+  );
+  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`pooltarget-${suffix}`] }));
+  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 } }));
 });
 
 afterAll(async () => {
-  for (const p of pools.values()) p.close();
-  if (listener) await new Promise<void>((r) => listener.close(() => r()));
+  await iamdb?.stop();
 });
 
 describe('pooled PostgreSQL sessions', () => {
@@ -186,7 +171,7 @@ describe('pooled PostgreSQL sessions', () => {
   });
 
   it('multiplexes named prepared statements without pinning: the same name means each client its own statement', async () => {
-    const before = pools.get(`${user}/${database}`)!.snapshot().pinned;
+    const before = poolStats().pinned;
     const ints = Array.from({ length: 4 }, () => client());
     const texts = Array.from({ length: 4 }, () => client());
     await Promise.all([...ints, ...texts].map((c) => c.connect()));
@@ -204,7 +189,7 @@ describe('pooled PostgreSQL sessions', () => {
         }
       }),
     ]);
-    expect(pools.get(`${user}/${database}`)!.snapshot().pinned).toBe(before);
+    expect(poolStats().pinned).toBe(before);
     await Promise.all([...ints, ...texts].map((c) => c.end()));
   });
 
@@ -246,7 +231,7 @@ describe('pooled PostgreSQL sessions', () => {
     }
     expect(got).toBe(true);
     await b.end();
-    const reasons = audit.flatMap((e) => (e.event === 'db.session.end' ? (e.pinReasons ?? []) : []));
+    const reasons = iamdb.audit.events.flatMap((e) => (e.event === 'db.session.end' ? (e.pinReasons ?? []) : []));
     expect(reasons).toContain('SessionSetting');
   });
 
@@ -312,6 +297,7 @@ describe('pooled PostgreSQL sessions', () => {
 
   it('runs pgbench -M prepared and -M extended through the pool', async () => {
     const env = { PGPASSWORD: password, PGSSLMODE: 'require' };
+    expect((await iamdb.app.proxyPools().values().next().value)?.maxServers).toBe(MAX_SERVERS);
     const init = await run(PGBENCH, ['-i', '-s', '1', '-h', server.host, '-p', String(server.port), '-U', server.user, database], { PGPASSWORD: server.password, PGSSLMODE: 'require' });
     expect(init.code, init.stderr).toBe(0);
     const m = admin();
@@ -326,10 +312,24 @@ describe('pooled PostgreSQL sessions', () => {
         console.log((await d.query('SELECT pid, state, wait_event, left(query, 60) AS q, backend_xid FROM pg_stat_activity WHERE usename = $1', [user])).rows);
         await d.end();
       }
-      expect(r.code, `${mode}: ${r.stderr} ${JSON.stringify(pools.get(`${user}/${database}`)!.snapshot())}`).toBe(0);
+      expect(r.code, `${mode}: ${r.stderr} ${JSON.stringify(poolStats())}`).toBe(0);
       expect(r.stdout).toMatch(/number of transactions actually processed: 320\/320/);
       expect(r.stdout).toMatch(/number of failed transactions: 0/);
     }
     expect(await serverBackends()).toBeLessThanOrEqual(MAX_SERVERS);
+  });
+
+  it('logs in with an IAM token signed for the proxy endpoint, and refuses a wrong password with RDS Proxy\'s text', async () => {
+    const token = presignDbAuthToken({ hostname: '127.0.0.1', port, username: iamUser, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } });
+    const c = new pg.Client({ host: '127.0.0.1', port, user: iamUser, password: token.reveal(), database, ssl: { ca: iamdbCa, servername: 'localhost' } });
+    await c.connect();
+    expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe(iamUser);
+    await c.end();
+    const allowed = iamdb.authEvents().filter((e) => e.dbUser === iamUser && e.decision === 'allow');
+    expect(allowed.at(-1)).toMatchObject({ proxy: proxyName, method: 'iam', principal: `arn:aws:iam::${ACCOUNT}:user/alice` });
+    const wrong = new pg.Client({ host: '127.0.0.1', port, user, password: 'not-it', database, ssl: { ca: iamdbCa, servername: 'localhost' } });
+    await expect(wrong.connect()).rejects.toThrow(`The password that was provided for the role ${user} is wrong.`);
+    const clear = new pg.Client({ host: '127.0.0.1', port, user, password, database, ssl: false });
+    await expect(clear.connect()).rejects.toThrow('This RDS Proxy requires TLS connections.');
   });
 });

@@ -34,7 +34,8 @@ export interface PostgresPoolOptions {
   readonly database: string;
   /** The user's credentials, fetched for each new server connection (so a rotated secret is used at once). */
   readonly credentials: () => Promise<PoolCredentials>;
-  readonly maxServers: number;
+  /** MaxConnectionsPercent: the pool may open this share of the server's max_connections (learned at the first login). */
+  readonly maxConnectionsPercent: number;
   readonly borrowTimeoutMs: number;
   readonly initQuery?: string;
   readonly loginTimeoutMs: number;
@@ -67,15 +68,21 @@ export class PostgresPool {
   #view: ServerView | undefined;
   #lastError: ErrorFields | undefined;
   #closed = false;
+  #serverMax: number | undefined;
+  #percent: number;
+  #borrowTimeoutMs: number;
 
   static #serverIds = 0;
 
   constructor(opts: PostgresPoolOptions) {
     this.#opts = opts;
+    this.#percent = opts.maxConnectionsPercent;
+    this.#borrowTimeoutMs = opts.borrowTimeoutMs;
     this.#neutral = this.settingsFor(new Map()).id;
     const reset = `DISCARD ALL;${opts.initQuery ? ` ${opts.initQuery}` : ''}`;
     this.#control = opts.native.createPool({
-      maxServers: opts.maxServers,
+      // One until the server's max_connections is known (the first login asks).
+      maxServers: 1,
       borrowTimeoutMs: opts.borrowTimeoutMs,
       neutralSettingsId: this.#neutral,
       resetQuery: encodeQuery(reset),
@@ -165,12 +172,17 @@ export class PostgresPool {
       this.#lastError = r.error;
       return r;
     }
+    if (this.#serverMax === undefined) {
+      const max = await runQuery(r.session, 'SHOW max_connections', o.maxMessageBytes);
+      this.#serverMax = Number(max.value ?? '100') || 100;
+      this.#applySize();
+    }
     if (o.initQuery) {
-      const err = await runQuery(r.session, o.initQuery, o.maxMessageBytes);
-      if (err !== undefined) {
+      const { error } = await runQuery(r.session, o.initQuery, o.maxMessageBytes);
+      if (error !== undefined) {
         r.session.socket.destroy();
-        this.#lastError = err;
-        return { ok: false, error: err };
+        this.#lastError = error;
+        return { ok: false, error };
       }
     }
     this.#view ??= { parameters: r.session.parameters };
@@ -222,8 +234,21 @@ export class PostgresPool {
     setTimeout(() => this.#control.failed(), delay).unref();
   }
 
-  configure(maxServers: number, borrowTimeoutMs: number): void {
-    this.#control.configure(maxServers, borrowTimeoutMs);
+  /** New target group settings (ModifyDBProxyTargetGroup). */
+  configure(maxConnectionsPercent: number, borrowTimeoutMs: number): void {
+    if (maxConnectionsPercent === this.#percent && borrowTimeoutMs === this.#borrowTimeoutMs) return;
+    this.#percent = maxConnectionsPercent;
+    this.#borrowTimeoutMs = borrowTimeoutMs;
+    this.#applySize();
+  }
+
+  /** The most server connections this pool opens: MaxConnectionsPercent of max_connections, at least one. */
+  get maxServers(): number {
+    return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#percent) / 100));
+  }
+
+  #applySize(): void {
+    this.#control.configure(this.maxServers, this.#borrowTimeoutMs);
   }
 
   close(): void {
@@ -232,20 +257,30 @@ export class PostgresPool {
   }
 }
 
-/** Runs one simple query on a fresh connection; the server's error, or undefined. */
-async function runQuery(session: UpstreamSession, sql: string, maxMessageBytes: number): Promise<ErrorFields | undefined> {
+/** Runs one simple query on a fresh connection: the server's error, or the first column of the first row. */
+async function runQuery(session: UpstreamSession, sql: string, maxMessageBytes: number): Promise<{ error?: ErrorFields; value?: string }> {
   const reader = new MessageReader(session.socket, maxMessageBytes, 'upstream', Buffer.concat(session.leftover));
   session.socket.resume();
   session.socket.write(encodeQuery(sql));
   let error: ErrorFields | undefined;
+  let value: string | undefined;
   for (;;) {
     const frame = await reader.next();
     if (frame.type === 0x45 /* E */) error = decodeErrorFields(frame.body);
+    if (frame.type === 0x44 /* D */ && value === undefined) value = firstColumn(frame.body);
     if (frame.type === 0x5a /* Z */) break;
   }
-  reader.handOff();
+  // Nothing follows ReadyForQuery on a connection nobody has used yet.
+  (session.leftover as Buffer[]).splice(0, session.leftover.length, ...reader.handOff());
   session.socket.pause();
-  return error;
+  return { ...(error ? { error } : {}), ...(value !== undefined ? { value } : {}) };
+}
+
+/** The first column of a DataRow as text (NULL: undefined). */
+function firstColumn(body: Buffer): string | undefined {
+  if (body.length < 6 || body.readUInt16BE(0) < 1) return undefined;
+  const len = body.readInt32BE(2);
+  return len < 0 ? undefined : body.toString('utf8', 6, 6 + len);
 }
 
 function decodeErrorFields(body: Buffer): ErrorFields {

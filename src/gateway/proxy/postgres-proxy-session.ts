@@ -27,8 +27,7 @@ import {
   encodeReadyForQuery,
   type StartupMessage,
 } from '../../protocol/postgres/index.js';
-import type { HostPort } from '../../rds/index.js';
-import type { Secret } from '../../util/index.js';
+import type { HostPort, ProxyCredentialOutcome } from '../../rds/index.js';
 import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
@@ -36,7 +35,10 @@ import type { NativeDataPath } from '../native-data-path.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
 import { negotiateIfNeeded, readStartup } from '../postgres/startup-phase.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
+import { decideProxyLogin } from './client-login.js';
+import { postgresPasswordLogin, type ScramVerifierCache } from './postgres-password-login.js';
 import type { PostgresPool } from './postgres-pool.js';
+import { postgresWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
 import { PIN_REASONS, classifyPostgres, pinReasonOf, type PinReason } from './session-state.js';
 
 /** What a session needs to know of the proxy endpoint it arrived on. */
@@ -52,11 +54,6 @@ export interface ProxyEndpointView {
   readonly requireTls: boolean;
 }
 
-/** How a database user logs in to the proxy (from the proxy's Auth entry and secret). */
-export type ProxyUserAuth =
-  | { readonly iamAuth: 'REQUIRED' }
-  | { readonly iamAuth: 'DISABLED'; readonly method: 'POSTGRES_SCRAM_SHA_256' | 'POSTGRES_MD5'; readonly password: Secret<string> };
-
 export interface PostgresProxyDeps {
   readonly endpoint: ProxyEndpointView;
   readonly logger: Logger;
@@ -66,19 +63,14 @@ export interface PostgresProxyDeps {
   readonly native: NativeDataPath;
   readonly cancelMap: CancelMap;
   readonly loginTimeoutMs: number;
-  /** The user's Auth entry, or undefined when the proxy has no secret for it. */
-  userAuth(user: string): Promise<ProxyUserAuth | undefined>;
+  /** SCRAM verifiers by secret version. */
+  readonly verifiers: ScramVerifierCache;
+  /** The user's secret, read with the proxy's role (undefined: no Auth entry names the user). */
+  credentialFor(user: string): Promise<ProxyCredentialOutcome | undefined>;
   /** The pool for (the proxy's target, user, database). */
   pool(user: string, database: string): PostgresPool;
-  /** A password login (IAMAuth=DISABLED): true when the client proved it knows the password. */
-  passwordLogin(client: Socket, reader: import('../postgres/messages.js').MessageReader, user: string, auth: Extract<ProxyUserAuth, { iamAuth: 'DISABLED' }>): Promise<boolean>;
   /** A client was pinned (metrics); the reason also ends up in its session-end record. */
   onPinned?(reason: PinReason): void;
-}
-
-/** RDS Proxy's FATAL for a refused login (its texts, REFERENCE.md 4.7). */
-function refusal(code: string, message: string): Buffer {
-  return encodeErrorResponse({ severity: 'FATAL', code, message });
 }
 
 /** The parameters a client is told at login: the server's, with the client's own settings on top. */
@@ -89,13 +81,13 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   timezone: 'TimeZone',
 };
 
+function refuse(failure: ProxyWireFailure, reason?: string, detail?: string, extra: Record<string, unknown> = {}): LoginFailed {
+  return new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), postgresWireError(failure), detail, extra);
+}
+
 function startupChecks(startup: StartupMessage): void {
-  if (startup.protocolVersion.major !== 3) {
-    throw new LoginFailed('UnsupportedProtocol', refusal(SqlState.FEATURE_NOT_SUPPORTED, 'Feature not supported: RDS Proxy supports only version 3.0 of the PostgreSQL messaging protocol.'));
-  }
-  if (startup.params.has('replication')) {
-    throw new LoginFailed('ProtocolViolation', refusal(SqlState.FEATURE_NOT_SUPPORTED, "Feature not supported: RDS Proxy currently doesn't support streaming replication mode."));
-  }
+  if (startup.protocolVersion.major !== 3) throw refuse({ kind: 'UnsupportedProtocolVersion' });
+  if (startup.params.has('replication')) throw refuse({ kind: 'ReplicationUnsupported' });
 }
 
 /** Handles one client connection on a PostgreSQL proxy endpoint. */
@@ -134,19 +126,11 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     negotiateIfNeeded(client, startup, opened.unsupportedOptions);
     const user = startup.user;
 
-    if (!session.tls && ep.requireTls) throw new LoginFailed('TlsRequired', refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, 'This RDS Proxy requires TLS connections.'));
-    const auth = await deps.userAuth(user);
-    if (auth === undefined) {
-      throw new LoginFailed(
-        'NoProxyCredentials',
-        refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `This RDS proxy has no credentials for the role ${user}. Check the credentials for this role and try again.`),
-        `proxy ${ep.proxyName} has no secret (Auth entry) whose username is ${user}`,
-      );
-    }
+    const decision = decideProxyLogin({ engine: 'postgres', tls: session.tls, requireTls: ep.requireTls, user, credential: await deps.credentialFor(user) });
+    if (decision.kind === 'refuse') throw refuse(decision.failure, decision.reason, decision.detail);
     let who: Record<string, unknown> = {};
-    if (auth.iamAuth === 'REQUIRED') {
+    if (decision.kind === 'iam') {
       session.method = 'iam';
-      if (!session.tls) throw new LoginFailed('TlsRequired', refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, 'IAM authentication is allowed only with SSL connections.'));
       client.write(encodeAuthenticationCleartextPassword());
       const answer = await opened.reader.next();
       if (answer.type !== FrontendCode.PasswordMessage) {
@@ -157,19 +141,18 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
       const token = decodePasswordMessage(new ByteReaderForBody(answer.body)).password;
       const outcome = await deps.iamLogin.authenticate({ instance: ep, token, dbUser: user, sourceIp: session.sourceIp });
       who = identityFields(outcome);
-      if (!outcome.ok) {
-        throw new LoginFailed(
-          asAuditReason(outcome.reason, 'InternalError'),
-          refusal(SqlState.INVALID_AUTHORIZATION_SPECIFICATION, `IAM authentication failed for user ${user}. Check the IAM token for this user and try again.`),
-          outcome.detail,
-          who,
-        );
-      }
+      if (!outcome.ok) throw refuse({ kind: 'IamAuthFailed', user }, outcome.reason, outcome.detail, who);
     } else {
       session.method = 'password';
-      if (!(await deps.passwordLogin(client, opened.reader, user, auth))) {
-        throw new LoginFailed('ProxyPasswordWrong', refusal(SqlState.INVALID_PASSWORD, `The password that was provided for the role ${user} is wrong.`));
-      }
+      const c = decision.credential;
+      const proved = await postgresPasswordLogin(client, opened.reader, {
+        user,
+        method: decision.method === 'MD5' ? 'MD5' : 'SCRAM-SHA-256',
+        password: c.password,
+        verifierKey: `${c.secretArn}#${c.versionId}`,
+        verifiers: deps.verifiers,
+      });
+      if (!proved) throw refuse({ kind: 'WrongPassword', user });
     }
     context.authenticated?.();
 
@@ -177,7 +160,8 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     const pool = deps.pool(user, startup.database);
     const ready = await pool.ready().catch((err: unknown) => ({ ok: false as const, error: { severity: 'FATAL', code: SqlState.CONNECTION_FAILURE, message: isIamdbError(err) ? err.message : String(err) } }));
     if (!ready.ok) {
-      throw new LoginFailed('UpstreamRefused', refusal(ready.error.code, `Request returned an error: ${ready.error.message}`), `${ready.error.code}: ${ready.error.message}`, who);
+      const e = ready.error;
+      throw refuse({ kind: 'DatabaseError', sqlState: e.code, message: e.message.replace(/\.$/, '') }, 'UpstreamRefused', `${e.code}: ${e.message}`, who);
     }
     const settings = pool.settingsFor(opened.params);
     const pins: PinReason[] = [];
@@ -195,9 +179,9 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: 'I' }));
     clearTimeout(timer);
-    session.auth('allow', auth.iamAuth === 'REQUIRED' ? 'Allowed' : 'PasswordLogin', who);
+    if (!tls?.attachToPool) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path and TLS');
+    session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
 
-    if (!tls?.attachToPool) throw new LoginFailed('InternalError', refusal(SqlState.CONNECTION_FAILURE, 'Unknown error.'), 'proxy endpoints need the native data path');
     const stats = await tls.attachToPool(
       pool.control,
       {
@@ -224,7 +208,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
       session.refuse(client, err);
     } else if (isIamdbError(err)) {
       if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
-      if (err.kind === 'ProtocolViolation' && !client.destroyed && startup) client.end(refusal(SqlState.PROTOCOL_VIOLATION, 'invalid message from client'));
+      if (err.kind === 'ProtocolViolation' && !client.destroyed && startup) client.end(encodeErrorResponse({ severity: 'FATAL', code: SqlState.PROTOCOL_VIOLATION, message: 'invalid message from client' }));
       else client.destroy();
     } else {
       deps.logger.error({ err, proxy: ep.proxyName }, 'unexpected error in a PostgreSQL proxy session');
