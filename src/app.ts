@@ -359,6 +359,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const proxyCredentials = new ProxyCredentials({ iam, keyring, secrets, clock });
   const proxyTokenNames = (e: ProxyEndpoint): HostPort[] => endpointsFor({ listen: e.listen, aliases: config.proxyEndpoints.aliases });
   const proxyService = new ProxyService({
+    proxies,
     where,
     instances,
     credentials: proxyCredentials,

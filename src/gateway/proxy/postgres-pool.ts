@@ -1,6 +1,8 @@
 /**
- * One pool of PostgreSQL server connections for a proxy: a target instance,
- * a database user and a database. The native side (native/pg_pool.c) lends
+ * One pool of PostgreSQL server connections for a proxy: its endpoint's
+ * targets, a database user and a database. Which instance a new server
+ * connection goes to is asked at each login (`target()`): after a failover
+ * new connections go to the new writer while clients stay attached. The native side (native/pg_pool.c) lends
  * the connections to clients one transaction at a time; this class makes
  * them: it logs each one in with the user's credentials (the proxy's secret),
  * runs the target group's InitQuery, and hands it over. It also interns each
@@ -29,7 +31,8 @@ export interface PoolCredentials {
 
 export interface PostgresPoolOptions {
   readonly native: NativeDataPath;
-  readonly instance: DbInstance;
+  /** The instance new server connections log in to (asked at each login); undefined: none available now. */
+  target(): DbInstance | undefined;
   readonly user: string;
   readonly database: string;
   /** The user's credentials, fetched for each new server connection (so a rotated secret is used at once). */
@@ -63,7 +66,8 @@ export class PostgresPool {
   readonly #control: NativePoolControl;
   readonly #settings = new Map<string, number>();
   readonly #neutral: number;
-  readonly #keys = new Map<number, { processId: number; secretKey: Buffer }>();
+  /** Each server connection's cancel key and where it is. */
+  readonly #keys = new Map<number, { processId: number; secretKey: Buffer; instance: DbInstance }>();
   #failures = 0;
   #view: ServerView | undefined;
   #lastError: ErrorFields | undefined;
@@ -147,17 +151,19 @@ export class PostgresPool {
     if (this.#view !== undefined) return { ok: true };
     const r = await this.#login();
     if (!r.ok) return r;
-    this.#add(r.session);
+    this.#add(r.session, r.instance);
     return { ok: true };
   }
 
-  async #login(): Promise<{ ok: true; session: UpstreamSession } | { ok: false; error: ErrorFields }> {
+  async #login(): Promise<{ ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields }> {
     const o = this.#opts;
+    const target = o.target();
+    if (target === undefined) return { ok: false, error: { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' } };
     const creds = await o.credentials();
     // The pooled relay speaks plain TCP to the server for now: TLS to the server stays with instance endpoints.
-    const instance: DbInstance = o.instance.targetTls.mode === 'prefer' ? { ...o.instance, targetTls: { ...o.instance.targetTls, mode: 'disable' } } : o.instance;
+    const instance: DbInstance = target.targetTls.mode === 'prefer' ? { ...target, targetTls: { ...target.targetTls, mode: 'disable' } } : target;
     if (instance.targetTls.mode !== 'disable') {
-      return { ok: false, error: { severity: 'FATAL', code: '08001', message: `proxy targets need targetTls prefer or disable for now (${o.instance.id} has ${o.instance.targetTls.mode})` } };
+      return { ok: false, error: { severity: 'FATAL', code: '08001', message: `proxy targets need targetTls prefer or disable for now (${target.id} has ${target.targetTls.mode})` } };
     }
     const link = await openUpstream(instance, o.loginTimeoutMs);
     const r = await loginUpstream(instance, link, {
@@ -187,12 +193,12 @@ export class PostgresPool {
     }
     this.#view ??= { parameters: r.session.parameters };
     this.#lastError = undefined;
-    return r;
+    return { ...r, instance: target };
   }
 
-  #add(session: UpstreamSession): void {
+  #add(session: UpstreamSession, instance: DbInstance): void {
     const id = ++PostgresPool.#serverIds;
-    this.#keys.set(id, session.backendKey);
+    this.#keys.set(id, { ...session.backendKey, instance });
     this.#control.add(id, session.socket, this.#neutral);
   }
 
@@ -208,7 +214,7 @@ export class PostgresPool {
     if (serverId === 0) return;
     try {
       const key = this.#keys.get(serverId);
-      if (key !== undefined) await sendUpstreamCancel(this.#opts.instance, key);
+      if (key !== undefined) await sendUpstreamCancel(key.instance, key);
     } finally {
       native.cancelDone(serverId);
     }
@@ -221,12 +227,12 @@ export class PostgresPool {
       const r = await this.#login();
       if (r.ok) {
         this.#failures = 0;
-        this.#add(r.session);
+        this.#add(r.session, r.instance);
         return;
       }
-      this.#opts.logger.warn({ instance: this.#opts.instance.id, user: this.#opts.user, code: r.error.code }, 'proxy could not log in a server connection');
+      this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code }, 'proxy could not log in a server connection');
     } catch (err) {
-      this.#opts.logger.warn({ instance: this.#opts.instance.id, err: String(err) }, 'proxy could not reach the server');
+      this.#opts.logger.warn({ err: String(err) }, 'proxy could not reach the server');
     }
     // Pace retries: the native side asks again while clients wait.
     this.#failures++;

@@ -36,6 +36,7 @@ import type { CancelMap } from '../postgres/cancel-map.js';
 import { negotiateIfNeeded, readStartup } from '../postgres/startup-phase.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { decideProxyLogin } from './client-login.js';
+import type { ProxyConnectionEvents } from './connection-events.js';
 import { postgresPasswordLogin, type ScramVerifierCache } from './postgres-password-login.js';
 import type { PostgresPool } from './postgres-pool.js';
 import { postgresWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
@@ -69,8 +70,8 @@ export interface PostgresProxyDeps {
   credentialFor(user: string): Promise<ProxyCredentialOutcome | undefined>;
   /** The pool for (the proxy's target, user, database). */
   pool(user: string, database: string): PostgresPool;
-  /** A client was pinned (metrics); the reason also ends up in its session-end record. */
-  onPinned?(reason: PinReason): void;
+  /** Metrics of this endpoint's client connections (pins too; the reason also ends up in the session-end record). */
+  readonly events: ProxyConnectionEvents;
 }
 
 /** The parameters a client is told at login: the server's, with the client's own settings on top. */
@@ -80,6 +81,9 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   datestyle: 'DateStyle',
   timezone: 'TimeZone',
 };
+
+/** Refusals that count as ClientConnectionsSetupFailedAuth. */
+const AUTH_FAILURES: ReadonlySet<string> = new Set(['NoProxyCredentials', 'ProxyPasswordWrong', 'NotAuthorized', 'ExplicitDeny', 'InvalidToken', 'ExpiredToken', 'FutureToken', 'WrongEndpoint', 'WrongRegion', 'WrongService', 'DBUserMismatch', 'SignatureMismatch', 'UnknownAccessKey', 'InactiveAccessKey', 'InvalidSessionToken', 'ExpiredSessionCredentials', 'UnknownPrincipal']);
 
 function refuse(failure: ProxyWireFailure, reason?: string, detail?: string, extra: Record<string, unknown> = {}): LoginFailed {
   return new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), postgresWireError(failure), detail, extra);
@@ -93,6 +97,9 @@ function startupChecks(startup: StartupMessage): void {
 /** Handles one client connection on a PostgreSQL proxy endpoint. */
 export async function handlePostgresProxySession(raw: Socket, deps: PostgresProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
   const ep = deps.endpoint;
+  const events = deps.events;
+  events.received();
+  let setUp = false;
   const session = new SessionAudit(deps.audit, 'postgres', { id: ep.proxyName, listen: ep.listen, proxy: { endpointName: ep.endpointName } }, raw);
   let client: Socket = raw;
   let tls: ClientTlsSession | undefined;
@@ -111,6 +118,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
         tls = t;
         client = t.socket;
         session.tls = true;
+        events.tls();
       },
     });
     if (opened.kind === 'cancel') {
@@ -181,6 +189,8 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     clearTimeout(timer);
     if (!tls?.attachToPool) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path and TLS');
     session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
+    events.setupSucceeded();
+    setUp = true;
 
     const stats = await tls.attachToPool(
       pool.control,
@@ -194,17 +204,20 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
         pinned: (code) => {
           const reason = pinReasonOf(code) ?? 'Unreadable';
           pins.push(reason);
-          deps.onPinned?.(reason);
+          events.pinned(reason);
           deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: PIN_REASONS[reason].text }, 'client session pinned to its database connection until it ends');
         },
       },
       { toClient: [Buffer.concat(out)], toServer: opened.reader.handOff() },
     );
     cancel.release();
+    events.closed();
     session.end(stats, pins.length ? { pinReasons: pins } : {});
   } catch (err) {
     clearTimeout(timer);
+    if (setUp) events.closed();
     if (err instanceof LoginFailed) {
+      if (AUTH_FAILURES.has(err.reason)) events.setupFailedAuth();
       session.refuse(client, err);
     } else if (isIamdbError(err)) {
       if (startup && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });

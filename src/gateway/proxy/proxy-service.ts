@@ -24,10 +24,13 @@ import { answerGenericFailure } from './generic-failure.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
 import { PostgresPool } from './postgres-pool.js';
 import { handlePostgresProxySession } from './postgres-proxy-session.js';
-import { PG_FILTER_WORDS, type PinReason } from './session-state.js';
+import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
+import { PG_FILTER_WORDS } from './session-state.js';
 import { postgresWireError } from './wire-errors.js';
 
 export interface ProxyServiceDeps {
+  /** The proxies as they are now (a pool asks at each server login). */
+  readonly proxies: { get(name: string): DbProxy | undefined };
   readonly where: { readonly partition: string; readonly region: string; readonly account: string };
   readonly instances: { get(id: string): DbInstance | undefined };
   readonly credentials: Pick<ProxyCredentials, 'forUser'>;
@@ -44,7 +47,8 @@ export interface ProxyServiceDeps {
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly saltedPasswordCache: SaltedPasswordCache;
-  onPinned?(proxy: DbProxy, reason: PinReason): void;
+  /** Metrics of an endpoint's client connections (default: none). */
+  events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
 }
 
 /** What credential reads need of a proxy snapshot. */
@@ -65,6 +69,9 @@ export class ProxyService {
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
   readonly #pools = new Map<string, PostgresPool>();
   readonly #verifiers = new ScramVerifierCache();
+  get #proxies(): ProxyServiceDeps['proxies'] {
+    return this.#deps.proxies;
+  }
 
   constructor(deps: ProxyServiceDeps) {
     this.#deps = deps;
@@ -75,9 +82,7 @@ export class ProxyService {
   readonly handle = async (socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> => {
     const native = this.#deps.native;
     if (proxy.engineFamily !== 'POSTGRESQL' || native === undefined) return answerGenericFailure(socket, proxy.engineFamily);
-    const target = proxy.targetGroup.targets[0];
-    const instance = target ? this.#deps.instances.get(target.instanceId) : undefined;
-    if (instance === undefined) {
+    if (this.#writerOf(proxy) === undefined) {
       // No target registered: RDS Proxy has nothing to log in to.
       socket.end(postgresWireError({ kind: 'UnknownError' }));
       return;
@@ -105,8 +110,8 @@ export class ProxyService {
         loginTimeoutMs: d.loginTimeoutMs,
         verifiers: this.#verifiers,
         credentialFor: (user) => this.#credentialFor(proxy, user),
-        pool: (user, database) => this.#pool(proxy, instance, user, database),
-        onPinned: (reason) => d.onPinned?.(proxy, reason),
+        pool: (user, database) => this.#pool(proxy, endpoint, user, database),
+        events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
       },
       context,
     );
@@ -127,14 +132,30 @@ export class ProxyService {
     return t;
   }
 
-  #pool(proxy: DbProxy, instance: DbInstance, user: string, database: string): PostgresPool {
-    const key = `${proxy.resourceId}/${instance.id}/${user}/${database}`;
+  /**
+   * The instance an endpoint's new server connections go to: the target
+   * group's writer (READ_WRITE). The one place that picks a target, so that
+   * failover and reader endpoints change only this.
+   */
+  #writerOf(proxy: DbProxy): DbInstance | undefined {
+    const t = proxy.targetGroup.targets.find((x) => x.role === 'READ_WRITE') ?? proxy.targetGroup.targets[0];
+    return t ? this.#deps.instances.get(t.instanceId) : undefined;
+  }
+
+  /** Pools are per endpoint role, not per instance: clients stay attached when the target behind them changes. */
+  #pool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): PostgresPool {
+    const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
+    const name = proxy.name;
     const cp = proxy.targetGroup.connectionPool;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = new PostgresPool({
         native: this.#deps.native!,
-        instance,
+        // The proxy as it is now: a target registered or deregistered since counts at the next login.
+        target: () => {
+          const now = this.#proxies.get(name) ?? proxy;
+          return this.#writerOf(now);
+        },
         user,
         database,
         credentials: async () => {
@@ -148,7 +169,7 @@ export class ProxyService {
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
         saltedPasswordCache: this.#deps.saltedPasswordCache,
-        logger: this.#deps.logger.child({ proxy: proxy.name, target: instance.id }),
+        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
         timeoutError: postgresWireError({ kind: 'BorrowTimeout' }),
         lostError: postgresWireError({ kind: 'UnknownError' }),
       });

@@ -1,0 +1,32 @@
+/**
+ * What a proxy session reports as it goes, for metrics (RDS Proxy's
+ * ClientConnections* family) and the process log. The pools' own counters
+ * (borrowed, in transaction, pinned, queries, borrow latency) are read from
+ * the native side (PostgresPool.snapshot); these are the client side.
+ */
+import type { PinReason } from './session-state.js';
+
+export interface ProxyConnectionEvents {
+  /** A connection arrived (ClientConnectionsReceived). */
+  received(): void;
+  /** It set up TLS (ClientConnectionsTLS; the rest count as ClientConnectionsNoTLS). */
+  tls(): void;
+  /** Its login succeeded (ClientConnectionsSetupSucceeded; open: ClientConnections). */
+  setupSucceeded(): void;
+  /** Its login failed on authentication (ClientConnectionsSetupFailedAuth). */
+  setupFailedAuth(): void;
+  /** A logged-in client left (ClientConnectionsClosed). */
+  closed(): void;
+  /** It was pinned to its server connection. */
+  pinned(reason: PinReason): void;
+}
+
+/** For sessions nobody counts. */
+export const NO_CONNECTION_EVENTS: ProxyConnectionEvents = Object.freeze({
+  received: () => undefined,
+  tls: () => undefined,
+  setupSucceeded: () => undefined,
+  setupFailedAuth: () => undefined,
+  closed: () => undefined,
+  pinned: () => undefined,
+});
