@@ -93,7 +93,8 @@ struct pg_pool {
   uint64_t neutral_settings;
   dbuf reset_msg;   /* a Query: DISCARD ALL and the InitQuery */
   dbuf timeout_err; /* ErrorResponse bytes JS rendered */
-  dbuf lost_err;
+  dbuf lost_err;    /* FATAL: a client whose open transaction died with its server */
+  dbuf failed_err;  /* ERROR: a client whose statement in flight died with its server (it stays) */
   double *stats; /* JS's Float64Array (kept alive by JS until the pool is freed) */
   int closing;
   int holds;     /* frames walking the pool's lists: it is not freed under them */
@@ -146,6 +147,7 @@ struct pg_client {
   int pinned;  /* reason code; 0 = not pinned */
   int verdict; /* 0 none, 1 asked, 2 answered for the message at the head */
   int closing; /* send what is queued, then end */
+  int discarding; /* its extended series failed with its server: drop messages up to the Sync, as a server would */
   uint64_t settings_id;
   dbuf settings; /* a Query message setting the client's startup settings */
   bmap names;
@@ -274,7 +276,46 @@ static void idle_remove(pg_server *sv) {
   stat_add(sv->pool, ST_IDLE, -1);
 }
 
-/* Ends a server connection: JS hears why, its client (if any) loses its transaction. */
+static int local_reply(pg_client *c, const uint8_t *m, size_t n, size_t consume);
+
+/*
+ * A client's server died under it (a failover, a server restart). Outside a
+ * transaction block, only what was in flight fails: each pipeline segment
+ * it was waiting on gets the pool's ERROR and its ReadyForQuery (idle), a
+ * segment still open drops the client's messages up to its Sync, and the
+ * client goes on with its next statement on another server connection. In
+ * a transaction block the transaction is gone and the client cannot be told
+ * so in-band: it gets the FATAL and is disconnected.
+ */
+static void lose_in_flight(pg_client *c, pg_server *sv) {
+  if (sv->tx != 'I' || sv->copy || (c->stream_left > 0 && !c->stream_drop)) {
+    client_fail(c, &sv->pool->lost_err);
+    return;
+  }
+  static const uint8_t ready_idle[] = {'Z', 0, 0, 0, 5, 'I'};
+  const dbuf *err = &sv->pool->failed_err;
+  int open = 0; /* a segment with requests whose error has been sent */
+  for (size_t i = 0; i < sv->qlen; i++) {
+    const rq *e = &sv->q[(sv->qhead + i) % sv->qcap];
+    if (e->action != RA_FORWARD) continue; /* the pooler's own, and replies it would have made up */
+    if (!open && dbuf_append(&c->s->to_cli, err->data + err->off, err->len) < 0) return client_fail(c, NULL);
+    open = 1;
+    if (e->kind == RQ_SYNC || e->kind == RQ_QUERY || e->kind == RQ_FUNC) {
+      if (dbuf_append(&c->s->to_cli, ready_idle, sizeof ready_idle) < 0) return client_fail(c, NULL);
+      open = 0;
+    }
+  }
+  sv->qlen = 0;
+  c->discarding = open;
+  session *s = c->s;
+  if (!s->in_pump) {
+    ref(s);
+    client_pump(s);
+    unref(s);
+  }
+}
+
+/* Ends a server connection: JS hears why, its client (if any) loses what it had in flight. */
 static void server_close(pg_server *sv, const char *why) {
   if (sv->closed) return;
   sv->closed = 1;
@@ -290,7 +331,7 @@ static void server_close(pg_server *sv, const char *why) {
   if (c != NULL) {
     c->server = NULL;
     stat_add(p, ST_BORROWED, -1);
-    client_fail(c, &p->lost_err);
+    lose_in_flight(c, sv);
   }
   if (sv->poll_on) {
     sv->poll_on = 0;
@@ -503,13 +544,24 @@ static int frame_server(pg_server *sv) {
       if (len != 5) return -1;
       break;
     }
+    /*
+     * A FATAL from the server (terminated, shutting down) ends its connection: the client is told by
+     * lose_in_flight() instead, so that outside a transaction it can stay. That needs the severity,
+     * the first field of the message.
+     */
+    int server_fatal = 0;
+    if (b[0] == 'E' && sv->client != NULL) {
+      size_t want = 1 + (size_t)len < 12 ? 1 + (size_t)len : 12;
+      if (sv->in.len < want) break;
+      server_fatal = len >= 11 && (memcmp(b + 5, "SFATAL", 7) == 0 || memcmp(b + 5, "SPANIC", 7) == 0);
+    }
     memcpy(sv->hdr, b, b[0] == 'Z' ? 6 : 5);
     TRACE("%llu server %u msg %c client %u qlen %zu head %d/%d\n", (unsigned long long)now_ms(), sv->id, b[0], sv->client ? sv->client->s->id : 0, sv->qlen, sv->qlen ? rq_head(sv)->kind : -1, sv->qlen ? rq_head(sv)->action : -1);
     int forward = 0;
     if (route_server_message(sv, b[0], &forward) < 0) return -1;
     if (sv->closed) return 0;
     c = sv->client; /* client_fail() may have let go of it */
-    if (c == NULL) forward = 0;
+    if (c == NULL || server_fatal) forward = 0;
     size_t whole = 1 + (size_t)len;
     size_t now = sv->in.len < whole ? sv->in.len : whole;
     if (forward && dbuf_append(&c->s->to_cli, b, now) < 0) return -1;
@@ -613,6 +665,7 @@ static void pool_maybe_free(pg_pool *p) {
   dbuf_free(&p->reset_msg);
   dbuf_free(&p->timeout_err);
   dbuf_free(&p->lost_err);
+  dbuf_free(&p->failed_err);
   event *ev = calloc(1, sizeof(event));
   if (ev != NULL) {
     ev->kind = EV_POOL_CLOSED;
@@ -1088,6 +1141,17 @@ static int frame_one(pg_client *c) {
   int w;
 
   if (type == 'X') return FC_TERMINATE;
+  if (c->discarding) {
+    /* The rest of a series whose server died: dropped up to its Sync, which says idle. */
+    static const uint8_t ready_idle[] = {'Z', 0, 0, 0, 5, 'I'};
+    if (type != 'S') {
+      stream(c, total, 1);
+      return FC_PROGRESS;
+    }
+    c->discarding = 0;
+    if (in->len < total) return FC_WAIT;
+    return local_reply(c, ready_idle, sizeof ready_idle, total);
+  }
   if (type == 'd' || type == 'c' || type == 'f') {
     /* Copy data for a COPY the server already ended (after an error) is dropped, as the server would. */
     stream(c, total, c->server == NULL || !c->server->copy);
@@ -1670,6 +1734,7 @@ static void pool_free_unclaimed(void *ptr) {
   dbuf_free(&p->reset_msg);
   dbuf_free(&p->timeout_err);
   dbuf_free(&p->lost_err);
+  dbuf_free(&p->failed_err);
   free(p);
 }
 
@@ -1740,10 +1805,10 @@ static cmd *new_cmd(napi_env env, cmd_kind kind, uint32_t id) {
   return c;
 }
 
-/* poolCreate(id, maxServers, borrowTimeoutMs, neutralSettingsId, resetQuery, timeoutError, lostError, stats: Float64Array) */
+/* poolCreate(id, maxServers, borrowTimeoutMs, neutralSettingsId, resetQuery, timeoutError, lostError, failedError, stats: Float64Array) */
 static napi_value js_pool_create(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, max;
   double timeout, neutral;
@@ -1754,11 +1819,12 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
   napi_typedarray_type type;
   size_t len;
   void *stats;
-  CHECK(napi_get_typedarray_info(env, argv[7], &type, &len, &stats, NULL, NULL));
+  CHECK(napi_get_typedarray_info(env, argv[8], &type, &len, &stats, NULL, NULL));
   if (type != napi_float64_array || len < ST_COUNT) return throw_msg(env, "poolCreate expects a Float64Array of stats");
   pg_pool *p = calloc(1, sizeof(pg_pool));
   if (p == NULL) return throw_msg(env, "out of memory");
-  if (buffer_copy(env, argv[4], &p->reset_msg) < 0 || buffer_copy(env, argv[5], &p->timeout_err) < 0 || buffer_copy(env, argv[6], &p->lost_err) < 0) {
+  if (buffer_copy(env, argv[4], &p->reset_msg) < 0 || buffer_copy(env, argv[5], &p->timeout_err) < 0 || buffer_copy(env, argv[6], &p->lost_err) < 0 ||
+      buffer_copy(env, argv[7], &p->failed_err) < 0) {
     pool_free_unclaimed(p);
     return throw_msg(env, "poolCreate expects Buffers");
   }

@@ -33,7 +33,7 @@ interface Binding {
   // The pooled relay (native/pg_pool.c).
   scanWords(words: ReadonlyArray<readonly [string, number]>): void;
   scan(text: Buffer, mysql: boolean): number;
-  poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, stats: Float64Array): void;
+  poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array): void;
   poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
@@ -197,14 +197,17 @@ export class NativeDataPath {
     neutralSettingsId: number;
     resetQuery: Buffer;
     timeoutError: Buffer;
+    /** FATAL for a client whose open transaction died with its server. */
     lostError: Buffer;
+    /** ERROR for a client whose statement in flight died with its server (outside a transaction block; it stays connected). */
+    failedError: Buffer;
     stats: Float64Array;
     events: NativePoolEvents;
   }): NativePoolControl {
     const id = ++this.#nextPool;
     this.#pools.set(id, args.events);
     const b = this.#binding;
-    b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.stats);
+    b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats);
     return {
       id,
       configure: (maxServers, borrowTimeoutMs) => b.poolConfigure(id, maxServers, borrowTimeoutMs),

@@ -332,4 +332,37 @@ describe('pooled PostgreSQL sessions', () => {
     const clear = new pg.Client({ host: '127.0.0.1', port, user, password, database, ssl: false });
     await expect(clear.connect()).rejects.toThrow('This RDS Proxy requires TLS connections.');
   });
+
+  it('fails only the statement in flight when its server connection dies, and keeps the client; inside a transaction the client is told and let go', async () => {
+    const killBackendRunning = async (sql: string): Promise<void> => {
+      const m = admin();
+      await m.connect();
+      try {
+        for (let i = 0; i < 200; i++) {
+          const r = await m.query("SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE usename = $1 AND query = $2 AND state = 'active'", [user, sql]);
+          if (r.rows.length > 0) return;
+        }
+        throw new Error(`never saw ${sql} running`);
+      } finally {
+        await m.end();
+      }
+    };
+    const a = client();
+    await a.connect();
+    const running = a.query('SELECT pg_sleep(20)').then(() => 'finished', (err: Error) => err.message);
+    await killBackendRunning('SELECT pg_sleep(20)');
+    expect(await running).toMatch(/connection to the database was lost before the statement completed/);
+    expect((await a.query('SELECT 7 AS v')).rows[0].v).toBe(7);
+    expect((await a.query({ name: 'after', text: 'SELECT $1::int AS v', values: [8] })).rows[0].v).toBe(8);
+    await a.end();
+
+    const b = client();
+    b.on('error', () => undefined);
+    await b.connect();
+    await b.query('BEGIN');
+    const inTx = b.query('SELECT pg_sleep(19)').then(() => 'finished', (err: Error) => err.message);
+    await killBackendRunning('SELECT pg_sleep(19)');
+    expect(await inTx).toMatch(/lost inside a transaction; the transaction did not commit/);
+    await expect(b.query('SELECT 1')).rejects.toThrow();
+  });
 });

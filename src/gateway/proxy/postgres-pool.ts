@@ -47,7 +47,10 @@ export interface PostgresPoolOptions {
   readonly logger: Logger;
   /** Rendered by the caller: what a client waiting too long, or losing its server, receives. */
   readonly timeoutError: Buffer;
+  /** FATAL: the client's open transaction died with its server. */
   readonly lostError: Buffer;
+  /** ERROR: the statement in flight died with its server; the client stays. */
+  readonly failedError: Buffer;
 }
 
 /** A SQL string literal. Startup values never hold NUL (the protocol cannot carry it). */
@@ -92,6 +95,7 @@ export class PostgresPool {
       resetQuery: encodeQuery(reset),
       timeoutError: opts.timeoutError,
       lostError: opts.lostError,
+      failedError: opts.failedError,
       stats: this.stats,
       events: {
         need: () => void this.#open(),

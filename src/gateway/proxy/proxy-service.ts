@@ -12,7 +12,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
-import type { SaltedPasswordCache } from '../../protocol/postgres/index.js';
+import { SqlState, encodeErrorResponse, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import type { DbInstance, DbProxy, HostPort, ProxyAuthInput, ProxyCredentialOutcome, ProxyCredentials, ProxyEndpoint } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import type { ClientTlsTerminator } from '../client-tls.js';
@@ -171,7 +171,13 @@ export class ProxyService {
         saltedPasswordCache: this.#deps.saltedPasswordCache,
         logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
         timeoutError: postgresWireError({ kind: 'BorrowTimeout' }),
-        lostError: postgresWireError({ kind: 'UnknownError' }),
+        lostError: postgresWireError({ kind: 'DatabaseError', sqlState: SqlState.CONNECTION_FAILURE, message: 'the connection to the database was lost inside a transaction; the transaction did not commit' }),
+        failedError: encodeErrorResponse({
+          severity: 'ERROR',
+          code: SqlState.CONNECTION_FAILURE,
+          message: 'Request returned an error: the connection to the database was lost before the statement completed.',
+          hint: 'The statement may be run again; the proxy keeps this connection.',
+        }),
       });
       this.#pools.set(key, pool);
     } else {
