@@ -1552,12 +1552,15 @@ static void pool_cmd_add(cmd *c) {
   pg_pool *p = find_pool(c->id);
   int fd = c->fd;
   c->fd = -1;
-  if (p != NULL && p->opening > 0) {
-    p->opening--;
+  int over = 0;
+  if (p != NULL && c->nbytes2 == 1 && p->opening > 0) {
+    p->opening--; /* the login the pool asked for (EV_POOL_NEED) */
   } else if (p != NULL) {
+    /* Not asked for (JS's first login): welcome only while the pool has room. */
+    over = p->count >= p->max_servers;
     p->count++;
   }
-  pg_server *sv = p != NULL && !p->closing ? calloc(1, sizeof(pg_server)) : NULL;
+  pg_server *sv = p != NULL && !p->closing && !over ? calloc(1, sizeof(pg_server)) : NULL;
   if (sv == NULL) {
     if (p != NULL) p->count--;
     close(fd);
@@ -1566,7 +1569,7 @@ static void pool_cmd_add(cmd *c) {
       ev->kind = EV_SERVER_CLOSED;
       ev->id = c->a;
       ev->a = c->id;
-      snprintf(ev->reason, sizeof ev->reason, "%s", p == NULL ? "no such pool" : "pool closed");
+      snprintf(ev->reason, sizeof ev->reason, "%s", p == NULL ? "no such pool" : over ? "pool full" : "pool closed");
       emit_event(ev);
     }
     if (p != NULL) pool_maybe_free(p);
@@ -1861,10 +1864,11 @@ static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* poolAdd(poolId, serverId, fd, settingsId): a logged-in server connection joins the pool (fd duplicated). */
+/* poolAdd(poolId, serverId, fd, settingsId, requested): a logged-in server connection joins the pool (fd duplicated). */
 static napi_value js_pool_add(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
+  bool requested;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, server;
   int32_t fd;
@@ -1873,6 +1877,7 @@ static napi_value js_pool_add(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[1], &server));
   CHECK(napi_get_value_int32(env, argv[2], &fd));
   CHECK(napi_get_value_double(env, argv[3], &settings));
+  CHECK(napi_get_value_bool(env, argv[4], &requested));
   int dfd = dup_nonblocking(fd);
   if (dfd < 0) return throw_msg(env, "cannot take over the server connection");
   cmd *c = new_cmd(env, CMD_POOL_ADD, id);
@@ -1883,6 +1888,7 @@ static napi_value js_pool_add(napi_env env, napi_callback_info info) {
   c->a = server;
   c->fd = dfd;
   c->d = settings;
+  c->nbytes2 = requested ? 1 : 0; /* no bytes: the flag rides in the length */
   submit(c);
   return NULL;
 }

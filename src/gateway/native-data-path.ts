@@ -35,7 +35,7 @@ interface Binding {
   scan(text: Buffer, mysql: boolean): number;
   poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array): void;
   poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number): void;
-  poolAdd(poolId: number, serverId: number, fd: number, settingsId: number): void;
+  poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
   poolClose(poolId: number): void;
   attach(sessionId: number, poolId: number, settingsId: number, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived: number): void;
@@ -211,7 +211,7 @@ export class NativeDataPath {
     return {
       id,
       configure: (maxServers, borrowTimeoutMs) => b.poolConfigure(id, maxServers, borrowTimeoutMs),
-      add: (serverId, socket, settingsId) => {
+      add: (serverId, socket, settingsId, requested) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
         const unread = stopReading(socket, handle);
@@ -219,7 +219,7 @@ export class NativeDataPath {
           socket.destroy();
           throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
         }
-        b.poolAdd(id, serverId, handle.fd!, settingsId);
+        b.poolAdd(id, serverId, handle.fd!, settingsId, requested);
         socket.destroy();
       },
       failed: (errorForWaiters) => b.poolFailed(id, errorForWaiters ?? Buffer.alloc(0)),
@@ -338,8 +338,12 @@ export class NativeDataPath {
 export interface NativePoolControl {
   readonly id: number;
   configure(maxServers: number, borrowTimeoutMs: number): void;
-  /** A logged-in server connection joins the pool; the socket is taken over (Node's copy is destroyed). */
-  add(serverId: number, socket: Socket, settingsId: number): void;
+  /**
+   * A logged-in server connection joins the pool; the socket is taken over (Node's copy is
+   * destroyed). `requested`: it answers the pool's ask (need); otherwise it is welcome only
+   * while the pool has room.
+   */
+  add(serverId: number, socket: Socket, settingsId: number, requested: boolean): void;
   /** A login the pool asked for failed; with bytes, every waiting client gets them and is ended. */
   failed(errorForWaiters?: Buffer): void;
   close(): void;

@@ -42,8 +42,8 @@ const aliceKey = newAccessKey();
 let iamdb: TestIamdb;
 let port = 0;
 let caPem = '';
-/** max_connections is 300 on the test server: 1 % is a pool of three. */
-const MAX_SERVERS = 3;
+/** max_connections is 300 on the test server, 3 reserved for superusers: 1 % is a pool of two. */
+const MAX_SERVERS = 2;
 
 function admin(): pg.Client {
   return new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { ca: caPem } });
@@ -364,5 +364,29 @@ describe('pooled PostgreSQL sessions', () => {
     await killBackendRunning('SELECT pg_sleep(19)');
     expect(await inTx).toMatch(/lost inside a transaction; the transaction did not commit/);
     await expect(b.query('SELECT 1')).rejects.toThrow();
+  });
+
+  it('serves 1,000 concurrent TLS clients over a pool of 20 server connections', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    // 300 max_connections less 3 reserved on the test server: 7 % is a pool of 20 (restored afterwards for the other tests).
+    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 7, ConnectionBorrowTimeout: 60 } }));
+    try {
+      const env = { PGPASSWORD: password, PGSSLMODE: 'require' };
+      const init = await run(PGBENCH, ['-i', '-s', '1', '-h', server.host, '-p', String(server.port), '-U', server.user, database], { PGPASSWORD: server.password, PGSSLMODE: 'require' });
+      expect(init.code, init.stderr).toBe(0);
+      const m = admin();
+      await m.connect();
+      await m.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${user}`);
+      await m.end();
+      const r = await run(PGBENCH, ['-S', '-c', '1000', '-j', '2', '-t', '3', '-h', '127.0.0.1', '-p', String(port), '-U', user, '-n', database], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/number of clients: 1000/);
+      expect(r.stdout).toMatch(/number of transactions actually processed: 3000\/3000/);
+      expect(r.stdout).toMatch(/number of failed transactions: 0/);
+      expect(poolStats().servers, JSON.stringify(poolStats())).toBeLessThanOrEqual(20);
+      expect(await serverBackends()).toBeLessThanOrEqual(20);
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 } }));
+    }
   });
 });

@@ -37,7 +37,7 @@ export interface PostgresPoolOptions {
   readonly database: string;
   /** The user's credentials, fetched for each new server connection (so a rotated secret is used at once). */
   readonly credentials: () => Promise<PoolCredentials>;
-  /** MaxConnectionsPercent: the pool may open this share of the server's max_connections (learned at the first login). */
+  /** MaxConnectionsPercent: the pool may open this share of the server's max_connections less its superuser reserve (learned at the first login). */
   readonly maxConnectionsPercent: number;
   readonly borrowTimeoutMs: number;
   readonly initQuery?: string;
@@ -76,6 +76,7 @@ export class PostgresPool {
   #lastError: ErrorFields | undefined;
   #closed = false;
   #serverMax: number | undefined;
+  #firstLogin: Promise<{ ok: true } | { ok: false; error: ErrorFields }> | undefined;
   #percent: number;
   #borrowTimeoutMs: number;
 
@@ -153,10 +154,17 @@ export class PostgresPool {
    */
   async ready(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
     if (this.#view !== undefined) return { ok: true };
-    const r = await this.#login();
-    if (!r.ok) return r;
-    this.#add(r.session, r.instance);
-    return { ok: true };
+    // A storm of first clients shares one login.
+    this.#firstLogin ??= this.#login()
+      .then((r) => {
+        if (!r.ok) return r;
+        this.#add(r.session, r.instance, false);
+        return { ok: true as const };
+      })
+      .finally(() => {
+        this.#firstLogin = undefined;
+      });
+    return this.#firstLogin;
   }
 
   async #login(): Promise<{ ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields }> {
@@ -183,7 +191,8 @@ export class PostgresPool {
       return r;
     }
     if (this.#serverMax === undefined) {
-      const max = await runQuery(r.session, 'SHOW max_connections', o.maxMessageBytes);
+      // RDS Proxy's base: max_connections less what the server keeps for superusers.
+      const max = await runQuery(r.session, "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int", o.maxMessageBytes);
       this.#serverMax = Number(max.value ?? '100') || 100;
       this.#applySize();
     }
@@ -200,10 +209,10 @@ export class PostgresPool {
     return { ...r, instance: target };
   }
 
-  #add(session: UpstreamSession, instance: DbInstance): void {
+  #add(session: UpstreamSession, instance: DbInstance, requested: boolean): void {
     const id = ++PostgresPool.#serverIds;
     this.#keys.set(id, { ...session.backendKey, instance });
-    this.#control.add(id, session.socket, this.#neutral);
+    this.#control.add(id, session.socket, this.#neutral, requested);
   }
 
   /**
@@ -231,7 +240,7 @@ export class PostgresPool {
       const r = await this.#login();
       if (r.ok) {
         this.#failures = 0;
-        this.#add(r.session, r.instance);
+        this.#add(r.session, r.instance, true);
         return;
       }
       this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code }, 'proxy could not log in a server connection');
@@ -252,7 +261,7 @@ export class PostgresPool {
     this.#applySize();
   }
 
-  /** The most server connections this pool opens: MaxConnectionsPercent of max_connections, at least one. */
+  /** The most server connections this pool opens: MaxConnectionsPercent of the server's usable connections, at least one. */
   get maxServers(): number {
     return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#percent) / 100));
   }
