@@ -766,7 +766,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (uv_loop_init(&E.loop) != 0) return throw_msg(env, "uv_loop_init failed");
   if (uv_mutex_init(&E.lock) != 0) return throw_msg(env, "uv_mutex_init failed");
   if (uv_async_init(&E.loop, &E.wake, on_wake) != 0) return throw_msg(env, "uv_async_init failed");
-  if (uv_timer_init(&E.loop, &P.timer) != 0) return throw_msg(env, "uv_timer_init failed");
+  if (uv_timer_init(&E.loop, &P.timer) != 0 || uv_timer_init(&E.loop, &P.sweep) != 0) return throw_msg(env, "uv_timer_init failed");
   if (uv_thread_create(&E.thread, loop_main, NULL) != 0) return throw_msg(env, "cannot start the data path thread");
   E.started = 1;
   CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, NULL));

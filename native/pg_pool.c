@@ -43,6 +43,7 @@
 #define PG_BIND_PREFIX 4096    /* portal and statement names of a Bind */
 #define PG_IN_MAX 65536        /* client bytes read ahead of the framer */
 #define PG_HIGH 262144         /* stop reading one side while the other's buffer holds this much */
+#define CLIENT_MAX_LIFE_MS (24ull * 3600 * 1000) /* RDS Proxy's fixed limit on a client connection's life */
 
 /* Pin reason the native side finds itself; the others come from JavaScript's verdicts. */
 #define PIN_LONG_TEXT 1
@@ -87,6 +88,8 @@ struct pg_pool {
   pg_client *wait_head, *wait_tail;
   int nwaiting;
   int nclients;
+  pg_client *clients; /* every attached client, for the sweep */
+  uint64_t idle_client_timeout_ms; /* IdleClientTimeout; 0: none */
   bmap stmts;
   u64set valid; /* statements a server has accepted: a client without a server may prepare them */
   uint64_t next_stmt;
@@ -140,6 +143,9 @@ struct pg_client {
   pg_pool *pool;
   pg_server *server;
   pg_client *wait_next;
+  pg_client *next_in_pool, *prev_in_pool;
+  uint64_t started;     /* when it joined: clients live at most CLIENT_MAX_LIFE_MS, as on RDS Proxy */
+  uint64_t last_active; /* its last bytes: IdleClientTimeout counts from here */
   int waiting;
   uint64_t wait_since;
   size_t stream_left; /* rest of the current message, streamed (or dropped) */
@@ -165,6 +171,8 @@ static struct {
   pg_pool *ready; /* pools with idle servers and waiting clients */
   int running_ready;
   uv_timer_t timer;
+  uv_timer_t sweep; /* once a second while pools exist: idle and old clients */
+  int sweep_on;
   int timer_on;
   uint32_t next_serial;
 } P;
@@ -801,6 +809,32 @@ static void run_ready(void) {
   stop_timer_if_idle();
 }
 
+/* ------------------------------------------------------------ the sweep */
+
+/*
+ * Once a second: clients idle for longer than their proxy's IdleClientTimeout,
+ * and clients older than 24 hours, are let go (the connection closes, as on
+ * RDS Proxy), but never with a request of theirs in flight.
+ */
+static void on_sweep(uv_timer_t *t) {
+  (void)t;
+  uint64_t now = now_ms();
+  for (pg_pool *p = P.pools, *next; p != NULL; p = next) {
+    p->holds++;
+    for (pg_client *c = p->clients, *cn; c != NULL; c = cn) {
+      cn = c->next_in_pool;
+      if (c->closing || (c->server != NULL && c->server->qlen > 0) || c->stream_left > 0) continue;
+      int idle = p->idle_client_timeout_ms > 0 && now - c->last_active >= p->idle_client_timeout_ms;
+      int old = now - c->started >= CLIENT_MAX_LIFE_MS && c->server == NULL;
+      if (idle || old) client_fail(c, NULL);
+    }
+    p->holds--;
+    next = p->next;
+    pool_maybe_free(p);
+  }
+  run_ready();
+}
+
 /* ------------------------------------------------------------ borrow timeout */
 
 static void on_timer(uv_timer_t *t) {
@@ -911,6 +945,8 @@ static void client_detach(session *s) {
   bmap_free(&c->names, NULL);
   free(c->unnamed);
   dbuf_free(&c->settings);
+  if (c->next_in_pool) c->next_in_pool->prev_in_pool = c->prev_in_pool;
+  if (c->prev_in_pool) c->prev_in_pool->next_in_pool = c->next_in_pool; else if (p->clients == c) p->clients = c->next_in_pool;
   p->nclients--;
   stat_set(p, ST_CLIENTS, p->nclients);
   free(c);
@@ -1438,6 +1474,7 @@ static void client_pump(session *s) {
     if (!s->cli_eof && !c->closing && s->to_srv.len < PG_IN_MAX && (s->cli_in || SSL_has_pending(s->ssl))) {
       int r = client_read(s);
       TRACE("client %u read r=%d in=%zu\n", s->id, r, s->to_srv.len);
+      if (r > 0) c->last_active = now_ms();
       if (r < 0) {
         finish(s, ssl_failure());
         break;
@@ -1533,6 +1570,10 @@ static void pool_cmd_create(cmd *c) {
   c->ptr = NULL;
   p->next = P.pools;
   P.pools = p;
+  if (!P.sweep_on) {
+    P.sweep_on = 1;
+    uv_timer_start(&P.sweep, on_sweep, 1000, 1000);
+  }
   if (E.stopping) {
     p->closing = 1;
     pool_maybe_free(p);
@@ -1544,6 +1585,7 @@ static void pool_cmd_config(cmd *c) {
   if (p == NULL) return;
   p->max_servers = (int)c->a;
   p->borrow_timeout_ms = (uint64_t)c->d;
+  p->idle_client_timeout_ms = c->js_received;
   maybe_grow(p);
 }
 
@@ -1636,6 +1678,10 @@ static void pool_cmd_attach(cmd *c) {
   pc->s = s;
   pc->pool = p;
   pc->serial = ++P.next_serial;
+  pc->started = pc->last_active = now_ms();
+  pc->next_in_pool = p->clients;
+  if (p->clients) p->clients->prev_in_pool = pc;
+  p->clients = pc;
   pc->settings_id = (uint64_t)c->d;
   pc->settings.data = c->bytes2;
   pc->settings.len = pc->settings.cap = c->nbytes2;
@@ -1695,6 +1741,8 @@ static void pool_stop_all(void) {
   run_ready();
   uv_timer_stop(&P.timer);
   uv_close((uv_handle_t *)&P.timer, NULL);
+  uv_timer_stop(&P.sweep);
+  uv_close((uv_handle_t *)&P.sweep, NULL);
 }
 
 /* The session's barrier passed (JS closed its end): it becomes a pooled client. */
@@ -1846,20 +1894,23 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* poolConfigure(id, maxServers, borrowTimeoutMs) */
+/* poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs) */
 static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, max;
-  double timeout;
+  double timeout, idle;
   CHECK(napi_get_value_uint32(env, argv[0], &id));
   CHECK(napi_get_value_uint32(env, argv[1], &max));
   CHECK(napi_get_value_double(env, argv[2], &timeout));
+  CHECK(napi_get_value_double(env, argv[3], &idle));
+  if (!(idle >= 0 && idle < 9007199254740992.0)) return throw_msg(env, "poolConfigure expects a timeout");
   cmd *c = new_cmd(env, CMD_POOL_CONFIG, id);
   if (c == NULL) return NULL;
   c->a = max;
   c->d = timeout;
+  c->js_received = (uint64_t)idle;
   submit(c);
   return NULL;
 }

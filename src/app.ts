@@ -383,7 +383,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   // A change of targets, Auth or role is checked at once, not at the next round.
   proxies.on((e) => {
-    if (e.type === 'proxy-changed' && started) void targetHealth.checkNow(e.proxy.resourceId);
+    if (e.type !== 'proxy-changed') return;
+    proxyService.refresh(e.proxy);
+    if (started) void targetHealth.checkNow(e.proxy.resourceId);
   });
   targetHealth.onChange((c) => logger.info({ proxy: c.proxyId, target: c.instanceId, state: c.health.State, reason: c.health.Reason, description: c.health.Description }, 'proxy target health changed'));
   const proxyListeners = new ProxyListeners({

@@ -34,7 +34,7 @@ interface Binding {
   scanWords(words: ReadonlyArray<readonly [string, number]>): void;
   scan(text: Buffer, mysql: boolean): number;
   poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array): void;
-  poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number): void;
+  poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
   poolClose(poolId: number): void;
@@ -210,7 +210,7 @@ export class NativeDataPath {
     b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats);
     return {
       id,
-      configure: (maxServers, borrowTimeoutMs) => b.poolConfigure(id, maxServers, borrowTimeoutMs),
+      configure: (maxServers, borrowTimeoutMs, idleClientTimeoutMs) => b.poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs),
       add: (serverId, socket, settingsId, requested) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
@@ -337,7 +337,8 @@ export class NativeDataPath {
 /** A pool's native half, as the pool manager (gateway/proxy/native-pool.ts) drives it. */
 export interface NativePoolControl {
   readonly id: number;
-  configure(maxServers: number, borrowTimeoutMs: number): void;
+  /** idleClientTimeoutMs: clients silent this long are let go (0: never). */
+  configure(maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number): void;
   /**
    * A logged-in server connection joins the pool; the socket is taken over (Node's copy is
    * destroyed). `requested`: it answers the pool's ask (need); otherwise it is welcome only

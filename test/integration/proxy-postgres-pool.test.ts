@@ -389,4 +389,20 @@ describe('pooled PostgreSQL sessions', () => {
       await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 } }));
     }
   });
+
+  it('lets go of a client idle longer than the proxy\'s IdleClientTimeout', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    const a = client();
+    a.on('error', () => undefined);
+    await a.connect();
+    expect((await a.query('SELECT 1 AS v')).rows[0].v).toBe(1);
+    const ended = new Promise<void>((resolve) => a.on('end', () => resolve()));
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1 }));
+    try {
+      await ended;
+      expect(iamdb.audit.events.filter((e) => e.event === 'db.session.end' && e.dbUser === user).at(-1)).toMatchObject({ proxy: proxyName, reason: 'error' });
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
+    }
+  });
 });

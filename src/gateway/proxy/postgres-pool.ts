@@ -40,6 +40,8 @@ export interface PostgresPoolOptions {
   /** MaxConnectionsPercent: the pool may open this share of the server's max_connections less its superuser reserve (learned at the first login). */
   readonly maxConnectionsPercent: number;
   readonly borrowTimeoutMs: number;
+  /** The proxy's IdleClientTimeout in ms (0: never). */
+  readonly idleClientTimeoutMs: number;
   readonly initQuery?: string;
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
@@ -79,6 +81,7 @@ export class PostgresPool {
   #firstLogin: Promise<{ ok: true } | { ok: false; error: ErrorFields }> | undefined;
   #percent: number;
   #borrowTimeoutMs: number;
+  #idleClientTimeoutMs: number;
 
   static #serverIds = 0;
 
@@ -86,7 +89,9 @@ export class PostgresPool {
     this.#opts = opts;
     this.#percent = opts.maxConnectionsPercent;
     this.#borrowTimeoutMs = opts.borrowTimeoutMs;
+    this.#idleClientTimeoutMs = opts.idleClientTimeoutMs;
     this.#neutral = this.settingsFor(new Map()).id;
+    // createPool below starts with one server; the first login sizes the pool, and sets the idle timeout with it.
     const reset = `DISCARD ALL;${opts.initQuery ? ` ${opts.initQuery}` : ''}`;
     this.#control = opts.native.createPool({
       // One until the server's max_connections is known (the first login asks).
@@ -253,11 +258,12 @@ export class PostgresPool {
     setTimeout(() => this.#control.failed(), delay).unref();
   }
 
-  /** New target group settings (ModifyDBProxyTargetGroup). */
-  configure(maxConnectionsPercent: number, borrowTimeoutMs: number): void {
-    if (maxConnectionsPercent === this.#percent && borrowTimeoutMs === this.#borrowTimeoutMs) return;
+  /** New settings (ModifyDBProxyTargetGroup, ModifyDBProxy --idle-client-timeout). */
+  configure(maxConnectionsPercent: number, borrowTimeoutMs: number, idleClientTimeoutMs: number): void {
+    if (maxConnectionsPercent === this.#percent && borrowTimeoutMs === this.#borrowTimeoutMs && idleClientTimeoutMs === this.#idleClientTimeoutMs) return;
     this.#percent = maxConnectionsPercent;
     this.#borrowTimeoutMs = borrowTimeoutMs;
+    this.#idleClientTimeoutMs = idleClientTimeoutMs;
     this.#applySize();
   }
 
@@ -267,7 +273,7 @@ export class PostgresPool {
   }
 
   #applySize(): void {
-    this.#control.configure(this.maxServers, this.#borrowTimeoutMs);
+    this.#control.configure(this.maxServers, this.#borrowTimeoutMs, this.#idleClientTimeoutMs);
   }
 
   close(): void {

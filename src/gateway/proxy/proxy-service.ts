@@ -165,6 +165,7 @@ export class ProxyService {
         },
         maxConnectionsPercent: cp.maxConnectionsPercent,
         borrowTimeoutMs: cp.connectionBorrowTimeout * 1000,
+        idleClientTimeoutMs: proxy.idleClientTimeout * 1000,
         ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
@@ -182,9 +183,17 @@ export class ProxyService {
       this.#pools.set(key, pool);
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
-      pool.configure(cp.maxConnectionsPercent, cp.connectionBorrowTimeout * 1000);
+      pool.configure(cp.maxConnectionsPercent, cp.connectionBorrowTimeout * 1000, proxy.idleClientTimeout * 1000);
     }
     return pool;
+  }
+
+  /** A proxy's settings changed (ModifyDBProxy, ModifyDBProxyTargetGroup): its pools follow at once. */
+  refresh(proxy: DbProxy): void {
+    const cp = proxy.targetGroup.connectionPool;
+    for (const [key, pool] of this.#pools) {
+      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(cp.maxConnectionsPercent, cp.connectionBorrowTimeout * 1000, proxy.idleClientTimeout * 1000);
+    }
   }
 
   /** Every pool's counters, for metrics. */
