@@ -159,7 +159,7 @@ typedef struct cmd {
   void *ptr; /* CMD_POOL_CREATE: the pool */
 } cmd;
 
-typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED, EV_POOL_NEED, EV_SERVER_CLOSED, EV_CLASSIFY, EV_PINNED, EV_CANCEL_TARGET, EV_POOL_CLOSED } ev_kind;
+typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED, EV_POOL_NEED, EV_SERVER_CLOSED, EV_CLASSIFY, EV_PINNED, EV_CANCEL_TARGET, EV_POOL_CLOSED, EV_STATEMENT } ev_kind;
 
 typedef struct {
   ev_kind kind;
@@ -244,7 +244,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
   event *ev = data;
   if (env != NULL && js_cb != NULL) {
-    static const char *kinds[] = {"handshake", "handshake-failed", "closed", "pool-need", "server-closed", "classify", "pinned", "cancel-target", "pool-closed"};
+    static const char *kinds[] = {"handshake", "handshake-failed", "closed", "pool-need", "server-closed", "classify", "pinned", "cancel-target", "pool-closed", "statement"};
     napi_value argv[7], undefined;
     napi_create_string_utf8(env, kinds[ev->kind], NAPI_AUTO_LENGTH, &argv[0]);
     napi_create_uint32(env, ev->id, &argv[1]);

@@ -49,7 +49,7 @@
 #define PIN_LONG_TEXT 1
 
 /* Stats slots in the pool's Float64Array (gateway/proxy/native-pool.ts names them). */
-enum { ST_SERVERS, ST_IDLE, ST_BORROWED, ST_IN_TX, ST_PINNED, ST_WAITING, ST_QUERIES, ST_BORROWS, ST_BORROW_US, ST_CLIENTS, ST_COUNT };
+enum { ST_SERVERS, ST_IDLE, ST_BORROWED, ST_IN_TX, ST_PINNED, ST_WAITING, ST_QUERIES, ST_BORROWS, ST_BORROW_US, ST_CLIENTS, ST_RESPONSES, ST_RESPONSE_US, ST_COUNT };
 
 typedef enum { RQ_PARSE, RQ_BIND, RQ_DESCRIBE, RQ_EXECUTE, RQ_CLOSE, RQ_SYNC, RQ_QUERY, RQ_FUNC } rq_kind;
 typedef enum {
@@ -63,6 +63,7 @@ typedef enum {
 typedef struct {
   uint8_t kind, action;
   uint64_t stmt; /* RQ_PARSE of a registered statement: its id */
+  uint64_t sent_us; /* a client's Query, Sync or FunctionCall: when it went (QueryDatabaseResponseLatency) */
 } rq;
 
 typedef struct pg_pool pg_pool;
@@ -90,6 +91,7 @@ struct pg_pool {
   int nclients;
   pg_client *clients; /* every attached client, for the sweep */
   uint64_t idle_client_timeout_ms; /* IdleClientTimeout; 0: none */
+  int debug_sql; /* DebugLogging: every Query's and Parse's text goes to JS (EV_STATEMENT) */
   bmap stmts;
   u64set valid; /* statements a server has accepted: a client without a server may prepare them */
   uint64_t next_stmt;
@@ -152,6 +154,7 @@ struct pg_client {
   int stream_drop;
   int pinned;  /* reason code; 0 = not pinned */
   int verdict; /* 0 none, 1 asked, 2 answered for the message at the head */
+  int told;    /* DebugLogging: the message at the head has been reported */
   int closing; /* send what is queued, then end */
   int discarding; /* its extended series failed with its server: drop messages up to the Sync, as a server would */
   uint64_t settings_id;
@@ -234,6 +237,7 @@ static int rq_push(pg_server *sv, uint8_t kind, uint8_t action, uint64_t stmt) {
   e->kind = kind;
   e->action = action;
   e->stmt = stmt;
+  e->sent_us = (action == RA_FORWARD && (kind == RQ_QUERY || kind == RQ_SYNC || kind == RQ_FUNC)) ? uv_hrtime() / 1000 : 0;
   sv->qlen++;
   return 0;
 }
@@ -501,6 +505,10 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
       return 0;
     case 'Z': /* ReadyForQuery */
       if (h == NULL || !(h->kind == RQ_SYNC || h->kind == RQ_QUERY || h->kind == RQ_FUNC)) return -1;
+      if (h->sent_us != 0) {
+        stat_add(sv->pool, ST_RESPONSES, 1);
+        stat_add(sv->pool, ST_RESPONSE_US, (double)(uv_hrtime() / 1000 - h->sent_us));
+      }
       rq_pop(sv);
       sv->tx = (char)sv->hdr[5];
       return 0;
@@ -985,6 +993,24 @@ static int ask(pg_client *c, uint8_t type, const uint8_t *text, size_t n) {
   return 0;
 }
 
+/* DebugLogging: one statement's text for JS's log (NULL: over 16 KB, not copied). */
+static void debug_statement(pg_client *c, uint8_t type, const uint8_t *text, size_t n) {
+  event *ev = calloc(1, sizeof(event));
+  uint8_t *copy = text != NULL ? malloc(n ? n : 1) : NULL;
+  if (ev == NULL || (text != NULL && copy == NULL)) {
+    free(ev);
+    free(copy);
+    return;
+  }
+  if (copy != NULL) memcpy(copy, text, n);
+  ev->kind = EV_STATEMENT;
+  ev->id = c->s->id;
+  ev->a = type;
+  ev->payload = copy;
+  ev->npayload = copy != NULL ? n : 0;
+  emit_event(ev);
+}
+
 /* The server-side name of a registered statement. */
 static size_t stmt_name(const pg_stmt *st, char *out, size_t cap) { return (size_t)snprintf(out, cap, "iamdb_%llu", (unsigned long long)st->id); }
 
@@ -1233,10 +1259,16 @@ static int frame_one(pg_client *c) {
     if ((w = classify(c, 'P', query, qlen)) != FC_PROGRESS) return w;
   }
 
+  if (c->pool->debug_sql && !c->told && (type == 'Q' || type == 'P')) {
+    /* DebugLogging: the text once per message, also when the message then waits for a server. */
+    debug_statement(c, type, big_text ? NULL : (type == 'Q' ? body : query), big_text ? 0 : (type == 'Q' ? blen - 1 : qlen));
+    c->told = 1;
+  }
   if (c->server == NULL && !big_text) {
     w = answer_locally(c, type, body, blen, total, name, nlen, rest, rlen);
     if (w != FC_WAIT) {
       c->verdict = 0;
+      c->told = 0;
       return w;
     }
   }
@@ -1245,6 +1277,7 @@ static int frame_one(pg_client *c) {
   if (a == 0) return FC_WAIT;
   pg_server *sv = c->server;
   c->verdict = 0;
+  c->told = 0;
 
   switch (type) {
     case 'Q':
@@ -1586,6 +1619,7 @@ static void pool_cmd_config(cmd *c) {
   p->max_servers = (int)c->a;
   p->borrow_timeout_ms = (uint64_t)c->d;
   p->idle_client_timeout_ms = c->js_received;
+  p->debug_sql = c->nbytes2 == 1;
   maybe_grow(p);
 }
 
@@ -1894,10 +1928,10 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs) */
+/* poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs, debugSql) */
 static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, max;
   double timeout, idle;
@@ -1905,12 +1939,15 @@ static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_uint32(env, argv[1], &max));
   CHECK(napi_get_value_double(env, argv[2], &timeout));
   CHECK(napi_get_value_double(env, argv[3], &idle));
+  bool debug;
+  CHECK(napi_get_value_bool(env, argv[4], &debug));
   if (!(idle >= 0 && idle < 9007199254740992.0)) return throw_msg(env, "poolConfigure expects a timeout");
   cmd *c = new_cmd(env, CMD_POOL_CONFIG, id);
   if (c == NULL) return NULL;
   c->a = max;
   c->d = timeout;
   c->js_received = (uint64_t)idle;
+  c->nbytes2 = debug ? 1 : 0; /* no bytes: the flag rides in the length */
   submit(c);
   return NULL;
 }

@@ -34,7 +34,7 @@ interface Binding {
   scanWords(words: ReadonlyArray<readonly [string, number]>): void;
   scan(text: Buffer, mysql: boolean): number;
   poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array): void;
-  poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number): void;
+  poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, debugSql: boolean): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
   poolClose(poolId: number): void;
@@ -53,6 +53,8 @@ export interface PooledClient {
   classify(type: 'Q' | 'P', text: Buffer): number;
   /** The native side pinned the client itself (code PIN_LONG_TEXT), or after a verdict. */
   pinned(reason: number): void;
+  /** DebugLogging: a statement's text (undefined: over 16 KB, not copied). */
+  statement?(type: 'Q' | 'P', text: Buffer | undefined): void;
 }
 
 /** The native half of a pool, as native-pool.ts drives it. */
@@ -169,6 +171,9 @@ export class NativeDataPath {
       case 'pinned':
         this.#listeners.get(id)?.pooled?.pinned(a);
         return true;
+      case 'statement':
+        this.#listeners.get(id)?.pooled?.statement?.(a === 0x51 ? 'Q' : 'P', payload);
+        return true;
       case 'cancel-target': {
         const done = this.#cancels.get(id);
         this.#cancels.delete(id);
@@ -210,7 +215,7 @@ export class NativeDataPath {
     b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats);
     return {
       id,
-      configure: (maxServers, borrowTimeoutMs, idleClientTimeoutMs) => b.poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs),
+      configure: (maxServers, borrowTimeoutMs, idleClientTimeoutMs, debugSql) => b.poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs, debugSql),
       add: (serverId, socket, settingsId, requested) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
@@ -337,8 +342,11 @@ export class NativeDataPath {
 /** A pool's native half, as the pool manager (gateway/proxy/native-pool.ts) drives it. */
 export interface NativePoolControl {
   readonly id: number;
-  /** idleClientTimeoutMs: clients silent this long are let go (0: never). */
-  configure(maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number): void;
+  /**
+   * idleClientTimeoutMs: clients silent this long are let go (0: never). debugSql: every
+   * statement's text is reported (PooledClient.statement), for DebugLogging.
+   */
+  configure(maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, debugSql: boolean): void;
   /**
    * A logged-in server connection joins the pool; the socket is taken over (Node's copy is
    * destroyed). `requested`: it answers the pool's ask (need); otherwise it is welcome only

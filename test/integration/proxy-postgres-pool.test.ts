@@ -405,4 +405,27 @@ describe('pooled PostgreSQL sessions', () => {
       await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
     }
   });
+
+  it('logs SQL text while DebugLogging is on, and times the server\'s answers', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    const before = poolStats();
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, DebugLogging: true }));
+    const a = client();
+    await a.connect();
+    try {
+      await a.query('SELECT 4242 AS debugged');
+      await a.query({ name: 'dbg', text: 'SELECT $1::int AS also_debugged', values: [1] });
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, DebugLogging: false }));
+    }
+    await a.query('SELECT 4343 AS not_debugged');
+    await a.end();
+    const sql = iamdb.logLines().filter((l) => l['proxy'] === proxyName && typeof l['sql'] === 'string').map((l) => l['sql']);
+    expect(sql).toContain('SELECT 4242 AS debugged');
+    expect(sql).toContain('SELECT $1::int AS also_debugged');
+    expect(sql).not.toContain('SELECT 4343 AS not_debugged');
+    const after = poolStats();
+    expect(after.responses - before.responses).toBeGreaterThanOrEqual(3);
+    expect(after.responseMicros).toBeGreaterThan(before.responseMicros);
+  });
 });

@@ -18,11 +18,22 @@ import { MessageReader } from '../postgres/messages.js';
 import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamSession } from '../postgres/upstream.js';
 
 /** Slots of the native side's counters (the enum at the top of pg_pool.c). */
-export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients'] as const;
+export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients', 'responses', 'responseMicros'] as const;
 export type PoolStats = Record<(typeof POOL_STATS)[number], number>;
 
 /** The startup parameters a proxy client may set and that follow it from connection to connection (RDS Proxy's list). */
 export const TRACKED_SETTINGS = ['application_name', 'client_encoding', 'datestyle', 'timezone', 'extra_float_digits', 'search_path'] as const;
+
+/** What the proxy's settings say about one pool; applied again whenever they change. */
+export interface PoolSettings {
+  /** MaxConnectionsPercent: this share of the server's max_connections less its superuser reserve (learned at the first login). */
+  readonly maxConnectionsPercent: number;
+  readonly borrowTimeoutMs: number;
+  /** The proxy's IdleClientTimeout in ms (0: never). */
+  readonly idleClientTimeoutMs: number;
+  /** DebugLogging is on: every statement's text is reported. */
+  readonly debugSql: boolean;
+}
 
 export interface PoolCredentials {
   readonly username: string;
@@ -37,11 +48,7 @@ export interface PostgresPoolOptions {
   readonly database: string;
   /** The user's credentials, fetched for each new server connection (so a rotated secret is used at once). */
   readonly credentials: () => Promise<PoolCredentials>;
-  /** MaxConnectionsPercent: the pool may open this share of the server's max_connections less its superuser reserve (learned at the first login). */
-  readonly maxConnectionsPercent: number;
-  readonly borrowTimeoutMs: number;
-  /** The proxy's IdleClientTimeout in ms (0: never). */
-  readonly idleClientTimeoutMs: number;
+  readonly settings: PoolSettings;
   readonly initQuery?: string;
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
@@ -69,7 +76,7 @@ export class PostgresPool {
   readonly stats = new Float64Array(16);
   readonly #opts: PostgresPoolOptions;
   readonly #control: NativePoolControl;
-  readonly #settings = new Map<string, number>();
+  readonly #interned = new Map<string, number>();
   readonly #neutral: number;
   /** Each server connection's cancel key and where it is. */
   readonly #keys = new Map<number, { processId: number; secretKey: Buffer; instance: DbInstance }>();
@@ -79,24 +86,20 @@ export class PostgresPool {
   #closed = false;
   #serverMax: number | undefined;
   #firstLogin: Promise<{ ok: true } | { ok: false; error: ErrorFields }> | undefined;
-  #percent: number;
-  #borrowTimeoutMs: number;
-  #idleClientTimeoutMs: number;
+  #settings: PoolSettings;
 
   static #serverIds = 0;
 
   constructor(opts: PostgresPoolOptions) {
     this.#opts = opts;
-    this.#percent = opts.maxConnectionsPercent;
-    this.#borrowTimeoutMs = opts.borrowTimeoutMs;
-    this.#idleClientTimeoutMs = opts.idleClientTimeoutMs;
+    this.#settings = opts.settings;
     this.#neutral = this.settingsFor(new Map()).id;
     // createPool below starts with one server; the first login sizes the pool, and sets the idle timeout with it.
     const reset = `DISCARD ALL;${opts.initQuery ? ` ${opts.initQuery}` : ''}`;
     this.#control = opts.native.createPool({
       // One until the server's max_connections is known (the first login asks).
       maxServers: 1,
-      borrowTimeoutMs: opts.borrowTimeoutMs,
+      borrowTimeoutMs: opts.settings.borrowTimeoutMs,
       neutralSettingsId: this.#neutral,
       resetQuery: encodeQuery(reset),
       timeoutError: opts.timeoutError,
@@ -140,10 +143,10 @@ export class PostgresPool {
     }
     if (sets.length > 0) parts.push(`SELECT ${sets.join(', ')}`);
     const text = parts.join('; ');
-    let id = this.#settings.get(text);
+    let id = this.#interned.get(text);
     if (id === undefined) {
-      id = this.#settings.size + 1;
-      this.#settings.set(text, id);
+      id = this.#interned.size + 1;
+      this.#interned.set(text, id);
     }
     return { id, query: encodeQuery(text) };
   }
@@ -258,22 +261,22 @@ export class PostgresPool {
     setTimeout(() => this.#control.failed(), delay).unref();
   }
 
-  /** New settings (ModifyDBProxyTargetGroup, ModifyDBProxy --idle-client-timeout). */
-  configure(maxConnectionsPercent: number, borrowTimeoutMs: number, idleClientTimeoutMs: number): void {
-    if (maxConnectionsPercent === this.#percent && borrowTimeoutMs === this.#borrowTimeoutMs && idleClientTimeoutMs === this.#idleClientTimeoutMs) return;
-    this.#percent = maxConnectionsPercent;
-    this.#borrowTimeoutMs = borrowTimeoutMs;
-    this.#idleClientTimeoutMs = idleClientTimeoutMs;
+  /** New settings (ModifyDBProxyTargetGroup, ModifyDBProxy): applied at once. */
+  configure(settings: PoolSettings): void {
+    const o = this.#settings;
+    if (Object.keys(settings).every((k) => settings[k as keyof PoolSettings] === o[k as keyof PoolSettings])) return;
+    this.#settings = settings;
     this.#applySize();
   }
 
   /** The most server connections this pool opens: MaxConnectionsPercent of the server's usable connections, at least one. */
   get maxServers(): number {
-    return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#percent) / 100));
+    return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxConnectionsPercent) / 100));
   }
 
   #applySize(): void {
-    this.#control.configure(this.maxServers, this.#borrowTimeoutMs, this.#idleClientTimeoutMs);
+    const st = this.#settings;
+    this.#control.configure(this.maxServers, st.borrowTimeoutMs, st.idleClientTimeoutMs, st.debugSql);
   }
 
   close(): void {

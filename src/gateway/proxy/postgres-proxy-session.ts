@@ -72,6 +72,8 @@ export interface PostgresProxyDeps {
   pool(user: string, database: string): PostgresPool;
   /** Metrics of this endpoint's client connections (pins too; the reason also ends up in the session-end record). */
   readonly events: ProxyConnectionEvents;
+  /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
+  debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
 }
 
 /** The parameters a client is told at login: the server's, with the client's own settings on top. */
@@ -201,6 +203,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
           const reason = classifyPostgres(text.toString('utf8'));
           return reason === undefined ? 0 : PIN_REASONS[reason].code;
         },
+        statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
         pinned: (code) => {
           const reason = pinReasonOf(code) ?? 'Unreadable';
           pins.push(reason);

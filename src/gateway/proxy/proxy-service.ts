@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { SqlState, encodeErrorResponse, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
-import type { DbInstance, DbProxy, HostPort, ProxyAuthInput, ProxyCredentialOutcome, ProxyCredentials, ProxyEndpoint } from '../../rds/index.js';
+import { debugLoggingOn, type DbInstance, type DbProxy, type HostPort, ProxyAuthInput, type ProxyCredentialOutcome, type ProxyCredentials, type ProxyEndpoint } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import type { ClientTlsTerminator } from '../client-tls.js';
 import type { IamLogin } from '../iam-login.js';
@@ -22,7 +22,7 @@ import type { NativeDataPath } from '../native-data-path.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
 import { answerGenericFailure } from './generic-failure.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
-import { PostgresPool } from './postgres-pool.js';
+import { PostgresPool, type PoolSettings } from './postgres-pool.js';
 import { handlePostgresProxySession } from './postgres-proxy-session.js';
 import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
 import { PG_FILTER_WORDS } from './session-state.js';
@@ -61,6 +61,17 @@ export function proxyAuthInput(proxy: DbProxy, where: ProxyServiceDeps['where'])
     auth: proxy.auth.flatMap((a) =>
       a.secretArn === undefined ? [] : [{ secretArn: a.secretArn, iamAuth: a.iamAuth, clientPasswordAuthType: a.clientPasswordAuthType, ...(a.userName !== undefined ? { userName: a.userName } : {}) }],
     ),
+  };
+}
+
+/** A pool's settings from its proxy as it is at `now` (DebugLogging ends by itself after 24 h). */
+export function poolSettings(proxy: DbProxy, now: number): PoolSettings {
+  const cp = proxy.targetGroup.connectionPool;
+  return {
+    maxConnectionsPercent: cp.maxConnectionsPercent,
+    borrowTimeoutMs: cp.connectionBorrowTimeout * 1000,
+    idleClientTimeoutMs: proxy.idleClientTimeout * 1000,
+    debugSql: debugLoggingOn(proxy, now),
   };
 }
 
@@ -112,10 +123,28 @@ export class ProxyService {
         credentialFor: (user) => this.#credentialFor(proxy, user),
         pool: (user, database) => this.#pool(proxy, endpoint, user, database),
         events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
+        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.name, endpoint.name, sessionId, type, text),
       },
       context,
     );
   };
+
+  /**
+   * DebugLogging (RDS Proxy's): SQL text in the process log, prefixed with the endpoint as AWS's
+   * proxy logs are. It ends by itself 24 hours after it was switched on: a statement reported
+   * after that is not logged, and the proxy's pools stop reporting.
+   */
+  #debugStatement(proxyName: string, endpointName: string, sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void {
+    const proxy = this.#proxies.get(proxyName);
+    if (proxy === undefined || !debugLoggingOn(proxy, Date.now())) {
+      if (proxy !== undefined) this.refresh(proxy);
+      return;
+    }
+    this.#deps.logger.info(
+      { proxy: proxyName, endpoint: endpointName, sessionId, message: type === 'Q' ? 'Query' : 'Parse', sql: text === undefined ? '(statement over 16 KB, not logged)' : text.toString('utf8') },
+      `[${endpointName}] statement`,
+    );
+  }
 
   #credentialFor(proxy: DbProxy, user: string): Promise<ProxyCredentialOutcome | undefined> {
     return this.#deps.credentials.forUser(proxyAuthInput(proxy, this.#deps.where), user);
@@ -163,9 +192,7 @@ export class ProxyService {
           if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
           return { username: c.username, password: c.password };
         },
-        maxConnectionsPercent: cp.maxConnectionsPercent,
-        borrowTimeoutMs: cp.connectionBorrowTimeout * 1000,
-        idleClientTimeoutMs: proxy.idleClientTimeout * 1000,
+        settings: poolSettings(proxy, Date.now()),
         ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
@@ -183,16 +210,15 @@ export class ProxyService {
       this.#pools.set(key, pool);
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
-      pool.configure(cp.maxConnectionsPercent, cp.connectionBorrowTimeout * 1000, proxy.idleClientTimeout * 1000);
+      pool.configure(poolSettings(proxy, Date.now()));
     }
     return pool;
   }
 
   /** A proxy's settings changed (ModifyDBProxy, ModifyDBProxyTargetGroup): its pools follow at once. */
   refresh(proxy: DbProxy): void {
-    const cp = proxy.targetGroup.connectionPool;
     for (const [key, pool] of this.#pools) {
-      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(cp.maxConnectionsPercent, cp.connectionBorrowTimeout * 1000, proxy.idleClientTimeout * 1000);
+      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
     }
   }
 
