@@ -47,6 +47,7 @@
 
 /* Pin reason the native side finds itself; the others come from JavaScript's verdicts. */
 #define PIN_LONG_TEXT 1
+#define PIN_FUNCTION_CALL 15 /* the fastpath FunctionCall: any function, unread */
 
 /* Stats slots in the pool's Float64Array (gateway/proxy/native-pool.ts names them). */
 enum { ST_SERVERS, ST_IDLE, ST_BORROWED, ST_IN_TX, ST_PINNED, ST_WAITING, ST_QUERIES, ST_BORROWS, ST_BORROW_US, ST_CLIENTS, ST_RESPONSES, ST_RESPONSE_US, ST_COUNT };
@@ -70,10 +71,12 @@ typedef struct pg_pool pg_pool;
 typedef struct pg_server pg_server;
 typedef struct pg_client pg_client;
 
+#define STMT_KEY_HEAD 16 /* settings id, then the pinned client's serial (0 for everyone else) */
+
 typedef struct pg_stmt {
   uint64_t id;
   int refs;
-  size_t klen; /* key: 8 bytes of settings id + the Parse body after the name */
+  size_t klen; /* key: STMT_KEY_HEAD bytes, then the Parse body after the name */
   uint8_t *key;
   uint32_t hash;
 } pg_stmt;
@@ -138,6 +141,8 @@ struct pg_server {
   int held;      /* given back while cancels were in flight */
   pg_server *next_alone;
   int alone_queued;
+  int series_open; /* an extended message went out after the last Sync: the server holds an implicit transaction */
+  int skipping;    /* the server reported an error in the open series: it ignores everything up to the Sync */
 };
 
 struct pg_client {
@@ -155,6 +160,7 @@ struct pg_client {
   int pinned;  /* reason code; 0 = not pinned */
   int verdict; /* 0 none, 1 asked, 2 answered for the message at the head */
   int told;    /* DebugLogging: the message at the head has been reported */
+  int raw_names; /* pinned, it prepared a statement too long for the registry under its own name */
   int closing; /* send what is queued, then end */
   int discarding; /* its extended series failed with its server: drop messages up to the Sync, as a server would */
   uint64_t settings_id;
@@ -222,7 +228,22 @@ static int dbuf_append(dbuf *b, const void *p, size_t n) {
 
 /* ------------------------------------------------------------ the queue */
 
+static int rq_is_extended(uint8_t k);
+
+/*
+ * Queues what a request's reply means. Also follows the server's extended
+ * series: an extended request opens one (an implicit transaction until the
+ * Sync), a Sync or a Query ends it; a reply made up while the server skips
+ * to the Sync after an error is dropped as the server would drop it.
+ */
 static int rq_push(pg_server *sv, uint8_t kind, uint8_t action, uint64_t stmt) {
+  if (rq_is_extended(kind)) {
+    if (action == RA_FAKE && sv->skipping) action = RA_SKIP;
+    if (action != RA_FAKE) sv->series_open = 1;
+  } else if (kind == RQ_SYNC || kind == RQ_QUERY) {
+    sv->series_open = 0;
+    sv->skipping = 0;
+  }
   if (sv->qlen == sv->qcap) {
     size_t cap = sv->qcap ? sv->qcap * 2 : 16;
     rq *q = malloc(cap * sizeof(rq));
@@ -300,7 +321,13 @@ static int local_reply(pg_client *c, const uint8_t *m, size_t n, size_t consume)
  * so in-band: it gets the FATAL and is disconnected.
  */
 static void lose_in_flight(pg_client *c, pg_server *sv) {
-  if (sv->tx != 'I' || sv->copy || (c->stream_left > 0 && !c->stream_drop)) {
+  if (sv->body_left > 0 && !sv->cur_drop) {
+    /* Half of a message reached the client: nothing more can be said in-band. */
+    client_fail(c, NULL);
+    return;
+  }
+  if (sv->tx != 'I' || sv->copy || (c->stream_left > 0 && !c->stream_drop) || c->pinned) {
+    /* A transaction block, a COPY, or a pinned client's session state: gone with the server. */
     client_fail(c, &sv->pool->lost_err);
     return;
   }
@@ -316,6 +343,11 @@ static void lose_in_flight(pg_client *c, pg_server *sv) {
       if (dbuf_append(&c->s->to_cli, ready_idle, sizeof ready_idle) < 0) return client_fail(c, NULL);
       open = 0;
     }
+  }
+  if (sv->series_open && !open) {
+    /* Replies came, the Sync did not: the implicit transaction they ran in is gone. */
+    if (dbuf_append(&c->s->to_cli, err->data + err->off, err->len) < 0) return client_fail(c, NULL);
+    open = 1;
   }
   sv->qlen = 0;
   c->discarding = open;
@@ -445,7 +477,9 @@ static void fake_reply(pg_server *sv, uint8_t type) {
   if (dbuf_append(&sv->client->s->to_cli, m, 5) < 0) client_fail(sv->client, NULL);
 }
 
+/* Never in the middle of a message being forwarded to the client: then when it is complete. */
 static void emit_fakes(pg_server *sv) {
+  if (sv->body_left > 0 && !sv->cur_drop) return;
   for (rq *h = rq_head(sv); h != NULL && h->action == RA_FAKE; h = rq_head(sv)) {
     fake_reply(sv, h->kind == RQ_PARSE ? '1' : '3');
     rq_pop(sv);
@@ -493,17 +527,25 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
       sv->copy = 0;
       if (h->action == RA_SKIP_RESET) {
         sv->dirty = 2; /* a reset failed: the connection cannot be trusted */
-      } else if (h->action == RA_SKIP_SETTINGS && sv->client != NULL) {
-        client_fail(sv->client, &sv->pool->lost_err);
+        return 0;
+      }
+      if (h->action == RA_SKIP_SETTINGS) {
+        /* The client's settings cannot be applied: it cannot go on (client_fail may reallocate the queue). */
+        if (sv->client != NULL) client_fail(sv->client, &sv->pool->lost_err);
+        return 0;
       }
       if (rq_is_extended(h->kind)) {
         /* The failed Parse did not create its statement. */
         if (h->kind == RQ_PARSE && h->stmt != 0) u64set_del(&sv->prepared, h->stmt);
         *forward = sv->client != NULL;
         skip_to_sync(sv);
+        sv->skipping = 1;
       }
       return 0;
     case 'Z': /* ReadyForQuery */
+      /* Extended requests still queued before the Sync were skipped by the server after an error. */
+      skip_to_sync(sv);
+      h = rq_head(sv);
       if (h == NULL || !(h->kind == RQ_SYNC || h->kind == RQ_QUERY || h->kind == RQ_FUNC)) return -1;
       if (h->sent_us != 0) {
         stat_add(sv->pool, ST_RESPONSES, 1);
@@ -515,7 +557,8 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
     case 'G': /* CopyInResponse */
     case 'H': /* CopyOutResponse */
     case 'W': /* CopyBothResponse */
-      if (h == NULL) return -1;
+      /* Nobody left to feed or drain a COPY: the connection goes (frame_server closes it). */
+      if (h == NULL || sv->client == NULL) return -1;
       sv->copy = 1;
       return 0;
     case 'D': /* DataRow */
@@ -549,6 +592,8 @@ static int frame_server(pg_server *sv) {
       dbuf_consume(&sv->in, n);
       sv->body_left -= n;
       progress = 1;
+      /* Replies made up while this message was on its way go after it. */
+      if (sv->body_left == 0) emit_fakes(sv);
       continue;
     }
     /* Header, plus the status byte of a ReadyForQuery. */
@@ -567,9 +612,16 @@ static int frame_server(pg_server *sv) {
      */
     int server_fatal = 0;
     if (b[0] == 'E' && sv->client != NULL) {
-      size_t want = 1 + (size_t)len < 12 ? 1 + (size_t)len : 12;
+      /* S (localized) then V (never localized, 9.6+): look at the first fields. */
+      size_t want = 1 + (size_t)len < 64 ? 1 + (size_t)len : 64;
       if (sv->in.len < want) break;
-      server_fatal = len >= 11 && (memcmp(b + 5, "SFATAL", 7) == 0 || memcmp(b + 5, "SPANIC", 7) == 0);
+      const uint8_t *f = b + 5, *end = b + want;
+      for (int k = 0; k < 2 && f < end && (*f == 'S' || *f == 'V'); k++) {
+        if ((size_t)(end - f) >= 7 && (memcmp(f + 1, "FATAL", 6) == 0 || memcmp(f + 1, "PANIC", 6) == 0)) server_fatal = 1;
+        const uint8_t *z = memchr(f, 0, (size_t)(end - f));
+        if (z == NULL) break;
+        f = z + 1;
+      }
     }
     memcpy(sv->hdr, b, b[0] == 'Z' ? 6 : 5);
     TRACE("%llu server %u msg %c client %u qlen %zu head %d/%d\n", (unsigned long long)now_ms(), sv->id, b[0], sv->client ? sv->client->s->id : 0, sv->qlen, sv->qlen ? rq_head(sv)->kind : -1, sv->qlen ? rq_head(sv)->action : -1);
@@ -611,6 +663,7 @@ static void after_ready(pg_server *sv) {
   if (sv->tx != 'I') {
     static const uint8_t rollback[] = {'Q', 0, 0, 0, 13, 'R', 'O', 'L', 'L', 'B', 'A', 'C', 'K', 0};
     if (dbuf_append(&sv->out, rollback, sizeof rollback) < 0 || rq_push(sv, RQ_QUERY, RA_SKIP_RESET, 0) < 0) return server_close(sv, "out of memory");
+    sv->unnamed_owner = 0;
     return;
   }
   if (sv->dirty) {
@@ -753,6 +806,7 @@ static int link_server(pg_client *c, pg_server *sv) {
   if (sv->settings_id != c->settings_id && c->settings.len > 0) {
     if (dbuf_append(&sv->out, c->settings.data + c->settings.off, c->settings.len) < 0 || rq_push(sv, RQ_QUERY, RA_SKIP_SETTINGS, 0) < 0) return -1;
     sv->settings_id = c->settings_id;
+    sv->unnamed_owner = 0;
   }
   return 0;
 }
@@ -894,6 +948,12 @@ static void orphan(pg_client *c) {
   set_in_tx(sv, 0);
   stat_add(sv->pool, ST_BORROWED, -1);
   if ((c->stream_left > 0 && !c->stream_drop) || sv->copy) return server_close(sv, "client left in the middle of a message");
+  /*
+   * An extended series without its Sync holds an implicit transaction (or, after an error, a server
+   * ignoring everything): a Sync would commit what the client never confirmed. Closing the
+   * connection rolls it back, as the client leaving a direct connection would.
+   */
+  if (sv->series_open) return server_close(sv, "client left in the middle of an extended series");
   if (c->pinned) sv->dirty = 1;
   size_t kept = 0;
   for (size_t i = 0; i < sv->qlen; i++) {
@@ -904,14 +964,6 @@ static void orphan(pg_client *c) {
     kept++;
   }
   sv->qlen = kept;
-  if (kept > 0) {
-    rq *tail = &sv->q[(sv->qhead + kept - 1) % sv->qcap];
-    if (tail->kind != RQ_SYNC && tail->kind != RQ_QUERY && tail->kind != RQ_FUNC) {
-      /* An extended series without its Sync: the server waits for one (and holds its replies until then). */
-      static const uint8_t sync[] = {'S', 0, 0, 0, 4};
-      if (dbuf_append(&sv->out, sync, sizeof sync) < 0 || rq_push(sv, RQ_SYNC, RA_SKIP, 0) < 0) return server_close(sv, "out of memory");
-    }
-  }
   defer_alone(sv);
 }
 
@@ -1018,10 +1070,10 @@ static size_t stmt_name(const pg_stmt *st, char *out, size_t cap) { return (size
 static int send_parse(pg_server *sv, const pg_stmt *st, uint8_t action) {
   char name[32];
   size_t nlen = stmt_name(st, name, sizeof name);
-  size_t body = st->klen - 8;
+  size_t body = st->klen - STMT_KEY_HEAD;
   uint8_t hdr[5] = {'P'};
   put32(hdr + 1, (uint32_t)(4 + nlen + 1 + body));
-  if (dbuf_append(&sv->out, hdr, 5) < 0 || dbuf_append(&sv->out, name, nlen + 1) < 0 || dbuf_append(&sv->out, st->key + 8, body) < 0) return -1;
+  if (dbuf_append(&sv->out, hdr, 5) < 0 || dbuf_append(&sv->out, name, nlen + 1) < 0 || dbuf_append(&sv->out, st->key + STMT_KEY_HEAD, body) < 0) return -1;
   if (rq_push(sv, RQ_PARSE, action, st->id) < 0 || u64set_add(&sv->prepared, st->id) < 0) return -1;
   return 0;
 }
@@ -1032,7 +1084,14 @@ static int ensure_prepared(pg_server *sv, const pg_stmt *st) {
 
 /* The unnamed statement on this server must be the client's own latest. */
 static int ensure_unnamed(pg_client *c, pg_server *sv) {
-  if (c->unnamed == NULL || sv->unnamed_owner == c->unnamed_tag) return 0;
+  if (sv->unnamed_owner != 0 && sv->unnamed_owner == c->unnamed_tag) return 0;
+  if (c->unnamed == NULL) {
+    /* The client has no unnamed statement here: whoever's is on this server goes, so its Bind fails as it should. */
+    static const uint8_t close_unnamed[] = {'C', 0, 0, 0, 6, 'S', 0};
+    if (dbuf_append(&sv->out, close_unnamed, sizeof close_unnamed) < 0 || rq_push(sv, RQ_CLOSE, RA_SKIP, 0) < 0) return -1;
+    sv->unnamed_owner = 0;
+    return 0;
+  }
   uint8_t hdr[6] = {'P'};
   put32(hdr + 1, (uint32_t)(4 + 1 + c->unnamed_len));
   if (dbuf_append(&sv->out, hdr, 6) < 0 || dbuf_append(&sv->out, c->unnamed, c->unnamed_len) < 0 || rq_push(sv, RQ_PARSE, RA_SKIP, 0) < 0) return -1;
@@ -1059,13 +1118,20 @@ static int parse_rest_ok(const uint8_t *rest, size_t n, const uint8_t **query, s
 
 enum { FC_WAIT = 0, FC_PROGRESS = 1, FC_VIOLATION = -1, FC_TERMINATE = -2, FC_DUPLICATE = -3, FC_NOMEM = -4 };
 
-/* The registry's key for a statement: the client's settings id, then the Parse body after the name. */
+/*
+ * The registry's key for a statement: the client's settings id, the client's
+ * own serial once it is pinned (its session settings may differ from what its
+ * startup settings say, so its statements are its own), then the Parse body
+ * after the name.
+ */
 static uint8_t *stmt_key(const pg_client *c, const uint8_t *rest, size_t rlen, size_t *klen, uint32_t *hash) {
-  *klen = 8 + rlen;
+  *klen = STMT_KEY_HEAD + rlen;
   uint8_t *key = malloc(*klen);
   if (key == NULL) return NULL;
+  uint64_t own = c->pinned ? c->serial : 0;
   memcpy(key, &c->settings_id, 8);
-  memcpy(key + 8, rest, rlen);
+  memcpy(key + 8, &own, 8);
+  memcpy(key + STMT_KEY_HEAD, rest, rlen);
   *hash = fnv1a(key, *klen, FNV_SEED);
   return key;
 }
@@ -1230,8 +1296,13 @@ static int frame_one(pg_client *c) {
     body = m + 5;
   } else if (type == 'Q' || type == 'P' || type == 'D' || type == 'C' || type == 'E' || type == 'S' || type == 'H') {
     if (big_text) {
-      /* RDS Proxy's rule: text over 16 KB pins, unread. */
+      /* RDS Proxy's rule: text over 16 KB pins, unread (a Parse's name is read: it must be whole). */
       pin(c, PIN_LONG_TEXT);
+      if (type == 'P') {
+        if ((w = whole(in, PG_BIND_PREFIX)) <= 0) return w < 0 ? FC_NOMEM : FC_WAIT;
+        m = in->data + in->off;
+        body = m + 5;
+      }
     } else {
       if (type != 'Q' && type != 'P' && total > PG_SMALL_LIMIT) return FC_VIOLATION;
       if ((w = whole(in, total)) <= 0) return w < 0 ? FC_NOMEM : FC_WAIT;
@@ -1282,12 +1353,17 @@ static int frame_one(pg_client *c) {
   switch (type) {
     case 'Q':
       stat_add(c->pool, ST_QUERIES, 1);
+      sv->unnamed_owner = 0; /* a simple Query drops the unnamed statement */
       if (rq_push(sv, RQ_QUERY, RA_FORWARD, 0) < 0) return FC_NOMEM;
       stream(c, total, 0);
       return FC_PROGRESS;
     case 'P':
       if (big_text) {
-        /* Pinned: the statement goes to this server as the client named it. */
+        /* Pinned: the statement goes to this server as the client named it (iamdb_ names are the pool's). */
+        long bn = cstr(body, 1024);
+        if (bn < 0) return FC_VIOLATION;
+        if (bn >= 6 && memcmp(body, "iamdb_", 6) == 0) return FC_VIOLATION;
+        if (bn > 0) c->raw_names = 1;
         if (rq_push(sv, RQ_PARSE, RA_FORWARD, 0) < 0) return FC_NOMEM;
         free(c->unnamed);
         c->unnamed = NULL;
@@ -1342,15 +1418,25 @@ static int frame_one(pg_client *c) {
       if (sn == 0) {
         if (ensure_unnamed(c, sv) < 0) return FC_NOMEM;
       }
-      if (st == NULL) {
-        /* Unnamed, or a name the client never prepared here (the server will say so). */
+      int reserved = sn >= 6 && memcmp(names, "iamdb_", 6) == 0;
+      if (st == NULL && (sn == 0 || (c->raw_names && !reserved))) {
+        /* Unnamed, or a pinned client's own statement prepared under its own name. */
         if (rq_push(sv, kind, RA_FORWARD, 0) < 0) return FC_NOMEM;
         stream(c, total, 0);
         return FC_PROGRESS;
       }
-      if (ensure_prepared(sv, st) < 0) return FC_NOMEM;
+      /*
+       * A name the client never prepared must not reach another client's statement on this
+       * server: it becomes one that never exists, and the server says so.
+       */
       char pooled[32];
-      size_t plen = stmt_name(st, pooled, sizeof pooled);
+      size_t plen;
+      if (st != NULL) {
+        if (ensure_prepared(sv, st) < 0) return FC_NOMEM;
+        plen = stmt_name(st, pooled, sizeof pooled);
+      } else {
+        plen = (size_t)snprintf(pooled, sizeof pooled, "iamdb_missing");
+      }
       size_t head = (size_t)(names - m) + (size_t)sn + 1; /* bytes up to and including the client's name */
       size_t prefix = type == 'B' ? (size_t)portal + 1 : 1; /* the portal name, or the 'S' */
       uint8_t hdr[5] = {type};
@@ -1375,6 +1461,12 @@ static int frame_one(pg_client *c) {
         emit_fakes(sv);
         return FC_PROGRESS;
       }
+      if (body[0] == 'S') {
+        /* Close of the unnamed statement: gone from this server, and from the client. */
+        sv->unnamed_owner = 0;
+        free(c->unnamed);
+        c->unnamed = NULL;
+      }
       if (rq_push(sv, RQ_CLOSE, RA_FORWARD, 0) < 0) return FC_NOMEM;
       stream(c, total, 0);
       return FC_PROGRESS;
@@ -1389,9 +1481,12 @@ static int frame_one(pg_client *c) {
       stream(c, total, 0);
       return FC_PROGRESS;
     case 'H':
+      sv->series_open = 1;
       stream(c, total, 0);
       return FC_PROGRESS;
     case 'F':
+      /* A function called by oid (set_config, pg_advisory_lock, …): nothing tells what it changes. */
+      pin(c, PIN_FUNCTION_CALL);
       if (rq_push(sv, RQ_FUNC, RA_FORWARD, 0) < 0) return FC_NOMEM;
       stream(c, total, 0);
       return FC_PROGRESS;
@@ -1404,6 +1499,8 @@ static int frame_client(pg_client *c) {
   dbuf *in = &c->s->to_srv;
   int progress = 0;
   while (!c->closing) {
+    /* Backpressure for what never reaches a server: replies made up locally, and queued entries. */
+    if (c->s->to_cli.len >= PG_HIGH || (c->server != NULL && c->server->qlen >= 65536)) break;
     if (c->stream_left > 0) {
       if (in->len == 0) break;
       size_t n = in->len < c->stream_left ? in->len : c->stream_left;

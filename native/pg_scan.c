@@ -166,6 +166,12 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
         continue;
       }
     }
+    /* U&"…" identifiers and U&'…' strings carry escapes the lexer does not decode: not certain. */
+    if (!mysql && (ch == 'U' || ch == 'u') && i + 2 < n && t[i + 1] == '&' && (t[i + 2] == '"' || t[i + 2] == '\'')) {
+      uncertain = 1;
+      i += 2;
+      continue;
+    }
     /* Quoted identifiers: "…" (PostgreSQL) and `…` (MySQL). */
     if ((!mysql && ch == '"') || (mysql && ch == '`')) {
       uint8_t q = ch;

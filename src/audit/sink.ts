@@ -53,15 +53,31 @@ export function createFileAuditSink(path: string): AuditSink {
 }
 
 /** Keeps events in memory; for tests and the doctor. */
-export function createMemoryAuditSink(): AuditSink & { readonly events: AuditEvent[]; lines(): string[] } {
+export function createMemoryAuditSink(): AuditSink & {
+  readonly events: AuditEvent[];
+  lines(): string[];
+  /** The first event from index `from` on that matches: already written, or when it is (events reach the sink after the wire has moved on). */
+  until(match: (e: AuditEvent) => boolean, from?: number): Promise<AuditEvent>;
+} {
   const events: AuditEvent[] = [];
+  const waiting = new Set<{ match: (e: AuditEvent) => boolean; resolve: (e: AuditEvent) => void }>();
   return {
     events,
     write(event) {
       events.push(event);
+      for (const w of waiting) {
+        if (!w.match(event)) continue;
+        waiting.delete(w);
+        w.resolve(event);
+      }
     },
     lines() {
       return events.map(serializeAuditEvent);
+    },
+    until(match, from = 0) {
+      const seen = events.slice(from).find(match);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve) => waiting.add({ match, resolve }));
     },
     close: () => Promise.resolve(),
   };

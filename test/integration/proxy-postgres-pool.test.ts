@@ -231,8 +231,8 @@ describe('pooled PostgreSQL sessions', () => {
     }
     expect(got).toBe(true);
     await b.end();
-    const reasons = iamdb.audit.events.flatMap((e) => (e.event === 'db.session.end' ? (e.pinReasons ?? []) : []));
-    expect(reasons).toContain('SessionSetting');
+    const pinned = await iamdb.audit.until((e) => e.event === 'db.session.end' && (e.pinReasons ?? []).length > 0);
+    expect(pinned.event === 'db.session.end' && pinned.pinReasons).toContain('SessionSetting');
   });
 
   it('rolls back the transaction of a client that leaves in the middle of it', async () => {
@@ -394,13 +394,17 @@ describe('pooled PostgreSQL sessions', () => {
     const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
     const a = client();
     a.on('error', () => undefined);
+    const from = iamdb.audit.events.length;
     await a.connect();
+    const login = await iamdb.audit.until((e) => e.event === 'db.auth' && e.dbUser === user && e.decision === 'allow', from);
     expect((await a.query('SELECT 1 AS v')).rows[0].v).toBe(1);
     const ended = new Promise<void>((resolve) => a.on('end', () => resolve()));
     await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1 }));
     try {
       await ended;
-      expect(iamdb.audit.events.filter((e) => e.event === 'db.session.end' && e.dbUser === user).at(-1)).toMatchObject({ proxy: proxyName, reason: 'error' });
+      // The audit event reaches the sink after the socket has closed (other sessions' may come between): wait for this session's.
+      const end = await iamdb.audit.until((e) => e.event === 'db.session.end' && 'sessionId' in login && e.sessionId === login.sessionId);
+      expect(end).toMatchObject({ proxy: proxyName, reason: 'error' });
     } finally {
       await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
     }

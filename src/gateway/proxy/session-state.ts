@@ -26,6 +26,7 @@ export const PIN_REASONS = {
   DoBlock: { code: 12, text: 'DO block (its body is not checked)' },
   Unreadable: { code: 13, text: 'statement the proxy could not read' },
   DblinkConnection: { code: 14, text: 'dblink connection' },
+  FunctionCall: { code: 15, text: 'FunctionCall (fastpath) message: the function is not known' },
 } as const;
 
 export type PinReason = keyof typeof PIN_REASONS;
@@ -54,12 +55,14 @@ const FUNCTIONS: Readonly<Record<string, PinReason>> = {
   dblink_connect_u: 'DblinkConnection',
 };
 const TEMP_WORDS = ['temp', 'temporary', 'pg_temp'] as const;
+/** `UPDATE pg_settings SET setting = …` is a SET. */
+const ANYWHERE_WORDS = [...TEMP_WORDS, 'pg_settings'] as const;
 
 /** What the native filter looks for: every word that can start a rule below. */
 export const PG_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = [
   ...INITIAL_WORDS.map((w) => [w, INITIAL] as const),
   ...Object.keys(FUNCTIONS).map((w) => [w, ANYWHERE] as const),
-  ...TEMP_WORDS.map((w) => [w, ANYWHERE] as const),
+  ...ANYWHERE_WORDS.map((w) => [w, ANYWHERE] as const),
 ];
 
 interface Token {
@@ -102,6 +105,9 @@ function lex(sql: string, backslashEscapes: boolean): Token[] {
         } else i++;
       }
       if (depth > 0) throw new Unreadable('unterminated comment');
+    } else if ((ch === 'U' || ch === 'u') && sql[i + 1] === '&' && (sql[i + 2] === '"' || sql[i + 2] === "'")) {
+      // Unicode escapes (U&"set\005Fconfig") are not decoded here: what they spell is not known.
+      throw new Unreadable('unicode-escaped identifier or string');
     } else if (ch === "'") {
       const escaped = backslashEscapes || (i > 0 && /[Ee]/.test(sql[i - 1]!) && (i < 2 || !IDENT.test(sql[i - 2]!)));
       i++;
@@ -223,6 +229,7 @@ function classifyStatement(st: Token[], text: string): PinReason | undefined {
       return fn;
     }
     if (tok.v === 'pg_temp') return 'TemporaryObject';
+    if (tok.v === 'pg_settings' && word(first, 'update')) return 'SessionSetting';
     if (!tok.quoted && (tok.v === 'temp' || tok.v === 'temporary')) {
       // CREATE [GLOBAL|LOCAL] TEMP …, SELECT … INTO TEMP …: not a column that happens to be named temp.
       const prev = st[i - 1];
