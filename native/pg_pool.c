@@ -1353,7 +1353,10 @@ static int frame_one(pg_client *c) {
   switch (type) {
     case 'Q':
       stat_add(c->pool, ST_QUERIES, 1);
-      sv->unnamed_owner = 0; /* a simple Query drops the unnamed statement */
+      /* A simple Query drops the unnamed statement, on the server and so for the client. */
+      sv->unnamed_owner = 0;
+      free(c->unnamed);
+      c->unnamed = NULL;
       if (rq_push(sv, RQ_QUERY, RA_FORWARD, 0) < 0) return FC_NOMEM;
       stream(c, total, 0);
       return FC_PROGRESS;

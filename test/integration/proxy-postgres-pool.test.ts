@@ -8,22 +8,15 @@
  * session state never crossing clients (pinned instead, with its reason),
  * cancel, and a client leaving mid-transaction.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
-import * as IAM from '@aws-sdk/client-iam';
 import * as RDS from '@aws-sdk/client-rds';
-import * as SM from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { PoolStats } from '../../src/gateway/proxy/postgres-pool.js';
-import { presignDbAuthToken } from '../../src/sigv4/index.js';
-import { Secret } from '../../src/util/index.js';
 import { sdkClient } from '../support/aws-sdk.js';
-import { runPsql } from '../support/clients.js';
 import { runCommand } from '../support/exec.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
-import { getFreePort } from '../support/free-port.js';
+import { ACCOUNT, type TestIamdb } from '../support/iamdb.js';
+import { FIXTURE_POOL_SIZE, startPostgresProxyFixture, type PostgresProxyFixture } from '../support/postgres-proxy-fixture.js';
 
 function run(cmd: string, args: string[], env: Record<string, string>): ReturnType<typeof runCommand> {
   return runCommand(cmd, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin', ...env }, timeoutMs: 120_000 });
@@ -31,109 +24,29 @@ function run(cmd: string, args: string[], env: Record<string, string>): ReturnTy
 
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 const server = inject('iamdbPostgres');
-const suffix = randomBytes(3).toString('hex');
-const user = `pool_${suffix}`;
-const iamUser = `pooliam_${suffix}`;
-const password = `pw-${randomBytes(8).toString('hex')}`;
-const database = `pooldb_${suffix}`;
-const proxyName = `pool-${suffix}`;
-const aliceKey = newAccessKey();
+const MAX_SERVERS = FIXTURE_POOL_SIZE;
 
+let f: PostgresProxyFixture;
 let iamdb: TestIamdb;
 let port = 0;
-let caPem = '';
-/** max_connections is 300 on the test server, 3 reserved for superusers: 1 % is a pool of two. */
-const MAX_SERVERS = 2;
-
-function admin(): pg.Client {
-  return new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { ca: caPem } });
-}
-
-function client(): pg.Client {
-  return new pg.Client({ host: '127.0.0.1', port, user, password, database, ssl: { ca: iamdbCa, servername: 'localhost' } });
-}
+let user = '';
+let iamUser = '';
+let password = '';
+let database = '';
+let proxyName = '';
 let iamdbCa = '';
-
-/** The pool's counters (one pool here: this proxy, its target, the user, the database). */
-function poolStats(): PoolStats {
-  const pools = [...iamdb.app.proxyPools().entries()].filter(([k]) => k.endsWith(`/${user}/${database}`));
-  expect(pools).toHaveLength(1);
-  return pools[0]![1].snapshot();
-}
-
-/** How many server connections the pool's user has open, as the server sees them. */
-async function serverBackends(): Promise<number> {
-  const a = admin();
-  await a.connect();
-  try {
-    const r = await a.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [user]);
-    return r.rows[0].n as number;
-  } finally {
-    await a.end();
-  }
-}
+const admin = (): pg.Client => f.admin();
+const client = (): pg.Client => f.client();
+const poolStats = (): PoolStats => f.poolStats();
+const serverBackends = (): Promise<number> => f.serverBackends();
 
 beforeAll(async () => {
-  caPem = await readFile(server.caCertPath, 'utf8');
-  const master = `host=${server.host} port=${server.port} dbname=postgres user=${server.user} password=${server.password} sslmode=require`;
-  expect((await runPsql(master, `CREATE USER ${user} PASSWORD '${password}'; CREATE USER ${iamUser} PASSWORD '${password}x'`)).stderr).toBe('');
-  expect((await runPsql(master, `CREATE DATABASE ${database} OWNER ${user}`)).stderr).toBe('');
-  iamdb = await startIamdb({
-    api: { listen: 'auto' },
-    iam: {
-      users: [
-        {
-          name: 'alice',
-          accessKeys: [aliceKey],
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}` }] } }],
-        },
-      ],
-    },
-    instances: [{ id: `pooltarget-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password } }],
-  });
-  iamdbCa = await readFile(iamdb.caPath, 'utf8');
-  const key = iamdb.admin;
-  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
-  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
-  const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
-  const secretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `pool/${user}`, SecretString: JSON.stringify({ username: user, password }) }))).ARN!;
-  const iamSecretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `pool/${iamUser}`, SecretString: JSON.stringify({ username: iamUser, password: `${password}x` }) }))).ARN!;
-  const roleArn = (
-    await iam.send(
-      new IAM.CreateRoleCommand({
-        RoleName: `proxy-${suffix}`,
-        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-      }),
-    )
-  ).Role!.Arn!;
-  await iam.send(
-    new IAM.PutRolePolicyCommand({
-      RoleName: `proxy-${suffix}`,
-      PolicyName: 'secrets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] }),
-    }),
-  );
-  port = await getFreePort();
-  await rds.send(
-    new RDS.CreateDBProxyCommand({
-      DBProxyName: proxyName,
-      EngineFamily: 'POSTGRESQL',
-      RoleArn: roleArn,
-      VpcSubnetIds: ['subnet-1'],
-      RequireTLS: true,
-      Auth: [
-        { AuthScheme: 'SECRETS', SecretArn: secretArn, IAMAuth: 'DISABLED', ClientPasswordAuthType: 'POSTGRES_SCRAM_SHA_256' },
-        { AuthScheme: 'SECRETS', SecretArn: iamSecretArn, IAMAuth: 'REQUIRED' },
-      ],
-      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${port}` }],
-    }),
-  );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`pooltarget-${suffix}`] }));
-  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 } }));
+  f = await startPostgresProxyFixture('pool');
+  ({ iamdb, port, user, iamUser, password, database, proxyName, iamdbCa } = f);
 });
 
 afterAll(async () => {
-  await iamdb?.stop();
+  await f?.stop();
 });
 
 describe('pooled PostgreSQL sessions', () => {
@@ -320,8 +233,8 @@ describe('pooled PostgreSQL sessions', () => {
   });
 
   it('logs in with an IAM token signed for the proxy endpoint, and refuses a wrong password with RDS Proxy\'s text', async () => {
-    const token = presignDbAuthToken({ hostname: '127.0.0.1', port, username: iamUser, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } });
-    const c = new pg.Client({ host: '127.0.0.1', port, user: iamUser, password: token.reveal(), database, ssl: { ca: iamdbCa, servername: 'localhost' } });
+    const token = f.token();
+    const c = new pg.Client({ host: '127.0.0.1', port, user: iamUser, password: token, database, ssl: { ca: iamdbCa, servername: 'localhost' } });
     await c.connect();
     expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe(iamUser);
     await c.end();

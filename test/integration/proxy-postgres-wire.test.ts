@@ -1,0 +1,115 @@
+/**
+ * The pooled relay against what drivers rarely send but a client may: a
+ * series of extended-protocol messages left open without Sync, FunctionCall,
+ * statement names the client never prepared (including the proxy's own
+ * pooled names), and the unnamed statement after a simple Query. Each case
+ * is one an adversarial review of native/pg_pool.c found; the server's
+ * answers are what PostgreSQL gives a direct client.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorFields, msg, PgWire, rowValues, type BackendMessage } from '../support/pg-wire.js';
+import { startPostgresProxyFixture, type PostgresProxyFixture } from '../support/postgres-proxy-fixture.js';
+
+let f: PostgresProxyFixture;
+
+beforeAll(async () => {
+  f = await startPostgresProxyFixture('wire');
+  const a = f.admin();
+  await a.connect();
+  await a.query('CREATE TABLE open_series (x int)');
+  await a.query(`GRANT ALL ON open_series TO ${f.iamUser}`);
+  await a.end();
+});
+
+afterAll(async () => {
+  await f?.stop();
+});
+
+function login(): Promise<PgWire> {
+  return PgWire.login({ host: '127.0.0.1', port: f.port }, f.iamdbCaPath, f.iamUser, f.database, f.token());
+}
+
+const types = (ms: BackendMessage[]): string => ms.map((m) => m.type).join('');
+
+describe('the pooled relay, message by message', () => {
+  it('never completes a series its client left open without Sync: the server connection goes, and the work with it', async () => {
+    const w = await login();
+    w.send(msg.parse('', 'INSERT INTO open_series VALUES (1)'), msg.bind('', ''), msg.execute(''), msg.flush());
+    // The server ran the INSERT (it answered), inside the implicit transaction only Sync would commit.
+    expect(types(await w.until('C'))).toBe('12C');
+    w.destroy();
+    const a = f.admin();
+    await a.connect();
+    try {
+      // The lock waits for that transaction to end, whichever way it ends.
+      await a.query('BEGIN');
+      await a.query('LOCK TABLE open_series IN ACCESS EXCLUSIVE MODE');
+      expect((await a.query('SELECT count(*)::int AS n FROM open_series')).rows[0].n).toBe(0);
+      await a.query('COMMIT');
+    } finally {
+      await a.end();
+    }
+  });
+
+  it('answers a FunctionCall and pins the client that made it, with the reason in the audit log', async () => {
+    const from = f.iamdb.audit.events.length;
+    const w = await login();
+    const login_ = await f.iamdb.audit.until((e) => e.event === 'db.auth' && e.dbUser === f.iamUser && e.decision === 'allow', from);
+    // pg_backend_pid() by its OID, through the fastpath interface.
+    w.send(msg.functionCall(2026));
+    const answer = await w.until('Z');
+    expect(types(answer)).toBe('VZ');
+    const pid = Number(answer[0]!.body.subarray(4).toString());
+    // Pinned: the same server process answers from now on.
+    expect(rowValues((await w.query('SELECT pg_backend_pid()')).find((m) => m.type === 'D')!)).toEqual([String(pid)]);
+    w.send(msg.terminate());
+    await w.closed();
+    const end = await f.iamdb.audit.until((e) => e.event === 'db.session.end' && 'sessionId' in login_ && e.sessionId === login_.sessionId);
+    expect(end.event === 'db.session.end' && end.pinReasons).toContain('FunctionCall');
+  });
+
+  it('refuses a statement name the client never prepared, even one the proxy itself uses on that server', async () => {
+    const w = await login();
+    w.send(msg.parse('mine', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    // Each segment makes the proxy prepare "mine" on the server it borrows (under a pooled name),
+    // then asks for one pooled name: one of them is "mine"'s own, which this client never named.
+    const probes = 400;
+    for (let k = 1; k <= probes; k++) w.send(msg.describe('S', 'mine'), msg.describe('S', `iamdb_${k}`), msg.sync());
+    for (let k = 1; k <= probes; k++) {
+      const seg = await w.until('Z');
+      expect(types(seg), `iamdb_${k}`).toBe('tTEZ');
+      expect(errorFields(seg[2]!)['C']).toBe('26000');
+    }
+    expect(rowValues((await w.query('SELECT 7')).find((m) => m.type === 'D')!)).toEqual(['7']);
+    w.destroy();
+  });
+
+  it('forgets the unnamed statement when a simple Query runs, as the server does', async () => {
+    const w = await login();
+    w.send(msg.parse('', 'SELECT 41'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    expect(types(await w.query('SELECT 1'))).toBe('TDCZ');
+    w.send(msg.bind('', ''), msg.execute(''), msg.sync());
+    const seg = await w.until('Z');
+    expect(types(seg)).toBe('EZ');
+    expect(errorFields(seg[0]!)['C']).toBe('26000');
+    w.destroy();
+  });
+
+  it('keeps the unnamed statement of a client whose next series lands on another server connection', async () => {
+    const w = await login();
+    const other = await login();
+    w.send(msg.parse('', 'SELECT 41 + $1::int'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    // Another client's series in between may take the server connection w used.
+    other.send(msg.parse('', 'SELECT 0'), msg.bind('', ''), msg.execute(''), msg.sync());
+    expect(types(await other.until('Z'))).toBe('12DCZ');
+    w.send(msg.bind('', '', ['1']), msg.execute(''), msg.sync());
+    const seg = await w.until('Z');
+    expect(types(seg)).toBe('2DCZ');
+    expect(rowValues(seg[1]!)).toEqual(['42']);
+    w.destroy();
+    other.destroy();
+  });
+});
