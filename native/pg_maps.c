@@ -91,6 +91,26 @@ static void *bmap_del(bmap *m, const uint8_t *key, size_t klen, uint32_t hash) {
   return val;
 }
 
+/* Removes up to `cap` entries whose value `match` accepts; their values go to out. Returns how many. */
+static size_t bmap_take_if(bmap *m, int (*match)(void *val, void *arg), void *arg, void **out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < m->nb && n < cap; i++) {
+    bent **pp = &m->b[i];
+    while (*pp != NULL && n < cap) {
+      bent *e = *pp;
+      if (!match(e->val, arg)) {
+        pp = &e->next;
+        continue;
+      }
+      out[n++] = e->val;
+      *pp = e->next;
+      free(e);
+      m->n--;
+    }
+  }
+  return n;
+}
+
 /* Frees every entry, calling each(val) first when given. */
 static void bmap_free(bmap *m, void (*each)(void *)) {
   for (size_t i = 0; i < m->nb; i++) {

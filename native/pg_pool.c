@@ -61,8 +61,12 @@ typedef enum {
   RA_SKIP_RESET     /* ROLLBACK / DISCARD ALL after a client left: swallow; an error ends the server */
 } rq_action;
 
+/* rq flags of an RQ_PARSE */
+#define RQF_NAMED 1  /* the client's own named Parse (forwarded or answered by the pooler) */
+#define RQF_UNSENT 2 /* never reached the server (a fake turned skip after an error) */
+
 typedef struct {
-  uint8_t kind, action;
+  uint8_t kind, action, flags;
   uint64_t stmt; /* RQ_PARSE of a registered statement: its id */
   uint64_t sent_us; /* a client's Query, Sync or FunctionCall: when it went (QueryDatabaseResponseLatency) */
 } rq;
@@ -237,8 +241,12 @@ static int rq_is_extended(uint8_t k);
  * to the Sync after an error is dropped as the server would drop it.
  */
 static int rq_push(pg_server *sv, uint8_t kind, uint8_t action, uint64_t stmt) {
+  uint8_t flags = 0;
   if (rq_is_extended(kind)) {
-    if (action == RA_FAKE && sv->skipping) action = RA_SKIP;
+    if (action == RA_FAKE && sv->skipping) {
+      action = RA_SKIP;
+      flags = RQF_UNSENT;
+    }
     if (action != RA_FAKE) sv->series_open = 1;
   } else if (kind == RQ_SYNC || kind == RQ_QUERY) {
     sv->series_open = 0;
@@ -257,6 +265,7 @@ static int rq_push(pg_server *sv, uint8_t kind, uint8_t action, uint64_t stmt) {
   rq *e = &sv->q[(sv->qhead + sv->qlen) % sv->qcap];
   e->kind = kind;
   e->action = action;
+  e->flags = flags;
   e->stmt = stmt;
   e->sent_us = (action == RA_FORWARD && (kind == RQ_QUERY || kind == RQ_SYNC || kind == RQ_FUNC)) ? uv_hrtime() / 1000 : 0;
   sv->qlen++;
@@ -264,6 +273,9 @@ static int rq_push(pg_server *sv, uint8_t kind, uint8_t action, uint64_t stmt) {
 }
 
 static rq *rq_head(pg_server *sv) { return sv->qlen ? &sv->q[sv->qhead] : NULL; }
+
+/* The entry rq_push just added. */
+static rq *rq_tail(pg_server *sv) { return &sv->q[(sv->qhead + sv->qlen - 1) % sv->qcap]; }
 
 static void rq_pop(pg_server *sv) {
   if (sv->qlen == 0) return;
@@ -486,9 +498,26 @@ static void emit_fakes(pg_server *sv) {
   }
 }
 
+static void forget_client_names(pg_client *c, uint64_t stmt_id);
+
+/*
+ * A Parse that failed, or that the server skipped after an error, created
+ * nothing: the server does not have the statement (unless the pooler never
+ * sent it), and a client's name for it is free again, as on a direct
+ * connection, so the client may prepare it anew.
+ */
+static void parse_not_done(pg_server *sv, const rq *h) {
+  if (h->stmt == 0) return;
+  if (!(h->flags & RQF_UNSENT) && h->action != RA_FAKE) u64set_del(&sv->prepared, h->stmt);
+  if ((h->flags & RQF_NAMED) && sv->client != NULL) forget_client_names(sv->client, h->stmt);
+}
+
 /* After an error in an extended series the server skips to the Sync: so do its queued requests. */
 static void skip_to_sync(pg_server *sv) {
-  for (rq *h = rq_head(sv); h != NULL && rq_is_extended(h->kind); h = rq_head(sv)) rq_pop(sv);
+  for (rq *h = rq_head(sv); h != NULL && rq_is_extended(h->kind); h = rq_head(sv)) {
+    if (h->kind == RQ_PARSE) parse_not_done(sv, h);
+    rq_pop(sv);
+  }
 }
 
 /*
@@ -535,8 +564,7 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
         return 0;
       }
       if (rq_is_extended(h->kind)) {
-        /* The failed Parse did not create its statement. */
-        if (h->kind == RQ_PARSE && h->stmt != 0) u64set_del(&sv->prepared, h->stmt);
+        /* The failed request and the rest of its series are done (a failed Parse created nothing). */
         *forward = sv->client != NULL;
         skip_to_sync(sv);
         sv->skipping = 1;
@@ -990,6 +1018,17 @@ static void stmt_unref(pg_pool *p, pg_stmt *st) {
   free(st);
 }
 
+static int stmt_has_id(void *val, void *arg) { return ((pg_stmt *)val)->id == *(const uint64_t *)arg; }
+
+/* The client's names for a statement that was never created: gone, as the server never had them. */
+static void forget_client_names(pg_client *c, uint64_t stmt_id) {
+  void *gone[8];
+  size_t n;
+  while ((n = bmap_take_if(&c->names, stmt_has_id, &stmt_id, gone, 8)) > 0) {
+    for (size_t i = 0; i < n; i++) stmt_unref(c->pool, gone[i]);
+  }
+}
+
 /* Called by finish(): the session is ending, its client lets go of everything. */
 static void client_detach(session *s) {
   pg_client *c = s->pc;
@@ -1189,8 +1228,13 @@ static int client_parse_named(pg_client *c, pg_server *sv, const uint8_t *name, 
   int err;
   pg_stmt *st = name_statement(c, name, nlen, rest, rlen, 0, &err);
   if (st == NULL) return err;
-  if (u64set_has(&sv->prepared, st->id)) return rq_push(sv, RQ_PARSE, RA_FAKE, 0) < 0 ? FC_NOMEM : FC_PROGRESS;
-  return send_parse(sv, st, RA_FORWARD) < 0 ? FC_NOMEM : FC_PROGRESS;
+  if (u64set_has(&sv->prepared, st->id)) {
+    if (rq_push(sv, RQ_PARSE, RA_FAKE, st->id) < 0) return FC_NOMEM;
+  } else if (send_parse(sv, st, RA_FORWARD) < 0) {
+    return FC_NOMEM;
+  }
+  rq_tail(sv)->flags |= RQF_NAMED;
+  return FC_PROGRESS;
 }
 
 /* Appends a reply the pooler gives itself to a client that holds no server (nothing else is owed to it). */

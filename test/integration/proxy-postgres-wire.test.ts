@@ -112,4 +112,25 @@ describe('the pooled relay, message by message', () => {
     w.destroy();
     other.destroy();
   });
+  it('frees the names of statements that failed or were skipped, so the client may prepare them again, as on a direct connection', async () => {
+    const w = await login();
+    // "a" fails (no such column); "b" comes after it in the same series, so the server skips it.
+    w.send(msg.parse('a', 'SELECT no_such_column'), msg.parse('b', 'SELECT 40 + $1::int'), msg.sync());
+    const failed = await w.until('Z');
+    expect(types(failed)).toBe('EZ');
+    expect(errorFields(failed[0]!)['C']).toBe('42703');
+    // Neither name exists now: both may be prepared (not "already exists"), and "b" runs.
+    w.send(msg.parse('a', 'SELECT 1'), msg.parse('b', 'SELECT 40 + $1::int'), msg.bind('', 'b', ['2']), msg.execute(''), msg.sync());
+    const again = await w.until('Z');
+    expect(types(again)).toBe('112DCZ');
+    expect(rowValues(again[3]!)).toEqual(['42']);
+    // Every server connection of the pool runs "b" (each prepares it when it first needs it).
+    for (let i = 0; i < 6; i++) {
+      w.send(msg.bind('', 'b', [String(i)]), msg.execute(''), msg.sync());
+      const seg = await w.until('Z');
+      expect(types(seg)).toBe('2DCZ');
+      expect(rowValues(seg[1]!)).toEqual([String(40 + i)]);
+    }
+    w.destroy();
+  });
 });
