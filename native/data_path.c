@@ -157,6 +157,11 @@ typedef struct cmd {
   uint8_t *bytes2;
   size_t nbytes2;
   void *ptr; /* CMD_POOL_CREATE: the pool */
+  struct {   /* CMD_POOL_CONFIG */
+    uint32_t max_servers, max_idle;
+    uint64_t borrow_timeout_ms, idle_client_timeout_ms, idle_server_ms;
+    int debug_sql;
+  } cfg;
 } cmd;
 
 typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED, EV_POOL_NEED, EV_SERVER_CLOSED, EV_CLASSIFY, EV_PINNED, EV_CANCEL_TARGET, EV_POOL_CLOSED, EV_STATEMENT } ev_kind;

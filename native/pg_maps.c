@@ -125,62 +125,97 @@ static void bmap_free(bmap *m, void (*each)(void *)) {
   m->nb = m->n = 0;
 }
 
-/* ---- a set of nonzero 64-bit ids, open addressing ---- */
+/*
+ * ---- a set of nonzero 64-bit ids, open addressing, each with a 64-bit
+ * mark (the statements a server has prepared, marked with when each was
+ * last used) ----
+ */
 
 #define U64_TOMB UINT64_MAX
 
 typedef struct {
-  uint64_t *slot; /* 0 = empty, U64_TOMB = removed */
+  uint64_t id; /* 0 = empty, U64_TOMB = removed */
+  uint64_t mark;
+} u64slot;
+
+typedef struct {
+  u64slot *slot;
   size_t cap, used; /* used counts tombstones too */
+  size_t live;
 } u64set;
 
 static size_t u64_pos(uint64_t v, size_t cap) { return (size_t)((v * 0x9E3779B97F4A7C15ull) >> 7) & (cap - 1); }
 
-static int u64set_has(const u64set *s, uint64_t v) {
-  if (s->cap == 0) return 0;
+static u64slot *u64set_find(const u64set *s, uint64_t v) {
+  if (s->cap == 0) return NULL;
   for (size_t i = u64_pos(v, s->cap), k = 0; k < s->cap; i = (i + 1) & (s->cap - 1), k++) {
-    if (s->slot[i] == v) return 1;
-    if (s->slot[i] == 0) return 0;
+    if (s->slot[i].id == v) return &s->slot[i];
+    if (s->slot[i].id == 0) return NULL;
   }
-  return 0;
+  return NULL;
 }
 
-static int u64set_add(u64set *s, uint64_t v);
+static int u64set_has(const u64set *s, uint64_t v) { return u64set_find(s, v) != NULL; }
 
-static int u64set_rehash(u64set *s, size_t cap) {
-  u64set n = {calloc(cap, sizeof(uint64_t)), cap, 0};
+static int u64set_put(u64set *s, uint64_t v, uint64_t mark);
+
+/* A new table for the live entries: twice as big only when they, not tombstones, filled it. */
+static int u64set_rehash(u64set *s) {
+  size_t cap = s->cap == 0 ? 16 : (s->live + 1) * 4 > s->cap ? s->cap * 2 : s->cap;
+  u64set n = {calloc(cap, sizeof(u64slot)), cap, 0, 0};
   if (n.slot == NULL) return -1;
   for (size_t i = 0; i < s->cap; i++) {
-    if (s->slot[i] != 0 && s->slot[i] != U64_TOMB) u64set_add(&n, s->slot[i]);
+    if (s->slot[i].id != 0 && s->slot[i].id != U64_TOMB) u64set_put(&n, s->slot[i].id, s->slot[i].mark);
   }
   free(s->slot);
   *s = n;
   return 0;
 }
 
-static int u64set_add(u64set *s, uint64_t v) {
-  if (u64set_has(s, v)) return 0;
-  if ((s->used + 1) * 2 > s->cap && u64set_rehash(s, s->cap ? s->cap * 2 : 16) < 0) return -1;
+/* Adds v (or finds it) and sets its mark. 0, or -1 out of memory. */
+static int u64set_put(u64set *s, uint64_t v, uint64_t mark) {
+  u64slot *e = u64set_find(s, v);
+  if (e != NULL) {
+    e->mark = mark;
+    return 0;
+  }
+  if ((s->used + 1) * 2 > s->cap && u64set_rehash(s) < 0) return -1;
   size_t i = u64_pos(v, s->cap);
-  while (s->slot[i] != 0 && s->slot[i] != U64_TOMB) i = (i + 1) & (s->cap - 1);
-  if (s->slot[i] == 0) s->used++;
-  s->slot[i] = v;
+  while (s->slot[i].id != 0 && s->slot[i].id != U64_TOMB) i = (i + 1) & (s->cap - 1);
+  if (s->slot[i].id == 0) s->used++;
+  s->slot[i].id = v;
+  s->slot[i].mark = mark;
+  s->live++;
   return 0;
 }
 
+static int u64set_add(u64set *s, uint64_t v) {
+  u64slot *e = u64set_find(s, v);
+  return e != NULL ? 0 : u64set_put(s, v, 0);
+}
+
 static void u64set_del(u64set *s, uint64_t v) {
-  if (s->cap == 0) return;
-  for (size_t i = u64_pos(v, s->cap), k = 0; k < s->cap; i = (i + 1) & (s->cap - 1), k++) {
-    if (s->slot[i] == v) {
-      s->slot[i] = U64_TOMB;
-      return;
+  u64slot *e = u64set_find(s, v);
+  if (e == NULL) return;
+  e->id = U64_TOMB;
+  s->live--;
+}
+
+/* The id with the smallest mark below `below` (0 if none): the least recently used. */
+static uint64_t u64set_oldest(const u64set *s, uint64_t below) {
+  uint64_t best = 0, best_mark = below;
+  for (size_t i = 0; i < s->cap; i++) {
+    const u64slot *e = &s->slot[i];
+    if (e->id != 0 && e->id != U64_TOMB && e->mark < best_mark) {
+      best = e->id;
+      best_mark = e->mark;
     }
-    if (s->slot[i] == 0) return;
   }
+  return best;
 }
 
 static void u64set_clear(u64set *s) {
   free(s->slot);
   s->slot = NULL;
-  s->cap = s->used = 0;
+  s->cap = s->used = s->live = 0;
 }

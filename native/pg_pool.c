@@ -43,6 +43,7 @@
 #define PG_BIND_PREFIX 4096    /* portal and statement names of a Bind */
 #define PG_IN_MAX 65536        /* client bytes read ahead of the framer */
 #define PG_HIGH 262144         /* stop reading one side while the other's buffer holds this much */
+#define PG_MAX_PREPARED 256    /* statements one server connection keeps; the least recently used beyond go */
 #define CLIENT_MAX_LIFE_MS (24ull * 3600 * 1000) /* RDS Proxy's fixed limit on a client connection's life */
 
 /* Pin reason the native side finds itself; the others come from JavaScript's verdicts. */
@@ -64,12 +65,21 @@ typedef enum {
 /* rq flags of an RQ_PARSE */
 #define RQF_NAMED 1  /* the client's own named Parse (forwarded or answered by the pooler) */
 #define RQF_UNSENT 2 /* never reached the server (a fake turned skip after an error) */
+#define RQF_EVICT 4  /* an RQ_CLOSE the pooler sent to make room: if skipped, the statement stays */
 
 typedef struct {
   uint8_t kind, action, flags;
   uint64_t stmt; /* RQ_PARSE of a registered statement: its id */
   uint64_t sent_us; /* a client's Query, Sync or FunctionCall: when it went (QueryDatabaseResponseLatency) */
+  uint64_t tick;    /* RQ_SYNC, RQ_QUERY: use_tick when it was queued */
 } rq;
+
+/*
+ * Statement use is marked with a tick that only grows. A statement last used
+ * before a Sync or Query whose ReadyForQuery said idle belongs to a finished
+ * transaction, so no portal can still need it: only those are evicted.
+ */
+static uint64_t use_tick;
 
 typedef struct pg_pool pg_pool;
 typedef struct pg_server pg_server;
@@ -98,6 +108,8 @@ struct pg_pool {
   int nclients;
   pg_client *clients; /* every attached client, for the sweep */
   uint64_t idle_client_timeout_ms; /* IdleClientTimeout; 0: none */
+  int max_idle;                    /* MaxIdleConnectionsPercent of the server's connections */
+  uint64_t idle_server_ms;         /* how long a server beyond max_idle may stay idle */
   int debug_sql; /* DebugLogging: every Query's and Parse's text goes to JS (EV_STATEMENT) */
   bmap stmts;
   u64set valid; /* statements a server has accepted: a client without a server may prepare them */
@@ -147,6 +159,8 @@ struct pg_server {
   int alone_queued;
   int series_open; /* an extended message went out after the last Sync: the server holds an implicit transaction */
   int skipping;    /* the server reported an error in the open series: it ignores everything up to the Sync */
+  uint64_t idle_tick; /* statements marked before this are in no open transaction (see use_tick) */
+  uint64_t idle_since; /* when it last joined the idle list */
 };
 
 struct pg_client {
@@ -267,6 +281,7 @@ static int rq_push(pg_server *sv, uint8_t kind, uint8_t action, uint64_t stmt) {
   e->action = action;
   e->flags = flags;
   e->stmt = stmt;
+  e->tick = use_tick;
   e->sent_us = (action == RA_FORWARD && (kind == RQ_QUERY || kind == RQ_SYNC || kind == RQ_FUNC)) ? uv_hrtime() / 1000 : 0;
   sv->qlen++;
   return 0;
@@ -466,6 +481,7 @@ static void give_back(pg_server *sv) {
     sv->next_idle = p->idle;
     p->idle = sv;
     sv->in_idle = 1;
+    sv->idle_since = now_ms();
     stat_add(p, ST_IDLE, 1);
   }
   schedule(p);
@@ -516,6 +532,8 @@ static void parse_not_done(pg_server *sv, const rq *h) {
 static void skip_to_sync(pg_server *sv) {
   for (rq *h = rq_head(sv); h != NULL && rq_is_extended(h->kind); h = rq_head(sv)) {
     if (h->kind == RQ_PARSE) parse_not_done(sv, h);
+    /* A skipped eviction: the server still has the statement (marked for the next one). */
+    if (h->kind == RQ_CLOSE && (h->flags & RQF_EVICT) && u64set_put(&sv->prepared, h->stmt, 0) < 0) sv->dirty = 2;
     rq_pop(sv);
   }
 }
@@ -579,6 +597,7 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
         stat_add(sv->pool, ST_RESPONSES, 1);
         stat_add(sv->pool, ST_RESPONSE_US, (double)(uv_hrtime() / 1000 - h->sent_us));
       }
+      if (sv->hdr[5] == 'I') sv->idle_tick = h->tick;
       rq_pop(sv);
       sv->tx = (char)sv->hdr[5];
       return 0;
@@ -906,11 +925,29 @@ static void run_ready(void) {
  * and clients older than 24 hours, are let go (the connection closes, as on
  * RDS Proxy), but never with a request of theirs in flight.
  */
+/*
+ * MaxIdleConnectionsPercent: idle servers beyond the pool's share that have
+ * been idle for idle_server_ms are closed. The idle list is last-in first-out,
+ * so the ones past the share are those least used.
+ */
+static void trim_idle(pg_pool *p, uint64_t now) {
+  int kept = 0;
+  for (pg_server *sv = p->idle, *next; sv != NULL; sv = next) {
+    next = sv->next_idle;
+    if (kept < p->max_idle || now - sv->idle_since < p->idle_server_ms) {
+      kept++;
+      continue;
+    }
+    server_close(sv, "more idle connections than MaxIdleConnectionsPercent allows");
+  }
+}
+
 static void on_sweep(uv_timer_t *t) {
   (void)t;
   uint64_t now = now_ms();
   for (pg_pool *p = P.pools, *next; p != NULL; p = next) {
     p->holds++;
+    trim_idle(p, now);
     for (pg_client *c = p->clients, *cn; c != NULL; c = cn) {
       cn = c->next_in_pool;
       if (c->closing || (c->server != NULL && c->server->qlen > 0) || c->stream_left > 0) continue;
@@ -1105,20 +1142,44 @@ static void debug_statement(pg_client *c, uint8_t type, const uint8_t *text, siz
 /* The server-side name of a registered statement. */
 static size_t stmt_name(const pg_stmt *st, char *out, size_t cap) { return (size_t)snprintf(out, cap, "iamdb_%llu", (unsigned long long)st->id); }
 
+/*
+ * Keeps a server connection's statements under PG_MAX_PREPARED: closes the
+ * least recently used one of a finished transaction, if there is one (its
+ * clients keep their names; it is prepared again when next needed).
+ */
+static int evict_prepared(pg_server *sv) {
+  if (sv->prepared.live < PG_MAX_PREPARED || sv->skipping) return 0;
+  uint64_t victim = u64set_oldest(&sv->prepared, sv->idle_tick);
+  if (victim == 0) return 0;
+  char name[32];
+  size_t nlen = (size_t)snprintf(name, sizeof name, "iamdb_%llu", (unsigned long long)victim);
+  uint8_t hdr[6] = {'C', 0, 0, 0, 0, 'S'};
+  put32(hdr + 1, (uint32_t)(4 + 1 + nlen + 1));
+  if (dbuf_append(&sv->out, hdr, 6) < 0 || dbuf_append(&sv->out, name, nlen + 1) < 0 || rq_push(sv, RQ_CLOSE, RA_SKIP, victim) < 0) return -1;
+  rq_tail(sv)->flags |= RQF_EVICT;
+  u64set_del(&sv->prepared, victim);
+  return 0;
+}
+
 /* Appends a Parse of st under its pooled name; its reply is the client's (forward) or swallowed. */
 static int send_parse(pg_server *sv, const pg_stmt *st, uint8_t action) {
+  if (evict_prepared(sv) < 0) return -1;
   char name[32];
   size_t nlen = stmt_name(st, name, sizeof name);
   size_t body = st->klen - STMT_KEY_HEAD;
   uint8_t hdr[5] = {'P'};
   put32(hdr + 1, (uint32_t)(4 + nlen + 1 + body));
   if (dbuf_append(&sv->out, hdr, 5) < 0 || dbuf_append(&sv->out, name, nlen + 1) < 0 || dbuf_append(&sv->out, st->key + STMT_KEY_HEAD, body) < 0) return -1;
-  if (rq_push(sv, RQ_PARSE, action, st->id) < 0 || u64set_add(&sv->prepared, st->id) < 0) return -1;
+  if (rq_push(sv, RQ_PARSE, action, st->id) < 0 || u64set_put(&sv->prepared, st->id, ++use_tick) < 0) return -1;
   return 0;
 }
 
+/* The statement is on sv (prepared now if it was not), marked as just used. */
 static int ensure_prepared(pg_server *sv, const pg_stmt *st) {
-  return u64set_has(&sv->prepared, st->id) ? 0 : send_parse(sv, st, RA_SKIP);
+  u64slot *e = u64set_find(&sv->prepared, st->id);
+  if (e == NULL) return send_parse(sv, st, RA_SKIP);
+  e->mark = ++use_tick;
+  return 0;
 }
 
 /* The unnamed statement on this server must be the client's own latest. */
@@ -1228,7 +1289,9 @@ static int client_parse_named(pg_client *c, pg_server *sv, const uint8_t *name, 
   int err;
   pg_stmt *st = name_statement(c, name, nlen, rest, rlen, 0, &err);
   if (st == NULL) return err;
-  if (u64set_has(&sv->prepared, st->id)) {
+  u64slot *e = u64set_find(&sv->prepared, st->id);
+  if (e != NULL) {
+    e->mark = ++use_tick;
     if (rq_push(sv, RQ_PARSE, RA_FAKE, st->id) < 0) return FC_NOMEM;
   } else if (send_parse(sv, st, RA_FORWARD) < 0) {
     return FC_NOMEM;
@@ -1760,10 +1823,12 @@ static void pool_cmd_create(cmd *c) {
 static void pool_cmd_config(cmd *c) {
   pg_pool *p = find_pool(c->id);
   if (p == NULL) return;
-  p->max_servers = (int)c->a;
-  p->borrow_timeout_ms = (uint64_t)c->d;
-  p->idle_client_timeout_ms = c->js_received;
-  p->debug_sql = c->nbytes2 == 1;
+  p->max_servers = (int)c->cfg.max_servers;
+  p->max_idle = (int)c->cfg.max_idle;
+  p->borrow_timeout_ms = c->cfg.borrow_timeout_ms;
+  p->idle_client_timeout_ms = c->cfg.idle_client_timeout_ms;
+  p->idle_server_ms = c->cfg.idle_server_ms;
+  p->debug_sql = c->cfg.debug_sql;
   maybe_grow(p);
 }
 
@@ -2059,6 +2124,7 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
   }
   p->id = id;
   p->max_servers = (int)max;
+  p->max_idle = INT_MAX; /* no trimming until JS has configured the pool */
   p->borrow_timeout_ms = (uint64_t)timeout;
   p->neutral_settings = (uint64_t)neutral;
   p->stats = stats;
@@ -2072,26 +2138,36 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs, debugSql) */
+/* A duration in milliseconds from JS: 0 to 2^53. */
+static int get_ms(napi_env env, napi_value v, uint64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d < 9007199254740992.0)) return -1;
+  *out = (uint64_t)d;
+  return 0;
+}
+
+/* poolConfigure(id, maxServers, maxIdleServers, borrowTimeoutMs, idleClientTimeoutMs, idleServerMs, debugSql) */
 static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t id, max;
-  double timeout, idle;
+  if (argc < 7) return throw_msg(env, "poolConfigure expects 7 arguments");
+  uint32_t id, max, max_idle;
+  uint64_t borrow, idle_client, idle_server;
+  bool debug;
   CHECK(napi_get_value_uint32(env, argv[0], &id));
   CHECK(napi_get_value_uint32(env, argv[1], &max));
-  CHECK(napi_get_value_double(env, argv[2], &timeout));
-  CHECK(napi_get_value_double(env, argv[3], &idle));
-  bool debug;
-  CHECK(napi_get_value_bool(env, argv[4], &debug));
-  if (!(idle >= 0 && idle < 9007199254740992.0)) return throw_msg(env, "poolConfigure expects a timeout");
+  CHECK(napi_get_value_uint32(env, argv[2], &max_idle));
+  if (get_ms(env, argv[3], &borrow) < 0 || get_ms(env, argv[4], &idle_client) < 0 || get_ms(env, argv[5], &idle_server) < 0) return throw_msg(env, "poolConfigure expects durations");
+  CHECK(napi_get_value_bool(env, argv[6], &debug));
   cmd *c = new_cmd(env, CMD_POOL_CONFIG, id);
   if (c == NULL) return NULL;
-  c->a = max;
-  c->d = timeout;
-  c->js_received = (uint64_t)idle;
-  c->nbytes2 = debug ? 1 : 0; /* no bytes: the flag rides in the length */
+  c->cfg.max_servers = max;
+  c->cfg.max_idle = max_idle;
+  c->cfg.borrow_timeout_ms = borrow;
+  c->cfg.idle_client_timeout_ms = idle_client;
+  c->cfg.idle_server_ms = idle_server;
+  c->cfg.debug_sql = debug ? 1 : 0;
   submit(c);
   return NULL;
 }

@@ -373,6 +373,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     loginTimeoutMs: config.gateway.loginTimeoutMs,
     maxMessageBytes: config.gateway.maxMessageBytes,
     saltedPasswordCache,
+    idleServerMs: config.proxyEndpoints.idleServerSeconds * 1000,
   });
   const targetHealth = new TargetHealthChecker({
     source: {

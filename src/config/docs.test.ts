@@ -115,6 +115,7 @@ const meanings: Record<string, string> = {
   proxyEndpoints: 'Where RDS Proxy endpoints listen. AWS gives each proxy endpoint its own DNS name on 5432/3306; iamdb gives each a port on one host. See docs/proxies.md.',
   'proxyEndpoints.listenHost': 'Host (address) proxy endpoints listen on, unless a create asks for another with the `iamdb:listen` tag. `Endpoint` in DescribeDBProxies is this host (for `0.0.0.0`/`::`, the first alias, else the machine\'s host name).',
   'proxyEndpoints.ports': 'Port or range (`7600-7699`) new proxy endpoints take a port from: the lowest not used by another proxy endpoint or an instance endpoint and bindable now. A port, once given, is kept across restarts.',
+  'proxyEndpoints.idleServerSeconds': 'How long a pooled server connection beyond the target group\'s `MaxIdleConnectionsPercent` may stay idle before the proxy closes it (default 60).',
   'proxyEndpoints.aliases': 'Other host names clients reach `listenHost` by (and may sign tokens for); the first is `Endpoint` when `listenHost` is a wildcard.',
   proxies: 'RDS Proxies defined by the file (at most 20 with those made through the API). They belong to the file: DeleteDBProxy refuses them; API changes to one stick until its definition in the file changes; one removed from the file is deleted at the next start. See docs/proxies.md.',
   'proxies[].name': 'DBProxyName (RDS identifier rules, kept in lower case); unique among proxies and proxy endpoints.',

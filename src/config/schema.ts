@@ -224,8 +224,9 @@ export const configSchema = z.strictObject({
         }, 'ports must be 1-65535, the first not above the last')
         .default('7600-7699'),
       aliases: z.array(z.string().regex(/^[A-Za-z0-9.\-_]+$/, 'expected a host name')).default([]),
+      idleServerSeconds: z.number().int().min(1).max(86_400).default(60),
     })
-    .default({ listenHost: '127.0.0.1', ports: '7600-7699', aliases: [] }),
+    .default({ listenHost: '127.0.0.1', ports: '7600-7699', aliases: [], idleServerSeconds: 60 }),
   proxies: z.array(dbProxy).max(20, 'at most 20 proxies, as on AWS').default([]),
 });
 

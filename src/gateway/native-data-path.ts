@@ -34,7 +34,7 @@ interface Binding {
   scanWords(words: ReadonlyArray<readonly [string, number]>): void;
   scan(text: Buffer, mysql: boolean): number;
   poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array): void;
-  poolConfigure(id: number, maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, debugSql: boolean): void;
+  poolConfigure(id: number, maxServers: number, maxIdleServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, idleServerMs: number, debugSql: boolean): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
   poolClose(poolId: number): void;
@@ -215,7 +215,7 @@ export class NativeDataPath {
     b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats);
     return {
       id,
-      configure: (maxServers, borrowTimeoutMs, idleClientTimeoutMs, debugSql) => b.poolConfigure(id, maxServers, borrowTimeoutMs, idleClientTimeoutMs, debugSql),
+      configure: (c) => b.poolConfigure(id, c.maxServers, c.maxIdleServers, c.borrowTimeoutMs, c.idleClientTimeoutMs, c.idleServerMs, c.debugSql),
       add: (serverId, socket, settingsId, requested) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
@@ -340,13 +340,21 @@ export class NativeDataPath {
 }
 
 /** A pool's native half, as the pool manager (gateway/proxy/native-pool.ts) drives it. */
+export interface NativePoolConfig {
+  readonly maxServers: number;
+  /** Idle server connections beyond this many are closed once idle for idleServerMs. */
+  readonly maxIdleServers: number;
+  readonly borrowTimeoutMs: number;
+  /** Clients silent this long are let go (0: never). */
+  readonly idleClientTimeoutMs: number;
+  readonly idleServerMs: number;
+  /** Every statement's text is reported (PooledClient.statement), for DebugLogging. */
+  readonly debugSql: boolean;
+}
+
 export interface NativePoolControl {
   readonly id: number;
-  /**
-   * idleClientTimeoutMs: clients silent this long are let go (0: never). debugSql: every
-   * statement's text is reported (PooledClient.statement), for DebugLogging.
-   */
-  configure(maxServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, debugSql: boolean): void;
+  configure(config: NativePoolConfig): void;
   /**
    * A logged-in server connection joins the pool; the socket is taken over (Node's copy is
    * destroyed). `requested`: it answers the pool's ask (need); otherwise it is welcome only

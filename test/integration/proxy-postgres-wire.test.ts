@@ -6,14 +6,18 @@
  * is one an adversarial review of native/pg_pool.c found; the server's
  * answers are what PostgreSQL gives a direct client.
  */
+import * as RDS from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sdkClient } from '../support/aws-sdk.js';
+import { waitFor } from '../support/exec.js';
 import { errorFields, msg, PgWire, rowValues, type BackendMessage } from '../support/pg-wire.js';
 import { startPostgresProxyFixture, type PostgresProxyFixture } from '../support/postgres-proxy-fixture.js';
 
 let f: PostgresProxyFixture;
 
 beforeAll(async () => {
-  f = await startPostgresProxyFixture('wire');
+  // Idle server connections beyond MaxIdleConnectionsPercent close after a second here.
+  f = await startPostgresProxyFixture('wire', { idleServerSeconds: 1 });
   const a = f.admin();
   await a.connect();
   await a.query('CREATE TABLE open_series (x int)');
@@ -132,5 +136,50 @@ describe('the pooled relay, message by message', () => {
       expect(rowValues(seg[1]!)).toEqual([String(40 + i)]);
     }
     w.destroy();
+  });
+  it('keeps at most 256 statements on a server connection, closing the least recently used, which come back when needed', async () => {
+    const c = f.client();
+    await c.connect();
+    try {
+      const run = async (i: number): Promise<void> => {
+        const r = await c.query({ name: `many_${i}`, text: `SELECT ${i} + $1::int AS v`, values: [1] });
+        expect(r.rows[0].v).toBe(i + 1);
+      };
+      for (let i = 0; i < 600; i++) await run(i);
+      for (let round = 0; round < 3; round++) {
+        const counts = await c.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'iamdb\\_%'");
+        expect(counts.rows[0].n).toBeLessThanOrEqual(256);
+        expect(counts.rows[0].n).toBeGreaterThan(0);
+      }
+      // Every statement still runs: those closed are prepared again for the client, which never knew.
+      for (let i = 0; i < 600; i += 7) await run(i);
+    } finally {
+      await c.end();
+    }
+  });
+  it('closes idle server connections beyond MaxIdleConnectionsPercent, and opens them again when clients need them', async () => {
+    const rds = sdkClient(RDS.RDSClient, f.iamdb.apiUrl, f.iamdb.admin);
+    // 300 max_connections less 3 reserved: 4 % is a pool of 11, 1 % idle is 2 kept.
+    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: f.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 4, MaxIdleConnectionsPercent: 1 } }));
+    const clients = Array.from({ length: 8 }, () => f.client());
+    try {
+      await Promise.all(clients.map((c) => c.connect()));
+      // Eight transactions open at once: eight server connections.
+      await Promise.all(clients.map((c) => c.query('BEGIN')));
+      await Promise.all(clients.map((c) => c.query('SELECT 1')));
+      expect(await f.serverBackends()).toBeGreaterThanOrEqual(8);
+      await Promise.all(clients.map((c) => c.query('COMMIT')));
+      await waitFor('idle servers trimmed', async () => {
+        const n = await f.serverBackends();
+        if (n > 2) throw new Error(`${n} server connections`);
+      }, 30_000, 100);
+      expect(f.poolStats().servers).toBeLessThanOrEqual(2);
+      // The clients stay, and their next statements find servers.
+      const rows = await Promise.all(clients.map((c, i) => c.query('SELECT $1::int AS v', [i])));
+      expect(rows.map((r) => r.rows[0].v)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: f.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1 } }));
+    }
   });
 });

@@ -53,7 +53,12 @@ export interface PostgresProxyFixture {
 /** max_connections is 300 on the test server, 3 reserved for superusers: 1 % is a pool of two. */
 export const FIXTURE_POOL_SIZE = 2;
 
-export async function startPostgresProxyFixture(prefix: string): Promise<PostgresProxyFixture> {
+export interface FixtureOptions {
+  /** proxyEndpoints.idleServerSeconds (default: the config's). */
+  readonly idleServerSeconds?: number;
+}
+
+export async function startPostgresProxyFixture(prefix: string, opts: FixtureOptions = {}): Promise<PostgresProxyFixture> {
   const server = inject('iamdbPostgres');
   const suffix = randomBytes(3).toString('hex');
   const user = `${prefix}_${suffix}`;
@@ -78,6 +83,7 @@ export async function startPostgresProxyFixture(prefix: string): Promise<Postgre
       ],
     },
     instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password } }],
+    ...(opts.idleServerSeconds !== undefined ? { proxyEndpoints: { idleServerSeconds: opts.idleServerSeconds } } : {}),
   });
   const iamdbCa = await readFile(iamdb.caPath, 'utf8');
   const port = await getFreePort();

@@ -28,6 +28,9 @@ export const TRACKED_SETTINGS = ['application_name', 'client_encoding', 'datesty
 export interface PoolSettings {
   /** MaxConnectionsPercent: this share of the server's max_connections less its superuser reserve (learned at the first login). */
   readonly maxConnectionsPercent: number;
+  /** MaxIdleConnectionsPercent: idle server connections beyond this share are closed once idle for idleServerMs. */
+  readonly maxIdleConnectionsPercent: number;
+  readonly idleServerMs: number;
   readonly borrowTimeoutMs: number;
   /** The proxy's IdleClientTimeout in ms (0: never). */
   readonly idleClientTimeoutMs: number;
@@ -274,9 +277,16 @@ export class PostgresPool {
     return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxConnectionsPercent) / 100));
   }
 
+  /** The idle server connections this pool keeps: MaxIdleConnectionsPercent of the server's usable connections (0 keeps none idle for long). */
+  get maxIdleServers(): number {
+    return Math.min(this.maxServers, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxIdleConnectionsPercent) / 100));
+  }
+
   #applySize(): void {
     const st = this.#settings;
-    this.#control.configure(this.maxServers, st.borrowTimeoutMs, st.idleClientTimeoutMs, st.debugSql);
+    // Until the server's size is known (the first login), nothing is trimmed.
+    const maxIdle = this.#serverMax === undefined ? this.maxServers : this.maxIdleServers;
+    this.#control.configure({ maxServers: this.maxServers, maxIdleServers: maxIdle, borrowTimeoutMs: st.borrowTimeoutMs, idleClientTimeoutMs: st.idleClientTimeoutMs, idleServerMs: st.idleServerMs, debugSql: st.debugSql });
   }
 
   close(): void {

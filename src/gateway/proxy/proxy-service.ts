@@ -47,6 +47,8 @@ export interface ProxyServiceDeps {
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly saltedPasswordCache: SaltedPasswordCache;
+  /** How long a server connection beyond MaxIdleConnectionsPercent may stay idle (default 60 s). */
+  readonly idleServerMs?: number;
   /** Metrics of an endpoint's client connections (default: none). */
   events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
 }
@@ -65,10 +67,12 @@ export function proxyAuthInput(proxy: DbProxy, where: ProxyServiceDeps['where'])
 }
 
 /** A pool's settings from its proxy as it is at `now` (DebugLogging ends by itself after 24 h). */
-export function poolSettings(proxy: DbProxy, now: number): PoolSettings {
+export function poolSettings(proxy: DbProxy, now: number, idleServerMs = 60_000): PoolSettings {
   const cp = proxy.targetGroup.connectionPool;
   return {
     maxConnectionsPercent: cp.maxConnectionsPercent,
+    maxIdleConnectionsPercent: cp.maxIdleConnectionsPercent,
+    idleServerMs,
     borrowTimeoutMs: cp.connectionBorrowTimeout * 1000,
     idleClientTimeoutMs: proxy.idleClientTimeout * 1000,
     debugSql: debugLoggingOn(proxy, now),
@@ -192,7 +196,7 @@ export class ProxyService {
           if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
           return { username: c.username, password: c.password };
         },
-        settings: poolSettings(proxy, Date.now()),
+        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
         ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
@@ -210,7 +214,7 @@ export class ProxyService {
       this.#pools.set(key, pool);
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
-      pool.configure(poolSettings(proxy, Date.now()));
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
     return pool;
   }
@@ -218,7 +222,7 @@ export class ProxyService {
   /** A proxy's settings changed (ModifyDBProxy, ModifyDBProxyTargetGroup): its pools follow at once. */
   refresh(proxy: DbProxy): void {
     for (const [key, pool] of this.#pools) {
-      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
+      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
   }
 
