@@ -64,7 +64,7 @@ import { withProxyActions } from './api/services/rds-proxy.js';
 import { kmsService } from './api/services/kms.js';
 import { secretsManagerService } from './api/services/secretsmanager.js';
 import { Keyring } from './kms/index.js';
-import { MetricsServer, ProxyMetrics, type PoolSample, type TargetAvailability } from './metrics/index.js';
+import { MetricsServer, ProxyMetrics, iamAuthMetricsSink, type PoolSample, type TargetAvailability } from './metrics/index.js';
 import { Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import { SecretRegistry } from './secrets/index.js';
 
@@ -172,8 +172,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   if (masterKey.source === 'created') logger.warn({ path: masterKey.path }, 'created a new master key; back it up: without it the state directory cannot be read');
   const sealer = createSealer(masterKey.key);
   const store = await openSqliteStore(join(config.stateDirPath, 'state.db'));
+  // Metrics are served only when metrics.listen is set; IAM logins on instance endpoints are counted from the audit events.
+  const metricsRegistry = config.metrics.listen === undefined ? undefined : new MetricsRegistry();
   const fileAudit = createFileAuditSink(config.auditPath);
-  const audit: AuditSink = deps.audit ? teeAuditSinks(fileAudit, deps.audit) : fileAudit;
+  const auditSinks = [fileAudit, ...(deps.audit ? [deps.audit] : []), ...(metricsRegistry ? [iamAuthMetricsSink(metricsRegistry)] : [])];
+  const audit: AuditSink = auditSinks.length === 1 ? fileAudit : teeAuditSinks(...auditSinks);
 
   const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), clock);
   const iam = await IamRuntime.open({ config, store, sealer, sessions, clock });
@@ -439,8 +442,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     region: config.region,
   });
   let metricsServer: MetricsServer | undefined;
-  if (config.metrics.listen !== undefined) {
-    const registry = new MetricsRegistry();
+  if (metricsRegistry !== undefined) {
+    const registry = metricsRegistry;
     collectDefaultMetrics({ register: registry, prefix: 'iamdb_' });
     proxyMetrics = new ProxyMetrics(registry, {
       pools: () =>

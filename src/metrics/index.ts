@@ -2,3 +2,4 @@
 export { MetricsServer } from './metrics-server.js';
 export { ProxyMetrics, type ProxyMetricsSources, type TargetAvailability } from './proxy-metrics.js';
 export { poolRows, type PoolLabels, type PoolRow, type PoolSample } from './pool-rows.js';
+export { iamAuthFailureKind, iamAuthMetricsSink, type IamAuthFailureKind } from './iam-auth-metrics.js';

@@ -24,6 +24,9 @@ const server = inject('iamdbPostgres');
 const suffix = randomBytes(3).toString('hex');
 const user = `met_${suffix}`;
 const iamUser = `metiam_${suffix}`;
+/** IAM database users of the instance endpoint: alice may log in as the first only. */
+const instanceIam = `metinst_${suffix}`;
+const instanceDenied = `metdeny_${suffix}`;
 const password = `pw-${randomBytes(8).toString('hex')}`;
 const database = `metdb_${suffix}`;
 const proxyName = `met-${suffix}`;
@@ -92,12 +95,23 @@ beforeAll(async () => {
         {
           name: 'alice',
           accessKeys: [aliceKey],
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}` }] } }],
+          policies: [
+            {
+              name: 'connect',
+              document: {
+                Version: '2012-10-17',
+                Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: [`arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}`, `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:db-*/${instanceIam}`] }],
+              },
+            },
+          ],
         },
       ],
     },
-    instances: [{ id: target, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password } }],
+    instances: [{ id: target, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password }, iamDatabaseAuthentication: true }],
   });
+  const ep = iamdb.endpoint(target);
+  const setup = await runPsql(`host=${ep.host} port=${ep.port} dbname=postgres user=${server.user} sslmode=verify-full sslrootcert=${iamdb.caPath}`, `CREATE USER ${instanceIam}; GRANT rds_iam TO ${instanceIam}; CREATE USER ${instanceDenied}; GRANT rds_iam TO ${instanceDenied};`, { PGPASSWORD: server.password });
+  expect(setup.stderr).toBe('');
   iamdbCa = await readFile(iamdb.caPath, 'utf8');
   const key = iamdb.admin;
   const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
@@ -308,5 +322,37 @@ describe('target availability', () => {
     const s = await scrape();
     expect(valueOf(s, 'iamdb_proxy_availability_percentage', { proxy: proxyName, target, target_role: 'READ_WRITE' })).toBe(100);
     expect(s.filter((x) => x.name === 'iamdb_proxy_availability_percentage' && x.labels['proxy'] === proxyName)).toHaveLength(1);
+  });
+});
+
+describe('IAM logins on an instance endpoint', () => {
+  it('counts each decision, a refusal by its RDS failure kind and its reason', async () => {
+    const ep = iamdb.endpoint(target);
+    const login = (asUser: string, tokenFor: string): pg.Client => {
+      const token = presignDbAuthToken({ hostname: ep.host, port: ep.port, username: tokenFor, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } });
+      return new pg.Client({ host: ep.host, port: ep.port, user: asUser, password: token.reveal(), database: 'postgres', ssl: { ca: iamdbCa } });
+    };
+    const instance = { instance: target };
+    const before = await scrape();
+    let from = iamdb.audit.events.length;
+    const ok = login(instanceIam, instanceIam);
+    await ok.connect();
+    await ok.end();
+    await iamdb.audit.until((e) => e.event === 'db.auth' && e.dbUser === instanceIam && e.decision === 'allow', from);
+    from = iamdb.audit.events.length;
+    await expect(login(instanceDenied, instanceDenied).connect()).rejects.toThrow();
+    await iamdb.audit.until((e) => e.event === 'db.auth' && e.dbUser === instanceDenied && e.reason === 'NotAuthorized', from);
+    from = iamdb.audit.events.length;
+    await expect(login(instanceIam, instanceDenied).connect()).rejects.toThrow();
+    await iamdb.audit.until((e) => e.event === 'db.auth' && e.dbUser === instanceIam && e.reason === 'DBUserMismatch', from);
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}): number => valueOf(after, name, { ...instance, ...labels }) - valueOf(before, name, { ...instance, ...labels });
+    expect(delta('iamdb_iam_db_auth_connection_requests_total')).toBe(3);
+    expect(delta('iamdb_iam_db_auth_connection_success_total')).toBe(1);
+    expect(delta('iamdb_iam_db_auth_connection_failure_total')).toBe(2);
+    expect(delta('iamdb_iam_db_auth_connection_failure_total', { kind: 'InsufficientPermissions', reason: 'NotAuthorized' })).toBe(1);
+    expect(delta('iamdb_iam_db_auth_connection_failure_total', { kind: 'InvalidToken', reason: 'DBUserMismatch' })).toBe(1);
+    // Proxy logins are not instance logins.
+    expect(after.filter((x) => x.name.startsWith('iamdb_iam_db_auth_') && x.labels['instance'] !== target)).toEqual([]);
   });
 });
