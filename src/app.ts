@@ -49,6 +49,7 @@ import { ProxyListeners, canBind, type ProxyConnectionHandler } from './gateway/
 import { ProxyService, proxyAuthInput } from './gateway/proxy/proxy-service.js';
 import type { PoolStats } from './gateway/proxy/postgres-pool.js';
 import { TargetHealthChecker } from './gateway/proxy/target-health.js';
+import { NO_CONNECTION_EVENTS } from './gateway/proxy/connection-events.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
 import { SessionCredentialIssuer } from './sts/index.js';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
@@ -63,6 +64,8 @@ import { withProxyActions } from './api/services/rds-proxy.js';
 import { kmsService } from './api/services/kms.js';
 import { secretsManagerService } from './api/services/secretsmanager.js';
 import { Keyring } from './kms/index.js';
+import { MetricsServer, ProxyMetrics, iamAuthMetricsSink, type PoolSample, type TargetAvailability } from './metrics/index.js';
+import { Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import { SecretRegistry } from './secrets/index.js';
 
 export interface AppDeps {
@@ -104,6 +107,8 @@ export interface App {
   readonly endpoints: readonly RunningEndpoint[];
   /** The control plane's URL once started, when `api.listen` is set. */
   readonly apiUrl: string | undefined;
+  /** The Prometheus scrape URL (…/metrics) once started, when `metrics.listen` is set. */
+  readonly metricsUrl: string | undefined;
   /** Starts listening on every endpoint. */
   start(): Promise<void>;
   /** Stops accepting, lets sessions end up to the drain timeout, then closes everything. */
@@ -167,8 +172,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   if (masterKey.source === 'created') logger.warn({ path: masterKey.path }, 'created a new master key; back it up: without it the state directory cannot be read');
   const sealer = createSealer(masterKey.key);
   const store = await openSqliteStore(join(config.stateDirPath, 'state.db'));
+  // Metrics are served only when metrics.listen is set; IAM logins on instance endpoints are counted from the audit events.
+  const metricsRegistry = config.metrics.listen === undefined ? undefined : new MetricsRegistry();
   const fileAudit = createFileAuditSink(config.auditPath);
-  const audit: AuditSink = deps.audit ? teeAuditSinks(fileAudit, deps.audit) : fileAudit;
+  const auditSinks = [fileAudit, ...(deps.audit ? [deps.audit] : []), ...(metricsRegistry ? [iamAuthMetricsSink(metricsRegistry)] : [])];
+  const audit: AuditSink = auditSinks.length === 1 ? fileAudit : teeAuditSinks(...auditSinks);
 
   const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), clock);
   const iam = await IamRuntime.open({ config, store, sealer, sessions, clock });
@@ -358,6 +366,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   // RDS Proxy: secrets read with each proxy's role, target health, and the pooled sessions.
   const proxyCredentials = new ProxyCredentials({ iam, keyring, secrets, clock });
   const proxyTokenNames = (e: ProxyEndpoint): HostPort[] => endpointsFor({ listen: e.listen, aliases: config.proxyEndpoints.aliases });
+  // Metrics (metrics.listen): made only when served; read at scrape time from the pools and target health below.
+  let proxyMetrics: ProxyMetrics | undefined;
   const proxyService = new ProxyService({
     proxies,
     where,
@@ -374,6 +384,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     maxMessageBytes: config.gateway.maxMessageBytes,
     saltedPasswordCache,
     idleServerMs: config.proxyEndpoints.idleServerSeconds * 1000,
+    events: (proxy, endpoint) => proxyMetrics?.connectionEvents(proxy.name, endpoint.name) ?? NO_CONNECTION_EVENTS,
   });
   const targetHealth = new TargetHealthChecker({
     source: {
@@ -431,6 +442,25 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     clock,
     region: config.region,
   });
+  let metricsServer: MetricsServer | undefined;
+  if (metricsRegistry !== undefined) {
+    const registry = metricsRegistry;
+    collectDefaultMetrics({ register: registry, prefix: 'iamdb_' });
+    proxyMetrics = new ProxyMetrics(registry, {
+      pools: () =>
+        proxyService.poolViews().map(
+          (v): PoolSample => ({ proxy: v.proxyName, targetRole: v.targetRole, target: v.target ?? '', user: v.user, stats: v.pool.snapshot(), maxServers: v.pool.maxServers, logins: v.pool.logins }),
+        ),
+      availability: () =>
+        proxies.list().flatMap((p) =>
+          p.targetGroup.targets.flatMap((t): TargetAvailability[] => {
+            const h = targetHealth.healthOf(p.resourceId, t.instanceId);
+            return h.State === 'REGISTERING' ? [] : [{ proxy: p.name, target: t.instanceId, targetRole: t.role, available: h.State === 'AVAILABLE' }];
+          }),
+        ),
+    });
+    metricsServer = new MetricsServer(registry, logger.child({ component: 'metrics' }));
+  }
   let apiTls: { cert: string; key: string } | undefined;
   let apiListen: ReturnType<typeof parseHostPort> | undefined;
   if (config.api.listen !== undefined) {
@@ -443,6 +473,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     }
   }
   let apiUrl: string | undefined;
+  let metricsUrl: string | undefined;
   let closed = false;
   return {
     config,
@@ -463,6 +494,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     get apiUrl() {
       return apiUrl;
     },
+    get metricsUrl() {
+      return metricsUrl;
+    },
     async start() {
       // Clients point sslrootcert / --ssl-ca here; `iamdb ca export` prints the same.
       writeFileSync(join(config.stateDirPath, 'ca.pem'), ca.caBundlePem(), { mode: 0o644 });
@@ -476,12 +510,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         apiUrl = `${apiTls ? 'https' : 'http'}://${host}:${port}`;
         logger.info({ url: apiUrl, tls: apiTls !== undefined }, 'control plane listening');
       }
+      if (metricsServer !== undefined && config.metrics.listen !== undefined) {
+        const at = parseHostPort(config.metrics.listen);
+        const port = await metricsServer.listen(at.host, at.port);
+        metricsUrl = `http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}/metrics`;
+        logger.info({ url: metricsUrl }, 'metrics listening');
+      }
     },
     async close() {
       if (closed) return;
       closed = true;
       await targetHealth.stop();
-      await Promise.all([api.close(), proxyListeners.close(), ...[...prepared.values()].map((p) => p.listener.drain(config.gateway.drainTimeoutMs))]);
+      await Promise.all([api.close(), metricsServer?.close(), proxyListeners.close(), ...[...prepared.values()].map((p) => p.listener.drain(config.gateway.drainTimeoutMs))]);
       for (const p of prepared.values()) await p.close();
       proxyService.close();
       await iam.flush();

@@ -98,6 +98,27 @@ export interface AuthAuditEvent {
   readonly sessionId: string;
 }
 
+/**
+ * A proxy session began: the client is logged in and joined its pool (it
+ * borrows server connections from then on). Ends with db.session.end of the
+ * same sessionId.
+ */
+export interface SessionStartAuditEvent {
+  readonly event: 'db.session.start';
+  readonly time: string;
+  readonly engine: 'postgres' | 'mysql';
+  readonly proxy: string;
+  readonly proxyEndpoint: string;
+  readonly source: string;
+  readonly dbUser: string;
+  readonly database?: string;
+  readonly method: 'iam' | 'password';
+  readonly tls: boolean;
+  /** IAM logins: the IAM user or role session behind the token. */
+  readonly principal?: string;
+  readonly sessionId: string;
+}
+
 export interface SessionAuditEvent {
   readonly event: 'db.session.end';
   readonly time: string;
@@ -166,4 +187,4 @@ export interface ApiAuditEvent {
   readonly detail?: string;
 }
 
-export type AuditEvent = AuthAuditEvent | SessionAuditEvent | ApiAuditEvent | AccountAuditEvent;
+export type AuditEvent = AuthAuditEvent | SessionStartAuditEvent | SessionAuditEvent | ApiAuditEvent | AccountAuditEvent;

@@ -20,7 +20,7 @@ const envReachable = new Set([
   'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
   'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
     'gateway.dataPath', 'gateway.preAuth.maxConnections', 'gateway.preAuth.maxConnectionsPerSource', 'gateway.maxServerLoginsInProgress',
-    'api.listen', 'api.tls', 'api.allowPlainHttp',
+    'api.listen', 'api.tls', 'api.allowPlainHttp', 'metrics.listen',
 ]);
 
 /** What each key means; the schema carries few descriptions, so they live here, next to the check. */
@@ -49,6 +49,8 @@ const meanings: Record<string, string> = {
   'api.tls': '`auto`: plain HTTP on a loopback address, HTTPS with a certificate from iamdb\'s CA anywhere else; `on`: always HTTPS; `off`: always plain HTTP (refused off loopback unless `allowPlainHttp`).',
   'api.allowPlainHttp': 'Lets `tls: off` serve plain HTTP on a non-loopback address (signed requests and returned secrets then cross the network in the clear).',
   'api.adminUser': 'The IAM user created on first start with full access; its access key is written once to `<stateDir>/admin-credentials` (profile `iamdb-admin`).',
+  metrics: 'Prometheus metrics (RDS Proxy\'s CloudWatch set for proxy endpoints, IAM login counts for instance endpoints), served on a listener of their own. See docs/metrics.md.',
+  'metrics.listen': 'Address of the scrape endpoint, e.g. `127.0.0.1:9464`: plain HTTP, `GET /metrics`, no authentication (it shows proxy, endpoint, instance and database user names, never a secret). Unset (the default): no metrics are served. Bind it to loopback or a monitoring network.',
   iam: 'IAM entities seeded at start.',
   'iam.users': 'IAM users.',
   'iam.users[].name': 'User name (unique, case-insensitively).',

@@ -64,6 +64,16 @@ describe('loadConfig', () => {
     expect(problemsOf({ text: clash, env: {} })).toEqual(['api.listen: address 127.0.0.1:7432 is already used by instances[0]']);
   });
 
+  it('serves metrics only when asked, on an address of their own', () => {
+    expect(loadConfig({ text: '', env: {} }).metrics.listen).toBeUndefined();
+    expect(loadConfig({ text: '', env: { IAMDB_METRICS__LISTEN: '127.0.0.1:9464' } }).metrics.listen).toBe('127.0.0.1:9464');
+    expect(problemsOf({ text: 'metrics: { listen: "nowhere" }', env: {} })[0]).toMatch(/^metrics\.listen: expected host:port/);
+    expect(problemsOf({ text: 'metrics: { listen: "127.0.0.1:9464", path: "/x" }', env: {} })[0]).toMatch(/^metrics: /);
+    expect(problemsOf({ text: 'api: { listen: "127.0.0.1:7400" }\nmetrics: { listen: "127.0.0.1:7400" }', env: {} })).toEqual(['metrics.listen: address 127.0.0.1:7400 is already used by api.listen']);
+    const clash = 'metrics: { listen: "127.0.0.1:7432" }\ninstances:\n  - { id: a, engine: postgres, listen: "127.0.0.1:7432", target: "127.0.0.1:2", master: { username: u, password: p } }\n';
+    expect(problemsOf({ text: clash, env: {} })).toEqual(['metrics.listen: address 127.0.0.1:7432 is already used by instances[0]']);
+  });
+
   it('counts the problems in the error details', () => {
     try {
       loadConfig({ file: fixture('three-errors.yaml'), env: {} });

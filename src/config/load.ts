@@ -86,7 +86,7 @@ function envOverrides(env: Readonly<Record<string, string | undefined>>): Record
     'account', 'region', 'partition', 'stateDir', 'masterKeyFile', 'log.level', 'audit.file',
     'gateway.loginTimeoutMs', 'gateway.maxMessageBytes', 'gateway.tokenFutureSkewSeconds', 'gateway.drainTimeoutMs',
     'gateway.dataPath', 'gateway.preAuth.maxConnections', 'gateway.preAuth.maxConnectionsPerSource', 'gateway.maxServerLoginsInProgress',
-    'api.listen', 'api.tls', 'api.allowPlainHttp',
+    'api.listen', 'api.tls', 'api.allowPlainHttp', 'metrics.listen',
   ];
   const byEnvName = new Map(scalarPaths.map((p) => [`IAMDB_${p.split('.').join('__').toUpperCase()}`, p]));
   const out: Record<string, unknown> = {};
@@ -131,6 +131,10 @@ function crossChecks(cfg: ParsedConfig): ConfigProblem[] {
       problems.push({ path: 'api.tls', message: `plain HTTP on ${cfg.api.listen} would send signed requests and returned secrets in the clear off this machine; use tls: auto or on, or set api.allowPlainHttp: true` });
     }
     if (listens.has(cfg.api.listen)) problems.push({ path: 'api.listen', message: `address ${cfg.api.listen} is already used by instances[${listens.get(cfg.api.listen)}]` });
+  }
+  if (cfg.metrics.listen !== undefined) {
+    if (listens.has(cfg.metrics.listen)) problems.push({ path: 'metrics.listen', message: `address ${cfg.metrics.listen} is already used by instances[${listens.get(cfg.metrics.listen)}]` });
+    if (cfg.metrics.listen === cfg.api.listen) problems.push({ path: 'metrics.listen', message: `address ${cfg.metrics.listen} is already used by api.listen` });
   }
   const names = (list: ReadonlyArray<{ name: string }>, path: string): void => {
     const seen = new Map<string, number>();

@@ -203,6 +203,11 @@ export const configSchema = z.strictObject({
       adminUser: entityName.default('iamdb-admin'),
     })
     .default({ tls: 'auto', allowPlainHttp: false, adminUser: 'iamdb-admin' }),
+  metrics: z
+    .strictObject({
+      listen: hostPort.optional().describe('address of the Prometheus scrape endpoint (GET /metrics), e.g. 127.0.0.1:9464; unset: no metrics are served'),
+    })
+    .default({}),
   iam: z
     .strictObject({
       users: z.array(user).default([]),

@@ -102,6 +102,26 @@ export class SessionAudit {
     });
   }
 
+  /** A proxy session begins (after its db.auth allow): who, where, and how it logged in. */
+  start(): void {
+    const p = this.instance.proxy;
+    if (p === undefined || this.method === 'none') return;
+    this.sink.write({
+      event: 'db.session.start',
+      time: new Date().toISOString(),
+      engine: this.engine,
+      proxy: this.instance.id,
+      proxyEndpoint: p.endpointName,
+      source: this.source,
+      dbUser: this.dbUser,
+      ...(this.database !== undefined ? { database: this.database } : {}),
+      method: this.method,
+      tls: this.tls,
+      ...(this.principal ? { principal: this.principal } : {}),
+      sessionId: this.sessionId,
+    });
+  }
+
   /** Records a refused login and ends the client's connection with the engine's generic error. */
   refuse(client: Socket, err: LoginFailed): void {
     this.auth('deny', err.reason, { ...err.extra, ...(err.detail !== undefined ? { detail: err.detail } : {}) });

@@ -25,6 +25,8 @@ export interface TestIamdb {
   readonly audit: ReturnType<typeof createMemoryAuditSink>;
   /** The control plane's URL (when the config has `api.listen`; `auto` picks a free port). */
   readonly apiUrl: string;
+  /** The Prometheus scrape URL (when the config has `metrics.listen`; `auto` picks a free port). */
+  readonly metricsUrl: string;
   /** The bootstrap administrator's key, read from `<stateDir>/admin-credentials`. */
   readonly admin: { id: string; secret: string };
   /** Control-plane events so far, newest last. */
@@ -86,7 +88,9 @@ export async function startIamdb(
   );
   const apiConfig = config['api'] as Record<string, unknown> | undefined;
   const api = apiConfig === undefined ? undefined : { ...apiConfig, ...(apiConfig['listen'] === 'auto' ? { listen: `127.0.0.1:${await getFreePort()}` } : {}) };
-  const full = { account: ACCOUNT, region: REGION, ...config, ...(api ? { api } : {}), instances, stateDir: join(stateDir, 'state'), log: { level: 'silent' } };
+  const metricsConfig = config['metrics'] as Record<string, unknown> | undefined;
+  const metrics = metricsConfig === undefined ? undefined : { ...metricsConfig, ...(metricsConfig['listen'] === 'auto' ? { listen: `127.0.0.1:${await getFreePort()}` } : {}) };
+  const full = { account: ACCOUNT, region: REGION, ...config, ...(api ? { api } : {}), ...(metrics ? { metrics } : {}), instances, stateDir: join(stateDir, 'state'), log: { level: 'silent' } };
   const env = { IAMDB_MASTER_KEY: opts.restartOf?.masterKeyHex ?? randomBytes(32).toString('hex') };
   const cfg = loadConfig({ text: stringify(full), env, baseDir: stateDir });
   const audit = createMemoryAuditSink();
@@ -105,6 +109,7 @@ export async function startIamdb(
     caPath,
     audit,
     apiUrl: app.apiUrl ?? '',
+    metricsUrl: app.metricsUrl ?? '',
     admin,
     apiEvents: () => audit.events.filter((e): e is ApiAuditEvent => e.event === 'api.call'),
     endpoint(id) {

@@ -21,6 +21,13 @@ import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamSession }
 export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients', 'responses', 'responseMicros'] as const;
 export type PoolStats = Record<(typeof POOL_STATS)[number], number>;
 
+/** Server logins this pool has made (RDS Proxy's DatabaseConnectionRequests, …SetupSucceeded, …SetupFailed). */
+export interface PoolLoginCounts {
+  readonly requested: number;
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
 /** The startup parameters a proxy client may set and that follow it from connection to connection (RDS Proxy's list). */
 export const TRACKED_SETTINGS = ['application_name', 'client_encoding', 'datestyle', 'timezone', 'extra_float_digits', 'search_path'] as const;
 
@@ -90,6 +97,7 @@ export class PostgresPool {
   #serverMax: number | undefined;
   #firstLogin: Promise<{ ok: true } | { ok: false; error: ErrorFields }> | undefined;
   #settings: PoolSettings;
+  readonly #logins = { requested: 0, succeeded: 0, failed: 0 };
 
   static #serverIds = 0;
 
@@ -123,6 +131,11 @@ export class PostgresPool {
   /** The native side's counters, by name. */
   snapshot(): PoolStats {
     return Object.fromEntries(POOL_STATS.map((k, i) => [k, this.stats[i]!])) as PoolStats;
+  }
+
+  /** The server logins made so far (counted here: the native side only borrows connections). */
+  get logins(): PoolLoginCounts {
+    return { ...this.#logins };
   }
 
   /** What the first server login reported (server_version, …), for clients' ParameterStatus. */
@@ -178,7 +191,22 @@ export class PostgresPool {
     return this.#firstLogin;
   }
 
+  /** One server login, counted. */
   async #login(): Promise<{ ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields }> {
+    const counts = this.#logins;
+    counts.requested++;
+    try {
+      const r = await this.#loginOnce();
+      if (r.ok) counts.succeeded++;
+      else counts.failed++;
+      return r;
+    } catch (err) {
+      counts.failed++;
+      throw err;
+    }
+  }
+
+  async #loginOnce(): Promise<{ ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields }> {
     const o = this.#opts;
     const target = o.target();
     if (target === undefined) return { ok: false, error: { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' } };

@@ -84,8 +84,17 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   timezone: 'TimeZone',
 };
 
-/** Refusals that count as ClientConnectionsSetupFailedAuth. */
-const AUTH_FAILURES: ReadonlySet<string> = new Set(['NoProxyCredentials', 'ProxyPasswordWrong', 'NotAuthorized', 'ExplicitDeny', 'InvalidToken', 'ExpiredToken', 'FutureToken', 'WrongEndpoint', 'WrongRegion', 'WrongService', 'DBUserMismatch', 'SignatureMismatch', 'UnknownAccessKey', 'InactiveAccessKey', 'InvalidSessionToken', 'ExpiredSessionCredentials', 'UnknownPrincipal']);
+/**
+ * Refusals that count as ClientConnectionsSetupFailedAuth: RDS Proxy counts
+ * attempts "that failed due to misconfigured authentication or TLS", so a
+ * secret the proxy's role cannot read counts as well as a wrong password.
+ */
+const AUTH_FAILURES: ReadonlySet<string> = new Set([
+  'NoProxyCredentials', 'ProxyPasswordWrong', 'UnsupportedAuthMethod', 'TlsRequired',
+  'NotAuthorized', 'ExplicitDeny', 'InvalidToken', 'ExpiredToken', 'FutureToken', 'WrongEndpoint', 'WrongRegion', 'WrongService', 'DBUserMismatch', 'SignatureMismatch',
+  'UnknownAccessKey', 'InactiveAccessKey', 'InvalidSessionToken', 'ExpiredSessionCredentials', 'UnknownPrincipal',
+  'RoleNotFound', 'RoleNotTrustedByRds', 'SecretAccessDenied', 'SecretNotFound', 'SecretUnavailable', 'KmsKeyUnusable', 'KmsDecryptDenied', 'SecretValueInvalid',
+]);
 
 function refuse(failure: ProxyWireFailure, reason?: string, detail?: string, extra: Record<string, unknown> = {}): LoginFailed {
   return new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), postgresWireError(failure), detail, extra);
@@ -191,6 +200,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     clearTimeout(timer);
     if (!tls?.attachToPool) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path and TLS');
     session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
+    session.start();
     events.setupSucceeded();
     setUp = true;
 

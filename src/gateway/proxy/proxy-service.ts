@@ -29,8 +29,8 @@ import { PG_FILTER_WORDS } from './session-state.js';
 import { postgresWireError } from './wire-errors.js';
 
 export interface ProxyServiceDeps {
-  /** The proxies as they are now (a pool asks at each server login). */
-  readonly proxies: { get(name: string): DbProxy | undefined };
+  /** The proxies as they are now (a pool asks at each server login; by resource id, which a rename keeps). */
+  readonly proxies: { get(name: string): DbProxy | undefined; byResourceId(resourceId: string): DbProxy | undefined };
   readonly where: { readonly partition: string; readonly region: string; readonly account: string };
   readonly instances: { get(id: string): DbInstance | undefined };
   readonly credentials: Pick<ProxyCredentials, 'forUser'>;
@@ -49,8 +49,20 @@ export interface ProxyServiceDeps {
   readonly saltedPasswordCache: SaltedPasswordCache;
   /** How long a server connection beyond MaxIdleConnectionsPercent may stay idle (default 60 s). */
   readonly idleServerMs?: number;
-  /** Metrics of an endpoint's client connections (default: none). */
+  /** Metrics of a client connection, asked once per connection (default: none). */
   events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
+}
+
+/** One pool as metrics see it: where it belongs, whom it logs in as, and where it logs in now. */
+export interface PoolView {
+  /** The proxy's name now (a renamed proxy's pools follow it). */
+  readonly proxyName: string;
+  readonly targetRole: ProxyEndpoint['targetRole'];
+  readonly user: string;
+  readonly database: string;
+  /** The instance new server connections go to now; undefined: none registered. */
+  readonly target: string | undefined;
+  readonly pool: PostgresPool;
 }
 
 /** What credential reads need of a proxy snapshot. */
@@ -83,6 +95,8 @@ export class ProxyService {
   readonly #deps: ProxyServiceDeps;
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
   readonly #pools = new Map<string, PostgresPool>();
+  /** What each pool of #pools (same key) belongs to. */
+  readonly #owners = new Map<string, { readonly proxyId: string; readonly targetRole: ProxyEndpoint['targetRole']; readonly user: string; readonly database: string }>();
   readonly #verifiers = new ScramVerifierCache();
   get #proxies(): ProxyServiceDeps['proxies'] {
     return this.#deps.proxies;
@@ -178,7 +192,6 @@ export class ProxyService {
   /** Pools are per endpoint role, not per instance: clients stay attached when the target behind them changes. */
   #pool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): PostgresPool {
     const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
-    const name = proxy.name;
     const cp = proxy.targetGroup.connectionPool;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
@@ -186,7 +199,7 @@ export class ProxyService {
         native: this.#deps.native!,
         // The proxy as it is now: a target registered or deregistered since counts at the next login.
         target: () => {
-          const now = this.#proxies.get(name) ?? proxy;
+          const now = this.#proxies.byResourceId(proxy.resourceId) ?? proxy;
           return this.#writerOf(now);
         },
         user,
@@ -212,6 +225,7 @@ export class ProxyService {
         }),
       });
       this.#pools.set(key, pool);
+      this.#owners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
       pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
@@ -231,8 +245,21 @@ export class ProxyService {
     return this.#pools;
   }
 
+  /** Every pool of a proxy that still exists, with what metrics label it by (read at each scrape). */
+  poolViews(): PoolView[] {
+    const views: PoolView[] = [];
+    for (const [key, pool] of this.#pools) {
+      const owner = this.#owners.get(key)!;
+      const proxy = this.#proxies.byResourceId(owner.proxyId);
+      if (proxy === undefined) continue;
+      views.push({ proxyName: proxy.name, targetRole: owner.targetRole, user: owner.user, database: owner.database, target: this.#writerOf(proxy)?.id, pool });
+    }
+    return views;
+  }
+
   close(): void {
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
+    this.#owners.clear();
   }
 }
