@@ -30,3 +30,6 @@ export const NO_CONNECTION_EVENTS: ProxyConnectionEvents = Object.freeze({
   closed: () => undefined,
   pinned: () => undefined,
 });
+
+/** Refusals that count as ClientConnectionsSetupFailedAuth. */
+export const AUTH_FAILURES: ReadonlySet<string> = new Set(['NoProxyCredentials', 'ProxyPasswordWrong', 'NotAuthorized', 'ExplicitDeny', 'InvalidToken', 'ExpiredToken', 'FutureToken', 'WrongEndpoint', 'WrongRegion', 'WrongService', 'DBUserMismatch', 'SignatureMismatch', 'UnknownAccessKey', 'InactiveAccessKey', 'InvalidSessionToken', 'ExpiredSessionCredentials', 'UnknownPrincipal']);

@@ -6,10 +6,12 @@
  * (so a policy or secret change takes effect at once), and sizes pools from
  * the target group's settings and the server's max_connections.
  *
- * PostgreSQL proxies are served by the pooled relay; MySQL proxies answer
- * RDS Proxy's generic failure until the MySQL pooled relay exists.
+ * PostgreSQL proxies are served by the native pooled relay (transaction
+ * multiplexing); MySQL proxies by session pooling with a TypeScript relay
+ * (mysql-proxy-session.ts), with Node's TLS.
  */
 import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { SqlState, encodeErrorResponse, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
@@ -20,10 +22,14 @@ import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
 import type { NativeDataPath } from '../native-data-path.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
+import { FastAuthCache } from '../../protocol/mysql/index.js';
+import { ServerProfileCache } from '../mysql/greeting.js';
 import { answerGenericFailure } from './generic-failure.js';
+import { handleMysqlProxySession } from './mysql-proxy-session.js';
+import { MysqlPool } from './mysql-pool.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
 import { PostgresPool, type PoolSettings } from './postgres-pool.js';
-import { handlePostgresProxySession } from './postgres-proxy-session.js';
+import { handlePostgresProxySession, type ProxyEndpointView } from './postgres-proxy-session.js';
 import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
 import { PG_FILTER_WORDS } from './session-state.js';
 import { postgresWireError } from './wire-errors.js';
@@ -80,6 +86,11 @@ export class ProxyService {
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
   readonly #pools = new Map<string, PostgresPool>();
   readonly #verifiers = new ScramVerifierCache();
+  readonly #mysqlPools = new Map<string, MysqlPool>();
+  readonly #contexts = new Map<string, Promise<SecureContext>>();
+  readonly #profiles = new Map<string, ServerProfileCache>();
+  readonly #fastAuth = new FastAuthCache();
+  #mysqlConnectionId = 0;
   get #proxies(): ProxyServiceDeps['proxies'] {
     return this.#deps.proxies;
   }
@@ -92,6 +103,7 @@ export class ProxyService {
   /** The connection handler for ProxyListeners. */
   readonly handle = async (socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> => {
     const native = this.#deps.native;
+    if (proxy.engineFamily === 'MYSQL') return this.#handleMysql(socket, proxy, endpoint, context);
     if (proxy.engineFamily !== 'POSTGRESQL' || native === undefined) return answerGenericFailure(socket, proxy.engineFamily);
     if (this.#writerOf(proxy) === undefined) {
       // No target registered: RDS Proxy has nothing to log in to.
@@ -103,15 +115,7 @@ export class ProxyService {
     await handlePostgresProxySession(
       socket,
       {
-        endpoint: {
-          proxyName: proxy.name,
-          endpointName: endpoint.name,
-          resourceId: proxy.resourceId,
-          endpoints: d.endpointNames(endpoint),
-          listen: endpoint.listen,
-          tags: proxy.tags,
-          requireTls: proxy.requireTls,
-        },
+        endpoint: this.#endpointView(proxy, endpoint),
         logger: d.logger,
         audit: d.audit,
         iamLogin: d.iamLogin,
@@ -128,6 +132,100 @@ export class ProxyService {
       context,
     );
   };
+
+  /** A MySQL/MariaDB client: session pooling with a TypeScript relay (docs/proxies-pooling.md says why). */
+  async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
+    const writer = this.#writerOf(proxy);
+    if (writer === undefined) {
+      // No target registered: RDS Proxy has nothing to log in to.
+      return answerGenericFailure(socket, 'MYSQL');
+    }
+    const d = this.#deps;
+    const secureContext = await this.#secureContext(endpoint);
+    await handleMysqlProxySession(
+      socket,
+      {
+        endpoint: this.#endpointView(proxy, endpoint),
+        logger: d.logger,
+        audit: d.audit,
+        iamLogin: d.iamLogin,
+        secureContext,
+        profile: this.#profileOf(proxy, writer),
+        fastAuth: this.#fastAuth,
+        connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
+        loginTimeoutMs: d.loginTimeoutMs,
+        maxMessageBytes: d.maxMessageBytes,
+        credentialFor: (user) => this.#credentialFor(proxy, user),
+        pool: (user, database) => this.#mysqlPool(proxy, endpoint, user, database),
+        events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
+      },
+      context,
+    );
+  }
+
+  #endpointView(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyEndpointView {
+    return {
+      proxyName: proxy.name,
+      endpointName: endpoint.name,
+      resourceId: proxy.resourceId,
+      endpoints: this.#deps.endpointNames(endpoint),
+      listen: endpoint.listen,
+      tags: proxy.tags,
+      requireTls: proxy.requireTls,
+    };
+  }
+
+  /** Node's TLS for MySQL clients, with the endpoint's certificate (as MySQL instance endpoints keep Node's TLS). */
+  #secureContext(endpoint: ProxyEndpoint): Promise<SecureContext> {
+    const key = `${endpoint.id}@${endpoint.listen.host}:${endpoint.listen.port}`;
+    let c = this.#contexts.get(key);
+    if (c === undefined) {
+      c = this.#deps.certificate(this.#deps.endpointNames(endpoint)).then((cert) => createSecureContext({ cert: cert.chainPem, key: cert.keyPem.reveal(), minVersion: 'TLSv1.2' }));
+      this.#contexts.set(key, c);
+      c.catch(() => this.#contexts.delete(key));
+    }
+    return c;
+  }
+
+  /** What a proxy's greeting says: the default for its target's engine until a server login has shown the real server. */
+  #profileOf(proxy: DbProxy, writer: DbInstance): ServerProfileCache {
+    let p = this.#profiles.get(proxy.resourceId);
+    if (p === undefined) {
+      const engine = writer.engineName === 'mariadb' ? 'mariadb' : 'mysql';
+      p = new ServerProfileCache(engine, () => Promise.reject(new Error('learned from server logins only')));
+      this.#profiles.set(proxy.resourceId, p);
+    }
+    return p;
+  }
+
+  #mysqlPool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): MysqlPool {
+    const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
+    const name = proxy.name;
+    const cp = proxy.targetGroup.connectionPool;
+    let pool = this.#mysqlPools.get(key);
+    if (pool === undefined) {
+      pool = new MysqlPool({
+        target: () => this.#writerOf(this.#proxies.get(name) ?? proxy),
+        user,
+        database,
+        credentials: async () => {
+          const c = await this.#credentialFor(proxy, user);
+          if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
+          return { username: c.username, password: c.password };
+        },
+        settings: poolSettings(proxy, Date.now()),
+        ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
+        loginTimeoutMs: this.#deps.loginTimeoutMs,
+        maxMessageBytes: this.#deps.maxMessageBytes,
+        profile: this.#profiles.get(proxy.resourceId)!,
+        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
+      });
+      this.#mysqlPools.set(key, pool);
+    } else {
+      pool.configure(poolSettings(proxy, Date.now()));
+    }
+    return pool;
+  }
 
   /**
    * DebugLogging (RDS Proxy's): SQL text in the process log, prefixed with the endpoint as AWS's
@@ -220,6 +318,14 @@ export class ProxyService {
     for (const [key, pool] of this.#pools) {
       if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
     }
+    for (const [key, pool] of this.#mysqlPools) {
+      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
+    }
+  }
+
+  /** The MySQL pools (session pooling), by proxy id, endpoint role, user and database. */
+  mysqlPools(): ReadonlyMap<string, MysqlPool> {
+    return this.#mysqlPools;
   }
 
   /** Every pool's counters, for metrics. */
@@ -230,5 +336,7 @@ export class ProxyService {
   close(): void {
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
+    for (const p of this.#mysqlPools.values()) p.close();
+    this.#mysqlPools.clear();
   }
 }
