@@ -268,4 +268,27 @@ describe('MySQL session pooling', () => {
     expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(MAX_SERVERS);
     await Promise.all([late, ...held.slice(1)].map((c) => c.end()));
   });
+
+  it('lets a client go after IdleClientTimeout, and its server connection back to the pool', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1 }));
+    try {
+      // A first login shows the proxy the server's own greeting (run alone, this test starts cold): clients greeted after it share a shape.
+      const warm = iamdb.audit.events.length;
+      await (await connect(nativeUser)).end();
+      await sessionEnd(nativeUser, warm);
+      const from = iamdb.audit.events.length;
+      const c = await connect(nativeUser);
+      const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
+      c.on('error', () => undefined);
+      expect(await sessionEnd(nativeUser, from)).toMatchObject({ idleClientTimeout: true, serverConnectionReused: true });
+      // The proxy has closed the client's connection: whatever it sends now fails.
+      await expect(c.query('SELECT 1')).rejects.toThrow();
+      const next = await connect(nativeUser);
+      expect(await one(next, 'SELECT CONNECTION_ID()')).toBe(thread);
+      await next.end();
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
+    }
+  });
 });

@@ -35,8 +35,8 @@ export interface MysqlPoolOptions {
   readonly initQuery?: string;
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
-  /** The proxy's idea of its server (greetings), refreshed by every login. */
-  readonly profile: ServerProfileCache;
+  /** What the greeting of the target's endpoints says of the server, refreshed by every login. */
+  profileOf(target: DbInstance): ServerProfileCache;
   readonly logger: Logger;
 }
 
@@ -83,6 +83,11 @@ export class MysqlPool {
   /** The most server connections this pool opens: MaxConnectionsPercent of the server's max_connections, at least one. */
   get maxServers(): number {
     return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxConnectionsPercent) / 100));
+  }
+
+  /** The proxy's IdleClientTimeout in ms, as the pool's settings have it now. */
+  get idleClientTimeoutMs(): number {
+    return this.#settings.idleClientTimeoutMs;
   }
 
   snapshot(): MysqlPoolStats {
@@ -152,8 +157,7 @@ export class MysqlPool {
       .then((clean) => {
         cleaned();
         if (!clean.ok) {
-          o.logger.info({ user: o.user, reason: clean.reason }, 'proxy closed a server connection it could not clean');
-          return this.#drop(server);
+          o.logger.info({ user: o.user, reason: clean.reason }, 'proxy closed a server connection it could not clean');          return this.#drop(server);
         }
         if (this.#closed) return this.#drop(server);
         this.#idle.push(server);
@@ -245,7 +249,7 @@ export class MysqlPool {
       database: o.database,
       loginTimeoutMs: o.loginTimeoutMs,
       maxMessageBytes: o.maxMessageBytes,
-      profile: o.profile,
+      profile: o.profileOf(target),
       ...(o.initQuery !== undefined ? { initQuery: o.initQuery } : {}),
       learnMaxConnections: this.#serverMax === undefined,
     });

@@ -57,6 +57,14 @@ export interface MysqlProxyDeps {
   readonly events: ProxyConnectionEvents;
 }
 
+/** How long a greeting waits for the server's profile when it is not known yet (as instance endpoints). */
+const PROFILE_WAIT_MS = 1_000;
+
+function within(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
+
 /** Handles one client connection on a MySQL proxy endpoint. */
 export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
   const ep = deps.endpoint;
@@ -75,6 +83,8 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     raw.destroy();
   }, deps.loginTimeoutMs);
   try {
+    // As on instance endpoints: a profile not known yet is asked for, briefly, before the default is used.
+    if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS);
     const greeting = gatewayGreeting(deps.profile.current, deps.connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
     const login = await readClientLogin(raw, deps.secureContext, deps.loginTimeoutMs);
@@ -146,10 +156,10 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     events.setupSucceeded();
     setUp = true;
 
-    const stats = await relayPooledSession(client, server, { maxMessageBytes: deps.maxMessageBytes });
+    const stats = await relayPooledSession(client, server, { maxMessageBytes: deps.maxMessageBytes, idleClientTimeoutMs: pool.idleClientTimeoutMs });
     pool.giveBack(server, stats.reusable);
     events.closed();
-    session.end(stats, { serverConnectionReused: stats.reusable });
+    session.end(stats, { serverConnectionReused: stats.reusable, ...(stats.idledOut ? { idleClientTimeout: true } : {}) });
   } catch (err) {
     clearTimeout(timer);
     if (setUp) events.closed();

@@ -121,8 +121,8 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
     await startServerTls(link, instance, caps, response, mariadbCaps, o.loginTimeoutMs, o.maxMessageBytes);
     const serverPublicKey = configuredServerKey(instance, link);
     const ok = await passwordHandshake(link, o.password.reveal(), (auth) => encodeHandshakeResponse41({ ...response, ...auth }), {
-      refused: (e) => new LoginFailed('UpstreamRefused', undefined, JSON.stringify({ errno: e.errno, sqlState: e.sqlState ?? 'HY000', message: e.message })),
-      failed: (reason) => new LoginFailed('UpstreamAuthUnsupported', undefined, JSON.stringify({ errno: 1045, sqlState: '28000', message: reason })),
+      refused: (e) => new ServerRefused({ errno: e.errno, sqlState: e.sqlState ?? 'HY000', message: e.message }),
+      failed: (reason) => new ServerRefused({ errno: 1045, sqlState: '28000', message: reason }),
       ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
     });
     const server: PooledServer = {
@@ -143,7 +143,7 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
     }
     if (o.initQuery) {
       const r = await command(server, reader, query(o.initQuery), o.maxMessageBytes);
-      if (r.end.outcome === 'err') throw new LoginFailed('UpstreamRefused', undefined, JSON.stringify({ errno: r.end.errno, sqlState: r.end.sqlState ?? 'HY000', message: 'the InitQuery failed' }));
+      if (r.end.outcome === 'err') throw new ServerRefused({ errno: r.end.errno, sqlState: r.end.sqlState ?? 'HY000', message: 'the InitQuery failed' });
     }
     if (reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'server bytes after the login' });
     reader.detach();
@@ -155,14 +155,17 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
   }
 }
 
-function refusalOf(err: unknown): ServerRefusal {
-  if (err instanceof LoginFailed && err.detail !== undefined) {
-    try {
-      return JSON.parse(err.detail) as ServerRefusal;
-    } catch {
-      return { errno: 1105, sqlState: 'HY000', message: err.detail };
-    }
+/** What the server said when it refused a login (or the InitQuery), for the client and the audit log (a LoginFailed, as upstream.ts's handlers make). */
+class ServerRefused extends LoginFailed {
+  constructor(readonly refusal: ServerRefusal) {
+    super('UpstreamRefused', undefined, `${refusal.errno}: ${refusal.message}`);
   }
+}
+
+function refusalOf(err: unknown): ServerRefusal {
+  if (err instanceof ServerRefused) return err.refusal;
+  // The server's ERR instead of a greeting (too many connections, host blocked).
+  if (err instanceof LoginFailed) return { errno: 1040, sqlState: 'HY000', message: err.detail ?? 'the server refused the connection' };
   if (isIamdbError(err)) return { errno: 2003, sqlState: 'HY000', message: err.message };
   return { errno: 1105, sqlState: 'HY000', message: err instanceof Error ? err.message : String(err) };
 }

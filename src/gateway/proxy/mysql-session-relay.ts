@@ -20,12 +20,16 @@ import type { PooledServer } from './mysql-server-link.js';
 export interface PooledRelayResult extends RelayResult {
   /** The server connection is between commands and may be cleaned and lent again. */
   readonly reusable: boolean;
+  /** The client was let go after IdleClientTimeout without a command. */
+  readonly idledOut: boolean;
 }
 
 export interface PooledRelayOptions {
   readonly maxMessageBytes: number;
   /** Bytes from the client that arrived with its login, for the command phase. */
   readonly pending?: Buffer[];
+  /** IdleClientTimeout: a client silent this long, with nothing in flight, is let go (0: never). */
+  readonly idleClientTimeoutMs?: number;
 }
 
 /** Relays until either side leaves; the server socket is left open (paused, no listeners of ours) when reusable. */
@@ -40,6 +44,7 @@ export function relayPooledSession(client: Socket, server: PooledServer, o: Pool
     let bytesFromServer = 0;
     let broken = false;
     let done = false;
+    let idledOut = false;
 
     const finish = (endedBy: RelayResult['endedBy']): void => {
       if (done) return;
@@ -53,11 +58,13 @@ export function relayPooledSession(client: Socket, server: PooledServer, o: Pool
       up.off('drain', resumeClient);
       up.off('end', onServerEnd);
       up.off('close', onServerEnd);
+      client.off('timeout', onIdle);
+      client.setTimeout(0);
       up.pause();
-      const reusable = endedBy === 'client' && !broken && tracker.idle && held.length === 0 && !up.destroyed && up.writableLength === 0;
+      const reusable = (endedBy === 'client' || idledOut) && !broken && tracker.idle && held.length === 0 && !up.destroyed && up.writableLength === 0;
       server.statusFlags = tracker.statusFlags;
       client.end(() => client.destroy());
-      resolve({ bytesFromClient, bytesFromServer, endedBy, reusable });
+      resolve({ bytesFromClient, bytesFromServer, endedBy, reusable, idledOut });
     };
 
     const toServer = (payload: Buffer): void => {
@@ -119,6 +126,12 @@ export function relayPooledSession(client: Socket, server: PooledServer, o: Pool
     const resumeClient = (): void => void client.resume();
     const onClientEnd = (): void => finish('client');
     const onClientError = (): void => finish('client');
+    /** Socket inactivity both ways; a statement still running keeps the client (the timer fires again after its answer). */
+    const onIdle = (): void => {
+      if (!tracker.idle || held.length > 0 || framer.hasPartialPacket) return;
+      idledOut = true;
+      finish('hook');
+    };
     const onServerEnd = (): void => {
       broken = true;
       finish('server');
@@ -129,6 +142,10 @@ export function relayPooledSession(client: Socket, server: PooledServer, o: Pool
     client.on('end', onClientEnd);
     client.on('close', onClientEnd);
     client.on('error', onClientError);
+    if ((o.idleClientTimeoutMs ?? 0) > 0) {
+      client.setTimeout(o.idleClientTimeoutMs!);
+      client.on('timeout', onIdle);
+    }
     up.on('data', onServer);
     up.on('drain', resumeClient);
     up.on('end', onServerEnd);

@@ -53,6 +53,8 @@ export interface ProxyServiceDeps {
   readonly loginTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly saltedPasswordCache: SaltedPasswordCache;
+  /** The server profile of a MySQL instance's endpoint (greeting.ts), shared with its proxies. */
+  mysqlProfile?(instanceId: string): ServerProfileCache | undefined;
   /** Metrics of an endpoint's client connections (default: none). */
   events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
 }
@@ -150,7 +152,7 @@ export class ProxyService {
         audit: d.audit,
         iamLogin: d.iamLogin,
         secureContext,
-        profile: this.#profileOf(proxy, writer),
+        profile: this.#profileOf(writer),
         fastAuth: this.#fastAuth,
         connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
         loginTimeoutMs: d.loginTimeoutMs,
@@ -187,13 +189,20 @@ export class ProxyService {
     return c;
   }
 
-  /** What a proxy's greeting says: the default for its target's engine until a server login has shown the real server. */
-  #profileOf(proxy: DbProxy, writer: DbInstance): ServerProfileCache {
-    let p = this.#profiles.get(proxy.resourceId);
+  /**
+   * What a MySQL proxy's greeting says of its server: the target instance's
+   * own profile (learned by its endpoint's control connection and every
+   * login), so the proxy greets as the server would; a profile of the
+   * proxy's own, the engine's default until a pool login shows the server,
+   * for a target without an endpoint here.
+   */
+  #profileOf(writer: DbInstance): ServerProfileCache {
+    const shared = this.#deps.mysqlProfile?.(writer.id);
+    if (shared !== undefined) return shared;
+    let p = this.#profiles.get(writer.id);
     if (p === undefined) {
-      const engine = writer.engineName === 'mariadb' ? 'mariadb' : 'mysql';
-      p = new ServerProfileCache(engine, () => Promise.reject(new Error('learned from server logins only')));
-      this.#profiles.set(proxy.resourceId, p);
+      p = new ServerProfileCache(writer.engineName === 'mariadb' ? 'mariadb' : 'mysql', () => Promise.reject(new Error('learned from server logins only')));
+      this.#profiles.set(writer.id, p);
     }
     return p;
   }
@@ -217,7 +226,7 @@ export class ProxyService {
         ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
-        profile: this.#profiles.get(proxy.resourceId)!,
+        profileOf: (target) => this.#profileOf(target),
         logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
       });
       this.#mysqlPools.set(key, pool);
