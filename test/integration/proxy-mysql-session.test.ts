@@ -212,6 +212,8 @@ describe('MySQL session pooling', () => {
     const thread = await one<number>(first, 'SELECT CONNECTION_ID()');
     await first.query("SET @secret = 'left-behind', @@session.sql_mode = 'ANSI_QUOTES'");
     await first.query(`CREATE TEMPORARY TABLE tmp_${suffix} (x INT)`);
+    expect(await one(first, `SELECT GET_LOCK('lock_${suffix}', 0)`)).toBe(1);
+    await first.query('SET NAMES latin1');
     await first.query(`USE ${other}`);
     expect(await one(first, 'SELECT DATABASE()')).toBe(other);
     const from = iamdb.audit.events.length;
@@ -225,6 +227,9 @@ describe('MySQL session pooling', () => {
     expect(await one(next, 'SELECT DATABASE()')).toBe(database);
     expect(await one<string>(next, 'SELECT @@session.sql_mode')).not.toContain('ANSI_QUOTES');
     await expect(next.query(`SELECT * FROM tmp_${suffix}`)).rejects.toMatchObject({ errno: 1146 });
+    expect(await one(next, `SELECT IS_USED_LOCK('lock_${suffix}')`)).toBeNull();
+    // The character set of the next client's own login, not the last one's SET NAMES.
+    expect(await one(next, 'SELECT @@character_set_client')).toBe('utf8mb4');
     await next.end();
   });
 
