@@ -66,11 +66,11 @@ async function one<T>(c: mysql.Connection, sql: string): Promise<T> {
   return Object.values((rows as Record<string, unknown>[])[0]!)[0] as T;
 }
 
-/** Server connections of `user` as the server counts them. */
+/** Server connections of `user` in the test's database (its pool's) as the server counts them. */
 async function serverConnections(user: string): Promise<number> {
   const a = await admin();
   try {
-    return Number(await one(a, `SELECT COUNT(*) FROM information_schema.processlist WHERE user = '${user}'`));
+    return Number(await one(a, `SELECT COUNT(*) FROM information_schema.processlist WHERE user = '${user}' AND db = '${database}'`));
   } finally {
     await a.end();
   }
@@ -231,6 +231,27 @@ describe('MySQL session pooling', () => {
     // The character set of the next client's own login, not the last one's SET NAMES.
     expect(await one(next, 'SELECT @@character_set_client')).toBe('utf8mb4');
     await next.end();
+  });
+
+  it('closes, rather than lends again, a connection whose client chose a database when its pool has none', async () => {
+    const first = await connect(nativeUser, { database: '' });
+    expect(await one(first, 'SELECT DATABASE()')).toBeNull();
+    const thread = await one<number>(first, 'SELECT CONNECTION_ID()');
+    await first.query(`USE ${other}`);
+    const from = iamdb.audit.events.length;
+    await first.end();
+    await sessionEnd(nativeUser, from);
+    const next = await connect(nativeUser, { database: '' });
+    expect(await one(next, 'SELECT DATABASE()')).toBeNull();
+    expect(await one(next, 'SELECT CONNECTION_ID()')).not.toBe(thread);
+    await next.end();
+  });
+
+  it('answers a database the server refuses with RDS Proxy\'s error text around the server\'s message', async () => {
+    const from = iamdb.audit.events.length;
+    await expect(connect(nativeUser, { database: `nope_${suffix}` })).rejects.toMatchObject({ errno: 1105, sqlState: 'HY000', message: `Request returned an error: Access denied for user '${nativeUser}'@'%' to database 'nope_${suffix}'` });
+    const denied = await iamdb.audit.until((e) => e.event === 'db.auth' && (e as { reason?: string }).reason === 'UpstreamRefused', from);
+    expect(denied).toMatchObject({ proxy: proxyName, dbUser: nativeUser, database: `nope_${suffix}` });
   });
 
   it('rolls back what a client leaves open mid-transaction', async () => {
