@@ -317,4 +317,22 @@ describe('MySQL session pooling', () => {
       await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
     }
   });
+
+  it('logs SQL text while DebugLogging is on, and only then', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    const c = await connect(nativeUser);
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, DebugLogging: true }));
+    try {
+      await c.query('SELECT 4242 AS debugged');
+      await c.execute('SELECT ? + 1 AS also_debugged', [1]);
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, DebugLogging: false }));
+    }
+    await c.query('SELECT 4343 AS not_debugged');
+    await c.end();
+    const sql = iamdb.logLines().filter((l) => l['proxy'] === proxyName && typeof l['sql'] === 'string').map((l) => l['sql']);
+    expect(sql).toContain('SELECT 4242 AS debugged');
+    expect(sql).toContain('SELECT ? + 1 AS also_debugged');
+    expect(sql).not.toContain('SELECT 4343 AS not_debugged');
+  });
 });

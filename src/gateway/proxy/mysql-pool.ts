@@ -90,6 +90,11 @@ export class MysqlPool {
     return this.#settings.idleClientTimeoutMs;
   }
 
+  /** DebugLogging as the pool's settings have it now (the service turns it off after 24 hours). */
+  get debugSql(): boolean {
+    return this.#settings.debugSql;
+  }
+
   snapshot(): MysqlPoolStats {
     return { servers: this.#servers, idle: this.#idle.length, borrowed: this.#borrowed, waiting: this.#waiters.length };
   }

@@ -55,6 +55,8 @@ export interface MysqlProxyDeps {
   /** The pool for (the proxy, the endpoint's role, user, database). */
   pool(user: string, database: string): MysqlPool;
   readonly events: ProxyConnectionEvents;
+  /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
+  debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
 }
 
 /** How long a greeting waits for the server's profile when it is not known yet (as instance endpoints). */
@@ -156,7 +158,12 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     events.setupSucceeded();
     setUp = true;
 
-    const stats = await relayPooledSession(client, server, { maxMessageBytes: deps.maxMessageBytes, idleClientTimeoutMs: pool.idleClientTimeoutMs });
+    const stats = await relayPooledSession(client, server, {
+      maxMessageBytes: deps.maxMessageBytes,
+      idleClientTimeoutMs: pool.idleClientTimeoutMs,
+      debugSql: () => pool.debugSql,
+      statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
+    });
     pool.giveBack(server, stats.reusable);
     events.closed();
     session.end(stats, { serverConnectionReused: stats.reusable, ...(stats.idledOut ? { idleClientTimeout: true } : {}) });

@@ -30,7 +30,14 @@ export interface PooledRelayOptions {
   readonly pending?: Buffer[];
   /** IdleClientTimeout: a client silent this long, with nothing in flight, is let go (0: never). */
   readonly idleClientTimeoutMs?: number;
+  /** DebugLogging is on now (read per statement: ModifyDBProxy and the 24-hour end apply at once). */
+  debugSql?(): boolean;
+  /** A COM_QUERY ('Q') or COM_STMT_PREPARE ('P') text while DebugLogging is on (undefined: over 16 KB, not copied). */
+  statement?(type: 'Q' | 'P', text: Buffer | undefined): void;
 }
+
+/** Statement text DebugLogging copies at most (RDS Proxy's long-statement threshold). */
+const DEBUG_TEXT_MAX = 16 * 1024;
 
 /** Relays until either side leaves; the server socket is left open (paused, no listeners of ours) when reusable. */
 export function relayPooledSession(client: Socket, server: PooledServer, o: PooledRelayOptions): Promise<PooledRelayResult> {
@@ -82,6 +89,9 @@ export function relayPooledSession(client: Socket, server: PooledServer, o: Pool
       if (held.length > 0) {
         held.push({ ...p, payload: Buffer.from(p.payload) });
         return true;
+      }
+      if ((cmd === Command.COM_QUERY || cmd === Command.COM_STMT_PREPARE) && o.statement !== undefined && o.debugSql?.() === true) {
+        o.statement(cmd === Command.COM_QUERY ? 'Q' : 'P', p.payload.length - 1 > DEBUG_TEXT_MAX ? undefined : Buffer.from(p.payload.subarray(1)));
       }
       if (commandDisposition(cmd) !== 'refuse') {
         toServer(Buffer.from(p.payload));

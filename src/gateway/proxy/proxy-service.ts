@@ -160,6 +160,7 @@ export class ProxyService {
         credentialFor: (user) => this.#credentialFor(proxy, user),
         pool: (user, database) => this.#mysqlPool(proxy, endpoint, user, database),
         events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
+        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.name, endpoint.name, sessionId, type, text),
       },
       context,
     );
