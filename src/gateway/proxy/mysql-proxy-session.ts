@@ -23,10 +23,10 @@ import type { ProxyCredentialOutcome } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
-import { clientCharset, readClearPassword, readClientLogin } from '../mysql/client-handshake.js';
+import { clientCharset, readClearPassword, readClientLogin, type ClientLogin } from '../mysql/client-handshake.js';
 import { gatewayGreeting, type ServerProfileCache } from '../mysql/greeting.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
-import { checkProxyTls, decideProxyLogin } from './client-login.js';
+import { checkProxyTls, decideProxyLogin, type ProxyLoginDecision } from './client-login.js';
 import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
 import { mysqlPasswordLogin } from './mysql-password-login.js';
 import type { MysqlPool } from './mysql-pool.js';
@@ -67,6 +67,44 @@ function within(p: Promise<void>, ms: number): Promise<void> {
   return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
 
+type Refuse = (failure: ProxyWireFailure, reason?: string, detail?: string, extra?: Record<string, unknown>) => LoginFailed;
+
+/**
+ * RDS Proxy's decision for the login, then its method: an IAM token (the
+ * proxy's `prx-` resource) or the secret's password. Throws the refusal;
+ * returns the decision and the identity fields for the audit log.
+ */
+async function authenticate(
+  login: ClientLogin,
+  greetingScramble: Buffer,
+  deps: MysqlProxyDeps,
+  session: SessionAudit,
+  refuse: Refuse,
+): Promise<{ decision: Exclude<ProxyLoginDecision, { kind: 'refuse' }>; who: Record<string, unknown> }> {
+  const ep = deps.endpoint;
+  const user = login.response.username;
+  const decision = decideProxyLogin({ engine: 'mysql', tls: login.tls, requireTls: ep.requireTls, user, credential: await deps.credentialFor(user) });
+  if (decision.kind === 'refuse') throw refuse(decision.failure, decision.reason, decision.detail);
+  if (decision.kind === 'iam') {
+    session.method = 'iam';
+    const token = new Secret((await readClearPassword(login)).toString('utf8'));
+    const outcome = await deps.iamLogin.authenticate({ instance: ep, token, dbUser: user, sourceIp: session.sourceIp });
+    const who = identityFields(outcome);
+    if (!outcome.ok) throw refuse({ kind: 'IamAuthFailed', user }, outcome.reason, outcome.detail, who);
+    return { decision, who };
+  }
+  session.method = 'password';
+  const proved = await mysqlPasswordLogin(login, {
+    method: decision.method === 'mysql_native_password' ? 'mysql_native_password' : 'caching_sha2_password',
+    password: decision.credential.password,
+    greetingScramble,
+    cache: deps.fastAuth,
+    proxyId: ep.resourceId,
+  });
+  if (!proved.ok) throw refuse({ kind: 'WrongPassword', user, usingPassword: proved.usingPassword }, proved.reason);
+  return { decision, who: {} };
+}
+
 /** Handles one client connection on a MySQL proxy endpoint. */
 export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
   const ep = deps.endpoint;
@@ -98,7 +136,7 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     user = response.username;
     session.dbUser = user;
     session.database = response.database;
-    const refuse = (failure: ProxyWireFailure, reason?: string, detail?: string, extra: Record<string, unknown> = {}): LoginFailed =>
+    const refuse: Refuse = (failure, reason, detail, extra = {}) =>
       new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), mysqlWireError(failure, login.seq), detail, extra);
 
     // RequireTLS before anything else, as RDS Proxy answers.
@@ -109,26 +147,7 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     if (charset.unsafe !== undefined) throw refuse({ kind: 'CharsetRefused', value: charset.unsafe }, 'UnsafeCharset', `client character set ${charset.unsafe} is not ASCII-transparent`);
     const charsetId = charset.id;
 
-    const decision = decideProxyLogin({ engine: 'mysql', tls: login.tls, requireTls: ep.requireTls, user, credential: await deps.credentialFor(user) });
-    if (decision.kind === 'refuse') throw refuse(decision.failure, decision.reason, decision.detail);
-    let who: Record<string, unknown> = {};
-    if (decision.kind === 'iam') {
-      session.method = 'iam';
-      const token = new Secret((await readClearPassword(login)).toString('utf8'));
-      const outcome = await deps.iamLogin.authenticate({ instance: ep, token, dbUser: user, sourceIp: session.sourceIp });
-      who = identityFields(outcome);
-      if (!outcome.ok) throw refuse({ kind: 'IamAuthFailed', user }, outcome.reason, outcome.detail, who);
-    } else {
-      session.method = 'password';
-      const proved = await mysqlPasswordLogin(login, {
-        method: decision.method === 'mysql_native_password' ? 'mysql_native_password' : 'caching_sha2_password',
-        password: decision.credential.password,
-        greetingScramble: greeting.authPluginData,
-        cache: deps.fastAuth,
-        proxyId: ep.resourceId,
-      });
-      if (!proved.ok) throw refuse({ kind: 'WrongPassword', user, usingPassword: proved.usingPassword }, proved.reason);
-    }
+    const { decision, who } = await authenticate(login, greeting.authPluginData, deps, session, refuse);
     context.authenticated?.();
     // Authenticated: from here the wait is ConnectionBorrowTimeout's, not the login's.
     clearTimeout(timer);
@@ -141,7 +160,11 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     const pool = deps.pool(user, (negotiated.capabilities & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? (response.database ?? '') : '');
     const shape = serverShape(negotiated, charsetId, response.maxPacketSize);
     const borrowed = await pool.borrow(shape, leave.signal);
-    if (leave.signal.aborted) return;
+    if (leave.signal.aborted) {
+      // The client left while it waited: nothing to answer.
+      if (borrowed.kind === 'server') pool.giveBack(borrowed.server, true);
+      return;
+    }
     if (borrowed.kind === 'timeout') throw refuse({ kind: 'BorrowTimeout' }, 'BorrowTimeout', `no server connection within ConnectionBorrowTimeout (pool of ${pool.maxServers})`, who);
     if (borrowed.kind === 'refused') {
       const r = borrowed.refusal;
