@@ -254,6 +254,33 @@ describe('MySQL session pooling', () => {
     expect(denied).toMatchObject({ proxy: proxyName, dbUser: nativeUser, database: `nope_${suffix}` });
   });
 
+  it('does not lend a server connection the server has closed meanwhile', async () => {
+    const c = await connect(nativeUser);
+    const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
+    const from = iamdb.audit.events.length;
+    await c.end();
+    await sessionEnd(nativeUser, from);
+    const a = await admin();
+    await a.query(`KILL CONNECTION ${thread}`);
+    await a.end();
+    const next = await connect(nativeUser);
+    expect(await one(next, 'SELECT 1 + 1')).toBe(2);
+    expect(await one(next, 'SELECT CONNECTION_ID()')).not.toBe(thread);
+    await next.end();
+  });
+
+  it('ends the client\'s connection when its server connection dies under it', async () => {
+    const c = await connect(nativeUser);
+    c.on('error', () => undefined);
+    const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
+    const from = iamdb.audit.events.length;
+    const a = await admin();
+    await a.query(`KILL CONNECTION ${thread}`);
+    await a.end();
+    expect(await sessionEnd(nativeUser, from)).toMatchObject({ reason: 'server', serverConnectionReused: false });
+    await expect(c.query('SELECT 1')).rejects.toThrow();
+  });
+
   it('rolls back what a client leaves open mid-transaction', async () => {
     const c = await connect(nativeUser);
     const thread = await one<number>(c, 'SELECT CONNECTION_ID()');

@@ -66,6 +66,8 @@ export class MysqlPool {
   #settings: PoolSettings;
   /** Idle connections, most recently returned last. */
   readonly #idle: PooledServer[] = [];
+  /** How each idle connection is watched (see #park). */
+  readonly #watch = new Map<PooledServer, () => void>();
   readonly #waiters: Waiter[] = [];
   /** Connections being cleaned, by shape key. */
   readonly #cleaning = new Map<string, number>();
@@ -166,7 +168,7 @@ export class MysqlPool {
         }
         // Closed meanwhile, or over a bound lowered since (ModifyDBProxyTargetGroup): not kept.
         if (this.#closed || this.#servers > this.maxServers) return this.#drop(server);
-        this.#idle.push(server);
+        this.#park(server);
         this.#serve();
       })
       .catch(() => {
@@ -189,7 +191,7 @@ export class MysqlPool {
       const w = this.#waiters[i]!;
       const at = this.#idleOf(w.shape);
       if (at >= 0) {
-        const [server] = this.#idle.splice(at, 1);
+        const server = this.#unpark(at);
         this.#waiters.splice(i, 1);
         this.#borrowed++;
         w.done({ kind: 'server', server: server! });
@@ -212,11 +214,44 @@ export class MysqlPool {
       }
       // Full, with idle connections of other shapes: one goes to make room.
       if (known && this.#idle.length > 0) {
-        this.#drop(this.#idle.shift()!);
+        this.#drop(this.#unpark(0));
         return;
       }
       i++;
     }
+  }
+
+  /**
+   * An idle connection is read while it waits: a server says nothing
+   * unasked except before it closes (wait_timeout, KILL, shutdown), so any
+   * byte, or the end, drops it before a client could be lent a dead one.
+   */
+  #park(server: PooledServer): void {
+    const socket = server.socket;
+    const gone = (): void => {
+      const at = this.#idle.indexOf(server);
+      if (at < 0) return;
+      this.#unpark(at);
+      this.#drop(server);
+    };
+    socket.on('data', gone);
+    socket.on('end', gone);
+    socket.on('close', gone);
+    this.#watch.set(server, () => {
+      socket.off('data', gone);
+      socket.off('end', gone);
+      socket.off('close', gone);
+      socket.pause();
+    });
+    this.#idle.push(server);
+    socket.resume();
+  }
+
+  #unpark(at: number): PooledServer {
+    const [server] = this.#idle.splice(at, 1);
+    this.#watch.get(server!)?.();
+    this.#watch.delete(server!);
+    return server!;
   }
 
   #idleOf(shape: ServerShape): number {
@@ -277,7 +312,7 @@ export class MysqlPool {
 
   close(): void {
     this.#closed = true;
-    for (const s of this.#idle.splice(0)) s.socket.destroy();
+    while (this.#idle.length > 0) this.#unpark(0).socket.destroy();
     for (const w of this.#waiters.splice(0)) w.done({ kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } });
   }
 }

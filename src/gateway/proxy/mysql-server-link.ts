@@ -178,7 +178,7 @@ export interface CleanOptions {
 
 /** Cleans a returned connection for the next client (see the top of this file). */
 export async function cleanServer(server: PooledServer, o: CleanOptions): Promise<{ ok: true } | { ok: false; reason: string }> {
-  if (server.socket.destroyed) return { ok: false, reason: 'the server closed the connection' };
+  if (server.socket.destroyed || server.socket.readableEnded) return { ok: false, reason: 'the server closed the connection' };
   const reader = new PacketReader(server.socket, o.maxMessageBytes);
   try {
     const reset = await command(server, reader, Buffer.from([Command.COM_RESET_CONNECTION]), o.maxMessageBytes);

@@ -160,6 +160,8 @@ export function relayPooledSession(client: Socket, server: PooledServer, o: Pool
     up.on('drain', resumeClient);
     up.on('end', onServerEnd);
     up.on('close', onServerEnd);
+    // A server that left before these listeners (its 'end' and 'close' are emitted once) ends the session now.
+    if (up.destroyed || up.readableEnded) return onServerEnd();
     for (const b of o.pending ?? []) onClient(b);
     if (done) return;
     client.resume();
