@@ -164,7 +164,8 @@ export class MysqlPool {
       .then((clean) => {
         cleaned();
         if (!clean.ok) {
-          o.logger.info({ user: o.user, reason: clean.reason }, 'proxy closed a server connection it could not clean');          return this.#drop(server);
+          o.logger.info({ user: o.user, reason: clean.reason }, 'proxy closed a server connection it could not clean');
+          return this.#drop(server);
         }
         // Closed meanwhile, or over a bound lowered since (ModifyDBProxyTargetGroup): not kept.
         if (this.#closed || this.#servers > this.maxServers) return this.#drop(server);
