@@ -245,6 +245,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     readonly listener: EndpointListener;
     readonly endpoint: Omit<RunningEndpoint, 'port'>;
     readonly close: () => Promise<void>;
+    /** MySQL: what the endpoint's greeting says of the server (proxies targeting the instance greet the same). */
+    readonly mysqlProfile?: ServerProfileCache;
   }
   /** Everything one instance endpoint needs (certificate, TLS, session handler); listening comes later. */
   const prepareEndpoint = async (instance: DbInstance): Promise<PreparedEndpoint> => {
@@ -267,6 +269,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     let onConnection: (socket: import('node:net').Socket, context: ConnectionContext) => Promise<void>;
     let dataPath: RunningEndpoint['dataPath'] = 'node';
     let close = async (): Promise<void> => {};
+    let mysqlProfile: ServerProfileCache | undefined;
     if (instance.engine === 'postgres') {
       const native = nativePath();
       const clientTls: ClientTlsTerminator = native ? native.terminator(cert.chainPem, cert.keyPem) : new NodeClientTls(() => secureContext);
@@ -279,6 +282,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     } else {
       const control = new MysqlControl(instance, config.gateway.loginTimeoutMs);
       const profile = new ServerProfileCache(instance.engineName, () => control.profile(), noteServerVersion);
+      mysqlProfile = profile;
       close = () => control.close();
       // Learn the server's greeting early when it is up; the first client asks again otherwise.
       void profile.ensure();
@@ -294,7 +298,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       preAuth,
       refusal: instance.engine === 'postgres' ? postgresTooManyClients : mysqlTooManyConnections,
     });
-    return { listener, endpoint: { instance, host: instance.listen.host, dataPath }, close };
+    return { listener, endpoint: { instance, host: instance.listen.host, dataPath }, close, ...(mysqlProfile ? { mysqlProfile } : {}) };
   };
 
   const prepared = new Map<string, PreparedEndpoint>();
@@ -385,6 +389,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     saltedPasswordCache,
     idleServerMs: config.proxyEndpoints.idleServerSeconds * 1000,
     events: (proxy, endpoint) => proxyMetrics?.connectionEvents(proxy.name, endpoint.name) ?? NO_CONNECTION_EVENTS,
+    mysqlProfile: (id) => prepared.get(id.toLowerCase())?.mysqlProfile,
   });
   const targetHealth = new TargetHealthChecker({
     source: {

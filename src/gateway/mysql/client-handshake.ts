@@ -9,7 +9,13 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { IamdbError } from '../../errors/index.js';
 import {
+  AuthPlugin,
   Capability,
+  charsetOfCollationId,
+  decodeClearPassword,
+  isAsciiTransparentCollationId,
+  encodeAuthSwitchRequest,
+  encodePacket,
   MYSQL_PRE_AUTH_MAX_PACKET_BYTES,
   SSL_REQUEST_LENGTH,
   decodeHandshakeResponse41,
@@ -70,4 +76,32 @@ export async function readClientLogin(raw: Socket, secureContext: SecureContext,
   }
   const reader = new PacketReader(raw, MYSQL_PRE_AUTH_MAX_PACKET_BYTES, first.rest);
   return { response: decodeHandshakeResponse41(first.payload), socket: raw, reader, tls: false, seq: 2 };
+}
+
+/**
+ * A clear-text password (an IAM token) over the client's link: the one the
+ * client sent up front with mysql_clear_password, or asked for with an
+ * AuthSwitchRequest to that plugin. The caller has checked the link is TLS.
+ * Shared by instance endpoints (IAM users) and proxy endpoints (IAMAuth REQUIRED).
+ */
+export async function readClearPassword(login: ClientLogin): Promise<Buffer> {
+  const { response } = login;
+  if (response.authPluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && response.authResponse.length > 0) return decodeClearPassword(response.authResponse);
+  login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: AuthPlugin.MYSQL_CLEAR_PASSWORD, pluginData: Buffer.alloc(0) }), login.seq));
+  const answer = await login.reader.next((login.seq + 1) & 0xff);
+  login.seq = (answer.lastSequenceId + 1) & 0xff;
+  return decodeClearPassword(answer.payload);
+}
+
+/**
+ * The character set a login's collation id gives the session (the server's
+ * default, which the greeting named, for an id the server does not know),
+ * and its name when it is not ASCII-transparent: the server would read
+ * statements in it differently from iamdb (gbk, sjis hide ASCII bytes in
+ * multi-byte characters), so such a login is refused.
+ */
+export function clientCharset(collationId: number, serverDefault: number): { readonly id: number; readonly unsafe?: string } {
+  const id = charsetOfCollationId(collationId) === undefined ? serverDefault : collationId;
+  if (isAsciiTransparentCollationId(id)) return { id };
+  return { id, unsafe: charsetOfCollationId(id) ?? `#${id}` };
 }

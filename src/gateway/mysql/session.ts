@@ -24,12 +24,9 @@ import {
   isFastAuthSuccess,
   isFullAuthRequest,
   Command,
-  charsetOfCollationId,
-  isAsciiTransparentCollationId,
   PacketHeader,
   decodeErrPacket,
   decodeAuthSwitchRequest,
-  decodeClearPassword,
   encodeAuthSwitchRequest,
   encodeHandshakeResponse41,
   encodeHandshakeV10,
@@ -45,7 +42,7 @@ import type { ConnectionContext } from '../listener.js';
 import type { ServerLoginSlots } from '../server-login-slots.js';
 import { sourceKey } from '../pre-auth.js';
 import { LoginCancel, LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
-import { readClientLogin, type ClientLogin } from './client-handshake.js';
+import { clientCharset, readClearPassword, readClientLogin, type ClientLogin } from './client-handshake.js';
 import { mysqlConnectAttributes, type SessionIdentity } from '../server-views.js';
 import { relayCommands } from './command-relay.js';
 import type { MysqlConnectionIds } from './connection-ids.js';
@@ -146,18 +143,13 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
     user = response.username;
     session.dbUser = user;
     session.database = response.database;
-    // The server reads statements in the client's character set: one whose multi-byte characters
-    // hold ASCII bytes (gbk, sjis, …) would make it read them differently from iamdb. An id the
-    // server does not know falls back to the server's default, which the greeting gave.
-    const charsetId = charsetOfCollationId(response.characterSet) === undefined ? deps.profile.current.characterSet : response.characterSet;
-    if (!isAsciiTransparentCollationId(charsetId)) {
+    // A client character set that hides ASCII bytes would make the server read statements differently from iamdb.
+    const charset = clientCharset(response.characterSet, deps.profile.current.characterSet);
+    if (charset.unsafe !== undefined) {
       throw new LoginFailed(
         'UnsafeCharset',
-        encodePacket(
-          errPacketFor('ER_NOT_SUPPORTED_YET', `iamdb does not accept the client character set ${charsetOfCollationId(charsetId) ?? `#${charsetId}`}: use an ASCII-transparent one such as utf8mb4`),
-          login.seq,
-        ),
-        `client character set ${charsetOfCollationId(charsetId) ?? `#${charsetId}`} is not ASCII-transparent`,
+        encodePacket(errPacketFor('ER_NOT_SUPPORTED_YET', `iamdb does not accept the client character set ${charset.unsafe}: use an ASCII-transparent one such as utf8mb4`), login.seq),
+        `client character set ${charset.unsafe} is not ASCII-transparent`,
       );
     }
     // The master is never an IAM user: the gateway manages the server with its password.
@@ -245,16 +237,7 @@ async function readToken(login: ClientLogin, session: SessionAudit, user: string
   const { response } = login;
   if (!instance.iamDatabaseAuthentication) throw new LoginFailed('IamAuthDisabled', accessDenied(user, sourceIp, true, login.seq));
   if (!session.tls) throw new LoginFailed('TlsRequired', accessDenied(user, sourceIp, response.authResponse.length > 0, login.seq));
-  let tokenBytes: Buffer;
-  if (response.authPluginName === AuthPlugin.MYSQL_CLEAR_PASSWORD && response.authResponse.length > 0) {
-    tokenBytes = decodeClearPassword(response.authResponse);
-  } else {
-    login.socket.write(encodePacket(encodeAuthSwitchRequest({ pluginName: AuthPlugin.MYSQL_CLEAR_PASSWORD, pluginData: Buffer.alloc(0) }), login.seq));
-    const answer = await login.reader.next((login.seq + 1) & 0xff);
-    login.seq = (answer.lastSequenceId + 1) & 0xff;
-    tokenBytes = decodeClearPassword(answer.payload);
-  }
-  return new Secret(tokenBytes.toString('utf8'));
+  return new Secret((await readClearPassword(login)).toString('utf8'));
 }
 
 /**

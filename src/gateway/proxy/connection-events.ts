@@ -30,3 +30,16 @@ export const NO_CONNECTION_EVENTS: ProxyConnectionEvents = Object.freeze({
   closed: () => undefined,
   pinned: () => undefined,
 });
+
+/** Refusals that count as ClientConnectionsSetupFailedAuth. */
+/**
+ * Refusals that count as ClientConnectionsSetupFailedAuth: RDS Proxy counts
+ * attempts "that failed due to misconfigured authentication or TLS", so a
+ * secret the proxy's role cannot read counts as well as a wrong password.
+ */
+export const AUTH_FAILURES: ReadonlySet<string> = new Set([
+  'NoProxyCredentials', 'ProxyPasswordWrong', 'UnsupportedAuthMethod', 'TlsRequired',
+  'NotAuthorized', 'ExplicitDeny', 'InvalidToken', 'ExpiredToken', 'FutureToken', 'WrongEndpoint', 'WrongRegion', 'WrongService', 'DBUserMismatch', 'SignatureMismatch',
+  'UnknownAccessKey', 'InactiveAccessKey', 'InvalidSessionToken', 'ExpiredSessionCredentials', 'UnknownPrincipal',
+  'RoleNotFound', 'RoleNotTrustedByRds', 'SecretAccessDenied', 'SecretNotFound', 'SecretUnavailable', 'KmsKeyUnusable', 'KmsDecryptDenied', 'SecretValueInvalid',
+]);

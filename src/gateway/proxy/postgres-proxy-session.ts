@@ -36,7 +36,7 @@ import type { CancelMap } from '../postgres/cancel-map.js';
 import { negotiateIfNeeded, readStartup } from '../postgres/startup-phase.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { decideProxyLogin } from './client-login.js';
-import type { ProxyConnectionEvents } from './connection-events.js';
+import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
 import { postgresPasswordLogin, type ScramVerifierCache } from './postgres-password-login.js';
 import type { PostgresPool } from './postgres-pool.js';
 import { postgresWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
@@ -84,17 +84,6 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   timezone: 'TimeZone',
 };
 
-/**
- * Refusals that count as ClientConnectionsSetupFailedAuth: RDS Proxy counts
- * attempts "that failed due to misconfigured authentication or TLS", so a
- * secret the proxy's role cannot read counts as well as a wrong password.
- */
-const AUTH_FAILURES: ReadonlySet<string> = new Set([
-  'NoProxyCredentials', 'ProxyPasswordWrong', 'UnsupportedAuthMethod', 'TlsRequired',
-  'NotAuthorized', 'ExplicitDeny', 'InvalidToken', 'ExpiredToken', 'FutureToken', 'WrongEndpoint', 'WrongRegion', 'WrongService', 'DBUserMismatch', 'SignatureMismatch',
-  'UnknownAccessKey', 'InactiveAccessKey', 'InvalidSessionToken', 'ExpiredSessionCredentials', 'UnknownPrincipal',
-  'RoleNotFound', 'RoleNotTrustedByRds', 'SecretAccessDenied', 'SecretNotFound', 'SecretUnavailable', 'KmsKeyUnusable', 'KmsDecryptDenied', 'SecretValueInvalid',
-]);
 
 function refuse(failure: ProxyWireFailure, reason?: string, detail?: string, extra: Record<string, unknown> = {}): LoginFailed {
   return new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), postgresWireError(failure), detail, extra);

@@ -6,10 +6,12 @@
  * (so a policy or secret change takes effect at once), and sizes pools from
  * the target group's settings and the server's max_connections.
  *
- * PostgreSQL proxies are served by the pooled relay; MySQL proxies answer
- * RDS Proxy's generic failure until the MySQL pooled relay exists.
+ * PostgreSQL proxies are served by the native pooled relay (transaction
+ * multiplexing); MySQL proxies by session pooling with a TypeScript relay
+ * (mysql-proxy-session.ts), with Node's TLS.
  */
 import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { SqlState, encodeErrorResponse, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
@@ -20,10 +22,14 @@ import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
 import type { NativeDataPath } from '../native-data-path.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
+import { FastAuthCache } from '../../protocol/mysql/index.js';
+import { ServerProfileCache } from '../mysql/greeting.js';
 import { answerGenericFailure } from './generic-failure.js';
+import { handleMysqlProxySession } from './mysql-proxy-session.js';
+import { MysqlPool } from './mysql-pool.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
 import { PostgresPool, type PoolSettings } from './postgres-pool.js';
-import { handlePostgresProxySession } from './postgres-proxy-session.js';
+import { handlePostgresProxySession, type ProxyEndpointView } from './postgres-proxy-session.js';
 import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
 import { PG_FILTER_WORDS } from './session-state.js';
 import { postgresWireError } from './wire-errors.js';
@@ -49,6 +55,8 @@ export interface ProxyServiceDeps {
   readonly saltedPasswordCache: SaltedPasswordCache;
   /** How long a server connection beyond MaxIdleConnectionsPercent may stay idle (default 60 s). */
   readonly idleServerMs?: number;
+  /** The server profile of a MySQL instance's endpoint (greeting.ts), shared with its proxies. */
+  mysqlProfile?(instanceId: string): ServerProfileCache | undefined;
   /** Metrics of a client connection, asked once per connection (default: none). */
   events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
 }
@@ -98,6 +106,11 @@ export class ProxyService {
   /** What each pool of #pools (same key) belongs to. */
   readonly #owners = new Map<string, { readonly proxyId: string; readonly targetRole: ProxyEndpoint['targetRole']; readonly user: string; readonly database: string }>();
   readonly #verifiers = new ScramVerifierCache();
+  readonly #mysqlPools = new Map<string, MysqlPool>();
+  readonly #contexts = new Map<string, Promise<SecureContext>>();
+  readonly #profiles = new Map<string, ServerProfileCache>();
+  readonly #fastAuth = new FastAuthCache();
+  #mysqlConnectionId = 0;
   get #proxies(): ProxyServiceDeps['proxies'] {
     return this.#deps.proxies;
   }
@@ -110,6 +123,7 @@ export class ProxyService {
   /** The connection handler for ProxyListeners. */
   readonly handle = async (socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> => {
     const native = this.#deps.native;
+    if (proxy.engineFamily === 'MYSQL') return this.#handleMysql(socket, proxy, endpoint, context);
     if (proxy.engineFamily !== 'POSTGRESQL' || native === undefined) return answerGenericFailure(socket, proxy.engineFamily);
     if (this.#writerOf(proxy) === undefined) {
       // No target registered: RDS Proxy has nothing to log in to.
@@ -121,15 +135,7 @@ export class ProxyService {
     await handlePostgresProxySession(
       socket,
       {
-        endpoint: {
-          proxyName: proxy.name,
-          endpointName: endpoint.name,
-          resourceId: proxy.resourceId,
-          endpoints: d.endpointNames(endpoint),
-          listen: endpoint.listen,
-          tags: proxy.tags,
-          requireTls: proxy.requireTls,
-        },
+        endpoint: this.#endpointView(proxy, endpoint),
         logger: d.logger,
         audit: d.audit,
         iamLogin: d.iamLogin,
@@ -146,6 +152,108 @@ export class ProxyService {
       context,
     );
   };
+
+  /** A MySQL/MariaDB client: session pooling with a TypeScript relay (docs/proxies-pooling.md says why). */
+  async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
+    const writer = this.#writerOf(proxy);
+    if (writer === undefined) {
+      // No target registered: RDS Proxy has nothing to log in to.
+      return answerGenericFailure(socket, 'MYSQL');
+    }
+    const d = this.#deps;
+    const secureContext = await this.#secureContext(endpoint);
+    await handleMysqlProxySession(
+      socket,
+      {
+        endpoint: this.#endpointView(proxy, endpoint),
+        logger: d.logger,
+        audit: d.audit,
+        iamLogin: d.iamLogin,
+        secureContext,
+        profile: this.#profileOf(writer),
+        fastAuth: this.#fastAuth,
+        connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
+        loginTimeoutMs: d.loginTimeoutMs,
+        maxMessageBytes: d.maxMessageBytes,
+        credentialFor: (user) => this.#credentialFor(proxy, user),
+        pool: (user, database) => this.#mysqlPool(proxy, endpoint, user, database),
+        events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
+        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.name, endpoint.name, sessionId, type, text),
+      },
+      context,
+    );
+  }
+
+  #endpointView(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyEndpointView {
+    return {
+      proxyName: proxy.name,
+      endpointName: endpoint.name,
+      resourceId: proxy.resourceId,
+      endpoints: this.#deps.endpointNames(endpoint),
+      listen: endpoint.listen,
+      tags: proxy.tags,
+      requireTls: proxy.requireTls,
+    };
+  }
+
+  /** Node's TLS for MySQL clients, with the endpoint's certificate (as MySQL instance endpoints keep Node's TLS). */
+  #secureContext(endpoint: ProxyEndpoint): Promise<SecureContext> {
+    const key = `${endpoint.id}@${endpoint.listen.host}:${endpoint.listen.port}`;
+    let c = this.#contexts.get(key);
+    if (c === undefined) {
+      c = this.#deps.certificate(this.#deps.endpointNames(endpoint)).then((cert) => createSecureContext({ cert: cert.chainPem, key: cert.keyPem.reveal(), minVersion: 'TLSv1.2' }));
+      this.#contexts.set(key, c);
+      c.catch(() => this.#contexts.delete(key));
+    }
+    return c;
+  }
+
+  /**
+   * What a MySQL proxy's greeting says of its server: the target instance's
+   * own profile (learned by its endpoint's control connection and every
+   * login), so the proxy greets as the server would; a profile of the
+   * proxy's own, the engine's default until a pool login shows the server,
+   * for a target without an endpoint here.
+   */
+  #profileOf(writer: DbInstance): ServerProfileCache {
+    const shared = this.#deps.mysqlProfile?.(writer.id);
+    if (shared !== undefined) return shared;
+    let p = this.#profiles.get(writer.id);
+    if (p === undefined) {
+      p = new ServerProfileCache(writer.engineName === 'mariadb' ? 'mariadb' : 'mysql', () => Promise.reject(new Error('learned from server logins only')));
+      this.#profiles.set(writer.id, p);
+    }
+    return p;
+  }
+
+  #mysqlPool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): MysqlPool {
+    const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
+    const name = proxy.name;
+    const cp = proxy.targetGroup.connectionPool;
+    let pool = this.#mysqlPools.get(key);
+    if (pool === undefined) {
+      pool = new MysqlPool({
+        target: () => this.#writerOf(this.#proxies.get(name) ?? proxy),
+        user,
+        database,
+        credentials: async () => {
+          const c = await this.#credentialFor(proxy, user);
+          if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
+          return { username: c.username, password: c.password };
+        },
+        settings: poolSettings(proxy, Date.now()),
+        ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
+        loginTimeoutMs: this.#deps.loginTimeoutMs,
+        maxMessageBytes: this.#deps.maxMessageBytes,
+        profileOf: (target) => this.#profileOf(target),
+        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
+      });
+      this.#mysqlPools.set(key, pool);
+    } else {
+      pool.configure(poolSettings(proxy, Date.now()));
+    }
+    return pool;
+  }
 
   /**
    * DebugLogging (RDS Proxy's): SQL text in the process log, prefixed with the endpoint as AWS's
@@ -238,6 +346,14 @@ export class ProxyService {
     for (const [key, pool] of this.#pools) {
       if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
+    for (const [key, pool] of this.#mysqlPools) {
+      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
+    }
+  }
+
+  /** The MySQL pools (session pooling), by proxy id, endpoint role, user and database. */
+  mysqlPools(): ReadonlyMap<string, MysqlPool> {
+    return this.#mysqlPools;
   }
 
   /** Every pool's counters, for metrics. */
@@ -261,5 +377,7 @@ export class ProxyService {
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
     this.#owners.clear();
+    for (const p of this.#mysqlPools.values()) p.close();
+    this.#mysqlPools.clear();
   }
 }

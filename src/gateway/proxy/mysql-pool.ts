@@ -1,0 +1,319 @@
+/**
+ * One pool of MySQL/MariaDB server connections for a proxy: its endpoint's
+ * role, a database user and a database. Session pooling: a client borrows a
+ * server connection at login and keeps it until it leaves; the connection
+ * then goes back, cleaned (mysql-server-link.ts: COM_RESET_CONNECTION, the
+ * pool's database again, InitQuery), for the next client.
+ *
+ * Bounded, like PostgresPool, by MaxConnectionsPercent of the server's
+ * max_connections (learned at the pool's first login, one connection until
+ * then); a client that finds the pool full waits up to
+ * ConnectionBorrowTimeout. Logins are lazy: a connection is opened only for
+ * a client that needs one, so the first client of a pool meets a wrong
+ * database or secret as its own error.
+ *
+ * A server connection answers in the shape its login negotiated (EOF or OK
+ * after rows, multi-statements, found rows, character set): it is lent only
+ * to clients that negotiated the same shape. An idle connection of another
+ * shape is closed to make room when the pool is full.
+ */
+import type { Logger } from 'pino';
+import type { DbInstance } from '../../rds/index.js';
+import type { ServerProfileCache } from '../mysql/greeting.js';
+import type { PoolCredentials, PoolSettings } from './postgres-pool.js';
+import { cleanServer, loginServer, type ServerShape, type PooledServer, type ServerRefusal } from './mysql-server-link.js';
+
+export interface MysqlPoolOptions {
+  /** The instance new server connections log in to (asked at each login); undefined: none available now. */
+  target(): DbInstance | undefined;
+  readonly user: string;
+  /** The database clients of this pool asked for ('' for none). */
+  readonly database: string;
+  /** The user's credentials, fetched for each new server connection (a rotated secret is used at once). */
+  readonly credentials: () => Promise<PoolCredentials>;
+  readonly settings: PoolSettings;
+  readonly initQuery?: string;
+  readonly loginTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  /** What the greeting of the target's endpoints says of the server, refreshed by every login. */
+  profileOf(target: DbInstance): ServerProfileCache;
+  readonly logger: Logger;
+}
+
+export type Borrowed =
+  | { readonly kind: 'server'; readonly server: PooledServer }
+  /** ConnectionBorrowTimeout passed with the pool full. */
+  | { readonly kind: 'timeout' }
+  /** The server refused the login (or could not be reached): what it said. */
+  | { readonly kind: 'refused'; readonly refusal: ServerRefusal };
+
+interface Waiter {
+  readonly shape: ServerShape;
+  readonly done: (b: Borrowed) => void;
+}
+
+/** The counters a pool shows (metrics, tests). */
+export interface MysqlPoolStats {
+  /** Server connections open or logging in. */
+  readonly servers: number;
+  readonly idle: number;
+  readonly borrowed: number;
+  readonly waiting: number;
+}
+
+export class MysqlPool {
+  readonly #opts: MysqlPoolOptions;
+  #settings: PoolSettings;
+  /** Idle connections, most recently returned last. */
+  readonly #idle: PooledServer[] = [];
+  /** How each idle connection is watched (see #park). */
+  readonly #watch = new Map<PooledServer, () => void>();
+  readonly #waiters: Waiter[] = [];
+  /** Connections being cleaned, by shape key. */
+  readonly #cleaning = new Map<string, number>();
+  /** Open connections and logins in progress: what counts against the bound. */
+  #servers = 0;
+  #borrowed = 0;
+  #serverMax: number | undefined;
+  #closed = false;
+
+  constructor(opts: MysqlPoolOptions) {
+    this.#opts = opts;
+    this.#settings = opts.settings;
+  }
+
+  /** The most server connections this pool opens: MaxConnectionsPercent of the server's max_connections, at least one. */
+  get maxServers(): number {
+    return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxConnectionsPercent) / 100));
+  }
+
+  /** The proxy's IdleClientTimeout in ms, as the pool's settings have it now. */
+  get idleClientTimeoutMs(): number {
+    return this.#settings.idleClientTimeoutMs;
+  }
+
+  /** DebugLogging as the pool's settings have it now (the service turns it off after 24 hours). */
+  get debugSql(): boolean {
+    return this.#settings.debugSql;
+  }
+
+  snapshot(): MysqlPoolStats {
+    return { servers: this.#servers, idle: this.#idle.length, borrowed: this.#borrowed, waiting: this.#waiters.length };
+  }
+
+  /** New settings (ModifyDBProxyTargetGroup): the bound and the borrow timeout apply from the next borrow. */
+  configure(settings: PoolSettings): void {
+    this.#settings = settings;
+    this.#serve();
+  }
+
+  /**
+   * A server connection of `shape` for one client session: an idle one, a
+   * new login while the pool has room, or the next one returned within
+   * ConnectionBorrowTimeout. `abort` (the client left) gives up the wait.
+   */
+  borrow(shape: ServerShape, abort: AbortSignal): Promise<Borrowed> {
+    if (this.#closed) return Promise.resolve({ kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } });
+    return new Promise<Borrowed>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        shape,
+        done: (b) => {
+          clearTimeout(timer);
+          abort.removeEventListener('abort', onAbort);
+          if (b.kind === 'server' && abort.aborted) return this.giveBack(b.server, true);
+          resolve(b);
+        },
+      };
+      const onAbort = (): void => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        clearTimeout(timer);
+        resolve({ kind: 'timeout' });
+      };
+      abort.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+      timer = setTimeout(() => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at < 0) return;
+        this.#waiters.splice(at, 1);
+        abort.removeEventListener('abort', onAbort);
+        resolve({ kind: 'timeout' });
+      }, this.#settings.borrowTimeoutMs);
+      this.#serve();
+    });
+  }
+
+  /**
+   * A client is done with its server connection. `reusable`: the server is
+   * between commands (nothing owed to anyone); it is cleaned and lent
+   * again. Otherwise it is closed and its place freed.
+   */
+  giveBack(server: PooledServer, reusable: boolean): void {
+    this.#borrowed--;
+    if (!reusable || this.#closed) return this.#drop(server);
+    const o = this.#opts;
+    const key = server.shape.key;
+    this.#cleaning.set(key, (this.#cleaning.get(key) ?? 0) + 1);
+    const cleaned = (): void => {
+      const n = (this.#cleaning.get(key) ?? 1) - 1;
+      if (n > 0) this.#cleaning.set(key, n);
+      else this.#cleaning.delete(key);
+    };
+    cleanServer(server, { database: o.database, ...(o.initQuery !== undefined ? { initQuery: o.initQuery } : {}), maxMessageBytes: o.maxMessageBytes })
+      .then((clean) => {
+        cleaned();
+        if (!clean.ok) {
+          o.logger.info({ user: o.user, reason: clean.reason }, 'proxy closed a server connection it could not clean');
+          return this.#drop(server);
+        }
+        // Closed meanwhile, or over a bound lowered since (ModifyDBProxyTargetGroup): not kept.
+        if (this.#closed || this.#servers > this.maxServers) return this.#drop(server);
+        this.#park(server);
+        this.#serve();
+      })
+      .catch(() => {
+        cleaned();
+        this.#drop(server);
+      });
+  }
+
+  #drop(server: PooledServer): void {
+    server.socket.destroy();
+    this.#servers--;
+    this.#serve();
+  }
+
+  /** Matches waiters with idle connections of their shape, and opens connections while there is room. */
+  #serve(): void {
+    /** Connections being cleaned that earlier waiters of the same shape will take. */
+    const promised = new Map<string, number>();
+    for (let i = 0; i < this.#waiters.length; ) {
+      const w = this.#waiters[i]!;
+      const at = this.#idleOf(w.shape);
+      if (at >= 0) {
+        const server = this.#unpark(at);
+        this.#waiters.splice(i, 1);
+        this.#borrowed++;
+        w.done({ kind: 'server', server: server! });
+        continue;
+      }
+      // One of its shape is being cleaned: it waits for that one rather than costing the server a new login.
+      const key = w.shape.key;
+      const taken = promised.get(key) ?? 0;
+      if ((this.#cleaning.get(key) ?? 0) > taken) {
+        promised.set(key, taken + 1);
+        i++;
+        continue;
+      }
+      // Room for one more: a login for this waiter. Before the server's max_connections is known, one login at a time.
+      const known = this.#serverMax !== undefined;
+      if (this.#servers < this.maxServers && (known || this.#servers === 0)) {
+        this.#waiters.splice(i, 1);
+        this.#open(w);
+        continue;
+      }
+      // Full, with idle connections of other shapes: one goes to make room.
+      if (known && this.#idle.length > 0) {
+        this.#drop(this.#unpark(0));
+        return;
+      }
+      i++;
+    }
+  }
+
+  /**
+   * An idle connection is read while it waits: a server says nothing
+   * unasked except before it closes (wait_timeout, KILL, shutdown), so any
+   * byte, or the end, drops it before a client could be lent a dead one.
+   */
+  #park(server: PooledServer): void {
+    const socket = server.socket;
+    const gone = (): void => {
+      const at = this.#idle.indexOf(server);
+      if (at < 0) return;
+      this.#unpark(at);
+      this.#drop(server);
+    };
+    socket.on('data', gone);
+    socket.on('end', gone);
+    socket.on('close', gone);
+    this.#watch.set(server, () => {
+      socket.off('data', gone);
+      socket.off('end', gone);
+      socket.off('close', gone);
+      socket.pause();
+    });
+    this.#idle.push(server);
+    socket.resume();
+  }
+
+  #unpark(at: number): PooledServer {
+    const [server] = this.#idle.splice(at, 1);
+    this.#watch.get(server!)?.();
+    this.#watch.delete(server!);
+    return server!;
+  }
+
+  #idleOf(shape: ServerShape): number {
+    for (let i = this.#idle.length - 1; i >= 0; i--) if (this.#idle[i]!.shape.key === shape.key) return i;
+    return -1;
+  }
+
+  #open(w: Waiter): void {
+    this.#servers++;
+    this.#borrowed++;
+    void this.#login(w.shape).then(
+      (r) => {
+        if (r.kind === 'server') return w.done(r);
+        this.#borrowed--;
+        this.#servers--;
+        w.done(r);
+        this.#serve();
+      },
+      (err: unknown) => {
+        this.#borrowed--;
+        this.#servers--;
+        w.done({ kind: 'refused', refusal: { errno: 2003, sqlState: 'HY000', message: `the database server could not be reached (${err instanceof Error ? err.message : String(err)})` } });
+        this.#serve();
+      },
+    );
+  }
+
+  async #login(shape: ServerShape): Promise<Borrowed> {
+    const o = this.#opts;
+    const target = o.target();
+    if (target === undefined) return { kind: 'refused', refusal: { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' } };
+    const creds = await o.credentials();
+    const r = await loginServer(target, shape, {
+      username: creds.username,
+      password: creds.password,
+      database: o.database,
+      loginTimeoutMs: o.loginTimeoutMs,
+      maxMessageBytes: o.maxMessageBytes,
+      profile: o.profileOf(target),
+      ...(o.initQuery !== undefined ? { initQuery: o.initQuery } : {}),
+      learnMaxConnections: this.#serverMax === undefined,
+    });
+    if (!r.ok) {
+      o.logger.warn({ user: o.user, errno: r.refusal.errno }, 'proxy could not log in a server connection');
+      return { kind: 'refused', refusal: r.refusal };
+    }
+    if (r.maxConnections !== undefined && this.#serverMax === undefined) {
+      this.#serverMax = r.maxConnections;
+      // Sized now: waiters held back until the size was known may get their logins.
+      setImmediate(() => this.#serve());
+    }
+    if (this.#closed) {
+      r.server.socket.destroy();
+      return { kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } };
+    }
+    return { kind: 'server', server: r.server };
+  }
+
+  close(): void {
+    this.#closed = true;
+    while (this.#idle.length > 0) this.#unpark(0).socket.destroy();
+    for (const w of this.#waiters.splice(0)) w.done({ kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } });
+  }
+}

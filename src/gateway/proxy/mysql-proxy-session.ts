@@ -1,0 +1,208 @@
+/**
+ * One MySQL/MariaDB client on a proxy endpoint (RDS Proxy), session pooling:
+ * the proxy's own greeting and the client's login read as on instance
+ * endpoints (gateway/mysql/greeting.ts, client-handshake.ts), RDS Proxy's
+ * login decision (client-login.ts) and method (an IAM token on the `prx-`
+ * resource by mysql_clear_password, or the secret's password by
+ * mysql-password-login.ts), then a server connection borrowed from the pool
+ * for (proxy, endpoint role, user, database) for the whole session, relayed
+ * (mysql-session-relay.ts) and given back, cleaned, when the client leaves.
+ *
+ * No server connection is touched before the client has authenticated; the
+ * client hears OK only once it holds one, so a full pool answers RDS Proxy's
+ * `ERROR 9501 (HY000): Timed-out waiting to acquire database connection` at
+ * login, and a server refusal (unknown database) its text.
+ */
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { AuditSink } from '../../audit/index.js';
+import { IamdbError, isIamdbError } from '../../errors/index.js';
+import { Capability, encodeHandshakeV10, encodeOkPacket, encodePacket, type FastAuthCache } from '../../protocol/mysql/index.js';
+import type { ProxyCredentialOutcome } from '../../rds/index.js';
+import { Secret } from '../../util/index.js';
+import type { IamLogin } from '../iam-login.js';
+import type { ConnectionContext } from '../listener.js';
+import { clientCharset, readClearPassword, readClientLogin, type ClientLogin } from '../mysql/client-handshake.js';
+import { gatewayGreeting, type ServerProfileCache } from '../mysql/greeting.js';
+import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
+import { checkProxyTls, decideProxyLogin, type ProxyLoginDecision } from './client-login.js';
+import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
+import { mysqlPasswordLogin } from './mysql-password-login.js';
+import type { MysqlPool } from './mysql-pool.js';
+import { serverShape } from './mysql-server-link.js';
+import { relayPooledSession } from './mysql-session-relay.js';
+import type { ProxyEndpointView } from './postgres-proxy-session.js';
+import { mysqlWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
+
+export interface MysqlProxyDeps {
+  readonly endpoint: ProxyEndpointView;
+  readonly logger: Logger;
+  readonly audit: AuditSink;
+  readonly iamLogin: IamLogin;
+  /** The endpoint's certificate, for clients that ask for TLS. */
+  readonly secureContext: SecureContext;
+  /** What the proxy's greeting says of the server (version, capabilities, character set). */
+  readonly profile: ServerProfileCache;
+  /** caching_sha2_password's memory of full authentications through this proxy. */
+  readonly fastAuth: FastAuthCache;
+  /** The greeting's connection id. */
+  readonly connectionId: number;
+  readonly loginTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  /** The user's secret, read with the proxy's role (undefined: no Auth entry names the user). */
+  credentialFor(user: string): Promise<ProxyCredentialOutcome | undefined>;
+  /** The pool for (the proxy, the endpoint's role, user, database). */
+  pool(user: string, database: string): MysqlPool;
+  readonly events: ProxyConnectionEvents;
+  /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
+  debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
+}
+
+/** How long a greeting waits for the server's profile when it is not known yet (as instance endpoints). */
+const PROFILE_WAIT_MS = 1_000;
+
+function within(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
+
+type Refuse = (failure: ProxyWireFailure, reason?: string, detail?: string, extra?: Record<string, unknown>) => LoginFailed;
+
+/**
+ * RDS Proxy's decision for the login, then its method: an IAM token (the
+ * proxy's `prx-` resource) or the secret's password. Throws the refusal;
+ * returns the decision and the identity fields for the audit log.
+ */
+async function authenticate(
+  login: ClientLogin,
+  greetingScramble: Buffer,
+  deps: MysqlProxyDeps,
+  session: SessionAudit,
+  refuse: Refuse,
+): Promise<{ decision: Exclude<ProxyLoginDecision, { kind: 'refuse' }>; who: Record<string, unknown> }> {
+  const ep = deps.endpoint;
+  const user = login.response.username;
+  const decision = decideProxyLogin({ engine: 'mysql', tls: login.tls, requireTls: ep.requireTls, user, credential: await deps.credentialFor(user) });
+  if (decision.kind === 'refuse') throw refuse(decision.failure, decision.reason, decision.detail);
+  if (decision.kind === 'iam') {
+    session.method = 'iam';
+    const token = new Secret((await readClearPassword(login)).toString('utf8'));
+    const outcome = await deps.iamLogin.authenticate({ instance: ep, token, dbUser: user, sourceIp: session.sourceIp });
+    const who = identityFields(outcome);
+    if (!outcome.ok) throw refuse({ kind: 'IamAuthFailed', user }, outcome.reason, outcome.detail, who);
+    return { decision, who };
+  }
+  session.method = 'password';
+  const proved = await mysqlPasswordLogin(login, {
+    method: decision.method === 'mysql_native_password' ? 'mysql_native_password' : 'caching_sha2_password',
+    password: decision.credential.password,
+    greetingScramble,
+    cache: deps.fastAuth,
+    proxyId: ep.resourceId,
+  });
+  if (!proved.ok) throw refuse({ kind: 'WrongPassword', user, usingPassword: proved.usingPassword }, proved.reason);
+  return { decision, who: {} };
+}
+
+/** Handles one client connection on a MySQL proxy endpoint. */
+export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
+  const ep = deps.endpoint;
+  const events = deps.events;
+  events.received();
+  const session = new SessionAudit(deps.audit, 'mysql', { id: ep.proxyName, listen: ep.listen, proxy: { endpointName: ep.endpointName } }, raw);
+  let client: Socket = raw;
+  let user = '';
+  let setUp = false;
+  const leave = new AbortController();
+  context.onCut?.(() => client.destroy());
+  const timer = setTimeout(() => {
+    if (user !== '') session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
+    leave.abort();
+    client.destroy();
+    raw.destroy();
+  }, deps.loginTimeoutMs);
+  try {
+    // As on instance endpoints: a profile not known yet is asked for, briefly, before the default is used.
+    if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS);
+    const greeting = gatewayGreeting(deps.profile.current, deps.connectionId);
+    raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
+    const login = await readClientLogin(raw, deps.secureContext, deps.loginTimeoutMs);
+    client = login.socket;
+    client.once('close', () => leave.abort());
+    session.tls = login.tls;
+    if (login.tls) events.tls();
+    const { response } = login;
+    user = response.username;
+    session.dbUser = user;
+    session.database = response.database;
+    const refuse: Refuse = (failure, reason, detail, extra = {}) =>
+      new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), mysqlWireError(failure, login.seq), detail, extra);
+
+    // RequireTLS before anything else, as RDS Proxy answers.
+    const early = checkProxyTls({ requireTls: ep.requireTls, tls: login.tls });
+    if (early?.kind === 'refuse') throw refuse(early.failure, early.reason);
+    // As on instance endpoints: a character set that hides ASCII bytes is refused (RDS Proxy's 1231 text).
+    const charset = clientCharset(response.characterSet, deps.profile.current.characterSet);
+    if (charset.unsafe !== undefined) throw refuse({ kind: 'CharsetRefused', value: charset.unsafe }, 'UnsafeCharset', `client character set ${charset.unsafe} is not ASCII-transparent`);
+    const charsetId = charset.id;
+
+    const { decision, who } = await authenticate(login, greeting.authPluginData, deps, session, refuse);
+    context.authenticated?.();
+    // Authenticated: from here the wait is ConnectionBorrowTimeout's, not the login's.
+    clearTimeout(timer);
+
+    // ---- A server connection for the session. ----
+    const negotiated = {
+      capabilities: (response.capabilityFlags & greeting.capabilityFlags) >>> 0,
+      mariadbCapabilities: (response.mariadbCapabilities & greeting.mariadbCapabilities) >>> 0,
+    };
+    const pool = deps.pool(user, (negotiated.capabilities & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? (response.database ?? '') : '');
+    const shape = serverShape(negotiated, charsetId, response.maxPacketSize);
+    const borrowed = await pool.borrow(shape, leave.signal);
+    if (leave.signal.aborted) {
+      // The client left while it waited: nothing to answer.
+      if (borrowed.kind === 'server') pool.giveBack(borrowed.server, true);
+      return;
+    }
+    if (borrowed.kind === 'timeout') throw refuse({ kind: 'BorrowTimeout' }, 'BorrowTimeout', `no server connection within ConnectionBorrowTimeout (pool of ${pool.maxServers})`, who);
+    if (borrowed.kind === 'refused') {
+      const r = borrowed.refusal;
+      throw refuse({ kind: 'DatabaseError', sqlState: r.sqlState, message: r.message }, 'UpstreamRefused', `${r.errno} (${r.sqlState}): ${r.message}`, who);
+    }
+    const server = borrowed.server;
+    if (login.reader.pendingBytes > 0) {
+      pool.giveBack(server, true);
+      throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
+    }
+    login.reader.detach();
+    client.write(encodePacket(encodeOkPacket({ statusFlags: server.statusFlags }, negotiated.capabilities), login.seq));
+    session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', { ...who, serverThreadId: server.threadId });
+    events.setupSucceeded();
+    setUp = true;
+
+    const stats = await relayPooledSession(client, server, {
+      maxMessageBytes: deps.maxMessageBytes,
+      idleClientTimeoutMs: pool.idleClientTimeoutMs,
+      debugSql: () => pool.debugSql,
+      statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
+    });
+    pool.giveBack(server, stats.reusable);
+    events.closed();
+    session.end(stats, { serverConnectionReused: stats.reusable, ...(stats.idledOut ? { idleClientTimeout: true } : {}) });
+  } catch (err) {
+    clearTimeout(timer);
+    if (setUp) events.closed();
+    if (err instanceof LoginFailed) {
+      if (AUTH_FAILURES.has(err.reason)) events.setupFailedAuth();
+      session.refuse(client, err);
+    } else if (isIamdbError(err)) {
+      if (user !== '' && err.code !== 'GATEWAY_PEER_CLOSED') session.auth('deny', asAuditReason(err.audit, 'ProtocolViolation'), { detail: err.message });
+      client.destroy();
+    } else {
+      deps.logger.error({ err, proxy: ep.proxyName }, 'unexpected error in a MySQL proxy session');
+      if (user !== '') session.auth('deny', 'InternalError', { detail: 'internal error' });
+      client.destroy();
+    }
+  }
+}
