@@ -26,6 +26,7 @@ import { PostgresPool, type PoolSettings } from './postgres-pool.js';
 import { handlePostgresProxySession } from './postgres-proxy-session.js';
 import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
 import { PG_FILTER_WORDS } from './session-state.js';
+import { NO_OBSERVATIONS, TargetChooser, type TargetDecision, type TargetObservations } from './target-choice.js';
 import { postgresWireError } from './wire-errors.js';
 
 export interface ProxyServiceDeps {
@@ -49,6 +50,8 @@ export interface ProxyServiceDeps {
   readonly saltedPasswordCache: SaltedPasswordCache;
   /** Metrics of an endpoint's client connections (default: none). */
   events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
+  /** What target health saw each target to be (writer, reader, down); default: nothing seen, the registered writer is used. */
+  readonly observations?: TargetObservations;
 }
 
 /** What credential reads need of a proxy snapshot. */
@@ -80,12 +83,14 @@ export class ProxyService {
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
   readonly #pools = new Map<string, PostgresPool>();
   readonly #verifiers = new ScramVerifierCache();
+  readonly #chooser: TargetChooser;
   get #proxies(): ProxyServiceDeps['proxies'] {
     return this.#deps.proxies;
   }
 
   constructor(deps: ProxyServiceDeps) {
     this.#deps = deps;
+    this.#chooser = new TargetChooser(deps.observations ?? NO_OBSERVATIONS);
     deps.native?.setScanWords(PG_FILTER_WORDS);
   }
 
@@ -93,9 +98,17 @@ export class ProxyService {
   readonly handle = async (socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> => {
     const native = this.#deps.native;
     if (proxy.engineFamily !== 'POSTGRESQL' || native === undefined) return answerGenericFailure(socket, proxy.engineFamily);
-    if (this.#writerOf(proxy) === undefined) {
-      // No target registered: RDS Proxy has nothing to log in to.
-      socket.end(postgresWireError({ kind: 'UnknownError' }));
+    const decision = this.#decide(proxy, endpoint.targetRole, new Map());
+    if (decision.kind === 'none') {
+      // No target registered: RDS Proxy has nothing to log in to. A READ_ONLY endpoint of a
+      // group with no reader fails at once, as on AWS (readers registered but down: wait).
+      socket.end(
+        postgresWireError(
+          decision.reason === 'NoTargets'
+            ? { kind: 'UnknownError' }
+            : { kind: 'DatabaseError', sqlState: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, message: 'the read-only endpoint has no reader DB instance in its target group' },
+        ),
+      );
       return;
     }
     const clientTls = await this.#terminator(endpoint);
@@ -162,13 +175,18 @@ export class ProxyService {
   }
 
   /**
-   * The instance an endpoint's new server connections go to: the target
-   * group's writer (READ_WRITE). The one place that picks a target, so that
-   * failover and reader endpoints change only this.
+   * Where an endpoint's new server connections go (target-choice.ts): the
+   * target seen as the writer (READ_WRITE), or the least loaded reader
+   * (READ_ONLY). The one place that picks a target.
    */
-  #writerOf(proxy: DbProxy): DbInstance | undefined {
-    const t = proxy.targetGroup.targets.find((x) => x.role === 'READ_WRITE') ?? proxy.targetGroup.targets[0];
-    return t ? this.#deps.instances.get(t.instanceId) : undefined;
+  #decide(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): TargetDecision {
+    return this.#chooser.decide(proxy.resourceId, proxy.targetGroup.targets, role, load);
+  }
+
+  /** The instance of a decision; undefined: none now (the pool waits and asks again). */
+  #targetOf(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): DbInstance | undefined {
+    const d = this.#decide(proxy, role, load);
+    return d.kind === 'target' ? this.#deps.instances.get(d.instanceId) : undefined;
   }
 
   /** Pools are per endpoint role, not per instance: clients stay attached when the target behind them changes. */
@@ -181,10 +199,12 @@ export class ProxyService {
       pool = new PostgresPool({
         native: this.#deps.native!,
         // The proxy as it is now: a target registered or deregistered since counts at the next login.
-        target: () => {
+        target: (load) => {
           const now = this.#proxies.get(name) ?? proxy;
-          return this.#writerOf(now);
+          return this.#targetOf(now, endpoint.targetRole, load);
         },
+        // A login failed or found no target: target health looks again now, not at its next round.
+        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
         user,
         database,
         credentials: async () => {

@@ -90,6 +90,13 @@ export function reportedRole(target: TargetView, group: readonly TargetView[]): 
   return group.some((t) => t.observed === 'writer' || t.observed === 'reader') ? 'UNKNOWN' : target.registeredRole;
 }
 
+/** DescribeDBProxyTargets' `Role` of one of a proxy's targets. */
+export function reportedRoleOf(observations: TargetObservations, proxyId: string, targets: ReadonlyArray<{ readonly instanceId: string; readonly role: TargetRole }>, instanceId: string): 'READ_WRITE' | 'READ_ONLY' | 'UNKNOWN' {
+  const views = targets.map((t) => ({ instanceId: t.instanceId, registeredRole: t.role, observed: observations.roleOf(proxyId, t.instanceId) }));
+  const view = views.find((v) => v.instanceId === instanceId);
+  return view === undefined ? 'UNKNOWN' : reportedRole(view, views);
+}
+
 /** What the chooser needs to know about targets (target health provides it). */
 export interface TargetObservations {
   /** The role the last check of (proxy resource id, instance) saw. */
