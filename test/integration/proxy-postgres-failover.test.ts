@@ -39,6 +39,8 @@ let rds: RDS.RDSClient;
 let rwPort = 0;
 let roPort = 0;
 let iamdbCa = '';
+let proxyRoleArn = '';
+let proxySecretArn = '';
 
 function direct(server: PgServer, db = database): pg.Client {
   return new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.superuserPassword, database: db });
@@ -89,6 +91,8 @@ beforeAll(async () => {
   const roleArn = (await iam.send(new IAM.CreateRoleCommand({ RoleName: `failover-${suffix}`, AssumeRolePolicyDocument: JSON.stringify(trust) }))).Role!.Arn!;
   const read = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] };
   await iam.send(new IAM.PutRolePolicyCommand({ RoleName: `failover-${suffix}`, PolicyName: 'secrets', PolicyDocument: JSON.stringify(read) }));
+  proxyRoleArn = roleArn;
+  proxySecretArn = secretArn;
   rwPort = await getFreePort();
   await rds.send(
     new RDS.CreateDBProxyCommand({
@@ -151,6 +155,20 @@ describe('a PostgreSQL proxy over a primary and its replica', () => {
       [`fo-a-${suffix}`, 'READ_WRITE', 'AVAILABLE'],
       [`fo-b-${suffix}`, 'READ_ONLY', 'AVAILABLE'],
     ]);
+  });
+
+  it('fails a READ_ONLY endpoint at once when its target group has no replica, as RDS Proxy does', async () => {
+    const soloPort = await getFreePort();
+    const solo = `solo-${suffix}`;
+    await rds.send(new RDS.CreateDBProxyCommand({ DBProxyName: solo, EngineFamily: 'POSTGRESQL', RoleArn: proxyRoleArn, VpcSubnetIds: ['subnet-1'], Auth: [{ AuthScheme: 'SECRETS', SecretArn: proxySecretArn, IAMAuth: 'DISABLED' }] }));
+    await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: solo, DBInstanceIdentifiers: [`fo-a-${suffix}`] }));
+    await rds.send(new RDS.CreateDBProxyEndpointCommand({ DBProxyName: solo, DBProxyEndpointName: `solo-ro-${suffix}`, VpcSubnetIds: ['subnet-1'], TargetRole: 'READ_ONLY', Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${soloPort}` }] }));
+    const ro = proxyClient(soloPort);
+    const started = Date.now();
+    await expect(ro.connect()).rejects.toThrow('Request returned an error: the read-only endpoint has no reader DB instance in its target group.');
+    // At once: not after ConnectionBorrowTimeout (120 s by default).
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await rds.send(new RDS.DeleteDBProxyCommand({ DBProxyName: solo }));
   });
 
   it('fails over to the promoted replica: commits kept, idle clients kept, in-flight work failed, new work on the new writer', async () => {

@@ -45,9 +45,10 @@ export interface PostgresPoolOptions {
   /**
    * The instance a new server connection logs in to, asked at each login with
    * the pool's server connections per instance id; undefined: none available
-   * now (a failover in progress: the pool waits and asks again).
+   * now (a failover in progress: the pool waits and asks again); `refused`:
+   * none can ever serve this pool as registered (the login fails at once).
    */
-  target(load: ReadonlyMap<string, number>): DbInstance | undefined;
+  target(load: ReadonlyMap<string, number>): DbInstance | undefined | { readonly refused: ErrorFields };
   /** A login found no target or could not reach it (target health should look again now). */
   targetFailed?(): void;
   readonly user: string;
@@ -68,7 +69,8 @@ export interface PostgresPoolOptions {
   readonly failedError: Buffer;
 }
 
-type LoginResult = { ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields };
+/** `final`: target choice refused the pool outright (never worth a retry). */
+type LoginResult = { ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields; final?: boolean };
 
 /** What a login reports when target choice has no instance for it now. */
 const NO_TARGET: ErrorFields = { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' };
@@ -208,11 +210,11 @@ export class PostgresPool {
         this.#add(r.session, r.instance, false);
         return { ok: true };
       }
-      if (r !== undefined && !targetUnavailable(r.error)) return r;
+      if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error };
       this.#opts.targetFailed?.();
       if (this.#closed || Date.now() >= until) {
         if (thrown !== undefined) throw thrown;
-        return r!;
+        return { ok: false, error: r!.error };
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5), Math.max(0, until - Date.now()))));
     }
@@ -229,6 +231,7 @@ export class PostgresPool {
     const o = this.#opts;
     const target = o.target(this.#load());
     if (target === undefined) return { ok: false, error: NO_TARGET };
+    if ('refused' in target) return { ok: false, error: target.refused, final: true };
     const creds = await o.credentials();
     // The pooled relay speaks plain TCP to the server for now: TLS to the server stays with instance endpoints.
     const instance: DbInstance = target.targetTls.mode === 'prefer' ? { ...target, targetTls: { ...target.targetTls, mode: 'disable' } } : target;
@@ -302,7 +305,7 @@ export class PostgresPool {
         return;
       }
       this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code, message: r.error.message }, 'proxy could not log in a server connection');
-      if (targetUnavailable(r.error)) this.#opts.targetFailed?.();
+      if (r.final !== true && targetUnavailable(r.error)) this.#opts.targetFailed?.();
     } catch (err) {
       this.#opts.logger.warn({ err: String(err) }, 'proxy could not reach the server');
       this.#opts.targetFailed?.();

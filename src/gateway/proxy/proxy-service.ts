@@ -12,7 +12,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
-import { SqlState, encodeErrorResponse, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
+import { SqlState, encodeErrorResponse, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import { debugLoggingOn, type DbInstance, type DbProxy, type HostPort, ProxyAuthInput, type ProxyCredentialOutcome, type ProxyCredentials, type ProxyEndpoint } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import type { ClientTlsTerminator } from '../client-tls.js';
@@ -99,16 +99,9 @@ export class ProxyService {
     const native = this.#deps.native;
     if (proxy.engineFamily !== 'POSTGRESQL' || native === undefined) return answerGenericFailure(socket, proxy.engineFamily);
     const decision = this.#decide(proxy, endpoint.targetRole, new Map());
-    if (decision.kind === 'none') {
-      // No target registered: RDS Proxy has nothing to log in to. A READ_ONLY endpoint of a
-      // group with no reader fails at once, as on AWS (readers registered but down: wait).
-      socket.end(
-        postgresWireError(
-          decision.reason === 'NoTargets'
-            ? { kind: 'UnknownError' }
-            : { kind: 'DatabaseError', sqlState: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, message: 'the read-only endpoint has no reader DB instance in its target group' },
-        ),
-      );
+    if (decision.kind === 'none' && decision.reason === 'NoTargets') {
+      // No target registered: RDS Proxy has nothing to log in to.
+      socket.end(postgresWireError({ kind: 'UnknownError' }));
       return;
     }
     const clientTls = await this.#terminator(endpoint);
@@ -183,10 +176,16 @@ export class ProxyService {
     return this.#chooser.decide(proxy.resourceId, proxy.targetGroup.targets, role, load);
   }
 
-  /** The instance of a decision; undefined: none now (the pool waits and asks again). */
-  #targetOf(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): DbInstance | undefined {
+  /**
+   * The instance of a decision; undefined: none now (the pool waits and asks
+   * again). A READ_ONLY endpoint of a group with no reader registered is
+   * refused at the client's login, as on AWS (readers registered but down: wait).
+   */
+  #targetOf(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): DbInstance | undefined | { refused: ErrorFields } {
     const d = this.#decide(proxy, role, load);
-    return d.kind === 'target' ? this.#deps.instances.get(d.instanceId) : undefined;
+    if (d.kind === 'target') return this.#deps.instances.get(d.instanceId);
+    if (d.kind === 'none') return { refused: { severity: 'FATAL', code: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, message: d.reason === 'NoReaders' ? 'the read-only endpoint has no reader DB instance in its target group' : 'the proxy has no target' } };
+    return undefined;
   }
 
   /** Pools are per endpoint role, not per instance: clients stay attached when the target behind them changes. */
