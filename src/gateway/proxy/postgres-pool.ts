@@ -203,12 +203,14 @@ export class PostgresPool {
       let thrown: unknown;
       try {
         r = await this.#login();
+        if (r.ok) {
+          this.#add(r.session, r.instance, false);
+          return { ok: true };
+        }
       } catch (err) {
+        // Unreachable, or the server went away right after the login: a failover may be under way.
         thrown = err;
-      }
-      if (r?.ok) {
-        this.#add(r.session, r.instance, false);
-        return { ok: true };
+        r = undefined;
       }
       if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error };
       this.#opts.targetFailed?.();
@@ -272,8 +274,9 @@ export class PostgresPool {
 
   #add(session: UpstreamSession, instance: DbInstance, requested: boolean): void {
     const id = ++PostgresPool.#serverIds;
-    this.#keys.set(id, { ...session.backendKey, instance });
+    // The handoff throws if the server spoke after its login (it is going away: a failover); then it is not the pool's.
     this.#control.add(id, session.socket, this.#neutral, requested);
+    this.#keys.set(id, { ...session.backendKey, instance });
   }
 
   /**
