@@ -1890,6 +1890,11 @@ static void pool_cmd_failed(cmd *c) {
       client_fail(w, &err);
     }
     p->holds--;
+  } else {
+    /* Clients still wait (up to the borrow timeout): ask again. JS paced this answer, so
+       asking at once is a retry every backoff step, not a spin; during a failover the next
+       login finds the new writer. */
+    maybe_grow(p);
   }
   pool_maybe_free(p);
 }

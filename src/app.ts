@@ -50,6 +50,7 @@ import { ProxyService, proxyAuthInput } from './gateway/proxy/proxy-service.js';
 import type { PoolStats } from './gateway/proxy/postgres-pool.js';
 import { TargetHealthChecker } from './gateway/proxy/target-health.js';
 import { NO_CONNECTION_EVENTS } from './gateway/proxy/connection-events.js';
+import { reportedRoleOf, type TargetObservations } from './gateway/proxy/target-choice.js';
 import { openSqliteStore, type StateStore } from './store/index.js';
 import { SessionCredentialIssuer } from './sts/index.js';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './tls/index.js';
@@ -372,6 +373,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const proxyTokenNames = (e: ProxyEndpoint): HostPort[] => endpointsFor({ listen: e.listen, aliases: config.proxyEndpoints.aliases });
   // Metrics (metrics.listen): made only when served; read at scrape time from the pools and target health below.
   let proxyMetrics: ProxyMetrics | undefined;
+  const targetHealth = new TargetHealthChecker({
+    source: {
+      targets: () => proxies.list().map((p) => ({ proxy: { id: p.resourceId, ...proxyAuthInput(p, where) }, instanceIds: p.targetGroup.targets.map((t) => t.instanceId) })),
+      instance: (id) => instances.get(id),
+    },
+    credentials: proxyCredentials,
+  });
+  const targetObservations: TargetObservations = { roleOf: (proxyId, instanceId) => targetHealth.roleOf(proxyId, instanceId), recheck: (proxyId) => void targetHealth.recheck(proxyId) };
   const proxyService = new ProxyService({
     proxies,
     where,
@@ -390,13 +399,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     idleServerMs: config.proxyEndpoints.idleServerSeconds * 1000,
     events: (proxy, endpoint) => proxyMetrics?.connectionEvents(proxy.name, endpoint.name) ?? NO_CONNECTION_EVENTS,
     mysqlProfile: (id) => prepared.get(id.toLowerCase())?.mysqlProfile,
-  });
-  const targetHealth = new TargetHealthChecker({
-    source: {
-      targets: () => proxies.list().map((p) => ({ proxy: { id: p.resourceId, ...proxyAuthInput(p, where) }, instanceIds: p.targetGroup.targets.map((t) => t.instanceId) })),
-      instance: (id) => instances.get(id),
-    },
-    credentials: proxyCredentials,
+    // Target choice reads the roles health checks see (writer, standby, down); failed logins ask for a check at once.
+    observations: targetObservations,
   });
   // A change of targets, Auth or role is checked at once, not at the next round.
   proxies.on((e) => {
@@ -404,7 +408,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     proxyService.refresh(e.proxy);
     if (started) void targetHealth.checkNow(e.proxy.resourceId);
   });
-  targetHealth.onChange((c) => logger.info({ proxy: c.proxyId, target: c.instanceId, state: c.health.State, reason: c.health.Reason, description: c.health.Description }, 'proxy target health changed'));
+  targetHealth.onChange((c) =>
+    logger.info({ proxy: c.proxyId, target: c.instanceId, state: c.health.State, reason: c.health.Reason, description: c.health.Description, role: c.role, previousRole: c.previousRole }, 'proxy target health changed'),
+  );
   const proxyListeners = new ProxyListeners({
     registry: proxies,
     handler: deps.handleProxyConnection ?? proxyService.handle,
@@ -437,6 +443,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
           listenAliases: config.proxyEndpoints.aliases,
           instancePortOf,
           targetHealth: deps.targetHealth ?? ((proxy, instanceId) => targetHealth.healthOf(proxy.resourceId, instanceId)),
+          targetRole: (proxy, instanceId) => reportedRoleOf(targetObservations, proxy.resourceId, proxy.targetGroup.targets, instanceId),
         },
       ),
       kmsService({ keyring, account: config.account }),

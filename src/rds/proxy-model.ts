@@ -22,8 +22,9 @@ export interface ProxyTarget {
   /** The iamdb instance (lower case, as RDS keeps identifiers). */
   readonly instanceId: string;
   /**
-   * READ_WRITE for the writer, the only target AWS allows. A replica would be registered as
-   * READ_ONLY beside it (iamdb's future extension; PROXY_LIMITS.targets is 1 until then).
+   * As registered: READ_WRITE for the first target, READ_ONLY for the replicas registered beside
+   * it (iamdb's extension: AWS takes one target). The role in use is what target health sees
+   * (gateway/proxy/target-choice.ts): a promoted replica is the writer with no change here.
    */
   readonly role: TargetRole;
   readonly registeredAt: number;

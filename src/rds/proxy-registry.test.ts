@@ -164,7 +164,7 @@ describe('listen addresses', () => {
 });
 
 describe('target group', () => {
-  it('takes one instance of the proxy family as the writer, and refuses the rest as AWS does', async () => {
+  it('takes instances of the proxy family, the first as the writer and the others as its replicas', async () => {
     const { reg } = await setup();
     await reg.create(pgProxy('p'));
     expect(await code(reg.registerTargets('p', undefined, ['orders-my']))).toBe('RDS_INVALID_PARAMETER');
@@ -174,10 +174,15 @@ describe('target group', () => {
     const [t] = await reg.registerTargets('p', 'default', ['ORDERS-PG']);
     expect(t).toMatchObject({ instanceId: 'orders-pg', role: 'READ_WRITE' });
     expect(await code(reg.registerTargets('p', undefined, ['orders-pg']))).toBe('RDS_PROXY_TARGET_ALREADY_REGISTERED');
-    expect(await code(reg.registerTargets('p', undefined, ['other-pg']))).toBe('RDS_INVALID_PARAMETER');
     expect(reg.targetsOf('orders-pg').map((x) => x.name)).toEqual(['p']);
     expect(await code(reg.deregisterTargets('p', undefined, ['other-pg']))).toBe('RDS_PROXY_TARGET_NOT_FOUND');
+    // A replica beside it (iamdb's extension: AWS takes one target, a cluster's members behind it).
+    expect(await reg.registerTargets('p', undefined, ['other-pg'])).toMatchObject([{ instanceId: 'other-pg', role: 'READ_ONLY' }]);
     await reg.deregisterTargets('p', undefined, ['orders-pg']);
+    // The registered writer gone, the replica left is registered as the writer; a new one joins as a replica.
+    expect(reg.get('p')!.targetGroup.targets).toMatchObject([{ instanceId: 'other-pg', role: 'READ_WRITE' }]);
+    expect(await reg.registerTargets('p', undefined, ['orders-pg'])).toMatchObject([{ instanceId: 'orders-pg', role: 'READ_ONLY' }]);
+    await reg.deregisterTargets('p', undefined, ['orders-pg', 'other-pg']);
     expect(reg.get('p')!.targetGroup.targets).toEqual([]);
   });
 

@@ -299,10 +299,10 @@ export class ProxyRegistry {
           throw invalid(`DB instance ${instanceId} runs ${inst.engine === 'postgres' ? 'PostgreSQL' : 'MySQL or MariaDB'}, which the ${proxy.engineFamily} engine family of DB proxy ${proxy.name} does not speak.`);
         }
         if (targets.length >= PROXY_LIMITS.targets) {
-          throw invalid(`DB proxy ${proxy.name} already has a target; a target group takes ${PROXY_LIMITS.targets} DB instance. Deregister ${targets[0]!.instanceId} first.`);
+          throw invalid(`DB proxy ${proxy.name} already has ${targets.length} targets; a target group takes at most ${PROXY_LIMITS.targets} DB instances.`);
         }
-        // The first target is the writer; see ProxyTarget.role for replicas.
-        const target: ProxyTarget = { instanceId, role: targets.length === 0 ? 'READ_WRITE' : 'READ_ONLY', registeredAt: now };
+        // The first target is registered as the writer, the others as its replicas; target health sees which is which.
+        const target: ProxyTarget = { instanceId, role: targets.some((t) => t.role === 'READ_WRITE') ? 'READ_ONLY' : 'READ_WRITE', registeredAt: now };
         targets.push(target);
         added.push(target);
       }
@@ -319,6 +319,8 @@ export class ProxyRegistry {
         if (!proxy.targetGroup.targets.some((t) => t.instanceId === id)) throw new IamdbError('RDS_PROXY_TARGET_NOT_FOUND', { id, group: DEFAULT_TARGET_GROUP, name: proxy.name });
       }
       const targets = proxy.targetGroup.targets.filter((t) => !remove.has(t.instanceId));
+      // The registered writer gone, the first replica left takes its place (until health sees otherwise).
+      if (targets.length > 0 && !targets.some((t) => t.role === 'READ_WRITE')) targets[0] = { ...targets[0]!, role: 'READ_WRITE' };
       await this.#replaceTargetGroup(proxy, { targets, updatedAt: this.opts.clock.now() });
     });
   }
@@ -565,7 +567,7 @@ export class ProxyRegistry {
       const inst = this.opts.instances.get(id);
       if (inst === undefined) throw invalid(`targets: no instance ${id} in instances`);
       if (familyOfEngine(inst.engine) !== proxy.engineFamily) throw invalid(`targets: instance ${id} (${inst.engine}) does not match engineFamily ${proxy.engineFamily}`);
-      if (targets.length >= PROXY_LIMITS.targets) throw invalid(`targets: a proxy takes ${PROXY_LIMITS.targets} target`);
+      if (targets.length >= PROXY_LIMITS.targets) throw invalid(`targets: a proxy takes at most ${PROXY_LIMITS.targets} targets`);
       targets.push({ instanceId: inst.id.toLowerCase(), role: targets.length === 0 ? 'READ_WRITE' : 'READ_ONLY', registeredAt: this.opts.clock.now() });
     }
     proxy = { ...proxy, targetGroup: { ...proxy.targetGroup, connectionPool: connectionPoolConfig(def.connectionPool, proxy.engineFamily), targets } };

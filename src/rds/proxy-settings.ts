@@ -64,10 +64,12 @@ export const PROXY_LIMITS = {
   /** Endpoints besides the default read/write one. */
   extraEndpoints: 20,
   /**
-   * Targets per target group. AWS takes one DB instance; the model keeps a list with a role per
-   * target (the writer is READ_WRITE) so a writer and its replicas can follow without a new shape.
+   * DB instances per target group. AWS takes one target (an instance, or a cluster whose writer
+   * and readers it follows); iamdb has no clusters, so a writer and its streaming replicas are
+   * registered as instances side by side (an Aurora cluster's bound: a writer and 15 readers).
+   * Which one is the writer is seen by target health, not fixed by registration.
    */
-  targets: 1,
+  targets: 16,
   idleClientTimeout: { min: 1, max: 28_800, default: 1_800 },
   maxConnectionsPercent: { min: 1, max: 100, default: 100 },
   connectionBorrowTimeout: { min: 0, max: 300, default: 120 },

@@ -232,14 +232,18 @@ describe('targets and the target group', () => {
       },
     ]);
     expect(await failure(rds.send(new RegisterDBProxyTargetsCommand({ DBProxyName: 'targeted', DBInstanceIdentifiers: ['orders-pg'] })))).toMatch(/^\(DBProxyTargetAlreadyRegisteredFault\)/);
-    expect(await failure(rds.send(new RegisterDBProxyTargetsCommand({ DBProxyName: 'targeted', DBInstanceIdentifiers: ['spare-pg'] })))).toMatch(/^\(InvalidParameterValue\).*already has a target/);
-    expect((await rds.send(new DescribeDBProxyTargetsCommand({ DBProxyName: 'targeted' }))).Targets!.map((t) => t.RdsResourceId)).toEqual(['orders-pg']);
+    // A replica beside the writer (iamdb's extension: AWS takes one target, a cluster).
+    expect((await rds.send(new RegisterDBProxyTargetsCommand({ DBProxyName: 'targeted', DBInstanceIdentifiers: ['spare-pg'] }))).DBProxyTargets).toEqual([expect.objectContaining({ RdsResourceId: 'spare-pg', Role: 'READ_ONLY' })]);
+    expect((await rds.send(new DescribeDBProxyTargetsCommand({ DBProxyName: 'targeted' }))).Targets!.map((t) => [t.RdsResourceId, t.Role])).toEqual([['orders-pg', 'READ_WRITE'], ['spare-pg', 'READ_ONLY']]);
     // iamdb keeps an instance a proxy targets.
     const deregister = await signedQuery(gw, { Action: 'DeregisterDBInstance', Version: '2014-10-31', DBInstanceIdentifier: 'orders-pg' });
     expect(deregister.status).toBe(400);
     expect(deregister.text).toContain('<Code>InvalidDBInstanceState</Code>');
-    expect(await failure(rds.send(new DeregisterDBProxyTargetsCommand({ DBProxyName: 'targeted', DBInstanceIdentifiers: ['spare-pg'] })))).toMatch(/^\(DBProxyTargetNotFoundFault\)/);
+    expect(await failure(rds.send(new DeregisterDBProxyTargetsCommand({ DBProxyName: 'targeted', DBInstanceIdentifiers: ['orders-my'] })))).toMatch(/^\(DBProxyTargetNotFoundFault\)/);
     await rds.send(new DeregisterDBProxyTargetsCommand({ DBProxyName: 'targeted', TargetGroupName: 'default', DBInstanceIdentifiers: ['orders-pg'] }));
+    // The registered writer gone, the replica left is registered as the writer.
+    expect((await rds.send(new DescribeDBProxyTargetsCommand({ DBProxyName: 'targeted' }))).Targets!.map((t) => [t.RdsResourceId, t.Role])).toEqual([['spare-pg', 'READ_WRITE']]);
+    await rds.send(new DeregisterDBProxyTargetsCommand({ DBProxyName: 'targeted', DBInstanceIdentifiers: ['spare-pg'] }));
     expect((await rds.send(new DescribeDBProxyTargetsCommand({ DBProxyName: 'targeted' }))).Targets).toEqual([]);
   });
 

@@ -7,7 +7,7 @@ import { appendFile, chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } 
 import { join } from 'node:path';
 import pg from 'pg';
 import { createTestCertificates, type TlsFiles } from './certs.js';
-import { armWatchdog, asUser, fileTail, giveTo, harnessTmpRoot, isAlive, runCommand, sleep, waitFor } from './exec.js';
+import { armWatchdog, asUser, fileTail, giveTo, harnessTmpRoot, isAlive, runChecked, runCommand, sleep, waitFor } from './exec.js';
 import { getFreePort } from './free-port.js';
 
 export const PG_BIN_DIR = process.env.IAMDB_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -78,7 +78,6 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   const baseDir = await mkdtemp(join(harnessTmpRoot(), 'iamdb-pg-'));
   const dataDir = join(baseDir, 'data');
   const logFile = join(baseDir, 'postgres.log');
-  const confFile = join(dataDir, 'iamdb-test.conf');
   const superuserPassword = randomBytes(18).toString('base64url');
   let ownCerts: Awaited<ReturnType<typeof createTestCertificates>> | undefined;
   let pid = 0;
@@ -157,6 +156,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     const hba = [
       '# written by test/support/postgres-server.ts',
       'local all all trust',
+      // Streaming replicas (startPostgresReplica) connect over the socket.
+      'local replication all trust',
       'hostssl all all 127.0.0.1/32 scram-sha-256',
       ...(opts.requireTls ? [] : ['host all all 127.0.0.1/32 scram-sha-256']),
       '',
@@ -164,55 +165,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     await writeFile(join(dataDir, 'pg_hba.conf'), hba);
     await appendFile(join(dataDir, 'postgresql.conf'), "\ninclude 'iamdb-test.conf'\n");
 
-    // Start; if another process took the port in between, try again with a new one.
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await getFreePort();
-      const conf = Object.entries({ ...settings, port })
-        .map(([k, v]) => `${k} = ${confValue(v)}`)
-        .join('\n');
-      await writeFile(confFile, conf + '\n');
-      await giveTo(SERVICE_USER, confFile, join(dataDir, 'pg_hba.conf'));
-      const start = await runAsPostgres(
-        baseDir,
-        bin('pg_ctl'),
-        ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil((opts.startTimeoutMs ?? 60_000) / 1000)), '-s', 'start'],
-        (opts.startTimeoutMs ?? 60_000) + 10_000,
-      );
-      if (start.code === 0) break;
-      const log = await fileTail(logFile, 40);
-      if (attempt < 3 && /could not bind|Address already in use/i.test(log)) continue;
-      throw new Error(`pg_ctl start failed (exit ${start.code}):\n${start.stdout}${start.stderr}\n--- ${logFile} ---\n${log}`);
-    }
-
+    const started = await launch(baseDir, dataDir, logFile, settings, opts.startTimeoutMs);
+    pid = started.pid;
+    const port = started.port;
     lap('pg_ctl start');
-    const pidText = await readFile(join(dataDir, 'postmaster.pid'), 'utf8');
-    pid = Number(pidText.split('\n')[0]);
     disarm = armWatchdog(baseDir, pid, 'QUIT');
-
-    // Ready means a real login over TCP works, not that the port is open.
-    const caPem = caCertPath ? await readFile(caCertPath, 'utf8') : undefined;
-    await waitFor(
-      'postgres',
-      async () => {
-        const client = new pg.Client({
-          host: '127.0.0.1',
-          port,
-          user: 'postgres',
-          password: superuserPassword,
-          database: 'postgres',
-          ssl: caPem ? { ca: caPem } : false,
-          connectionTimeoutMillis: 5_000,
-        });
-        try {
-          await client.connect();
-          await client.query('SELECT 1');
-        } finally {
-          await client.end().catch(() => {});
-        }
-      },
-      opts.startTimeoutMs ?? 60_000,
-    );
+    await waitForLogin(port, superuserPassword, caCertPath ? await readFile(caCertPath, 'utf8') : undefined, opts.startTimeoutMs);
     lap('first login');
 
     let stopped: Promise<void> | undefined;
@@ -240,6 +198,127 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     if (!err.message.includes('--- ')) err.message += `\n--- postgres log tail ---\n${log}`;
     throw err;
   }
+}
+
+/** Starts the cluster in `dataDir` on a free port (a new one if another process takes it in between). */
+async function launch(baseDir: string, dataDir: string, logFile: string, settings: Record<string, string | number | boolean>, startTimeoutMs = 60_000): Promise<{ port: number; pid: number }> {
+  const confFile = join(dataDir, 'iamdb-test.conf');
+  for (let attempt = 1; ; attempt++) {
+    const port = await getFreePort();
+    const conf = Object.entries({ ...settings, port })
+      .map(([k, v]) => `${k} = ${confValue(v)}`)
+      .join('\n');
+    await writeFile(confFile, conf + '\n');
+    await giveTo(SERVICE_USER, confFile, join(dataDir, 'pg_hba.conf'));
+    const start = await runAsPostgres(baseDir, bin('pg_ctl'), ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil(startTimeoutMs / 1000)), '-s', 'start'], startTimeoutMs + 10_000);
+    if (start.code === 0) {
+      const pidText = await readFile(join(dataDir, 'postmaster.pid'), 'utf8');
+      return { port, pid: Number(pidText.split('\n')[0]) };
+    }
+    const log = await fileTail(logFile, 40);
+    if (attempt < 3 && /could not bind|Address already in use/i.test(log)) continue;
+    throw new Error(`pg_ctl start failed (exit ${start.code}):\n${start.stdout}${start.stderr}\n--- ${logFile} ---\n${log}`);
+  }
+}
+
+/** Ready means a real login over TCP works, not that the port is open. */
+async function waitForLogin(port: number, password: string, caPem: string | undefined, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    'postgres',
+    async () => {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres', ssl: caPem ? { ca: caPem } : false, connectionTimeoutMillis: 5_000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * A streaming replica of a running `primary` (started by startPostgres): a
+ * base backup over the primary's Unix socket (`pg_basebackup -R`, so it
+ * starts as a standby following the primary), in its own temp directory on
+ * a free port, with the primary's settings, password and TLS material.
+ * `promotePostgres` makes it a primary; `stop()` stops it and deletes it.
+ */
+export async function startPostgresReplica(primary: PgServer, opts: { startTimeoutMs?: number } = {}): Promise<PgServer> {
+  const baseDir = await mkdtemp(join(harnessTmpRoot(), 'iamdb-pg-replica-'));
+  const dataDir = join(baseDir, 'data');
+  const logFile = join(baseDir, 'postgres.log');
+  let pid = 0;
+  let disarm: (() => void) | undefined;
+  const timings: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (phase: string): void => {
+    timings[phase] = Date.now() - mark;
+    mark = Date.now();
+  };
+  const removeAll = async (): Promise<void> => {
+    disarm?.();
+    await rm(baseDir, { recursive: true, force: true });
+  };
+  try {
+    await giveTo(SERVICE_USER, baseDir);
+    await chmod(baseDir, 0o700);
+    const backup = await runAsPostgres(baseDir, bin('pg_basebackup'), ['-h', primary.socketDir, '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+    lap('pg_basebackup');
+    if (backup.code !== 0) throw new Error(`pg_basebackup failed (exit ${backup.code}):\n${backup.stdout}${backup.stderr}`);
+    // The primary's settings, with this directory's socket and TLS files (primary_conninfo in postgresql.auto.conf still names the primary).
+    const conf = await readFile(join(dataDir, 'iamdb-test.conf'), 'utf8');
+    const settings: Record<string, string> = {};
+    for (const line of conf.split('\n')) {
+      const m = /^(\w+) = '?(.*?)'?$/.exec(line);
+      if (m && m[1] !== 'port') settings[m[1]!] = m[2]!.split(primary.baseDir).join(baseDir).replace(/''/g, "'");
+    }
+    if (primary.tls) {
+      await runChecked('cp', ['-a', join(primary.baseDir, 'tls'), join(baseDir, 'tls')]);
+    }
+    const started = await launch(baseDir, dataDir, logFile, settings, opts.startTimeoutMs);
+    pid = started.pid;
+    lap('pg_ctl start');
+    disarm = armWatchdog(baseDir, pid, 'QUIT');
+    await waitForLogin(started.port, primary.superuserPassword, primary.caCertPath ? await readFile(primary.caCertPath, 'utf8') : undefined, opts.startTimeoutMs);
+    lap('first login');
+    let stopped: Promise<void> | undefined;
+    const server: PgServer = {
+      ...primary,
+      port: started.port,
+      socketDir: baseDir,
+      dataDir,
+      logFile,
+      baseDir,
+      pid,
+      timings,
+      stop: () => (stopped ??= stopPostgres(baseDir, dataDir, pid, removeAll)),
+    };
+    return server;
+  } catch (e) {
+    const log = await fileTail(logFile, 40);
+    if (pid > 0 || (await hasPidFile(dataDir))) await stopPostgres(baseDir, dataDir, pid, async () => {});
+    await removeAll().catch(() => {});
+    const err = e as Error;
+    err.message += `\n--- replica log tail ---\n${log}`;
+    throw err;
+  }
+}
+
+/** Promotes a standby (`pg_ctl promote -w`: returns once it accepts writes). */
+export async function promotePostgres(server: PgServer): Promise<void> {
+  const r = await runAsPostgres(server.baseDir, bin('pg_ctl'), ['-D', server.dataDir, '-w', '-t', '60', '-s', 'promote'], 70_000);
+  if (r.code !== 0) throw new Error(`pg_ctl promote failed (exit ${r.code}):\n${r.stdout}${r.stderr}\n${await fileTail(server.logFile, 40)}`);
+}
+
+/**
+ * Kills a server as a crash would (`pg_ctl stop -m immediate`: no checkpoint,
+ * every backend ends at once). Its files stay until `stop()`.
+ */
+export async function crashPostgres(server: PgServer): Promise<void> {
+  const r = await runAsPostgres(server.baseDir, bin('pg_ctl'), ['-D', server.dataDir, '-m', 'immediate', '-w', '-t', '30', '-s', 'stop'], 40_000);
+  if (r.code !== 0) throw new Error(`pg_ctl stop -m immediate failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
 }
 
 async function hasPidFile(dataDir: string): Promise<boolean> {

@@ -50,6 +50,8 @@ export interface RdsProxyDeps {
   readonly instancePortOf: (id: string) => number;
   /** A target's health for DescribeDBProxyTargets. */
   readonly targetHealth: TargetHealthPort;
+  /** A target's `Role` as last seen (READ_WRITE, READ_ONLY, UNKNOWN); default: the registered role. */
+  readonly targetRole?: (proxy: DbProxy, instanceId: string) => 'READ_WRITE' | 'READ_ONLY' | 'UNKNOWN';
 }
 
 function invalid(message: string): IamdbError {
@@ -197,7 +199,7 @@ export function rdsProxyActions(deps: RdsProxyDeps): Record<string, QueryHandler
       RdsResourceId: t.instanceId,
       Port: inst === undefined ? undefined : deps.instancePortOf(inst.id),
       Type: 'RDS_INSTANCE',
-      Role: t.role,
+      Role: deps.targetRole?.(p, t.instanceId) ?? t.role,
       TargetHealth: { State: health.State, Reason: health.Reason, Description: health.Description },
     };
   };

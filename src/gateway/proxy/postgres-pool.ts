@@ -52,8 +52,15 @@ export interface PoolCredentials {
 
 export interface PostgresPoolOptions {
   readonly native: NativeDataPath;
-  /** The instance new server connections log in to (asked at each login); undefined: none available now. */
-  target(): DbInstance | undefined;
+  /**
+   * The instance a new server connection logs in to, asked at each login with
+   * the pool's server connections per instance id; undefined: none available
+   * now (a failover in progress: the pool waits and asks again); `refused`:
+   * none can ever serve this pool as registered (the login fails at once).
+   */
+  target(load: ReadonlyMap<string, number>): DbInstance | undefined | { readonly refused: ErrorFields };
+  /** A login found no target or could not reach it (target health should look again now). */
+  targetFailed?(): void;
   readonly user: string;
   readonly database: string;
   /** The user's credentials, fetched for each new server connection (so a rotated secret is used at once). */
@@ -70,6 +77,21 @@ export interface PostgresPoolOptions {
   readonly lostError: Buffer;
   /** ERROR: the statement in flight died with its server; the client stays. */
   readonly failedError: Buffer;
+}
+
+/** `final`: target choice refused the pool outright (never worth a retry). */
+type LoginResult = { ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields; final?: boolean };
+
+/** What a login reports when target choice has no instance for it now. */
+const NO_TARGET: ErrorFields = { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' };
+
+/**
+ * A login failure that says the target is gone or changing (no target now,
+ * or the server is starting, shutting down or in recovery: 57P0x), not that
+ * the pool's user or database is wrong: worth waiting for a new writer.
+ */
+function targetUnavailable(error: ErrorFields): boolean {
+  return error === NO_TARGET || error.code.startsWith('57P') || error.code.startsWith('08');
 }
 
 /** A SQL string literal. Startup values never hold NUL (the protocol cannot carry it). */
@@ -179,20 +201,14 @@ export class PostgresPool {
   async ready(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
     if (this.#view !== undefined) return { ok: true };
     // A storm of first clients shares one login.
-    this.#firstLogin ??= this.#login()
-      .then((r) => {
-        if (!r.ok) return r;
-        this.#add(r.session, r.instance, false);
-        return { ok: true as const };
-      })
-      .finally(() => {
-        this.#firstLogin = undefined;
-      });
+    this.#firstLogin ??= this.#firstReady().finally(() => {
+      this.#firstLogin = undefined;
+    });
     return this.#firstLogin;
   }
 
   /** One server login, counted. */
-  async #login(): Promise<{ ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields }> {
+  async #login(): Promise<LoginResult> {
     const counts = this.#logins;
     counts.requested++;
     try {
@@ -206,10 +222,49 @@ export class PostgresPool {
     }
   }
 
-  async #loginOnce(): Promise<{ ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields }> {
+  /**
+   * The first login, tried again while the target is missing or unreachable
+   * (a failover), up to ConnectionBorrowTimeout as a borrow would wait; a
+   * refusal by a server that answered is the client's error at once.
+   */
+  async #firstReady(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
+    const until = Date.now() + this.#settings.borrowTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      let r: LoginResult | undefined;
+      let thrown: unknown;
+      try {
+        r = await this.#login();
+        if (r.ok) {
+          this.#add(r.session, r.instance, false);
+          return { ok: true };
+        }
+      } catch (err) {
+        // Unreachable, or the server went away right after the login: a failover may be under way.
+        thrown = err;
+        r = undefined;
+      }
+      if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error };
+      this.#opts.targetFailed?.();
+      if (this.#closed || Date.now() >= until) {
+        if (thrown !== undefined) throw thrown;
+        return { ok: false, error: r!.error };
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5), Math.max(0, until - Date.now()))));
+    }
+  }
+
+  /** The pool's server connections per instance id (for spreading readers). */
+  #load(): Map<string, number> {
+    const load = new Map<string, number>();
+    for (const k of this.#keys.values()) load.set(k.instance.id, (load.get(k.instance.id) ?? 0) + 1);
+    return load;
+  }
+
+  async #loginOnce(): Promise<LoginResult> {
     const o = this.#opts;
-    const target = o.target();
-    if (target === undefined) return { ok: false, error: { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' } };
+    const target = o.target(this.#load());
+    if (target === undefined) return { ok: false, error: NO_TARGET };
+    if ('refused' in target) return { ok: false, error: target.refused, final: true };
     const creds = await o.credentials();
     // The pooled relay speaks plain TCP to the server for now: TLS to the server stays with instance endpoints.
     const instance: DbInstance = target.targetTls.mode === 'prefer' ? { ...target, targetTls: { ...target.targetTls, mode: 'disable' } } : target;
@@ -250,8 +305,9 @@ export class PostgresPool {
 
   #add(session: UpstreamSession, instance: DbInstance, requested: boolean): void {
     const id = ++PostgresPool.#serverIds;
-    this.#keys.set(id, { ...session.backendKey, instance });
+    // The handoff throws if the server spoke after its login (it is going away: a failover); then it is not the pool's.
     this.#control.add(id, session.socket, this.#neutral, requested);
+    this.#keys.set(id, { ...session.backendKey, instance });
   }
 
   /**
@@ -282,9 +338,11 @@ export class PostgresPool {
         this.#add(r.session, r.instance, true);
         return;
       }
-      this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code }, 'proxy could not log in a server connection');
+      this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code, message: r.error.message }, 'proxy could not log in a server connection');
+      if (r.final !== true && targetUnavailable(r.error)) this.#opts.targetFailed?.();
     } catch (err) {
       this.#opts.logger.warn({ err: String(err) }, 'proxy could not reach the server');
+      this.#opts.targetFailed?.();
     }
     // Pace retries: the native side asks again while clients wait.
     this.#failures++;
@@ -324,7 +382,7 @@ export class PostgresPool {
 }
 
 /** Runs one simple query on a fresh connection: the server's error, or the first column of the first row. */
-async function runQuery(session: UpstreamSession, sql: string, maxMessageBytes: number): Promise<{ error?: ErrorFields; value?: string }> {
+export async function runQuery(session: UpstreamSession, sql: string, maxMessageBytes: number): Promise<{ error?: ErrorFields; value?: string }> {
   const reader = new MessageReader(session.socket, maxMessageBytes, 'upstream', Buffer.concat(session.leftover));
   session.socket.resume();
   session.socket.write(encodeQuery(sql));

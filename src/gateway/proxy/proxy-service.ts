@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
-import { SqlState, encodeErrorResponse, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
+import { SqlState, encodeErrorResponse, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import { debugLoggingOn, type DbInstance, type DbProxy, type HostPort, ProxyAuthInput, type ProxyCredentialOutcome, type ProxyCredentials, type ProxyEndpoint } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import type { ClientTlsTerminator } from '../client-tls.js';
@@ -32,6 +32,7 @@ import { PostgresPool, type PoolSettings } from './postgres-pool.js';
 import { handlePostgresProxySession, type ProxyEndpointView } from './postgres-proxy-session.js';
 import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
 import { PG_FILTER_WORDS } from './session-state.js';
+import { NO_OBSERVATIONS, TargetChooser, type TargetDecision, type TargetObservations } from './target-choice.js';
 import { postgresWireError } from './wire-errors.js';
 
 export interface ProxyServiceDeps {
@@ -59,6 +60,8 @@ export interface ProxyServiceDeps {
   mysqlProfile?(instanceId: string): ServerProfileCache | undefined;
   /** Metrics of a client connection, asked once per connection (default: none). */
   events?(proxy: DbProxy, endpoint: ProxyEndpoint): ProxyConnectionEvents;
+  /** What target health saw each target to be (writer, reader, down); default: nothing seen, the registered writer is used. */
+  readonly observations?: TargetObservations;
 }
 
 /** One pool as metrics see it: where it belongs, whom it logs in as, and where it logs in now. */
@@ -111,12 +114,14 @@ export class ProxyService {
   readonly #profiles = new Map<string, ServerProfileCache>();
   readonly #fastAuth = new FastAuthCache();
   #mysqlConnectionId = 0;
+  readonly #chooser: TargetChooser;
   get #proxies(): ProxyServiceDeps['proxies'] {
     return this.#deps.proxies;
   }
 
   constructor(deps: ProxyServiceDeps) {
     this.#deps = deps;
+    this.#chooser = new TargetChooser(deps.observations ?? NO_OBSERVATIONS);
     deps.native?.setScanWords(PG_FILTER_WORDS);
   }
 
@@ -125,7 +130,8 @@ export class ProxyService {
     const native = this.#deps.native;
     if (proxy.engineFamily === 'MYSQL') return this.#handleMysql(socket, proxy, endpoint, context);
     if (proxy.engineFamily !== 'POSTGRESQL' || native === undefined) return answerGenericFailure(socket, proxy.engineFamily);
-    if (this.#writerOf(proxy) === undefined) {
+    const decision = this.#decide(proxy, endpoint.targetRole, new Map());
+    if (decision.kind === 'none' && decision.reason === 'NoTargets') {
       // No target registered: RDS Proxy has nothing to log in to.
       socket.end(postgresWireError({ kind: 'UnknownError' }));
       return;
@@ -233,7 +239,7 @@ export class ProxyService {
     let pool = this.#mysqlPools.get(key);
     if (pool === undefined) {
       pool = new MysqlPool({
-        target: () => this.#writerOf(this.#proxies.get(name) ?? proxy),
+        target: () => this.#writerOf(this.#proxies.byResourceId(proxy.resourceId) ?? proxy),
         user,
         database,
         credentials: async () => {
@@ -288,13 +294,30 @@ export class ProxyService {
   }
 
   /**
-   * The instance an endpoint's new server connections go to: the target
-   * group's writer (READ_WRITE). The one place that picks a target, so that
-   * failover and reader endpoints change only this.
+   * Where an endpoint's new server connections go (target-choice.ts): the
+   * target seen as the writer (READ_WRITE), or the least loaded reader
+   * (READ_ONLY). The one place that picks a target.
    */
+  #decide(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): TargetDecision {
+    return this.#chooser.decide(proxy.resourceId, proxy.targetGroup.targets, role, load);
+  }
+
+  /**
+   * The instance of a decision; undefined: none now (the pool waits and asks
+   * again). A READ_ONLY endpoint of a group with no reader registered is
+   * refused at the client's login, as on AWS (readers registered but down: wait).
+   */
+  /** The writer new READ_WRITE work goes to now (MySQL proxies, metrics' labels). */
   #writerOf(proxy: DbProxy): DbInstance | undefined {
-    const t = proxy.targetGroup.targets.find((x) => x.role === 'READ_WRITE') ?? proxy.targetGroup.targets[0];
-    return t ? this.#deps.instances.get(t.instanceId) : undefined;
+    const t = this.#targetOf(proxy, 'READ_WRITE', new Map());
+    return t === undefined || 'refused' in t ? undefined : t;
+  }
+
+  #targetOf(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): DbInstance | undefined | { refused: ErrorFields } {
+    const d = this.#decide(proxy, role, load);
+    if (d.kind === 'target') return this.#deps.instances.get(d.instanceId);
+    if (d.kind === 'none') return { refused: { severity: 'FATAL', code: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, message: d.reason === 'NoReaders' ? 'the read-only endpoint has no reader DB instance in its target group' : 'the proxy has no target' } };
+    return undefined;
   }
 
   /** Pools are per endpoint role, not per instance: clients stay attached when the target behind them changes. */
@@ -306,10 +329,12 @@ export class ProxyService {
       pool = new PostgresPool({
         native: this.#deps.native!,
         // The proxy as it is now: a target registered or deregistered since counts at the next login.
-        target: () => {
+        target: (load) => {
           const now = this.#proxies.byResourceId(proxy.resourceId) ?? proxy;
-          return this.#writerOf(now);
+          return this.#targetOf(now, endpoint.targetRole, load);
         },
+        // A login failed or found no target: target health looks again now, not at its next round.
+        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
         user,
         database,
         credentials: async () => {
@@ -368,7 +393,7 @@ export class ProxyService {
       const owner = this.#owners.get(key)!;
       const proxy = this.#proxies.byResourceId(owner.proxyId);
       if (proxy === undefined) continue;
-      views.push({ proxyName: proxy.name, targetRole: owner.targetRole, user: owner.user, database: owner.database, target: this.#writerOf(proxy)?.id, pool });
+      views.push({ proxyName: proxy.name, targetRole: owner.targetRole, user: owner.user, database: owner.database, target: owner.targetRole === 'READ_WRITE' ? this.#writerOf(proxy)?.id : undefined, pool });
     }
     return views;
   }

@@ -19,10 +19,16 @@
  * PENDING_PROXY_CAPACITY and INVALID_REPLICATION_STATE are never reported:
  * iamdb has no capacity to provision and does not inspect replication.
  *
+ * Each check also learns the target's role (`roleOf`): a PostgreSQL login
+ * that works asks `pg_is_in_recovery()`, so a standby is a reader and a
+ * promoted one a writer by the next check; pools whose logins fail ask for
+ * one at once (`recheck`). Target choice (target-choice.ts) reads it.
+ *
  * Nothing is remembered between checks but the last health: a cause fixed
  * (a policy, the secret, the server) shows at the next check, by itself.
  */
 import type { DbInstance, ProxyAuthInput, ProxyCredentialOutcome } from '../../rds/index.js';
+import type { ObservedRole } from './target-choice.js';
 import { probeTarget, type ProbeOutcome, type TargetProbe } from './target-probe.js';
 
 export type TargetHealthState = 'REGISTERING' | 'AVAILABLE' | 'UNAVAILABLE';
@@ -57,6 +63,9 @@ export interface TargetHealthChange {
   readonly instanceId: string;
   readonly health: TargetHealth;
   readonly previous: TargetHealth;
+  /** What the check saw the server to be (target-choice.ts), and before. */
+  readonly role: ObservedRole;
+  readonly previousRole: ObservedRole;
 }
 
 export interface TargetHealthOptions {
@@ -86,6 +95,8 @@ const keyOf = (proxyId: string, instanceId: string): string => JSON.stringify([p
 export class TargetHealthChecker {
   readonly #o: Required<Omit<TargetHealthOptions, 'probe'>> & { probe: TargetProbe };
   readonly #health = new Map<string, TargetHealth>();
+  readonly #roles = new Map<string, ObservedRole>();
+  readonly #prompt = new Map<string, Promise<void>>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #listeners = new Set<(c: TargetHealthChange) => void>();
   #timer: NodeJS.Timeout | undefined;
@@ -98,6 +109,28 @@ export class TargetHealthChecker {
   /** The last health of a target; REGISTERING until its first check completes. */
   healthOf(proxyId: string, instanceId: string): TargetHealth {
     return this.#health.get(keyOf(proxyId, instanceId)) ?? REGISTERING;
+  }
+
+  /**
+   * What the last check of a target saw it to be: `writer` or `reader` (a
+   * login worked and the server said whether it is in recovery), `down` (no
+   * TCP connection), `unknown` (not checked yet, or no login worked).
+   */
+  roleOf(proxyId: string, instanceId: string): ObservedRole {
+    return this.#roles.get(keyOf(proxyId, instanceId)) ?? 'unknown';
+  }
+
+  /**
+   * A prompt check of a proxy's targets, shared by every caller while it
+   * runs (pools whose logins fail during a failover ask all at once).
+   */
+  recheck(proxyId: string): Promise<void> {
+    let p = this.#prompt.get(proxyId);
+    if (p === undefined) {
+      p = this.checkNow(proxyId).finally(() => this.#prompt.delete(proxyId));
+      this.#prompt.set(proxyId, p);
+    }
+    return p;
   }
 
   /** Calls `listener` on every change of a target's health; returns the unsubscribe. */
@@ -137,7 +170,10 @@ export class TargetHealthChecker {
       for (const instanceId of instanceIds) checks.push(this.#schedule(proxy, instanceId));
     }
     // Targets no longer registered are forgotten: a new registration starts at REGISTERING.
-    if (proxyId === undefined) for (const k of this.#health.keys()) if (!watched.has(k)) this.#health.delete(k);
+    if (proxyId === undefined) {
+      for (const k of this.#health.keys()) if (!watched.has(k)) this.#health.delete(k);
+      for (const k of this.#roles.keys()) if (!watched.has(k)) this.#roles.delete(k);
+    }
     await Promise.all(checks);
   }
 
@@ -146,8 +182,8 @@ export class TargetHealthChecker {
     const before = this.#running.get(key) ?? Promise.resolve();
     const next = before
       .then(() => (this.#stopped ? undefined : this.#check(proxy, instanceId)))
-      .then((health) => {
-        if (health !== undefined) this.#set(proxy.id, instanceId, health);
+      .then((seen) => {
+        if (seen !== undefined) this.#set(proxy.id, instanceId, seen.health, seen.role);
       })
       .catch(() => undefined)
       .finally(() => {
@@ -157,33 +193,38 @@ export class TargetHealthChecker {
     return next;
   }
 
-  #set(proxyId: string, instanceId: string, health: TargetHealth): void {
+  #set(proxyId: string, instanceId: string, health: TargetHealth, role: ObservedRole): void {
     const key = keyOf(proxyId, instanceId);
     const previous = this.#health.get(key) ?? REGISTERING;
+    const previousRole = this.#roles.get(key) ?? 'unknown';
     this.#health.set(key, health);
-    if (previous.State === health.State && previous.Reason === health.Reason && previous.Description === health.Description) return;
-    for (const l of this.#listeners) l({ proxyId, instanceId, health, previous });
+    this.#roles.set(key, role);
+    if (previous.State === health.State && previous.Reason === health.Reason && previous.Description === health.Description && previousRole === role) return;
+    for (const l of this.#listeners) l({ proxyId, instanceId, health, previous, role, previousRole });
   }
 
-  /** One check of one target. */
-  async #check(proxy: HealthProxy, instanceId: string): Promise<TargetHealth> {
+  /** One check of one target: its health, and its role as the first login that worked saw it. */
+  async #check(proxy: HealthProxy, instanceId: string): Promise<{ health: TargetHealth; role: ObservedRole }> {
+    const unknown = (health: TargetHealth): { health: TargetHealth; role: ObservedRole } => ({ health, role: 'unknown' });
     const instance = this.#o.source.instance(instanceId);
-    if (instance === undefined) return unavailable('CONNECTION_FAILED', `The DB instance ${instanceId} is not registered with iamdb.`);
-    if (proxy.auth.length === 0) return unavailable('AUTH_FAILURE', NO_CREDENTIALS_DESCRIPTION);
+    if (instance === undefined) return unknown(unavailable('CONNECTION_FAILED', `The DB instance ${instanceId} is not registered with iamdb.`));
+    if (proxy.auth.length === 0) return unknown(unavailable('AUTH_FAILURE', NO_CREDENTIALS_DESCRIPTION));
     const outcomes = await this.#o.credentials.resolveAll(proxy);
     const failures = outcomes.filter((o) => !o.ok);
-    if (failures.length > 0) return unavailable('AUTH_FAILURE', withOthers(failures[0]!.description, failures.length - 1));
+    if (failures.length > 0) return unknown(unavailable('AUTH_FAILURE', withOthers(failures[0]!.description, failures.length - 1)));
     const refusals: TargetHealth[] = [];
+    let role: ObservedRole = 'unknown';
     for (const c of outcomes) {
       if (!c.ok) continue;
       const outcome = await this.#o.probe(instance, c, this.#o.timeoutMs).catch((err: unknown): ProbeOutcome => ({ kind: 'failed', detail: `internal error: ${err instanceof Error ? err.message : String(err)}` }));
+      if (outcome.kind === 'ok' && outcome.inRecovery !== undefined && role === 'unknown') role = outcome.inRecovery ? 'reader' : 'writer';
       const health = healthOfProbe(outcome, instance, c);
       // No answer from the server is the same for every user: no need to try the others.
-      if (health.Reason === 'UNREACHABLE') return health;
+      if (health.Reason === 'UNREACHABLE') return { health, role: 'down' };
       if (health.State === 'UNAVAILABLE') refusals.push(health);
     }
-    if (refusals.length === 0) return AVAILABLE;
-    return { ...refusals[0]!, Description: withOthers(refusals[0]!.Description!, refusals.length - 1) };
+    if (refusals.length === 0) return { health: AVAILABLE, role };
+    return { health: { ...refusals[0]!, Description: withOthers(refusals[0]!.Description!, refusals.length - 1) }, role };
   }
 }
 

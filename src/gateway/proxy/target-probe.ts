@@ -3,7 +3,8 @@
  * as the instance's `targetTls` says, a login with a secret's user and
  * password through the gateway's own upstream login code (PostgreSQL into
  * database `postgres`, which RDS Proxy requires; MySQL without a database),
- * then a polite close. The outcome is classified for target health: the
+ * for PostgreSQL `SELECT pg_is_in_recovery()` (the target's role: a standby
+ * is a reader, the rest a writer), then a polite close. The outcome is classified for target health: the
  * server does not answer, refuses the credentials, or fails otherwise with
  * its own message. Never holds the password past the login and never puts
  * it in an outcome.
@@ -17,10 +18,12 @@ import { LoginFailed } from '../session-common.js';
 import { ServerProfileCache } from '../mysql/greeting.js';
 import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, startServerTls, type ServerLink } from '../mysql/upstream.js';
 import { loginUpstream, openUpstream } from '../postgres/upstream.js';
+import { runQuery } from './postgres-pool.js';
 
 /** How a probe login ended. `detail` is the server's or the network's word, never a secret. */
 export type ProbeOutcome =
-  | { readonly kind: 'ok' }
+  /** Logged in; for PostgreSQL, whether the server is a standby (`pg_is_in_recovery()`), which makes it a reader. */
+  | { readonly kind: 'ok'; readonly inRecovery?: boolean }
   /** No TCP connection (refused, timed out, unresolvable). */
   | { readonly kind: 'unreachable'; readonly detail: string }
   /** The server refused the user and password (PostgreSQL 28P01/28000, MySQL 1045). */
@@ -65,8 +68,10 @@ async function probePostgres(instance: DbInstance, credential: { username: strin
   try {
     const result = await loginUpstream(instance, link, { user: credential.username, database: 'postgres', params: new Map(), password: credential.password, maxMessageBytes: LOGIN_MAX_MESSAGE_BYTES });
     if (result.ok) {
+      // The role is the server's own word: a promoted standby says false at once.
+      const role = await runQuery(result.session, 'SELECT pg_catalog.pg_is_in_recovery()', LOGIN_MAX_MESSAGE_BYTES).catch(() => ({ value: undefined }));
       result.session.socket.end(encodeTerminate());
-      return { kind: 'ok' };
+      return role.value === 't' || role.value === 'f' ? { kind: 'ok', inRecovery: role.value === 't' } : { kind: 'ok' };
     }
     const e = result.error;
     const refused = e.code === SqlState.INVALID_PASSWORD || e.code === SqlState.INVALID_AUTHORIZATION_SPECIFICATION;
