@@ -182,4 +182,19 @@ describe('the pooled relay, message by message', () => {
       await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: f.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1 } }));
     }
   });
+  it('keeps DebugLogging for a session whose proxy is renamed, under the new name', async () => {
+    const rds = sdkClient(RDS.RDSClient, f.iamdb.apiUrl, f.iamdb.admin);
+    const renamed = `${f.proxyName}-renamed`;
+    const c = f.client();
+    await c.connect();
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: f.proxyName, DebugLogging: true, NewDBProxyName: renamed }));
+    try {
+      await c.query('SELECT 5151 AS after_rename');
+      const logged = f.iamdb.logLines().filter((l) => l['sql'] === 'SELECT 5151 AS after_rename');
+      expect(logged.map((l) => l['proxy'])).toEqual([renamed]);
+    } finally {
+      await c.end();
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: renamed, DebugLogging: false, NewDBProxyName: f.proxyName }));
+    }
+  });
 });

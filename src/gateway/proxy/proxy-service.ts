@@ -153,7 +153,7 @@ export class ProxyService {
         credentialFor: (user) => this.#credentialFor(proxy, user),
         pool: (user, database) => this.#pool(proxy, endpoint, user, database),
         events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
-        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.name, endpoint.name, sessionId, type, text),
+        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.resourceId, endpoint.name, sessionId, type, text),
       },
       context,
     );
@@ -184,7 +184,7 @@ export class ProxyService {
         credentialFor: (user) => this.#credentialFor(proxy, user),
         pool: (user, database) => this.#mysqlPool(proxy, endpoint, user, database),
         events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
-        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.name, endpoint.name, sessionId, type, text),
+        debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.resourceId, endpoint.name, sessionId, type, text),
       },
       context,
     );
@@ -266,14 +266,15 @@ export class ProxyService {
    * proxy logs are. It ends by itself 24 hours after it was switched on: a statement reported
    * after that is not logged, and the proxy's pools stop reporting.
    */
-  #debugStatement(proxyName: string, endpointName: string, sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void {
-    const proxy = this.#proxies.get(proxyName);
+  #debugStatement(resourceId: string, endpointName: string, sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void {
+    // By resource id: a proxy renamed since the client logged in is still the same proxy.
+    const proxy = this.#proxies.byResourceId(resourceId);
     if (proxy === undefined || !debugLoggingOn(proxy, Date.now())) {
       if (proxy !== undefined) this.refresh(proxy);
       return;
     }
     this.#deps.logger.info(
-      { proxy: proxyName, endpoint: endpointName, sessionId, message: type === 'Q' ? 'Query' : 'Parse', sql: text === undefined ? '(statement over 16 KB, not logged)' : text.toString('utf8') },
+      { proxy: proxy.name, endpoint: endpointName, sessionId, message: type === 'Q' ? 'Query' : 'Parse', sql: text === undefined ? '(statement over 16 KB, not logged)' : text.toString('utf8') },
       `[${endpointName}] statement`,
     );
   }
