@@ -369,7 +369,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const keyring = new Keyring(store, sealer, clock, where);
   const secrets = new SecretRegistry(store, sealer.deriveKey('secrets/value-digest'), clock, where);
   // RDS Proxy: secrets read with each proxy's role, target health, and the pooled sessions.
-  const proxyCredentials = new ProxyCredentials({ iam, keyring, secrets, clock });
+  const proxyCredentials = new ProxyCredentials({ iam, keyring, secrets, clock, freshness: () => `${store.writes}/${iam.directory.changes}` });
   const proxyTokenNames = (e: ProxyEndpoint): HostPort[] => endpointsFor({ listen: e.listen, aliases: config.proxyEndpoints.aliases });
   // Metrics (metrics.listen): made only when served; read at scrape time from the pools and target health below.
   let proxyMetrics: ProxyMetrics | undefined;

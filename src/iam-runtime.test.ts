@@ -44,6 +44,9 @@ describe('IamRuntime saving', () => {
       const sessions = new SessionCredentialIssuer(sealer.deriveKey('sts/session-token'), systemClock);
       let failNext = false;
       const flaky: typeof store = {
+        get writes() {
+          return store.writes;
+        },
         get: (kind, id) => store.get(kind, id),
         list: (kind, options) => store.list(kind, options),
         delete: (kind, id, options) => store.delete(kind, id, options),

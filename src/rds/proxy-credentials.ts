@@ -2,10 +2,16 @@
  * RDS Proxy's database credentials, read the way RDS Proxy reads them: with
  * the proxy's IAM role, from one Secrets Manager secret per database user,
  * through the same IAM engine, directory, secret registry and keyring the
- * control plane uses. Nothing is cached: every call evaluates the role's
- * policies, the secret's and the key's again, so a policy change takes
- * effect at the next call (target health re-checks every interval, a login
- * resolves when it happens).
+ * control plane uses.
+ *
+ * Outcomes are cached for at most a second, and only while nothing they were
+ * built from can have changed (`freshness`: the state store's write count and
+ * the IAM directory's change count). A policy, trust, key or secret change
+ * made on this node therefore takes effect at the next call, as without a
+ * cache; the second bounds what no counter sees (a date condition, a key's
+ * deletion date, another node's write). Without the cache an IAM login to a
+ * proxy paid a policy evaluation and a KMS decrypt per auth entry, about a
+ * sixth of its CPU (docs/performance.md).
  *
  * Per auth entry, in order:
  *
@@ -110,8 +116,22 @@ export interface ProxyCredentialDeps {
   readonly iam: Pick<IamRuntime, 'directory' | 'authorizeRequest' | 'authorizeService'>;
   readonly keyring: Keyring;
   readonly secrets: SecretRegistry;
-  /** The role session's issue time (aws:TokenIssueTime); default the system clock. */
+  /** The role session's issue time (aws:TokenIssueTime) and the cache's age; default the system clock. */
   readonly clock?: Clock;
+  /**
+   * A stamp that changes whenever anything an outcome depends on may have
+   * changed (roles, policies, secrets, keys). Without it nothing is cached.
+   */
+  readonly freshness?: () => string;
+}
+
+/** How long a cached outcome may be used at most, even when the stamp has not moved. */
+const CACHE_MAX_AGE_MS = 1000;
+
+interface CachedOutcome {
+  readonly outcome: ProxyCredentialOutcome;
+  readonly stamp: string;
+  readonly at: number;
 }
 
 /** A refusal found on the way; carried out of registry callbacks as a value. */
@@ -133,6 +153,8 @@ const ROLE_ARN = /^arn:([a-z-]+):iam::(\d{12}):role\/(?:[\x21-\x7e]*\/)?([\w+=,.
  *   for (const c of await creds.resolveAll(proxy)) if (!c.ok) health(c.reason, c.description);
  */
 export class ProxyCredentials {
+  readonly #cache = new Map<string, CachedOutcome>();
+
   constructor(private readonly deps: ProxyCredentialDeps) {}
 
   /** Every auth entry's outcome, in the proxy's order. */
@@ -155,8 +177,32 @@ export class ProxyCredentials {
     return outcomes.find((o) => !o.ok && o.entry.userName === userName) ?? outcomes.find((o) => !o.ok);
   }
 
-  /** One entry's outcome; never throws. */
+  /** One entry's outcome, from the cache while it is fresh; never throws. */
   async resolve(proxy: ProxyAuthInput, entry: ProxyAuthEntry): Promise<ProxyCredentialOutcome> {
+    const stamp = this.deps.freshness?.();
+    if (stamp === undefined) return this.#resolveNow(proxy, entry);
+    const now = (this.deps.clock ?? systemClock).now();
+    const key = cacheKey(proxy, entry);
+    const hit = this.#cache.get(key);
+    if (hit !== undefined && hit.stamp === stamp && now - hit.at < CACHE_MAX_AGE_MS) return hit.outcome;
+    const outcome = await this.#resolveNow(proxy, entry);
+    // An internal error may pass by itself: ask again next time. The stamp read before
+    // resolving is kept, so a change made meanwhile is never hidden behind this entry.
+    if (outcome.ok || outcome.reason !== 'CredentialsUnavailable') this.#remember(key, { outcome, stamp, at: now });
+    else this.#cache.delete(key);
+    return outcome;
+  }
+
+  #remember(key: string, entry: CachedOutcome): void {
+    // Bounded by the proxies' auth entries in use; stale ones are dropped as new ones come.
+    if (this.#cache.size >= 4096) {
+      for (const [k, v] of this.#cache) if (v.stamp !== entry.stamp || entry.at - v.at >= CACHE_MAX_AGE_MS) this.#cache.delete(k);
+      if (this.#cache.size >= 4096) this.#cache.clear();
+    }
+    this.#cache.set(key, entry);
+  }
+
+  async #resolveNow(proxy: ProxyAuthInput, entry: ProxyAuthEntry): Promise<ProxyCredentialOutcome> {
     let secretArn = entry.secretArn;
     try {
       const session = this.#assumeRole(proxy);
@@ -285,6 +331,11 @@ export class ProxyCredentials {
     };
     return this.deps.secrets.open(rec, version, dataKeys);
   }
+}
+
+/** Everything of a proxy and an auth entry that an outcome depends on. */
+function cacheKey(proxy: ProxyAuthInput, entry: ProxyAuthEntry): string {
+  return JSON.stringify([proxy.proxyArn, proxy.proxyName, proxy.roleArn, proxy.region, proxy.account, proxy.partition, entry.secretArn, entry.userName ?? null]);
 }
 
 /** The AWSCURRENT version, or why there is none to read. */

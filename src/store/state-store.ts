@@ -40,6 +40,13 @@ export interface StateStoreOps {
 
 export interface StateStore extends StateStoreOps {
   /**
+   * Grows with every committed write made through this store (a put, a
+   * delete, a transaction that wrote). Caches of derived answers (RDS Proxy's
+   * credentials) compare it to know that what they were built from may have
+   * changed; it says nothing about what changed.
+   */
+  readonly writes: number;
+  /**
    * Runs `fn` atomically: every write inside commits together or not at all
    * (a throw rolls back and rethrows). Transactions are serialised, and a
    * top-level call from another caller never runs inside an open one. Use

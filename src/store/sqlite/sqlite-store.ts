@@ -102,12 +102,17 @@ class SqliteStore implements StateStore {
   readonly #context = new AsyncLocalStorage<TxToken>();
   readonly #ops: SqliteOps;
   #closed = false;
+  #writes = 0;
 
   constructor(db: BetterSqlite3.Database, path: string, clock: Clock) {
     this.#db = db;
     this.#path = path;
     this.#clock = clock;
     this.#ops = new SqliteOps(db, clock);
+  }
+
+  get writes(): number {
+    return this.#writes;
   }
 
   get<T = unknown>(kind: string, id: string): Promise<StoredRecord<T> | undefined> {
@@ -119,11 +124,17 @@ class SqliteStore implements StateStore {
   }
 
   put<T = unknown>(kind: string, id: string, data: T, options?: PutOptions): Promise<StoredRecord<T>> {
-    return this.#outside('put', () => this.#ops.put<T>(kind, id, data, options));
+    return this.#outside('put', () => this.#wrote(this.#ops.put<T>(kind, id, data, options)));
   }
 
   delete(kind: string, id: string, options?: PutOptions): Promise<boolean> {
-    return this.#outside('delete', () => this.#ops.delete(kind, id, options));
+    return this.#outside('delete', () => this.#wrote(this.#ops.delete(kind, id, options)));
+  }
+
+  /** Counts a write that has committed (outside a transaction, each statement commits). */
+  #wrote<R>(result: R): R {
+    this.#writes++;
+    return result;
   }
 
   async transaction<R>(fn: (tx: StateStoreOps) => Promise<R>): Promise<R> {
@@ -147,6 +158,8 @@ class SqliteStore implements StateStore {
         } catch (err) {
           throw unavailable(this.#path, err);
         }
+        // Counted whether or not it wrote: a read-only transaction only makes a cache re-read.
+        this.#writes++;
         return result;
       } catch (err) {
         try {
