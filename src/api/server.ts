@@ -17,7 +17,7 @@ import { IamdbError, isIamdbError } from '../errors/index.js';
 import type { IamRuntime } from '../iam-runtime.js';
 import { accessDeniedMessage, resourcePolicyAllows, type PolicyInput, type RequestContext } from '../iam/index.js';
 import { checkRequestTime, parseRequestAuthorization, requestSignatureMatches, type RequestAuthorization, type SignedHttpRequest } from '../sigv4/index.js';
-import type { Clock } from '../util/index.js';
+import { listenOn, type Clock } from '../util/index.js';
 import { awsErrorFor, type AwsError, type Protocol } from './aws-errors.js';
 import { QueryParams } from './query-params.js';
 import type { ApiCaller, ApiRequestContext, ApiService, JsonHandler, JsonService, QueryHandler, QueryService } from './service.js';
@@ -106,14 +106,7 @@ export class ApiServer {
     server.headersTimeout = 10_000;
     server.keepAliveTimeout = 5_000;
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as { port: number }).port;
+    return listenOn(server, { host, port });
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { PreAuthLimiter, PreAuthRefusal } from './pre-auth.js';
+import { listenOn } from '../util/index.js';
 
 /** What a session can tell its listener. */
 export interface ConnectionContext {
@@ -50,15 +51,7 @@ export class EndpointListener {
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.#server.once('error', onError);
-      this.#server.listen({ host: this.options.host, port: this.options.port, backlog: 1024 }, () => {
-        this.#server.off('error', onError);
-        const addr = this.#server.address();
-        resolve(typeof addr === 'object' && addr !== null ? addr.port : this.options.port);
-      });
-    });
+    return listenOn(this.#server, { host: this.options.host, port: this.options.port, backlog: 1024 });
   }
 
   get connections(): number {

@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { listenOn } from '../util/index.js';
 
 export class MetricsServer {
   readonly #registry: Registry;
@@ -25,15 +26,7 @@ export class MetricsServer {
     server.requestTimeout = 10_000;
     server.headersTimeout = 5_000;
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address();
-    return typeof addr === 'object' && addr !== null ? addr.port : port;
+    return listenOn(server, { host, port });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
