@@ -72,6 +72,32 @@ describe('the pooled relay, message by message', () => {
     expect(end.event === 'db.session.end' && end.pinReasons).toContain('FunctionCall');
   });
 
+  it('pins a client that seeds random(), so its sequence is the one a direct connection gives', async () => {
+    const from = f.iamdb.audit.events.length;
+    const direct = f.admin();
+    await direct.connect();
+    await direct.query('SELECT setseed(0.25)');
+    const expected = [];
+    for (let i = 0; i < 3; i++) expected.push((await direct.query('SELECT random()::text AS r')).rows[0].r as string);
+    await direct.end();
+    const a = await login();
+    const b = await login();
+    const login_ = await f.iamdb.audit.until((e) => e.event === 'db.auth' && e.dbUser === f.iamUser && e.decision === 'allow', from);
+    await a.query('SELECT setseed(0.25)');
+    const got = [];
+    for (let i = 0; i < 3; i++) {
+      await b.query('SELECT random()');
+      got.push(rowValues((await a.query('SELECT random()::text')).find((m) => m.type === 'D')!)[0]);
+    }
+    expect(got).toEqual(expected);
+    for (const w of [a, b]) {
+      w.send(msg.terminate());
+      await w.closed();
+    }
+    const end = await f.iamdb.audit.until((e) => e.event === 'db.session.end' && 'sessionId' in login_ && e.sessionId === login_.sessionId);
+    expect(end.event === 'db.session.end' && end.pinReasons).toEqual(['RandomSeed']);
+  });
+
   it('refuses a statement name the client never prepared, even one the proxy itself uses on that server', async () => {
     const w = await login();
     w.send(msg.parse('mine', 'SELECT 1'), msg.sync());

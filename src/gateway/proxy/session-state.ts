@@ -27,6 +27,7 @@ export const PIN_REASONS = {
   Unreadable: { code: 13, text: 'statement the proxy could not read' },
   DblinkConnection: { code: 14, text: 'dblink connection' },
   FunctionCall: { code: 15, text: 'FunctionCall (fastpath) message: the function is not known' },
+  RandomSeed: { code: 16, text: 'setseed(): the session\'s random() sequence' },
 } as const;
 
 export type PinReason = keyof typeof PIN_REASONS;
@@ -53,6 +54,8 @@ const FUNCTIONS: Readonly<Record<string, PinReason>> = {
   pg_try_advisory_lock_shared: 'AdvisoryLock',
   dblink_connect: 'DblinkConnection',
   dblink_connect_u: 'DblinkConnection',
+  // random() draws from a per-backend sequence: another client's setseed() would decide this one's numbers.
+  setseed: 'RandomSeed',
 };
 const TEMP_WORDS = ['temp', 'temporary', 'pg_temp'] as const;
 /** `UPDATE pg_settings SET setting = …` is a SET. */
