@@ -137,6 +137,7 @@ struct pg_server {
   pg_client *client;
   dbuf in, out;
   int in_ready, out_blocked, eof;
+  int broken; /* libuv saw POLLERR (a reset): read until recv says so, whatever the size of a read */
   /* framer: the message being read */
   uint8_t hdr[6];
   int hdr_have;
@@ -391,6 +392,7 @@ static void server_close(pg_server *sv, const char *why) {
   if (sv->closed) return;
   sv->closed = 1;
   pg_pool *p = sv->pool;
+  TRACE("%llu server_close %u client %u count %d opening %d: %s\n", (unsigned long long)now_ms(), sv->id, sv->client ? sv->client->s->id : 0, p->count, p->opening, why);
   idle_remove(sv);
   if (sv->next_all) sv->next_all->prev_all = sv->prev_all;
   if (sv->prev_all) sv->prev_all->next_all = sv->next_all; else p->all = sv->next_all;
@@ -454,7 +456,8 @@ static int server_read(pg_server *sv) {
     ssize_t n = recv(sv->fd, sv->in.data + sv->in.off + sv->in.len, sv->in.cap - sv->in.off - sv->in.len, 0);
     if (n > 0) {
       sv->in.len += (size_t)n;
-      if ((size_t)n < CHUNK) sv->in_ready = 0;
+      /* A short read empties the socket, unless it was reset: then the error is still to be read. */
+      if ((size_t)n < CHUNK && !sv->broken) sv->in_ready = 0;
       return 1;
     }
     if (n == 0) return -1;
@@ -755,6 +758,17 @@ static void stop_timer_if_idle(void);
 static void server_on_poll(uv_poll_t *p, int status, int events) {
   pg_server *sv = p->data;
   sv->refs++;
+  if (status < 0) {
+    /*
+     * POLLERR (the server reset the connection): libuv has stopped this poll by itself. The
+     * server's last words (a WARNING or FATAL sent before it died) may be queued ahead of the
+     * error, so one read can return them and not the error: without reading on, the
+     * connection would stay (idle, or under a client waiting for its reply) with nothing left
+     * to wake it. server_watch() arms the poll again.
+     */
+    sv->pev = 0;
+    sv->broken = 1;
+  }
   if (status < 0 || (events & UV_READABLE)) sv->in_ready = 1;
   if (events & UV_WRITABLE) sv->out_blocked = 0;
   if (sv->client != NULL) {
@@ -823,6 +837,7 @@ static void wait_remove(pg_client *c) {
 /* Asks JS for one more server connection if the pool may grow and needs it. */
 static void maybe_grow(pg_pool *p) {
   if (p->closing || p->nwaiting <= p->opening || p->count >= p->max_servers) return;
+  TRACE("%llu grow pool %u count %d opening %d waiting %d\n", (unsigned long long)now_ms(), p->id, p->count, p->opening, p->nwaiting);
   p->count++;
   p->opening++;
   event *ev = calloc(1, sizeof(event));
@@ -1838,6 +1853,7 @@ static void pool_cmd_add(cmd *c) {
   int fd = c->fd;
   c->fd = -1;
   int over = 0;
+  TRACE("%llu add server %u requested %d count %d opening %d\n", (unsigned long long)now_ms(), c->a, (int)c->nbytes2, p ? p->count : -1, p ? p->opening : -1);
   if (p != NULL && c->nbytes2 == 1 && p->opening > 0) {
     p->opening--; /* the login the pool asked for (EV_POOL_NEED) */
   } else if (p != NULL) {
@@ -1877,6 +1893,7 @@ static void pool_cmd_add(cmd *c) {
 /* JS could not log a server in: the pool may ask again (JS paces its retries). */
 static void pool_cmd_failed(cmd *c) {
   pg_pool *p = find_pool(c->id);
+  TRACE("%llu failed pool %u count %d opening %d\n", (unsigned long long)now_ms(), c->id, p ? p->count : -1, p ? p->opening : -1);
   if (p == NULL || p->opening == 0) return;
   p->opening--;
   p->count--;
