@@ -10,7 +10,8 @@
  * every commit a client saw is on the new primary, idle clients are still
  * connected and their next query runs there, what was in flight failed with
  * an error (not a hang), and new transactions go to the new writer. Before
- * the failover, READ_ONLY sessions ran on the replica.
+ * the failover, READ_ONLY sessions ran on the replica; after it, the
+ * READ_ONLY pool's connections to the promoted replica are closed.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -197,6 +198,10 @@ describe('a PostgreSQL proxy over a primary and its replica', () => {
       if (r.rows[0].n !== 2) throw new Error(`${r.rows[0].n} running`);
     }, 20_000);
 
+    // The READ_ONLY pool keeps the connection to the replica the first test used.
+    const readOnlyPool = [...iamdb.app.proxyPools().entries()].find(([k]) => k.includes('/READ_ONLY/'))![1];
+    expect(readOnlyPool.snapshot().servers).toBe(1);
+
     await crashPostgres(primary);
     // The statements in flight fail at once; nothing waits for the promotion.
     for (const outcome of await Promise.all(sleeping)) expect(outcome).toMatch(/^failed: Request returned an error: the connection to the database was lost/);
@@ -207,6 +212,11 @@ describe('a PostgreSQL proxy over a primary and its replica', () => {
     const queued = idle.slice(0, 3).map((c, i) => c.query('INSERT INTO writes (client, n) VALUES ($1, 1) RETURNING inet_server_port() AS port', [100 + i]));
     await promotePostgres(replica);
     for (const r of await Promise.all(queued)) expect(r.rows[0].port).toBe(replica.port);
+    // The READ_ONLY pool's connection to the replica (left idle by the first test) now reaches the
+    // writer: it is closed once health checks see the promotion, not kept until it closes by itself.
+    await waitFor('the READ_ONLY pool letting go of the promoted replica', async () => {
+      if (readOnlyPool.snapshot().servers !== 0) throw new Error(`${readOnlyPool.snapshot().servers} server connections`);
+    }, 20_000);
     const before = writers.map((w) => w.state.acked.length);
     await Promise.all(writers.map((w, i) => w.acked(before[i]! + 5)));
     stop.now = true;
