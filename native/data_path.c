@@ -139,7 +139,8 @@ typedef struct session {
 typedef enum {
   CMD_ACCEPT, CMD_SPLICE, CMD_CLOSE, CMD_STOP,
   /* the pooled relay (pg_pool.c) */
-  CMD_POOL_CREATE, CMD_POOL_CONFIG, CMD_POOL_ADD, CMD_POOL_FAILED, CMD_POOL_CLOSE, CMD_ATTACH, CMD_VERDICT, CMD_CANCEL_LOOKUP, CMD_CANCEL_DONE
+  CMD_POOL_CREATE, CMD_POOL_CONFIG, CMD_POOL_ADD, CMD_POOL_FAILED, CMD_POOL_CLOSE, CMD_ATTACH, CMD_VERDICT, CMD_CANCEL_LOOKUP, CMD_CANCEL_DONE,
+  CMD_POOL_LIMIT, CMD_POOL_RETIRE, CMD_POOL_RESERVE
 } cmd_kind;
 
 typedef struct cmd {
@@ -692,6 +693,9 @@ static void run_command(cmd *c) {
     case CMD_VERDICT: pool_cmd_verdict(c); break;
     case CMD_CANCEL_LOOKUP: pool_cmd_cancel_lookup(c); break;
     case CMD_CANCEL_DONE: pool_cmd_cancel_done(c); break;
+    case CMD_POOL_LIMIT: pool_cmd_limit(c); break;
+    case CMD_POOL_RETIRE: pool_cmd_retire(c); break;
+    case CMD_POOL_RESERVE: pool_cmd_reserve(c); break;
   }
   if (c->fd >= 0) close(c->fd);
   free(c->bytes);
@@ -1003,6 +1007,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"verdict", NULL, js_verdict, NULL, NULL, NULL, napi_default, NULL},
       {"cancelLookup", NULL, js_cancel_lookup, NULL, NULL, NULL, napi_default, NULL},
       {"cancelDone", NULL, js_cancel_done, NULL, NULL, NULL, napi_default, NULL},
+      {"poolLimit", NULL, js_pool_limit, NULL, NULL, NULL, napi_default, NULL},
+      {"poolRetire", NULL, js_pool_retire, NULL, NULL, NULL, napi_default, NULL},
+      {"poolReserve", NULL, js_pool_reserve, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -26,6 +26,9 @@
  *   pg_pool    Built by poolCreate() on the JS thread, the loop thread's from
  *              CMD_POOL_CREATE on (listed in P.pools). Freed by pool_maybe_free()
  *              once it is closing and has no server and no client left.
+ *   pg_limit   The bound a proxy's pools of one target share (CMD_POOL_LIMIT),
+ *              listed in P.limits, counted by the pools that use it (pools)
+ *              and freed when the last lets go (limit_leave).
  *   pg_server  Built by CMD_POOL_ADD around JS's fd (a dup), owned by its pool
  *              (listed in pool->all). Freed when closed and its poll handle's
  *              close callback has run (refs, as sessions).
@@ -83,6 +86,20 @@ static uint64_t use_tick;
 
 typedef struct pg_pool pg_pool;
 typedef struct pg_server pg_server;
+
+/*
+ * RDS Proxy's MaxConnectionsPercent is a share of the target's connections
+ * for the whole proxy: every (user, database) pool of the proxy counts its
+ * open and opening server connections here, and a pool that needs one when
+ * the bound is reached closes an idle one of another pool (make_room).
+ */
+typedef struct pg_limit {
+  struct pg_limit *next;
+  uint32_t id;
+  int max;
+  int count; /* open and opening, over all its pools */
+  int pools; /* pools that use it */
+} pg_limit;
 typedef struct pg_client pg_client;
 
 #define STMT_KEY_HEAD 16 /* settings id, then the pinned client's serial (0 for everyone else) */
@@ -100,6 +117,8 @@ struct pg_pool {
   uint32_t id;
   int max_servers;
   int count;   /* open and opening */
+  pg_limit *limit; /* shared with the proxy's other pools of the target, or NULL (max_servers alone) */
+  int reserve;     /* JS's first login waits for room (CMD_POOL_RESERVE): counts as a waiter */
   int opening; /* asked of JS, not yet added */
   uint64_t borrow_timeout_ms;
   pg_server *all, *idle;
@@ -137,6 +156,8 @@ struct pg_server {
   pg_client *client;
   dbuf in, out;
   int in_ready, out_blocked, eof;
+  int broken; /* libuv saw POLLERR (a reset): read until recv says so, whatever the size of a read */
+  int retire; /* JS says its target no longer fits the pool (a role change): closed once nobody holds it */
   /* framer: the message being read */
   uint8_t hdr[6];
   int hdr_have;
@@ -195,6 +216,7 @@ static pg_server *alone_head; /* servers queued by defer_alone() */
 
 static struct {
   pg_pool *pools;
+  pg_limit *limits;
   pg_pool *ready; /* pools with idle servers and waiting clients */
   int running_ready;
   uv_timer_t timer;
@@ -300,6 +322,71 @@ static void rq_pop(pg_server *sv) {
 
 static int rq_is_extended(uint8_t k) { return k == RQ_PARSE || k == RQ_BIND || k == RQ_DESCRIBE || k == RQ_EXECUTE || k == RQ_CLOSE; }
 
+/* ------------------------------------------------------------ the bound */
+
+static void server_close(pg_server *sv, const char *why);
+static void schedule(pg_pool *p);
+
+static void count_add(pg_pool *p, int d) {
+  p->count += d;
+  if (p->limit != NULL) p->limit->count += d;
+}
+
+/* No room for one more server connection: the pool's own bound, or the one its limit shares. */
+static int pool_full(const pg_pool *p) { return p->count >= p->max_servers || (p->limit != NULL && p->limit->count >= p->limit->max); }
+
+/* Clients (or JS's first login) wait for a connection the pool may not open only because of the shared bound. */
+static int starving(const pg_pool *p) {
+  return !p->closing && p->nwaiting + p->reserve > p->opening && p->count < p->max_servers && p->limit != NULL && p->limit->count >= p->limit->max;
+}
+
+static int sibling_starving(const pg_pool *p) {
+  if (p->limit == NULL) return 0;
+  for (pg_pool *q = P.pools; q != NULL; q = q->next) {
+    if (q != p && q->limit == p->limit && starving(q)) return 1;
+  }
+  return 0;
+}
+
+/* A connection left the bound: the pool, and the others sharing its limit, may grow now. */
+static void wake_limit(pg_pool *p) {
+  schedule(p);
+  if (p->limit == NULL) return;
+  for (pg_pool *q = P.pools; q != NULL; q = q->next) {
+    if (q != p && q->limit == p->limit) schedule(q);
+  }
+}
+
+/*
+ * p needs a connection and the shared bound is reached: the least recently
+ * used idle connection of another pool of its limit is closed for it (an idle
+ * connection helps nobody; RDS Proxy hands capacity over the same way).
+ */
+static int make_room(pg_pool *p) {
+  if (p->limit == NULL || p->count >= p->max_servers) return 0;
+  for (pg_pool *q = P.pools; q != NULL; q = q->next) {
+    if (q == p || q->limit != p->limit || q->idle == NULL) continue;
+    pg_server *sv = q->idle;
+    while (sv->next_idle != NULL) sv = sv->next_idle;
+    server_close(sv, "closed to make room for another pool of the proxy");
+    return !pool_full(p);
+  }
+  return 0;
+}
+
+/* The pool lets go of its limit (freed with its last pool). */
+static void limit_leave(pg_pool *p) {
+  pg_limit *l = p->limit;
+  if (l == NULL) return;
+  l->count -= p->count;
+  p->limit = NULL;
+  if (--l->pools > 0) return;
+  pg_limit **pp = &P.limits;
+  while (*pp != NULL && *pp != l) pp = &(*pp)->next;
+  if (*pp == l) *pp = l->next;
+  free(l);
+}
+
 /* ------------------------------------------------------ the server side */
 
 static void server_on_poll(uv_poll_t *p, int status, int events);
@@ -391,10 +478,11 @@ static void server_close(pg_server *sv, const char *why) {
   if (sv->closed) return;
   sv->closed = 1;
   pg_pool *p = sv->pool;
+  TRACE("%llu server_close %u client %u count %d opening %d: %s\n", (unsigned long long)now_ms(), sv->id, sv->client ? sv->client->s->id : 0, p->count, p->opening, why);
   idle_remove(sv);
   if (sv->next_all) sv->next_all->prev_all = sv->prev_all;
   if (sv->prev_all) sv->prev_all->next_all = sv->next_all; else p->all = sv->next_all;
-  p->count--;
+  count_add(p, -1);
   stat_add(p, ST_SERVERS, -1);
   set_in_tx(sv, 0);
   pg_client *c = sv->client;
@@ -419,8 +507,8 @@ static void server_close(pg_server *sv, const char *why) {
     emit_event(ev);
   }
   server_unref(sv);
-  /* A waiting client may now get a new connection in its place. */
-  schedule(p);
+  /* A waiting client (of this pool, or of another sharing its limit) may now get a new connection in its place. */
+  wake_limit(p);
   pool_maybe_free(p);
 }
 
@@ -454,7 +542,8 @@ static int server_read(pg_server *sv) {
     ssize_t n = recv(sv->fd, sv->in.data + sv->in.off + sv->in.len, sv->in.cap - sv->in.off - sv->in.len, 0);
     if (n > 0) {
       sv->in.len += (size_t)n;
-      if ((size_t)n < CHUNK) sv->in_ready = 0;
+      /* A short read empties the socket, unless it was reset: then the error is still to be read. */
+      if ((size_t)n < CHUNK && !sv->broken) sv->in_ready = 0;
       return 1;
     }
     if (n == 0) return -1;
@@ -477,6 +566,9 @@ static void give_back(pg_server *sv) {
     return;
   }
   if (p->closing) return server_close(sv, "pool closed");
+  if (sv->retire) return server_close(sv, "retired: its target changed role or left the target group");
+  /* Nobody here needs it and another pool of the proxy waits for room: it goes, to make that room. */
+  if (p->wait_head == NULL && sibling_starving(p)) return server_close(sv, "closed to make room for another pool of the proxy");
   if (!sv->in_idle) {
     sv->next_idle = p->idle;
     p->idle = sv;
@@ -755,6 +847,17 @@ static void stop_timer_if_idle(void);
 static void server_on_poll(uv_poll_t *p, int status, int events) {
   pg_server *sv = p->data;
   sv->refs++;
+  if (status < 0) {
+    /*
+     * POLLERR (the server reset the connection): libuv has stopped this poll by itself. The
+     * server's last words (a WARNING or FATAL sent before it died) may be queued ahead of the
+     * error, so one read can return them and not the error: without reading on, the
+     * connection would stay (idle, or under a client waiting for its reply) with nothing left
+     * to wake it. server_watch() arms the poll again.
+     */
+    sv->pev = 0;
+    sv->broken = 1;
+  }
   if (status < 0 || (events & UV_READABLE)) sv->in_ready = 1;
   if (events & UV_WRITABLE) sv->out_blocked = 0;
   if (sv->client != NULL) {
@@ -776,6 +879,7 @@ static void pool_maybe_free(pg_pool *p) {
   pg_pool **pp = &P.pools;
   while (*pp != NULL && *pp != p) pp = &(*pp)->next;
   if (*pp == p) *pp = p->next;
+  limit_leave(p);
   bmap_free(&p->stmts, NULL);
   u64set_clear(&p->valid);
   dbuf_free(&p->reset_msg);
@@ -797,7 +901,7 @@ static pg_pool *find_pool(uint32_t id) {
 }
 
 static void schedule(pg_pool *p) {
-  if (p->scheduled || p->wait_head == NULL) return;
+  if (p->scheduled || (p->wait_head == NULL && !p->reserve)) return;
   p->scheduled = 1;
   p->ready_next = P.ready;
   P.ready = p;
@@ -822,12 +926,15 @@ static void wait_remove(pg_client *c) {
 
 /* Asks JS for one more server connection if the pool may grow and needs it. */
 static void maybe_grow(pg_pool *p) {
-  if (p->closing || p->nwaiting <= p->opening || p->count >= p->max_servers) return;
-  p->count++;
+  if (p->closing || p->nwaiting + p->reserve <= p->opening) return;
+  if (pool_full(p) && !make_room(p)) return;
+  TRACE("%llu grow pool %u count %d opening %d waiting %d\n", (unsigned long long)now_ms(), p->id, p->count, p->opening, p->nwaiting);
+  count_add(p, 1);
   p->opening++;
+  p->reserve = 0; /* JS's first login, if it waits, takes the first room (JS hands it the first need) */
   event *ev = calloc(1, sizeof(event));
   if (ev == NULL) {
-    p->count--;
+    count_add(p, -1);
     p->opening--;
     return;
   }
@@ -1838,16 +1945,17 @@ static void pool_cmd_add(cmd *c) {
   int fd = c->fd;
   c->fd = -1;
   int over = 0;
+  TRACE("%llu add server %u requested %d count %d opening %d\n", (unsigned long long)now_ms(), c->a, (int)c->nbytes2, p ? p->count : -1, p ? p->opening : -1);
   if (p != NULL && c->nbytes2 == 1 && p->opening > 0) {
     p->opening--; /* the login the pool asked for (EV_POOL_NEED) */
   } else if (p != NULL) {
-    /* Not asked for (JS's first login): welcome only while the pool has room. */
-    over = p->count >= p->max_servers;
-    p->count++;
+    /* Not asked for: welcome only while the pool has room. */
+    over = pool_full(p);
+    count_add(p, 1);
   }
   pg_server *sv = p != NULL && !p->closing && !over ? calloc(1, sizeof(pg_server)) : NULL;
   if (sv == NULL) {
-    if (p != NULL) p->count--;
+    if (p != NULL) count_add(p, -1);
     close(fd);
     event *ev = calloc(1, sizeof(event));
     if (ev != NULL) {
@@ -1877,9 +1985,11 @@ static void pool_cmd_add(cmd *c) {
 /* JS could not log a server in: the pool may ask again (JS paces its retries). */
 static void pool_cmd_failed(cmd *c) {
   pg_pool *p = find_pool(c->id);
+  TRACE("%llu failed pool %u count %d opening %d\n", (unsigned long long)now_ms(), c->id, p ? p->count : -1, p ? p->opening : -1);
   if (p == NULL || p->opening == 0) return;
   p->opening--;
-  p->count--;
+  count_add(p, -1);
+  wake_limit(p);
   if (c->nbytes > 0) {
     /* JS says the failure is for everyone waiting now (the server refuses the pool's login). */
     dbuf err = {c->bytes, 0, c->nbytes, c->nbytes};
@@ -1974,6 +2084,48 @@ static void pool_cmd_cancel_done(cmd *c) {
     sv->held = 0;
     give_back(sv);
   }
+}
+
+/* The bound the pool shares with the proxy's other pools of its target (created with the first), and its size. */
+static void pool_cmd_limit(cmd *c) {
+  pg_pool *p = find_pool(c->id);
+  if (p == NULL || p->closing) return;
+  if (p->limit == NULL || p->limit->id != c->a) {
+    pg_limit *l = P.limits;
+    while (l != NULL && l->id != c->a) l = l->next;
+    if (l == NULL) {
+      if ((l = calloc(1, sizeof(pg_limit))) == NULL) return;
+      l->id = c->a;
+      l->next = P.limits;
+      P.limits = l;
+    }
+    limit_leave(p);
+    p->limit = l;
+    l->pools++;
+    l->count += p->count;
+  }
+  p->limit->max = (int)c->d;
+  wake_limit(p);
+}
+
+/* JS says a server connection's target no longer fits the pool: closed now if idle, else once given back. */
+static void pool_cmd_retire(cmd *c) {
+  pg_pool *p = find_pool(c->id);
+  if (p == NULL) return;
+  for (pg_server *sv = p->all; sv != NULL; sv = sv->next_all) {
+    if (sv->id != c->a) continue;
+    sv->retire = 1;
+    if (sv->in_idle) server_close(sv, "retired: its target changed role or left the target group");
+    return;
+  }
+}
+
+/* JS's first login waits for room under the bound, as a client would (answered by EV_POOL_NEED). */
+static void pool_cmd_reserve(cmd *c) {
+  pg_pool *p = find_pool(c->id);
+  if (p == NULL || p->closing) return;
+  p->reserve = 1;
+  maybe_grow(p);
 }
 
 /* At the stop: every pool closes (sessions have already finished). */
@@ -2246,6 +2398,25 @@ static napi_value js_pool_close(napi_env env, napi_callback_info info) { return 
 static napi_value js_verdict(napi_env env, napi_callback_info info) { return id_command(env, info, CMD_VERDICT); }
 static napi_value js_cancel_lookup(napi_env env, napi_callback_info info) { return id_command(env, info, CMD_CANCEL_LOOKUP); }
 static napi_value js_cancel_done(napi_env env, napi_callback_info info) { return id_command(env, info, CMD_CANCEL_DONE); }
+static napi_value js_pool_retire(napi_env env, napi_callback_info info) { return id_command(env, info, CMD_POOL_RETIRE); }
+static napi_value js_pool_reserve(napi_env env, napi_callback_info info) { return id_command(env, info, CMD_POOL_RESERVE); }
+
+/* poolLimit(poolId, limitId, maxServers): the pool shares this bound with the other pools given the same limit id. */
+static napi_value js_pool_limit(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t id, limit, max;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  CHECK(napi_get_value_uint32(env, argv[1], &limit));
+  CHECK(napi_get_value_uint32(env, argv[2], &max));
+  cmd *c = new_cmd(env, CMD_POOL_LIMIT, id);
+  if (c == NULL) return NULL;
+  c->a = limit;
+  c->d = max;
+  submit(c);
+  return NULL;
+}
 
 /* attach(sessionId, poolId, settingsId, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived) */
 static napi_value js_attach(napi_env env, napi_callback_info info) {

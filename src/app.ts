@@ -404,13 +404,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   });
   // A change of targets, Auth or role is checked at once, not at the next round.
   proxies.on((e) => {
+    // Pools of a deleted proxy, or of targets no longer registered, go.
+    proxyService.prune();
     if (e.type !== 'proxy-changed') return;
     proxyService.refresh(e.proxy);
     if (started) void targetHealth.checkNow(e.proxy.resourceId);
   });
-  targetHealth.onChange((c) =>
-    logger.info({ proxy: c.proxyId, target: c.instanceId, state: c.health.State, reason: c.health.Reason, description: c.health.Description, role: c.role, previousRole: c.previousRole }, 'proxy target health changed'),
-  );
+  targetHealth.onChange((c) => {
+    logger.info({ proxy: c.proxyId, target: c.instanceId, state: c.health.State, reason: c.health.Reason, description: c.health.Description, role: c.role, previousRole: c.previousRole }, 'proxy target health changed');
+    if (c.role !== c.previousRole) proxyService.targetRoleChanged(c.proxyId, c.instanceId, c.role);
+  });
   const proxyListeners = new ProxyListeners({
     registry: proxies,
     handler: deps.handleProxyConnection ?? proxyService.handle,

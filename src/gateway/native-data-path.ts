@@ -42,6 +42,9 @@ interface Binding {
   verdict(sessionId: number, pinReason: number): void;
   cancelLookup(sessionId: number, requestId: number): void;
   cancelDone(serverId: number): void;
+  poolLimit(poolId: number, limitId: number, maxServers: number): void;
+  poolRetire(poolId: number, serverId: number): void;
+  poolReserve(poolId: number): void;
 }
 
 /** What a pooled client brings to its pool (see native-pool.ts). */
@@ -228,8 +231,16 @@ export class NativeDataPath {
         socket.destroy();
       },
       failed: (errorForWaiters) => b.poolFailed(id, errorForWaiters ?? Buffer.alloc(0)),
+      limit: (limitId, maxServers) => b.poolLimit(id, limitId, maxServers),
+      retire: (serverId) => b.poolRetire(id, serverId),
+      reserve: () => b.poolReserve(id),
       close: () => b.poolClose(id),
     };
+  }
+
+  /** Pools whose native half is still allocated (closed ones count until their last client and server are gone). */
+  get openPools(): number {
+    return this.#pools.size;
   }
 
   /** Which server connection (its id) the pooled session holds now; 0 if none. It is held back until cancelDone. */
@@ -363,5 +374,15 @@ export interface NativePoolControl {
   add(serverId: number, socket: Socket, settingsId: number, requested: boolean): void;
   /** A login the pool asked for failed; with bytes, every waiting client gets them and is ended. */
   failed(errorForWaiters?: Buffer): void;
+  /**
+   * The pool shares one bound with every pool given the same limit id (RDS Proxy's
+   * MaxConnectionsPercent is of the target, across the proxy's pools); `maxServers` sizes it.
+   * A pool that needs room when the bound is reached closes another pool's idle connection.
+   */
+  limit(limitId: number, maxServers: number): void;
+  /** This server connection no longer fits the pool (its target changed role): closed once nobody holds it. */
+  retire(serverId: number): void;
+  /** Asks for room for one login as a waiting client would; answered by a `need` event. */
+  reserve(): void;
   close(): void;
 }

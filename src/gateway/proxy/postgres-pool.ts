@@ -50,8 +50,23 @@ export interface PoolCredentials {
   readonly password: Secret<string>;
 }
 
+/**
+ * The bound a proxy's pools of one target share (RDS Proxy's
+ * MaxConnectionsPercent is of the target's connections, across all of the
+ * proxy's pools): its id on the native side, and the server's usable
+ * connections once a pool of the group has learned them.
+ */
+export interface PoolLimitGroup {
+  readonly id: number;
+  serverMax?: number;
+}
+
 export interface PostgresPoolOptions {
   readonly native: NativeDataPath;
+  /** The shared bound this pool counts in; without it the pool has a bound of its own. */
+  readonly limitGroup?: PoolLimitGroup;
+  /** The first login failed: the pool serves nobody and may be dropped (called before ready() resolves). */
+  unused?(): void;
   /**
    * The instance a new server connection logs in to, asked at each login with
    * the pool's server connections per instance id; undefined: none available
@@ -120,6 +135,8 @@ export class PostgresPool {
   #firstLogin: Promise<{ ok: true } | { ok: false; error: ErrorFields }> | undefined;
   #settings: PoolSettings;
   readonly #logins = { requested: 0, succeeded: 0, failed: 0 };
+  /** The first login waits for room under the bound: the native side's next `need` is its. */
+  #room: (() => void) | undefined;
 
   static #serverIds = 0;
 
@@ -140,7 +157,12 @@ export class PostgresPool {
       failedError: opts.failedError,
       stats: this.stats,
       events: {
-        need: () => void this.#open(),
+        need: () => {
+          const room = this.#room;
+          this.#room = undefined;
+          if (room !== undefined) room();
+          else void this.#open();
+        },
         serverClosed: (id, reason) => {
           this.#keys.delete(id);
           opts.logger.debug({ server: id, reason }, 'pooled server connection closed');
@@ -148,6 +170,11 @@ export class PostgresPool {
         closed: () => undefined,
       },
     });
+    // Another pool of the group has learned the server's size: this one shares the bound from its first login.
+    if (opts.limitGroup?.serverMax !== undefined) {
+      this.#serverMax = opts.limitGroup.serverMax;
+      this.#applySize();
+    }
   }
 
   /** The native side's counters, by name. */
@@ -228,20 +255,36 @@ export class PostgresPool {
    * refusal by a server that answered is the client's error at once.
    */
   async #firstReady(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
+    const r = await this.#firstReadyOnce().catch((err: unknown) => {
+      this.#opts.unused?.();
+      throw err;
+    });
+    if (!r.ok) this.#opts.unused?.();
+    return r;
+  }
+
+  async #firstReadyOnce(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
     const until = Date.now() + this.#settings.borrowTimeoutMs;
     for (let attempt = 1; ; attempt++) {
+      // Room under the bound first, as a waiting client would have (the group's other pools may hold it all).
+      if (!(await this.#roomForLogin(until))) return { ok: false, error: decodeErrorFields(this.#opts.timeoutError.subarray(5)) };
       let r: LoginResult | undefined;
       let thrown: unknown;
+      let added = false;
       try {
         r = await this.#login();
         if (r.ok) {
-          this.#add(r.session, r.instance, false);
+          this.#add(r.session, r.instance, true);
+          added = true;
           return { ok: true };
         }
       } catch (err) {
         // Unreachable, or the server went away right after the login: a failover may be under way.
         thrown = err;
         r = undefined;
+      } finally {
+        // The room the native side counted for this login is free again.
+        if (!added) this.#control.failed();
       }
       if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error };
       this.#opts.targetFailed?.();
@@ -251,6 +294,22 @@ export class PostgresPool {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5), Math.max(0, until - Date.now()))));
     }
+  }
+
+  /** Waits until the native side has counted one more server connection for this login; false at `until`. */
+  #roomForLogin(until: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.#room === granted) this.#room = undefined;
+        resolve(false);
+      }, Math.max(0, until - Date.now()));
+      const granted = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#room = granted;
+      this.#control.reserve();
+    });
   }
 
   /** The pool's server connections per instance id (for spreading readers). */
@@ -288,6 +347,7 @@ export class PostgresPool {
       // RDS Proxy's base: max_connections less what the server keeps for superusers.
       const max = await runQuery(r.session, "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int", o.maxMessageBytes);
       this.#serverMax = Number(max.value ?? '100') || 100;
+      if (o.limitGroup !== undefined) o.limitGroup.serverMax ??= this.#serverMax;
       this.#applySize();
     }
     if (o.initQuery) {
@@ -350,6 +410,21 @@ export class PostgresPool {
     setTimeout(() => this.#control.failed(), delay).unref();
   }
 
+  /**
+   * Closes this pool's server connections to the instances `gone` names (idle
+   * ones now, borrowed ones when their client gives them back): a replica
+   * promoted under a READ_ONLY pool, a target deregistered. Returns how many.
+   */
+  retire(gone: (instanceId: string) => boolean): number {
+    let n = 0;
+    for (const [id, key] of this.#keys) {
+      if (!gone(key.instance.id)) continue;
+      this.#control.retire(id);
+      n++;
+    }
+    return n;
+  }
+
   /** New settings (ModifyDBProxyTargetGroup, ModifyDBProxy): applied at once. */
   configure(settings: PoolSettings): void {
     const o = this.#settings;
@@ -373,6 +448,9 @@ export class PostgresPool {
     // Until the server's size is known (the first login), nothing is trimmed.
     const maxIdle = this.#serverMax === undefined ? this.maxServers : this.maxIdleServers;
     this.#control.configure({ maxServers: this.maxServers, maxIdleServers: maxIdle, borrowTimeoutMs: st.borrowTimeoutMs, idleClientTimeoutMs: st.idleClientTimeoutMs, idleServerMs: st.idleServerMs, debugSql: st.debugSql });
+    // The bound is the group's (one per proxy and target), sized as this pool's would be.
+    const group = this.#opts.limitGroup;
+    if (group !== undefined && this.#serverMax !== undefined) this.#control.limit(group.id, this.maxServers);
   }
 
   close(): void {

@@ -28,11 +28,11 @@ import { answerGenericFailure } from './generic-failure.js';
 import { handleMysqlProxySession } from './mysql-proxy-session.js';
 import { MysqlPool } from './mysql-pool.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
-import { PostgresPool, type PoolSettings } from './postgres-pool.js';
+import { PostgresPool, type PoolLimitGroup, type PoolSettings } from './postgres-pool.js';
 import { handlePostgresProxySession, type ProxyEndpointView } from './postgres-proxy-session.js';
 import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-events.js';
 import { PG_FILTER_WORDS } from './session-state.js';
-import { NO_OBSERVATIONS, TargetChooser, type TargetDecision, type TargetObservations } from './target-choice.js';
+import { NO_OBSERVATIONS, TargetChooser, type ObservedRole, type TargetDecision, type TargetObservations } from './target-choice.js';
 import { postgresWireError } from './wire-errors.js';
 
 export interface ProxyServiceDeps {
@@ -108,6 +108,12 @@ export class ProxyService {
   readonly #pools = new Map<string, PostgresPool>();
   /** What each pool of #pools (same key) belongs to. */
   readonly #owners = new Map<string, { readonly proxyId: string; readonly targetRole: ProxyEndpoint['targetRole']; readonly user: string; readonly database: string }>();
+  /**
+   * One bound per (proxy, endpoint role) shared by all its pools: the writer's
+   * connections for READ_WRITE pools, the readers' for READ_ONLY ones.
+   */
+  readonly #limits = new Map<string, PoolLimitGroup>();
+  #nextLimit = 0;
   readonly #verifiers = new ScramVerifierCache();
   readonly #mysqlPools = new Map<string, MysqlPool>();
   readonly #contexts = new Map<string, Promise<SecureContext>>();
@@ -327,8 +333,19 @@ export class ProxyService {
     const cp = proxy.targetGroup.connectionPool;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
+      const limitKey = `${proxy.resourceId}/${endpoint.targetRole}`;
+      let limitGroup = this.#limits.get(limitKey);
+      if (limitGroup === undefined) {
+        limitGroup = { id: ++this.#nextLimit };
+        this.#limits.set(limitKey, limitGroup);
+      }
       pool = new PostgresPool({
         native: this.#deps.native!,
+        limitGroup,
+        // A first login that failed (a database that does not exist, a timeout): nothing is kept for it.
+        unused: () => {
+          if (this.#pools.get(key) === pool) this.#drop(key);
+        },
         // The proxy as it is now: a target registered or deregistered since counts at the next login.
         target: (load) => {
           const now = this.#proxies.byResourceId(proxy.resourceId) ?? proxy;
@@ -367,6 +384,53 @@ export class ProxyService {
     return pool;
   }
 
+  /** Closes a pool and forgets it (its native half is freed once its last client and server are gone). */
+  #drop(key: string): void {
+    const pool = this.#pools.get(key);
+    if (pool === undefined) return;
+    this.#pools.delete(key);
+    this.#owners.delete(key);
+    pool.close();
+  }
+
+  /**
+   * Pools that no longer serve anything go: those of a deleted proxy, and of
+   * a proxy left with no target. Server connections to an instance that is no
+   * longer a target of its proxy are closed (idle ones now, the others when
+   * given back). Called on every change of the proxies.
+   */
+  prune(): void {
+    for (const [key, owner] of [...this.#owners]) {
+      const proxy = this.#proxies.byResourceId(owner.proxyId);
+      if (proxy === undefined || proxy.status === 'deleting' || proxy.targetGroup.targets.length === 0) {
+        this.#drop(key);
+        continue;
+      }
+      const registered = new Set(proxy.targetGroup.targets.map((t) => t.instanceId));
+      this.#pools.get(key)?.retire((instanceId) => !registered.has(instanceId));
+    }
+    for (const key of [...this.#limits.keys()]) {
+      const proxy = this.#proxies.byResourceId(key.slice(0, key.lastIndexOf('/')));
+      if (proxy === undefined || proxy.status === 'deleting') this.#limits.delete(key);
+    }
+  }
+
+  /**
+   * Target health saw a target's role change: server connections that no
+   * longer reach what their pool is for are closed (a READ_ONLY pool's
+   * connections to a promoted replica, which now reach the writer; a
+   * READ_WRITE pool's to an old primary back as a standby).
+   */
+  targetRoleChanged(proxyId: string, instanceId: string, role: ObservedRole): void {
+    const wrong: ProxyEndpoint['targetRole'] | undefined = role === 'writer' ? 'READ_ONLY' : role === 'reader' ? 'READ_WRITE' : undefined;
+    if (wrong === undefined) return;
+    for (const [key, owner] of this.#owners) {
+      if (owner.proxyId !== proxyId || owner.targetRole !== wrong) continue;
+      const n = this.#pools.get(key)?.retire((id) => id === instanceId) ?? 0;
+      if (n > 0) this.#deps.logger.info({ proxyId, target: instanceId, role, endpointRole: wrong, user: owner.user, connections: n }, 'proxy closes server connections whose target changed role');
+    }
+  }
+
   /** A proxy's settings changed (ModifyDBProxy, ModifyDBProxyTargetGroup): its pools follow at once. */
   refresh(proxy: DbProxy): void {
     for (const [key, pool] of this.#pools) {
@@ -403,6 +467,7 @@ export class ProxyService {
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
     this.#owners.clear();
+    this.#limits.clear();
     for (const p of this.#mysqlPools.values()) p.close();
     this.#mysqlPools.clear();
   }
