@@ -56,6 +56,8 @@ export const FIXTURE_POOL_SIZE = 2;
 export interface FixtureOptions {
   /** proxyEndpoints.idleServerSeconds (default: the config's). */
   readonly idleServerSeconds?: number;
+  /** The target's targetTls (default: the config's, `prefer`: pooled server connections are TLS). */
+  readonly targetTls?: Record<string, unknown>;
 }
 
 export async function startPostgresProxyFixture(prefix: string, opts: FixtureOptions = {}): Promise<PostgresProxyFixture> {
@@ -82,7 +84,7 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
         },
       ],
     },
-    instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password } }],
+    instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, ...(opts.targetTls ? { targetTls: opts.targetTls } : {}), master: { username: server.user, password: server.password } }],
     ...(opts.idleServerSeconds !== undefined ? { proxyEndpoints: { idleServerSeconds: opts.idleServerSeconds } } : {}),
   });
   const iamdbCa = await readFile(iamdb.caPath, 'utf8');
