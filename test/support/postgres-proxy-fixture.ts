@@ -58,10 +58,12 @@ export interface FixtureOptions {
   readonly idleServerSeconds?: number;
   /** The target's targetTls (default: the config's, `prefer`: pooled server connections are TLS). */
   readonly targetTls?: Record<string, unknown>;
+  /** Another server than the shared one (e.g. one without TLS). */
+  readonly server?: ReturnType<typeof inject<'iamdbPostgres'>>;
 }
 
 export async function startPostgresProxyFixture(prefix: string, opts: FixtureOptions = {}): Promise<PostgresProxyFixture> {
-  const server = inject('iamdbPostgres');
+  const server = opts.server ?? inject('iamdbPostgres');
   const suffix = randomBytes(3).toString('hex');
   const user = `${prefix}_${suffix}`;
   const iamUser = `${prefix}iam_${suffix}`;
@@ -70,7 +72,7 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
   const proxyName = `${prefix}-${suffix}`;
   const aliceKey = newAccessKey();
   const serverCa = await readFile(server.caCertPath, 'utf8');
-  const master = `host=${server.host} port=${server.port} dbname=postgres user=${server.user} password=${server.password} sslmode=require`;
+  const master = `host=${server.host} port=${server.port} dbname=postgres user=${server.user} password=${server.password} sslmode=${opts.server ? 'prefer' : 'require'}`;
   expect((await runPsql(master, `CREATE USER ${user} PASSWORD '${password}'; CREATE USER ${iamUser} PASSWORD '${password}x'`)).stderr).toBe('');
   expect((await runPsql(master, `CREATE DATABASE ${database} OWNER ${user}`)).stderr).toBe('');
   const iamdb = await startIamdb({
