@@ -15,12 +15,14 @@
  *      separate process (bench/idle-clients.js) against each proxy; the
  *      proxy's RSS growth divided by N.
  *
- * Usage:  npm run build && node bench/proxy.js [--seconds N] [--clients 16,100,500] [--idle N] [--pool N] [--only throughput|logins|idle|setup]
+ * Usage:  npm run build && node bench/proxy.js [--seconds N] [--clients 16,100,500] [--idle N] [--pool N] [--server-tls MODE] [--only throughput|logins|idle|setup]
  *   --seconds N    seconds per pgbench run, plus 1 s per 40 clients for their
  *                  logins, which pgbench -T counts (default 12; env IAMDB_BENCH_SECONDS)
  *   --clients L    client counts (default 16,100,500; env IAMDB_BENCH_CLIENTS)
  *   --idle N       idle clients per proxy (default 5000; env IAMDB_BENCH_IDLE)
  *   --pool N       server connections per pool, both poolers (default 20)
+ *   --server-tls M the proxy target's targetTls mode (default disable, plain TCP
+ *                  like PgBouncer's server side here; prefer: TLS to the server)
  *   --only PART    one part only; `setup` starts everything, prints how to
  *                  reach it (for reproductions by hand) and waits for Ctrl-C
  *
@@ -49,8 +51,9 @@ const CLIENTS = String(option('--clients', 'IAMDB_BENCH_CLIENTS', '16,100,500'))
 const IDLE = Number(option('--idle', 'IAMDB_BENCH_IDLE', '5000'));
 const POOL = Number(option('--pool', 'IAMDB_BENCH_POOL', '20'));
 const ONLY = option('--only', 'IAMDB_BENCH_ONLY', undefined);
-if (![SECONDS, IDLE, POOL, ...CLIENTS].every((n) => Number.isInteger(n) && n >= 1) || ![undefined, 'throughput', 'logins', 'idle', 'setup'].includes(ONLY)) {
-  process.stderr.write('usage: node bench/proxy.js [--seconds N] [--clients 16,100,500] [--idle N] [--pool N] [--only throughput|logins|idle|setup]\n');
+const SERVER_TLS = option('--server-tls', 'IAMDB_BENCH_SERVER_TLS', 'disable');
+if (![SECONDS, IDLE, POOL, ...CLIENTS].every((n) => Number.isInteger(n) && n >= 1) || ![undefined, 'throughput', 'logins', 'idle', 'setup'].includes(ONLY) || !['disable', 'prefer', 'require'].includes(SERVER_TLS)) {
+  process.stderr.write('usage: node bench/proxy.js [--seconds N] [--clients 16,100,500] [--idle N] [--pool N] [--server-tls disable|prefer|require] [--only throughput|logins|idle|setup]\n');
   process.exit(2);
 }
 const LOGIN_CLIENTS = 8;
@@ -122,8 +125,8 @@ async function startIamdbProxy(baseDir, pgi, key, iamUser, iamPassword, percent)
         engine: 'postgres',
         listen: `127.0.0.1:${instancePort}`,
         target: `${pgi.host}:${pgi.port}`,
-        // The pooled relay's server side is plain TCP, like PgBouncer's here.
-        targetTls: { mode: 'disable' },
+        // By default the pooled relay's server side is plain TCP, like PgBouncer's here.
+        targetTls: { mode: SERVER_TLS },
         master: { username: 'postgres', password: pgi.password },
       },
     ],

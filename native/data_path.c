@@ -68,6 +68,10 @@
  *               over; at RELAY held and to_srv trade buffers.
  *   poll handle Inside its session; open from uv_poll_init() (watch) until
  *               close_poll() hands it to uv_close(), never re-opened after.
+ *   server link A session with `connect` set: TLS toward a PostgreSQL server
+ *               for a pool's login (pg_server_tls.c has its table): cfd is
+ *               the server's connection, and CMD_POOL_ADD may take cfd and
+ *               SSL from it for a pooled server connection.
  *   event       Built by emit() on the loop thread, the tsfn queue's once
  *               accepted; call_js() frees it (also when called without an
  *               env at teardown), emit() if the queue refuses it.
@@ -134,6 +138,7 @@ typedef struct session {
   int in_pump; /* commands run from inside pump() must not pump again */
   struct pg_client *pc;         /* POOLED: the pooled relay's state (pg_pool.c) */
   struct pg_client *pc_pending; /* SPLICE_WAIT into a pool: becomes pc at the barrier */
+  int connect; /* a link to a server (pg_server_tls.c): cfd is the server's, the SSL client-mode */
 } session;
 
 typedef enum {
@@ -152,6 +157,7 @@ typedef struct cmd {
   uint8_t *bytes;  /* CMD_SPLICE: JS's pending bytes for the server */
   size_t nbytes;
   uint64_t js_received;
+  uint32_t link; /* CMD_POOL_ADD: the TLS link the server logged in over (0: plain fd) */
   /* the pooled relay's commands */
   uint32_t a;
   double d;
@@ -269,6 +275,10 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
 /* ------------------------------------------------------------- lifecycle */
 
 static void pooled_session_ended(session *s);
+/* TLS toward servers (pg_server_tls.c): the handshake of either kind of session. */
+static int tls_handshake(session *s);
+static const char *tls_handshake_failure(session *s, char *buf, size_t n);
+static void tls_handshake_done(session *s);
 static void client_pump(session *s);
 static void pool_client_start(session *s);
 static void run_ready(void);
@@ -416,7 +426,7 @@ static void pump_once(session *s) {
       return;
     }
     ERR_clear_error();
-    int r = SSL_accept(s->ssl);
+    int r = tls_handshake(s);
     if (r != 1) {
       int e = SSL_get_error(s->ssl, r);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -427,11 +437,12 @@ static void pump_once(session *s) {
         }
         return;
       }
-      return finish(s, ssl_failure());
+      char why[96];
+      return finish(s, tls_handshake_failure(s, why, sizeof why));
     }
     s->state = LOGIN;
     s->cli_in = 1; /* the startup message may have come with the last handshake flight */
-    emit(EV_HANDSHAKE_OK, s, NULL);
+    tls_handshake_done(s);
   }
 
   int progress = 1;
@@ -639,7 +650,17 @@ static void submit(cmd *c);
   } while (0)
 #include "pg_scan.c"
 #include "pg_maps.c"
+/* pg_server_tls.c's, used by pg_pool.c and defined after it. */
+struct pg_server;
+static SSL *server_tls_take(uint32_t link, uint64_t js_received, int *fd, dbuf *in, const char **why);
+static int server_tls_read(struct pg_server *sv);
+static int server_tls_flush(struct pg_server *sv);
+static int server_tls_want(const struct pg_server *sv);
+static void server_tls_polled(struct pg_server *sv, int events);
+static void server_tls_close(struct pg_server *sv);
+static void free_ctx(napi_env env, void *data, void *hint);
 #include "pg_pool.c"
+#include "pg_server_tls.c"
 
 static void run_command(cmd *c) {
   switch (c->kind) {
@@ -1010,6 +1031,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"poolLimit", NULL, js_pool_limit, NULL, NULL, NULL, napi_default, NULL},
       {"poolRetire", NULL, js_pool_retire, NULL, NULL, NULL, napi_default, NULL},
       {"poolReserve", NULL, js_pool_reserve, NULL, NULL, NULL, napi_default, NULL},
+      {"clientTlsContext", NULL, js_client_tls_context, NULL, NULL, NULL, napi_default, NULL},
+      {"connectTls", NULL, js_connect_tls, NULL, NULL, NULL, napi_default, NULL},
+      {"poolAddTls", NULL, js_pool_add_tls, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

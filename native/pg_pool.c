@@ -31,7 +31,9 @@
  *              and freed when the last lets go (limit_leave).
  *   pg_server  Built by CMD_POOL_ADD around JS's fd (a dup), owned by its pool
  *              (listed in pool->all). Freed when closed and its poll handle's
- *              close callback has run (refs, as sessions).
+ *              close callback has run (refs, as sessions). A server reached
+ *              over TLS also owns the SSL it took from its login's link
+ *              (pg_server_tls.c), freed by server_close().
  *   pg_client  Built by CMD_ATTACH for a session, owned by that session
  *              (s->pc) and freed by client_detach(), called from finish().
  *   pg_stmt    Owned by its pool's registry; counted by the client names that
@@ -150,6 +152,8 @@ struct pg_server {
   uint32_t id;
   pg_pool *pool;
   int fd;
+  SSL *ssl;            /* TLS to the server (pg_server_tls.c), or NULL: plain TCP */
+  int read_want, write_want; /* TLS: what the last SSL_read / SSL_write waits for, or 0 */
   uv_poll_t poll;
   int poll_on, pev, refs;
   int closed;
@@ -497,6 +501,7 @@ static void server_close(pg_server *sv, const char *why) {
     sv->refs++;
     uv_close((uv_handle_t *)&sv->poll, server_on_closed);
   }
+  server_tls_close(sv);
   close_fd(&sv->fd);
   event *ev = calloc(1, sizeof(event));
   if (ev != NULL) {
@@ -517,7 +522,8 @@ static int server_watch(pg_server *sv) {
   int want = 0;
   int room = sv->client == NULL || sv->client->s->to_cli.len < PG_HIGH;
   if (!sv->eof && room) want |= UV_READABLE;
-  if (sv->out.len > 0 && sv->out_blocked) want |= UV_WRITABLE;
+  if (sv->ssl != NULL) want |= server_tls_want(sv);
+  else if (sv->out.len > 0 && sv->out_blocked) want |= UV_WRITABLE;
   if (!sv->poll_on) {
     if (uv_poll_init(&E.loop, &sv->poll, sv->fd) != 0) return -1;
     sv->poll.data = sv;
@@ -532,11 +538,13 @@ static int server_watch(pg_server *sv) {
 /* Sends what the server's out buffer holds; -1 when the connection is broken. */
 static int server_flush(pg_server *sv) {
   if (sv->out.len == 0) return 0;
+  if (sv->ssl != NULL) return server_tls_flush(sv);
   return flush_plain(sv->fd, &sv->out, &sv->out_blocked, NULL);
 }
 
 /* Reads what the server sent into sv->in; 1 if bytes came, 0 if none, -1 at EOF or error. */
 static int server_read(pg_server *sv) {
+  if (sv->ssl != NULL) return server_tls_read(sv);
   if (dbuf_reserve(&sv->in, sv->in.len + CHUNK) < 0) return -1;
   for (;;) {
     ssize_t n = recv(sv->fd, sv->in.data + sv->in.off + sv->in.len, sv->in.cap - sv->in.off - sv->in.len, 0);
@@ -860,6 +868,7 @@ static void server_on_poll(uv_poll_t *p, int status, int events) {
   }
   if (status < 0 || (events & UV_READABLE)) sv->in_ready = 1;
   if (events & UV_WRITABLE) sv->out_blocked = 0;
+  if (sv->ssl != NULL) server_tls_polled(sv, events);
   if (sv->client != NULL) {
     session *s = sv->client->s;
     ref(s);
@@ -1944,6 +1953,10 @@ static void pool_cmd_add(cmd *c) {
   pg_pool *p = find_pool(c->id);
   int fd = c->fd;
   c->fd = -1;
+  /* Logged in over TLS: the fd and the SSL come from the login's link (pg_server_tls.c). */
+  const char *refused = NULL;
+  dbuf in = {0};
+  SSL *ssl = c->link != 0 ? server_tls_take(c->link, c->js_received, &fd, &in, &refused) : NULL;
   int over = 0;
   TRACE("%llu add server %u requested %d count %d opening %d\n", (unsigned long long)now_ms(), c->a, (int)c->nbytes2, p ? p->count : -1, p ? p->opening : -1);
   if (p != NULL && c->nbytes2 == 1 && p->opening > 0) {
@@ -1953,24 +1966,31 @@ static void pool_cmd_add(cmd *c) {
     over = pool_full(p);
     count_add(p, 1);
   }
-  pg_server *sv = p != NULL && !p->closing && !over ? calloc(1, sizeof(pg_server)) : NULL;
+  pg_server *sv = p != NULL && !p->closing && !over && refused == NULL ? calloc(1, sizeof(pg_server)) : NULL;
   if (sv == NULL) {
     if (p != NULL) count_add(p, -1);
-    close(fd);
+    if (fd >= 0) close(fd);
+    if (ssl != NULL) SSL_free(ssl);
+    dbuf_free(&in);
     event *ev = calloc(1, sizeof(event));
     if (ev != NULL) {
       ev->kind = EV_SERVER_CLOSED;
       ev->id = c->a;
       ev->a = c->id;
-      snprintf(ev->reason, sizeof ev->reason, "%s", p == NULL ? "no such pool" : over ? "pool full" : "pool closed");
+      snprintf(ev->reason, sizeof ev->reason, "%s", p == NULL ? "no such pool" : refused != NULL ? refused : over ? "pool full" : "pool closed");
       emit_event(ev);
     }
+    /* A refused link leaves clients waiting: the pool may ask for another login. */
+    if (p != NULL && refused != NULL && !p->closing) maybe_grow(p);
     if (p != NULL) pool_maybe_free(p);
     return;
   }
   sv->id = c->a;
   sv->pool = p;
   sv->fd = fd;
+  sv->ssl = ssl;
+  sv->in = in;
+  sv->in_ready = ssl != NULL; /* OpenSSL may hold bytes the poll will never announce */
   sv->refs = 1; /* the pool's, dropped by server_close() */
   sv->tx = 'I';
   sv->settings_id = (uint64_t)c->d;
@@ -1980,6 +2000,7 @@ static void pool_cmd_add(cmd *c) {
   stat_add(p, ST_SERVERS, 1);
   if (server_watch(sv) != 0) return server_close(sv, "poll failed");
   give_back(sv);
+  if (ssl != NULL) defer_alone(sv);
 }
 
 /* JS could not log a server in: the pool may ask again (JS paces its retries). */

@@ -45,6 +45,20 @@ interface Binding {
   poolLimit(poolId: number, limitId: number, maxServers: number): void;
   poolRetire(poolId: number, serverId: number): void;
   poolReserve(poolId: number): void;
+  // TLS toward servers for pooled connections (native/pg_server_tls.c).
+  clientTlsContext(caPem: string | null, verify: boolean): object;
+  connectTls(ctx: object, fd: number, sniName: string, expectedHost: string): [number, number];
+  poolAddTls(poolId: number, serverId: number, linkId: number, bytesJsReceived: number, settingsId: number, requested: boolean): void;
+}
+
+/** A TLS link to a server run by the native side, with JS's plaintext end (see connectTls). */
+export interface NativeServerLink {
+  /** The native link's id: poolAdd's `tlsLink`. */
+  readonly id: number;
+  /** The plaintext end the login runs on. */
+  readonly socket: Socket;
+  /** The server's certificate (DER), for channel binding. */
+  readonly peerCertificate: Buffer;
 }
 
 /** What a pooled client brings to its pool (see native-pool.ts). */
@@ -74,7 +88,7 @@ interface StreamHandle {
 }
 
 type Listener = {
-  handshake(ok: boolean, reason: string): void;
+  handshake(ok: boolean, reason: string, payload?: Buffer): void;
   closed(result: RelayResult, reason: string): void;
   pooled?: PooledClient;
 };
@@ -139,7 +153,7 @@ export class NativeDataPath {
       if (this.#poolEvent(kind, id, reason, a, payload)) return;
       const l = this.#listeners.get(id);
       if (!l) return;
-      if (kind === 'handshake') l.handshake(true, '');
+      if (kind === 'handshake') l.handshake(true, '', payload);
       else if (kind === 'handshake-failed') {
         this.#listeners.delete(id);
         l.handshake(false, reason);
@@ -219,7 +233,7 @@ export class NativeDataPath {
     return {
       id,
       configure: (c) => b.poolConfigure(id, c.maxServers, c.maxIdleServers, c.borrowTimeoutMs, c.idleClientTimeoutMs, c.idleServerMs, c.debugSql),
-      add: (serverId, socket, settingsId, requested) => {
+      add: (serverId, socket, settingsId, requested, tlsLink) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
         const unread = stopReading(socket, handle);
@@ -227,7 +241,10 @@ export class NativeDataPath {
           socket.destroy();
           throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
         }
-        b.poolAdd(id, serverId, handle.fd!, settingsId, requested);
+        // Over TLS the socket is our plaintext end: the native side takes its TLS link (and
+        // checks that it passed us no byte we did not read), then our end closes.
+        if (tlsLink !== undefined) b.poolAddTls(id, serverId, tlsLink, socket.bytesRead, settingsId, requested);
+        else b.poolAdd(id, serverId, handle.fd!, settingsId, requested);
         socket.destroy();
       },
       failed: (errorForWaiters) => b.poolFailed(id, errorForWaiters ?? Buffer.alloc(0)),
@@ -254,6 +271,54 @@ export class NativeDataPath {
 
   cancelDone(serverId: number): void {
     this.#binding.cancelDone(serverId);
+  }
+
+  /**
+   * An OpenSSL context for TLS links to servers: `verify` checks the chain
+   * against `caPem` (the host name is per link). Build one per distinct
+   * setting and keep it: each costs parsing the bundle.
+   */
+  serverTlsContext(caPem: string | undefined, verify: boolean): object {
+    return this.#binding.clientTlsContext(caPem ?? null, verify);
+  }
+
+  /**
+   * Runs TLS toward a server on `raw` (its SSLRequest answered 'S', nothing
+   * read after it) on the native loop: the native side takes the fd and
+   * gives back the plaintext end the login runs on. `sniName` '' sends no
+   * SNI, `expectedHost` '' checks no name. Fails with OpenSSL's reason
+   * ("certificate verify failed: …" when the certificate did not verify).
+   */
+  connectTls(ctx: object, raw: Socket, sniName: string, expectedHost: string, timeoutMs: number): Promise<{ ok: true; link: NativeServerLink } | { ok: false; reason: string }> {
+    const handle = handleOf(raw);
+    const unread = stopReading(raw, handle);
+    if (unread.length > 0) return Promise.resolve({ ok: false, reason: 'the server sent bytes before TLS' });
+    const [id, jsFd] = this.#binding.connectTls(ctx, handle.fd!, sniName, expectedHost);
+    raw.destroy();
+    const socket = new Socket({ fd: jsFd, readable: true, writable: true });
+    socket.on('error', () => undefined);
+    socket.pause();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#listeners.delete(id);
+        this.#binding.close(id);
+        socket.destroy();
+        resolve({ ok: false, reason: 'timeout' });
+      }, timeoutMs);
+      this.#listeners.set(id, {
+        handshake: (ok, reason, payload) => {
+          clearTimeout(timer);
+          if (!ok) {
+            socket.destroy();
+            resolve({ ok: false, reason });
+            return;
+          }
+          resolve({ ok: true, link: { id, socket, peerCertificate: payload ?? Buffer.alloc(0) } });
+        },
+        // The login failed and we closed our end, or the pool took the link: nothing to do.
+        closed: () => socket.destroy(),
+      });
+    });
   }
 
   /** A terminator with this certificate chain and key (PEM). */
@@ -369,9 +434,10 @@ export interface NativePoolControl {
   /**
    * A logged-in server connection joins the pool; the socket is taken over (Node's copy is
    * destroyed). `requested`: it answers the pool's ask (need); otherwise it is welcome only
-   * while the pool has room.
+   * while the pool has room. `tlsLink`: the server was logged in over a native TLS link
+   * (connectTls) whose plaintext end `socket` is; the pool takes the link.
    */
-  add(serverId: number, socket: Socket, settingsId: number, requested: boolean): void;
+  add(serverId: number, socket: Socket, settingsId: number, requested: boolean, tlsLink?: number): void;
   /** A login the pool asked for failed; with bytes, every waiting client gets them and is ended. */
   failed(errorForWaiters?: Buffer): void;
   /**

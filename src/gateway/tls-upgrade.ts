@@ -51,8 +51,9 @@ export function controlLinkTlsOptions(tls: TargetTls): { rejectUnauthorized: boo
   };
 }
 
+/** CA bundles by path, read once (a changed file needs a restart, as for Node's links). */
 const caCache = new Map<string, Buffer>();
-function readCa(path: string): Buffer {
+export function readCa(path: string): Buffer {
   let ca = caCache.get(path);
   if (ca === undefined) {
     ca = readFileSync(path);
@@ -90,7 +91,7 @@ export function connectUpstreamTls(
     tlsSocket.once('error', (err) => {
       clearTimeout(timer);
       tlsSocket.destroy();
-      reject(new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${target.host}:${target.port}`, reason: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err }));
+      reject(new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', { target: `${target.host}:${target.port}`, reason: nodeTlsFailure(err as NodeJS.ErrnoException) }, { cause: err }));
     });
     tlsSocket.once('secureConnect', () => {
       clearTimeout(timer);
@@ -103,6 +104,38 @@ export function connectUpstreamTls(
 }
 
 /**
+ * How every upstream TLS failure reason starts when the server's certificate
+ * did not verify (wrong CA, wrong name, expired), whichever TLS ran it: the
+ * operator reads it in target health, audit records and logs.
+ */
+export const UNTRUSTED_CERTIFICATE = 'the server certificate is not trusted';
+
+/** Node's codes for a certificate that did not verify (OpenSSL's X509_V_ERR_* names, and the name check). */
+const NODE_VERIFY_CODE = /^(ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|INVALID_CA|PATH_LENGTH_EXCEEDED|INVALID_PURPOSE|CERT_UNTRUSTED|CERT_REJECTED|HOSTNAME_MISMATCH)/;
+
+function nodeTlsFailure(err: NodeJS.ErrnoException): string {
+  if (err.code !== undefined && NODE_VERIFY_CODE.test(err.code)) return `${UNTRUSTED_CERTIFICATE}: ${err.message}`;
+  return err.code ?? err.message;
+}
+
+/**
+ * The same words for OpenSSL's verify failure as the native side reports it
+ * ("certificate verify failed: <X509_verify_cert_error_string>"); other
+ * reasons are returned as they are.
+ */
+export function nativeTlsFailure(reason: string, expectedName: string | undefined): string {
+  const m = /^certificate verify failed: (.*)$/.exec(reason);
+  if (m === null) return reason;
+  const name = m[1] === 'hostname mismatch' || m[1] === 'IP address mismatch' ? ` (the name checked was ${expectedName ?? 'none'})` : '';
+  return `${UNTRUSTED_CERTIFICATE}: ${m[1]}${name}`;
+}
+
+/** tls-server-end-point (as serverEndPointHash) from the certificate's DER. */
+export function serverEndPointFromDer(der: Buffer): Buffer {
+  return der.length === 0 ? Buffer.alloc(0) : createHash('sha256').update(der).digest();
+}
+
+/**
  * RFC 5929 tls-server-end-point: the SHA-256 hash of the server certificate.
  * RFC 5929 says to use SHA-256 for certificates signed with MD5 or SHA-1 and
  * the signature's own hash otherwise; servers sign with SHA-256 in practice,
@@ -111,5 +144,5 @@ export function connectUpstreamTls(
 export function serverEndPointHash(socket: TLSSocket): Buffer {
   const raw = socket.getPeerCertificate()?.raw;
   if (raw === undefined) return Buffer.alloc(0);
-  return createHash('sha256').update(raw).digest();
+  return serverEndPointFromDer(raw);
 }

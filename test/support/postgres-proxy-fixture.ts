@@ -56,10 +56,14 @@ export const FIXTURE_POOL_SIZE = 2;
 export interface FixtureOptions {
   /** proxyEndpoints.idleServerSeconds (default: the config's). */
   readonly idleServerSeconds?: number;
+  /** The target's targetTls (default: the config's, `prefer`: pooled server connections are TLS). */
+  readonly targetTls?: Record<string, unknown>;
+  /** Another server than the shared one (e.g. one without TLS). */
+  readonly server?: ReturnType<typeof inject<'iamdbPostgres'>>;
 }
 
 export async function startPostgresProxyFixture(prefix: string, opts: FixtureOptions = {}): Promise<PostgresProxyFixture> {
-  const server = inject('iamdbPostgres');
+  const server = opts.server ?? inject('iamdbPostgres');
   const suffix = randomBytes(3).toString('hex');
   const user = `${prefix}_${suffix}`;
   const iamUser = `${prefix}iam_${suffix}`;
@@ -68,7 +72,7 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
   const proxyName = `${prefix}-${suffix}`;
   const aliceKey = newAccessKey();
   const serverCa = await readFile(server.caCertPath, 'utf8');
-  const master = `host=${server.host} port=${server.port} dbname=postgres user=${server.user} password=${server.password} sslmode=require`;
+  const master = `host=${server.host} port=${server.port} dbname=postgres user=${server.user} password=${server.password} sslmode=${opts.server ? 'prefer' : 'require'}`;
   expect((await runPsql(master, `CREATE USER ${user} PASSWORD '${password}'; CREATE USER ${iamUser} PASSWORD '${password}x'`)).stderr).toBe('');
   expect((await runPsql(master, `CREATE DATABASE ${database} OWNER ${user}`)).stderr).toBe('');
   const iamdb = await startIamdb({
@@ -82,7 +86,7 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
         },
       ],
     },
-    instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password } }],
+    instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, ...(opts.targetTls ? { targetTls: opts.targetTls } : {}), master: { username: server.user, password: server.password } }],
     ...(opts.idleServerSeconds !== undefined ? { proxyEndpoints: { idleServerSeconds: opts.idleServerSeconds } } : {}),
   });
   const iamdbCa = await readFile(iamdb.caPath, 'utf8');

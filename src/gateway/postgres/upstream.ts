@@ -23,6 +23,27 @@ export interface UpstreamSession {
   readonly leftover: Buffer[];
 }
 
+/** An open link to the server: TCP, or TLS when `serverEndPoint` is present. */
+export interface UpstreamLink {
+  readonly socket: Socket;
+  /** tls-server-end-point channel binding data: present exactly when the link is TLS. */
+  readonly serverEndPoint?: Buffer;
+  /** The native side runs this link's TLS (pooled servers); `socket` is the plaintext end. */
+  readonly nativeTls?: number;
+}
+
+/**
+ * Runs TLS on `socket` once the server has answered SSLRequest with 'S':
+ * Node's TLS (instance endpoints, probes) or the native side's (pools).
+ */
+export type UpstreamTlsStarter = (socket: Socket, instance: DbInstance, timeoutMs: number) => Promise<UpstreamLink>;
+
+/** Node's TLS toward the server (connectUpstreamTls). */
+export const nodeUpstreamTls: UpstreamTlsStarter = (socket, instance, timeoutMs) => connectUpstreamTls(socket, instance.target, instance.targetTls, timeoutMs);
+
+/** What SSLRequest's 'N' answer means: refused under every mode but `prefer`. */
+export const SERVER_WITHOUT_TLS = 'the server does not accept TLS';
+
 export type UpstreamLoginResult = { ok: true; session: UpstreamSession } | { ok: false; error: ErrorFields };
 
 function targetName(instance: DbInstance): string {
@@ -35,7 +56,7 @@ function targetName(instance: DbInstance): string {
  * libpq's sslmode=prefer does; every other mode but `disable` refuses it.
  * `serverEndPoint` is present exactly when the link is TLS.
  */
-export async function openUpstream(instance: DbInstance, timeoutMs: number): Promise<{ socket: Socket; serverEndPoint?: Buffer }> {
+export async function openUpstream(instance: DbInstance, timeoutMs: number, startTls: UpstreamTlsStarter = nodeUpstreamTls): Promise<UpstreamLink> {
   const socket = await connectTarget(instance, timeoutMs);
   if (instance.targetTls.mode === 'disable') return { socket };
   try {
@@ -58,11 +79,10 @@ export async function openUpstream(instance: DbInstance, timeoutMs: number): Pro
     if (answer.length !== 1 || answer[0] !== 0x53 /* S */) {
       throw new IamdbError('GATEWAY_UPSTREAM_TLS_FAILED', {
         target: targetName(instance),
-        reason: answer[0] === 0x4e /* N */ ? 'the server does not accept TLS' : 'unexpected answer to SSLRequest',
+        reason: answer[0] === 0x4e /* N */ ? SERVER_WITHOUT_TLS : 'unexpected answer to SSLRequest',
       });
     }
-    const tls = await connectUpstreamTls(socket, instance.target, instance.targetTls, timeoutMs);
-    return { socket: tls.socket, serverEndPoint: tls.serverEndPoint };
+    return await startTls(socket, instance, timeoutMs);
   } catch (err) {
     socket.destroy();
     throw err;
@@ -76,7 +96,7 @@ export async function openUpstream(instance: DbInstance, timeoutMs: number): Pro
  */
 export async function loginUpstream(
   instance: DbInstance,
-  link: { socket: Socket; serverEndPoint?: Buffer },
+  link: UpstreamLink,
   args: { user: string; database: string; params: ReadonlyMap<string, string>; password: Secret<string>; maxMessageBytes: number; saltedPasswordCache?: SaltedPasswordCache },
 ): Promise<UpstreamLoginResult> {
   const login = new UpstreamLogin({

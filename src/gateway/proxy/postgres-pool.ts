@@ -10,12 +10,14 @@
  * reads the native side's counters for metrics.
  */
 import type { Logger } from 'pino';
+import { IamdbError } from '../../errors/index.js';
 import { ByteReader, decodeErrorResponse, encodeErrorResponse, encodeQuery, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import type { NativeDataPath, NativePoolControl } from '../native-data-path.js';
 import { MessageReader } from '../postgres/messages.js';
-import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamSession } from '../postgres/upstream.js';
+import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamLink, type UpstreamSession } from '../postgres/upstream.js';
+import { nativeUpstreamTls, permanentTlsFailure } from './pooled-server-tls.js';
 
 /** Slots of the native side's counters (the enum at the top of pg_pool.c). */
 export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients', 'responses', 'responseMicros'] as const;
@@ -94,8 +96,18 @@ export interface PostgresPoolOptions {
   readonly failedError: Buffer;
 }
 
-/** `final`: target choice refused the pool outright (never worth a retry). */
-type LoginResult = { ok: true; session: UpstreamSession; instance: DbInstance } | { ok: false; error: ErrorFields; final?: boolean };
+/**
+ * `final`: target choice refused the pool outright, or TLS to the server cannot work as
+ * configured (never worth a retry). `audit`: the reason a refused client's record gets
+ * when it is not the server's refusal (UpstreamRefused). `nativeTls`: the native side runs
+ * the link's TLS (the pool takes it with the connection).
+ */
+type LoginResult =
+  | { ok: true; session: UpstreamSession; instance: DbInstance; nativeTls?: number }
+  | { ok: false; error: ErrorFields; final?: boolean; audit?: 'UpstreamUnavailable' };
+
+/** Why the pool's first login failed, as ready() reports it. */
+export type PoolReadyFailure = { ok: false; error: ErrorFields; audit?: 'UpstreamUnavailable' };
 
 /** What a login reports when target choice has no instance for it now. */
 const NO_TARGET: ErrorFields = { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' };
@@ -132,7 +144,7 @@ export class PostgresPool {
   #lastError: ErrorFields | undefined;
   #closed = false;
   #serverMax: number | undefined;
-  #firstLogin: Promise<{ ok: true } | { ok: false; error: ErrorFields }> | undefined;
+  #firstLogin: Promise<{ ok: true } | PoolReadyFailure> | undefined;
   #settings: PoolSettings;
   readonly #logins = { requested: 0, succeeded: 0, failed: 0 };
   /** The first login waits for room under the bound: the native side's next `need` is its. */
@@ -225,7 +237,7 @@ export class PostgresPool {
    * credentials are right) before a client is told it is in. The connection
    * it makes joins the pool.
    */
-  async ready(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
+  async ready(): Promise<{ ok: true } | PoolReadyFailure> {
     if (this.#view !== undefined) return { ok: true };
     // A storm of first clients shares one login.
     this.#firstLogin ??= this.#firstReady().finally(() => {
@@ -254,7 +266,7 @@ export class PostgresPool {
    * (a failover), up to ConnectionBorrowTimeout as a borrow would wait; a
    * refusal by a server that answered is the client's error at once.
    */
-  async #firstReady(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
+  async #firstReady(): Promise<{ ok: true } | PoolReadyFailure> {
     const r = await this.#firstReadyOnce().catch((err: unknown) => {
       this.#opts.unused?.();
       throw err;
@@ -263,7 +275,7 @@ export class PostgresPool {
     return r;
   }
 
-  async #firstReadyOnce(): Promise<{ ok: true } | { ok: false; error: ErrorFields }> {
+  async #firstReadyOnce(): Promise<{ ok: true } | PoolReadyFailure> {
     const until = Date.now() + this.#settings.borrowTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       // Room under the bound first, as a waiting client would have (the group's other pools may hold it all).
@@ -274,7 +286,7 @@ export class PostgresPool {
       try {
         r = await this.#login();
         if (r.ok) {
-          this.#add(r.session, r.instance, true);
+          this.#add(r, true);
           added = true;
           return { ok: true };
         }
@@ -286,7 +298,7 @@ export class PostgresPool {
         // The room the native side counted for this login is free again.
         if (!added) this.#control.failed();
       }
-      if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error };
+      if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error, ...(r.audit ? { audit: r.audit } : {}) };
       this.#opts.targetFailed?.();
       if (this.#closed || Date.now() >= until) {
         if (thrown !== undefined) throw thrown;
@@ -325,13 +337,19 @@ export class PostgresPool {
     if (target === undefined) return { ok: false, error: NO_TARGET };
     if ('refused' in target) return { ok: false, error: target.refused, final: true };
     const creds = await o.credentials();
-    // The pooled relay speaks plain TCP to the server for now: TLS to the server stays with instance endpoints.
-    const instance: DbInstance = target.targetTls.mode === 'prefer' ? { ...target, targetTls: { ...target.targetTls, mode: 'disable' } } : target;
-    if (instance.targetTls.mode !== 'disable') {
-      return { ok: false, error: { severity: 'FATAL', code: '08001', message: `proxy targets need targetTls prefer or disable for now (${target.id} has ${target.targetTls.mode})` } };
+    // TLS as targetTls says, run by the native side: the pool takes the link with the connection.
+    let link: UpstreamLink;
+    try {
+      link = await openUpstream(target, o.loginTimeoutMs, nativeUpstreamTls(o.native));
+    } catch (err) {
+      if (!permanentTlsFailure(err)) throw err;
+      // Configuration, not an outage: say so now (target health looks again and shows it too).
+      o.targetFailed?.();
+      const error: ErrorFields = { severity: 'FATAL', code: '08001', message: (err as Error).message };
+      this.#lastError = error;
+      return { ok: false, error, final: true, audit: 'UpstreamUnavailable' };
     }
-    const link = await openUpstream(instance, o.loginTimeoutMs);
-    const r = await loginUpstream(instance, link, {
+    const r = await loginUpstream(target, link, {
       user: creds.username,
       database: o.database,
       params: new Map([['application_name', 'iamdb-proxy']]),
@@ -360,13 +378,18 @@ export class PostgresPool {
     }
     this.#view ??= { parameters: r.session.parameters };
     this.#lastError = undefined;
-    return { ...r, instance: target };
+    return { ...r, instance: target, ...(link.nativeTls !== undefined ? { nativeTls: link.nativeTls } : {}) };
   }
 
-  #add(session: UpstreamSession, instance: DbInstance, requested: boolean): void {
+  #add(login: { session: UpstreamSession; instance: DbInstance; nativeTls?: number }, requested: boolean): void {
+    const { session, instance } = login;
     const id = ++PostgresPool.#serverIds;
     // The handoff throws if the server spoke after its login (it is going away: a failover); then it is not the pool's.
-    this.#control.add(id, session.socket, this.#neutral, requested);
+    if (session.leftover.some((b) => b.length > 0)) {
+      session.socket.destroy();
+      throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
+    }
+    this.#control.add(id, session.socket, this.#neutral, requested, login.nativeTls);
     this.#keys.set(id, { ...session.backendKey, instance });
   }
 
@@ -395,7 +418,7 @@ export class PostgresPool {
       const r = await this.#login();
       if (r.ok) {
         this.#failures = 0;
-        this.#add(r.session, r.instance, true);
+        this.#add(r, true);
         return;
       }
       this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code, message: r.error.message }, 'proxy could not log in a server connection');

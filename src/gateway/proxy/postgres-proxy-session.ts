@@ -38,7 +38,7 @@ import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../ses
 import { decideProxyLogin } from './client-login.js';
 import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
 import { postgresPasswordLogin, type ScramVerifierCache } from './postgres-password-login.js';
-import type { PostgresPool } from './postgres-pool.js';
+import type { PoolReadyFailure, PostgresPool } from './postgres-pool.js';
 import { postgresWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
 import { PIN_REASONS, classifyPostgres, pinReasonOf, type PinReason } from './session-state.js';
 
@@ -166,10 +166,14 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
 
     // ---- The pool: one good server login before the client hears it is in. ----
     const pool = deps.pool(user, startup.database);
-    const ready = await pool.ready().catch((err: unknown) => ({ ok: false as const, error: { severity: 'FATAL', code: SqlState.CONNECTION_FAILURE, message: isIamdbError(err) ? err.message : String(err) } }));
+    const ready = await pool.ready().catch((err: unknown): PoolReadyFailure => ({
+      ok: false,
+      error: { severity: 'FATAL', code: SqlState.CONNECTION_FAILURE, message: isIamdbError(err) ? err.message : String(err) },
+      ...(isIamdbError(err) && err.audit === 'UpstreamUnavailable' ? { audit: 'UpstreamUnavailable' as const } : {}),
+    }));
     if (!ready.ok) {
       const e = ready.error;
-      throw refuse({ kind: 'DatabaseError', sqlState: e.code, message: e.message.replace(/\.$/, '') }, 'UpstreamRefused', `${e.code}: ${e.message}`, who);
+      throw refuse({ kind: 'DatabaseError', sqlState: e.code, message: e.message.replace(/\.$/, '') }, ready.audit ?? 'UpstreamRefused', `${e.code}: ${e.message}`, who);
     }
     const settings = pool.settingsFor(opened.params);
     const pins: PinReason[] = [];
