@@ -73,7 +73,8 @@ export interface PoolView {
   readonly database: string;
   /** The instance new server connections go to now; undefined: none registered. */
   readonly target: string | undefined;
-  readonly pool: PostgresPool;
+  /** A PostgreSQL pool or a MySQL one: both report RDS Proxy's DatabaseConnection* counters. */
+  readonly pool: Pick<PostgresPool, 'snapshot' | 'maxServers' | 'logins'>;
 }
 
 /** What credential reads need of a proxy snapshot. */
@@ -102,6 +103,14 @@ export function poolSettings(proxy: DbProxy, now: number, idleServerMs = 60_000)
   };
 }
 
+/** What a pool belongs to (metrics' labels). */
+interface PoolOwner {
+  readonly proxyId: string;
+  readonly targetRole: ProxyEndpoint['targetRole'];
+  readonly user: string;
+  readonly database: string;
+}
+
 export class ProxyService {
   readonly #deps: ProxyServiceDeps;
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
@@ -110,6 +119,8 @@ export class ProxyService {
   readonly #owners = new Map<string, { readonly proxyId: string; readonly targetRole: ProxyEndpoint['targetRole']; readonly user: string; readonly database: string }>();
   readonly #verifiers = new ScramVerifierCache();
   readonly #mysqlPools = new Map<string, MysqlPool>();
+  /** What each pool of #mysqlPools (same key) belongs to. */
+  readonly #mysqlOwners = new Map<string, PoolOwner>();
   readonly #contexts = new Map<string, Promise<SecureContext>>();
   readonly #profiles = new Map<string, ServerProfileCache>();
   readonly #fastAuth = new FastAuthCache();
@@ -247,7 +258,7 @@ export class ProxyService {
           if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
           return { username: c.username, password: c.password };
         },
-        settings: poolSettings(proxy, Date.now()),
+        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
         ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
@@ -255,9 +266,11 @@ export class ProxyService {
         logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
       });
       this.#mysqlPools.set(key, pool);
+      this.#mysqlOwners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
     } else {
-      pool.configure(poolSettings(proxy, Date.now()));
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
+    pool.setPinningFilters(cp.sessionPinningFilters);
     return pool;
   }
 
@@ -373,7 +386,9 @@ export class ProxyService {
       if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
     for (const [key, pool] of this.#mysqlPools) {
-      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
+      if (!key.startsWith(`${proxy.resourceId}/`)) continue;
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     }
   }
 
@@ -390,8 +405,12 @@ export class ProxyService {
   /** Every pool of a proxy that still exists, with what metrics label it by (read at each scrape). */
   poolViews(): PoolView[] {
     const views: PoolView[] = [];
-    for (const [key, pool] of this.#pools) {
-      const owner = this.#owners.get(key)!;
+    const all: Array<[string, PoolView['pool'], ReadonlyMap<string, PoolOwner>]> = [
+      ...[...this.#pools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#owners]),
+      ...[...this.#mysqlPools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#mysqlOwners]),
+    ];
+    for (const [key, pool, owners] of all) {
+      const owner = owners.get(key)!;
       const proxy = this.#proxies.byResourceId(owner.proxyId);
       if (proxy === undefined) continue;
       views.push({ proxyName: proxy.name, targetRole: owner.targetRole, user: owner.user, database: owner.database, target: owner.targetRole === 'READ_WRITE' ? this.#writerOf(proxy)?.id : undefined, pool });
@@ -405,5 +424,6 @@ export class ProxyService {
     this.#owners.clear();
     for (const p of this.#mysqlPools.values()) p.close();
     this.#mysqlPools.clear();
+    this.#mysqlOwners.clear();
   }
 }
