@@ -44,7 +44,7 @@ import {
   type ResponseEnd,
 } from '../../protocol/mysql/index.js';
 import type { RelayResult } from '../relay.js';
-import { ClientStatements, Transaction, neutralSettings, plan, settingsKey, withSets, type SessionSettings } from './mysql-client-state.js';
+import { ClientStatements, Transaction, neutralSettings, plan, settingsKey, withSets, type ClientStatement, type ServerStatement, type SessionSettings } from './mysql-client-state.js';
 import type { MysqlPool } from './mysql-pool.js';
 import { applyPlan, prepareOn, type PooledServer, type ServerShape } from './mysql-server-link.js';
 import { classifyMysql, type MysqlPinReason, type StatementEffect } from './mysql-session-state.js';
@@ -247,6 +247,8 @@ class MuxSession {
         return this.#execute(payload, seq);
       case Command.COM_STMT_FETCH:
         return this.#fetch(payload, seq);
+      case Command.COM_STMT_BULK_EXECUTE:
+        return this.#bulkExecute(payload, seq);
       case Command.COM_QUERY:
         return this.#query(payload, seq);
       case Command.COM_INIT_DB:
@@ -358,24 +360,8 @@ class MuxSession {
     if (layout.types !== undefined) st.types = Buffer.from(layout.types);
     if (layout.cursor) this.#pin('Cursor');
     this.#o.pool.counters.queries++;
-    if (!(await this.#acquire(seq))) return;
-    const server = this.#server!;
-    let sst = server.statements.get(st);
-    if (sst === undefined) {
-      const evict = server.statements.evict(MAX_SERVER_STATEMENTS - 1);
-      this.#detachServer();
-      this.#injecting = true;
-      const r = await prepareOn(server, st.text, evict, this.#o.maxMessageBytes).catch(() => undefined);
-      this.#injecting = false;
-      if (this.#done) return;
-      if (r === undefined) return this.#serverLost(seq, false);
-      this.#attachServer();
-      if (!r.ok) {
-        this.#write(encodePacket(r.packet, seq));
-        return this.#maybeRelease();
-      }
-      sst = server.statements.add(st, r.id);
-    }
+    const sst = await this.#ensurePrepared(st, seq);
+    if (sst === undefined) return;
     for (const chunk of st.longData) this.#sendNoReply(withStatementId(chunk, sst.id));
     st.longData = [];
     st.longDataBytes = 0;
@@ -383,6 +369,43 @@ class MuxSession {
     const supply = layout.types === undefined && st.types !== undefined && !(sst.types?.equals(st.types) ?? false) ? st.types : undefined;
     if (layout.types !== undefined || supply !== undefined) sst.types = st.types;
     const reply = await this.#forward(rewriteExecute(payload, layout, sst.id, supply), seq);
+    if (reply === undefined) return;
+    this.#afterStatement(reply.end, { kind: 'none' });
+  }
+
+  /** The held connection's statement for `st`, prepared there first when it lacks it; undefined: the client has been answered. */
+  async #ensurePrepared(st: ClientStatement, seq: number): Promise<ServerStatement | undefined> {
+    if (!(await this.#acquire(seq))) return undefined;
+    const server = this.#server!;
+    const found = server.statements.get(st);
+    if (found !== undefined) return found;
+    const evict = server.statements.evict(MAX_SERVER_STATEMENTS - 1);
+    this.#detachServer();
+    this.#injecting = true;
+    const r = await prepareOn(server, st.text, evict, this.#o.maxMessageBytes).catch(() => undefined);
+    this.#injecting = false;
+    if (this.#done) return undefined;
+    if (r === undefined) {
+      this.#serverLost(seq, false);
+      return undefined;
+    }
+    this.#attachServer();
+    if (!r.ok) {
+      this.#write(encodePacket(r.packet, seq));
+      this.#maybeRelease();
+      return undefined;
+    }
+    return server.statements.add(st, r.id);
+  }
+
+  /** MariaDB's COM_STMT_BULK_EXECUTE: as an execute, the id mapped (its parameters carry their own types). */
+  async #bulkExecute(payload: Buffer, seq: number): Promise<void> {
+    const st = this.#statements.get(statementIdOf(payload));
+    if (st === undefined) return this.#err(seq, 1243, 'HY000', `Unknown prepared statement handler (${statementIdOf(payload)}) given to mysqld_stmt_bulk_execute`);
+    this.#o.pool.counters.queries++;
+    const sst = await this.#ensurePrepared(st, seq);
+    if (sst === undefined) return;
+    const reply = await this.#forward(withStatementId(payload, sst.id), seq);
     if (reply === undefined) return;
     this.#afterStatement(reply.end, { kind: 'none' });
   }
