@@ -1,12 +1,14 @@
 /**
- * MySQL proxy endpoints end to end (session pooling): a proxy with
+ * MySQL proxy endpoints end to end (transaction multiplexing): a proxy with
  * EngineFamily MYSQL made through the RDS API (the role trusting
  * rds.amazonaws.com, one secret per user, the MariaDB target), clients
  * logging in with IAM tokens (mysql2 and the real `mariadb` client) and with
  * the secrets' passwords (mysql_native_password, caching_sha2_password), and
- * the server connections they borrow: one per session, from a pool bounded
- * by MaxConnectionsPercent, cleaned (COM_RESET_CONNECTION) before the next
- * client gets them, with RDS Proxy's texts for what is refused.
+ * the server connections they borrow: one per transaction, from a pool
+ * bounded by MaxConnectionsPercent, with each client's tracked settings
+ * replayed, pins for what cannot be carried, binary prepared statements
+ * mapped, cleanup (COM_RESET_CONNECTION) after pinned clients and open
+ * transactions, and RDS Proxy's texts for what is refused.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

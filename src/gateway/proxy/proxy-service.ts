@@ -7,7 +7,7 @@
  * the target group's settings and the server's max_connections.
  *
  * PostgreSQL proxies are served by the native pooled relay (transaction
- * multiplexing); MySQL proxies by session pooling with a TypeScript relay
+ * multiplexing); MySQL proxies by transaction multiplexing with a TypeScript relay
  * (mysql-proxy-session.ts), with Node's TLS.
  */
 import type { Socket } from 'node:net';
@@ -170,7 +170,7 @@ export class ProxyService {
     );
   };
 
-  /** A MySQL/MariaDB client: session pooling with a TypeScript relay (docs/proxies-pooling.md says why). */
+  /** A MySQL/MariaDB client: transaction multiplexing with a TypeScript relay (docs/proxies-pooling.md says why). */
   async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
     const writer = this.#writerOf(proxy);
     if (writer === undefined) {
@@ -392,7 +392,7 @@ export class ProxyService {
     }
   }
 
-  /** The MySQL pools (session pooling), by proxy id, endpoint role, user and database. */
+  /** The MySQL pools, by proxy id, endpoint role, user and database. */
   mysqlPools(): ReadonlyMap<string, MysqlPool> {
     return this.#mysqlPools;
   }
