@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ProxyConnectionEvents } from '../gateway/proxy/connection-events.js';
+import type { MysqlPinReason } from '../gateway/proxy/mysql-session-state.js';
 import type { PinReason } from '../gateway/proxy/session-state.js';
 import { poolRows, type PoolRow, type PoolSample } from './pool-rows.js';
 import { SumCountSummary } from './sum-count-summary.js';
@@ -159,7 +160,7 @@ export class ProxyMetrics {
         this.#open.dec(labels);
         (tls ? this.#openTls : this.#openNoTls).dec(labels);
       },
-      pinned: (reason: PinReason) => this.#pins.inc({ ...labels, reason }),
+      pinned: (reason: PinReason | MysqlPinReason) => this.#pins.inc({ ...labels, reason }),
     };
   }
 

@@ -1,12 +1,14 @@
 /**
- * MySQL proxy endpoints end to end (session pooling): a proxy with
+ * MySQL proxy endpoints end to end (transaction multiplexing): a proxy with
  * EngineFamily MYSQL made through the RDS API (the role trusting
  * rds.amazonaws.com, one secret per user, the MariaDB target), clients
  * logging in with IAM tokens (mysql2 and the real `mariadb` client) and with
  * the secrets' passwords (mysql_native_password, caching_sha2_password), and
- * the server connections they borrow: one per session, from a pool bounded
- * by MaxConnectionsPercent, cleaned (COM_RESET_CONNECTION) before the next
- * client gets them, with RDS Proxy's texts for what is refused.
+ * the server connections they borrow: one per transaction, from a pool
+ * bounded by MaxConnectionsPercent, with each client's tracked settings
+ * replayed, pins for what cannot be carried, binary prepared statements
+ * mapped, cleanup (COM_RESET_CONNECTION) after pinned clients and open
+ * transactions, and RDS Proxy's texts for what is refused.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -46,8 +48,9 @@ function admin(): Promise<mysql.Connection> {
   return mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, ssl: { ca: serverCa } });
 }
 
-function connect(user: string, opts: { password?: string; ssl?: boolean; database?: string } = {}): Promise<mysql.Connection> {
+function connect(user: string, opts: { password?: string; ssl?: boolean; database?: string; connectTimeout?: number } = {}): Promise<mysql.Connection> {
   return mysql.createConnection({
+    ...(opts.connectTimeout !== undefined ? { connectTimeout: opts.connectTimeout } : {}),
     host: '127.0.0.1',
     port,
     user,
@@ -95,6 +98,9 @@ beforeAll(async () => {
   await a.end();
   iamdb = await startIamdb({
     api: { listen: 'auto' },
+    metrics: { listen: 'auto' },
+    // Idle server connections beyond MaxIdleConnectionsPercent (0 % here: 1 % halved) close after 3 s.
+    proxyEndpoints: { idleServerSeconds: 3 },
     iam: {
       users: [
         {
@@ -206,33 +212,7 @@ describe('MySQL proxy logins', () => {
   });
 });
 
-describe('MySQL session pooling', () => {
-  it('never shows the next client of a server connection the last one\'s variables, database or temporary tables', async () => {
-    const first = await connect(nativeUser);
-    const thread = await one<number>(first, 'SELECT CONNECTION_ID()');
-    await first.query("SET @secret = 'left-behind', @@session.sql_mode = 'ANSI_QUOTES'");
-    await first.query(`CREATE TEMPORARY TABLE tmp_${suffix} (x INT)`);
-    expect(await one(first, `SELECT GET_LOCK('lock_${suffix}', 0)`)).toBe(1);
-    await first.query('SET NAMES latin1');
-    await first.query(`USE ${other}`);
-    expect(await one(first, 'SELECT DATABASE()')).toBe(other);
-    const from = iamdb.audit.events.length;
-    await first.end();
-    expect(await sessionEnd(nativeUser, from)).toMatchObject({ proxy: proxyName, serverConnectionReused: true });
-
-    const next = await connect(nativeUser);
-    // The same server connection, cleaned.
-    expect(await one(next, 'SELECT CONNECTION_ID()')).toBe(thread);
-    expect(await one(next, 'SELECT @secret')).toBeNull();
-    expect(await one(next, 'SELECT DATABASE()')).toBe(database);
-    expect(await one<string>(next, 'SELECT @@session.sql_mode')).not.toContain('ANSI_QUOTES');
-    await expect(next.query(`SELECT * FROM tmp_${suffix}`)).rejects.toMatchObject({ errno: 1146 });
-    expect(await one(next, `SELECT IS_USED_LOCK('lock_${suffix}')`)).toBeNull();
-    // The character set of the next client's own login, not the last one's SET NAMES.
-    expect(await one(next, 'SELECT @@character_set_client')).toBe('utf8mb4');
-    await next.end();
-  });
-
+describe('MySQL proxy pools', () => {
   it('closes, rather than lends again, a connection whose client chose a database when its pool has none', async () => {
     const first = await connect(nativeUser, { database: '' });
     expect(await one(first, 'SELECT DATABASE()')).toBeNull();
@@ -269,57 +249,59 @@ describe('MySQL session pooling', () => {
     await next.end();
   });
 
-  it('ends the client\'s connection when its server connection dies under it', async () => {
+  it('keeps a client whose server connection dies between its statements: the next one runs on another', async () => {
     const c = await connect(nativeUser);
-    c.on('error', () => undefined);
     const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
-    const from = iamdb.audit.events.length;
     const a = await admin();
     await a.query(`KILL CONNECTION ${thread}`);
     await a.end();
-    expect(await sessionEnd(nativeUser, from)).toMatchObject({ reason: 'server', serverConnectionReused: false });
-    await expect(c.query('SELECT 1')).rejects.toThrow();
+    // The killed connection was idle in the pool (the client holds none between statements).
+    expect(await one(c, 'SELECT 1 + 1')).toBe(2);
+    expect(await one(c, 'SELECT CONNECTION_ID()')).not.toBe(thread);
+    await c.end();
   });
 
-  it('rolls back what a client leaves open mid-transaction', async () => {
+  it('rolls back what a client leaves open mid-transaction (no transaction left in innodb_trx)', async () => {
     const c = await connect(nativeUser);
-    const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
     await c.query('BEGIN');
+    const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
     await c.query("INSERT INTO t VALUES (1, 'uncommitted')");
+    const a = await admin();
+    expect(await one(a, `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ${thread}`)).toBe(1);
     const from = iamdb.audit.events.length;
     c.destroy();
-    await sessionEnd(nativeUser, from);
-
-    // The next client gets the same server connection once it is clean.
-    const next = await connect(nativeUser);
-    expect(await one(next, 'SELECT CONNECTION_ID()')).toBe(thread);
-    const a = await admin();
-    expect(await one(a, `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ${thread}`)).toBe(0);
+    expect(await sessionEnd(nativeUser, from)).toMatchObject({ serverConnectionReused: true });
+    // The cleanup runs as the connection goes back to the pool: polled, with a deadline.
+    const until = Date.now() + 10_000;
+    let open = 1;
+    while (open > 0 && Date.now() < until) open = Number(await one(a, `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ${thread}`));
+    expect(open).toBe(0);
+    // Still connected (reused, not closed), and the row never committed.
+    expect(Number(await one(a, `SELECT COUNT(*) FROM information_schema.processlist WHERE id = ${thread}`))).toBe(1);
     expect(await one(a, `SELECT COUNT(*) FROM ${database}.t`)).toBe(0);
     await a.end();
-    await next.end();
   });
 
-  it('keeps the pool within MaxConnectionsPercent, and a client that finds it full waits, then gets 9501', async () => {
+  it('keeps the pool within MaxConnectionsPercent; a statement that finds it full waits, then gets 9501 and the client is let go', async () => {
     const held = await Promise.all(Array.from({ length: MAX_SERVERS }, () => connect(nativeUser)));
+    for (const c of held) await c.query('BEGIN');
     const threads = new Set(await Promise.all(held.map((c) => one<number>(c, 'SELECT CONNECTION_ID()'))));
     expect(threads.size).toBe(MAX_SERVERS);
     expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(MAX_SERVERS);
 
-    const from = iamdb.audit.events.length;
-    await expect(connect(nativeUser)).rejects.toMatchObject({ errno: 9501, sqlState: 'HY000', message: 'Timed-out waiting to acquire database connection' });
-    const denied = await iamdb.audit.until((e) => e.event === 'db.auth' && (e as { reason?: string }).reason === 'BorrowTimeout', from);
-    expect(denied).toMatchObject({ proxy: proxyName, dbUser: nativeUser, decision: 'deny' });
+    // Logging in needs no server connection; the first statement does.
+    const late = await connect(nativeUser);
+    late.on('error', () => undefined);
+    await expect(late.query('SELECT 1')).rejects.toMatchObject({ errno: 9501, sqlState: 'HY000', message: 'Timed-out waiting to acquire database connection' });
 
-    // A waiting client gets the first connection given back.
-    const waiting = connect(nativeUser);
-    const leaving = iamdb.audit.events.length;
-    await held[0]!.end();
-    await sessionEnd(nativeUser, leaving);
-    const late = await waiting;
-    expect(threads.has(await one<number>(late, 'SELECT CONNECTION_ID()'))).toBe(true);
+    // A waiting statement gets the first connection whose transaction ends.
+    const waiter = await connect(nativeUser);
+    const answer = one<number>(waiter, 'SELECT CONNECTION_ID()');
+    await held[0]!.query('COMMIT');
+    expect(threads.has(await answer)).toBe(true);
     expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(MAX_SERVERS);
-    await Promise.all([late, ...held.slice(1)].map((c) => c.end()));
+    for (const c of held.slice(1)) await c.query('COMMIT');
+    await Promise.all([waiter, ...held].map((c) => c.end()));
   });
 
   it('lets a client go after IdleClientTimeout, and its server connection back to the pool', async () => {
@@ -334,11 +316,12 @@ describe('MySQL session pooling', () => {
       const c = await connect(nativeUser);
       const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
       c.on('error', () => undefined);
-      expect(await sessionEnd(nativeUser, from)).toMatchObject({ idleClientTimeout: true, serverConnectionReused: true });
+      expect(await sessionEnd(nativeUser, from)).toMatchObject({ idleClientTimeout: true });
       // The proxy has closed the client's connection: whatever it sends now fails.
       await expect(c.query('SELECT 1')).rejects.toThrow();
+      void thread;
       const next = await connect(nativeUser);
-      expect(await one(next, 'SELECT CONNECTION_ID()')).toBe(thread);
+      expect(await one(next, 'SELECT 1 + 1')).toBe(2);
       await next.end();
     } finally {
       await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
@@ -362,4 +345,239 @@ describe('MySQL session pooling', () => {
     expect(sql).toContain('SELECT ? + 1 AS also_debugged');
     expect(sql).not.toContain('SELECT 4343 AS not_debugged');
   });
+});
+
+/** Session ends of `user` from event index `from` until `n` have come. */
+async function sessionEnds(user: string, from: number, n: number): Promise<AuditEvent[]> {
+  await iamdb.audit.until((e) => e.event === 'db.session.end' && (e as { dbUser?: string }).dbUser === user && iamdb.audit.events.slice(from).filter((x) => x.event === 'db.session.end' && (x as { dbUser?: string }).dbUser === user).length >= n, from);
+  return iamdb.audit.events.slice(from).filter((x) => x.event === 'db.session.end' && (x as { dbUser?: string }).dbUser === user);
+}
+
+async function scrape(): Promise<string> {
+  return (await fetch(iamdb.metricsUrl)).text();
+}
+
+/**
+ * Two clients keep transactions open, so of the pool's three server
+ * connections one is left: every other client's statements take turns on
+ * it, and each hand-over is a real one.
+ */
+async function withOneFreeConnection<T>(run: () => Promise<T>): Promise<T> {
+  const holders = await Promise.all([connect(nativeUser), connect(nativeUser)]);
+  for (const h of holders) await h.query('BEGIN');
+  // Each holder's transaction is open on a connection of its own (a statement inside it pins it there).
+  for (const h of holders) await h.query('SELECT COUNT(*) FROM t');
+  try {
+    return await run();
+  } finally {
+    for (const h of holders) await h.query('COMMIT');
+    await Promise.all(holders.map((h) => h.end()));
+  }
+}
+
+describe('MySQL transaction multiplexing', () => {
+  it('carries each client\'s tracked settings to whichever connection it borrows, and never shows them to another client', async () => {
+    await withOneFreeConnection(async () => {
+      const a = await connect(nativeUser);
+      const b = await connect(nativeUser);
+      const shared = await one<number>(a, 'SELECT CONNECTION_ID()');
+      expect(await one(b, 'SELECT CONNECTION_ID()')).toBe(shared);
+      await a.query("SET time_zone = '+05:00'");
+      await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+      await a.query('SET NAMES latin1');
+      await a.query('SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+      await a.query(`USE ${other}`);
+      for (let i = 0; i < 3; i++) {
+        // b runs on the same server connection between a's statements: the defaults, not a's settings.
+        const [bRows] = await b.query('SELECT CONNECTION_ID() AS id, @@time_zone AS tz, @@sql_mode AS mode, DATABASE() AS db, @@character_set_client AS cs, @@tx_isolation AS iso');
+        expect((bRows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, tz: 'SYSTEM', db: database, cs: 'utf8mb4', iso: 'REPEATABLE-READ' });
+        expect(String((bRows as Record<string, unknown>[])[0]!['mode'])).not.toContain('ANSI_QUOTES');
+        const [aRows] = await a.query('SELECT CONNECTION_ID() AS id, @@time_zone AS tz, @@sql_mode AS mode, DATABASE() AS db, @@character_set_client AS cs, @@tx_isolation AS iso');
+        expect((aRows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, tz: '+05:00', mode: 'ANSI_QUOTES', db: other, cs: 'latin1', iso: 'SERIALIZABLE' });
+      }
+      const from = iamdb.audit.events.length;
+      await Promise.all([a.end(), b.end()]);
+      // Tracked settings do not pin.
+      for (const e of await sessionEnds(nativeUser, from, 2)) expect(e).not.toHaveProperty('pinReasons');
+    });
+  });
+
+  it('carries autocommit off: the transaction holds its connection from the first statement to COMMIT, and nobody else sees it', async () => {
+    await withOneFreeConnection(async () => {
+      const a = await connect(nativeUser);
+      const b = await connect(nativeUser);
+      await a.query('SET autocommit = 0');
+      // Before a's transaction starts, b still gets the connection, with autocommit on.
+      expect(await one(b, 'SELECT @@autocommit')).toBe(1);
+      await a.query("INSERT INTO t VALUES (50, 'ac-off')");
+      // a's transaction holds the only free connection: b waits until a commits.
+      const waiting = one<number>(b, `SELECT COUNT(*) FROM t WHERE id = 50`);
+      await a.query('COMMIT');
+      expect(await waiting).toBe(1);
+      expect(await one(a, 'SELECT @@autocommit')).toBe(0);
+      await a.query('DELETE FROM t WHERE id = 50');
+      await a.query('COMMIT');
+      await Promise.all([a.end(), b.end()]);
+    });
+  });
+
+  const pinCases: ReadonlyArray<readonly [string, string, string]> = [
+    ['a temporary table', `CREATE TEMPORARY TABLE tmp_${suffix} (x INT)`, 'TemporaryTable'],
+    ['a user variable', "SET @secret = 'left-behind'", 'UserVariable'],
+    ['an untracked SET', 'SET SESSION sort_buffer_size = 1048576', 'SessionVariable'],
+    ['SQL PREPARE', "PREPARE s1 FROM 'SELECT 1'", 'SqlPrepare'],
+    ['GET_LOCK', `SELECT GET_LOCK('lock_${suffix}', 0)`, 'NamedLock'],
+    ['LOCK TABLES', 'LOCK TABLES t READ', 'TableLock'],
+    ['an executable comment', 'SELECT /*!50000 1 + */ 1', 'ExecutableComment'],
+    ['SET TRANSACTION for the next transaction', 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'TransactionCharacteristics'],
+  ];
+  for (const [what, sql, reason] of pinCases) {
+    it(`pins a client for ${what} (${reason} in db.session.end and the pin counter), and the next client of its connection sees none of it`, async () => {
+      const c = await connect(nativeUser);
+      await c.query(sql);
+      const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
+      // Pinned: every later statement runs on the same connection.
+      for (let i = 0; i < 3; i++) expect(await one(c, 'SELECT CONNECTION_ID()')).toBe(thread);
+      const from = iamdb.audit.events.length;
+      await c.end();
+      expect(await sessionEnd(nativeUser, from)).toMatchObject({ pinReasons: [reason], serverConnectionReused: true });
+      expect(await scrape()).toMatch(new RegExp(`iamdb_proxy_client_sessions_pinned_total\\{proxy="${proxyName}",endpoint="${proxyName}",reason="${reason}"\\} [1-9]`));
+      // The connection was cleaned (COM_RESET_CONNECTION) before anyone else got it.
+      const next = await connect(nativeUser);
+      const [rows] = await next.query(`SELECT IS_USED_LOCK('lock_${suffix}') AS l, @@sort_buffer_size AS sb, @@tx_isolation AS iso`);
+      expect((rows as Record<string, unknown>[])[0]).toMatchObject({ l: null, iso: 'REPEATABLE-READ' });
+      expect(Number((rows as Record<string, unknown>[])[0]!['sb'])).not.toBe(1048576);
+      await expect(next.query(`SELECT * FROM tmp_${suffix}`)).rejects.toMatchObject({ errno: 1146 });
+      await expect(next.query('EXECUTE s1')).rejects.toMatchObject({ errno: 1243 });
+      await next.end();
+    });
+  }
+
+  it('reports pinned and borrowed connections in the pool metrics while a client is pinned', async () => {
+    const c = await connect(nativeUser);
+    await c.query(`CREATE TEMPORARY TABLE tmp2_${suffix} (x INT)`);
+    const labels = `proxy="${proxyName}",target_role="READ_WRITE",target="mytarget-${suffix}",user="${nativeUser}"`;
+    const text = await scrape();
+    expect(text).toContain(`iamdb_proxy_database_connections_currently_session_pinned{${labels}} 1`);
+    expect(text).toMatch(new RegExp(`iamdb_proxy_database_connections_currently_borrowed\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} 1`));
+    expect(text).toMatch(new RegExp(`iamdb_proxy_query_requests_total\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} [1-9]`));
+    await c.end();
+  });
+
+  it('SessionPinningFilters EXCLUDE_VARIABLE_SETS: a SET of an untracked variable does not pin', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: ['EXCLUDE_VARIABLE_SETS'] } }));
+    try {
+      const c = await connect(nativeUser);
+      await c.query('SET SESSION sort_buffer_size = 1048576');
+      await c.query('SELECT 1');
+      const from = iamdb.audit.events.length;
+      await c.end();
+      expect(await sessionEnd(nativeUser, from)).not.toHaveProperty('pinReasons');
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: [] } }));
+    }
+    // Without the filter the same SET pins again.
+    const c = await connect(nativeUser);
+    await c.query('SET SESSION sort_buffer_size = 1048576');
+    const from = iamdb.audit.events.length;
+    await c.end();
+    expect(await sessionEnd(nativeUser, from)).toMatchObject({ pinReasons: ['SessionVariable'] });
+  });
+
+  it('multiplexes mysql2 execute() (binary prepared statements) across hand-overs without pinning', async () => {
+    await withOneFreeConnection(async () => {
+      const clients = await Promise.all(Array.from({ length: 4 }, () => connect(nativeUser)));
+      const from = iamdb.audit.events.length;
+      await Promise.all(
+        clients.map(async (c, k) => {
+          for (let i = 0; i < 15; i++) {
+            const [rows] = await c.execute('SELECT ? + ? AS s, CONNECTION_ID() AS id', [k, i]);
+            expect((rows as Array<{ s: number }>)[0]!.s).toBe(k + i);
+            // A second statement, and one with a string parameter.
+            const [more] = await c.execute('SELECT CONCAT(?, ?) AS c', [`k${k}`, `i${i}`]);
+            expect((more as Array<{ c: string }>)[0]!.c).toBe(`k${k}i${i}`);
+          }
+        }),
+      );
+      await Promise.all(clients.map((c) => c.end()));
+      for (const e of await sessionEnds(nativeUser, from, clients.length)) expect(e).not.toHaveProperty('pinReasons');
+    });
+  });
+
+  it('a binary statement prepared on one connection executes on another (prepared there first, with the types sent once)', async () => {
+    const holders = await Promise.all([connect(nativeUser), connect(nativeUser), connect(nativeUser)]);
+    const hold = async (h: mysql.Connection): Promise<number> => {
+      await h.query('BEGIN');
+      await h.query('SELECT COUNT(*) FROM t');
+      return one<number>(h, 'SELECT CONNECTION_ID()');
+    };
+    await hold(holders[0]!);
+    await hold(holders[1]!);
+    // One connection is free: c prepares and executes there.
+    const c = await connect(nativeUser);
+    const [first] = await c.execute('SELECT ? AS v, CONNECTION_ID() AS id', [1]);
+    const x = (first as Array<{ id: number }>)[0]!.id;
+    // A third holder takes that connection; the other two are given back.
+    expect(await hold(holders[2]!)).toBe(x);
+    await holders[0]!.query('COMMIT');
+    await holders[1]!.query('COMMIT');
+    const [again] = await c.execute('SELECT ? AS v, CONNECTION_ID() AS id', [2]);
+    expect((again as Array<{ v: number; id: number }>)[0]).toMatchObject({ v: 2 });
+    expect((again as Array<{ id: number }>)[0]!.id).not.toBe(x);
+    await holders[2]!.query('COMMIT');
+    const from = iamdb.audit.events.length;
+    await c.end();
+    expect(await sessionEnd(nativeUser, from)).not.toHaveProperty('pinReasons');
+    await Promise.all(holders.map((h) => h.end()));
+  });
+
+  it('the mariadb client keeps its SETs and USE across statements without being pinned', async () => {
+    const from = iamdb.audit.events.length;
+    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', nativeUser, `-p${password}`, '--ssl', `--ssl-ca=${iamdb.caPath}`, database], `SET time_zone = '+03:00'; USE ${other}; SELECT @@time_zone, DATABASE()`);
+    expect(r.stdout.trim()).toBe(`+03:00\t${other}`);
+    expect(await sessionEnd(nativeUser, from)).not.toHaveProperty('pinReasons');
+  });
+
+  it('closes idle server connections beyond MaxIdleConnectionsPercent after proxyEndpoints.idleServerSeconds', async () => {
+    const clients = await Promise.all(Array.from({ length: MAX_SERVERS }, () => connect(nativeUser)));
+    for (const c of clients) await c.query('BEGIN');
+    for (const c of clients) await c.query('SELECT COUNT(*) FROM t');
+    expect(await serverConnections(nativeUser)).toBe(MAX_SERVERS);
+    for (const c of clients) await c.query('COMMIT');
+    // MaxIdleConnectionsPercent is 0 (half of 1 %): all of them go once idle 3 s; polled with a deadline.
+    const until = Date.now() + 20_000;
+    let open = MAX_SERVERS;
+    while (open > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      open = await serverConnections(nativeUser);
+    }
+    expect(open).toBe(0);
+    // The clients are still in: their next statements open connections again.
+    expect(await one(clients[0]!, 'SELECT 7')).toBe(7);
+    await Promise.all(clients.map((c) => c.end()));
+  });
+
+  it('serves 1,000 concurrent mysql2 clients from a pool of at most 21 server connections', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    // 7 % of max_connections 300: 21.
+    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 7, ConnectionBorrowTimeout: 60 } }));
+    try {
+      const n = 1000;
+      const clients: mysql.Connection[] = [];
+      // Logins in batches (each is a TLS handshake and a password check on this 2-core machine); the statements all at once.
+      // (A login waits for CPU, not for the pool: mysql2's 10 s connect timeout is too short on a loaded machine.)
+      for (let i = 0; i < n; i += 50) clients.push(...(await Promise.all(Array.from({ length: 50 }, () => connect(nativeUser, { connectTimeout: 60_000 })))));
+      let peak = 0;
+      const watch = setInterval(() => void serverConnections(nativeUser).then((v) => (peak = Math.max(peak, v))), 200);
+      const answers = await Promise.all(clients.map((c, i) => c.query('SELECT ? AS v', [i]).then(([rows]) => (rows as Array<{ v: number }>)[0]!.v)));
+      clearInterval(watch);
+      expect(answers).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(peak).toBeLessThanOrEqual(21);
+      expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(21);
+      await Promise.all(clients.map((c) => c.end()));
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 } }));
+    }
+  }, 240_000);
 });

@@ -4,6 +4,7 @@
  * (borrowed, in transaction, pinned, queries, borrow latency) are read from
  * the native side (PostgresPool.snapshot); these are the client side.
  */
+import type { MysqlPinReason } from './mysql-session-state.js';
 import type { PinReason } from './session-state.js';
 
 export interface ProxyConnectionEvents {
@@ -17,8 +18,8 @@ export interface ProxyConnectionEvents {
   setupFailedAuth(): void;
   /** A logged-in client left (ClientConnectionsClosed). */
   closed(): void;
-  /** It was pinned to its server connection. */
-  pinned(reason: PinReason): void;
+  /** It was pinned to its server connection (PostgreSQL's reasons or MySQL's). */
+  pinned(reason: PinReason | MysqlPinReason): void;
 }
 
 /** For sessions nobody counts. */

@@ -1,9 +1,11 @@
 /**
  * One pool of MySQL/MariaDB server connections for a proxy: its endpoint's
- * role, a database user and a database. Session pooling: a client borrows a
- * server connection at login and keeps it until it leaves; the connection
- * then goes back, cleaned (mysql-server-link.ts: COM_RESET_CONNECTION, the
- * pool's database again, InitQuery), for the next client.
+ * role, a database user and a database. Transaction multiplexing: a client
+ * borrows a server connection for one transaction (mysql-mux-relay.ts) and
+ * gives it back as it is (`keep`: its settings go with it and the next
+ * client's are replayed over them), or cleaned (`reset`:
+ * mysql-server-link.ts, COM_RESET_CONNECTION, the pool's database again,
+ * InitQuery) after a pinned client or one that left mid-transaction.
  *
  * Bounded, like PostgresPool, by MaxConnectionsPercent of the server's
  * max_connections (learned at the pool's first login, one connection until
@@ -20,7 +22,7 @@
 import type { Logger } from 'pino';
 import type { DbInstance } from '../../rds/index.js';
 import type { ServerProfileCache } from '../mysql/greeting.js';
-import type { PoolCredentials, PoolSettings } from './postgres-pool.js';
+import type { PoolCredentials, PoolLoginCounts, PoolSettings, PoolStats } from './postgres-pool.js';
 import { cleanServer, loginServer, type ServerShape, type PooledServer, type ServerRefusal } from './mysql-server-link.js';
 
 export interface MysqlPoolOptions {
@@ -49,8 +51,19 @@ export type Borrowed =
 
 interface Waiter {
   readonly shape: ServerShape;
+  /** Which idle connection suits best: the client's settings, and the one it used last. */
+  readonly want: BorrowPreference | undefined;
   readonly done: (b: Borrowed) => void;
 }
+
+/** What a borrower would like of an idle connection (never required). */
+export interface BorrowPreference {
+  readonly settingsKey: (s: PooledServer) => boolean;
+  readonly client: number;
+}
+
+/** How a connection comes back: as it is, cleaned, or closed. */
+export type GiveBack = 'keep' | 'reset' | 'close';
 
 /** The counters a pool shows (metrics, tests). */
 export interface MysqlPoolStats {
@@ -76,15 +89,93 @@ export class MysqlPool {
   #borrowed = 0;
   #serverMax: number | undefined;
   #closed = false;
+  /** Lent connections (their inTransaction and pinned flags are the metrics'). */
+  readonly #lent = new Set<PooledServer>();
+  readonly #logins = { requested: 0, succeeded: 0, failed: 0 };
+  /** A login has worked: the database and credentials are good, clients may log in without a server. */
+  #known = false;
+  readonly #trim: NodeJS.Timeout;
+  /** Counters the sessions add to (QueryRequests, response latency) and borrows. */
+  readonly counters = { queries: 0, responses: 0, responseMicros: 0, borrows: 0, borrowMicros: 0, clients: 0 };
 
   constructor(opts: MysqlPoolOptions) {
     this.#opts = opts;
     this.#settings = opts.settings;
+    this.#trim = setInterval(() => this.#trimIdle(), Math.max(100, Math.min(5_000, this.#settings.idleServerMs / 4)));
+    this.#trim.unref();
+  }
+
+  /** RDS Proxy's DatabaseConnection* counters, in the shape PostgreSQL pools report them. */
+  snapshot(): PoolStats {
+    let inTransaction = 0;
+    let pinned = 0;
+    for (const s of this.#lent) {
+      if (s.inTransaction) inTransaction++;
+      if (s.pinned) pinned++;
+    }
+    const c = this.counters;
+    return {
+      servers: this.#servers,
+      idle: this.#idle.length,
+      borrowed: this.#borrowed,
+      inTransaction,
+      pinned,
+      waiting: this.#waiters.length,
+      queries: c.queries,
+      borrows: c.borrows,
+      borrowMicros: c.borrowMicros,
+      clients: c.clients,
+      responses: c.responses,
+      responseMicros: c.responseMicros,
+    };
+  }
+
+  get logins(): PoolLoginCounts {
+    return { ...this.#logins };
+  }
+
+  /** The idle server connections kept past idleServerMs: MaxIdleConnectionsPercent of the server's max_connections. */
+  get maxIdleServers(): number {
+    if (this.#serverMax === undefined) return this.maxServers;
+    return Math.min(this.maxServers, Math.floor((this.#serverMax * this.#settings.maxIdleConnectionsPercent) / 100));
+  }
+
+  /**
+   * Idle connections beyond MaxIdleConnectionsPercent, idle longer than
+   * idleServerMs, are closed; the most recently used are the ones kept.
+   */
+  #trimIdle(): void {
+    const excess = this.#idle.length - this.maxIdleServers;
+    if (excess <= 0) return;
+    const cutoff = Date.now() - this.#settings.idleServerMs;
+    const byAge = [...this.#idle].sort((a, b) => a.idleSince - b.idleSince);
+    for (const server of byAge.slice(0, excess)) {
+      if (server.idleSince > cutoff) break;
+      const at = this.#idle.indexOf(server);
+      if (at >= 0) this.#drop(this.#unpark(at));
+    }
   }
 
   /** The most server connections this pool opens: MaxConnectionsPercent of the server's max_connections, at least one. */
   get maxServers(): number {
     return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxConnectionsPercent) / 100));
+  }
+
+  /** SessionPinningFilters has EXCLUDE_VARIABLE_SETS (the proxy's target group, as it is now). */
+  excludeVariableSets = false;
+
+  /** The pool's database ('' none). */
+  get database(): string {
+    return this.#opts.database;
+  }
+
+  get initQuery(): string | undefined {
+    return this.#opts.initQuery;
+  }
+
+  /** SessionPinningFilters as the target group has it now. */
+  setPinningFilters(filters: readonly string[]): void {
+    this.excludeVariableSets = filters.includes('EXCLUDE_VARIABLE_SETS');
   }
 
   /** The proxy's IdleClientTimeout in ms, as the pool's settings have it now. */
@@ -97,8 +188,22 @@ export class MysqlPool {
     return this.#settings.debugSql;
   }
 
-  snapshot(): MysqlPoolStats {
+  /** The short form tests read. */
+  stats(): MysqlPoolStats {
     return { servers: this.#servers, idle: this.#idle.length, borrowed: this.#borrowed, waiting: this.#waiters.length };
+  }
+
+  /**
+   * Before a client hears its login worked: one server login of this pool
+   * has worked (the database exists, the secret is right). Until one has,
+   * a connection is borrowed for it (the server's refusal is the client's
+   * error) and given back.
+   */
+  async ready(shape: ServerShape, abort: AbortSignal): Promise<Borrowed | { readonly kind: 'ready' }> {
+    if (this.#known) return { kind: 'ready' };
+    const b = await this.borrow(shape, abort);
+    if (b.kind === 'server') this.giveBack(b.server, abort.aborted ? 'close' : 'keep');
+    return b.kind === 'server' ? { kind: 'ready' } : b;
   }
 
   /** New settings (ModifyDBProxyTargetGroup): the bound and the borrow timeout apply from the next borrow. */
@@ -112,16 +217,23 @@ export class MysqlPool {
    * new login while the pool has room, or the next one returned within
    * ConnectionBorrowTimeout. `abort` (the client left) gives up the wait.
    */
-  borrow(shape: ServerShape, abort: AbortSignal): Promise<Borrowed> {
+  borrow(shape: ServerShape, abort: AbortSignal, want?: BorrowPreference): Promise<Borrowed> {
     if (this.#closed) return Promise.resolve({ kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } });
+    const started = process.hrtime.bigint();
     return new Promise<Borrowed>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         shape,
+        want,
         done: (b) => {
           clearTimeout(timer);
           abort.removeEventListener('abort', onAbort);
-          if (b.kind === 'server' && abort.aborted) return this.giveBack(b.server, true);
+          if (b.kind === 'server' && abort.aborted) return this.giveBack(b.server, 'keep');
+          if (b.kind === 'server') {
+            this.#lent.add(b.server);
+            this.counters.borrows++;
+            this.counters.borrowMicros += Number((process.hrtime.bigint() - started) / 1000n);
+          }
           resolve(b);
         },
       };
@@ -145,13 +257,24 @@ export class MysqlPool {
   }
 
   /**
-   * A client is done with its server connection. `reusable`: the server is
-   * between commands (nothing owed to anyone); it is cleaned and lent
-   * again. Otherwise it is closed and its place freed.
+   * A client is done with its server connection. `keep`: between
+   * transactions, its settings known (mysql-client-state.ts); lent again as
+   * it is. `reset`: between commands but carrying state no one else may
+   * see (a pinned client, a transaction left open); cleaned first.
+   * `close`: closed and its place freed.
    */
-  giveBack(server: PooledServer, reusable: boolean): void {
+  giveBack(server: PooledServer, how: GiveBack): void {
     this.#borrowed--;
-    if (!reusable || this.#closed) return this.#drop(server);
+    this.#lent.delete(server);
+    server.inTransaction = false;
+    server.pinned = false;
+    if (how === 'close' || this.#closed || server.socket.destroyed) return this.#drop(server);
+    if (how === 'keep') {
+      if (this.#servers > this.maxServers) return this.#drop(server);
+      this.#park(server);
+      this.#serve();
+      return;
+    }
     const o = this.#opts;
     const key = server.shape.key;
     this.#cleaning.set(key, (this.#cleaning.get(key) ?? 0) + 1);
@@ -190,7 +313,7 @@ export class MysqlPool {
     const promised = new Map<string, number>();
     for (let i = 0; i < this.#waiters.length; ) {
       const w = this.#waiters[i]!;
-      const at = this.#idleOf(w.shape);
+      const at = this.#idleOf(w.shape, w.want);
       if (at >= 0) {
         const server = this.#unpark(at);
         this.#waiters.splice(i, 1);
@@ -238,6 +361,7 @@ export class MysqlPool {
     socket.on('data', gone);
     socket.on('end', gone);
     socket.on('close', gone);
+    server.idleSince = Date.now();
     this.#watch.set(server, () => {
       socket.off('data', gone);
       socket.off('end', gone);
@@ -255,9 +379,22 @@ export class MysqlPool {
     return server!;
   }
 
-  #idleOf(shape: ServerShape): number {
-    for (let i = this.#idle.length - 1; i >= 0; i--) if (this.#idle[i]!.shape.key === shape.key) return i;
-    return -1;
+  /** The idle connection of `shape` to lend: the client's last one, else one with its settings, else the most recently used. */
+  #idleOf(shape: ServerShape, want: BorrowPreference | undefined): number {
+    let best = -1;
+    let bestScore = -1;
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const s = this.#idle[i]!;
+      if (s.shape.key !== shape.key) continue;
+      if (want === undefined) return i;
+      const score = (s.lastClient === want.client ? 2 : 0) + (want.settingsKey(s) ? 1 : 0);
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+        if (score === 3) break;
+      }
+    }
+    return best;
   }
 
   #open(w: Waiter): void {
@@ -285,6 +422,7 @@ export class MysqlPool {
     const target = o.target();
     if (target === undefined) return { kind: 'refused', refusal: { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' } };
     const creds = await o.credentials();
+    this.#logins.requested++;
     const r = await loginServer(target, shape, {
       username: creds.username,
       password: creds.password,
@@ -296,9 +434,12 @@ export class MysqlPool {
       learnMaxConnections: this.#serverMax === undefined,
     });
     if (!r.ok) {
+      this.#logins.failed++;
       o.logger.warn({ user: o.user, errno: r.refusal.errno }, 'proxy could not log in a server connection');
       return { kind: 'refused', refusal: r.refusal };
     }
+    this.#logins.succeeded++;
+    this.#known = true;
     if (r.maxConnections !== undefined && this.#serverMax === undefined) {
       this.#serverMax = r.maxConnections;
       // Sized now: waiters held back until the size was known may get their logins.
@@ -313,6 +454,7 @@ export class MysqlPool {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#trim);
     while (this.#idle.length > 0) this.#unpark(0).socket.destroy();
     for (const w of this.#waiters.splice(0)) w.done({ kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } });
   }

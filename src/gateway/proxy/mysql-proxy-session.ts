@@ -1,24 +1,24 @@
 /**
- * One MySQL/MariaDB client on a proxy endpoint (RDS Proxy), session pooling:
+ * One MySQL/MariaDB client on a proxy endpoint (RDS Proxy), transaction multiplexing:
  * the proxy's own greeting and the client's login read as on instance
  * endpoints (gateway/mysql/greeting.ts, client-handshake.ts), RDS Proxy's
  * login decision (client-login.ts) and method (an IAM token on the `prx-`
  * resource by mysql_clear_password, or the secret's password by
- * mysql-password-login.ts), then a server connection borrowed from the pool
- * for (proxy, endpoint role, user, database) for the whole session, relayed
- * (mysql-session-relay.ts) and given back, cleaned, when the client leaves.
+ * mysql-password-login.ts), then the pool for (proxy, endpoint role, user,
+ * database), from which mysql-mux-relay.ts borrows a server connection per
+ * transaction.
  *
- * No server connection is touched before the client has authenticated; the
- * client hears OK only once it holds one, so a full pool answers RDS Proxy's
- * `ERROR 9501 (HY000): Timed-out waiting to acquire database connection` at
- * login, and a server refusal (unknown database) its text.
+ * No server connection is touched before the client has authenticated. The
+ * client hears OK once a login of its pool has worked (the first client of a
+ * pool waits for one, so a server refusal, such as an unknown database, is
+ * its error, with RDS Proxy's text).
  */
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
-import { Capability, encodeHandshakeV10, encodeOkPacket, encodePacket, type FastAuthCache } from '../../protocol/mysql/index.js';
+import { Capability, ServerStatus, encodeHandshakeV10, encodeOkPacket, encodePacket, type FastAuthCache } from '../../protocol/mysql/index.js';
 import type { ProxyCredentialOutcome } from '../../rds/index.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
@@ -31,7 +31,8 @@ import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.j
 import { mysqlPasswordLogin } from './mysql-password-login.js';
 import type { MysqlPool } from './mysql-pool.js';
 import { serverShape } from './mysql-server-link.js';
-import { relayPooledSession } from './mysql-session-relay.js';
+import { relayMultiplexed } from './mysql-mux-relay.js';
+import { MYSQL_PIN_REASONS, type MysqlPinReason } from './mysql-session-state.js';
 import type { ProxyEndpointView } from './postgres-proxy-session.js';
 import { mysqlWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
 
@@ -57,7 +58,12 @@ export interface MysqlProxyDeps {
   readonly events: ProxyConnectionEvents;
   /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
   debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
+  /** How long a client may stay (RDS Proxy's fixed 24 hours; tests shorten it). */
+  readonly maxClientLifeMs?: number;
 }
+
+/** RDS Proxy ends client connections after 24 hours. */
+const CLIENT_MAX_LIFE_MS = 24 * 3600 * 1000;
 
 /** How long a greeting waits for the server's profile when it is not known yet (as instance endpoints). */
 const PROFILE_WAIT_MS = 1_000;
@@ -152,44 +158,55 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     // Authenticated: from here the wait is ConnectionBorrowTimeout's, not the login's.
     clearTimeout(timer);
 
-    // ---- A server connection for the session. ----
+    // ---- The pool: one good server login before the client hears it is in; no server of its own. ----
     const negotiated = {
       capabilities: (response.capabilityFlags & greeting.capabilityFlags) >>> 0,
       mariadbCapabilities: (response.mariadbCapabilities & greeting.mariadbCapabilities) >>> 0,
     };
     const pool = deps.pool(user, (negotiated.capabilities & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? (response.database ?? '') : '');
     const shape = serverShape(negotiated, charsetId, response.maxPacketSize);
-    const borrowed = await pool.borrow(shape, leave.signal);
-    if (leave.signal.aborted) {
-      // The client left while it waited: nothing to answer.
-      if (borrowed.kind === 'server') pool.giveBack(borrowed.server, true);
-      return;
-    }
-    if (borrowed.kind === 'timeout') throw refuse({ kind: 'BorrowTimeout' }, 'BorrowTimeout', `no server connection within ConnectionBorrowTimeout (pool of ${pool.maxServers})`, who);
-    if (borrowed.kind === 'refused') {
-      const r = borrowed.refusal;
+    const ready = await pool.ready(shape, leave.signal);
+    // The client left while it waited: nothing to answer.
+    if (leave.signal.aborted) return;
+    if (ready.kind === 'timeout') throw refuse({ kind: 'BorrowTimeout' }, 'BorrowTimeout', `no server connection within ConnectionBorrowTimeout (pool of ${pool.maxServers})`, who);
+    if (ready.kind === 'refused') {
+      const r = ready.refusal;
       throw refuse({ kind: 'DatabaseError', sqlState: r.sqlState, message: r.message }, 'UpstreamRefused', `${r.errno} (${r.sqlState}): ${r.message}`, who);
     }
-    const server = borrowed.server;
-    if (login.reader.pendingBytes > 0) {
-      pool.giveBack(server, true);
-      throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
-    }
+    if (login.reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
     login.reader.detach();
-    client.write(encodePacket(encodeOkPacket({ statusFlags: server.statusFlags }, negotiated.capabilities), login.seq));
-    session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', { ...who, serverThreadId: server.threadId });
+    client.write(encodePacket(encodeOkPacket({ statusFlags: ServerStatus.SERVER_STATUS_AUTOCOMMIT }, negotiated.capabilities), login.seq));
+    session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
     events.setupSucceeded();
     setUp = true;
 
-    const stats = await relayPooledSession(client, server, {
+    const pins: MysqlPinReason[] = [];
+    const stats = await relayMultiplexed(client, {
+      pool,
+      shape,
+      clientId: deps.connectionId,
+      clientCapabilities: negotiated.capabilities,
+      database: pool.database,
+      ...(pool.initQuery !== undefined ? { initQuery: pool.initQuery } : {}),
       maxMessageBytes: deps.maxMessageBytes,
       idleClientTimeoutMs: pool.idleClientTimeoutMs,
+      maxLifeMs: deps.maxClientLifeMs ?? CLIENT_MAX_LIFE_MS,
+      excludeVariableSets: () => pool.excludeVariableSets,
       debugSql: () => pool.debugSql,
       statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
+      pinned: (reason) => {
+        pins.push(reason);
+        events.pinned(reason);
+        deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: MYSQL_PIN_REASONS[reason] }, 'client session pinned to its database connection until it ends');
+      },
     });
-    pool.giveBack(server, stats.reusable);
     events.closed();
-    session.end(stats, { serverConnectionReused: stats.reusable, ...(stats.idledOut ? { idleClientTimeout: true } : {}) });
+    session.end(stats, {
+      ...(pins.length ? { pinReasons: pins } : {}),
+      ...(stats.serverGivenBack !== 'none' ? { serverConnectionReused: stats.serverGivenBack !== 'close' } : {}),
+      ...(stats.idledOut ? { idleClientTimeout: true } : {}),
+      ...(stats.expired ? { maxLifeReached: true } : {}),
+    });
   } catch (err) {
     clearTimeout(timer);
     if (setUp) events.closed();

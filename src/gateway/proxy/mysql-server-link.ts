@@ -23,7 +23,9 @@ import {
   ServerStatus,
   decodeOkPacket,
   encodeHandshakeResponse41,
+  decodePrepareOk,
   encodePacket,
+  encodeStmtClose,
   type HandshakeResponse41,
   type ResponseEnd,
 } from '../../protocol/mysql/index.js';
@@ -33,6 +35,7 @@ import { STRIPPED_CAPS, type ServerProfileCache } from '../mysql/greeting.js';
 import { PacketReader } from '../mysql/packets.js';
 import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, startServerTls, type ServerLink } from '../mysql/upstream.js';
 import { LoginFailed } from '../session-common.js';
+import { ServerStatements, neutralSettings, type PlanStep, type SessionSettings } from './mysql-client-state.js';
 
 /**
  * Capabilities that matter only while logging in (TLS, attributes, the
@@ -76,6 +79,17 @@ export interface PooledServer {
   statusFlags: number;
   /** The server's thread id (its greeting's connection id). */
   readonly threadId: number;
+  /** The settings it carries now (tracked SETs, database, autocommit); see mysql-client-state.ts. */
+  settings: SessionSettings;
+  /** Binary prepared statements its server holds for clients. */
+  readonly statements: ServerStatements;
+  /** While lent: inside a transaction, or pinned (for DatabaseConnectionsCurrently*). */
+  inTransaction: boolean;
+  pinned: boolean;
+  /** The client that used it last (a client that comes back prefers its last connection). */
+  lastClient: number;
+  /** When it was last given back (ms). */
+  idleSince: number;
 }
 
 /** A server's refusal (or why it could not be reached), for the client and the audit log. */
@@ -132,6 +146,12 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
       mariadbCapabilities: mariadbCaps,
       statusFlags: okStatus(ok, caps),
       threadId: link.greeting.connectionId,
+      settings: neutralSettings(o.database || null),
+      statements: new ServerStatements(),
+      inTransaction: false,
+      pinned: false,
+      lastClient: 0,
+      idleSince: Date.now(),
     };
     // A pooled socket outlives every listener a session adds: its errors must never be unhandled.
     server.socket.on('error', () => undefined);
@@ -195,9 +215,60 @@ export async function cleanServer(server: PooledServer, o: CleanOptions): Promis
       if (r.end.outcome === 'err') return { ok: false, reason: `the InitQuery failed (${r.end.errno})` };
     }
     if (reader.pendingBytes > 0) return { ok: false, reason: 'the server sent more than was asked' };
+    server.settings = neutralSettings(o.database || null);
+    server.statements.clear();
     return { ok: true };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  } finally {
+    reader.detach();
+  }
+}
+
+/**
+ * Runs a plan's steps (mysql-client-state.ts) on a connection a client has
+ * just borrowed, replies swallowed: COM_RESET_CONNECTION (then InitQuery
+ * again), the client's SETs, COM_INIT_DB. Any error: not ok (the caller
+ * closes the connection).
+ */
+export async function applyPlan(server: PooledServer, steps: readonly PlanStep[], o: { initQuery?: string; maxMessageBytes: number }): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const reader = new PacketReader(server.socket, o.maxMessageBytes);
+  try {
+    for (const step of steps) {
+      const payloads =
+        step.kind === 'reset'
+          ? [Buffer.from([Command.COM_RESET_CONNECTION]), ...(o.initQuery ? [query(o.initQuery)] : [])]
+          : step.kind === 'init-db'
+            ? [Buffer.concat([Buffer.from([Command.COM_INIT_DB]), Buffer.from(step.schema, 'utf8')])]
+            : [query(step.sql)];
+      for (const payload of payloads) {
+        const r = await command(server, reader, payload, o.maxMessageBytes);
+        if (r.end.outcome === 'err') return { ok: false, reason: `${step.kind} failed (${r.end.errno})` };
+      }
+      if (step.kind === 'reset') server.statements.clear();
+    }
+    if (reader.pendingBytes > 0) return { ok: false, reason: 'the server sent more than was asked' };
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  } finally {
+    reader.detach();
+  }
+}
+
+/**
+ * Prepares `text` on a borrowed connection, reply swallowed: the server's
+ * statement id, or its error. Closes `evict` first (no reply).
+ */
+export async function prepareOn(server: PooledServer, text: Buffer, evict: readonly number[], maxMessageBytes: number): Promise<{ ok: true; id: number } | { ok: false; errno: number; packet: Buffer }> {
+  for (const id of evict) server.socket.write(encodePacket(encodeStmtClose(id), 0));
+  const reader = new PacketReader(server.socket, maxMessageBytes);
+  try {
+    const r = await command(server, reader, Buffer.concat([Buffer.from([Command.COM_STMT_PREPARE]), text]), maxMessageBytes);
+    if (r.end.outcome === 'err') return { ok: false, errno: r.end.errno, packet: r.packets[r.packets.length - 1]! };
+    const ok = decodePrepareOk(r.packets[0]!);
+    if (ok === undefined || reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'a prepare answer the proxy cannot read' });
+    return { ok: true, id: ok.id };
   } finally {
     reader.detach();
   }

@@ -7,7 +7,7 @@
  * the target group's settings and the server's max_connections.
  *
  * PostgreSQL proxies are served by the native pooled relay (transaction
- * multiplexing); MySQL proxies by session pooling with a TypeScript relay
+ * multiplexing); MySQL proxies by transaction multiplexing with a TypeScript relay
  * (mysql-proxy-session.ts), with Node's TLS.
  */
 import type { Socket } from 'node:net';
@@ -73,7 +73,8 @@ export interface PoolView {
   readonly database: string;
   /** The instance new server connections go to now; undefined: none registered. */
   readonly target: string | undefined;
-  readonly pool: PostgresPool;
+  /** A PostgreSQL pool or a MySQL one: both report RDS Proxy's DatabaseConnection* counters. */
+  readonly pool: Pick<PostgresPool, 'snapshot' | 'maxServers' | 'logins'>;
 }
 
 /** What credential reads need of a proxy snapshot. */
@@ -102,6 +103,14 @@ export function poolSettings(proxy: DbProxy, now: number, idleServerMs = 60_000)
   };
 }
 
+/** What a pool belongs to (metrics' labels). */
+interface PoolOwner {
+  readonly proxyId: string;
+  readonly targetRole: ProxyEndpoint['targetRole'];
+  readonly user: string;
+  readonly database: string;
+}
+
 export class ProxyService {
   readonly #deps: ProxyServiceDeps;
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
@@ -116,6 +125,8 @@ export class ProxyService {
   #nextLimit = 0;
   readonly #verifiers = new ScramVerifierCache();
   readonly #mysqlPools = new Map<string, MysqlPool>();
+  /** What each pool of #mysqlPools (same key) belongs to. */
+  readonly #mysqlOwners = new Map<string, PoolOwner>();
   readonly #contexts = new Map<string, Promise<SecureContext>>();
   readonly #profiles = new Map<string, ServerProfileCache>();
   readonly #fastAuth = new FastAuthCache();
@@ -165,7 +176,7 @@ export class ProxyService {
     );
   };
 
-  /** A MySQL/MariaDB client: session pooling with a TypeScript relay (docs/proxies-pooling.md says why). */
+  /** A MySQL/MariaDB client: transaction multiplexing with a TypeScript relay (docs/proxies-pooling.md says why). */
   async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
     const writer = this.#writerOf(proxy);
     if (writer === undefined) {
@@ -253,7 +264,7 @@ export class ProxyService {
           if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
           return { username: c.username, password: c.password };
         },
-        settings: poolSettings(proxy, Date.now()),
+        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
         ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
         loginTimeoutMs: this.#deps.loginTimeoutMs,
         maxMessageBytes: this.#deps.maxMessageBytes,
@@ -261,9 +272,11 @@ export class ProxyService {
         logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
       });
       this.#mysqlPools.set(key, pool);
+      this.#mysqlOwners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
     } else {
-      pool.configure(poolSettings(proxy, Date.now()));
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
+    pool.setPinningFilters(cp.sessionPinningFilters);
     return pool;
   }
 
@@ -437,11 +450,13 @@ export class ProxyService {
       if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
     for (const [key, pool] of this.#mysqlPools) {
-      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now()));
+      if (!key.startsWith(`${proxy.resourceId}/`)) continue;
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     }
   }
 
-  /** The MySQL pools (session pooling), by proxy id, endpoint role, user and database. */
+  /** The MySQL pools, by proxy id, endpoint role, user and database. */
   mysqlPools(): ReadonlyMap<string, MysqlPool> {
     return this.#mysqlPools;
   }
@@ -454,8 +469,12 @@ export class ProxyService {
   /** Every pool of a proxy that still exists, with what metrics label it by (read at each scrape). */
   poolViews(): PoolView[] {
     const views: PoolView[] = [];
-    for (const [key, pool] of this.#pools) {
-      const owner = this.#owners.get(key)!;
+    const all: Array<[string, PoolView['pool'], ReadonlyMap<string, PoolOwner>]> = [
+      ...[...this.#pools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#owners]),
+      ...[...this.#mysqlPools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#mysqlOwners]),
+    ];
+    for (const [key, pool, owners] of all) {
+      const owner = owners.get(key)!;
       const proxy = this.#proxies.byResourceId(owner.proxyId);
       if (proxy === undefined) continue;
       views.push({ proxyName: proxy.name, targetRole: owner.targetRole, user: owner.user, database: owner.database, target: owner.targetRole === 'READ_WRITE' ? this.#writerOf(proxy)?.id : undefined, pool });
@@ -470,5 +489,6 @@ export class ProxyService {
     this.#limits.clear();
     for (const p of this.#mysqlPools.values()) p.close();
     this.#mysqlPools.clear();
+    this.#mysqlOwners.clear();
   }
 }

@@ -37,6 +37,7 @@ export { decodeErrPacket, encodeErrPacket, errPacketFor, type ErrPacket } from '
 export { decodeEofPacket, encodeEofPacket, isEofPacket, type EofPacket } from './packets/eof-packet.js';
 export { decodeComChangeUser, encodeComChangeUser, decodeConnectAttributesBlock, encodeConnectAttributesBlock, type ComChangeUser } from './packets/com-change-user.js';
 export { decodeComQuery, encodeComQuery, type ComQuery } from './packets/com-query.js';
+export { statementIdOf, withStatementId, decodePrepareOk, rewritePrepareOkId, executeLayout, rewriteExecute, encodeStmtClose, type ExecuteLayout } from './stmt-packets.js';
 
 export {
   NATIVE_PASSWORD_HASH_PATTERN,

@@ -1,0 +1,430 @@
+/**
+ * Pure: what a MySQL/MariaDB statement does to the session it runs in, for
+ * transaction multiplexing (RDS Proxy's rules, docs/proxies-pooling.md). A
+ * statement either leaves nothing behind (`none`), changes state the proxy
+ * tracks and replays on the next server connection the client borrows (a
+ * SET of a tracked variable with a literal value, `USE`, `DROP DATABASE`),
+ * or leaves state the proxy cannot carry over, and pins the client to its
+ * server connection with a named reason.
+ *
+ * Transaction ends are never read here: they come from the server's status
+ * flags (mysql-client-state.ts). What cannot be read with certainty pins
+ * (fails closed): unterminated strings or comments, executable comments,
+ * several statements in one text, and text over 16 KB.
+ */
+
+/** Why a MySQL client is pinned; the key is what metrics and the audit log show. */
+export const MYSQL_PIN_REASONS = {
+  LongStatement: 'statement text over 16 KB',
+  MultiStatement: 'several statements in one query',
+  ExecutableComment: 'executable comment (/*! */ or /*M! */)',
+  Unreadable: 'statement the proxy could not read',
+  UserVariable: 'user variable (@name)',
+  SessionVariable: "SET of a variable the proxy doesn't track, or to a value it can't replay",
+  TransactionCharacteristics: 'SET TRANSACTION for the next transaction',
+  SqlPrepare: 'SQL PREPARE, EXECUTE or DEALLOCATE PREPARE',
+  TemporaryTable: 'temporary table',
+  TableLock: 'LOCK TABLES or FLUSH TABLES … WITH READ LOCK',
+  NamedLock: 'GET_LOCK()',
+  SessionFunction: 'LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT() or SQL_CALC_FOUND_ROWS',
+  Handler: 'HANDLER',
+  XaTransaction: 'XA transaction',
+  Cursor: 'COM_STMT_EXECUTE opening a cursor',
+  SetOption: 'COM_SET_OPTION (multi-statements switched)',
+  StateChange: 'the server reported a session state change the proxy did not expect',
+} as const;
+
+export type MysqlPinReason = keyof typeof MYSQL_PIN_REASONS;
+
+/** RDS Proxy's pinning threshold: statement text over 16 KB. */
+export const LONG_STATEMENT_BYTES = 16 * 1024;
+
+/**
+ * Session variables tracked and replayed (RDS Proxy's list, then a few more
+ * that take literal values and leave nothing else behind), by the name
+ * their SET uses; aliases map to one key so the last SET of either wins.
+ */
+const TRACKED: Readonly<Record<string, string>> = {
+  autocommit: 'autocommit',
+  auto_increment_increment: 'auto_increment_increment',
+  auto_increment_offset: 'auto_increment_offset',
+  character_set_client: 'character_set_client',
+  character_set_connection: 'character_set_connection',
+  character_set_database: 'character_set_database',
+  character_set_filesystem: 'character_set_filesystem',
+  character_set_results: 'character_set_results',
+  character_set_server: 'character_set_server',
+  collation_connection: 'collation_connection',
+  collation_database: 'collation_database',
+  collation_server: 'collation_server',
+  interactive_timeout: 'interactive_timeout',
+  net_write_timeout: 'net_write_timeout',
+  net_read_timeout: 'net_read_timeout',
+  query_cache_type: 'query_cache_type',
+  session_track_schema: 'session_track_schema',
+  sql_mode: 'sql_mode',
+  time_zone: 'time_zone',
+  transaction_isolation: 'transaction_isolation',
+  tx_isolation: 'transaction_isolation',
+  transaction_read_only: 'transaction_read_only',
+  tx_read_only: 'transaction_read_only',
+  wait_timeout: 'wait_timeout',
+  // Beyond RDS Proxy's list: plain values, nothing behind them.
+  foreign_key_checks: 'foreign_key_checks',
+  unique_checks: 'unique_checks',
+  sql_select_limit: 'sql_select_limit',
+  group_concat_max_len: 'group_concat_max_len',
+  max_execution_time: 'max_execution_time',
+  max_statement_time: 'max_statement_time',
+  lock_wait_timeout: 'lock_wait_timeout',
+  innodb_lock_wait_timeout: 'innodb_lock_wait_timeout',
+  sql_safe_updates: 'sql_safe_updates',
+  lc_time_names: 'lc_time_names',
+  div_precision_increment: 'div_precision_increment',
+};
+
+/** One tracked change: the key it replaces and a statement that makes it again. */
+export interface TrackedSet {
+  readonly name: string;
+  readonly sql: string;
+}
+
+export type StatementEffect =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'pin'; readonly reason: MysqlPinReason }
+  /** Tracked SETs (autocommit among them is followed by the status flags instead). */
+  | { readonly kind: 'set'; readonly sets: readonly TrackedSet[] }
+  /** A SET that SessionPinningFilters=EXCLUDE_VARIABLE_SETS lets through unpinned: its tracked items are tracked, the rest is not carried. */
+  | { readonly kind: 'excluded-set'; readonly sets: readonly TrackedSet[] }
+  | { readonly kind: 'use'; readonly schema: string }
+  | { readonly kind: 'drop-database'; readonly schema: string };
+
+export interface ClassifyOptions {
+  /** SessionPinningFilters has EXCLUDE_VARIABLE_SETS: SETs of variables do not pin. */
+  readonly excludeVariableSets: boolean;
+}
+
+interface Token {
+  /** w word (lowercased unless quoted), s string or number, p punctuation, v @user variable, y @@system variable */
+  readonly t: 'w' | 's' | 'p' | 'v' | 'y';
+  readonly v: string;
+  /** The token's text as written (for replay). */
+  readonly raw: string;
+  readonly quoted?: boolean;
+}
+
+class Unreadable extends Error {}
+class Executable extends Error {}
+
+const IDENT = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+/** A quoted run starting at i (quote char q); returns the index after the closing quote. */
+function skipQuoted(sql: string, i: number, q: string, backslash: boolean): number {
+  let j = i + 1;
+  for (;;) {
+    if (j >= sql.length) throw new Unreadable('unterminated quote');
+    const c = sql[j]!;
+    if (c === '\\' && backslash && q !== '`') j += 2;
+    else if (c === q && sql[j + 1] === q) j += 2;
+    else if (c === q) return j + 1;
+    else j++;
+  }
+}
+
+/**
+ * Tokens of MySQL text. `backslash`: a backslash escapes inside strings
+ * (off under NO_BACKSLASH_ESCAPES, which the proxy learns from the status
+ * flags; callers lex both ways when unsure).
+ */
+function lex(sql: string, backslash: boolean): Token[] {
+  const out: Token[] = [];
+  const n = sql.length;
+  let i = 0;
+  while (i < n) {
+    const ch = sql[i]!;
+    if (/\s/.test(ch)) {
+      i++;
+    } else if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || /\s/.test(sql[i + 2]!)))) {
+      while (i < n && sql[i] !== '\n') i++;
+    } else if (ch === '/' && sql[i + 1] === '*') {
+      // /*! and /*M! run their contents on the server: what they do is not read here.
+      if (sql[i + 2] === '!' || (sql[i + 2] === 'M' && sql[i + 3] === '!')) throw new Executable();
+      const end = sql.indexOf('*/', i + 2);
+      if (end < 0) throw new Unreadable('unterminated comment');
+      i = end + 2;
+    } else if (ch === "'" || ch === '"') {
+      const j = skipQuoted(sql, i, ch, backslash);
+      out.push({ t: 's', v: '', raw: sql.slice(i, j) });
+      i = j;
+    } else if (ch === '`') {
+      const j = skipQuoted(sql, i, '`', false);
+      const raw = sql.slice(i, j);
+      out.push({ t: 'w', v: raw.slice(1, -1).replace(/``/g, '`'), raw, quoted: true });
+      i = j;
+    } else if (ch === '@' && sql[i + 1] === '@') {
+      let j = i + 2;
+      while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
+      out.push({ t: 'y', v: sql.slice(i + 2, j).toLowerCase(), raw: sql.slice(i, j) });
+      i = j;
+    } else if (ch === '@') {
+      let j = i + 1;
+      if (sql[j] === "'" || sql[j] === '"' || sql[j] === '`') j = skipQuoted(sql, j, sql[j]!, backslash && sql[j] !== '`');
+      else while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
+      out.push({ t: 'v', v: sql.slice(i + 1, j), raw: sql.slice(i, j) });
+      i = j;
+    } else if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+      let j = i;
+      while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.' || ((sql[j] === '+' || sql[j] === '-') && /[eE]/.test(sql[j - 1]!)))) j++;
+      out.push({ t: 's', v: '', raw: sql.slice(i, j) });
+      i = j;
+    } else if (IDENT.test(ch)) {
+      let j = i;
+      while (j < n && IDENT.test(sql[j]!)) j++;
+      const raw = sql.slice(i, j);
+      out.push({ t: 'w', v: raw.toLowerCase(), raw });
+      i = j;
+    } else if (ch === ':' && sql[i + 1] === '=') {
+      out.push({ t: 'p', v: ':=', raw: ':=' });
+      i += 2;
+    } else {
+      out.push({ t: 'p', v: ch, raw: ch });
+      i++;
+    }
+  }
+  return out;
+}
+
+const isWord = (tok: Token | undefined, v: string): boolean => tok !== undefined && tok.t === 'w' && !tok.quoted && tok.v === v;
+const isPunct = (tok: Token | undefined, v: string): boolean => tok !== undefined && tok.t === 'p' && tok.v === v;
+
+/** Functions whose call pins, by lowercased name. */
+const PIN_FUNCTIONS: Readonly<Record<string, MysqlPinReason>> = {
+  get_lock: 'NamedLock',
+  last_insert_id: 'SessionFunction',
+  found_rows: 'SessionFunction',
+  row_count: 'SessionFunction',
+};
+
+/** Splits a SET's items at top-level commas. */
+function items(tokens: readonly Token[]): Token[][] {
+  const out: Token[][] = [[]];
+  let depth = 0;
+  for (const tok of tokens) {
+    if (isPunct(tok, '(')) depth++;
+    if (isPunct(tok, ')')) depth--;
+    if (depth === 0 && isPunct(tok, ',')) out.push([]);
+    else out[out.length - 1]!.push(tok);
+  }
+  return out;
+}
+
+/** A value the proxy can replay as written: one literal (string, number, keyword), optionally signed. */
+function literal(value: readonly Token[]): string | undefined {
+  const [a, b] = value;
+  if (value.length === 1 && (a!.t === 's' || (a!.t === 'w' && !a!.quoted))) return a!.raw;
+  if (value.length === 2 && (isPunct(a, '-') || isPunct(a, '+')) && b!.t === 's' && !b!.raw.startsWith("'") && !b!.raw.startsWith('"')) return a!.raw + b!.raw;
+  return undefined;
+}
+
+type SetOutcome = { tracked: TrackedSet[]; untracked: TrackedSet[] } | { pin: MysqlPinReason };
+
+/** One item of a SET: `[scope] name = value`, `@@[scope.]name = value`, NAMES, CHARACTER SET, TRANSACTION, … */
+function setItem(item: Token[], out: { tracked: TrackedSet[]; untracked: TrackedSet[] }, state: { global: boolean }): MysqlPinReason | undefined {
+  let k = 0;
+  let scope: 'session' | 'global' | undefined;
+  const first = item[0];
+  if (first === undefined) return 'Unreadable';
+  if (first.t === 'v') return 'UserVariable';
+  if (first.t === 'w' && !first.quoted && ['global', 'persist', 'persist_only'].includes(first.v)) {
+    scope = 'global';
+    k = 1;
+  } else if (first.t === 'w' && !first.quoted && (first.v === 'session' || first.v === 'local')) {
+    scope = 'session';
+    k = 1;
+  }
+  let name: string;
+  const head = item[k];
+  if (head === undefined) return 'Unreadable';
+  if (head.t === 'y') {
+    const parts = head.v.split('.');
+    if (parts.length === 2) {
+      scope = parts[0] === 'global' ? 'global' : parts[0] === 'session' || parts[0] === 'local' ? 'session' : undefined;
+      if (scope === undefined) return 'Unreadable';
+      name = parts[1]!;
+    } else name = parts[0]!;
+    scope ??= 'session';
+  } else if (head.t === 'w') {
+    name = head.v;
+  } else return 'Unreadable';
+  // MySQL has let a GLOBAL keep applying to the items after it: such an item is ambiguous.
+  if (scope === undefined && state.global) return 'Unreadable';
+  if (scope === 'global') {
+    state.global = true;
+    return undefined; // the server's global value: no session state
+  }
+  const rest = item.slice(k + 1);
+  if (head.t === 'w' && !head.quoted && scope === undefined) {
+    if (name === 'names' || name === 'charset' || (name === 'character' && isWord(rest[0], 'set'))) {
+      const words = name === 'character' ? rest.slice(1) : rest;
+      if (words.length === 0 || words.some((t) => !(t.t === 's' || (t.t === 'w' && !t.quoted)))) return 'SessionVariable';
+      const key = name === 'names' ? 'names' : 'character set';
+      out.tracked.push({ name: key, sql: `SET ${name === 'names' ? 'NAMES' : 'CHARACTER SET'} ${words.map((t) => t.raw).join(' ')}` });
+      return undefined;
+    }
+    if (name === 'transaction') return 'TransactionCharacteristics';
+    if (name === 'password' || name === 'default') return undefined; // accounts, not the session
+  }
+  if (head.t === 'w' && !head.quoted && name === 'transaction' && scope === 'session') {
+    const words = rest.map((t) => (t.t === 'w' ? t.v : t.raw)).join(' ');
+    if (!/^(isolation level (read uncommitted|read committed|repeatable read|serializable)|read only|read write)$/.test(words)) return 'Unreadable';
+    out.tracked.push({ name: words.startsWith('isolation') ? 'transaction_isolation' : 'transaction_read_only', sql: `SET SESSION TRANSACTION ${words.toUpperCase()}` });
+    return undefined;
+  }
+  if (!(isPunct(rest[0], '=') || isPunct(rest[0], ':='))) return 'Unreadable';
+  const value = literal(rest.slice(1));
+  const key = TRACKED[name];
+  const set = { name: key ?? name, sql: `SET SESSION ${name} = ${value ?? ''}` };
+  if (value === undefined || key === undefined) {
+    // Not replayable: only EXCLUDE_VARIABLE_SETS lets it through (untracked).
+    out.untracked.push(set);
+    return undefined;
+  }
+  out.tracked.push(set);
+  return undefined;
+}
+
+function classifySet(st: Token[]): SetOutcome {
+  // MariaDB's SET STATEMENT … FOR <statement>: the variables last one statement.
+  if (isWord(st[1], 'statement')) {
+    const at = st.findIndex((t, i) => i > 1 && isWord(t, 'for'));
+    if (at < 0) return { pin: 'Unreadable' };
+    const inner = classifyStatement(st.slice(at + 1));
+    return inner.kind === 'pin' ? { pin: inner.reason } : inner.kind === 'none' ? { tracked: [], untracked: [] } : { pin: 'Unreadable' };
+  }
+  if (isWord(st[1], 'role')) return { pin: 'SessionVariable' };
+  const out = { tracked: [] as TrackedSet[], untracked: [] as TrackedSet[] };
+  const state = { global: false };
+  for (const item of items(st.slice(1))) {
+    for (const tok of item) if (tok.t === 'v') return { pin: 'UserVariable' };
+    const pin = setItem(item, out, state);
+    if (pin !== undefined) return { pin };
+  }
+  return out;
+}
+
+/** Names in a statement that pin wherever they are (functions, user variables, SQL_CALC_FOUND_ROWS). */
+function scanAnywhere(st: readonly Token[]): MysqlPinReason | undefined {
+  for (let i = 0; i < st.length; i++) {
+    const tok = st[i]!;
+    if (tok.t === 'v') return 'UserVariable';
+    if (tok.t !== 'w') continue;
+    if (tok.v === 'sql_calc_found_rows') return 'SessionFunction';
+    const fn = PIN_FUNCTIONS[tok.v];
+    if (fn !== undefined && isPunct(st[i + 1], '(')) return fn;
+  }
+  return undefined;
+}
+
+function identifier(tok: Token | undefined): string | undefined {
+  return tok !== undefined && tok.t === 'w' ? (tok.quoted ? tok.v : tok.raw) : undefined;
+}
+
+type Effect = StatementEffect | { kind: 'set-outcome'; outcome: SetOutcome };
+
+function classifyStatement(st: Token[]): Effect {
+  const first = st[0]!;
+  const w = first.t === 'w' && !first.quoted ? first.v : '';
+  switch (w) {
+    case 'set':
+      return { kind: 'set-outcome', outcome: classifySet(st) };
+    case 'use': {
+      const schema = identifier(st[1]);
+      return schema !== undefined && st.length === 2 ? { kind: 'use', schema } : { kind: 'pin', reason: 'Unreadable' };
+    }
+    case 'prepare':
+    case 'execute':
+    case 'deallocate':
+      return { kind: 'pin', reason: 'SqlPrepare' };
+    case 'lock':
+      return { kind: 'pin', reason: 'TableLock' };
+    case 'handler':
+      return { kind: 'pin', reason: 'Handler' };
+    case 'xa':
+      return { kind: 'pin', reason: 'XaTransaction' };
+    case 'flush':
+    case 'backup':
+      if (st.some((t) => isWord(t, 'lock') || isWord(t, 'export'))) return { kind: 'pin', reason: 'TableLock' };
+      break;
+    case 'create':
+    case 'drop':
+    case 'alter':
+      if (st.some((t) => isWord(t, 'temporary'))) return { kind: 'pin', reason: 'TemporaryTable' };
+      if (w === 'drop' && isWord(st[1], 'prepare')) return { kind: 'pin', reason: 'SqlPrepare' };
+      if (w === 'drop' && (isWord(st[1], 'database') || isWord(st[1], 'schema'))) {
+        const at = isWord(st[2], 'if') && isWord(st[3], 'exists') ? 4 : 2;
+        const schema = identifier(st[at]);
+        return schema !== undefined && st.length === at + 1 ? { kind: 'drop-database', schema } : { kind: 'pin', reason: 'Unreadable' };
+      }
+      break;
+  }
+  const anywhere = scanAnywhere(st);
+  return anywhere !== undefined ? { kind: 'pin', reason: anywhere } : { kind: 'none' };
+}
+
+function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): StatementEffect {
+  const tokens = lex(text, backslash);
+  // A trailing `;` (and empty statements) is harmless; a second statement is not read.
+  const statements: Token[][] = [[]];
+  for (const tok of tokens) {
+    if (isPunct(tok, ';')) statements.push([]);
+    else statements[statements.length - 1]!.push(tok);
+  }
+  const nonEmpty = statements.filter((s) => s.length > 0);
+  if (nonEmpty.length === 0) return { kind: 'none' };
+  if (nonEmpty.length > 1) return { kind: 'pin', reason: 'MultiStatement' };
+  const effect = classifyStatement(nonEmpty[0]!);
+  if (effect.kind !== 'set-outcome') return effect;
+  const outcome = effect.outcome;
+  if ('pin' in outcome) {
+    // EXCLUDE_VARIABLE_SETS: a SET of variables (user or session) does not pin; its state is not carried.
+    if (o.excludeVariableSets && (outcome.pin === 'SessionVariable' || outcome.pin === 'UserVariable') && nonEmpty[0]!.every((t) => !(t.t === 'w' && PIN_FUNCTIONS[t.v] !== undefined))) {
+      return { kind: 'excluded-set', sets: [] };
+    }
+    return { kind: 'pin', reason: outcome.pin };
+  }
+  if (outcome.untracked.length > 0) {
+    if (!o.excludeVariableSets) return { kind: 'pin', reason: 'SessionVariable' };
+    return { kind: 'excluded-set', sets: outcome.tracked };
+  }
+  return outcome.tracked.length > 0 ? { kind: 'set', sets: outcome.tracked } : { kind: 'none' };
+}
+
+/** True when two effects are the same decision (the two readings of a backslash agree). */
+function same(a: StatementEffect, b: StatementEffect): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * What a COM_QUERY's text does to the session. `noBackslashEscapes`:
+ * the session's NO_BACKSLASH_ESCAPES status flag; when the text has a
+ * backslash both readings are tried, and a disagreement pins.
+ */
+export function classifyMysql(text: string, o: ClassifyOptions, noBackslashEscapes = false): StatementEffect {
+  if (Buffer.byteLength(text, 'utf8') > LONG_STATEMENT_BYTES) return { kind: 'pin', reason: 'LongStatement' };
+  try {
+    const main = classifyWith(text, !noBackslashEscapes, o);
+    if (!text.includes('\\')) return main;
+    let other: StatementEffect;
+    try {
+      other = classifyWith(text, noBackslashEscapes, o);
+    } catch {
+      // The other reading does not parse: the session's own reading is the one that runs.
+      return main;
+    }
+    return same(main, other) ? main : { kind: 'pin', reason: 'Unreadable' };
+  } catch (err) {
+    if (err instanceof Executable) return { kind: 'pin', reason: 'ExecutableComment' };
+    if (err instanceof Unreadable) return { kind: 'pin', reason: 'Unreadable' };
+    throw err;
+  }
+}
