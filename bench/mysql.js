@@ -107,7 +107,9 @@ async function startIamdbProxy(baseDir, db, user, password) {
   const configPath = join(dir, 'iamdb.yaml');
   writeFileSync(configPath, stringify(config), { mode: 0o600 });
   const env = cleanEnv({ IAMDB_MASTER_KEY: randomBytes(32).toString('hex') });
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'iamdb.js'), 'serve', '-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  // IAMDB_BENCH_IAMDB_NODE_ARGS: node options for iamdb only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (written when it stops).
+  const nodeArgs = (process.env.IAMDB_BENCH_IAMDB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'iamdb.js'), 'serve', '-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
   const exited = new Promise((resolve) => child.once('close', resolve));
