@@ -1,10 +1,10 @@
 /**
  * Failover behind a MySQL (MariaDB) proxy endpoint, with real servers: a
- * MariaDB 10.11 primary with a binary log and a semi-synchronous replica of
- * it (GTID, read_only), each an iamdb instance, both registered as the
- * proxy's targets, and a READ_ONLY endpoint beside the default one. Before
- * the failover, READ_ONLY sessions run on the replica (health checks see
- * `@@read_only`). Then clients write and record each commit they were told
+ * MariaDB 10.11 primary with a binary log, a semi-synchronous replica of
+ * it and an asynchronous one (GTID, read_only), each an iamdb instance, all
+ * registered as the proxy's targets, and a READ_ONLY endpoint beside the
+ * default one. Before the failover, READ_ONLY sessions run on the replicas,
+ * spread over both (health checks see `@@read_only`). Then clients write and record each commit they were told
  * of, one runs a long statement and one holds an open transaction; the
  * primary is killed (SIGKILL) and the replica promoted (STOP SLAVE, RESET
  * SLAVE ALL, read_only off). With no API call: the endpoint keeps accepting,
@@ -40,6 +40,8 @@ const WRITERS = 3;
 
 let primary: MariaDbServer;
 let replica: MariaDbServer;
+/** Asynchronous: never acknowledges a commit, so the promoted `replica` has every acknowledged one. */
+let replica2: MariaDbServer;
 let iamdb: TestIamdb;
 let rds: RDS.RDSClient;
 let rwPort = 0;
@@ -79,14 +81,16 @@ async function whereAmI(c: mysql.Connection): Promise<{ port: number; readOnly: 
 beforeAll(async () => {
   primary = await startMariaDb({ binlogServerId: 1 });
   replica = await startMariaDbReplica(primary, { semiSync: true });
+  replica2 = await startMariaDbReplica(primary, { serverId: 3 });
   await sql(primary, `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
   await sql(primary, `CREATE DATABASE ${database}`);
   await sql(primary, `GRANT ALL ON ${database}.* TO '${user}'@'%'`);
   await sql(primary, `CREATE TABLE ${database}.writes (client INT, n INT, PRIMARY KEY (client, n)) ENGINE=InnoDB`);
   await waitForReplica(primary, replica);
+  await waitForReplica(primary, replica2);
 
   const instance = (id: string, s: MariaDbServer): Record<string, unknown> => ({ id, engine: 'mariadb', listen: 'auto', target: `${s.host}:${s.port}`, master: { username: s.rootUser, password: s.rootPassword } });
-  iamdb = await startIamdb({ api: { listen: 'auto' }, instances: [instance(`myfo-a-${suffix}`, primary), instance(`myfo-b-${suffix}`, replica)] });
+  iamdb = await startIamdb({ api: { listen: 'auto' }, instances: [instance(`myfo-a-${suffix}`, primary), instance(`myfo-b-${suffix}`, replica), instance(`myfo-c-${suffix}`, replica2)] });
   iamdbCa = await readFile(iamdb.caPath, 'utf8');
   const key = iamdb.admin;
   const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
@@ -108,7 +112,7 @@ beforeAll(async () => {
       Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${rwPort}` }],
     }),
   );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`myfo-a-${suffix}`, `myfo-b-${suffix}`] }));
+  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`myfo-a-${suffix}`, `myfo-b-${suffix}`, `myfo-c-${suffix}`] }));
   await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 40, ConnectionBorrowTimeout: 90 } }));
   roPort = await getFreePort();
   await rds.send(new RDS.CreateDBProxyEndpointCommand({ DBProxyName: proxyName, DBProxyEndpointName: `myro-${suffix}`, VpcSubnetIds: ['subnet-1'], TargetRole: 'READ_ONLY', Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${roPort}` }] }));
@@ -116,6 +120,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await iamdb?.stop();
+  await replica2?.stop();
   await replica?.stop();
   await primary?.stop();
 });
@@ -138,21 +143,26 @@ function writeLoop(c: mysql.Connection, id: number, count: number, from = 0) {
 }
 
 describe('a MySQL proxy over a MariaDB primary and its replica', () => {
-  it('routes READ_ONLY sessions to the replica (read_only) and the default endpoint to the primary', async () => {
-    const ro = await proxyClient(roPort);
-    expect(await whereAmI(ro)).toEqual({ port: replica.port, readOnly: 1 });
-    await expect(ro.query('INSERT INTO writes VALUES (-1, -1)')).rejects.toThrow(/read-only|--read-only/);
-    await ro.end();
-    const rw = await proxyClient(rwPort);
-    expect(await whereAmI(rw)).toEqual({ port: primary.port, readOnly: 0 });
-    await rw.end();
-    await waitFor('both roles seen by health checks', async () => {
+  it('spreads READ_ONLY sessions over the replicas (read_only) and sends the default endpoint to the primary', async () => {
+    // Once health checks have seen every target (before that, a READ_ONLY login waits for readers).
+    await waitFor('every role seen by health checks', async () => {
       const targets = (await rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: proxyName }))).Targets!;
       expect(targets.map((t) => [t.RdsResourceId, t.Role, t.TargetHealth?.State])).toEqual([
         [`myfo-a-${suffix}`, 'READ_WRITE', 'AVAILABLE'],
         [`myfo-b-${suffix}`, 'READ_ONLY', 'AVAILABLE'],
+        [`myfo-c-${suffix}`, 'READ_ONLY', 'AVAILABLE'],
       ]);
-    }, 20_000, 200);
+    }, 40_000, 200);
+    // Two sessions at once: the second goes to the replica the pool has no connection to.
+    const ro = [await proxyClient(roPort), await proxyClient(roPort)];
+    const at = await Promise.all(ro.map((c) => whereAmI(c)));
+    expect(at.map((a) => a.readOnly)).toEqual([1, 1]);
+    expect(at.map((a) => a.port).sort()).toEqual([replica.port, replica2.port].sort());
+    await expect(ro[0]!.query('INSERT INTO writes VALUES (-1, -1)')).rejects.toThrow(/read-only|--read-only/);
+    await Promise.all(ro.map((c) => c.end()));
+    const rw = await proxyClient(rwPort);
+    expect(await whereAmI(rw)).toEqual({ port: primary.port, readOnly: 0 });
+    await rw.end();
   });
 
   it('fails a READ_ONLY endpoint at once when its target group has no replica, as RDS Proxy does', async () => {
@@ -203,7 +213,7 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
     // Health checks see no writer now (the primary down, the replica still read-only); the logins are held, not refused.
     await waitFor('the primary seen down', async () => {
       const targets = (await rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: proxyName }))).Targets!;
-      expect(targets.map((t) => t.Role)).toEqual(['UNKNOWN', 'READ_ONLY']);
+      expect(targets.map((t) => t.Role)).toEqual(['UNKNOWN', 'READ_ONLY', 'READ_ONLY']);
     }, 30_000, 200);
     const settled = await Promise.race([Promise.allSettled(queued).then(() => 'settled'), new Promise((r) => setImmediate(() => r('pending')))]);
     expect(settled).toBe('pending');
@@ -233,6 +243,7 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
     expect(targets.map((t) => [t.RdsResourceId, t.Role])).toEqual([
       [`myfo-a-${suffix}`, 'UNKNOWN'],
       [`myfo-b-${suffix}`, 'READ_WRITE'],
+      [`myfo-c-${suffix}`, 'READ_ONLY'],
     ]);
     await Promise.all([...served.map((s) => s.c), fresh].map((c) => c.end()));
     for (const c of [...idle, ...writerClients, sleeper, inTx]) c.destroy();
