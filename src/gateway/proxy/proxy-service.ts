@@ -168,10 +168,10 @@ export class ProxyService {
 
   /** A MySQL/MariaDB client: session pooling with a TypeScript relay (docs/proxies-pooling.md says why). */
   async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
-    // The greeting speaks for the server this endpoint's sessions go to now, or the registered writer during a failover.
-    const chosen = this.#choose(proxy, endpoint.targetRole, new Map());
+    // The greeting speaks for the writer seen now (replicas run the same server), or the registered one during a failover.
+    // Which target the session's server connection goes to is the pool's choice, at its login.
     const registered = proxy.targetGroup.targets.find((t) => t.role === 'READ_WRITE') ?? proxy.targetGroup.targets[0];
-    const greeter = chosen !== undefined && !('refused' in chosen) ? chosen : registered === undefined ? undefined : this.#deps.instances.get(registered.instanceId);
+    const greeter = this.#writerOf(proxy) ?? (registered === undefined ? undefined : this.#deps.instances.get(registered.instanceId));
     if (greeter === undefined) {
       // No target registered: RDS Proxy has nothing to log in to.
       return answerGenericFailure(socket, 'MYSQL');
