@@ -1,12 +1,13 @@
 /**
  * What the benchmarks share: child processes that are always cleaned up, a
- * throwaway PostgreSQL 15 and PgBouncer, pgbench runs, CPU and memory of a
- * process from /proc. Used by bench/run.js (instance endpoints) and
- * bench/proxy.js (proxy endpoints).
+ * throwaway PostgreSQL 15, PgBouncer and MariaDB 10.11, pgbench runs, CPU
+ * and memory of a process from /proc. Used by bench/run.js (instance
+ * endpoints), bench/proxy.js (PostgreSQL proxy endpoints) and bench/mysql.js
+ * (MySQL proxy endpoints).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +46,8 @@ export function cleanEnv(extra = {}) {
 }
 
 /** [cmd, args] running as the service user when we are root (servers refuse to run as root). */
-function asService(cmd, args) {
-  return isRoot ? [RUNUSER, ['-u', SERVICE_USER, '--', cmd, ...args]] : [cmd, args];
+function asService(cmd, args, user = SERVICE_USER) {
+  return isRoot ? [RUNUSER, ['-u', user, '--', cmd, ...args]] : [cmd, args];
 }
 
 function ids(user) {
@@ -58,8 +59,12 @@ function ids(user) {
 }
 
 function giveToService(...paths) {
+  giveTo(SERVICE_USER, ...paths);
+}
+
+function giveTo(user, ...paths) {
   if (!isRoot) return;
-  const { uid, gid } = ids(SERVICE_USER);
+  const { uid, gid } = ids(user);
   for (const p of paths) chownSync(p, uid, gid);
 }
 
@@ -292,6 +297,69 @@ export async function startPgBouncer(baseDir, pgi, user, password, { poolMode = 
       await sleep(100);
     }
   }
+}
+
+/**
+ * A fresh MariaDB 10.11 (Debian's mariadbd) on a free port of 127.0.0.1, as
+ * the `mysql` account when we are root: TLS on (a throwaway self-signed
+ * certificate; `clientCa`, when given, is --ssl-ca: MariaDB refuses a
+ * client certificate it cannot verify, and sysbench always sends one),
+ * root by the Unix socket only, durability off like the PostgreSQL of the
+ * other benchmarks. Returns how to reach it and `sql(text)` (the `mariadb`
+ * client as root over the socket).
+ */
+export async function startMariaDb(baseDir, { maxConnections = 300, clientCa } = {}) {
+  const user = 'mysql';
+  const dir = join(baseDir, 'mariadb');
+  mkdirSync(dir, { mode: 0o700 });
+  giveTo(user, dir);
+  const data = join(dir, 'data');
+  const socket = join(dir, 'mysqld.sock');
+  const speed = ['--innodb-log-file-size=64M', '--innodb-buffer-pool-size=256M', '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--skip-log-bin', '--skip-name-resolve'];
+  await run(...asService('/usr/bin/mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=socket', '--skip-test-db', ...speed], user), { cwd: dir, timeoutMs: 180_000 });
+  const { key, crt } = selfSignedCert(dir, 'server');
+  giveTo(user, key, crt);
+  const caArgs = [];
+  if (clientCa !== undefined) {
+    copyFileSync(clientCa, join(dir, 'client-ca.crt'));
+    giveTo(user, join(dir, 'client-ca.crt'));
+    caArgs.push(`--ssl-ca=${join(dir, 'client-ca.crt')}`);
+  }
+  const port = await freePort();
+  const args = ['--no-defaults', `--datadir=${data}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`, `--pid-file=${join(dir, 'mysqld.pid')}`, `--log-error=${join(dir, 'mariadb.log')}`, `--tmpdir=${dir}`, `--max-connections=${maxConnections}`, '--character-set-server=utf8mb4', `--ssl-cert=${crt}`, `--ssl-key=${key}`, ...caArgs, ...speed];
+  const child = spawn(...asService('/usr/sbin/mariadbd', args, user), { stdio: 'ignore', cwd: dir, env: cleanEnv() });
+  const exited = new Promise((resolve) => child.once('close', resolve));
+  const pidOf = () => {
+    try {
+      return Number(readFileSync(join(dir, 'mysqld.pid'), 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  };
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    log('stopping MariaDB');
+    for (const p of [pidOf(), child.pid]) {
+      try {
+        if (p) process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await exited;
+  });
+  const sql = (text) => run('mariadb', ['--no-defaults', '-S', socket, '-u', 'root', '-N', '-B', '-e', text], { timeoutMs: 60_000 });
+  for (let i = 0; ; i++) {
+    try {
+      await sql('SELECT 1');
+      break;
+    } catch (e) {
+      if (child.exitCode !== null || i > 600) throw new Error(`MariaDB did not start: ${e.message}
+${readFileSync(join(dir, 'mariadb.log'), 'utf8').slice(-3000)}`);
+      await sleep(100);
+    }
+  }
+  return { host: '127.0.0.1', port, socket, caPath: crt, pid: pidOf(), sql };
 }
 
 // ---------------------------------------------------------------- /proc accounting

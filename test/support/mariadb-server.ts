@@ -50,6 +50,10 @@ export interface StartMariaDbOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for the server to accept connections. Default 60 s. */
   startTimeoutMs?: number;
+  /** Root's password; generated when omitted (a replica takes its primary's: replication replays root's setup). */
+  rootPassword?: string;
+  /** Write a binary log (ROW, GTID) with this server id, so that replicas can follow this server. Default: no binary log. */
+  binlogServerId?: number;
 }
 
 // Shared by mariadb-install-db (which passes them to the bootstrap server) and mariadbd.
@@ -75,7 +79,7 @@ export async function startMariaDb(opts: StartMariaDbOptions = {}): Promise<Mari
   const logFile = join(baseDir, 'mariadb.log');
   const socketPath = join(baseDir, 'mysqld.sock');
   const pidFile = join(baseDir, 'mysqld.pid');
-  const rootPassword = randomBytes(18).toString('base64url');
+  const rootPassword = opts.rootPassword ?? randomBytes(18).toString('base64url');
   let ownCerts: Awaited<ReturnType<typeof createTestCertificates>> | undefined;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -188,7 +192,7 @@ export async function startMariaDb(opts: StartMariaDbOptions = {}): Promise<Mari
         '--max-connections=300',
         '--character-set-server=utf8mb4',
         '--collation-server=utf8mb4_general_ci',
-        ...SPEED_ARGS,
+        ...(opts.binlogServerId === undefined ? SPEED_ARGS : [...SPEED_ARGS.filter((a) => a !== '--skip-log-bin'), ...binlogArgs(opts.binlogServerId)]),
         ...tlsArgs,
         ...(opts.requireTls ? ['--require-secure-transport=ON'] : []),
         ...(opts.extraArgs ?? []),
@@ -300,6 +304,117 @@ export async function startMariaDb(opts: StartMariaDbOptions = {}): Promise<Mari
     const err = e as Error;
     if (!err.message.includes('--- ')) err.message += `\n--- mariadb log tail ---\n${log}`;
     throw err;
+  }
+}
+
+/** A binary log a replica can follow by GTID; its own replicated changes logged too, so a promoted replica can be followed in turn. */
+function binlogArgs(serverId: number): string[] {
+  return [`--server-id=${serverId}`, '--log-bin=mariadb-bin', '--binlog-format=ROW', '--log-slave-updates=ON', '--sync-binlog=0'];
+}
+
+/**
+ * A replica of a running `primary` (started with `binlogServerId`): a fresh
+ * server (id 2 unless given) with the primary's root password and TLS
+ * setting, `read_only` on, following the primary by GTID from the start of
+ * its binary log (`CHANGE MASTER TO … MASTER_USE_GTID=slave_pos`, `START
+ * SLAVE`), so everything made on the primary since it started is there.
+ * `semiSync`: the primary waits for this replica to have each transaction
+ * before it acknowledges the commit (MariaDB's built-in semi-synchronous
+ * replication, AFTER_SYNC), so a failover to it loses no commit a client
+ * was told of. `promoteMariaDb` makes it a primary.
+ */
+export async function startMariaDbReplica(primary: MariaDbServer, opts: { serverId?: number; semiSync?: boolean; startTimeoutMs?: number } = {}): Promise<MariaDbServer> {
+  const replica = await startMariaDb({
+    rootPassword: primary.rootPassword,
+    binlogServerId: opts.serverId ?? 2,
+    tls: primary.tls,
+    extraArgs: ['--read-only=ON', '--skip-slave-start'],
+    ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+  });
+  try {
+    if (opts.semiSync === true) {
+      await adminQuery(primary, [
+        'SET GLOBAL rpl_semi_sync_master_enabled = ON',
+        // Never fall back to asynchronous commits during a test: an hour.
+        'SET GLOBAL rpl_semi_sync_master_timeout = 3600000',
+        "SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'",
+      ]);
+      await adminQuery(replica, ['SET GLOBAL rpl_semi_sync_slave_enabled = ON']);
+    }
+    const ssl = primary.tls ? ', MASTER_SSL = 1' : '';
+    await adminQuery(replica, [
+      `CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${primary.port}, MASTER_USER = 'root', MASTER_PASSWORD = ${sqlString(primary.rootPassword)}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1${ssl}`,
+      'START SLAVE',
+    ]);
+    await waitFor(
+      'the replica following its primary',
+      async () => {
+        const [status] = await adminRows(replica, 'SHOW SLAVE STATUS');
+        if (status?.['Slave_IO_Running'] !== 'Yes' || status?.['Slave_SQL_Running'] !== 'Yes') {
+          throw new Error(`IO ${String(status?.['Slave_IO_Running'])}, SQL ${String(status?.['Slave_SQL_Running'])}: ${String(status?.['Last_IO_Error'] ?? '')} ${String(status?.['Last_SQL_Error'] ?? '')}`);
+        }
+        if (opts.semiSync === true) {
+          const [clients] = await adminRows(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'");
+          if (Number(clients?.['Value']) < 1) throw new Error('the primary has no semi-synchronous replica yet');
+        }
+      },
+      opts.startTimeoutMs ?? 60_000,
+    );
+    await waitForReplica(primary, replica);
+    return replica;
+  } catch (e) {
+    const log = await fileTail(replica.logFile, 40);
+    await replica.stop().catch(() => {});
+    (e as Error).message += `\n--- replica log tail ---\n${log}`;
+    throw e;
+  }
+}
+
+/** Waits until `replica` has applied everything `primary` has logged so far (MASTER_GTID_WAIT). */
+export async function waitForReplica(primary: MariaDbServer, replica: MariaDbServer, timeoutMs = 30_000): Promise<void> {
+  const [pos] = await adminRows(primary, 'SELECT @@global.gtid_binlog_pos AS pos');
+  const [r] = await adminRows(replica, `SELECT MASTER_GTID_WAIT(${sqlString(String(pos?.['pos'] ?? ''))}, ${timeoutMs / 1000}) AS r`);
+  if (Number(r?.['r']) !== 0) throw new Error(`the replica did not catch up with ${String(pos?.['pos'])} within ${timeoutMs} ms`);
+}
+
+/**
+ * Promotes a replica as an operator (or RDS) would after its primary is
+ * gone: replication stopped and forgotten (`STOP SLAVE`, `RESET SLAVE
+ * ALL`), then writes allowed (`read_only` off).
+ */
+export async function promoteMariaDb(server: MariaDbServer): Promise<void> {
+  await adminQuery(server, ['STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only = OFF']);
+}
+
+/** Kills a server as a crash would (SIGKILL: no shutdown, every connection cut). Its files stay until `stop()`. */
+export async function crashMariaDb(server: MariaDbServer): Promise<void> {
+  if (isAlive(server.pid)) process.kill(server.pid, 'SIGKILL');
+  await waitFor(
+    'mariadbd gone',
+    async () => {
+      if (isAlive(server.pid)) throw new Error(`pid ${server.pid} still alive`);
+    },
+    30_000,
+  );
+}
+
+/** Statements as root over the server's Unix socket, one at a time. */
+async function adminQuery(server: MariaDbServer, statements: string[]): Promise<void> {
+  const c = await mysql.createConnection({ socketPath: server.socketPath, user: 'root', password: server.rootPassword });
+  try {
+    for (const s of statements) await c.query(s);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function adminRows(server: MariaDbServer, sql: string): Promise<Array<Record<string, unknown>>> {
+  const c = await mysql.createConnection({ socketPath: server.socketPath, user: 'root', password: server.rootPassword });
+  try {
+    const [rows] = await c.query(sql);
+    return rows as Array<Record<string, unknown>>;
+  } finally {
+    await c.end().catch(() => {});
   }
 }
 

@@ -26,8 +26,15 @@ import type { PoolCredentials, PoolLoginCounts, PoolSettings, PoolStats } from '
 import { cleanServer, loginServer, type ServerShape, type PooledServer, type ServerRefusal } from './mysql-server-link.js';
 
 export interface MysqlPoolOptions {
-  /** The instance new server connections log in to (asked at each login); undefined: none available now. */
-  target(): DbInstance | undefined;
+  /**
+   * The instance a new server connection logs in to, asked at each login
+   * (target-choice.ts; `load`: this pool's server connections per instance).
+   * undefined: none available now (a failover: the login waits and asks
+   * again); `refused`: none can ever serve this pool (no reader registered).
+   */
+  target(load: ReadonlyMap<string, number>): DbInstance | undefined | { readonly refused: ServerRefusal };
+  /** A login found no target or could not reach it: target health should look again now. */
+  targetFailed?(): void;
   readonly user: string;
   /** The database clients of this pool asked for ('' for none). */
   readonly database: string;
@@ -54,6 +61,22 @@ interface Waiter {
   /** Which idle connection suits best: the client's settings, and the one it used last. */
   readonly want: BorrowPreference | undefined;
   readonly done: (b: Borrowed) => void;
+  /** When ConnectionBorrowTimeout ends its wait (a login that failed during a failover is not tried again after it). */
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+/** What a login says when target choice has no instance now. */
+const NO_TARGET: ServerRefusal = { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' };
+
+/**
+ * A login failure that says the target is gone or changing (no target now,
+ * no TCP connection or a lost one: 2003, 2013; the server shutting down or
+ * killing it: 1053, 1927), not that the pool's user or database is wrong:
+ * worth waiting for a new writer, up to ConnectionBorrowTimeout.
+ */
+function targetUnavailable(r: ServerRefusal): boolean {
+  return r === NO_TARGET || r.errno === 2003 || r.errno === 2013 || r.errno === 1053 || r.errno === 1927;
 }
 
 /** What a borrower would like of an idle connection (never required). */
@@ -86,6 +109,10 @@ export class MysqlPool {
   readonly #cleaning = new Map<string, number>();
   /** Open connections and logins in progress: what counts against the bound. */
   #servers = 0;
+  /** The instance each open connection is logged in to (readers are spread by it). */
+  readonly #instanceOf = new Map<PooledServer, string>();
+  /** Logins failed in a row because no target could take them (paces the retries). */
+  #unavailable = 0;
   #borrowed = 0;
   #serverMax: number | undefined;
   #closed = false;
@@ -225,6 +252,8 @@ export class MysqlPool {
       const waiter: Waiter = {
         shape,
         want,
+        deadline: Date.now() + this.#settings.borrowTimeoutMs,
+        signal: abort,
         done: (b) => {
           clearTimeout(timer);
           abort.removeEventListener('abort', onAbort);
@@ -303,6 +332,7 @@ export class MysqlPool {
 
   #drop(server: PooledServer): void {
     server.socket.destroy();
+    this.#instanceOf.delete(server);
     this.#servers--;
     this.#serve();
   }
@@ -402,25 +432,58 @@ export class MysqlPool {
     this.#borrowed++;
     void this.#login(w.shape).then(
       (r) => {
-        if (r.kind === 'server') return w.done(r);
+        if (r.kind === 'server') {
+          this.#unavailable = 0;
+          return w.done(r);
+        }
         this.#borrowed--;
         this.#servers--;
-        w.done(r);
+        this.#failed(w, r);
         this.#serve();
       },
       (err: unknown) => {
         this.#borrowed--;
         this.#servers--;
-        w.done({ kind: 'refused', refusal: { errno: 2003, sqlState: 'HY000', message: `the database server could not be reached (${err instanceof Error ? err.message : String(err)})` } });
+        this.#failed(w, { kind: 'refused', refusal: { errno: 2003, sqlState: 'HY000', message: `the database server could not be reached (${err instanceof Error ? err.message : String(err)})` } });
         this.#serve();
       },
     );
   }
 
+  /**
+   * A login for `w` failed. A refusal by a server that answered is the
+   * client's error at once; no target, or one that cannot be reached (a
+   * failover), makes target health look again now and `w` wait on, with
+   * its login tried again after a pause, until ConnectionBorrowTimeout.
+   */
+  #failed(w: Waiter, r: Borrowed & { kind: 'refused' | 'timeout' }): void {
+    if (r.kind !== 'refused' || !targetUnavailable(r.refusal) || this.#closed) return w.done(r);
+    this.#opts.targetFailed?.();
+    const pause = Math.min(1000, 50 * 2 ** Math.min(this.#unavailable++, 5));
+    if (Date.now() + pause >= w.deadline) {
+      // The wait is over: RDS Proxy's borrow timeout, as for a full pool.
+      setTimeout(() => w.done({ kind: 'timeout' }), Math.max(0, w.deadline - Date.now())).unref();
+      return;
+    }
+    setTimeout(() => {
+      if (w.signal.aborted) return w.done({ kind: 'timeout' });
+      this.#waiters.unshift(w);
+      this.#serve();
+    }, pause).unref();
+  }
+
+  /** This pool's server connections per instance. */
+  #load(): Map<string, number> {
+    const load = new Map<string, number>();
+    for (const id of this.#instanceOf.values()) load.set(id, (load.get(id) ?? 0) + 1);
+    return load;
+  }
+
   async #login(shape: ServerShape): Promise<Borrowed> {
     const o = this.#opts;
-    const target = o.target();
-    if (target === undefined) return { kind: 'refused', refusal: { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' } };
+    const target = o.target(this.#load());
+    if (target === undefined) return { kind: 'refused', refusal: NO_TARGET };
+    if ('refused' in target) return { kind: 'refused', refusal: target.refused };
     const creds = await o.credentials();
     this.#logins.requested++;
     const r = await loginServer(target, shape, {
@@ -449,6 +512,7 @@ export class MysqlPool {
       r.server.socket.destroy();
       return { kind: 'refused', refusal: { errno: 1105, sqlState: 'HY000', message: 'the proxy is shutting down' } };
     }
+    this.#instanceOf.set(r.server, target.id);
     return { kind: 'server', server: r.server };
   }
 

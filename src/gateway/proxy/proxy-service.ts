@@ -8,7 +8,8 @@
  *
  * PostgreSQL proxies are served by the native pooled relay (transaction
  * multiplexing); MySQL proxies by transaction multiplexing with a TypeScript relay
- * (mysql-proxy-session.ts), with Node's TLS.
+ * (mysql-proxy-session.ts), with Node's TLS. Both ask target choice
+ * (target-choice.ts, fed by target health) at each new server login.
  */
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -111,6 +112,12 @@ interface PoolOwner {
   readonly database: string;
 }
 
+/** What a client hears when target choice can never serve its endpoint (after "Request returned an error: "). */
+const NO_TARGET_TEXT = {
+  NoReaders: 'the read-only endpoint has no reader DB instance in its target group',
+  NoTargets: 'the proxy has no target',
+} as const;
+
 export class ProxyService {
   readonly #deps: ProxyServiceDeps;
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
@@ -178,8 +185,11 @@ export class ProxyService {
 
   /** A MySQL/MariaDB client: transaction multiplexing with a TypeScript relay (docs/proxies-pooling.md says why). */
   async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
-    const writer = this.#writerOf(proxy);
-    if (writer === undefined) {
+    // The greeting speaks for the writer seen now (replicas run the same server), or the registered one during a failover.
+    // Which target the session's server connection goes to is the pool's choice, at its login.
+    const registered = proxy.targetGroup.targets.find((t) => t.role === 'READ_WRITE') ?? proxy.targetGroup.targets[0];
+    const greeter = this.#writerOf(proxy) ?? (registered === undefined ? undefined : this.#deps.instances.get(registered.instanceId));
+    if (greeter === undefined) {
       // No target registered: RDS Proxy has nothing to log in to.
       return answerGenericFailure(socket, 'MYSQL');
     }
@@ -193,7 +203,7 @@ export class ProxyService {
         audit: d.audit,
         iamLogin: d.iamLogin,
         secureContext,
-        profile: this.#profileOf(writer),
+        profile: this.#profileOf(greeter),
         fastAuth: this.#fastAuth,
         connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
         loginTimeoutMs: d.loginTimeoutMs,
@@ -256,7 +266,12 @@ export class ProxyService {
     let pool = this.#mysqlPools.get(key);
     if (pool === undefined) {
       pool = new MysqlPool({
-        target: () => this.#writerOf(this.#proxies.byResourceId(proxy.resourceId) ?? proxy),
+        // As for PostgreSQL: the writer or a reader seen by target health, asked at each login.
+        target: (load) => {
+          const t = this.#choose(this.#proxies.byResourceId(proxy.resourceId) ?? proxy, endpoint.targetRole, load);
+          return t === undefined || !('refused' in t) ? t : { refused: { errno: 1105, sqlState: 'HY000', message: NO_TARGET_TEXT[t.refused] } };
+        },
+        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
         user,
         database,
         credentials: async () => {
@@ -334,9 +349,16 @@ export class ProxyService {
   }
 
   #targetOf(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): DbInstance | undefined | { refused: ErrorFields } {
+    const t = this.#choose(proxy, role, load);
+    if (t === undefined || !('refused' in t)) return t;
+    return { refused: { severity: 'FATAL', code: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, message: NO_TARGET_TEXT[t.refused] } };
+  }
+
+  /** The instance of a decision, whatever the engine; undefined: none now (wait); `refused`: none can ever serve it. */
+  #choose(proxy: DbProxy, role: ProxyEndpoint['targetRole'], load: ReadonlyMap<string, number>): DbInstance | undefined | { refused: 'NoTargets' | 'NoReaders' } {
     const d = this.#decide(proxy, role, load);
     if (d.kind === 'target') return this.#deps.instances.get(d.instanceId);
-    if (d.kind === 'none') return { refused: { severity: 'FATAL', code: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, message: d.reason === 'NoReaders' ? 'the read-only endpoint has no reader DB instance in its target group' : 'the proxy has no target' } };
+    if (d.kind === 'none') return { refused: d.reason };
     return undefined;
   }
 

@@ -3,8 +3,9 @@
  * decisions, plus the little memory they need). A target group may hold a
  * writer and its streaming replicas; which one is the writer is not what was
  * registered but what the servers say: target health asks each one
- * `pg_is_in_recovery()` at every check (and at once when a pool's login
- * fails), so after a replica is promoted new logins go to it with no API call.
+ * (PostgreSQL `pg_is_in_recovery()`, MySQL/MariaDB `@@read_only` /
+ * `@@innodb_read_only`) at every check and at once when a pool's login
+ * fails, so after a replica is promoted new logins go to it with no API call.
  *
  * - READ_WRITE endpoints: the target last seen out of recovery. The writer in
  *   use is kept while it is still seen as one, so an old primary that comes
@@ -21,9 +22,9 @@ import type { TargetRole } from '../../rds/index.js';
 
 /** What the last check of a target saw. */
 export type ObservedRole =
-  /** Logged in; not in recovery. */
+  /** Logged in; not in recovery (PostgreSQL), not read-only (MySQL). */
   | 'writer'
-  /** Logged in; in recovery (a standby). */
+  /** Logged in; in recovery or read-only (a standby, a replica). */
   | 'reader'
   /** No TCP connection. */
   | 'down'

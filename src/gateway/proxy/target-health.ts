@@ -19,8 +19,9 @@
  * PENDING_PROXY_CAPACITY and INVALID_REPLICATION_STATE are never reported:
  * iamdb has no capacity to provision and does not inspect replication.
  *
- * Each check also learns the target's role (`roleOf`): a PostgreSQL login
- * that works asks `pg_is_in_recovery()`, so a standby is a reader and a
+ * Each check also learns the target's role (`roleOf`): a login that works
+ * asks PostgreSQL `pg_is_in_recovery()`, MySQL/MariaDB `@@read_only` /
+ * `@@innodb_read_only` (target-probe.ts), so a standby is a reader and a
  * promoted one a writer by the next check; pools whose logins fail ask for
  * one at once (`recheck`). Target choice (target-choice.ts) reads it.
  *

@@ -3,8 +3,9 @@
  * as the instance's `targetTls` says, a login with a secret's user and
  * password through the gateway's own upstream login code (PostgreSQL into
  * database `postgres`, which RDS Proxy requires; MySQL without a database),
- * for PostgreSQL `SELECT pg_is_in_recovery()` (the target's role: a standby
- * is a reader, the rest a writer), then a polite close. The outcome is classified for target health: the
+ * then the target's role (PostgreSQL `SELECT pg_is_in_recovery()`, MySQL
+ * MYSQL_ROLE_QUERY: a standby or read-only server is a reader, the rest a
+ * writer), then a polite close. The outcome is classified for target health: the
  * server does not answer, refuses the credentials, or fails otherwise with
  * its own message. Never holds the password past the login and never puts
  * it in an outcome.
@@ -20,9 +21,20 @@ import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, 
 import { loginUpstream, openUpstream } from '../postgres/upstream.js';
 import { runQuery } from './postgres-pool.js';
 
+/**
+ * Whether a MySQL/MariaDB server refuses writes, as RDS and Aurora tell
+ * their readers: `read_only` (RDS for MySQL and MariaDB read replicas, and
+ * any MariaDB/MySQL replica set up as one; a promotion turns it off) or
+ * `innodb_read_only` (an Aurora MySQL reader). Either on: a reader.
+ * Replication status (`SHOW SLAVE STATUS`) is not asked: it needs a
+ * privilege (REPLICATION CLIENT / SLAVE MONITOR) the secrets' users seldom
+ * have, and a replica with writes allowed takes writes whatever it follows.
+ */
+export const MYSQL_ROLE_QUERY = 'SELECT @@global.read_only OR @@global.innodb_read_only';
+
 /** How a probe login ended. `detail` is the server's or the network's word, never a secret. */
 export type ProbeOutcome =
-  /** Logged in; for PostgreSQL, whether the server is a standby (`pg_is_in_recovery()`), which makes it a reader. */
+  /** Logged in; whether the server is a standby (PostgreSQL `pg_is_in_recovery()`, MySQL MYSQL_ROLE_QUERY), which makes it a reader. */
   | { readonly kind: 'ok'; readonly inRecovery?: boolean }
   /** No TCP connection (refused, timed out, unresolvable). */
   | { readonly kind: 'unreachable'; readonly detail: string }
@@ -122,8 +134,10 @@ async function probeMysql(instance: DbInstance, credential: { username: string; 
       },
       ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
     });
+    // The role is the server's own word, as for PostgreSQL: a replica promoted (read_only off) is a writer at once.
+    const readOnly = await readOnlyOf(link).catch(() => undefined);
     link.socket.end(encodePacket(Buffer.from([0x01 /* COM_QUIT */]), 0));
-    return { kind: 'ok' };
+    return readOnly === undefined ? { kind: 'ok' } : { kind: 'ok', inRecovery: readOnly };
   } catch (err) {
     if (refusal !== undefined) return refusal;
     return timedOut.value ? { kind: 'failed', detail: `the login did not complete within ${timeoutMs} ms` } : classifyError(err);
@@ -132,4 +146,26 @@ async function probeMysql(instance: DbInstance, credential: { username: string; 
     if (link.phase === 'done') link.socket.destroy();
     else abandonServerLink(link);
   }
+}
+
+/**
+ * MYSQL_ROLE_QUERY's answer on a logged-in probe link (no CLIENT_DEPRECATE_EOF:
+ * column count, definition, EOF, the row, EOF); undefined when the server
+ * answers anything else. The link is closed after it, so the last EOF is not read.
+ */
+async function readOnlyOf(link: ServerLink): Promise<boolean | undefined> {
+  link.socket.write(encodePacket(Buffer.concat([Buffer.from([0x03 /* COM_QUERY */]), Buffer.from(MYSQL_ROLE_QUERY, 'utf8')]), 0));
+  const count = await link.reader.next();
+  if (count.payload[0] !== 1) return undefined;
+  // Column definitions up to the EOF that ends them.
+  for (let i = 0; i < 4; i++) {
+    const p = await link.reader.next();
+    if (p.payload[0] === 0xfe && p.payload.length < 9) {
+      const row = (await link.reader.next()).payload;
+      // A length-encoded string: '0' or '1'.
+      if (row.length !== 2 || row[0] !== 1) return undefined;
+      return row[1] === 0x31;
+    }
+  }
+  return undefined;
 }
