@@ -49,6 +49,8 @@ function option(name, envName, fallback) {
 const SECONDS = Number(option('--seconds', 'IAMDB_BENCH_SECONDS', '12'));
 const CLIENTS = String(option('--clients', 'IAMDB_BENCH_CLIENTS', '16,100,500')).split(',').map(Number);
 const IDLE = Number(option('--idle', 'IAMDB_BENCH_IDLE', '5000'));
+/** How long the idle clients have been quiet when the proxy's memory is read. */
+const IDLE_SETTLE_MS = 3000;
 const POOL = Number(option('--pool', 'IAMDB_BENCH_POOL', '20'));
 const ONLY = option('--only', 'IAMDB_BENCH_ONLY', undefined);
 const SERVER_TLS = option('--server-tls', 'IAMDB_BENCH_SERVER_TLS', 'disable');
@@ -280,6 +282,9 @@ async function idleMemory(label, pid, port, user, password) {
     child.once('close', (code) => reject(new Error(`idle-clients exited (${code}) before its report`)));
   });
   const report = JSON.parse(line);
+  // Idle means quiet for a moment: iamdb's data path gives a session's buffers back after a
+  // second of silence (its sweep runs each second). Both proxies get the same wait.
+  await sleep(IDLE_SETTLE_MS);
   const after = rssBytes(pid);
   child.stdin.end();
   await exited;

@@ -65,7 +65,11 @@
  *               finish()) or closes it (no such session).
  *   dbufs       prefix, to_srv, to_cli, held: the session's, freed when it
  *               is. held's memory is the CMD_SPLICE command's bytes, taken
- *               over; at RELAY held and to_srv trade buffers.
+ *               over; at RELAY held and to_srv trade buffers. prefix is
+ *               freed once the handshake is done; an empty one of the other
+ *               three is freed by the idle sweep when the session is quiet
+ *               (allocated again by its next byte), as are OpenSSL's record
+ *               buffers (SSL_free_buffers).
  *   poll handle Inside its session; open from uv_poll_init() (watch) until
  *               close_poll() hands it to uv_close(), never re-opened after.
  *   server link A session with `connect` set: TLS toward a PostgreSQL server
@@ -134,6 +138,8 @@ typedef struct session {
   uint64_t sp_written;   /* bytes written into the socketpair */
   uint64_t js_received;  /* what JS says it read from it (at splice) */
   uint64_t from_cli, from_srv;
+  uint64_t swept;   /* from_cli + from_srv at the last idle sweep */
+  int lean;         /* the idle sweep gave its buffers back; cleared when bytes move again */
   int refs;    /* see Ownership above: freed when it reaches zero */
   int in_pump; /* commands run from inside pump() must not pump again */
   struct pg_client *pc;         /* POOLED: the pooled relay's state (pg_pool.c) */
@@ -194,6 +200,8 @@ typedef struct {
   int started;  /* JS thread: start() ran and the cleanup hook has not */
   int stopping; /* loop thread: CMD_STOP ran; sessions still queued are refused */
   uint32_t next_id;
+  uv_timer_t idle_sweep; /* once a second while sessions exist: quiet ones give their buffers back */
+  int idle_sweep_on;
 } engine;
 
 static engine E;
@@ -441,6 +449,7 @@ static void pump_once(session *s) {
       return finish(s, tls_handshake_failure(s, why, sizeof why));
     }
     s->state = LOGIN;
+    dbuf_free(&s->prefix); /* written before the handshake; never needed again */
     s->cli_in = 1; /* the startup message may have come with the last handshake flight */
     tls_handshake_done(s);
   }
@@ -628,6 +637,54 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   run_ready();
 }
 
+/* ------------------------------------------------------------ idle sweep */
+
+/*
+ * Memory per idle client (docs/performance.md, issue 10). A session needs
+ * its plaintext buffers (to_srv, to_cli: 16 KB each once used) and OpenSSL's
+ * record buffers (about 17 KB each way) only while bytes move. Once a
+ * second, a session that moved no byte since the previous sweep gives back
+ * the ones that are empty; its next byte allocates them again. The hot path
+ * is untouched: a busy session keeps its buffers.
+ *
+ * The freed buffers sit between live objects in the malloc arena, where the
+ * next sessions' buffers reuse them. A malloc_trim() after the sweep would
+ * give their pages back to the system too, but it walks every arena (the JS
+ * thread's included) and took 15-250 ms with thousands of clients, all of
+ * it a stall of this loop: not done (docs/performance.md).
+ */
+#define IDLE_SWEEP_MS 1000
+
+static void release_if_empty(dbuf *b) {
+  if (b->len == 0 && b->data != NULL) dbuf_free(b);
+}
+
+/* 1 once nothing of the session's buffers is left to give back. */
+static int make_lean(session *s) {
+  release_if_empty(&s->to_srv);
+  release_if_empty(&s->to_cli);
+  release_if_empty(&s->held);
+  /* SSL_free_buffers refuses while a record is partly read or written. */
+  return s->to_srv.data == NULL && s->to_cli.data == NULL && s->held.data == NULL && SSL_free_buffers(s->ssl) == 1;
+}
+
+static void on_idle_sweep(uv_timer_t *t) {
+  for (session *s = E.sessions; s != NULL; s = s->next) {
+    if (s->state != LOGIN && s->state != RELAY && s->state != POOLED) continue;
+    uint64_t moved = s->from_cli + s->from_srv;
+    if (moved != s->swept) {
+      s->swept = moved;
+      s->lean = 0;
+      continue;
+    }
+    if (!s->lean && make_lean(s)) s->lean = 1;
+  }
+  if (E.sessions == NULL) {
+    uv_timer_stop(t);
+    E.idle_sweep_on = 0;
+  }
+}
+
 /* ------------------------------------------------------------- commands */
 
 static session *find(uint32_t id) {
@@ -670,8 +727,15 @@ static void run_command(cmd *c) {
       if (E.sessions) E.sessions->prev = s;
       E.sessions = s;
       /* After the stop, nothing may open a handle: the loop must run out. */
-      if (E.stopping) finish(s, "gateway stopped");
-      else pump(s);
+      if (E.stopping) {
+        finish(s, "gateway stopped");
+        break;
+      }
+      if (!E.idle_sweep_on) {
+        E.idle_sweep_on = 1;
+        uv_timer_start(&E.idle_sweep, on_idle_sweep, IDLE_SWEEP_MS, IDLE_SWEEP_MS);
+      }
+      pump(s);
       break;
     }
     case CMD_SPLICE: {
@@ -702,6 +766,8 @@ static void run_command(cmd *c) {
       E.stopping = 1;
       while (E.sessions != NULL) finish(E.sessions, "gateway stopped");
       pool_stop_all();
+      uv_timer_stop(&E.idle_sweep);
+      uv_close((uv_handle_t *)&E.idle_sweep, NULL);
       uv_close((uv_handle_t *)&E.wake, NULL);
       return; /* static: nothing to free */
     }
@@ -796,6 +862,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (uv_loop_init(&E.loop) != 0) return throw_msg(env, "uv_loop_init failed");
   if (uv_mutex_init(&E.lock) != 0) return throw_msg(env, "uv_mutex_init failed");
   if (uv_async_init(&E.loop, &E.wake, on_wake) != 0) return throw_msg(env, "uv_async_init failed");
+  if (uv_timer_init(&E.loop, &E.idle_sweep) != 0) return throw_msg(env, "uv_timer_init failed");
+  E.idle_sweep_on = 0;
   if (uv_timer_init(&E.loop, &P.timer) != 0 || uv_timer_init(&E.loop, &P.sweep) != 0) return throw_msg(env, "uv_timer_init failed");
   if (uv_thread_create(&E.thread, loop_main, NULL) != 0) return throw_msg(env, "cannot start the data path thread");
   E.started = 1;
@@ -912,7 +980,7 @@ static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
   session *s = calloc(1, sizeof(session));
   SSL *ssl = SSL_new(ctx);
   if (cfd < 0 || fl < 0 || fcntl(pair[0], F_SETFL, fl | O_NONBLOCK) < 0 || s == NULL || ssl == NULL ||
-      SSL_set_fd(ssl, cfd) != 1 || (npre > 0 && dbuf_reserve(&s->prefix, npre) < 0)) {
+      SSL_set_fd(ssl, cfd) != 1 || (npre > 0 && (s->prefix.data = malloc(npre)) == NULL)) {
     if (cfd >= 0) close(cfd);
     close(pair[0]);
     close(pair[1]);
@@ -923,7 +991,7 @@ static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
     return throw_msg(env, "cannot set up the TLS session");
   }
   if (npre > 0) memcpy(s->prefix.data, pre, npre);
-  s->prefix.len = npre;
+  s->prefix.len = s->prefix.cap = npre;
   s->refs = 1; /* the live reference, dropped by finish() */
   uint32_t id = ++E.next_id;
   s->id = id;

@@ -2212,11 +2212,22 @@ static void pool_free_unclaimed(void *ptr) {
 
 /* ------------------------------------------------------------ JS bindings */
 
+/*
+ * A copy of exactly the Buffer's size into an empty dbuf: dbuf_append would
+ * round it up to a 16 KB CHUNK, and a client's settings query (about 100
+ * bytes) lives as long as the client (docs/performance.md, idle clients).
+ */
 static int buffer_copy(napi_env env, napi_value v, dbuf *out) {
   void *data;
   size_t n;
   if (napi_get_buffer_info(env, v, &data, &n) != napi_ok) return -1;
-  return dbuf_append(out, data, n);
+  if (n == 0) return 0;
+  if (out->cap != 0) return dbuf_append(out, data, n);
+  if ((out->data = malloc(n)) == NULL) return -1;
+  memcpy(out->data, data, n);
+  out->off = 0;
+  out->len = out->cap = n;
+  return 0;
 }
 
 /* scanWords([[word, flags], …]): the statement filter's words (before any pool exists). */

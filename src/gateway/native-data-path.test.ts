@@ -200,6 +200,33 @@ describe('native data path', () => {
     await clientEnd;
   });
 
+  it('goes on byte for byte after a quiet spell in which it gave its buffers back (idle sweep)', async () => {
+    const { c, serverSide, done } = await relayed();
+    const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    // Traffic first, so that the plaintext and record buffers exist.
+    c.write('before');
+    expect((await readExactly(serverSide, 6)).toString()).toBe('before');
+    serverSide.write('reply');
+    expect((await readExactly(c, 5)).toString()).toBe('reply');
+    // The quiet spell is what is under test: the sweep runs each second and frees after a full second of silence.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // More than one buffer and one TLS record each way, so both are allocated again and refilled.
+    const up = randomBytes(200_000);
+    const down = randomBytes(200_000);
+    c.write(up);
+    serverSide.write(down);
+    const [gotUp, gotDown] = await Promise.all([readExactly(serverSide, up.length), readExactly(c, down.length)]);
+    expect(hash(gotUp)).toBe(hash(up));
+    expect(hash(gotDown)).toBe(hash(down));
+    const serverEnd = ended(serverSide);
+    c.end();
+    const result = await done;
+    expect(result.endedBy).toBe('client');
+    expect(result.bytesFromClient).toBe(6 + up.length);
+    expect(result.bytesFromServer).toBe(5 + down.length);
+    await serverEnd;
+  });
+
   it('delivers what the server said last before closing the client (a FATAL before exit)', async () => {
     const { c, serverSide, done } = await relayed();
     const tail = ended(c);

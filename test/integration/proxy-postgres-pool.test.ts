@@ -303,6 +303,23 @@ describe('pooled PostgreSQL sessions', () => {
     }
   });
 
+  it('serves a client again after a quiet spell in which its session gave its buffers back (idle sweep)', async () => {
+    const c = client();
+    await c.connect();
+    expect((await c.query('SELECT 1 AS v')).rows[0].v).toBe(1);
+    // The quiet spell is what is under test: the native side frees a session's buffers after a full second of silence.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // A statement and a result of several TLS records each, and a transaction across messages.
+    const text = 'x'.repeat(40_000);
+    const r = await c.query(`SELECT length($1::text) AS n, repeat('y', 100000) AS big`, [text]);
+    expect(r.rows[0].n).toBe(40_000);
+    expect(r.rows[0].big).toBe('y'.repeat(100_000));
+    await c.query('BEGIN');
+    expect((await c.query('SELECT 2 AS v')).rows[0].v).toBe(2);
+    await c.query('COMMIT');
+    await c.end();
+  });
+
   it('lets go of a client idle longer than the proxy\'s IdleClientTimeout', async () => {
     const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
     const a = client();

@@ -135,7 +135,8 @@ export class PostgresPool {
   readonly stats = new Float64Array(16);
   readonly #opts: PostgresPoolOptions;
   readonly #control: NativePoolControl;
-  readonly #interned = new Map<string, number>();
+  /** Startup settings by their query text: one id and one query Buffer shared by every client with them (a Buffer per client would pin a Buffer pool slab each, for the client's life). */
+  readonly #interned = new Map<string, { readonly id: number; readonly query: Buffer }>();
   readonly #neutral: number;
   /** Each server connection's cancel key and where it is. */
   readonly #keys = new Map<number, { processId: number; secretKey: Buffer; instance: DbInstance }>();
@@ -220,12 +221,12 @@ export class PostgresPool {
     }
     if (sets.length > 0) parts.push(`SELECT ${sets.join(', ')}`);
     const text = parts.join('; ');
-    let id = this.#interned.get(text);
-    if (id === undefined) {
-      id = this.#interned.size + 1;
-      this.#interned.set(text, id);
+    let interned = this.#interned.get(text);
+    if (interned === undefined) {
+      interned = { id: this.#interned.size + 1, query: encodeQuery(text) };
+      this.#interned.set(text, interned);
     }
-    return { id, query: encodeQuery(text) };
+    return interned;
   }
 
   get control(): NativePoolControl {
