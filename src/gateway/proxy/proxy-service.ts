@@ -130,6 +130,8 @@ export class ProxyService {
    */
   readonly #limits = new Map<string, PoolLimitGroup>();
   #nextLimit = 0;
+  /** Counts of pools dropped after a failed first login, still shown by poolViews (see #retire). */
+  readonly #retired = new Map<string, { readonly owner: PoolOwner; readonly pool: PoolView['pool'] }>();
   readonly #verifiers = new ScramVerifierCache();
   readonly #mysqlPools = new Map<string, MysqlPool>();
   /** What each pool of #mysqlPools (same key) belongs to. */
@@ -379,7 +381,7 @@ export class ProxyService {
         limitGroup,
         // A first login that failed (a database that does not exist, a timeout): nothing is kept for it.
         unused: () => {
-          if (this.#pools.get(key) === pool) this.#drop(key);
+          if (this.#pools.get(key) === pool) this.#drop(key, { keepCounts: true });
         },
         // The proxy as it is now: a target registered or deregistered since counts at the next login.
         target: (load) => {
@@ -411,6 +413,7 @@ export class ProxyService {
         }),
       });
       this.#pools.set(key, pool);
+      this.#retired.delete(key);
       this.#owners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
@@ -420,12 +423,29 @@ export class ProxyService {
   }
 
   /** Closes a pool and forgets it (its native half is freed once its last client and server are gone). */
-  #drop(key: string): void {
+  #drop(key: string, o: { keepCounts?: boolean } = {}): void {
     const pool = this.#pools.get(key);
     if (pool === undefined) return;
+    const owner = this.#owners.get(key);
     this.#pools.delete(key);
     this.#owners.delete(key);
+    if (o.keepCounts && owner !== undefined) this.#retire(key, owner, pool);
     pool.close();
+  }
+
+  /**
+   * A pool dropped after its first login failed (a database that does not
+   * exist) keeps showing what it counted, so that a scrape after the drop
+   * still sees the failed login; frozen, with nothing open. Bounded: the
+   * oldest go first. A new pool for the same key starts its counts again.
+   */
+  #retire(key: string, owner: PoolOwner, pool: PostgresPool): void {
+    const stats = { ...pool.snapshot(), servers: 0, idle: 0, borrowed: 0, inTransaction: 0, pinned: 0, waiting: 0, clients: 0 };
+    const logins = pool.logins;
+    const maxServers = pool.maxServers;
+    this.#retired.delete(key);
+    this.#retired.set(key, { owner, pool: { snapshot: () => stats, logins, maxServers } });
+    if (this.#retired.size > 256) this.#retired.delete(this.#retired.keys().next().value!);
   }
 
   /**
@@ -494,6 +514,7 @@ export class ProxyService {
     const all: Array<[string, PoolView['pool'], ReadonlyMap<string, PoolOwner>]> = [
       ...[...this.#pools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#owners]),
       ...[...this.#mysqlPools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#mysqlOwners]),
+      ...[...this.#retired].map(([k, r]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, r.pool, new Map([[k, r.owner]])]),
     ];
     for (const [key, pool, owners] of all) {
       const owner = owners.get(key)!;
@@ -509,6 +530,7 @@ export class ProxyService {
     this.#pools.clear();
     this.#owners.clear();
     this.#limits.clear();
+    this.#retired.clear();
     for (const p of this.#mysqlPools.values()) p.close();
     this.#mysqlPools.clear();
     this.#mysqlOwners.clear();
