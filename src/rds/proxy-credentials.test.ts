@@ -18,6 +18,7 @@ import { openSqliteStore, type StateStore } from '../store/index.js';
 import { SessionCredentialIssuer } from '../sts/index.js';
 import { Secret } from '../util/index.js';
 import { ProxyCredentials, type ProxyAuthInput, type ProxyCredentialOutcome } from './proxy-credentials.js';
+import { keyringDataKeys } from '../../test/support/data-keys.js';
 
 const ACCOUNT = '123456789012';
 const where = { partition: 'aws', region: 'us-east-1', account: ACCOUNT };
@@ -34,16 +35,7 @@ let keyId: string;
 let secretArn: string;
 let proxy: ProxyAuthInput;
 
-const dataKeys = (): DataKeys => ({
-  async generate(id, context) {
-    const plaintext = randomBytes(32);
-    const out = await keyring.encrypt(id, plaintext, context);
-    return { keyArn: out.key.arn, plaintext, encrypted: out.ciphertext };
-  },
-  async open(encrypted, context) {
-    return (await keyring.decrypt(encrypted, context)).plaintext;
-  },
-});
+const dataKeys = (): DataKeys => keyringDataKeys(keyring);
 
 async function putPassword(password: string): Promise<void> {
   await secrets.putValue(secretArn, { value: Buffer.from(JSON.stringify({ username: 'app', password })), kind: 'string' }, dataKeys(), keyId);

@@ -14,6 +14,7 @@ import { Keyring } from '../kms/index.js';
 import { openSqliteStore, type StateStore } from '../store/index.js';
 import { Secret } from '../util/index.js';
 import { SecretRegistry, type DataKeys } from './secret-registry.js';
+import { keyringDataKeys } from '../../test/support/data-keys.js';
 
 const where = { partition: 'aws', region: 'us-east-1', account: '123456789012' };
 let dir: string;
@@ -23,16 +24,7 @@ let keyring: Keyring;
 let keyId: string;
 const clock = { t: Date.parse('2026-11-23T12:00:00Z'), now(): number { return this.t; } };
 
-const dataKeys = (): DataKeys => ({
-  async generate(id, context) {
-    const plaintext = randomBytes(32);
-    const out = await keyring.encrypt(id, plaintext, context);
-    return { keyArn: out.key.arn, plaintext, encrypted: out.ciphertext };
-  },
-  async open(encrypted, context) {
-    return (await keyring.decrypt(encrypted, context)).plaintext;
-  },
-});
+const dataKeys = (): DataKeys => keyringDataKeys(keyring);
 
 
 beforeEach(async () => {

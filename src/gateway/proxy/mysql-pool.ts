@@ -24,6 +24,7 @@ import type { DbInstance } from '../../rds/index.js';
 import type { ServerProfileCache } from '../mysql/greeting.js';
 import type { PoolCredentials, PoolLoginCounts, PoolSettings, PoolStats } from './postgres-pool.js';
 import { cleanServer, loginServer, type ServerShape, type PooledServer, type ServerRefusal } from './mysql-server-link.js';
+import { failoverRetryPause } from './target-choice.js';
 
 export interface MysqlPoolOptions {
   /**
@@ -459,7 +460,7 @@ export class MysqlPool {
   #failed(w: Waiter, r: Borrowed & { kind: 'refused' | 'timeout' }): void {
     if (r.kind !== 'refused' || !targetUnavailable(r.refusal) || this.#closed) return w.done(r);
     this.#opts.targetFailed?.();
-    const pause = Math.min(1000, 50 * 2 ** Math.min(this.#unavailable++, 5));
+    const pause = failoverRetryPause(this.#unavailable++);
     if (Date.now() + pause >= w.deadline) {
       // The wait is over: RDS Proxy's borrow timeout, as for a full pool.
       setTimeout(() => w.done({ kind: 'timeout' }), Math.max(0, w.deadline - Date.now())).unref();

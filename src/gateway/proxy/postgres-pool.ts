@@ -18,6 +18,7 @@ import type { NativeDataPath, NativePoolControl } from '../native-data-path.js';
 import { MessageReader } from '../postgres/messages.js';
 import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamLink, type UpstreamSession } from '../postgres/upstream.js';
 import { nativeUpstreamTls, permanentTlsFailure } from './pooled-server-tls.js';
+import { failoverRetryPause } from './target-choice.js';
 
 /** Slots of the native side's counters (the enum at the top of pg_pool.c). */
 export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients', 'responses', 'responseMicros'] as const;
@@ -305,7 +306,7 @@ export class PostgresPool {
         if (thrown !== undefined) throw thrown;
         return { ok: false, error: r!.error };
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5), Math.max(0, until - Date.now()))));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(failoverRetryPause(attempt), Math.max(0, until - Date.now()))));
     }
   }
 

@@ -123,7 +123,7 @@ export class ProxyService {
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
   readonly #pools = new Map<string, PostgresPool>();
   /** What each pool of #pools (same key) belongs to. */
-  readonly #owners = new Map<string, { readonly proxyId: string; readonly targetRole: ProxyEndpoint['targetRole']; readonly user: string; readonly database: string }>();
+  readonly #owners = new Map<string, PoolOwner>();
   /**
    * One bound per (proxy, endpoint role) shared by all its pools: the writer's
    * connections for READ_WRITE pools, the readers' for READ_ONLY ones.
@@ -511,13 +511,12 @@ export class ProxyService {
   /** Every pool of a proxy that still exists, with what metrics label it by (read at each scrape). */
   poolViews(): PoolView[] {
     const views: PoolView[] = [];
-    const all: Array<[string, PoolView['pool'], ReadonlyMap<string, PoolOwner>]> = [
-      ...[...this.#pools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#owners]),
-      ...[...this.#mysqlPools].map(([k, p]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, p, this.#mysqlOwners]),
-      ...[...this.#retired].map(([k, r]): [string, PoolView['pool'], ReadonlyMap<string, PoolOwner>] => [k, r.pool, new Map([[k, r.owner]])]),
+    const all = [
+      ...[...this.#pools].map(([k, pool]) => ({ owner: this.#owners.get(k)!, pool })),
+      ...[...this.#mysqlPools].map(([k, pool]) => ({ owner: this.#mysqlOwners.get(k)!, pool })),
+      ...this.#retired.values(),
     ];
-    for (const [key, pool, owners] of all) {
-      const owner = owners.get(key)!;
+    for (const { owner, pool } of all) {
       const proxy = this.#proxies.byResourceId(owner.proxyId);
       if (proxy === undefined) continue;
       views.push({ proxyName: proxy.name, targetRole: owner.targetRole, user: owner.user, database: owner.database, target: owner.targetRole === 'READ_WRITE' ? this.#writerOf(proxy)?.id : undefined, pool });

@@ -107,6 +107,15 @@ export interface TargetObservations {
 }
 
 /** Nothing observed: every target 'unknown' (the registered writer is used; no readers are known). */
+/**
+ * How long a pool waits before trying a login again while its target is
+ * unavailable (a failover): 50 ms, doubling, at most a second, so that a new
+ * writer is found soon without hammering a server that is starting.
+ */
+export function failoverRetryPause(attempt: number): number {
+  return Math.min(1000, 50 * 2 ** Math.min(attempt, 5));
+}
+
 export const NO_OBSERVATIONS: TargetObservations = { roleOf: () => 'unknown', recheck: () => undefined };
 
 /**
