@@ -175,6 +175,9 @@ typedef struct cmd {
     uint64_t borrow_timeout_ms, idle_client_timeout_ms, idle_server_ms;
     int debug_sql;
   } cfg;
+  struct { /* MySQL pools (my_pool.c): CMD_POOL_ADD's server, CMD_ATTACH's client, CMD_VERDICT's settings */
+    uint32_t caps, mcaps, status, flags;
+  } my;
 } cmd;
 
 typedef enum { EV_HANDSHAKE_OK, EV_HANDSHAKE_FAILED, EV_CLOSED, EV_POOL_NEED, EV_SERVER_CLOSED, EV_CLASSIFY, EV_PINNED, EV_CANCEL_TARGET, EV_POOL_CLOSED, EV_STATEMENT } ev_kind;
@@ -707,6 +710,7 @@ static void submit(cmd *c);
   } while (0)
 #include "pg_scan.c"
 #include "pg_maps.c"
+#include "my_resp.c"
 /* pg_server_tls.c's, used by pg_pool.c and defined after it. */
 struct pg_server;
 static SSL *server_tls_take(uint32_t link, uint64_t js_received, int *fd, dbuf *in, const char **why);
@@ -717,6 +721,7 @@ static void server_tls_polled(struct pg_server *sv, int events);
 static void server_tls_close(struct pg_server *sv);
 static void free_ctx(napi_env env, void *data, void *hint);
 #include "pg_pool.c"
+#include "my_pool.c"
 #include "pg_server_tls.c"
 
 static void run_command(cmd *c) {
@@ -1102,6 +1107,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"clientTlsContext", NULL, js_client_tls_context, NULL, NULL, NULL, napi_default, NULL},
       {"connectTls", NULL, js_connect_tls, NULL, NULL, NULL, napi_default, NULL},
       {"poolAddTls", NULL, js_pool_add_tls, NULL, NULL, NULL, napi_default, NULL},
+      {"mysqlVerdict", NULL, js_mysql_verdict, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

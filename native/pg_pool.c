@@ -114,9 +114,13 @@ typedef struct pg_stmt {
   uint32_t hash;
 } pg_stmt;
 
+struct my_server;
+struct my_client;
+
 struct pg_pool {
   pg_pool *next;
   uint32_t id;
+  int mysql; /* a MySQL/MariaDB pool: my_pool.c frames its clients and servers */
   int max_servers;
   int count;   /* open and opening */
   pg_limit *limit; /* shared with the proxy's other pools of the target, or NULL (max_servers alone) */
@@ -186,6 +190,7 @@ struct pg_server {
   int skipping;    /* the server reported an error in the open series: it ignores everything up to the Sync */
   uint64_t idle_tick; /* statements marked before this are in no open transaction (see use_tick) */
   uint64_t idle_since; /* when it last joined the idle list */
+  struct my_server *my; /* MySQL pools: the server's protocol state (my_pool.c), owned here */
 };
 
 struct pg_client {
@@ -214,6 +219,7 @@ struct pg_client {
   uint64_t unnamed_tag;
   uint32_t serial;
   uint32_t unnamed_seq;
+  struct my_client *my; /* MySQL pools: the client's protocol state (my_pool.c), owned here */
 };
 
 static pg_server *alone_head; /* servers queued by defer_alone() */
@@ -231,6 +237,20 @@ static struct {
 } P;
 
 static uint64_t now_ms(void) { return uv_now(&E.loop); }
+
+/* The MySQL engine (my_pool.c, included after this file). */
+static int my_frame_server(pg_server *sv);
+static int my_frame_one(pg_client *c);
+static int my_link_settings(pg_client *c, pg_server *sv);
+static void my_lose_in_flight(pg_client *c, pg_server *sv);
+static void my_after_response(pg_server *sv);
+static void my_client_free(pg_client *c);
+static void my_server_free(struct my_server *ms);
+static int my_client_new(pg_client *c, uint32_t caps, uint32_t flags);
+static struct my_server *my_server_new(uint32_t caps, uint32_t mcaps, uint16_t status, const char **why);
+static int my_orphan_dirty(const pg_client *c);
+static void my_verdict(pg_client *c, const cmd *cm);
+static uint16_t my_client_status(const pg_client *c);
 
 #ifdef IAMDB_POOL_TRACE
 #include <stdio.h>
@@ -409,6 +429,7 @@ static void server_unref(pg_server *sv) {
   dbuf_free(&sv->out);
   free(sv->q);
   u64set_clear(&sv->prepared);
+  my_server_free(sv->my);
   free(sv);
 }
 
@@ -439,6 +460,7 @@ static int local_reply(pg_client *c, const uint8_t *m, size_t n, size_t consume)
  * so in-band: it gets the FATAL and is disconnected.
  */
 static void lose_in_flight(pg_client *c, pg_server *sv) {
+  if (c->my != NULL) return my_lose_in_flight(c, sv);
   if (sv->body_left > 0 && !sv->cur_drop) {
     /* Half of a message reached the client: nothing more can be said in-band. */
     client_fail(c, NULL);
@@ -729,6 +751,7 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
  * Returns 1 if it made progress, 0 if not, -1 if the server must close.
  */
 static int frame_server(pg_server *sv) {
+  if (sv->my != NULL) return my_frame_server(sv);
   int progress = 0;
   while (sv->in.len > 0 && !sv->closed) {
     pg_client *c = sv->client;
@@ -799,6 +822,7 @@ static int frame_server(pg_server *sv) {
 
 /* ReadyForQuery answered the last outstanding request. */
 static void after_ready(pg_server *sv) {
+  if (sv->my != NULL) return my_after_response(sv);
   if (sv->dirty == 2) return server_close(sv, "reset failed");
   pg_client *c = sv->client;
   if (c != NULL) {
@@ -966,6 +990,7 @@ static int link_server(pg_client *c, pg_server *sv) {
     stat_add(p, ST_BORROW_US, (double)(now_ms() - c->wait_since) * 1000.0);
     c->wait_since = 0;
   }
+  if (c->my != NULL) return my_link_settings(c, sv);
   if (sv->settings_id != c->settings_id && c->settings.len > 0) {
     if (dbuf_append(&sv->out, c->settings.data + c->settings.off, c->settings.len) < 0 || rq_push(sv, RQ_QUERY, RA_SKIP_SETTINGS, 0) < 0) return -1;
     sv->settings_id = c->settings_id;
@@ -1135,7 +1160,8 @@ static void orphan(pg_client *c) {
    * connection rolls it back, as the client leaving a direct connection would.
    */
   if (sv->series_open) return server_close(sv, "client left in the middle of an extended series");
-  if (c->pinned) sv->dirty = 1;
+  if (c->my != NULL && my_orphan_dirty(c) < 0) return server_close(sv, "client left in the middle of a command");
+  if (c->pinned || (c->my != NULL && my_orphan_dirty(c) > 0)) sv->dirty = 1;
   size_t kept = 0;
   for (size_t i = 0; i < sv->qlen; i++) {
     rq e = sv->q[(sv->qhead + i) % sv->qcap];
@@ -1196,6 +1222,7 @@ static void client_detach(session *s) {
   }
   bmap_free(&c->names, NULL);
   free(c->unnamed);
+  my_client_free(c);
   dbuf_free(&c->settings);
   if (c->next_in_pool) c->next_in_pool->prev_in_pool = c->prev_in_pool;
   if (c->prev_in_pool) c->prev_in_pool->next_in_pool = c->next_in_pool; else if (p->clients == c) p->clients = c->next_in_pool;
@@ -1230,6 +1257,9 @@ static int ask(pg_client *c, uint8_t type, const uint8_t *text, size_t n) {
   ev->kind = EV_CLASSIFY;
   ev->id = c->s->id;
   ev->a = type;
+  /* MySQL's classifier needs the client's settings and how the server reads backslashes now. */
+  ev->from_cli = (double)c->settings_id;
+  ev->from_srv = c->my != NULL ? (double)my_client_status(c) : 0;
   ev->payload = copy;
   ev->npayload = n;
   emit_event(ev);
@@ -1741,8 +1771,8 @@ static int frame_client(pg_client *c) {
       progress = 1;
       continue;
     }
-    if (in->len < 5) break;
-    int r = frame_one(c);
+    if (in->len < (c->my != NULL ? 4u : 5u)) break;
+    int r = c->my != NULL ? my_frame_one(c) : frame_one(c);
     if (r == FC_WAIT) break;
     if (r != FC_PROGRESS) return r;
     progress = 1;
@@ -1842,7 +1872,11 @@ static void client_pump(session *s) {
       finish(s, "client");
       break;
     }
-    if (f < 0) {
+    if (f < 0 && c->my != NULL) {
+      /* MySQL: what the client was told (if anything) is already queued. */
+      client_fail(c, NULL);
+      progress = 1;
+    } else if (f < 0) {
       dbuf err = {0};
       if (f == FC_DUPLICATE) fatal_message(&err, "42P05", "prepared statement already exists");
       else if (f == FC_VIOLATION) fatal_message(&err, "08P01", "invalid message from client");
@@ -1985,6 +2019,28 @@ static void pool_cmd_add(cmd *c) {
     if (p != NULL) pool_maybe_free(p);
     return;
   }
+  if (p->mysql) {
+    const char *why = "out of memory";
+    sv->my = my_server_new(c->my.caps, c->my.mcaps, (uint16_t)c->my.status, &why);
+    if (sv->my == NULL) {
+      free(sv);
+      count_add(p, -1);
+      if (fd >= 0) close(fd);
+      if (ssl != NULL) SSL_free(ssl);
+      dbuf_free(&in);
+      event *ev = calloc(1, sizeof(event));
+      if (ev != NULL) {
+        ev->kind = EV_SERVER_CLOSED;
+        ev->id = c->a;
+        ev->a = c->id;
+        snprintf(ev->reason, sizeof ev->reason, "%s", why);
+        emit_event(ev);
+      }
+      if (!p->closing) maybe_grow(p);
+      pool_maybe_free(p);
+      return;
+    }
+  }
   sv->id = c->a;
   sv->pool = p;
   sv->fd = fd;
@@ -2054,6 +2110,10 @@ static void pool_cmd_attach(cmd *c) {
   if (s->sp_written != c->js_received) return finish(s, "client sent data before the login completed");
   pg_client *pc = calloc(1, sizeof(pg_client));
   if (pc == NULL) return finish(s, "out of memory");
+  if (p->mysql && my_client_new(pc, c->my.caps, c->my.flags) < 0) {
+    free(pc);
+    return finish(s, "out of memory");
+  }
   pc->s = s;
   pc->pool = p;
   pc->serial = ++P.next_serial;
@@ -2079,6 +2139,7 @@ static void pool_cmd_verdict(cmd *c) {
   session *s = find(c->id);
   if (s == NULL || s->pc == NULL || s->pc->verdict != 1) return;
   s->pc->verdict = 2;
+  if (s->pc->my != NULL) my_verdict(s->pc, c);
   pin(s->pc, (int)c->a);
   ref(s);
   client_pump(s);
@@ -2217,6 +2278,7 @@ static void pool_free_unclaimed(void *ptr) {
  * round it up to a 16 KB CHUNK, and a client's settings query (about 100
  * bytes) lives as long as the client (docs/performance.md, idle clients).
  */
+static int my_fields(napi_env env, napi_value v, uint32_t out[4]);
 static int buffer_copy(napi_env env, napi_value v, dbuf *out) {
   void *data;
   size_t n;
@@ -2231,10 +2293,15 @@ static int buffer_copy(napi_env env, napi_value v, dbuf *out) {
 }
 
 /* scanWords([[word, flags], …]): the statement filter's words (before any pool exists). */
+/* scanWords(words, mysql?): the filter's words for one dialect (PostgreSQL unless mysql is true). */
 static napi_value js_scan_words(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
+  bool mysql = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_valuetype t1 = napi_undefined;
+  if (argc > 1) CHECK(napi_typeof(env, argv[1], &t1));
+  if (t1 != napi_undefined) CHECK(napi_get_value_bool(env, argv[1], &mysql));
   uint32_t n;
   CHECK(napi_get_array_length(env, argv[0], &n));
   if (n > SCAN_MAX_WORDS) return throw_msg(env, "too many words");
@@ -2253,8 +2320,8 @@ static napi_value js_scan_words(napi_env env, napi_callback_info info) {
     words[i].len = (uint8_t)len;
     words[i].flags = (uint8_t)flags;
   }
-  memcpy(scan_words, words, sizeof words);
-  scan_nwords = (int)n;
+  memcpy(scan_words[mysql], words, sizeof words);
+  scan_nwords[mysql] = (int)n;
   return NULL;
 }
 
@@ -2288,10 +2355,14 @@ static cmd *new_cmd(napi_env env, cmd_kind kind, uint32_t id) {
   return c;
 }
 
-/* poolCreate(id, maxServers, borrowTimeoutMs, neutralSettingsId, resetQuery, timeoutError, lostError, failedError, stats: Float64Array) */
+/*
+ * poolCreate(id, maxServers, borrowTimeoutMs, neutralSettingsId, resetQuery, timeoutError, lostError, failedError, stats: Float64Array, mysql?)
+ * For a MySQL pool (mysql true) the reset is a run of command packets and the errors are whole ERR packets (sequence id 1).
+ */
 static napi_value js_pool_create(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
+  bool mysql = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, max;
   double timeout, neutral;
@@ -2304,6 +2375,9 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
   void *stats;
   CHECK(napi_get_typedarray_info(env, argv[8], &type, &len, &stats, NULL, NULL));
   if (type != napi_float64_array || len < ST_COUNT) return throw_msg(env, "poolCreate expects a Float64Array of stats");
+  napi_valuetype t9 = napi_undefined;
+  if (argc > 9) CHECK(napi_typeof(env, argv[9], &t9));
+  if (t9 != napi_undefined) CHECK(napi_get_value_bool(env, argv[9], &mysql));
   pg_pool *p = calloc(1, sizeof(pg_pool));
   if (p == NULL) return throw_msg(env, "out of memory");
   if (buffer_copy(env, argv[4], &p->reset_msg) < 0 || buffer_copy(env, argv[5], &p->timeout_err) < 0 || buffer_copy(env, argv[6], &p->lost_err) < 0 ||
@@ -2312,6 +2386,7 @@ static napi_value js_pool_create(napi_env env, napi_callback_info info) {
     return throw_msg(env, "poolCreate expects Buffers");
   }
   p->id = id;
+  p->mysql = mysql;
   p->max_servers = (int)max;
   p->max_idle = INT_MAX; /* no trimming until JS has configured the pool */
   p->borrow_timeout_ms = (uint64_t)timeout;
@@ -2361,10 +2436,14 @@ static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* poolAdd(poolId, serverId, fd, settingsId, requested): a logged-in server connection joins the pool (fd duplicated). */
+/*
+ * poolAdd(poolId, serverId, fd, settingsId, requested, mysql?: [capabilities, mariadbCapabilities, statusFlags]):
+ * a logged-in server connection joins the pool (fd duplicated).
+ */
 static napi_value js_pool_add(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
+  uint32_t my[4] = {0};
   bool requested;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, server;
@@ -2375,6 +2454,7 @@ static napi_value js_pool_add(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[2], &fd));
   CHECK(napi_get_value_double(env, argv[3], &settings));
   CHECK(napi_get_value_bool(env, argv[4], &requested));
+  if (argc > 5 && my_fields(env, argv[5], my) < 0) return throw_msg(env, "poolAdd expects [capabilities, mariadbCapabilities, statusFlags]");
   int dfd = dup_nonblocking(fd);
   if (dfd < 0) return throw_msg(env, "cannot take over the server connection");
   cmd *c = new_cmd(env, CMD_POOL_ADD, id);
@@ -2385,6 +2465,9 @@ static napi_value js_pool_add(napi_env env, napi_callback_info info) {
   c->a = server;
   c->fd = dfd;
   c->d = settings;
+  c->my.caps = my[0];
+  c->my.mcaps = my[1];
+  c->my.status = my[2];
   c->nbytes2 = requested ? 1 : 0; /* no bytes: the flag rides in the length */
   submit(c);
   return NULL;
@@ -2450,10 +2533,14 @@ static napi_value js_pool_limit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* attach(sessionId, poolId, settingsId, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived) */
+/*
+ * attach(sessionId, poolId, settingsId, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived, mysql?: [clientCapabilities, settingsFlags])
+ * For a MySQL pool, settingsQuery is the run of commands that makes a neutral connection carry the client's settings.
+ */
 static napi_value js_attach(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
+  uint32_t my[4] = {0};
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, pool;
   double settings, received;
@@ -2462,6 +2549,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_double(env, argv[2], &settings));
   CHECK(napi_get_value_double(env, argv[5], &received));
   if (!(received >= 0 && received < 9007199254740992.0)) return throw_msg(env, "attach expects a byte count");
+  if (argc > 6 && my_fields(env, argv[6], my) < 0) return throw_msg(env, "attach expects [clientCapabilities, settingsFlags]");
   cmd *c = new_cmd(env, CMD_ATTACH, id);
   if (c == NULL) return NULL;
   dbuf set = {0}, pend = {0};
@@ -2473,6 +2561,8 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   }
   c->a = pool;
   c->d = settings;
+  c->my.caps = my[0];
+  c->my.flags = my[1];
   c->bytes2 = set.data;
   c->nbytes2 = set.len;
   c->bytes = pend.data;

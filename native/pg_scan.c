@@ -38,18 +38,19 @@ typedef struct {
   uint8_t flags;
 } scan_word;
 
-static scan_word scan_words[SCAN_MAX_WORDS];
-static int scan_nwords;
+/* One table per dialect: [0] PostgreSQL, [1] MySQL. */
+static scan_word scan_words[2][SCAN_MAX_WORDS];
+static int scan_nwords[2];
 
 static int is_ident_start(uint8_t ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch >= 0x80; }
 static int is_ident_char(uint8_t ch) { return is_ident_start(ch) || (ch >= '0' && ch <= '9') || ch == '$'; }
 static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
 
 /* Does the word [p, p+n) match a registered word usable at this position? */
-static int word_matters(const uint8_t *p, size_t n, int initial) {
+static int word_matters(const uint8_t *p, size_t n, int initial, int mysql) {
   if (n == 0 || n > SCAN_MAX_WORD) return 0;
-  for (int i = 0; i < scan_nwords; i++) {
-    const scan_word *w = &scan_words[i];
+  for (int i = 0; i < scan_nwords[mysql]; i++) {
+    const scan_word *w = &scan_words[mysql][i];
     if (w->len != n) continue;
     if (!(w->flags & W_ANYWHERE) && !((w->flags & W_INITIAL) && initial)) continue;
     size_t k = 0;
@@ -60,6 +61,16 @@ static int word_matters(const uint8_t *p, size_t n, int initial) {
 }
 
 /* The length of a dollar-quote opener at p ("$$" or "$tag$"), or 0 if p does not start one. */
+/*
+ * A "--" line comment at t[i]? MySQL wants a space or control character
+ * after the dashes (1--1 is arithmetic there, and what follows is SQL).
+ */
+static int line_comment(const uint8_t *t, size_t i, size_t n, int mysql) {
+  if (mysql && t[i] == '#') return 1;
+  if (t[i] != '-' || i + 1 >= n || t[i + 1] != '-') return 0;
+  return !mysql || i + 2 >= n || t[i + 2] <= ' ';
+}
+
 static size_t dollar_tag(const uint8_t *p, size_t n) {
   if (n < 2 || p[0] != '$') return 0;
   if (p[1] == '$') return 2;
@@ -78,6 +89,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
   size_t i = 0;
   int initial = 1; /* the next word starts a statement */
   int uncertain = 0;
+  int ended = 0; /* MySQL: a ';' ended a statement */
   while (i < n) {
     uint8_t ch = t[i];
     if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
@@ -86,16 +98,22 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     }
     if (ch == ';') {
       initial = 1;
+      ended = mysql;
       i++;
       continue;
     }
+    /*
+     * MySQL: anything but a comment after a ';' is a second statement, which the classifier
+     * pins (it reads one statement per text). Comments are skipped below before this is asked.
+     */
+    if (ended && !(line_comment(t, i, n, mysql) || (ch == '/' && i + 1 < n && t[i + 1] == '*' && !(i + 2 < n && (t[i + 2] == '!' || t[i + 2] == 'M'))))) return SCAN_ATTENTION;
     if (ch == '(' ) {
       /* A parenthesised statement starts again: (SET …) is not SQL, but WITH … ( SELECT is; keep it simple. */
       i++;
       continue;
     }
     /* Comments. */
-    if ((ch == '-' && i + 1 < n && t[i + 1] == '-') || (mysql && ch == '#')) {
+    if (line_comment(t, i, n, mysql)) {
       while (i < n && t[i] != '\n') i++;
       continue;
     }
@@ -191,7 +209,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
         i++;
       }
       if (!closed) return SCAN_UNCERTAIN;
-      if (!doubled && word_matters(t + start, i - start, initial)) return SCAN_ATTENTION;
+      if (!doubled && word_matters(t + start, i - start, initial, mysql)) return SCAN_ATTENTION;
       if (doubled) uncertain = 1;
       i++;
       initial = 0;
@@ -206,7 +224,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (is_ident_start(ch)) {
       size_t start = i;
       while (i < n && is_ident_char(t[i])) i++;
-      if (word_matters(t + start, i - start, initial)) return SCAN_ATTENTION;
+      if (word_matters(t + start, i - start, initial, mysql)) return SCAN_ATTENTION;
       initial = 0;
       continue;
     }

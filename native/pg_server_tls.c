@@ -350,12 +350,13 @@ static napi_value js_connect_tls(napi_env env, napi_callback_info info) {
 }
 
 /*
- * poolAddTls(poolId, serverId, linkId, bytesJsReceived, settingsId, requested):
+ * poolAddTls(poolId, serverId, linkId, bytesJsReceived, settingsId, requested, mysql?):
  * a server logged in over a TLS link joins the pool (poolAdd's twin).
  */
 static napi_value js_pool_add_tls(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
+  uint32_t my[4] = {0};
   bool requested;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id, server, link;
@@ -367,6 +368,7 @@ static napi_value js_pool_add_tls(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_double(env, argv[4], &settings));
   CHECK(napi_get_value_bool(env, argv[5], &requested));
   if (!(received >= 0 && received < 9007199254740992.0)) return throw_msg(env, "poolAddTls expects a byte count");
+  if (argc > 6 && my_fields(env, argv[6], my) < 0) return throw_msg(env, "poolAddTls expects [capabilities, mariadbCapabilities, statusFlags]");
   cmd *c = new_cmd(env, CMD_POOL_ADD, id);
   if (c == NULL) return NULL;
   c->a = server;
@@ -374,6 +376,9 @@ static napi_value js_pool_add_tls(napi_env env, napi_callback_info info) {
   c->link = link;
   c->js_received = (uint64_t)received;
   c->d = settings;
+  c->my.caps = my[0];
+  c->my.mcaps = my[1];
+  c->my.status = my[2];
   c->nbytes2 = requested ? 1 : 0; /* as poolAdd: the flag rides in the length */
   submit(c);
   return NULL;

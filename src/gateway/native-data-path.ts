@@ -31,15 +31,17 @@ interface Binding {
   splice(id: number, fd: number, pendingForServer: Buffer, bytesJsReceived: number): void;
   close(id: number): void;
   // The pooled relay (native/pg_pool.c).
-  scanWords(words: ReadonlyArray<readonly [string, number]>): void;
+  scanWords(words: ReadonlyArray<readonly [string, number]>, mysql?: boolean): void;
   scan(text: Buffer, mysql: boolean): number;
-  poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array): void;
+  poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array, mysql?: boolean): void;
   poolConfigure(id: number, maxServers: number, maxIdleServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, idleServerMs: number, debugSql: boolean): void;
-  poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean): void;
+  poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean, mysql?: number[]): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
   poolClose(poolId: number): void;
-  attach(sessionId: number, poolId: number, settingsId: number, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived: number): void;
+  attach(sessionId: number, poolId: number, settingsId: number, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived: number, mysql?: number[]): void;
   verdict(sessionId: number, pinReason: number): void;
+  /** The verdict on a MySQL command (native/my_pool.c): flags MYSQL_VERDICT_*, and the client's settings after it when it succeeds. */
+  mysqlVerdict(sessionId: number, pinReason: number, flags: number, settingsId: number, settings: Buffer): void;
   cancelLookup(sessionId: number, requestId: number): void;
   cancelDone(serverId: number): void;
   poolLimit(poolId: number, limitId: number, maxServers: number): void;
@@ -48,7 +50,7 @@ interface Binding {
   // TLS toward servers for pooled connections (native/pg_server_tls.c).
   clientTlsContext(caPem: string | null, verify: boolean): object;
   connectTls(ctx: object, fd: number, sniName: string, expectedHost: string): [number, number];
-  poolAddTls(poolId: number, serverId: number, linkId: number, bytesJsReceived: number, settingsId: number, requested: boolean): void;
+  poolAddTls(poolId: number, serverId: number, linkId: number, bytesJsReceived: number, settingsId: number, requested: boolean, mysql?: number[]): void;
 }
 
 /** A TLS link to a server run by the native side, with JS's plaintext end (see connectTls). */
@@ -61,17 +63,40 @@ export interface NativeServerLink {
   readonly peerCertificate: Buffer;
 }
 
+/** JavaScript's answer on a MySQL command the native side asked about (native/my_pool.c). */
+export interface MysqlVerdict {
+  readonly pin: number;
+  /** MYSQL_VERDICT_* (mysql-native-pool.ts). */
+  readonly flags: number;
+  /** The client's settings after the command, when it succeeds (flags has MYSQL_VERDICT_SETTINGS). */
+  readonly settingsId: number;
+  readonly settings: Buffer;
+}
+
 /** What a pooled client brings to its pool (see native-pool.ts). */
 export interface PooledClient {
-  /** Interned id of the client's startup settings, and the Query message that applies them. */
+  /** Interned id of the client's startup settings, and the Query message that applies them (MySQL: the commands). */
   readonly settingsId: number;
   readonly settingsQuery: Buffer;
-  /** A statement the native filter could not clear: resolve to a pin reason code, or 0. */
-  classify(type: 'Q' | 'P', text: Buffer): number;
+  /**
+   * A statement the native filter could not clear: resolve to a pin reason code, or 0. MySQL
+   * pools also ask about COM_INIT_DB ('D') and COM_RESET_CONNECTION ('R'), with the client's
+   * settings id and status flags, and get a MysqlVerdict.
+   */
+  classify(type: string, text: Buffer, settingsId: number, statusFlags: number): number | MysqlVerdict;
+  /** MySQL pools: the capabilities the client negotiated, and its settings' MYSQL_VERDICT_AUTOCOMMIT / _STICKY flags. */
+  readonly mysql?: { readonly capabilities: number; readonly settingsFlags: number };
   /** The native side pinned the client itself (code PIN_LONG_TEXT), or after a verdict. */
   pinned(reason: number): void;
   /** DebugLogging: a statement's text (undefined: over 16 KB, not copied). */
   statement?(type: 'Q' | 'P', text: Buffer | undefined): void;
+}
+
+/** How a MySQL server connection answers (capabilities it logged in with, status after the login). */
+export interface MysqlServerShape {
+  readonly capabilities: number;
+  readonly mariadbCapabilities: number;
+  readonly statusFlags: number;
 }
 
 /** The native half of a pool, as native-pool.ts drives it. */
@@ -150,7 +175,7 @@ export class NativeDataPath {
   constructor(binding: Binding) {
     this.#binding = binding;
     binding.start((kind, id, fromClient, fromServer, reason, a, payload) => {
-      if (this.#poolEvent(kind, id, reason, a, payload)) return;
+      if (this.#poolEvent(kind, id, reason, a, payload, fromClient, fromServer)) return;
       const l = this.#listeners.get(id);
       if (!l) return;
       if (kind === 'handshake') l.handshake(true, '', payload);
@@ -165,7 +190,7 @@ export class NativeDataPath {
   }
 
   /** Routes the pooled relay's events; false for the session events above. */
-  #poolEvent(kind: string, id: number, reason: string, a: number, payload: Buffer | undefined): boolean {
+  #poolEvent(kind: string, id: number, reason: string, a: number, payload: Buffer | undefined, fromClient: number, fromServer: number): boolean {
     switch (kind) {
       case 'pool-need':
         this.#pools.get(id)?.need();
@@ -182,7 +207,10 @@ export class NativeDataPath {
       case 'classify': {
         const pooled = this.#listeners.get(id)?.pooled;
         // A session gone meanwhile: nobody waits for the verdict.
-        if (pooled) this.#binding.verdict(id, pooled.classify(a === 0x51 ? 'Q' : 'P', payload ?? Buffer.alloc(0)));
+        if (pooled === undefined) return true;
+        const v = pooled.classify(String.fromCharCode(a), payload ?? Buffer.alloc(0), fromClient, fromServer);
+        if (typeof v === 'number') this.#binding.verdict(id, v);
+        else this.#binding.mysqlVerdict(id, v.pin, v.flags, v.settingsId, v.settings);
         return true;
       }
       case 'pinned':
@@ -203,8 +231,8 @@ export class NativeDataPath {
   }
 
   /** The words the native statement filter looks for (gateway/proxy/session-state.ts). */
-  setScanWords(words: ReadonlyArray<readonly [string, number]>): void {
-    this.#binding.scanWords(words);
+  setScanWords(words: ReadonlyArray<readonly [string, number]>, mysql = false): void {
+    this.#binding.scanWords(words, mysql);
   }
 
   /** The native filter's answer for a statement: 0 clean, 1 a word to look at, 2 uncertain. */
@@ -225,15 +253,17 @@ export class NativeDataPath {
     failedError: Buffer;
     stats: Float64Array;
     events: NativePoolEvents;
+    /** A MySQL pool (native/my_pool.c): resetQuery is a run of command packets, the errors whole ERR packets. */
+    mysql?: boolean;
   }): NativePoolControl {
     const id = ++this.#nextPool;
     this.#pools.set(id, args.events);
     const b = this.#binding;
-    b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats);
+    b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats, args.mysql === true);
     return {
       id,
       configure: (c) => b.poolConfigure(id, c.maxServers, c.maxIdleServers, c.borrowTimeoutMs, c.idleClientTimeoutMs, c.idleServerMs, c.debugSql),
-      add: (serverId, socket, settingsId, requested, tlsLink) => {
+      add: (serverId, socket, settingsId, requested, tlsLink, mysql) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
         const unread = stopReading(socket, handle);
@@ -243,8 +273,9 @@ export class NativeDataPath {
         }
         // Over TLS the socket is our plaintext end: the native side takes its TLS link (and
         // checks that it passed us no byte we did not read), then our end closes.
-        if (tlsLink !== undefined) b.poolAddTls(id, serverId, tlsLink, socket.bytesRead, settingsId, requested);
-        else b.poolAdd(id, serverId, handle.fd!, settingsId, requested);
+        const shape = mysql === undefined ? undefined : [mysql.capabilities, mysql.mariadbCapabilities, mysql.statusFlags];
+        if (tlsLink !== undefined) b.poolAddTls(id, serverId, tlsLink, socket.bytesRead, settingsId, requested, shape);
+        else b.poolAdd(id, serverId, handle.fd!, settingsId, requested, shape);
         socket.destroy();
       },
       failed: (errorForWaiters) => b.poolFailed(id, errorForWaiters ?? Buffer.alloc(0)),
@@ -391,7 +422,8 @@ export class NativeDataPath {
               });
               const listener = this.#listeners.get(id);
               if (listener) listener.pooled = client;
-              binding.attach(id, pool.id, client.settingsId, client.settingsQuery, Buffer.concat([...pending.toServer, ...fromClient]), socket.bytesRead);
+              const mysql = client.mysql === undefined ? undefined : [client.mysql.capabilities, client.mysql.settingsFlags];
+              binding.attach(id, pool.id, client.settingsId, client.settingsQuery, Buffer.concat([...pending.toServer, ...fromClient]), socket.bytesRead, mysql);
               for (const b of pending.toClient) socket.write(b);
               // As for a splice: the end of the socketpair is the barrier after which the pool speaks.
               socket.end(() => socket.destroy());
@@ -437,7 +469,7 @@ export interface NativePoolControl {
    * while the pool has room. `tlsLink`: the server was logged in over a native TLS link
    * (connectTls) whose plaintext end `socket` is; the pool takes the link.
    */
-  add(serverId: number, socket: Socket, settingsId: number, requested: boolean, tlsLink?: number): void;
+  add(serverId: number, socket: Socket, settingsId: number, requested: boolean, tlsLink?: number, mysql?: MysqlServerShape): void;
   /** A login the pool asked for failed; with bytes, every waiting client gets them and is ended. */
   failed(errorForWaiters?: Buffer): void;
   /**

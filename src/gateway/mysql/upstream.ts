@@ -28,6 +28,9 @@ import { LoginFailed, connectTarget } from '../session-common.js';
 import { connectUpstreamTls } from '../tls-upgrade.js';
 import type { ServerProfileCache } from './greeting.js';
 import { PacketReader } from './packets.js';
+
+/** Runs TLS on a server socket some other way (the native side's links, pooled-server-tls.ts); the login goes on over `socket`. */
+export type ServerTlsStarter = (socket: Socket, instance: DbInstance, timeoutMs: number) => Promise<{ readonly socket: Socket; readonly nativeTls?: number }>;
 import { ServerAuth } from './server-auth.js';
 
 /**
@@ -51,6 +54,8 @@ export interface ServerLink {
   readonly wantsTls: boolean;
   tls: boolean;
   phase: LinkPhase;
+  /** The native TLS link the login runs over (a pool's connections), whose plaintext end `socket` is. */
+  nativeTls?: number;
 }
 
 /**
@@ -114,15 +119,29 @@ export function serverCapabilities(negotiated: number, link: ServerLink, instanc
   );
 }
 
-/** Starts TLS toward the server when the link wants it (SSLRequest with the capabilities of the response that follows). */
-export async function startServerTls(link: ServerLink, instance: DbInstance, caps: number, response: HandshakeResponse41, mariadbCaps: number, timeoutMs: number, maxPacket: number): Promise<void> {
+/**
+ * Starts TLS toward the server when the link wants it (SSLRequest with the capabilities of the
+ * response that follows); `starter` runs it natively for pooled connections (pooled-server-tls.ts).
+ */
+export async function startServerTls(
+  link: ServerLink,
+  instance: DbInstance,
+  caps: number,
+  response: HandshakeResponse41,
+  mariadbCaps: number,
+  timeoutMs: number,
+  maxPacket: number,
+  starter?: ServerTlsStarter,
+): Promise<void> {
   if (!link.wantsTls) return;
   link.reader.detach();
   link.socket.write(
     encodePacket(encodeSslRequest({ capabilityFlags: caps, maxPacketSize: response.maxPacketSize, characterSet: response.characterSet, mariadbCapabilities: mariadbCaps }), link.seq++),
   );
-  const tls = await connectUpstreamTls(link.socket, instance.target, instance.targetTls, timeoutMs);
+  const tls: { readonly socket: Socket; readonly nativeTls?: number } =
+    starter !== undefined ? await starter(link.socket, instance, timeoutMs) : await connectUpstreamTls(link.socket, instance.target, instance.targetTls, timeoutMs);
   link.socket = tls.socket;
+  if (tls.nativeTls !== undefined) link.nativeTls = tls.nativeTls;
   link.reader = new PacketReader(tls.socket, maxPacket);
   link.tls = true;
 }

@@ -33,7 +33,8 @@ import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import { STRIPPED_CAPS, type ServerProfileCache } from '../mysql/greeting.js';
 import { PacketReader } from '../mysql/packets.js';
-import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, startServerTls, type ServerLink } from '../mysql/upstream.js';
+import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, startServerTls, type ServerLink, type ServerTlsStarter } from '../mysql/upstream.js';
+import { permanentTlsFailure } from './pooled-server-tls.js';
 import { LoginFailed } from '../session-common.js';
 import { ServerStatements, neutralSettings, type PlanStep, type SessionSettings } from './mysql-client-state.js';
 
@@ -90,6 +91,8 @@ export interface PooledServer {
   lastClient: number;
   /** When it was last given back (ms). */
   idleSince: number;
+  /** The native TLS link it runs over (native pools take it with the connection). */
+  readonly nativeTls?: number;
 }
 
 /** A server's refusal (or why it could not be reached), for the client and the audit log. */
@@ -109,9 +112,12 @@ export interface ServerLoginOptions {
   readonly initQuery?: string;
   /** Ask the server for max_connections (the pool's first login). */
   readonly learnMaxConnections: boolean;
+  /** TLS to the server run by the native side (native pools); default Node's. */
+  readonly tls?: ServerTlsStarter;
 }
 
-type LoginOutcome = { ok: true; server: PooledServer; maxConnections?: number } | { ok: false; refusal: ServerRefusal };
+/** `permanentTls`: TLS to the server cannot work as configured (no retry will cure it). */
+type LoginOutcome = { ok: true; server: PooledServer; maxConnections?: number } | { ok: false; refusal: ServerRefusal; permanentTls: boolean };
 
 /** Opens and logs in one server connection of `shape` with the secret's credentials. */
 export async function loginServer(instance: DbInstance, shape: ServerShape, o: ServerLoginOptions): Promise<LoginOutcome> {
@@ -132,7 +138,7 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
       authPluginName: '',
       connectAttributes: undefined,
     };
-    await startServerTls(link, instance, caps, response, mariadbCaps, o.loginTimeoutMs, o.maxMessageBytes);
+    await startServerTls(link, instance, caps, response, mariadbCaps, o.loginTimeoutMs, o.maxMessageBytes, o.tls);
     const serverPublicKey = configuredServerKey(instance, link);
     const ok = await passwordHandshake(link, o.password.reveal(), (auth) => encodeHandshakeResponse41({ ...response, ...auth }), {
       refused: (e) => new ServerRefused({ errno: e.errno, sqlState: e.sqlState ?? 'HY000', message: e.message }),
@@ -152,6 +158,7 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
       pinned: false,
       lastClient: 0,
       idleSince: Date.now(),
+      ...(link.nativeTls !== undefined ? { nativeTls: link.nativeTls } : {}),
     };
     // A pooled socket outlives every listener a session adds: its errors must never be unhandled.
     server.socket.on('error', () => undefined);
@@ -171,7 +178,7 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
     return { ok: true, server, ...(maxConnections !== undefined ? { maxConnections } : {}) };
   } catch (err) {
     if (link !== undefined) abandonServerLink(link);
-    return { ok: false, refusal: refusalOf(err) };
+    return { ok: false, refusal: refusalOf(err), permanentTls: permanentTlsFailure(err) };
   }
 }
 

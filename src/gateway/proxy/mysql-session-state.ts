@@ -428,3 +428,24 @@ export function classifyMysql(text: string, o: ClassifyOptions, noBackslashEscap
     throw err;
   }
 }
+
+/** Stable numbers for the native side (native/my_pool.c's MYPIN_* use 1, 6, 15, 16 and 17): the reasons in their order above. */
+export const MYSQL_PIN_CODES = Object.fromEntries(Object.keys(MYSQL_PIN_REASONS).map((k, i) => [k, i + 1])) as Readonly<Record<MysqlPinReason, number>>;
+
+const MYSQL_PIN_BY_CODE = new Map<number, MysqlPinReason>(Object.entries(MYSQL_PIN_CODES).map(([k, v]) => [v, k as MysqlPinReason]));
+
+/** The reason behind a native pin code (undefined: not a MySQL code). */
+export function mysqlPinReasonOf(code: number): MysqlPinReason | undefined {
+  return MYSQL_PIN_BY_CODE.get(code);
+}
+
+/**
+ * The words the native statement filter (native/pg_scan.c, MySQL rules) sends
+ * here: a statement without one of them (first words 2, anywhere 1), a user
+ * variable, a second statement, an executable comment or a backslash in a
+ * string is classified `none` by classifyMysql, so it never leaves the native side.
+ */
+export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = [
+  ...['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop'].map((w) => [w, 2] as const),
+  ...['temporary', 'sql_calc_found_rows', ...Object.keys(PIN_FUNCTIONS)].map((w) => [w, 1] as const),
+];

@@ -13,56 +13,16 @@ import type { Logger } from 'pino';
 import { IamdbError } from '../../errors/index.js';
 import { ByteReader, decodeErrorResponse, encodeErrorResponse, encodeQuery, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
 import type { DbInstance } from '../../rds/index.js';
-import type { Secret } from '../../util/index.js';
-import type { NativeDataPath, NativePoolControl } from '../native-data-path.js';
+import type { NativeDataPath } from '../native-data-path.js';
 import { MessageReader } from '../postgres/messages.js';
 import { loginUpstream, openUpstream, sendUpstreamCancel, type UpstreamLink, type UpstreamSession } from '../postgres/upstream.js';
+import { NativeBackedPool, type PoolReadyFailure as NativeReadyFailure, type PoolCredentials, type PoolLimitGroup, type PoolLogin, type PoolSettings } from './native-backed-pool.js';
 import { nativeUpstreamTls, permanentTlsFailure } from './pooled-server-tls.js';
-import { failoverRetryPause } from './target-choice.js';
 
-/** Slots of the native side's counters (the enum at the top of pg_pool.c). */
-export const POOL_STATS = ['servers', 'idle', 'borrowed', 'inTransaction', 'pinned', 'waiting', 'queries', 'borrows', 'borrowMicros', 'clients', 'responses', 'responseMicros'] as const;
-export type PoolStats = Record<(typeof POOL_STATS)[number], number>;
-
-/** Server logins this pool has made (RDS Proxy's DatabaseConnectionRequests, …SetupSucceeded, …SetupFailed). */
-export interface PoolLoginCounts {
-  readonly requested: number;
-  readonly succeeded: number;
-  readonly failed: number;
-}
+export { POOL_STATS, type PoolCredentials, type PoolLimitGroup, type PoolLoginCounts, type PoolSettings, type PoolStats } from './native-backed-pool.js';
 
 /** The startup parameters a proxy client may set and that follow it from connection to connection (RDS Proxy's list). */
 export const TRACKED_SETTINGS = ['application_name', 'client_encoding', 'datestyle', 'timezone', 'extra_float_digits', 'search_path'] as const;
-
-/** What the proxy's settings say about one pool; applied again whenever they change. */
-export interface PoolSettings {
-  /** MaxConnectionsPercent: this share of the server's max_connections less its superuser reserve (learned at the first login). */
-  readonly maxConnectionsPercent: number;
-  /** MaxIdleConnectionsPercent: idle server connections beyond this share are closed once idle for idleServerMs. */
-  readonly maxIdleConnectionsPercent: number;
-  readonly idleServerMs: number;
-  readonly borrowTimeoutMs: number;
-  /** The proxy's IdleClientTimeout in ms (0: never). */
-  readonly idleClientTimeoutMs: number;
-  /** DebugLogging is on: every statement's text is reported. */
-  readonly debugSql: boolean;
-}
-
-export interface PoolCredentials {
-  readonly username: string;
-  readonly password: Secret<string>;
-}
-
-/**
- * The bound a proxy's pools of one target share (RDS Proxy's
- * MaxConnectionsPercent is of the target's connections, across all of the
- * proxy's pools): its id on the native side, and the server's usable
- * connections once a pool of the group has learned them.
- */
-export interface PoolLimitGroup {
-  readonly id: number;
-  serverMax?: number;
-}
 
 export interface PostgresPoolOptions {
   readonly native: NativeDataPath;
@@ -97,18 +57,8 @@ export interface PostgresPoolOptions {
   readonly failedError: Buffer;
 }
 
-/**
- * `final`: target choice refused the pool outright, or TLS to the server cannot work as
- * configured (never worth a retry). `audit`: the reason a refused client's record gets
- * when it is not the server's refusal (UpstreamRefused). `nativeTls`: the native side runs
- * the link's TLS (the pool takes it with the connection).
- */
-type LoginResult =
-  | { ok: true; session: UpstreamSession; instance: DbInstance; nativeTls?: number }
-  | { ok: false; error: ErrorFields; final?: boolean; audit?: 'UpstreamUnavailable' };
-
 /** Why the pool's first login failed, as ready() reports it. */
-export type PoolReadyFailure = { ok: false; error: ErrorFields; audit?: 'UpstreamUnavailable' };
+export type PoolReadyFailure = NativeReadyFailure<ErrorFields>;
 
 /** What a login reports when target choice has no instance for it now. */
 const NO_TARGET: ErrorFields = { severity: 'FATAL', code: '08001', message: 'the proxy has no available target' };
@@ -132,73 +82,30 @@ export interface ServerView {
   readonly parameters: ReadonlyMap<string, string>;
 }
 
-export class PostgresPool {
-  readonly stats = new Float64Array(16);
+export class PostgresPool extends NativeBackedPool<ErrorFields> {
   readonly #opts: PostgresPoolOptions;
-  readonly #control: NativePoolControl;
   /** Startup settings by their query text: one id and one query Buffer shared by every client with them (a Buffer per client would pin a Buffer pool slab each, for the client's life). */
-  readonly #interned = new Map<string, { readonly id: number; readonly query: Buffer }>();
+  readonly #interned: Map<string, { readonly id: number; readonly query: Buffer }>;
   readonly #neutral: number;
   /** Each server connection's cancel key and where it is. */
   readonly #keys = new Map<number, { processId: number; secretKey: Buffer; instance: DbInstance }>();
-  #failures = 0;
   #view: ServerView | undefined;
   #lastError: ErrorFields | undefined;
-  #closed = false;
-  #serverMax: number | undefined;
-  #firstLogin: Promise<{ ok: true } | PoolReadyFailure> | undefined;
-  #settings: PoolSettings;
-  readonly #logins = { requested: 0, succeeded: 0, failed: 0 };
-  /** The first login waits for room under the bound: the native side's next `need` is its. */
-  #room: (() => void) | undefined;
-
-  static #serverIds = 0;
 
   constructor(opts: PostgresPoolOptions) {
-    this.#opts = opts;
-    this.#settings = opts.settings;
-    this.#neutral = this.settingsFor(new Map()).id;
-    // createPool below starts with one server; the first login sizes the pool, and sets the idle timeout with it.
-    const reset = `DISCARD ALL;${opts.initQuery ? ` ${opts.initQuery}` : ''}`;
-    this.#control = opts.native.createPool({
-      // One until the server's max_connections is known (the first login asks).
-      maxServers: 1,
-      borrowTimeoutMs: opts.settings.borrowTimeoutMs,
-      neutralSettingsId: this.#neutral,
-      resetQuery: encodeQuery(reset),
+    const interned = new Map<string, { readonly id: number; readonly query: Buffer }>();
+    const neutral = internSettings(interned, new Map()).id;
+    super(opts, {
+      neutralSettingsId: neutral,
+      resetQuery: encodeQuery(`DISCARD ALL;${opts.initQuery ? ` ${opts.initQuery}` : ''}`),
       timeoutError: opts.timeoutError,
       lostError: opts.lostError,
       failedError: opts.failedError,
-      stats: this.stats,
-      events: {
-        need: () => {
-          const room = this.#room;
-          this.#room = undefined;
-          if (room !== undefined) room();
-          else void this.#open();
-        },
-        serverClosed: (id, reason) => {
-          this.#keys.delete(id);
-          opts.logger.debug({ server: id, reason }, 'pooled server connection closed');
-        },
-        closed: () => undefined,
-      },
+      mysql: false,
     });
-    // Another pool of the group has learned the server's size: this one shares the bound from its first login.
-    if (opts.limitGroup?.serverMax !== undefined) {
-      this.#serverMax = opts.limitGroup.serverMax;
-      this.#applySize();
-    }
-  }
-
-  /** The native side's counters, by name. */
-  snapshot(): PoolStats {
-    return Object.fromEntries(POOL_STATS.map((k, i) => [k, this.stats[i]!])) as PoolStats;
-  }
-
-  /** The server logins made so far (counted here: the native side only borrows connections). */
-  get logins(): PoolLoginCounts {
-    return { ...this.#logins };
+    this.#opts = opts;
+    this.#interned = interned;
+    this.#neutral = neutral;
   }
 
   /** What the first server login reported (server_version, …), for clients' ParameterStatus. */
@@ -212,130 +119,28 @@ export class PostgresPool {
 
   /** Interns a client's startup settings: one id and one Query message per distinct set. */
   settingsFor(params: ReadonlyMap<string, string>): { id: number; query: Buffer } {
-    const parts: string[] = [];
-    const sets: string[] = [];
-    for (const name of TRACKED_SETTINGS) {
-      const v = params.get(name);
-      // set_config takes the value as a startup packet would (search_path keeps its own quoting).
-      if (v === undefined) parts.push(`RESET ${name}`);
-      else sets.push(`pg_catalog.set_config(${literal(name)}, ${literal(v)}, false)`);
-    }
-    if (sets.length > 0) parts.push(`SELECT ${sets.join(', ')}`);
-    const text = parts.join('; ');
-    let interned = this.#interned.get(text);
-    if (interned === undefined) {
-      interned = { id: this.#interned.size + 1, query: encodeQuery(text) };
-      this.#interned.set(text, interned);
-    }
-    return interned;
+    return internSettings(this.#interned, params);
   }
 
-  get control(): NativePoolControl {
-    return this.#control;
+  protected targetUnavailable(error: ErrorFields): boolean {
+    return targetUnavailable(error);
   }
 
-  /**
-   * Makes sure one server login has worked (the database exists, the
-   * credentials are right) before a client is told it is in. The connection
-   * it makes joins the pool.
-   */
-  async ready(): Promise<{ ok: true } | PoolReadyFailure> {
-    if (this.#view !== undefined) return { ok: true };
-    // A storm of first clients shares one login.
-    this.#firstLogin ??= this.#firstReady().finally(() => {
-      this.#firstLogin = undefined;
-    });
-    return this.#firstLogin;
+  protected timeoutFailure(): ErrorFields {
+    return decodeErrorFields(this.#opts.timeoutError.subarray(5));
   }
 
-  /** One server login, counted. */
-  async #login(): Promise<LoginResult> {
-    const counts = this.#logins;
-    counts.requested++;
-    try {
-      const r = await this.#loginOnce();
-      if (r.ok) counts.succeeded++;
-      else counts.failed++;
-      return r;
-    } catch (err) {
-      counts.failed++;
-      throw err;
-    }
+  protected describe(error: ErrorFields): { code: string; message: string } {
+    return { code: error.code, message: error.message };
   }
 
-  /**
-   * The first login, tried again while the target is missing or unreachable
-   * (a failover), up to ConnectionBorrowTimeout as a borrow would wait; a
-   * refusal by a server that answered is the client's error at once.
-   */
-  async #firstReady(): Promise<{ ok: true } | PoolReadyFailure> {
-    const r = await this.#firstReadyOnce().catch((err: unknown) => {
-      this.#opts.unused?.();
-      throw err;
-    });
-    if (!r.ok) this.#opts.unused?.();
-    return r;
+  protected override serverClosed(serverId: number): void {
+    this.#keys.delete(serverId);
   }
 
-  async #firstReadyOnce(): Promise<{ ok: true } | PoolReadyFailure> {
-    const until = Date.now() + this.#settings.borrowTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      // Room under the bound first, as a waiting client would have (the group's other pools may hold it all).
-      if (!(await this.#roomForLogin(until))) return { ok: false, error: decodeErrorFields(this.#opts.timeoutError.subarray(5)) };
-      let r: LoginResult | undefined;
-      let thrown: unknown;
-      let added = false;
-      try {
-        r = await this.#login();
-        if (r.ok) {
-          this.#add(r, true);
-          added = true;
-          return { ok: true };
-        }
-      } catch (err) {
-        // Unreachable, or the server went away right after the login: a failover may be under way.
-        thrown = err;
-        r = undefined;
-      } finally {
-        // The room the native side counted for this login is free again.
-        if (!added) this.#control.failed();
-      }
-      if (r !== undefined && (r.final === true || !targetUnavailable(r.error))) return { ok: false, error: r.error, ...(r.audit ? { audit: r.audit } : {}) };
-      this.#opts.targetFailed?.();
-      if (this.#closed || Date.now() >= until) {
-        if (thrown !== undefined) throw thrown;
-        return { ok: false, error: r!.error };
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(failoverRetryPause(attempt), Math.max(0, until - Date.now()))));
-    }
-  }
-
-  /** Waits until the native side has counted one more server connection for this login; false at `until`. */
-  #roomForLogin(until: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.#room === granted) this.#room = undefined;
-        resolve(false);
-      }, Math.max(0, until - Date.now()));
-      const granted = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.#room = granted;
-      this.#control.reserve();
-    });
-  }
-
-  /** The pool's server connections per instance id (for spreading readers). */
-  #load(): Map<string, number> {
-    const load = new Map<string, number>();
-    for (const k of this.#keys.values()) load.set(k.instance.id, (load.get(k.instance.id) ?? 0) + 1);
-    return load;
-  }
-
-  async #loginOnce(): Promise<LoginResult> {
+  protected async loginOnce(learnServerMax: boolean): Promise<PoolLogin<ErrorFields>> {
     const o = this.#opts;
-    const target = o.target(this.#load());
+    const target = o.target(this.load());
     if (target === undefined) return { ok: false, error: NO_TARGET };
     if ('refused' in target) return { ok: false, error: target.refused, final: true };
     const creds = await o.credentials();
@@ -363,12 +168,11 @@ export class PostgresPool {
       this.#lastError = r.error;
       return r;
     }
-    if (this.#serverMax === undefined) {
+    let serverMax: number | undefined;
+    if (learnServerMax) {
       // RDS Proxy's base: max_connections less what the server keeps for superusers.
       const max = await runQuery(r.session, "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int", o.maxMessageBytes);
-      this.#serverMax = Number(max.value ?? '100') || 100;
-      if (o.limitGroup !== undefined) o.limitGroup.serverMax ??= this.#serverMax;
-      this.#applySize();
+      serverMax = Number(max.value ?? '100') || 100;
     }
     if (o.initQuery) {
       const { error } = await runQuery(r.session, o.initQuery, o.maxMessageBytes);
@@ -380,19 +184,21 @@ export class PostgresPool {
     }
     this.#view ??= { parameters: r.session.parameters };
     this.#lastError = undefined;
-    return { ...r, instance: target, ...(link.nativeTls !== undefined ? { nativeTls: link.nativeTls } : {}) };
-  }
-
-  #add(login: { session: UpstreamSession; instance: DbInstance; nativeTls?: number }, requested: boolean): void {
-    const { session, instance } = login;
-    const id = ++PostgresPool.#serverIds;
-    // The handoff throws if the server spoke after its login (it is going away: a failover); then it is not the pool's.
-    if (session.leftover.some((b) => b.length > 0)) {
-      session.socket.destroy();
-      throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
-    }
-    this.#control.add(id, session.socket, this.#neutral, requested, login.nativeTls);
-    this.#keys.set(id, { ...session.backendKey, instance });
+    const session = r.session;
+    return {
+      ok: true,
+      instance: target,
+      ...(serverMax !== undefined ? { serverMax } : {}),
+      handOver: (id, requested) => {
+        // The handoff throws if the server spoke after its login (it is going away: a failover); then it is not the pool's.
+        if (session.leftover.some((b) => b.length > 0)) {
+          session.socket.destroy();
+          throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
+        }
+        this.control.add(id, session.socket, this.#neutral, requested, link.nativeTls);
+        this.#keys.set(id, { ...session.backendKey, instance: target });
+      },
+    };
   }
 
   /**
@@ -412,76 +218,26 @@ export class PostgresPool {
       native.cancelDone(serverId);
     }
   }
+}
 
-  /** The native side asked for one more server connection. */
-  async #open(): Promise<void> {
-    if (this.#closed) return this.#control.failed();
-    try {
-      const r = await this.#login();
-      if (r.ok) {
-        this.#failures = 0;
-        this.#add(r, true);
-        return;
-      }
-      this.#opts.logger.warn({ user: this.#opts.user, code: r.error.code, message: r.error.message }, 'proxy could not log in a server connection');
-      if (r.final !== true && targetUnavailable(r.error)) this.#opts.targetFailed?.();
-    } catch (err) {
-      this.#opts.logger.warn({ err: String(err) }, 'proxy could not reach the server');
-      this.#opts.targetFailed?.();
-    }
-    // Pace retries: the native side asks again while clients wait.
-    this.#failures++;
-    const delay = Math.min(2000, 50 * 2 ** Math.min(this.#failures, 6));
-    setTimeout(() => this.#control.failed(), delay).unref();
+/** One id and one Query message per distinct set of tracked startup settings. */
+function internSettings(interned: Map<string, { readonly id: number; readonly query: Buffer }>, params: ReadonlyMap<string, string>): { id: number; query: Buffer } {
+  const parts: string[] = [];
+  const sets: string[] = [];
+  for (const name of TRACKED_SETTINGS) {
+    const v = params.get(name);
+    // set_config takes the value as a startup packet would (search_path keeps its own quoting).
+    if (v === undefined) parts.push(`RESET ${name}`);
+    else sets.push(`pg_catalog.set_config(${literal(name)}, ${literal(v)}, false)`);
   }
-
-  /**
-   * Closes this pool's server connections to the instances `gone` names (idle
-   * ones now, borrowed ones when their client gives them back): a replica
-   * promoted under a READ_ONLY pool, a target deregistered. Returns how many.
-   */
-  retire(gone: (instanceId: string) => boolean): number {
-    let n = 0;
-    for (const [id, key] of this.#keys) {
-      if (!gone(key.instance.id)) continue;
-      this.#control.retire(id);
-      n++;
-    }
-    return n;
+  if (sets.length > 0) parts.push(`SELECT ${sets.join(', ')}`);
+  const text = parts.join('; ');
+  let found = interned.get(text);
+  if (found === undefined) {
+    found = { id: interned.size + 1, query: encodeQuery(text) };
+    interned.set(text, found);
   }
-
-  /** New settings (ModifyDBProxyTargetGroup, ModifyDBProxy): applied at once. */
-  configure(settings: PoolSettings): void {
-    const o = this.#settings;
-    if (Object.keys(settings).every((k) => settings[k as keyof PoolSettings] === o[k as keyof PoolSettings])) return;
-    this.#settings = settings;
-    this.#applySize();
-  }
-
-  /** The most server connections this pool opens: MaxConnectionsPercent of the server's usable connections, at least one. */
-  get maxServers(): number {
-    return Math.max(1, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxConnectionsPercent) / 100));
-  }
-
-  /** The idle server connections this pool keeps: MaxIdleConnectionsPercent of the server's usable connections (0 keeps none idle for long). */
-  get maxIdleServers(): number {
-    return Math.min(this.maxServers, Math.floor(((this.#serverMax ?? 1) * this.#settings.maxIdleConnectionsPercent) / 100));
-  }
-
-  #applySize(): void {
-    const st = this.#settings;
-    // Until the server's size is known (the first login), nothing is trimmed.
-    const maxIdle = this.#serverMax === undefined ? this.maxServers : this.maxIdleServers;
-    this.#control.configure({ maxServers: this.maxServers, maxIdleServers: maxIdle, borrowTimeoutMs: st.borrowTimeoutMs, idleClientTimeoutMs: st.idleClientTimeoutMs, idleServerMs: st.idleServerMs, debugSql: st.debugSql });
-    // The bound is the group's (one per proxy and target), sized as this pool's would be.
-    const group = this.#opts.limitGroup;
-    if (group !== undefined && this.#serverMax !== undefined) this.#control.limit(group.id, this.maxServers);
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#control.close();
-  }
+  return found;
 }
 
 /** Runs one simple query on a fresh connection: the server's error, or the first column of the first row. */

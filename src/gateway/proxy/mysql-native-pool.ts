@@ -1,0 +1,268 @@
+/**
+ * One pool of MySQL/MariaDB server connections lent by the native side
+ * (native/my_pool.c): a proxy's endpoint role, a database user, a database,
+ * and the shape of responses its clients negotiated (mysql-server-link.ts
+ * ServerShape: clients of another shape get a pool of their own, under the
+ * same shared bound). This class logs server connections in with the
+ * secret's credentials (TLS to the server run natively, as for PostgreSQL),
+ * names every distinct client settings with an id and the commands that
+ * recreate them (mysql-client-state.ts), and answers the native side's
+ * questions about statements its filter could not clear
+ * (mysql-session-state.ts) with a verdict: a pin reason, and the settings a
+ * tracked SET, USE, COM_INIT_DB or COM_RESET_CONNECTION leaves.
+ */
+import type { Logger } from 'pino';
+import { Command, ServerStatus, encodeErrPacket, encodePacket } from '../../protocol/mysql/index.js';
+import type { DbInstance } from '../../rds/index.js';
+import type { MysqlVerdict, NativeDataPath, PooledClient } from '../native-data-path.js';
+import type { ServerProfileCache } from '../mysql/greeting.js';
+import { neutralSettings, plan, settingsKey, withSets, type SessionSettings } from './mysql-client-state.js';
+import { loginServer, type ServerRefusal, type ServerShape } from './mysql-server-link.js';
+import { MYSQL_PIN_CODES, classifyMysql, type MysqlPinReason } from './mysql-session-state.js';
+import { NativeBackedPool, type PoolCredentials, type PoolLimitGroup, type PoolLogin, type PoolSettings } from './native-backed-pool.js';
+import { nativeUpstreamTls } from './pooled-server-tls.js';
+
+/** Verdict flags (native/my_pool.c MYV_*). */
+export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16 } as const;
+
+export interface MysqlNativePoolOptions {
+  readonly native: NativeDataPath;
+  readonly limitGroup?: PoolLimitGroup;
+  unused?(): void;
+  /** As PostgresPool's: the instance a new server connection logs in to, asked at each login. */
+  target(load: ReadonlyMap<string, number>): DbInstance | undefined | { readonly refused: ServerRefusal };
+  targetFailed?(): void;
+  readonly user: string;
+  /** The database clients of this pool asked for ('' for none). */
+  readonly database: string;
+  /** What the pool's server connections answer like (the clients' negotiated capabilities). */
+  readonly shape: ServerShape;
+  readonly credentials: () => Promise<PoolCredentials>;
+  readonly settings: PoolSettings;
+  readonly initQuery?: string;
+  readonly loginTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  profileOf(target: DbInstance): ServerProfileCache;
+  readonly logger: Logger;
+}
+
+/** What a login reports when target choice has no instance now. */
+const NO_TARGET: ServerRefusal = { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' };
+
+/** As MysqlPool's: the target is gone or changing (no connection, a lost one, a shutdown), worth waiting for. */
+function targetUnavailable(r: ServerRefusal): boolean {
+  return r === NO_TARGET || r.errno === 2003 || r.errno === 2013 || r.errno === 1053 || r.errno === 1927;
+}
+
+const LOST = 'Request returned an error: the connection to the database was lost before the statement completed.';
+
+/** An ERR packet as the first reply to a command (sequence id 1). */
+function errReply(errno: number, sqlState: string, message: string): Buffer {
+  return encodePacket(encodeErrPacket({ errno, sqlState, message }), 1);
+}
+
+function command(cmd: number, text: string): Buffer {
+  return encodePacket(Buffer.concat([Buffer.from([cmd]), Buffer.from(text, 'utf8')]), 0);
+}
+
+/** One client's settings as the native side knows them. */
+interface Interned {
+  readonly id: number;
+  readonly settings: SessionSettings;
+  /** The commands that make a neutral connection carry them. */
+  readonly commands: Buffer;
+  /** MYSQL_VERDICT.AUTOCOMMIT and STICKY. */
+  readonly flags: number;
+}
+
+/** `SET SESSION autocommit = v`: what it sets (undefined: a value the proxy cannot read). */
+function autocommitOf(sql: string): boolean | undefined {
+  const v = /=\s*(.+?)\s*$/.exec(sql)?.[1]?.toLowerCase().replace(/^'(.*)'$/, '$1');
+  if (v === '1' || v === 'on' || v === 'true') return true;
+  if (v === '0' || v === 'off' || v === 'false') return false;
+  return undefined;
+}
+
+export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
+  readonly #opts: MysqlNativePoolOptions;
+  readonly #byKey = new Map<string, Interned>();
+  readonly #byId = new Map<number, Interned>();
+  readonly #neutral: Interned;
+  #excludeVariableSets = false;
+  #lastError: ServerRefusal | undefined;
+
+  constructor(opts: MysqlNativePoolOptions) {
+    const reset = [
+      encodePacket(Buffer.from([Command.COM_RESET_CONNECTION]), 0),
+      ...(opts.database ? [command(Command.COM_INIT_DB, opts.database)] : []),
+      ...(opts.initQuery ? [command(Command.COM_QUERY, opts.initQuery)] : []),
+    ];
+    const byKey = new Map<string, Interned>();
+    const byId = new Map<number, Interned>();
+    const neutral = intern(byKey, byId, neutralSettings(opts.database || null), opts.database);
+    super(opts, {
+      neutralSettingsId: neutral.id,
+      resetQuery: Buffer.concat(reset),
+      timeoutError: errReply(9501, 'HY000', 'Timed-out waiting to acquire database connection'),
+      lostError: errReply(2013, 'HY000', LOST),
+      failedError: errReply(2013, 'HY000', LOST),
+      mysql: true,
+    });
+    this.#opts = opts;
+    this.#byKey = byKey;
+    this.#byId = byId;
+    this.#neutral = neutral;
+  }
+
+  get lastError(): ServerRefusal | undefined {
+    return this.#lastError;
+  }
+
+  /** SessionPinningFilters: EXCLUDE_VARIABLE_SETS lets SETs of variables through unpinned. */
+  setPinningFilters(filters: readonly string[]): void {
+    this.#excludeVariableSets = filters.includes('EXCLUDE_VARIABLE_SETS');
+  }
+
+  /** What a new client of the pool starts with: the pool's database, autocommit on. */
+  get initialSettings(): { id: number; commands: Buffer; flags: number } {
+    return this.#neutral;
+  }
+
+  /**
+   * The verdict on a command the native side asked about ('Q' COM_QUERY,
+   * 'P' COM_STMT_PREPARE, 'D' COM_INIT_DB, 'R' COM_RESET_CONNECTION), for a
+   * client whose settings are `settingsId` and whose server reads strings
+   * with `statusFlags`.
+   */
+  classify(type: string, text: Buffer, settingsId: number, statusFlags: number): MysqlVerdict {
+    const current = this.#byId.get(settingsId)?.settings ?? this.#neutral.settings;
+    const o = { excludeVariableSets: this.#excludeVariableSets };
+    switch (type) {
+      case 'D':
+        return this.#change({ ...current, schema: text.toString('utf8') }, MYSQL_VERDICT.SETTING_ONLY);
+      case 'R':
+        return this.#change(neutralSettings(current.schema), 0);
+      case 'P': {
+        // A prepared statement that changes settings does so with values the proxy never sees.
+        const effect = classifyMysql(text.toString('utf8'), o);
+        if (effect.kind === 'pin') return pinned(effect.reason);
+        if (effect.kind === 'set' || effect.kind === 'use' || effect.kind === 'drop-database') return pinned('SessionVariable');
+        return NO_VERDICT;
+      }
+      default:
+        return this.#query(current, classifyMysql(text.toString('utf8'), o, (statusFlags & ServerStatus.SERVER_STATUS_NO_BACKSLASH_ESCAPES) !== 0));
+    }
+  }
+
+  #query(current: SessionSettings, effect: ReturnType<typeof classifyMysql>): MysqlVerdict {
+    switch (effect.kind) {
+      case 'pin':
+        return pinned(effect.reason);
+      case 'set':
+      case 'excluded-set': {
+        let next = withSets(current, effect.sets);
+        const ac = effect.sets.find((s) => s.name === 'autocommit');
+        if (ac !== undefined) {
+          const on = autocommitOf(ac.sql);
+          if (on === undefined) return pinned('SessionVariable');
+          next = { ...next, autocommit: on };
+        }
+        return this.#change(next, MYSQL_VERDICT.SETTING_ONLY | (effect.sets.length > 1 ? MYSQL_VERDICT.PIN_ON_ERROR : 0));
+      }
+      case 'use':
+        return this.#change({ ...current, schema: effect.schema }, MYSQL_VERDICT.SETTING_ONLY);
+      case 'drop-database':
+        return effect.schema === current.schema ? this.#change({ ...current, schema: null }, 0) : NO_VERDICT;
+      default:
+        return NO_VERDICT;
+    }
+  }
+
+  #change(next: SessionSettings, flags: number): MysqlVerdict {
+    const n = intern(this.#byKey, this.#byId, next, this.#opts.database);
+    return { pin: 0, flags: flags | MYSQL_VERDICT.SETTINGS | n.flags, settingsId: n.id, settings: n.commands };
+  }
+
+  /** The PooledClient fields a session attaches with (classify is the pool's). */
+  client(capabilities: number): Pick<PooledClient, 'settingsId' | 'settingsQuery' | 'classify' | 'mysql'> {
+    return {
+      settingsId: this.#neutral.id,
+      settingsQuery: this.#neutral.commands,
+      classify: (type, text, settingsId, status) => this.classify(type, text, settingsId, status),
+      mysql: { capabilities, settingsFlags: this.#neutral.flags },
+    };
+  }
+
+  protected targetUnavailable(error: ServerRefusal): boolean {
+    return targetUnavailable(error);
+  }
+
+  protected timeoutFailure(): ServerRefusal {
+    return { errno: 9501, sqlState: 'HY000', message: 'Timed-out waiting to acquire database connection' };
+  }
+
+  protected describe(error: ServerRefusal): { code: string; message: string } {
+    return { code: String(error.errno), message: error.message };
+  }
+
+  protected async loginOnce(learnServerMax: boolean): Promise<PoolLogin<ServerRefusal>> {
+    const o = this.#opts;
+    const target = o.target(this.load());
+    if (target === undefined) return { ok: false, error: NO_TARGET };
+    if ('refused' in target) return { ok: false, error: target.refused, final: true };
+    const creds = await o.credentials();
+    const r = await loginServer(target, o.shape, {
+      username: creds.username,
+      password: creds.password,
+      database: o.database,
+      loginTimeoutMs: o.loginTimeoutMs,
+      maxMessageBytes: o.maxMessageBytes,
+      profile: o.profileOf(target),
+      ...(o.initQuery ? { initQuery: o.initQuery } : {}),
+      learnMaxConnections: learnServerMax,
+      tls: nativeUpstreamTls(o.native),
+    });
+    if (!r.ok) {
+      this.#lastError = r.refusal;
+      const final = r.permanentTls;
+      return { ok: false, error: r.refusal, ...(final ? { final: true, audit: 'UpstreamUnavailable' as const } : {}) };
+    }
+    this.#lastError = undefined;
+    const server = r.server;
+    return {
+      ok: true,
+      instance: target,
+      ...(r.maxConnections !== undefined ? { serverMax: r.maxConnections } : {}),
+      handOver: (id, requested) => {
+        this.control.add(id, server.socket, this.#neutral.id, requested, server.nativeTls, {
+          capabilities: server.capabilities,
+          mariadbCapabilities: server.mariadbCapabilities,
+          statusFlags: server.statusFlags,
+        });
+      },
+    };
+  }
+}
+
+const NO_VERDICT: MysqlVerdict = { pin: 0, flags: 0, settingsId: 0, settings: Buffer.alloc(0) };
+
+function pinned(reason: MysqlPinReason): MysqlVerdict {
+  return { pin: MYSQL_PIN_CODES[reason], flags: 0, settingsId: 0, settings: NO_VERDICT.settings };
+}
+
+/** The id and commands for `s` (made once per distinct settings of the pool). */
+function intern(byKey: Map<string, Interned>, byId: Map<number, Interned>, s: SessionSettings, database: string): Interned {
+  const key = settingsKey(s);
+  let found = byKey.get(key);
+  if (found !== undefined) return found;
+  const steps = plan(neutralSettings(database || null), s);
+  const commands =
+    steps === 'drop'
+      ? Buffer.alloc(0)
+      : Buffer.concat(steps.map((step) => (step.kind === 'init-db' ? command(Command.COM_INIT_DB, step.schema) : step.kind === 'query' ? command(Command.COM_QUERY, step.sql) : encodePacket(Buffer.from([Command.COM_RESET_CONNECTION]), 0))));
+  const flags = (s.autocommit ? MYSQL_VERDICT.AUTOCOMMIT : 0) | (!database && s.schema !== null ? MYSQL_VERDICT.STICKY : 0);
+  found = { id: byId.size + 1, settings: s, commands, flags };
+  byKey.set(key, found);
+  byId.set(found.id, found);
+  return found;
+}
