@@ -10,7 +10,12 @@
  * Life of a session (one client connection):
  *   HANDSHAKE   JS has answered the protocol's TLS request in clear and hands
  *               over the client's fd; we write the answer byte ('S' for
- *               PostgreSQL) and run the TLS handshake.
+ *               PostgreSQL) and run the TLS handshake. A clear session (a
+ *               client that did not ask for TLS, acceptTls() with a null
+ *               context) has no SSL: it writes the answer, if any, and is in
+ *               LOGIN at once; from then on it differs only in how bytes
+ *               cross cfd (cli_read(), cli_write(): plain recv/send with the
+ *               same readiness logic).
  *   LOGIN       Plaintext flows between the TLS connection and one end of a
  *               socketpair; JS holds the other end as an ordinary socket and
  *               runs the whole login there (token checks stay in TypeScript).
@@ -53,8 +58,13 @@
  *                   around on_wake() and pump_held(). Nothing may touch a
  *                   session after finish(), on_wake() or pump() without one
  *                   (commands for it found by id see only live sessions).
- *   SSL         Its session's; freed by finish() (by acceptTls() if the
- *               session never reached the loop).
+ *   SSL         Its session's, or NULL for a clear session; freed by
+ *               finish() (by acceptTls() if the session never reached the
+ *               loop). The client's early bytes (acceptTls()'s `early`: TLS
+ *               records JS read before it handed the fd over) sit in a
+ *               memory BIO that is the SSL's read BIO until it is drained;
+ *               the SSL owns it and frees it when it is replaced by the
+ *               socket BIO (client_handshake()) or with the SSL.
  *   cfd         A dup of JS's client fd (JS closes its own at once); the
  *               session's, closed by finish().
  *   pfd         Our socketpair end; the session's, closed when SPLICE_WAIT
@@ -113,10 +123,11 @@ typedef struct session {
   struct session *next, *prev;
   uint32_t id;
   enum state state;
-  int cfd;  /* the client's TCP connection (TLS) */
+  int cfd;  /* the client's TCP connection (TLS, or clear when ssl is NULL) */
   int pfd;  /* our end of the socketpair (LOGIN, SPLICE_WAIT) */
   int ufd;  /* the server connection (RELAY; parked during SPLICE_WAIT) */
-  SSL *ssl;
+  SSL *ssl;          /* NULL: a clear session (see cli_read()) */
+  int cli_more;      /* clear sessions: the last recv() filled the buffer, more may wait (SSL_has_pending's stand-in) */
   uv_poll_t cpoll, ppoll, upoll;
   int cpoll_on, ppoll_on, upoll_on;
   int cev, pev, uev; /* events each poll currently watches */
@@ -382,6 +393,68 @@ static const char *ssl_failure(void) {
   return r != NULL ? r : "TLS error";
 }
 
+/*
+ * The client's bytes: through its SSL, or straight on cfd for a clear
+ * session. Both return what SSL_read()/SSL_write() would: n > 0, or n <= 0
+ * with *err the SSL_ERROR_* code saying why (WANT_READ / WANT_WRITE: try
+ * again on that readiness; ZERO_RETURN: the client closed), so that every
+ * caller keeps one readiness logic for both kinds of session.
+ */
+static int cli_read(session *s, uint8_t *buf, size_t cap, int *err) {
+  ERR_clear_error();
+  if (s->ssl != NULL) {
+    int n = SSL_read(s->ssl, buf, io_len(cap));
+    if (n <= 0) *err = SSL_get_error(s->ssl, n);
+    return n;
+  }
+  ssize_t n;
+  do n = recv(s->cfd, buf, (size_t)io_len(cap), 0);
+  while (n < 0 && errno == EINTR);
+  s->cli_more = n > 0 && (size_t)n == (size_t)io_len(cap);
+  if (n > 0) return (int)n;
+  if (n == 0) *err = SSL_ERROR_ZERO_RETURN;
+  else *err = (errno == EAGAIN || errno == EWOULDBLOCK) ? SSL_ERROR_WANT_READ : SSL_ERROR_SYSCALL;
+  return 0;
+}
+
+static int cli_write(session *s, const uint8_t *buf, size_t len, int *err) {
+  ERR_clear_error();
+  if (s->ssl != NULL) {
+    int n = SSL_write(s->ssl, buf, io_len(len));
+    if (n <= 0) *err = SSL_get_error(s->ssl, n);
+    return n;
+  }
+  ssize_t n;
+  do n = send(s->cfd, buf, (size_t)io_len(len), MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) return (int)n;
+  *err = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? SSL_ERROR_WANT_WRITE : SSL_ERROR_SYSCALL;
+  return 0;
+}
+
+/* Client bytes already received that no poll will announce: OpenSSL's, or a clear recv() that filled its buffer. */
+static int cli_pending(session *s) {
+  return s->ssl != NULL ? SSL_has_pending(s->ssl) : s->cli_more;
+}
+
+/*
+ * The client-side handshake step (tls_handshake() for server links). While
+ * the read BIO is the memory BIO of early bytes and they are all consumed,
+ * the socket takes over: OpenSSL keeps a partly read record in its own
+ * buffer, so the swap loses nothing. A clear session has no handshake.
+ */
+static int client_handshake(session *s) {
+  if (s->ssl == NULL) return 1;
+  int r = tls_handshake(s);
+  BIO *rb = SSL_get_rbio(s->ssl);
+  if (s->connect || BIO_method_type(rb) != BIO_TYPE_MEM || BIO_ctrl_pending(rb) > 0) return r;
+  if (r != 1 && SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_READ) return r;
+  BIO *sock = BIO_new_socket(s->cfd, BIO_NOCLOSE);
+  if (sock == NULL) return r;
+  SSL_set0_rbio(s->ssl, sock); /* frees the memory BIO */
+  return r == 1 ? r : tls_handshake(s);
+}
+
 /* Writes what `b` holds to a plain fd; -1 on a hard error. */
 static int flush_plain(int fd, dbuf *b, int *blocked, uint64_t *counter) {
   while (b->len > 0) {
@@ -437,7 +510,7 @@ static void pump_once(session *s) {
       return;
     }
     ERR_clear_error();
-    int r = tls_handshake(s);
+    int r = client_handshake(s);
     if (r != 1) {
       int e = SSL_get_error(s->ssl, r);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -451,6 +524,10 @@ static void pump_once(session *s) {
       char why[96];
       return finish(s, tls_handshake_failure(s, why, sizeof why));
     }
+    if (s->ssl != NULL && BIO_method_type(SSL_get_rbio(s->ssl)) == BIO_TYPE_MEM) {
+      /* Early bytes left after the handshake: the client did not wait for it (a protocol violation). */
+      return finish(s, "client sent data during the TLS handshake");
+    }
     s->state = LOGIN;
     dbuf_free(&s->prefix); /* written before the handshake; never needed again */
     s->cli_in = 1; /* the startup message may have come with the last handshake flight */
@@ -463,18 +540,17 @@ static void pump_once(session *s) {
     int src = s->state == RELAY ? s->ufd : s->pfd;
 
     /* client -> server side */
-    if (!s->cli_eof && s->to_srv.len == 0 && s->state != SPLICE_WAIT && (s->cli_in || SSL_has_pending(s->ssl))) {
+    if (!s->cli_eof && s->to_srv.len == 0 && s->state != SPLICE_WAIT && (s->cli_in || cli_pending(s))) {
       if (dbuf_reserve(&s->to_srv, CHUNK) < 0) return finish(s, "out of memory");
-      ERR_clear_error();
-      int n = SSL_read(s->ssl, s->to_srv.data, io_len(s->to_srv.cap));
+      int e = 0;
+      int n = cli_read(s, s->to_srv.data, s->to_srv.cap, &e);
       if (n > 0) {
         s->to_srv.len = (size_t)n;
         s->from_cli += (uint64_t)n;
         s->read_want = 0;
-        s->cli_in = 0; /* OpenSSL read ahead all it could; SSL_has_pending covers the rest */
+        s->cli_in = 0; /* OpenSSL read ahead all it could (a clear recv all it fit); cli_pending covers the rest */
         progress = 1;
       } else {
-        int e = SSL_get_error(s->ssl, n);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
           s->read_want = e;
           s->cli_in = 0;
@@ -519,14 +595,13 @@ static void pump_once(session *s) {
       }
     }
     if (s->to_cli.len > 0) {
-      ERR_clear_error();
-      int n = SSL_write(s->ssl, s->to_cli.data + s->to_cli.off, io_len(s->to_cli.len));
+      int e = 0;
+      int n = cli_write(s, s->to_cli.data + s->to_cli.off, s->to_cli.len, &e);
       if (n > 0) {
         dbuf_consume(&s->to_cli, (size_t)n);
         s->write_want = 0;
         progress = 1;
       } else {
-        int e = SSL_get_error(s->ssl, n);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
           s->write_want = e;
         } else {
@@ -667,8 +742,8 @@ static int make_lean(session *s) {
   release_if_empty(&s->to_srv);
   release_if_empty(&s->to_cli);
   release_if_empty(&s->held);
-  /* SSL_free_buffers refuses while a record is partly read or written. */
-  return s->to_srv.data == NULL && s->to_cli.data == NULL && s->held.data == NULL && SSL_free_buffers(s->ssl) == 1;
+  /* SSL_free_buffers refuses while a record is partly read or written; a clear session has none. */
+  return s->to_srv.data == NULL && s->to_cli.data == NULL && s->held.data == NULL && (s->ssl == NULL || SSL_free_buffers(s->ssl) == 1);
 }
 
 static void on_idle_sweep(uv_timer_t *t) {
@@ -960,22 +1035,59 @@ static int dup_nonblocking(int fd) {
 }
 
 /*
- * acceptTls(ctx, clientFd, prefix: Buffer): duplicates the client's fd (JS
- * closes its own copy), returns [id, jsFd] where jsFd is the socketpair end
- * on which JS runs the login. The handshake result arrives as an event.
+ * The SSL for a client: on cfd, or reading first the `early` bytes JS has
+ * already received (MySQL clients send their ClientHello right behind the
+ * SSL request, without waiting for an answer), from a memory BIO that
+ * client_handshake() replaces with the socket once drained.
+ */
+static SSL *client_ssl(SSL_CTX *ctx, int cfd, const void *early, size_t nearly) {
+  SSL *ssl = SSL_new(ctx);
+  if (ssl == NULL) return NULL;
+  if (nearly == 0) {
+    if (SSL_set_fd(ssl, cfd) == 1) return ssl;
+    SSL_free(ssl);
+    return NULL;
+  }
+  BIO *mem = BIO_new(BIO_s_mem());
+  BIO *sock = BIO_new_socket(cfd, BIO_NOCLOSE);
+  if (mem == NULL || sock == NULL || nearly > INT_MAX || BIO_write(mem, early, (int)nearly) != (int)nearly) {
+    BIO_free(mem);
+    BIO_free(sock);
+    SSL_free(ssl);
+    return NULL;
+  }
+  BIO_set_mem_eof_return(mem, -1); /* drained: "retry", not end of stream */
+  SSL_set_bio(ssl, mem, sock);     /* the SSL owns both */
+  return ssl;
+}
+
+/*
+ * acceptTls(ctx, clientFd, prefix: Buffer, early?: Buffer): duplicates the
+ * client's fd (JS closes its own copy), returns [id, jsFd] where jsFd is the
+ * socketpair end on which JS runs the login. The handshake result arrives as
+ * an event. `early`: TLS bytes JS read from the client already. A null ctx
+ * makes a clear session (no TLS: `prefix` is written, then LOGIN at once).
  */
 static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!E.started) return throw_msg(env, "native data path not started");
-  SSL_CTX *ctx;
+  if (argc < 3) return throw_msg(env, "acceptTls expects a context, an fd and a prefix");
+  SSL_CTX *ctx = NULL;
   int32_t fd;
-  void *pre;
-  size_t npre;
-  CHECK(napi_get_value_external(env, argv[0], (void **)&ctx));
+  void *pre, *early = NULL;
+  size_t npre, nearly = 0;
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[0], &t));
+  if (t != napi_null) CHECK(napi_get_value_external(env, argv[0], (void **)&ctx));
   CHECK(napi_get_value_int32(env, argv[1], &fd));
   CHECK(napi_get_buffer_info(env, argv[2], &pre, &npre));
+  if (argc > 3) {
+    CHECK(napi_typeof(env, argv[3], &t));
+    if (t != napi_undefined) CHECK(napi_get_buffer_info(env, argv[3], &early, &nearly));
+  }
+  if (ctx == NULL && nearly > 0) return throw_msg(env, "a clear session has no TLS bytes");
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) return throw_msg(env, "socketpair failed");
   fcntl(pair[0], F_SETFD, FD_CLOEXEC);
@@ -983,9 +1095,9 @@ static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
   int cfd = dup_nonblocking(fd);
   int fl = fcntl(pair[0], F_GETFL);
   session *s = calloc(1, sizeof(session));
-  SSL *ssl = SSL_new(ctx);
-  if (cfd < 0 || fl < 0 || fcntl(pair[0], F_SETFL, fl | O_NONBLOCK) < 0 || s == NULL || ssl == NULL ||
-      SSL_set_fd(ssl, cfd) != 1 || (npre > 0 && (s->prefix.data = malloc(npre)) == NULL)) {
+  SSL *ssl = ctx != NULL && cfd >= 0 ? client_ssl(ctx, cfd, early, nearly) : NULL;
+  if (cfd < 0 || fl < 0 || fcntl(pair[0], F_SETFL, fl | O_NONBLOCK) < 0 || s == NULL || (ctx != NULL && ssl == NULL) ||
+      (npre > 0 && (s->prefix.data = malloc(npre)) == NULL)) {
     if (cfd >= 0) close(cfd);
     close(pair[0]);
     close(pair[1]);
@@ -1011,7 +1123,7 @@ static napi_value js_accept_tls(napi_env env, napi_callback_info info) {
   if (c == NULL || napi_create_array_with_length(env, 2, &out) != napi_ok || napi_create_uint32(env, id, &v0) != napi_ok ||
       napi_create_int32(env, pair[1], &v1) != napi_ok || napi_set_element(env, out, 0, v0) != napi_ok || napi_set_element(env, out, 1, v1) != napi_ok) {
     free(c);
-    SSL_free(ssl);
+    if (ssl) SSL_free(ssl);
     close(cfd);
     close(pair[0]);
     close(pair[1]);

@@ -1780,11 +1780,11 @@ static int frame_client(pg_client *c) {
   return progress;
 }
 
-/* Reads what the client sent (TLS) into its input; as pump_once() does for a 1:1 session. */
+/* Reads what the client sent (TLS or clear) into its input; as pump_once() does for a 1:1 session. */
 static int client_read(session *s) {
   if (dbuf_reserve(&s->to_srv, s->to_srv.len + CHUNK) < 0) return -1;
-  ERR_clear_error();
-  int n = SSL_read(s->ssl, s->to_srv.data + s->to_srv.off + s->to_srv.len, io_len(s->to_srv.cap - s->to_srv.off - s->to_srv.len));
+  int e = 0;
+  int n = cli_read(s, s->to_srv.data + s->to_srv.off + s->to_srv.len, s->to_srv.cap - s->to_srv.off - s->to_srv.len, &e);
   if (n > 0) {
     s->to_srv.len += (size_t)n;
     s->from_cli += (uint64_t)n;
@@ -1792,7 +1792,6 @@ static int client_read(session *s) {
     s->cli_in = 0;
     return 1;
   }
-  int e = SSL_get_error(s->ssl, n);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
     s->read_want = e;
     s->cli_in = 0;
@@ -1807,15 +1806,14 @@ static int client_read(session *s) {
 }
 
 static int client_write(session *s) {
-  ERR_clear_error();
-  int n = SSL_write(s->ssl, s->to_cli.data + s->to_cli.off, io_len(s->to_cli.len));
+  int e = 0;
+  int n = cli_write(s, s->to_cli.data + s->to_cli.off, s->to_cli.len, &e);
   if (n > 0) {
     s->from_srv += (uint64_t)n;
     dbuf_consume(&s->to_cli, (size_t)n);
     s->write_want = 0;
     return 1;
   }
-  int e = SSL_get_error(s->ssl, n);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
     s->write_want = e;
     return 0;
@@ -1857,7 +1855,7 @@ static void client_pump(session *s) {
   pg_client *c = s->pc;
   for (int progress = 1; progress && s->state == POOLED;) {
     progress = 0;
-    if (!s->cli_eof && !c->closing && s->to_srv.len < PG_IN_MAX && (s->cli_in || SSL_has_pending(s->ssl))) {
+    if (!s->cli_eof && !c->closing && s->to_srv.len < PG_IN_MAX && (s->cli_in || cli_pending(s))) {
       int r = client_read(s);
       TRACE("client %u read r=%d in=%zu\n", s->id, r, s->to_srv.len);
       if (r > 0) c->last_active = now_ms();

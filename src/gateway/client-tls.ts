@@ -22,6 +22,10 @@ export interface RelayPending {
   readonly toServer: Buffer[];
 }
 
+/**
+ * A client's session after TLS, or (native data path, `adoptPlain`) a client
+ * in the clear made a native session all the same: the rest is identical.
+ */
 export interface ClientTlsSession {
   /** Plaintext to and from the client, for the login. */
   readonly socket: Socket;
@@ -47,9 +51,18 @@ export interface ClientTlsTerminator {
   /**
    * Writes `answer` in clear (the protocol's yes to a TLS request), then
    * runs the TLS handshake on `raw`. The caller has checked that no
-   * cleartext bytes are pending.
+   * cleartext bytes are pending. `early`: bytes of the handshake already
+   * read from `raw` (MySQL clients do not wait for an answer to their SSL
+   * request); without it, bytes pending on `raw` are refused.
    */
-  accept(raw: Socket, answer: Buffer, timeoutMs: number): Promise<ClientTlsSession>;
+  accept(raw: Socket, answer: Buffer, timeoutMs: number, early?: Buffer): Promise<ClientTlsSession>;
+  /**
+   * Native data path only: a client that did not ask for TLS becomes a
+   * native session all the same (no handshake), so that it can join a
+   * native pool. Bytes Node read from `raw` and nobody consumed come first
+   * on the session's socket.
+   */
+  adoptPlain?(raw: Socket, timeoutMs: number): Promise<ClientTlsSession>;
 }
 
 /** Node's TLSSocket and the JavaScript relay. */
@@ -57,8 +70,10 @@ export class NodeClientTls implements ClientTlsTerminator {
   readonly kind = 'node' as const;
   constructor(private readonly secureContext: () => SecureContext) {}
 
-  async accept(raw: Socket, answer: Buffer, timeoutMs: number): Promise<ClientTlsSession> {
-    raw.write(answer);
+  async accept(raw: Socket, answer: Buffer, timeoutMs: number, early?: Buffer): Promise<ClientTlsSession> {
+    if (answer.length > 0) raw.write(answer);
+    // Handshake bytes already read go back to the socket for TLS to read.
+    if (early !== undefined && early.length > 0) raw.unshift(early);
     const socket = await acceptTls(raw, this.secureContext(), timeoutMs);
     return {
       socket,

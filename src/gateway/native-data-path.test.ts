@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCertificates, type TestCertificates } from '../../test/support/certs.js';
@@ -358,5 +359,148 @@ describe('native data path', () => {
     const failure = (await gw.sessions.next()).value;
     expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_LOGIN_TIMEOUT');
     await rawEnd;
+  });
+});
+
+describe('native clear sessions and early TLS bytes', () => {
+  /** An endpoint whose clients speak first; `take` decides, from the first bytes Node read, how the session is made. */
+  async function endpoint(take: (raw: Socket, first: Buffer) => Promise<ClientTlsSession>): Promise<{ port: number; session: Promise<ClientTlsSession> }> {
+    let resolveSession!: (s: ClientTlsSession) => void;
+    let rejectSession!: (e: unknown) => void;
+    const session = new Promise<ClientTlsSession>((res, rej) => ((resolveSession = res), (rejectSession = rej)));
+    const { port } = await listen((raw) => {
+      raw.once('data', (first) => {
+        raw.pause();
+        take(raw, first).then(resolveSession, rejectSession);
+      });
+    });
+    return { port, session };
+  }
+
+  it('adopts a clear client: what Node read ahead comes first on the socketpair, then a relay byte for byte, also after an idle sweep', async () => {
+    const path = nativeDataPath().path!;
+    const { port, session: sessionP } = await endpoint(async (raw, first) => {
+      // The login consumed 'hello'; the rest of the chunk is still Node's, unread.
+      expect(first.subarray(0, 5).toString()).toBe('hello');
+      raw.unshift(first.subarray(5));
+      return path.adoptPlain(raw, 2_000);
+    });
+    const c = netConnect(port, '127.0.0.1');
+    closeables.push(c);
+    c.write('hello, startup');
+    const session = await sessionP;
+    expect(session.nativeId).toBeGreaterThan(0);
+    expect((await readExactly(session.socket, ', startup'.length)).toString()).toBe(', startup');
+    c.write('token');
+    expect((await readExactly(session.socket, 5)).toString()).toBe('token');
+    session.socket.write('auth ok');
+    expect((await readExactly(c, 7)).toString()).toBe('auth ok');
+
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [Buffer.from('ready')], toServer: [Buffer.from('ahead')] });
+    expect((await readExactly(c, 5)).toString()).toBe('ready');
+    expect((await readExactly(serverSide, 5)).toString()).toBe('ahead');
+    const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const up = randomBytes(8 << 20);
+    const down = randomBytes(8 << 20);
+    c.write(up);
+    serverSide.write(down);
+    const [gotUp, gotDown] = await Promise.all([readExactly(serverSide, up.length), readExactly(c, down.length)]);
+    expect(hash(gotUp)).toBe(hash(up));
+    expect(hash(gotDown)).toBe(hash(down));
+    // A quiet spell: the sweep gives the session's buffers back (a clear session has no OpenSSL ones).
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    c.write('after');
+    expect((await readExactly(serverSide, 5)).toString()).toBe('after');
+    serverSide.write('reply');
+    expect((await readExactly(c, 5)).toString()).toBe('reply');
+    const serverEnd = ended(serverSide);
+    c.end();
+    const result = await done;
+    expect(result.endedBy).toBe('client');
+    expect(result.bytesFromClient).toBe(5 + up.length + 5);
+    expect(result.bytesFromServer).toBe(down.length + 5);
+    await serverEnd;
+  });
+
+  it('ends a clear session whose client leaves during the login, and tells the login (EOF)', async () => {
+    const path = nativeDataPath().path!;
+    const { port, session: sessionP } = await endpoint((raw) => path.adoptPlain(raw, 2_000));
+    const c = netConnect(port, '127.0.0.1');
+    c.write('x');
+    const session = await sessionP;
+    const eof = ended(session.socket);
+    c.end();
+    await eof;
+  });
+
+  it('takes the TLS bytes a client sent without waiting for an answer (MySQL after its SSLRequest) as the start of the handshake, the rest from the socket', async () => {
+    let handedOver!: () => void;
+    const handed = new Promise<void>((r) => (handedOver = r));
+    const { port, session: sessionP } = await endpoint(async (raw, first) => {
+      // The request ('?') and the first 20 bytes of the ClientHello: a record cut in two.
+      let buf = first;
+      while (buf.length < 21) {
+        raw.resume();
+        buf = Buffer.concat([buf, await new Promise<Buffer>((r) => raw.once('data', r))]);
+        raw.pause();
+      }
+      expect(buf.length).toBe(21);
+      expect(buf[0]).toBe(0x3f);
+      expect(buf[1]).toBe(0x16); // a handshake record
+      const s = terminator.accept(raw, Buffer.alloc(0), 2_000, buf.subarray(1));
+      handedOver();
+      return s;
+    });
+    const raw = netConnect(port, '127.0.0.1');
+    closeables.push(raw);
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    // Between TLS and the socket: the request goes out with the ClientHello's first 20 bytes, its
+    // remainder only once the gateway has handed the early bytes over, so the native side reads
+    // a record begun in memory on from the socket.
+    let writes = 0;
+    const link = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        if (writes++ > 0) return void raw.write(chunk, cb);
+        raw.write(Buffer.concat([Buffer.from('?'), chunk.subarray(0, 20)]));
+        void handed.then(() => raw.write(chunk.subarray(20), cb));
+      },
+    });
+    raw.on('data', (d) => link.push(d));
+    raw.on('end', () => link.push(null));
+    const connected = new Promise<TLSSocket>((resolve, reject) => {
+      const tls = tlsConnect({ socket: link, ca, servername: 'localhost' });
+      tls.once('secureConnect', () => resolve(tls));
+      tls.once('error', reject);
+      closeables.push(tls);
+    });
+    // A handshake that stalls ends with the session's timeout, not the test's.
+    const [c, session] = await Promise.all([connected, sessionP]);
+    c.write('login');
+    expect((await readExactly(session.socket, 5)).toString()).toBe('login');
+    session.socket.write('ok');
+    expect((await readExactly(c, 2)).toString()).toBe('ok');
+    const { gatewaySide, serverSide } = await serverPair();
+    const done = session.relayTo(gatewaySide, { toClient: [], toServer: [] });
+    c.write('query');
+    expect((await readExactly(serverSide, 5)).toString()).toBe('query');
+    c.end();
+    expect((await done).endedBy).toBe('client');
+  });
+
+  it('still refuses unread bytes before TLS when the protocol has the client wait (no early bytes given)', async () => {
+    const { port, session } = await endpoint(async (raw, first) => {
+      raw.unshift(first.subarray(1));
+      return terminator.accept(raw, Buffer.from('S'), 2_000);
+    });
+    const c = netConnect(port, '127.0.0.1');
+    closeables.push(c);
+    c.write('?injected');
+    const err = await session.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isIamdbError(err) && err.code).toBe('GATEWAY_BYTES_BEFORE_TLS');
   });
 });

@@ -27,7 +27,8 @@ import { relay, type RelayResult } from './relay.js';
 interface Binding {
   start(onEvent: (kind: string, id: number, fromClient: number, fromServer: number, reason: string, a: number, payload: Buffer | undefined) => void): void;
   tlsContext(certChainPem: string, keyPem: string): object;
-  acceptTls(ctx: object, fd: number, answer: Buffer): [number, number];
+  /** ctx null: a clear session (no TLS). `early`: TLS bytes already read from the client. */
+  acceptTls(ctx: object | null, fd: number, answer: Buffer, early?: Buffer): [number, number];
   splice(id: number, fd: number, pendingForServer: Buffer, bytesJsReceived: number): void;
   close(id: number): void;
   // The pooled relay (native/pg_pool.c).
@@ -355,21 +356,42 @@ export class NativeDataPath {
   /** A terminator with this certificate chain and key (PEM). */
   terminator(certChainPem: string, keyPem: Secret<string>): ClientTlsTerminator {
     const ctx = this.#binding.tlsContext(certChainPem, keyPem.reveal());
-    return { kind: 'native', accept: (raw, answer, timeoutMs) => this.#accept(ctx, raw, answer, timeoutMs) };
+    return {
+      kind: 'native',
+      accept: (raw, answer, timeoutMs, early) => this.#accept(ctx, raw, answer, timeoutMs, early),
+      adoptPlain: (raw, timeoutMs) => this.adoptPlain(raw, timeoutMs),
+    };
   }
 
-  #accept(ctx: object, raw: Socket, answer: Buffer, timeoutMs: number): Promise<ClientTlsSession> {
+  /**
+   * Makes a native session of a client that did not ask for TLS: the same
+   * session as after a TLS handshake (plaintext socket for the rest of the
+   * login, relayTo, attachToPool), with no TLS on the client's side. What
+   * Node had read from `raw` and nobody consumed is put back at the head of
+   * the new socket, so the login reads on where it was.
+   */
+  adoptPlain(raw: Socket, timeoutMs: number): Promise<ClientTlsSession> {
+    return this.#accept(null, raw, Buffer.alloc(0), timeoutMs);
+  }
+
+  #accept(ctx: object | null, raw: Socket, answer: Buffer, timeoutMs: number, early?: Buffer): Promise<ClientTlsSession> {
     const handle = handleOf(raw);
     const unread = stopReading(raw, handle);
-    if (unread.length > 0) {
+    // Before TLS, bytes JS has not read are an injection attempt, unless the protocol lets the client
+    // start its handshake unanswered (`early`, MySQL): then they are the handshake's next bytes.
+    if (unread.length > 0 && ctx !== null && early === undefined) {
       return Promise.reject(new IamdbError('GATEWAY_BYTES_BEFORE_TLS', { count: unread.reduce((n, b) => n + b.length, 0) }));
     }
-    const [id, jsFd] = this.#binding.acceptTls(ctx, handle.fd!, answer);
+    const tlsEarly = ctx !== null && early !== undefined ? Buffer.concat([early, ...unread]) : undefined;
+    const [id, jsFd] = this.#binding.acceptTls(ctx, handle.fd!, answer, tlsEarly);
     // The native side holds its own duplicate of the client's fd now.
     raw.destroy();
     const socket = new Socket({ fd: jsFd, readable: true, writable: true });
     socket.on('error', () => undefined);
     socket.pause();
+    // A clear client's bytes Node read ahead: plaintext the login reads first (not counted in bytesRead,
+    // which the native side compares with what it wrote on the socketpair).
+    if (ctx === null && unread.length > 0) socket.unshift(Buffer.concat(unread));
     const binding = this.#binding;
     let closedResult: { result: RelayResult; reason: string } | undefined;
     let onClosed: ((r: { result: RelayResult; reason: string }) => void) | undefined;

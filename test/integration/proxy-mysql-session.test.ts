@@ -210,6 +210,31 @@ describe('MySQL proxy logins', () => {
     expect(r.stderr).toContain('ERROR 3159 (HY000)');
     expect(r.stderr).toContain('This RDS Proxy requires TLS connections.');
   });
+
+  it('with RequireTLS off, takes clear clients (mysql2, the mariadb client) as RDS Proxy does; large messages cross both ways', async () => {
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, RequireTLS: false }));
+    try {
+      const from = iamdb.audit.events.length;
+      const c = await connect(nativeUser, { ssl: false });
+      try {
+        expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${nativeUser}@%`);
+        const big = 'z'.repeat(300_000);
+        const [rows] = await c.query('SELECT ? AS t, REPEAT(\'x\', 500000) AS w', [big]);
+        const row = (rows as { t: string; w: string }[])[0]!;
+        expect(row.t === big).toBe(true);
+        expect(row.w.length).toBe(500_000);
+      } finally {
+        await c.end();
+      }
+      const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', nativeUser, `-p${password}`, '--skip-ssl', database], 'SELECT CURRENT_USER()');
+      expect(r.stdout.trim()).toBe(`${nativeUser}@%`);
+      const starts = iamdb.audit.events.slice(from).filter((e) => e.event === 'db.auth' && (e as { decision?: string }).decision === 'allow');
+      expect(starts.map((e) => (e as { tls?: boolean }).tls)).toEqual([false, false]);
+    } finally {
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, RequireTLS: true }));
+    }
+  });
 });
 
 describe('MySQL proxy pools', () => {

@@ -21,6 +21,7 @@ import {
   decodeHandshakeResponse41,
   type HandshakeResponse41,
 } from '../../protocol/mysql/index.js';
+import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import { SocketReader } from '../socket-reader.js';
 import { acceptTls } from '../tls-upgrade.js';
 import { PacketReader } from './packets.js';
@@ -34,6 +35,8 @@ export interface ClientLogin {
   readonly tls: boolean;
   /** Sequence id of the gateway's next packet to the client. */
   seq: number;
+  /** With `sessions` (native client sessions): the client's session, whose `socket` is `socket`. */
+  readonly session?: ClientTlsSession;
 }
 
 /**
@@ -62,10 +65,28 @@ async function readFirstPacket(socket: Socket): Promise<{ sslRequest: boolean; p
 
 /**
  * Reads the client's login up to its HandshakeResponse41, running the TLS
- * handshake in between when the client asks for it.
+ * handshake in between when the client asks for it. With `sessions` (the
+ * native data path's terminator), every client becomes a native session:
+ * TLS is terminated there (the bytes after the SSLRequest are the start of
+ * its handshake), a clear client is adopted as it is, and the login goes on
+ * over the session's plaintext socket.
  */
-export async function readClientLogin(raw: Socket, secureContext: SecureContext, timeoutMs: number): Promise<ClientLogin> {
+export async function readClientLogin(raw: Socket, secureContext: SecureContext, timeoutMs: number, sessions?: ClientTlsTerminator): Promise<ClientLogin> {
   const first = await readFirstPacket(raw);
+  if (sessions !== undefined) {
+    // MySQL's TLS starts after the proxy's greeting and the client's SSLRequest: nothing to answer.
+    const session = first.sslRequest ? await sessions.accept(raw, Buffer.alloc(0), timeoutMs, first.rest) : await sessions.adoptPlain?.(raw, timeoutMs);
+    if (session !== undefined) {
+      const socket = session.socket;
+      if (first.sslRequest) {
+        const reader = new PacketReader(socket, MYSQL_PRE_AUTH_MAX_PACKET_BYTES);
+        const packet = await reader.next(2);
+        return { response: decodeHandshakeResponse41(packet.payload), socket, reader, tls: true, seq: (packet.lastSequenceId + 1) & 0xff, session };
+      }
+      const reader = new PacketReader(socket, MYSQL_PRE_AUTH_MAX_PACKET_BYTES, first.rest);
+      return { response: decodeHandshakeResponse41(first.payload), socket, reader, tls: false, seq: 2, session };
+    }
+  }
   if (first.sslRequest) {
     // Bytes after the SSLRequest are the TLS handshake: back to the socket for TLS to read.
     if (first.rest.length > 0) raw.unshift(first.rest);

@@ -20,6 +20,7 @@ import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
 import { Capability, ServerStatus, encodeHandshakeV10, encodeOkPacket, encodePacket, type FastAuthCache } from '../../protocol/mysql/index.js';
 import type { ProxyCredentialOutcome } from '../../rds/index.js';
+import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
@@ -43,6 +44,12 @@ export interface MysqlProxyDeps {
   readonly iamLogin: IamLogin;
   /** The endpoint's certificate, for clients that ask for TLS. */
   readonly secureContext: SecureContext;
+  /**
+   * Native client sessions (the native data path's terminator, with the endpoint's certificate):
+   * when set, every client, TLS or clear, becomes a native session and the login and relay run
+   * on its plaintext socket; undefined: Node's TLS on the raw socket (secureContext).
+   */
+  readonly clientSessions?: ClientTlsTerminator;
   /** What the proxy's greeting says of the server (version, capabilities, character set). */
   readonly profile: ServerProfileCache;
   /** caching_sha2_password's memory of full authentications through this proxy. */
@@ -118,10 +125,11 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
   events.received();
   const session = new SessionAudit(deps.audit, 'mysql', { id: ep.proxyName, listen: ep.listen, proxy: { endpointName: ep.endpointName } }, raw);
   let client: Socket = raw;
+  let native: ClientTlsSession | undefined;
   let user = '';
   let setUp = false;
   const leave = new AbortController();
-  context.onCut?.(() => client.destroy());
+  context.onCut?.(() => (native ? native.destroy() : client.destroy()));
   const timer = setTimeout(() => {
     if (user !== '') session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
     leave.abort();
@@ -133,8 +141,9 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS);
     const greeting = gatewayGreeting(deps.profile.current, deps.connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
-    const login = await readClientLogin(raw, deps.secureContext, deps.loginTimeoutMs);
+    const login = await readClientLogin(raw, deps.secureContext, deps.loginTimeoutMs, deps.clientSessions);
     client = login.socket;
+    native = login.session;
     client.once('close', () => leave.abort());
     session.tls = login.tls;
     if (login.tls) events.tls();

@@ -176,6 +176,14 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
       throw refuse({ kind: 'DatabaseError', sqlState: e.code, message: e.message.replace(/\.$/, '') }, ready.audit ?? 'UpstreamRefused', `${e.code}: ${e.message}`, who);
     }
     const settings = pool.settingsFor(opened.params);
+    let readAhead: Buffer[] | undefined;
+    if (!tls && deps.clientTls.adoptPlain) {
+      // A clear client (RequireTLS off, or the decision above refused it) joins the same native pool:
+      // it becomes a native session now, its login's read-ahead kept for the server.
+      readAhead = opened.reader.handOff();
+      tls = await deps.clientTls.adoptPlain(raw, deps.loginTimeoutMs);
+      client = tls.socket;
+    }
     const pins: PinReason[] = [];
     const nativeId = tls?.nativeId;
     const cancel = deps.cancelMap.register(async () => {
@@ -191,7 +199,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: 'I' }));
     clearTimeout(timer);
-    if (!tls?.attachToPool) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path and TLS');
+    if (!tls?.attachToPool) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path');
     session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
     session.start();
     events.setupSucceeded();
@@ -214,7 +222,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
           deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: PIN_REASONS[reason].text }, 'client session pinned to its database connection until it ends');
         },
       },
-      { toClient: [Buffer.concat(out)], toServer: opened.reader.handOff() },
+      { toClient: [Buffer.concat(out)], toServer: readAhead ?? opened.reader.handOff() },
     );
     cancel.release();
     events.closed();

@@ -36,6 +36,14 @@ import { PG_FILTER_WORDS } from './session-state.js';
 import { NO_OBSERVATIONS, TargetChooser, type ObservedRole, type TargetDecision, type TargetObservations } from './target-choice.js';
 import { postgresWireError } from './wire-errors.js';
 
+/**
+ * MySQL proxy clients as native sessions (TLS terminated by the native data
+ * path, clear clients adopted by it), the step before a native pooled relay
+ * for MySQL. Off: Node's TLS on the raw socket, as before. On, the login and
+ * the TypeScript relay run over the session's plaintext socket.
+ */
+export const NATIVE_MYSQL_CLIENTS = false;
+
 export interface ProxyServiceDeps {
   /** The proxies as they are now (a pool asks at each server login; by resource id, which a rename keeps). */
   readonly proxies: { get(name: string): DbProxy | undefined; byResourceId(resourceId: string): DbProxy | undefined };
@@ -197,6 +205,7 @@ export class ProxyService {
     }
     const d = this.#deps;
     const secureContext = await this.#secureContext(endpoint);
+    const clientSessions = NATIVE_MYSQL_CLIENTS && d.native !== undefined ? await this.#terminator(endpoint) : undefined;
     await handleMysqlProxySession(
       socket,
       {
@@ -205,6 +214,7 @@ export class ProxyService {
         audit: d.audit,
         iamLogin: d.iamLogin,
         secureContext,
+        ...(clientSessions !== undefined ? { clientSessions } : {}),
         profile: this.#profileOf(greeter),
         fastAuth: this.#fastAuth,
         connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
