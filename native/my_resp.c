@@ -133,8 +133,7 @@ struct my_resp {
   uint8_t expect_seq; /* sequence id its next packet must carry */
   uint8_t prepared;   /* a COM_STMT_PREPARE OK was read: stmt_id and the counts are set */
   uint32_t remaining; /* definitions still to come (at most 0xFFFF) */
-  uint16_t columns_after_params;
-  uint16_t num_columns, num_params;
+  uint16_t num_columns, num_params; /* of the COM_STMT_PREPARE OK: column definitions follow the parameters' */
   uint32_t stmt_id;
   uint32_t result_sets;
   /* Framing. */
@@ -267,7 +266,7 @@ static void my_finish(my_resp *t, uint8_t outcome, int status_reported) {
   t->has_ending = 1;
 }
 
-/* The five characters after '#' in an ERR packet, when present. */
+/* The five characters after '#' in an ERR packet, when present; copied as sent (a NUL among them shortens the string). */
 static void my_sqlstate(const uint8_t *h, size_t n, char out[6]) {
   memset(out, 0, 6);
   if (n >= 9 && h[3] == '#') memcpy(out, h + 4, 5);
@@ -383,7 +382,7 @@ static int my_on_rows_end(my_resp *t, const uint8_t *h, size_t n) {
 
 /* Column definitions follow the parameters', or the prepare ends with the packet just read. */
 static void my_after_parameters(my_resp *t, int status_reported) {
-  t->remaining = t->columns_after_params;
+  t->remaining = t->num_columns;
   if (t->remaining > 0) t->awaiting = MYA_PREPARED_COLUMN_DEFINITIONS;
   else my_finish(t, MYR_OK, status_reported);
 }
@@ -392,7 +391,7 @@ static int my_on_prepare_ok(my_resp *t, const uint8_t *h, size_t n) {
   if (h[0] != 0x00) return my_fail(t, "PROTO_MYSQL_UNEXPECTED_PACKET: COM_STMT_PREPARE OK or ERR");
   if (n < 9) return my_fail(t, "PROTO_MYSQL_MALFORMED: COM_STMT_PREPARE OK: shorter than 9 bytes");
   t->stmt_id = (uint32_t)h[1] | ((uint32_t)h[2] << 8) | ((uint32_t)h[3] << 16) | ((uint32_t)h[4] << 24);
-  t->num_columns = t->columns_after_params = my_u16(h + 5);
+  t->num_columns = my_u16(h + 5);
   t->num_params = my_u16(h + 7);
   t->remaining = t->num_params;
   t->prepared = 1;
