@@ -1195,6 +1195,143 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------ MySQL response tracker (tests) */
+
+static const char *my_outcome_name(uint8_t o) {
+  return o == MYR_OK ? "ok" : o == MYR_ERR ? "err" : o == MYR_EOF ? "eof" : "other";
+}
+
+static napi_status set_num(napi_env env, napi_value obj, const char *name, double v) {
+  napi_value x;
+  napi_status st = napi_create_double(env, v, &x);
+  return st != napi_ok ? st : napi_set_named_property(env, obj, name, x);
+}
+
+static napi_status set_bool(napi_env env, napi_value obj, const char *name, bool v) {
+  napi_value x;
+  napi_status st = napi_get_boolean(env, v, &x);
+  return st != napi_ok ? st : napi_set_named_property(env, obj, name, x);
+}
+
+static napi_status set_str(napi_env env, napi_value obj, const char *name, const char *v) {
+  napi_value x;
+  /* latin1: a SQLSTATE is 5 raw bytes, as the TS reads them (String.fromCharCode). */
+  napi_status st = napi_create_string_latin1(env, v, strlen(v), &x);
+  return st != napi_ok ? st : napi_set_named_property(env, obj, name, x);
+}
+
+/* One entry of mysqlTrack's answer: the op it came from, then an event, a refusal or an error. */
+static napi_value track_entry(napi_env env, napi_value out, uint32_t *count, double op) {
+  napi_value o;
+  if (napi_create_object(env, &o) != napi_ok || set_num(env, o, "op", op) != napi_ok) return NULL;
+  if (napi_set_element(env, out, (*count)++, o) != napi_ok) return NULL;
+  return o;
+}
+
+static napi_value track_event(napi_env env, napi_value out, uint32_t *count, uint32_t op, const my_end *e, size_t end) {
+  napi_value o = track_entry(env, out, count, op);
+  if (o == NULL) return NULL;
+  CHECK(set_bool(env, o, "unsolicited", e->unsolicited));
+  CHECK(set_num(env, o, "command", e->command));
+  CHECK(set_str(env, o, "outcome", my_outcome_name(e->outcome)));
+  CHECK(set_num(env, o, "status", e->status));
+  CHECK(set_bool(env, o, "statusReported", e->status_reported));
+  CHECK(set_num(env, o, "errno", e->err_code));
+  CHECK(set_str(env, o, "sqlState", e->sqlstate));
+  CHECK(set_num(env, o, "stmtId", e->stmt_id));
+  CHECK(set_num(env, o, "numColumns", e->num_columns));
+  CHECK(set_num(env, o, "numParams", e->num_params));
+  CHECK(set_num(env, o, "resultSets", e->result_sets));
+  CHECK(set_num(env, o, "end", (double)end));
+  return o;
+}
+
+static napi_value track_error(napi_env env, napi_value out, uint32_t *count, double op, const char *why) {
+  napi_value o = track_entry(env, out, count, op);
+  if (o == NULL) return NULL;
+  CHECK(set_str(env, o, "error", why));
+  return o;
+}
+
+/* A JS number as a length: NaN and negatives are 0, and the cast stays defined past 2^64. */
+static uint64_t track_u64(double v) {
+  if (!(v > 0)) return 0;
+  return v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
+}
+
+/* Pushes one buffer: 0, -1 after recording the tracker's error, -2 when N-API failed. */
+static int track_push(napi_env env, my_resp *t, napi_value buf, napi_value out, uint32_t *count, uint32_t op) {
+  void *data;
+  size_t n, off = 0;
+  if (napi_get_buffer_info(env, buf, &data, &n) != napi_ok) return -2;
+  for (;;) {
+    size_t used;
+    my_end e;
+    const char *why;
+    int r = my_resp_push(t, (const uint8_t *)data + off, n - off, &used, &e, &why);
+    if (r < 0) return track_error(env, out, count, op, why) == NULL ? -2 : -1;
+    off += used;
+    if (r == 0) return 0;
+    if (track_event(env, out, count, op, &e, off) == NULL) return -2;
+  }
+}
+
+/* Sends one [head, len] command: 0, -1 after recording too many pending, -2 when N-API failed. A refusal is recorded and is not an error. */
+static int track_sent(napi_env env, my_resp *t, napi_value pair, napi_value out, uint32_t *count, uint32_t op) {
+  napi_value head, lenv;
+  void *data;
+  size_t n;
+  double len;
+  if (napi_get_element(env, pair, 0, &head) != napi_ok || napi_get_element(env, pair, 1, &lenv) != napi_ok) return -2;
+  if (napi_get_buffer_info(env, head, &data, &n) != napi_ok || napi_get_value_double(env, lenv, &len) != napi_ok) return -2;
+  int r = my_resp_sent(t, data, n, track_u64(len));
+  if (r == -2) return track_error(env, out, count, op, "PROTO_MYSQL_TOO_MANY_PENDING") == NULL ? -2 : -1;
+  if (r == -1) {
+    napi_value o = track_entry(env, out, count, op);
+    return o == NULL || set_bool(env, o, "refused", true) != napi_ok ? -2 : 0;
+  }
+  return 0;
+}
+
+/*
+ * mysqlTrack(caps, mariadbCaps, status, maxPacket, ops: Array<Buffer | [Buffer, number]>): runs the C tracker
+ * (my_resp.c) over ops, for the differential tests against response-tracker.ts. Returns its events in order
+ * ({op, unsolicited, command, outcome, ..., end: offset in that op's Buffer}), {op, refused: true} for a
+ * refused command, and {op, error} where a call failed (the last entry). op -1: my_resp_init refused.
+ * The array also carries the tracker's state after the last op: idle, eof (0 or -1) and status.
+ */
+static napi_value js_mysql_track(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], out;
+  uint32_t caps, mcaps, status, nops, count = 0;
+  double max;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_uint32(env, argv[0], &caps));
+  CHECK(napi_get_value_uint32(env, argv[1], &mcaps));
+  CHECK(napi_get_value_uint32(env, argv[2], &status));
+  CHECK(napi_get_value_double(env, argv[3], &max));
+  CHECK(napi_get_array_length(env, argv[4], &nops));
+  CHECK(napi_create_array(env, &out));
+  my_resp t;
+  const char *why;
+  if (my_resp_init(&t, caps, mcaps, (uint16_t)status, track_u64(max), &why) < 0) {
+    return track_error(env, out, &count, -1, why) == NULL ? NULL : out;
+  }
+  for (uint32_t op = 0; op < nops; op++) {
+    napi_value v;
+    bool is_buffer;
+    CHECK(napi_get_element(env, argv[4], op, &v));
+    CHECK(napi_is_buffer(env, v, &is_buffer));
+    int r = is_buffer ? track_push(env, &t, v, out, &count, op) : track_sent(env, &t, v, out, &count, op);
+    if (r == -2) return throw_msg(env, "mysqlTrack: bad op");
+    if (r < 0) return out;
+  }
+  CHECK(set_bool(env, out, "idle", my_resp_idle(&t)));
+  CHECK(set_num(env, out, "eof", my_resp_eof(&t)));
+  CHECK(set_num(env, out, "status", my_resp_status(&t)));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
@@ -1220,6 +1357,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"connectTls", NULL, js_connect_tls, NULL, NULL, NULL, napi_default, NULL},
       {"poolAddTls", NULL, js_pool_add_tls, NULL, NULL, NULL, napi_default, NULL},
       {"mysqlVerdict", NULL, js_mysql_verdict, NULL, NULL, NULL, napi_default, NULL},
+      {"mysqlTrack", NULL, js_mysql_track, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

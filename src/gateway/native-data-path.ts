@@ -52,7 +52,38 @@ interface Binding {
   clientTlsContext(caPem: string | null, verify: boolean): object;
   connectTls(ctx: object, fd: number, sniName: string, expectedHost: string): [number, number];
   poolAddTls(poolId: number, serverId: number, linkId: number, bytesJsReceived: number, settingsId: number, requested: boolean, mysql?: number[]): void;
+  // Tests only: the C MySQL response tracker (native/my_resp.c) over a script of commands and server bytes.
+  mysqlTrack(caps: number, mariadbCaps: number, status: number, maxPacket: number, ops: ReadonlyArray<MysqlTrackOp>): MysqlTrackResult;
 }
+
+/** A mysqlTrack op: server bytes to push, or a command sent ([its first bytes, its whole payload length]). */
+export type MysqlTrackOp = Buffer | readonly [Buffer, number];
+
+/** What the C tracker reported for one op (`op`: its index; -1 when the tracker refused the capabilities). */
+export type MysqlTrackEntry =
+  | {
+      readonly op: number;
+      readonly unsolicited: boolean;
+      readonly command: number;
+      readonly outcome: 'ok' | 'err' | 'eof' | 'other';
+      readonly status: number;
+      readonly statusReported: boolean;
+      readonly errno: number;
+      /** '' when the ERR had no '#' marker. */
+      readonly sqlState: string;
+      readonly stmtId: number;
+      readonly numColumns: number;
+      readonly numParams: number;
+      readonly resultSets: number;
+      /** Offset in that op's Buffer just after the packet. */
+      readonly end: number;
+    }
+  | { readonly op: number; readonly refused: true }
+  /** The call failed ("PROTO_MYSQL_<code>: ..."); always the last entry. */
+  | { readonly op: number; readonly error: string };
+
+/** The entries, and (when no call failed) the tracker's state after the last op. */
+export type MysqlTrackResult = MysqlTrackEntry[] & { readonly idle?: boolean; readonly eof?: number; readonly status?: number };
 
 /** A TLS link to a server run by the native side, with JS's plaintext end (see connectTls). */
 export interface NativeServerLink {
@@ -239,6 +270,11 @@ export class NativeDataPath {
   /** The native filter's answer for a statement: 0 clean, 1 a word to look at, 2 uncertain. */
   scan(text: Buffer, mysql = false): number {
     return this.#binding.scan(text, mysql);
+  }
+
+  /** Tests only: runs the C MySQL response tracker (native/my_resp.c) over `ops`, for the differential tests. */
+  mysqlTrack(caps: number, mariadbCaps: number, status: number, maxPacket: number, ops: ReadonlyArray<MysqlTrackOp>): MysqlTrackResult {
+    return this.#binding.mysqlTrack(caps, mariadbCaps, status, maxPacket, ops);
   }
 
   /** Creates the native half of a pool; `stats` is written by the loop thread (slots in native-pool.ts). */
