@@ -178,8 +178,8 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     const settings = pool.settingsFor(opened.params);
     let readAhead: Buffer[] | undefined;
     if (!tls && deps.clientTls.adoptPlain) {
-      // A clear client (RequireTLS off, or the decision above refused it) joins the same native pool:
-      // it becomes a native session now, its login's read-ahead kept for the server.
+      // A clear client (only while RequireTLS is off: the decision above refuses it otherwise) joins the
+      // same native pool: it becomes a native session now, its login's read-ahead kept for the server.
       readAhead = opened.reader.handOff();
       tls = await deps.clientTls.adoptPlain(raw, deps.loginTimeoutMs);
       client = tls.socket;
