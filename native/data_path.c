@@ -156,6 +156,7 @@ typedef struct session {
   struct pg_client *pc;         /* POOLED: the pooled relay's state (pg_pool.c) */
   struct pg_client *pc_pending; /* SPLICE_WAIT into a pool: becomes pc at the barrier */
   int connect; /* a link to a server (pg_server_tls.c): cfd is the server's, the SSL client-mode */
+  uint32_t ended; /* POOLED: how it ended (pg_pool.c END_*), told to JS with EV_CLOSED */
 } session;
 
 typedef enum {
@@ -269,6 +270,7 @@ static void emit(ev_kind kind, session *s, const char *reason) {
   ev->id = s->id;
   ev->from_cli = (double)s->from_cli;
   ev->from_srv = (double)s->from_srv;
+  if (kind == EV_CLOSED) ev->a = s->ended;
   if (reason != NULL) snprintf(ev->reason, sizeof ev->reason, "%s", reason);
   emit_event(ev);
 }

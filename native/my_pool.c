@@ -84,6 +84,7 @@ enum {
 enum { RQ_MY_STMT = 16, RQ_MY_PREPARE, RQ_MY_REPREPARE, RQ_MY_OTHER, RQ_MY_SETUP };
 #define RQF_MY_STARTED 8  /* the response's first bytes have been seen */
 #define RQF_MY_TO_CLIENT 16 /* an injected prepare's error: it answers the client's execute */
+#define RQF_MY_PATCH 32   /* a client's prepare OK: its statement id becomes the proxy's once the tracker has read it */
 
 typedef struct {
   uint64_t stmt; /* registry id */
@@ -880,8 +881,8 @@ static int my_response_start(pg_server *sv, rq *h) {
     my_client *mc = c->my;
     uint32_t id = mc->next_id;
     mc->next_id = id >= 0xfffffffeu ? 1 : id + 1;
-    put_le32(b + 5, id);
     mc->prep_id = id;
+    h->flags |= RQF_MY_PATCH;
   }
   return 1;
 wait:
@@ -1024,6 +1025,11 @@ static int my_frame_server(pg_server *sv) {
     const char *why = NULL;
     int r = my_resp_push(&sv->my->t, sv->in.data + sv->in.off, sv->in.len, &used, &e, &why);
     if (r < 0 || (r == 1 && e.unsolicited)) return -1;
+    if (h->flags & RQF_MY_PATCH) {
+      /* The OK's first bytes (at least 9, my_response_start waited for them) were just read with the server's id. */
+      h->flags &= (uint8_t)~RQF_MY_PATCH;
+      if (c != NULL) put_le32(sv->in.data + sv->in.off + 5, c->my->prep_id);
+    }
     int forward = c != NULL && (h->action == RA_FORWARD || (h->flags & RQF_MY_TO_CLIENT));
     if (forward && dbuf_append(&c->s->to_cli, sv->in.data + sv->in.off, used) < 0) return -1;
     dbuf_consume(&sv->in, used);

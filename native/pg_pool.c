@@ -51,6 +51,13 @@
 #define PG_MAX_PREPARED 256    /* statements one server connection keeps; the least recently used beyond go */
 #define CLIENT_MAX_LIFE_MS (24ull * 3600 * 1000) /* RDS Proxy's fixed limit on a client connection's life */
 
+/* How a pooled client ended (session.ended, EV_CLOSED's number): its server went back as it was, reset or closed; why it was let go. */
+#define END_KEPT 1
+#define END_RESET 2
+#define END_CLOSED 3
+#define END_IDLE 4    /* IdleClientTimeout */
+#define END_EXPIRED 8 /* RDS Proxy's 24 hours */
+
 /* Pin reason the native side finds itself; the others come from JavaScript's verdicts. */
 #define PIN_LONG_TEXT 1
 #define PIN_FUNCTION_CALL 15 /* the fastpath FunctionCall: any function, unread */
@@ -1094,7 +1101,10 @@ static void on_sweep(uv_timer_t *t) {
       if (c->closing || (c->server != NULL && c->server->qlen > 0) || c->stream_left > 0) continue;
       int idle = p->idle_client_timeout_ms > 0 && now - c->last_active >= p->idle_client_timeout_ms;
       int old = now - c->started >= CLIENT_MAX_LIFE_MS && c->server == NULL;
-      if (idle || old) client_fail(c, NULL);
+      if (idle || old) {
+        c->s->ended |= idle ? END_IDLE : END_EXPIRED;
+        client_fail(c, NULL);
+      }
     }
     p->holds--;
     next = p->next;
@@ -1149,6 +1159,7 @@ static void defer_alone(pg_server *sv);
 /* The client lets go of its server mid-way: whatever it asked is answered to nobody, then the server is cleaned. */
 static void orphan(pg_client *c) {
   pg_server *sv = c->server;
+  c->s->ended = (c->s->ended & ~3u) | END_CLOSED; /* until shown otherwise below */
   c->server = NULL;
   sv->client = NULL;
   set_in_tx(sv, 0);
@@ -1162,6 +1173,7 @@ static void orphan(pg_client *c) {
   if (sv->series_open) return server_close(sv, "client left in the middle of an extended series");
   if (c->my != NULL && my_orphan_dirty(c) < 0) return server_close(sv, "client left in the middle of a command");
   if (c->pinned || (c->my != NULL && my_orphan_dirty(c) > 0)) sv->dirty = 1;
+  c->s->ended = (c->s->ended & ~3u) | (sv->dirty ? END_RESET : END_KEPT);
   size_t kept = 0;
   for (size_t i = 0; i < sv->qlen; i++) {
     rq e = sv->q[(sv->qhead + i) % sv->qcap];
@@ -1848,6 +1860,18 @@ static int linked_server_step(session *s, pg_server *sv) {
   return progress;
 }
 
+/*
+ * How far ahead a client is read. A MySQL command is framed whole (up to one
+ * 16 MB frame, what the server would buffer itself), so its client is read
+ * until the command at the head is in.
+ */
+static size_t client_in_max(const pg_client *c) {
+  const dbuf *in = &c->s->to_srv;
+  if (c->my == NULL || in->len < 4) return PG_IN_MAX;
+  size_t head = 4 + (size_t)(in->data[in->off] | (in->data[in->off + 1] << 8) | (in->data[in->off + 2] << 16));
+  return head > PG_IN_MAX ? head : PG_IN_MAX;
+}
+
 /* Moves everything that can move for a pooled client and its server, then sets the polls. */
 static void client_pump(session *s) {
   if (s->state != POOLED || s->in_pump) return;
@@ -1855,7 +1879,7 @@ static void client_pump(session *s) {
   pg_client *c = s->pc;
   for (int progress = 1; progress && s->state == POOLED;) {
     progress = 0;
-    if (!s->cli_eof && !c->closing && s->to_srv.len < PG_IN_MAX && (s->cli_in || cli_pending(s))) {
+    if (!s->cli_eof && !c->closing && s->to_srv.len < client_in_max(c) && (s->cli_in || cli_pending(s))) {
       int r = client_read(s);
       TRACE("client %u read r=%d in=%zu\n", s->id, r, s->to_srv.len);
       if (r > 0) c->last_active = now_ms();
@@ -1904,7 +1928,7 @@ static void client_pump(session *s) {
     }
   }
   if (s->state == POOLED) {
-    int want_in = !s->cli_eof && !c->closing && s->to_srv.len < PG_IN_MAX;
+    int want_in = !s->cli_eof && !c->closing && s->to_srv.len < client_in_max(c);
     int cwant = 0;
     if (want_in && s->read_want != SSL_ERROR_WANT_WRITE) cwant |= UV_READABLE;
     if (s->to_cli.len > 0 && s->write_want == SSL_ERROR_WANT_READ) cwant |= UV_READABLE;

@@ -196,6 +196,13 @@ function endedBy(reason: string): RelayResult['endedBy'] {
   return 'error';
 }
 
+/** What a pooled session's end code says (native/pg_pool.c END_*); nothing for other sessions. */
+function pooledEnd(code: number): Pick<RelayResult, 'serverGivenBack' | 'idledOut' | 'expired'> {
+  if (code === 0) return {};
+  const back = (['none', 'keep', 'reset', 'close'] as const)[code & 3]!;
+  return { serverGivenBack: back, idledOut: (code & 4) !== 0, expired: (code & 8) !== 0 };
+}
+
 export class NativeDataPath {
   readonly #binding: Binding;
   readonly #listeners = new Map<number, Listener>();
@@ -216,7 +223,7 @@ export class NativeDataPath {
         l.handshake(false, reason);
       } else {
         this.#listeners.delete(id);
-        l.closed({ bytesFromClient: fromClient, bytesFromServer: fromServer, endedBy: endedBy(reason) }, reason);
+        l.closed({ bytesFromClient: fromClient, bytesFromServer: fromServer, endedBy: endedBy(reason), ...pooledEnd(a) }, reason);
       }
     });
   }

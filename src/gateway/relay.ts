@@ -27,6 +27,11 @@ export interface RelayResult {
   readonly bytesFromClient: number;
   readonly bytesFromServer: number;
   readonly endedBy: 'client' | 'server' | 'hook' | 'error';
+  /** A pooled client: how the server connection it held at the end went back ('none': it held none). */
+  readonly serverGivenBack?: 'none' | 'keep' | 'reset' | 'close';
+  /** A pooled client let go after IdleClientTimeout, or at the 24-hour limit. */
+  readonly idledOut?: boolean;
+  readonly expired?: boolean;
 }
 
 /**

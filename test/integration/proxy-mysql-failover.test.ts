@@ -153,9 +153,11 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
         [`myfo-c-${suffix}`, 'READ_ONLY', 'AVAILABLE'],
       ]);
     }, 40_000, 200);
-    // Two sessions at once: the second goes to the replica the pool has no connection to.
+    // Two transactions at once (each holds its server connection): the second goes to the replica the pool has no connection to.
     const ro = [await proxyClient(roPort), await proxyClient(roPort)];
+    for (const c of ro) await c.query('BEGIN');
     const at = await Promise.all(ro.map((c) => whereAmI(c)));
+    for (const c of ro) await c.query('COMMIT');
     expect(at.map((a) => a.readOnly)).toEqual([1, 1]);
     expect(at.map((a) => a.port).sort()).toEqual([replica.port, replica2.port].sort());
     await expect(ro[0]!.query('INSERT INTO writes VALUES (-1, -1)')).rejects.toThrow(/read-only|--read-only/);

@@ -31,9 +31,11 @@ import { checkProxyTls, decideProxyLogin, type ProxyLoginDecision } from './clie
 import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
 import { mysqlPasswordLogin } from './mysql-password-login.js';
 import type { MysqlPool } from './mysql-pool.js';
-import { serverShape } from './mysql-server-link.js';
+import { serverShape, type ServerShape } from './mysql-server-link.js';
 import { relayMultiplexed } from './mysql-mux-relay.js';
-import { MYSQL_PIN_REASONS, type MysqlPinReason } from './mysql-session-state.js';
+import { MYSQL_PIN_REASONS, mysqlPinReasonOf, type MysqlPinReason } from './mysql-session-state.js';
+import type { MysqlNativePool } from './mysql-native-pool.js';
+import type { RelayResult } from '../relay.js';
 import type { ProxyEndpointView } from './postgres-proxy-session.js';
 import { mysqlWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
 
@@ -62,6 +64,8 @@ export interface MysqlProxyDeps {
   credentialFor(user: string): Promise<ProxyCredentialOutcome | undefined>;
   /** The pool for (the proxy, the endpoint's role, user, database). */
   pool(user: string, database: string): MysqlPool;
+  /** With clientSessions: the native pool for (the proxy, the endpoint's role, user, database, response shape). */
+  nativePool?(user: string, database: string, shape: ServerShape): MysqlNativePool;
   readonly events: ProxyConnectionEvents;
   /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
   debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
@@ -118,6 +122,60 @@ async function authenticate(
   return { decision, who: {} };
 }
 
+/** What relayNative needs of the session it continues. */
+interface NativeRelayContext {
+  readonly deps: MysqlProxyDeps;
+  readonly session: SessionAudit;
+  readonly refuse: Refuse;
+  readonly who: Record<string, unknown>;
+  readonly leave: AbortSignal;
+  readonly decision: Exclude<ProxyLoginDecision, { kind: 'refuse' }>;
+  setUp(): void;
+}
+
+/**
+ * The native pooled relay (native/my_pool.c): one good server login of the
+ * pool first, then the client's OK goes out and the native side takes the
+ * client. Resolves when the client leaves (undefined: it left while waiting).
+ */
+async function relayNative(
+  attach: NonNullable<ClientTlsSession['attachToPool']>,
+  pool: MysqlNativePool,
+  ok: Buffer,
+  capabilities: number,
+  x: NativeRelayContext,
+): Promise<{ stats: RelayResult; pins: MysqlPinReason[] } | undefined> {
+  const { deps, session } = x;
+  const ep = deps.endpoint;
+  const ready = await pool.ready().catch((err: unknown) => ({ ok: false as const, error: { errno: 2003, sqlState: 'HY000', message: err instanceof Error ? err.message : String(err) } }));
+  // The client left while it waited: nothing to answer.
+  if (x.leave.aborted) return undefined;
+  if (!ready.ok) {
+    const r = ready.error;
+    if (r.errno === 9501) throw x.refuse({ kind: 'BorrowTimeout' }, 'BorrowTimeout', `no server connection within ConnectionBorrowTimeout (pool of ${pool.maxServers})`, x.who);
+    throw x.refuse({ kind: 'DatabaseError', sqlState: r.sqlState, message: r.message }, 'UpstreamRefused', `${r.errno} (${r.sqlState}): ${r.message}`, x.who);
+  }
+  session.auth('allow', x.decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', x.who);
+  deps.events.setupSucceeded();
+  x.setUp();
+  const pins: MysqlPinReason[] = [];
+  const stats = await attach(
+    pool.control,
+    {
+      ...pool.client(capabilities),
+      pinned: (code) => {
+        const reason = mysqlPinReasonOf(code) ?? 'Unreadable';
+        pins.push(reason);
+        deps.events.pinned(reason);
+        deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: MYSQL_PIN_REASONS[reason] }, 'client session pinned to its database connection until it ends');
+      },
+      statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
+    },
+    { toClient: [ok], toServer: [] },
+  );
+  return { stats, pins };
+}
+
 /** Handles one client connection on a MySQL proxy endpoint. */
 export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
   const ep = deps.endpoint;
@@ -172,8 +230,26 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
       capabilities: (response.capabilityFlags & greeting.capabilityFlags) >>> 0,
       mariadbCapabilities: (response.mariadbCapabilities & greeting.mariadbCapabilities) >>> 0,
     };
-    const pool = deps.pool(user, (negotiated.capabilities & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? (response.database ?? '') : '');
+    const database = (negotiated.capabilities & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? (response.database ?? '') : '';
     const shape = serverShape(negotiated, charsetId, response.maxPacketSize);
+    if (native?.attachToPool !== undefined && deps.nativePool !== undefined) {
+      if (login.reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
+      login.reader.detach();
+      const np = deps.nativePool(user, database, shape);
+      const ok = encodePacket(encodeOkPacket({ statusFlags: ServerStatus.SERVER_STATUS_AUTOCOMMIT }, negotiated.capabilities), login.seq);
+      const r = await relayNative(native.attachToPool, np, ok, negotiated.capabilities, { deps, session, refuse, who, leave: leave.signal, decision, setUp: () => (setUp = true) });
+      if (r === undefined) return;
+      events.closed();
+      const s = r.stats;
+      session.end(s, {
+        ...(r.pins.length ? { pinReasons: r.pins } : {}),
+        ...(s.serverGivenBack !== undefined && s.serverGivenBack !== 'none' ? { serverConnectionReused: s.serverGivenBack !== 'close' } : {}),
+        ...(s.idledOut ? { idleClientTimeout: true } : {}),
+        ...(s.expired ? { maxLifeReached: true } : {}),
+      });
+      return;
+    }
+    const pool = deps.pool(user, database);
     const ready = await pool.ready(shape, leave.signal);
     // The client left while it waited: nothing to answer.
     if (leave.signal.aborted) return;

@@ -27,7 +27,10 @@ import { FastAuthCache } from '../../protocol/mysql/index.js';
 import { ServerProfileCache } from '../mysql/greeting.js';
 import { answerGenericFailure } from './generic-failure.js';
 import { handleMysqlProxySession } from './mysql-proxy-session.js';
+import { MysqlNativePool } from './mysql-native-pool.js';
+import { MYSQL_FILTER_WORDS } from './mysql-session-state.js';
 import { MysqlPool } from './mysql-pool.js';
+import type { ServerShape } from './mysql-server-link.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
 import { PostgresPool, type PoolLimitGroup, type PoolSettings } from './postgres-pool.js';
 import { handlePostgresProxySession, type ProxyEndpointView } from './postgres-proxy-session.js';
@@ -42,7 +45,7 @@ import { postgresWireError } from './wire-errors.js';
  * for MySQL. Off: Node's TLS on the raw socket, as before. On, the login and
  * the TypeScript relay run over the session's plaintext socket.
  */
-export const NATIVE_MYSQL_CLIENTS = false;
+export const NATIVE_MYSQL_CLIENTS = true;
 
 export interface ProxyServiceDeps {
   /** The proxies as they are now (a pool asks at each server login; by resource id, which a rename keeps). */
@@ -129,7 +132,8 @@ const NO_TARGET_TEXT = {
 export class ProxyService {
   readonly #deps: ProxyServiceDeps;
   readonly #tls = new Map<string, Promise<ClientTlsTerminator>>();
-  readonly #pools = new Map<string, PostgresPool>();
+  /** The pools the native side lends connections of: PostgreSQL's, and MySQL's when NATIVE_MYSQL is on. */
+  readonly #pools = new Map<string, PostgresPool | MysqlNativePool>();
   /** What each pool of #pools (same key) belongs to. */
   readonly #owners = new Map<string, PoolOwner>();
   /**
@@ -157,6 +161,7 @@ export class ProxyService {
     this.#deps = deps;
     this.#chooser = new TargetChooser(deps.observations ?? NO_OBSERVATIONS);
     deps.native?.setScanWords(PG_FILTER_WORDS);
+    deps.native?.setScanWords(MYSQL_FILTER_WORDS, true);
   }
 
   /** The connection handler for ProxyListeners. */
@@ -214,7 +219,7 @@ export class ProxyService {
         audit: d.audit,
         iamLogin: d.iamLogin,
         secureContext,
-        ...(clientSessions !== undefined ? { clientSessions } : {}),
+        ...(clientSessions !== undefined ? { clientSessions, nativePool: (user: string, database: string, shape: ServerShape) => this.#mysqlNativePool(proxy, endpoint, user, database, shape) } : {}),
         profile: this.#profileOf(greeter),
         fastAuth: this.#fastAuth,
         connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
@@ -378,17 +383,11 @@ export class ProxyService {
   #pool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): PostgresPool {
     const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
     const cp = proxy.targetGroup.connectionPool;
-    let pool = this.#pools.get(key);
+    let pool = this.#pools.get(key) as PostgresPool | undefined;
     if (pool === undefined) {
-      const limitKey = `${proxy.resourceId}/${endpoint.targetRole}`;
-      let limitGroup = this.#limits.get(limitKey);
-      if (limitGroup === undefined) {
-        limitGroup = { id: ++this.#nextLimit };
-        this.#limits.set(limitKey, limitGroup);
-      }
       pool = new PostgresPool({
         native: this.#deps.native!,
-        limitGroup,
+        limitGroup: this.#limitGroup(proxy, endpoint),
         // A first login that failed (a database that does not exist, a timeout): nothing is kept for it.
         unused: () => {
           if (this.#pools.get(key) === pool) this.#drop(key, { keepCounts: true });
@@ -432,6 +431,64 @@ export class ProxyService {
     return pool;
   }
 
+  /** The bound every pool of (proxy, endpoint role) shares. */
+  #limitGroup(proxy: DbProxy, endpoint: ProxyEndpoint): PoolLimitGroup {
+    const limitKey = `${proxy.resourceId}/${endpoint.targetRole}`;
+    let limitGroup = this.#limits.get(limitKey);
+    if (limitGroup === undefined) {
+      limitGroup = { id: ++this.#nextLimit };
+      this.#limits.set(limitKey, limitGroup);
+    }
+    return limitGroup;
+  }
+
+  /**
+   * A MySQL pool lent by the native side: per (proxy, endpoint role, user,
+   * database) and response shape (clients that negotiated other capabilities
+   * or another character set get a pool of their own, under the same bound).
+   */
+  #mysqlNativePool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string, shape: ServerShape): MysqlNativePool {
+    const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}/${shape.key}`;
+    const cp = proxy.targetGroup.connectionPool;
+    let pool = this.#pools.get(key) as MysqlNativePool | undefined;
+    if (pool === undefined) {
+      pool = new MysqlNativePool({
+        native: this.#deps.native!,
+        limitGroup: this.#limitGroup(proxy, endpoint),
+        unused: () => {
+          if (this.#pools.get(key) === pool) this.#drop(key, { keepCounts: true });
+        },
+        // As for PostgreSQL: the writer or a reader seen by target health, asked at each login.
+        target: (load) => {
+          const t = this.#choose(this.#proxies.byResourceId(proxy.resourceId) ?? proxy, endpoint.targetRole, load);
+          return t === undefined || !('refused' in t) ? t : { refused: { errno: 1105, sqlState: 'HY000', message: NO_TARGET_TEXT[t.refused] } };
+        },
+        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
+        user,
+        database,
+        shape,
+        credentials: async () => {
+          const c = await this.#credentialFor(proxy, user);
+          if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
+          return { username: c.username, password: c.password };
+        },
+        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
+        ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
+        loginTimeoutMs: this.#deps.loginTimeoutMs,
+        maxMessageBytes: this.#deps.maxMessageBytes,
+        profileOf: (target) => this.#profileOf(target),
+        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
+      });
+      this.#pools.set(key, pool);
+      this.#retired.delete(key);
+      this.#owners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
+    } else {
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+    }
+    pool.setPinningFilters(cp.sessionPinningFilters);
+    return pool;
+  }
+
   /** Closes a pool and forgets it (its native half is freed once its last client and server are gone). */
   #drop(key: string, o: { keepCounts?: boolean } = {}): void {
     const pool = this.#pools.get(key);
@@ -449,7 +506,7 @@ export class ProxyService {
    * still sees the failed login; frozen, with nothing open. Bounded: the
    * oldest go first. A new pool for the same key starts its counts again.
    */
-  #retire(key: string, owner: PoolOwner, pool: PostgresPool): void {
+  #retire(key: string, owner: PoolOwner, pool: PostgresPool | MysqlNativePool): void {
     const stats = { ...pool.snapshot(), servers: 0, idle: 0, borrowed: 0, inTransaction: 0, pinned: 0, waiting: 0, clients: 0 };
     const logins = pool.logins;
     const maxServers = pool.maxServers;
@@ -499,7 +556,9 @@ export class ProxyService {
   /** A proxy's settings changed (ModifyDBProxy, ModifyDBProxyTargetGroup): its pools follow at once. */
   refresh(proxy: DbProxy): void {
     for (const [key, pool] of this.#pools) {
-      if (key.startsWith(`${proxy.resourceId}/`)) pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      if (!key.startsWith(`${proxy.resourceId}/`)) continue;
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      if (pool instanceof MysqlNativePool) pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     }
     for (const [key, pool] of this.#mysqlPools) {
       if (!key.startsWith(`${proxy.resourceId}/`)) continue;
@@ -514,7 +573,7 @@ export class ProxyService {
   }
 
   /** Every pool's counters, for metrics. */
-  pools(): ReadonlyMap<string, PostgresPool> {
+  pools(): ReadonlyMap<string, PostgresPool | MysqlNativePool> {
     return this.#pools;
   }
 
