@@ -71,7 +71,7 @@ async function readFirstPacket(socket: Socket): Promise<{ sslRequest: boolean; p
  * its handshake), a clear client is adopted as it is, and the login goes on
  * over the session's plaintext socket.
  */
-export async function readClientLogin(raw: Socket, secureContext: SecureContext, timeoutMs: number, sessions?: ClientTlsTerminator): Promise<ClientLogin> {
+export async function readClientLogin(raw: Socket, secureContext: SecureContext | undefined, timeoutMs: number, sessions?: ClientTlsTerminator): Promise<ClientLogin> {
   const first = await readFirstPacket(raw);
   if (sessions !== undefined) {
     // MySQL's TLS starts after the proxy's greeting and the client's SSLRequest: nothing to answer.
@@ -90,6 +90,7 @@ export async function readClientLogin(raw: Socket, secureContext: SecureContext,
   if (first.sslRequest) {
     // Bytes after the SSLRequest are the TLS handshake: back to the socket for TLS to read.
     if (first.rest.length > 0) raw.unshift(first.rest);
+    if (secureContext === undefined) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'TLS without a certificate' });
     const socket = await acceptTls(raw, secureContext, timeoutMs);
     const reader = new PacketReader(socket, MYSQL_PRE_AUTH_MAX_PACKET_BYTES);
     const packet = await reader.next(2);

@@ -14,7 +14,6 @@
  * its error, with RDS Proxy's text).
  */
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
@@ -30,9 +29,7 @@ import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../ses
 import { checkProxyTls, decideProxyLogin, type ProxyLoginDecision } from './client-login.js';
 import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
 import { mysqlPasswordLogin } from './mysql-password-login.js';
-import type { MysqlPool } from './mysql-pool.js';
 import { serverShape, type ServerShape } from './mysql-server-link.js';
-import { relayMultiplexed } from './mysql-mux-relay.js';
 import { MYSQL_PIN_REASONS, mysqlPinReasonOf, type MysqlPinReason } from './mysql-session-state.js';
 import type { MysqlNativePool } from './mysql-native-pool.js';
 import type { RelayResult } from '../relay.js';
@@ -44,14 +41,12 @@ export interface MysqlProxyDeps {
   readonly logger: Logger;
   readonly audit: AuditSink;
   readonly iamLogin: IamLogin;
-  /** The endpoint's certificate, for clients that ask for TLS. */
-  readonly secureContext: SecureContext;
   /**
    * Native client sessions (the native data path's terminator, with the endpoint's certificate):
-   * when set, every client, TLS or clear, becomes a native session and the login and relay run
-   * on its plaintext socket; undefined: Node's TLS on the raw socket (secureContext).
+   * every client, TLS or clear, becomes a native session; the login runs on its plaintext socket,
+   * then the session joins the pool's native half.
    */
-  readonly clientSessions?: ClientTlsTerminator;
+  readonly clientSessions: ClientTlsTerminator;
   /** What the proxy's greeting says of the server (version, capabilities, character set). */
   readonly profile: ServerProfileCache;
   /** caching_sha2_password's memory of full authentications through this proxy. */
@@ -62,19 +57,12 @@ export interface MysqlProxyDeps {
   readonly maxMessageBytes: number;
   /** The user's secret, read with the proxy's role (undefined: no Auth entry names the user). */
   credentialFor(user: string): Promise<ProxyCredentialOutcome | undefined>;
-  /** The pool for (the proxy, the endpoint's role, user, database). */
-  pool(user: string, database: string): MysqlPool;
-  /** With clientSessions: the native pool for (the proxy, the endpoint's role, user, database, response shape). */
-  nativePool?(user: string, database: string, shape: ServerShape): MysqlNativePool;
+  /** The pool for (the proxy, the endpoint's role, user, database, response shape). */
+  pool(user: string, database: string, shape: ServerShape): MysqlNativePool;
   readonly events: ProxyConnectionEvents;
   /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
   debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
-  /** How long a client may stay (RDS Proxy's fixed 24 hours; tests shorten it). */
-  readonly maxClientLifeMs?: number;
 }
-
-/** RDS Proxy ends client connections after 24 hours. */
-const CLIENT_MAX_LIFE_MS = 24 * 3600 * 1000;
 
 /** How long a greeting waits for the server's profile when it is not known yet (as instance endpoints). */
 const PROFILE_WAIT_MS = 1_000;
@@ -199,7 +187,7 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS);
     const greeting = gatewayGreeting(deps.profile.current, deps.connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
-    const login = await readClientLogin(raw, deps.secureContext, deps.loginTimeoutMs, deps.clientSessions);
+    const login = await readClientLogin(raw, undefined, deps.loginTimeoutMs, deps.clientSessions);
     client = login.socket;
     native = login.session;
     client.once('close', () => leave.abort());
@@ -232,63 +220,19 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     };
     const database = (negotiated.capabilities & Capability.CLIENT_CONNECT_WITH_DB) !== 0 ? (response.database ?? '') : '';
     const shape = serverShape(negotiated, charsetId, response.maxPacketSize);
-    if (native?.attachToPool !== undefined && deps.nativePool !== undefined) {
-      if (login.reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
-      login.reader.detach();
-      const np = deps.nativePool(user, database, shape);
-      const ok = encodePacket(encodeOkPacket({ statusFlags: ServerStatus.SERVER_STATUS_AUTOCOMMIT }, negotiated.capabilities), login.seq);
-      const r = await relayNative(native.attachToPool, np, ok, negotiated.capabilities, { deps, session, refuse, who, leave: leave.signal, decision, setUp: () => (setUp = true) });
-      if (r === undefined) return;
-      events.closed();
-      const s = r.stats;
-      session.end(s, {
-        ...(r.pins.length ? { pinReasons: r.pins } : {}),
-        ...(s.serverGivenBack !== undefined && s.serverGivenBack !== 'none' ? { serverConnectionReused: s.serverGivenBack !== 'close' } : {}),
-        ...(s.idledOut ? { idleClientTimeout: true } : {}),
-        ...(s.expired ? { maxLifeReached: true } : {}),
-      });
-      return;
-    }
-    const pool = deps.pool(user, database);
-    const ready = await pool.ready(shape, leave.signal);
-    // The client left while it waited: nothing to answer.
-    if (leave.signal.aborted) return;
-    if (ready.kind === 'timeout') throw refuse({ kind: 'BorrowTimeout' }, 'BorrowTimeout', `no server connection within ConnectionBorrowTimeout (pool of ${pool.maxServers})`, who);
-    if (ready.kind === 'refused') {
-      const r = ready.refusal;
-      throw refuse({ kind: 'DatabaseError', sqlState: r.sqlState, message: r.message }, 'UpstreamRefused', `${r.errno} (${r.sqlState}): ${r.message}`, who);
-    }
+    // Every client is a native session (TLS or clear): it joins the pool's native half.
+    if (native?.attachToPool === undefined) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'a MySQL proxy client that is not a native session' });
     if (login.reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UNSUPPORTED', { what: 'pipelining before the login completes' });
     login.reader.detach();
-    client.write(encodePacket(encodeOkPacket({ statusFlags: ServerStatus.SERVER_STATUS_AUTOCOMMIT }, negotiated.capabilities), login.seq));
-    session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
-    events.setupSucceeded();
-    setUp = true;
-
-    const pins: MysqlPinReason[] = [];
-    const stats = await relayMultiplexed(client, {
-      pool,
-      shape,
-      clientId: deps.connectionId,
-      clientCapabilities: negotiated.capabilities,
-      database: pool.database,
-      ...(pool.initQuery !== undefined ? { initQuery: pool.initQuery } : {}),
-      maxMessageBytes: deps.maxMessageBytes,
-      idleClientTimeoutMs: pool.idleClientTimeoutMs,
-      maxLifeMs: deps.maxClientLifeMs ?? CLIENT_MAX_LIFE_MS,
-      excludeVariableSets: () => pool.excludeVariableSets,
-      debugSql: () => pool.debugSql,
-      statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
-      pinned: (reason) => {
-        pins.push(reason);
-        events.pinned(reason);
-        deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: MYSQL_PIN_REASONS[reason] }, 'client session pinned to its database connection until it ends');
-      },
-    });
+    const pool = deps.pool(user, database, shape);
+    const ok = encodePacket(encodeOkPacket({ statusFlags: ServerStatus.SERVER_STATUS_AUTOCOMMIT }, negotiated.capabilities), login.seq);
+    const r = await relayNative(native.attachToPool, pool, ok, negotiated.capabilities, { deps, session, refuse, who, leave: leave.signal, decision, setUp: () => (setUp = true) });
+    if (r === undefined) return;
     events.closed();
+    const stats = r.stats;
     session.end(stats, {
-      ...(pins.length ? { pinReasons: pins } : {}),
-      ...(stats.serverGivenBack !== 'none' ? { serverConnectionReused: stats.serverGivenBack !== 'close' } : {}),
+      ...(r.pins.length ? { pinReasons: r.pins } : {}),
+      ...(stats.serverGivenBack !== undefined && stats.serverGivenBack !== 'none' ? { serverConnectionReused: stats.serverGivenBack !== 'close' } : {}),
       ...(stats.idledOut ? { idleClientTimeout: true } : {}),
       ...(stats.expired ? { maxLifeReached: true } : {}),
     });

@@ -1,18 +1,12 @@
 /**
  * A proxy's MySQL/MariaDB server connections, one at a time: the login with
  * the secret's user (the instance endpoints' upstream code, gateway/mysql/
- * upstream.ts: TLS as `targetTls` says, mysql_native_password and
- * caching_sha2_password), the server's max_connections for sizing, the
- * target group's InitQuery, and the cleanup between two clients.
- *
- * Cleanup (before a connection is lent again): COM_RESET_CONNECTION, which
- * rolls back an open transaction, drops temporary tables, user variables
- * and prepared statements, releases locks and resets session variables
- * (MariaDB 10.2+, MySQL 5.7+), keeping the login's character set; then the
- * pool's database again (COM_INIT_DB), since a reset keeps whatever `USE`
- * chose; a pool without a database cannot unselect one, so a connection
- * that has one is closed instead; then InitQuery again, as on a new
- * connection. Any step that fails closes the connection.
+ * upstream.ts: TLS as `targetTls` says, run natively for pools;
+ * mysql_native_password and caching_sha2_password), the server's
+ * max_connections for sizing, and the target group's InitQuery. The native
+ * pool (native/my_pool.c) takes the connection from there; it cleans it
+ * between clients itself (COM_RESET_CONNECTION, the pool's database, the
+ * InitQuery again: mysql-native-pool.ts builds those commands).
  */
 import type { Socket } from 'node:net';
 import { IamdbError, isIamdbError } from '../../errors/index.js';
@@ -23,9 +17,7 @@ import {
   ServerStatus,
   decodeOkPacket,
   encodeHandshakeResponse41,
-  decodePrepareOk,
   encodePacket,
-  encodeStmtClose,
   type HandshakeResponse41,
   type ResponseEnd,
 } from '../../protocol/mysql/index.js';
@@ -36,7 +28,6 @@ import { PacketReader } from '../mysql/packets.js';
 import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, startServerTls, type ServerLink, type ServerTlsStarter } from '../mysql/upstream.js';
 import { permanentTlsFailure } from './pooled-server-tls.js';
 import { LoginFailed } from '../session-common.js';
-import { ServerStatements, neutralSettings, type PlanStep, type SessionSettings } from './mysql-client-state.js';
 
 /**
  * Capabilities that matter only while logging in (TLS, attributes, the
@@ -76,21 +67,8 @@ export interface PooledServer {
   /** Capabilities of the server link (the shape's, as the server has them). */
   readonly capabilities: number;
   readonly mariadbCapabilities: number;
-  /** Server status after its login or its last cleanup (autocommit). */
+  /** Server status after its login and InitQuery (autocommit). */
   statusFlags: number;
-  /** The server's thread id (its greeting's connection id). */
-  readonly threadId: number;
-  /** The settings it carries now (tracked SETs, database, autocommit); see mysql-client-state.ts. */
-  settings: SessionSettings;
-  /** Binary prepared statements its server holds for clients. */
-  readonly statements: ServerStatements;
-  /** While lent: inside a transaction, or pinned (for DatabaseConnectionsCurrently*). */
-  inTransaction: boolean;
-  pinned: boolean;
-  /** The client that used it last (a client that comes back prefers its last connection). */
-  lastClient: number;
-  /** When it was last given back (ms). */
-  idleSince: number;
   /** The native TLS link it runs over (native pools take it with the connection). */
   readonly nativeTls?: number;
 }
@@ -151,13 +129,6 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
       capabilities: caps,
       mariadbCapabilities: mariadbCaps,
       statusFlags: okStatus(ok, caps),
-      threadId: link.greeting.connectionId,
-      settings: neutralSettings(o.database || null),
-      statements: new ServerStatements(),
-      inTransaction: false,
-      pinned: false,
-      lastClient: 0,
-      idleSince: Date.now(),
       ...(link.nativeTls !== undefined ? { nativeTls: link.nativeTls } : {}),
     };
     // A pooled socket outlives every listener a session adds: its errors must never be unhandled.
@@ -195,90 +166,6 @@ function refusalOf(err: unknown): ServerRefusal {
   if (err instanceof LoginFailed) return { errno: 1040, sqlState: 'HY000', message: err.detail ?? 'the server refused the connection' };
   if (isIamdbError(err)) return { errno: 2003, sqlState: 'HY000', message: err.message };
   return { errno: 1105, sqlState: 'HY000', message: err instanceof Error ? err.message : String(err) };
-}
-
-export interface CleanOptions {
-  readonly database: string;
-  readonly initQuery?: string;
-  readonly maxMessageBytes: number;
-}
-
-/** Cleans a returned connection for the next client (see the top of this file). */
-export async function cleanServer(server: PooledServer, o: CleanOptions): Promise<{ ok: true } | { ok: false; reason: string }> {
-  if (server.socket.destroyed || server.socket.readableEnded) return { ok: false, reason: 'the server closed the connection' };
-  const reader = new PacketReader(server.socket, o.maxMessageBytes);
-  try {
-    const reset = await command(server, reader, Buffer.from([Command.COM_RESET_CONNECTION]), o.maxMessageBytes);
-    if (reset.end.outcome !== 'ok') return { ok: false, reason: `COM_RESET_CONNECTION failed${reset.end.outcome === 'err' ? ` (${reset.end.errno})` : ''}` };
-    if (o.database) {
-      const use = await command(server, reader, Buffer.concat([Buffer.from([Command.COM_INIT_DB]), Buffer.from(o.database, 'utf8')]), o.maxMessageBytes);
-      if (use.end.outcome !== 'ok') return { ok: false, reason: 'the pool database could not be selected again' };
-    } else {
-      const db = await command(server, reader, query('SELECT DATABASE()'), o.maxMessageBytes);
-      if (db.end.outcome === 'err' || firstValue(db.packets, server.capabilities) !== null) return { ok: false, reason: 'a client selected a database and the pool has none' };
-    }
-    if (o.initQuery) {
-      const r = await command(server, reader, query(o.initQuery), o.maxMessageBytes);
-      if (r.end.outcome === 'err') return { ok: false, reason: `the InitQuery failed (${r.end.errno})` };
-    }
-    if (reader.pendingBytes > 0) return { ok: false, reason: 'the server sent more than was asked' };
-    server.settings = neutralSettings(o.database || null);
-    server.statements.clear();
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
-  } finally {
-    reader.detach();
-  }
-}
-
-/**
- * Runs a plan's steps (mysql-client-state.ts) on a connection a client has
- * just borrowed, replies swallowed: COM_RESET_CONNECTION (then InitQuery
- * again), the client's SETs, COM_INIT_DB. Any error: not ok (the caller
- * closes the connection).
- */
-export async function applyPlan(server: PooledServer, steps: readonly PlanStep[], o: { initQuery?: string; maxMessageBytes: number }): Promise<{ ok: true } | { ok: false; reason: string }> {
-  const reader = new PacketReader(server.socket, o.maxMessageBytes);
-  try {
-    for (const step of steps) {
-      const payloads =
-        step.kind === 'reset'
-          ? [Buffer.from([Command.COM_RESET_CONNECTION]), ...(o.initQuery ? [query(o.initQuery)] : [])]
-          : step.kind === 'init-db'
-            ? [Buffer.concat([Buffer.from([Command.COM_INIT_DB]), Buffer.from(step.schema, 'utf8')])]
-            : [query(step.sql)];
-      for (const payload of payloads) {
-        const r = await command(server, reader, payload, o.maxMessageBytes);
-        if (r.end.outcome === 'err') return { ok: false, reason: `${step.kind} failed (${r.end.errno})` };
-      }
-      if (step.kind === 'reset') server.statements.clear();
-    }
-    if (reader.pendingBytes > 0) return { ok: false, reason: 'the server sent more than was asked' };
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
-  } finally {
-    reader.detach();
-  }
-}
-
-/**
- * Prepares `text` on a borrowed connection, reply swallowed: the server's
- * statement id, or its error. Closes `evict` first (no reply).
- */
-export async function prepareOn(server: PooledServer, text: Buffer, evict: readonly number[], maxMessageBytes: number): Promise<{ ok: true; id: number } | { ok: false; errno: number; packet: Buffer }> {
-  for (const id of evict) server.socket.write(encodePacket(encodeStmtClose(id), 0));
-  const reader = new PacketReader(server.socket, maxMessageBytes);
-  try {
-    const r = await command(server, reader, Buffer.concat([Buffer.from([Command.COM_STMT_PREPARE]), text]), maxMessageBytes);
-    if (r.end.outcome === 'err') return { ok: false, errno: r.end.errno, packet: r.packets[r.packets.length - 1]! };
-    const ok = decodePrepareOk(r.packets[0]!);
-    if (ok === undefined || reader.pendingBytes > 0) throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: 'the database server', reason: 'a prepare answer the proxy cannot read' });
-    return { ok: true, id: ok.id };
-  } finally {
-    reader.detach();
-  }
 }
 
 function query(sql: string): Buffer {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ServerStatus } from '../../protocol/mysql/index.js';
-import { Transaction, neutralSettings, plan, withSets } from './mysql-client-state.js';
+import { neutralSettings, plan, withSets } from './mysql-client-state.js';
 import { classifyMysql } from './mysql-session-state.js';
 
 const off = { excludeVariableSets: false };
@@ -105,34 +104,5 @@ describe('plan', () => {
   it('keeps the last SET of each variable, in the order last made', () => {
     const s = withSets(withSets(neutralSettings(null), [tz, mode]), [{ ...tz, sql: "SET SESSION time_zone = '+02:00'" }]);
     expect(s.sets.map((x) => x.sql)).toEqual([mode.sql, "SET SESSION time_zone = '+02:00'"]);
-  });
-});
-
-describe('Transaction', () => {
-  const AC = ServerStatus.SERVER_STATUS_AUTOCOMMIT;
-  const IN = ServerStatus.SERVER_STATUS_IN_TRANS;
-
-  it('autocommit on: open only while the server says IN_TRANS', () => {
-    const t = new Transaction();
-    t.afterStatement(AC, false);
-    expect(t.open).toBe(false);
-    t.afterStatement(AC | IN, false);
-    expect(t.open).toBe(true);
-    t.afterStatement(AC, false);
-    expect(t.open).toBe(false);
-  });
-
-  it('autocommit off: open from the first statement until a transaction the server reported ends', () => {
-    const t = new Transaction();
-    t.afterStatement(0, true); // SET autocommit = 0 itself
-    expect(t.open).toBe(false);
-    t.afterStatement(0, false); // DO 1: no IN_TRANS yet, but counts as begun
-    expect(t.open).toBe(true);
-    t.afterStatement(IN, false);
-    expect(t.open).toBe(true);
-    t.afterStatement(0, false); // COMMIT
-    expect(t.open).toBe(false);
-    t.afterStatement(AC, true); // SET autocommit = 1
-    expect(t.open).toBe(false);
   });
 });

@@ -12,7 +12,6 @@
  * (target-choice.ts, fed by target health) at each new server login.
  */
 import type { Socket } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../../audit/index.js';
 import { SqlState, encodeErrorResponse, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
@@ -29,7 +28,6 @@ import { answerGenericFailure } from './generic-failure.js';
 import { handleMysqlProxySession } from './mysql-proxy-session.js';
 import { MysqlNativePool } from './mysql-native-pool.js';
 import { MYSQL_FILTER_WORDS } from './mysql-session-state.js';
-import { MysqlPool } from './mysql-pool.js';
 import type { ServerShape } from './mysql-server-link.js';
 import { ScramVerifierCache } from './postgres-password-login.js';
 import { PostgresPool, type PoolLimitGroup, type PoolSettings } from './postgres-pool.js';
@@ -38,14 +36,6 @@ import { NO_CONNECTION_EVENTS, type ProxyConnectionEvents } from './connection-e
 import { PG_FILTER_WORDS } from './session-state.js';
 import { NO_OBSERVATIONS, TargetChooser, type ObservedRole, type TargetDecision, type TargetObservations } from './target-choice.js';
 import { postgresWireError } from './wire-errors.js';
-
-/**
- * MySQL proxy clients as native sessions (TLS terminated by the native data
- * path, clear clients adopted by it), the step before a native pooled relay
- * for MySQL. Off: Node's TLS on the raw socket, as before. On, the login and
- * the TypeScript relay run over the session's plaintext socket.
- */
-export const NATIVE_MYSQL_CLIENTS = true;
 
 export interface ProxyServiceDeps {
   /** The proxies as they are now (a pool asks at each server login; by resource id, which a rename keeps). */
@@ -145,10 +135,6 @@ export class ProxyService {
   /** Counts of pools dropped after a failed first login, still shown by poolViews (see #retire). */
   readonly #retired = new Map<string, { readonly owner: PoolOwner; readonly pool: PoolView['pool'] }>();
   readonly #verifiers = new ScramVerifierCache();
-  readonly #mysqlPools = new Map<string, MysqlPool>();
-  /** What each pool of #mysqlPools (same key) belongs to. */
-  readonly #mysqlOwners = new Map<string, PoolOwner>();
-  readonly #contexts = new Map<string, Promise<SecureContext>>();
   readonly #profiles = new Map<string, ServerProfileCache>();
   readonly #fastAuth = new FastAuthCache();
   #mysqlConnectionId = 0;
@@ -198,19 +184,16 @@ export class ProxyService {
     );
   };
 
-  /** A MySQL/MariaDB client: transaction multiplexing with a TypeScript relay (docs/proxies-pooling.md says why). */
+  /** A MySQL/MariaDB client: a native session that joins a native pool (native/my_pool.c). */
   async #handleMysql(socket: Socket, proxy: DbProxy, endpoint: ProxyEndpoint, context: ConnectionContext): Promise<void> {
     // The greeting speaks for the writer seen now (replicas run the same server), or the registered one during a failover.
     // Which target the session's server connection goes to is the pool's choice, at its login.
     const registered = proxy.targetGroup.targets.find((t) => t.role === 'READ_WRITE') ?? proxy.targetGroup.targets[0];
     const greeter = this.#writerOf(proxy) ?? (registered === undefined ? undefined : this.#deps.instances.get(registered.instanceId));
-    if (greeter === undefined) {
-      // No target registered: RDS Proxy has nothing to log in to.
-      return answerGenericFailure(socket, 'MYSQL');
-    }
+    // No target registered (RDS Proxy has nothing to log in to), or no native data path (pools are native).
+    if (greeter === undefined || this.#deps.native === undefined) return answerGenericFailure(socket, 'MYSQL');
     const d = this.#deps;
-    const secureContext = await this.#secureContext(endpoint);
-    const clientSessions = NATIVE_MYSQL_CLIENTS && d.native !== undefined ? await this.#terminator(endpoint) : undefined;
+    const clientSessions = await this.#terminator(endpoint);
     await handleMysqlProxySession(
       socket,
       {
@@ -218,15 +201,14 @@ export class ProxyService {
         logger: d.logger,
         audit: d.audit,
         iamLogin: d.iamLogin,
-        secureContext,
-        ...(clientSessions !== undefined ? { clientSessions, nativePool: (user: string, database: string, shape: ServerShape) => this.#mysqlNativePool(proxy, endpoint, user, database, shape) } : {}),
+        clientSessions,
         profile: this.#profileOf(greeter),
         fastAuth: this.#fastAuth,
         connectionId: (this.#mysqlConnectionId = (this.#mysqlConnectionId % 0x7fffffff) + 1),
         loginTimeoutMs: d.loginTimeoutMs,
         maxMessageBytes: d.maxMessageBytes,
         credentialFor: (user) => this.#credentialFor(proxy, user),
-        pool: (user, database) => this.#mysqlPool(proxy, endpoint, user, database),
+        pool: (user, database, shape) => this.#mysqlNativePool(proxy, endpoint, user, database, shape),
         events: d.events?.(proxy, endpoint) ?? NO_CONNECTION_EVENTS,
         debugStatement: (sessionId, type, text) => this.#debugStatement(proxy.resourceId, endpoint.name, sessionId, type, text),
       },
@@ -246,18 +228,6 @@ export class ProxyService {
     };
   }
 
-  /** Node's TLS for MySQL clients, with the endpoint's certificate (as MySQL instance endpoints keep Node's TLS). */
-  #secureContext(endpoint: ProxyEndpoint): Promise<SecureContext> {
-    const key = `${endpoint.id}@${endpoint.listen.host}:${endpoint.listen.port}`;
-    let c = this.#contexts.get(key);
-    if (c === undefined) {
-      c = this.#deps.certificate(this.#deps.endpointNames(endpoint)).then((cert) => createSecureContext({ cert: cert.chainPem, key: cert.keyPem.reveal(), minVersion: 'TLSv1.2' }));
-      this.#contexts.set(key, c);
-      c.catch(() => this.#contexts.delete(key));
-    }
-    return c;
-  }
-
   /**
    * What a MySQL proxy's greeting says of its server: the target instance's
    * own profile (learned by its endpoint's control connection and every
@@ -274,42 +244,6 @@ export class ProxyService {
       this.#profiles.set(writer.id, p);
     }
     return p;
-  }
-
-  #mysqlPool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): MysqlPool {
-    const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
-    const name = proxy.name;
-    const cp = proxy.targetGroup.connectionPool;
-    let pool = this.#mysqlPools.get(key);
-    if (pool === undefined) {
-      pool = new MysqlPool({
-        // As for PostgreSQL: the writer or a reader seen by target health, asked at each login.
-        target: (load) => {
-          const t = this.#choose(this.#proxies.byResourceId(proxy.resourceId) ?? proxy, endpoint.targetRole, load);
-          return t === undefined || !('refused' in t) ? t : { refused: { errno: 1105, sqlState: 'HY000', message: NO_TARGET_TEXT[t.refused] } };
-        },
-        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
-        user,
-        database,
-        credentials: async () => {
-          const c = await this.#credentialFor(proxy, user);
-          if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
-          return { username: c.username, password: c.password };
-        },
-        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
-        ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
-        loginTimeoutMs: this.#deps.loginTimeoutMs,
-        maxMessageBytes: this.#deps.maxMessageBytes,
-        profileOf: (target) => this.#profileOf(target),
-        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
-      });
-      this.#mysqlPools.set(key, pool);
-      this.#mysqlOwners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
-    } else {
-      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
-    }
-    pool.setPinningFilters(cp.sessionPinningFilters);
-    return pool;
   }
 
   /**
@@ -560,16 +494,6 @@ export class ProxyService {
       pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
       if (pool instanceof MysqlNativePool) pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     }
-    for (const [key, pool] of this.#mysqlPools) {
-      if (!key.startsWith(`${proxy.resourceId}/`)) continue;
-      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
-      pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
-    }
-  }
-
-  /** The MySQL pools, by proxy id, endpoint role, user and database. */
-  mysqlPools(): ReadonlyMap<string, MysqlPool> {
-    return this.#mysqlPools;
   }
 
   /** Every pool's counters, for metrics. */
@@ -582,7 +506,6 @@ export class ProxyService {
     const views: PoolView[] = [];
     const all = [
       ...[...this.#pools].map(([k, pool]) => ({ owner: this.#owners.get(k)!, pool })),
-      ...[...this.#mysqlPools].map(([k, pool]) => ({ owner: this.#mysqlOwners.get(k)!, pool })),
       ...this.#retired.values(),
     ];
     for (const { owner, pool } of all) {
@@ -599,8 +522,5 @@ export class ProxyService {
     this.#owners.clear();
     this.#limits.clear();
     this.#retired.clear();
-    for (const p of this.#mysqlPools.values()) p.close();
-    this.#mysqlPools.clear();
-    this.#mysqlOwners.clear();
   }
 }
