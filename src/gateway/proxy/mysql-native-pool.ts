@@ -46,6 +46,14 @@ export interface MysqlNativePoolOptions {
   readonly logger: Logger;
 }
 
+/**
+ * Distinct settings one pool names. Each is kept for the pool's life (clients
+ * refer to them by id); past this many, a statement that would make another
+ * pins its client instead, so that SETs of ever new values cannot grow the
+ * proxy's memory without end.
+ */
+export const MAX_SETTINGS_PER_POOL = 4096;
+
 /** What a login reports when target choice has no instance now. */
 const NO_TARGET: ServerRefusal = { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' };
 
@@ -179,6 +187,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
   }
 
   #change(next: SessionSettings, flags: number): MysqlVerdict {
+    if (this.#byId.size >= MAX_SETTINGS_PER_POOL && !this.#byKey.has(settingsKey(next))) return pinned('SessionVariable');
     const n = intern(this.#byKey, this.#byId, next, this.#opts.database);
     return { pin: 0, flags: flags | MYSQL_VERDICT.SETTINGS | n.flags, settingsId: n.id, settings: n.commands };
   }
