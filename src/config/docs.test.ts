@@ -39,7 +39,7 @@ const meanings: Record<string, string> = {
   'gateway.maxMessageBytes': 'Largest PostgreSQL message / MySQL packet accepted from a client.',
   'gateway.tokenFutureSkewSeconds': 'How far in the future an auth token may be dated (clock skew) before it is refused (`FutureToken`).',
   'gateway.drainTimeoutMs': 'On SIGTERM/SIGINT, how long open sessions may continue before they are closed.',
-  'gateway.dataPath': 'Where PostgreSQL endpoints terminate client TLS and relay bytes after login: `native` (the native data path built by `npm ci`: TLS and relay on a thread of their own, off the event loop), `node` (Node\'s TLS and the JavaScript relay), or `auto` (native when it loads, else node, with a warning). MySQL endpoints always use node. See docs/architecture.md.',
+  'gateway.dataPath': 'Where PostgreSQL endpoints terminate client TLS and relay bytes after login: `native` (the native data path built by `npm ci`: TLS and relay on a thread of their own, off the event loop), `node` (Node\'s TLS and the JavaScript relay), or `auto` (native when it loads, else node, with a warning). MySQL instance endpoints always use node; proxy endpoints (both engines) need the native data path. See docs/architecture.md.',
   'gateway.preAuth': 'Caps on connections that have not authenticated yet, shared by every endpoint of the process. A connection over a cap gets the engine\'s "too many connections" error (PostgreSQL 53300, MySQL 1040) and is closed at once; the refusals are logged (at most one line per cap every 10 s). See docs/security.md.',
   'gateway.preAuth.maxConnections': 'Unauthenticated connections at once, in total.',
   'gateway.preAuth.maxConnectionsPerSource': 'Unauthenticated connections at once from one source address (an IPv6 source counts per /64).',
