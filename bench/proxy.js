@@ -39,7 +39,7 @@ import { createInterface } from 'node:readline';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cleanEnv, cpuSeconds, freePort, log, onCleanup, psqlLocal, ROOT, rssBytes, run, runMain, sleep, startPgBouncer, startPostgres } from './lib.js';
+import { cleanEnv, cpuSeconds, freePort, log, onCleanup, psqlLocal, ROOT, rssByMapping, rssBytes, run, runMain, sleep, startPgBouncer, startPostgres } from './lib.js';
 
 const argv = process.argv.slice(2);
 function option(name, envName, fallback) {
@@ -270,6 +270,7 @@ async function pgbench(label, conninfo, password, extra, proxyPid) {
 /** The proxy's RSS growth while `IDLE` logged-in TLS clients sit idle on it. */
 async function idleMemory(label, pid, port, user, password) {
   const before = rssBytes(pid);
+  const mapsBefore = rssByMapping(pid);
   log(`${label}: ${IDLE} idle clients (RSS before ${(before / 2 ** 20).toFixed(1)} MiB)`);
   const child = spawn(process.execPath, [join(ROOT, 'bench', 'idle-clients.js'), '127.0.0.1', String(port), user, 'bench', String(IDLE), '50'], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -286,11 +287,16 @@ async function idleMemory(label, pid, port, user, password) {
   // second of silence (its sweep runs each second). Both proxies get the same wait.
   await sleep(IDLE_SETTLE_MS);
   const after = rssBytes(pid);
+  const mapsAfter = rssByMapping(pid);
   child.stdin.end();
   await exited;
   const perClient = report.ready > 0 ? (after - before) / report.ready : NaN;
-  log(`${label}: ${report.ready} held, ${report.failed} failed${report.firstError ? ` (${report.firstError})` : ''}; RSS ${(after / 2 ** 20).toFixed(1)} MiB, ${perClient.toFixed(0)} bytes per client`);
-  return { ...report, before, after, perClient };
+  // Growth per client by kind of mapping (see rssByMapping): where the memory went.
+  const split = Object.keys(mapsAfter)
+    .map((k) => `${k} ${((mapsAfter[k] - mapsBefore[k]) / Math.max(report.ready, 1) / 1024).toFixed(1)} KB`)
+    .join(', ');
+  log(`${label}: ${report.ready} held, ${report.failed} failed${report.firstError ? ` (${report.firstError})` : ''}; RSS ${(after / 2 ** 20).toFixed(1)} MiB, ${perClient.toFixed(0)} bytes per client (${split})`);
+  return { ...report, before, after, perClient, split };
 }
 
 // ---------------------------------------------------------------- report
@@ -436,6 +442,7 @@ async function main() {
       `memory per idle client (${IDLE} logged-in TLS clients, each ran one SELECT 1, held by a separate process)`,
       `  pgbouncer: ${b.ready} held, ${b.failed} failed; RSS ${mib(b.before)} -> ${mib(b.after)} MiB, ${b.perClient.toFixed(0)} bytes per client`,
       `  iamdb:     ${i.ready} held, ${i.failed} failed; RSS ${mib(i.before)} -> ${mib(i.after)} MiB, ${i.perClient.toFixed(0)} bytes per client`,
+      `    per client by mapping: ${i.split}`,
       `  iamdb/pgbouncer: ${(i.perClient / b.perClient).toFixed(2)}`,
       ...[b, i].filter((x) => x.firstError).map((x) => `  first error: ${x.firstError}`),
     );
