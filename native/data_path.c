@@ -64,7 +64,8 @@
  *               run_command() gives it to a session in LOGIN (closed by
  *               finish()) or closes it (no such session).
  *   dbufs       prefix, to_srv, to_cli, held: the session's, freed when it
- *               is. held's memory is the CMD_SPLICE command's bytes, taken
+ *               is (dbuf_free: munmap for what dbuf_reserve mapped, free for
+ *               malloc'd bytes taken over, per the dbuf's `mapped`). held's memory is the CMD_SPLICE command's bytes, taken
  *               over; at RELAY held and to_srv trade buffers. prefix is
  *               freed once the handshake is done; an empty one of the other
  *               three is freed by the idle sweep when the session is quiet
@@ -934,7 +935,14 @@ static napi_value js_tls_context(napi_env env, napi_callback_info info) {
     /* Database clients do not resume sessions; tickets would only cost a handshake. */
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /*
+     * RELEASE_BUFFERS: OpenSSL frees its record buffers (about 17 KB each way) whenever they are
+     * empty, not only at the idle sweep's SSL_free_buffers. Freed at once, they are reused by the
+     * next record of any session; freed only after a second of silence, each left a hole between
+     * long-lived allocations in this thread's arena that glibc kept resident (about 7 KB per idle
+     * client at 3,000 clients, docs/performance.md).
+     */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     /* One read(2) per burst of records instead of one for each header and body. */
     SSL_CTX_set_read_ahead(ctx, 1);
     BIO *certs = BIO_new_mem_buf(pem[0], -1);
