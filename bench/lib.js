@@ -378,6 +378,39 @@ export function cpuSeconds(pid) {
 }
 
 /** Resident set size of a process in bytes (VmRSS). */
+/**
+ * A process's resident memory split by kind of mapping (/proc/PID/smaps), in bytes:
+ * `heap` the main thread's malloc heap ([heap]), `arenas` glibc's other malloc arenas (other
+ * threads': anonymous mappings that start on a 64 MiB boundary, glibc's HEAP_MAX_SIZE on 64-bit,
+ * and fill it with their PROT_NONE tail), `anon` every other anonymous mapping (V8's heap and
+ * code space, thread stacks, large mmap'd malloc blocks), `files` file-backed mappings.
+ */
+export function rssByMapping(pid) {
+  const out = { heap: 0, arenas: 0, anon: 0, files: 0 };
+  const maps = [];
+  let cur;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (m) {
+      cur = { start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`), perms: m[3], name: m[4], rss: 0 };
+      maps.push(cur);
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (r && cur) cur.rss = Number(r[1]) * 1024;
+  }
+  const ARENA = 64n * 2n ** 20n;
+  for (let i = 0; i < maps.length; i++) {
+    const m = maps[i];
+    const next = maps[i + 1];
+    if (m.name === '[heap]') out.heap += m.rss;
+    else if (m.name !== '' && !m.name.startsWith('[anon')) out.files += m.rss;
+    else if (m.start % ARENA === 0n && (m.end - m.start === ARENA || (next && next.start === m.end && next.perms === '---p' && next.end - m.start === ARENA))) out.arenas += m.rss;
+    else out.anon += m.rss;
+  }
+  return out;
+}
+
 export function rssBytes(pid) {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for process ${pid}`);

@@ -20,6 +20,8 @@
  *                  logins, which pgbench -T counts (default 12; env IAMDB_BENCH_SECONDS)
  *   --clients L    client counts (default 16,100,500; env IAMDB_BENCH_CLIENTS)
  *   --idle N       idle clients per proxy (default 5000; env IAMDB_BENCH_IDLE)
+ *   --idle-settle L seconds of quiet before the idle memory is read, e.g. 3,45: the
+ *                  first is the result, the others are printed (default 3)
  *   --pool N       server connections per pool, both poolers (default 20)
  *   --server-tls M the proxy target's targetTls mode (default disable, plain TCP
  *                  like PgBouncer's server side here; prefer: TLS to the server)
@@ -39,7 +41,7 @@ import { createInterface } from 'node:readline';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cleanEnv, cpuSeconds, freePort, log, onCleanup, psqlLocal, ROOT, rssBytes, run, runMain, sleep, startPgBouncer, startPostgres } from './lib.js';
+import { cleanEnv, cpuSeconds, freePort, log, onCleanup, psqlLocal, ROOT, rssByMapping, rssBytes, run, runMain, sleep, startPgBouncer, startPostgres } from './lib.js';
 
 const argv = process.argv.slice(2);
 function option(name, envName, fallback) {
@@ -49,11 +51,19 @@ function option(name, envName, fallback) {
 const SECONDS = Number(option('--seconds', 'IAMDB_BENCH_SECONDS', '12'));
 const CLIENTS = String(option('--clients', 'IAMDB_BENCH_CLIENTS', '16,100,500')).split(',').map(Number);
 const IDLE = Number(option('--idle', 'IAMDB_BENCH_IDLE', '5000'));
-/** How long the idle clients have been quiet when the proxy's memory is read. */
-const IDLE_SETTLE_MS = 3000;
+/**
+ * How long the idle clients have been quiet when the proxy's memory is read (seconds; the
+ * first point is the result, later ones are printed too: V8 gives back the young generation
+ * it grew during the logins only when its memory reducer runs, some 10-40 s after a burst).
+ */
+const IDLE_SETTLE = String(option('--idle-settle', 'IAMDB_BENCH_IDLE_SETTLE', '3')).split(',').map(Number);
 const POOL = Number(option('--pool', 'IAMDB_BENCH_POOL', '20'));
 const ONLY = option('--only', 'IAMDB_BENCH_ONLY', undefined);
 const SERVER_TLS = option('--server-tls', 'IAMDB_BENCH_SERVER_TLS', 'disable');
+if (!IDLE_SETTLE.every((n, i) => Number.isInteger(n) && n >= 0 && (i === 0 || n > IDLE_SETTLE[i - 1]))) {
+  process.stderr.write('--idle-settle takes increasing whole seconds, e.g. 3,45\n');
+  process.exit(2);
+}
 if (![SECONDS, IDLE, POOL, ...CLIENTS].every((n) => Number.isInteger(n) && n >= 1) || ![undefined, 'throughput', 'logins', 'idle', 'setup'].includes(ONLY) || !['disable', 'prefer', 'require'].includes(SERVER_TLS)) {
   process.stderr.write('usage: node bench/proxy.js [--seconds N] [--clients 16,100,500] [--idle N] [--pool N] [--server-tls disable|prefer|require] [--only throughput|logins|idle|setup]\n');
   process.exit(2);
@@ -270,6 +280,7 @@ async function pgbench(label, conninfo, password, extra, proxyPid) {
 /** The proxy's RSS growth while `IDLE` logged-in TLS clients sit idle on it. */
 async function idleMemory(label, pid, port, user, password) {
   const before = rssBytes(pid);
+  const mapsBefore = rssByMapping(pid);
   log(`${label}: ${IDLE} idle clients (RSS before ${(before / 2 ** 20).toFixed(1)} MiB)`);
   const child = spawn(process.execPath, [join(ROOT, 'bench', 'idle-clients.js'), '127.0.0.1', String(port), user, 'bench', String(IDLE), '50'], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -284,13 +295,24 @@ async function idleMemory(label, pid, port, user, password) {
   const report = JSON.parse(line);
   // Idle means quiet for a moment: iamdb's data path gives a session's buffers back after a
   // second of silence (its sweep runs each second). Both proxies get the same wait.
-  await sleep(IDLE_SETTLE_MS);
-  const after = rssBytes(pid);
+  const points = [];
+  let waited = 0;
+  for (const s of IDLE_SETTLE) {
+    await sleep((s - waited) * 1000);
+    waited = s;
+    const after = rssBytes(pid);
+    const mapsAfter = rssByMapping(pid);
+    const perClient = report.ready > 0 ? (after - before) / report.ready : NaN;
+    // Growth per client by kind of mapping (see rssByMapping): where the memory went.
+    const split = Object.keys(mapsAfter)
+      .map((k) => `${k} ${((mapsAfter[k] - mapsBefore[k]) / Math.max(report.ready, 1) / 1024).toFixed(1)} KB`)
+      .join(', ');
+    log(`${label}: ${report.ready} held, ${report.failed} failed${report.firstError ? ` (${report.firstError})` : ''}; after ${s} s RSS ${(after / 2 ** 20).toFixed(1)} MiB, ${perClient.toFixed(0)} bytes per client (${split})`);
+    points.push({ settle: s, after, perClient, split });
+  }
   child.stdin.end();
   await exited;
-  const perClient = report.ready > 0 ? (after - before) / report.ready : NaN;
-  log(`${label}: ${report.ready} held, ${report.failed} failed${report.firstError ? ` (${report.firstError})` : ''}; RSS ${(after / 2 ** 20).toFixed(1)} MiB, ${perClient.toFixed(0)} bytes per client`);
-  return { ...report, before, after, perClient };
+  return { ...report, before, ...points[0], points };
 }
 
 // ---------------------------------------------------------------- report
@@ -434,8 +456,13 @@ async function main() {
     lines.push(
       '',
       `memory per idle client (${IDLE} logged-in TLS clients, each ran one SELECT 1, held by a separate process)`,
-      `  pgbouncer: ${b.ready} held, ${b.failed} failed; RSS ${mib(b.before)} -> ${mib(b.after)} MiB, ${b.perClient.toFixed(0)} bytes per client`,
-      `  iamdb:     ${i.ready} held, ${i.failed} failed; RSS ${mib(i.before)} -> ${mib(i.after)} MiB, ${i.perClient.toFixed(0)} bytes per client`,
+      `  pgbouncer: ${b.ready} held, ${b.failed} failed; RSS ${mib(b.before)} -> ${mib(b.after)} MiB, ${b.perClient.toFixed(0)} bytes per client (after ${b.settle} s)`,
+      `  iamdb:     ${i.ready} held, ${i.failed} failed; RSS ${mib(i.before)} -> ${mib(i.after)} MiB, ${i.perClient.toFixed(0)} bytes per client (after ${i.settle} s)`,
+      `    per client by mapping: ${i.split}`,
+      ...i.points.slice(1).flatMap((p, k) => [
+        `  after ${p.settle} s: pgbouncer ${b.points[k + 1].perClient.toFixed(0)}, iamdb ${p.perClient.toFixed(0)} bytes per client (${(p.perClient / b.points[k + 1].perClient).toFixed(2)})`,
+        `    iamdb per client by mapping: ${p.split}`,
+      ]),
       `  iamdb/pgbouncer: ${(i.perClient / b.perClient).toFixed(2)}`,
       ...[b, i].filter((x) => x.firstError).map((x) => `  first error: ${x.firstError}`),
     );

@@ -74,7 +74,8 @@
  *               run_command() gives it to a session in LOGIN (closed by
  *               finish()) or closes it (no such session).
  *   dbufs       prefix, to_srv, to_cli, held: the session's, freed when it
- *               is. held's memory is the CMD_SPLICE command's bytes, taken
+ *               is (dbuf_free: munmap for what dbuf_reserve mapped, free for
+ *               malloc'd bytes taken over, per the dbuf's `mapped`). held's memory is the CMD_SPLICE command's bytes, taken
  *               over; at RELAY held and to_srv trade buffers. prefix is
  *               freed once the handshake is done; an empty one of the other
  *               three is freed by the idle sweep when the session is quiet
@@ -103,6 +104,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +119,7 @@ enum state { HANDSHAKE, LOGIN, SPLICE_WAIT, RELAY, POOLED, CLOSED };
 typedef struct {
   uint8_t *data;
   size_t off, len, cap;
+  int mapped; /* data is dbuf_reserve()'s mmap (cap bytes), not malloc's: dbuf_free() unmaps it */
 } dbuf;
 
 typedef struct session {
@@ -223,16 +226,42 @@ static engine E;
 
 /* ---------------------------------------------------------------- buffers */
 
+/*
+ * Buffers of CHUNK bytes and more come from mmap, not malloc. They come and
+ * go with a session's activity (the idle sweep frees them), while small
+ * allocations of the same sessions (OpenSSL's state, pg_client) stay for
+ * the session's life: from malloc, each freed buffer left a hole between
+ * those in the loop thread's arena that glibc never gave back (about 11 KB
+ * resident per idle client at 3,000 clients, docs/performance.md). An
+ * unmapped buffer is gone at once. When mmap fails (the map count limit),
+ * malloc serves instead.
+ */
+static uint8_t *big_alloc(size_t n, int *mapped) {
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *mapped = p != MAP_FAILED;
+  return p != MAP_FAILED ? p : malloc(n);
+}
+
+static void big_free(uint8_t *p, size_t n, int mapped) {
+  if (p == NULL) return;
+  if (mapped) munmap(p, n);
+  else free(p);
+}
+
 static int dbuf_reserve(dbuf *b, size_t need) {
   if (b->off > 0 && b->len > 0) memmove(b->data, b->data + b->off, b->len);
   b->off = 0;
   if (b->cap >= need) return 0;
   size_t cap = b->cap ? b->cap : CHUNK;
   while (cap < need) cap *= 2;
-  uint8_t *p = realloc(b->data, cap);
+  int mapped;
+  uint8_t *p = big_alloc(cap, &mapped);
   if (p == NULL) return -1;
+  if (b->len > 0) memcpy(p, b->data, b->len);
+  big_free(b->data, b->cap, b->mapped);
   b->data = p;
   b->cap = cap;
+  b->mapped = mapped;
   return 0;
 }
 
@@ -246,9 +275,10 @@ static void dbuf_consume(dbuf *b, size_t n) {
 static int io_len(size_t n) { return n > INT_MAX ? INT_MAX : (int)n; }
 
 static void dbuf_free(dbuf *b) {
-  free(b->data);
+  big_free(b->data, b->cap, b->mapped);
   b->data = NULL;
   b->off = b->len = b->cap = 0;
+  b->mapped = 0;
 }
 
 /* ----------------------------------------------------------------- events */
@@ -987,7 +1017,14 @@ static napi_value js_tls_context(napi_env env, napi_callback_info info) {
     /* Database clients do not resume sessions; tickets would only cost a handshake. */
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /*
+     * RELEASE_BUFFERS: OpenSSL frees its record buffers (about 17 KB each way) whenever they are
+     * empty, not only at the idle sweep's SSL_free_buffers. Freed at once, they are reused by the
+     * next record of any session; freed only after a second of silence, each left a hole between
+     * long-lived allocations in this thread's arena that glibc kept resident (about 7 KB per idle
+     * client at 3,000 clients, docs/performance.md).
+     */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     /* One read(2) per burst of records instead of one for each header and body. */
     SSL_CTX_set_read_ahead(ctx, 1);
     BIO *certs = BIO_new_mem_buf(pem[0], -1);

@@ -2091,7 +2091,7 @@ static void pool_cmd_failed(cmd *c) {
   wake_limit(p);
   if (c->nbytes > 0) {
     /* JS says the failure is for everyone waiting now (the server refuses the pool's login). */
-    dbuf err = {c->bytes, 0, c->nbytes, c->nbytes};
+    dbuf err = {.data = c->bytes, .len = c->nbytes, .cap = c->nbytes};
     p->holds++;
     while (p->wait_head != NULL) {
       pg_client *w = p->wait_head;

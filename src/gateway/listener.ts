@@ -72,7 +72,22 @@ export class EndpointListener {
       return;
     }
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    this.#track(socket, ticket);
+  }
+
+  /**
+   * Runs one connection's session. The closures here outlive the socket (a
+   * session handed to the native data path runs for as long as its client
+   * stays), so none of them holds the socket: it is reached through `open`,
+   * which lets go of it once it is closed.
+   */
+  #track(socket: Socket, ticket: { release(): void }): void {
+    const sockets = this.#sockets;
+    const open: { socket?: Socket } = { socket };
+    socket.once('close', function (this: Socket) {
+      sockets.delete(this);
+      open.socket = undefined;
+    });
     const cuts: Array<() => void> = [];
     const session = this.options
       .onConnection(socket, {
@@ -89,7 +104,7 @@ export class EndpointListener {
         ticket.release();
         this.#sessions.delete(session);
         for (const cut of cuts) this.#cuts.delete(cut);
-        if (!socket.destroyed) socket.destroy();
+        if (open.socket && !open.socket.destroyed) open.socket.destroy();
       });
     this.#sessions.add(session);
   }

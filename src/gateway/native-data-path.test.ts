@@ -4,17 +4,25 @@
  * a session drives it, and a plain TCP "server".
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCertificates, type TestCertificates } from '../../test/support/certs.js';
 import { TcpState, tcpSocketState, untilTcpSocket, type TcpSocketState } from '../../test/support/tcp-state.js';
 import { isIamdbError } from '../errors/index.js';
+import { encodeErrorResponse, encodeQuery } from '../protocol/postgres/index.js';
 import { Secret } from '../util/index.js';
 import type { ClientTlsSession, ClientTlsTerminator, RelayPending } from './client-tls.js';
 import { nativeDataPath } from './native-data-path.js';
+
+// A full collection on demand, to see what a pooled session still keeps reachable.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 let certs: TestCertificates;
 let terminator: ClientTlsTerminator;
@@ -359,6 +367,43 @@ describe('native data path', () => {
     const failure = (await gw.sessions.next()).value;
     expect(isIamdbError(failure) && failure.code).toBe('GATEWAY_LOGIN_TIMEOUT');
     await rawEnd;
+  });
+
+  it('keeps nothing of the login once a session is in a pool: its socketpair end can be collected while the client stays', async () => {
+    const error = encodeErrorResponse({ severity: 'FATAL', code: '08006', message: 'lost' });
+    const control = nativeDataPath().path!.createPool({
+      maxServers: 1,
+      borrowTimeoutMs: 5_000,
+      neutralSettingsId: 1,
+      resetQuery: encodeQuery('DISCARD ALL'),
+      timeoutError: error,
+      lostError: error,
+      failedError: error,
+      stats: new Float64Array(16),
+      events: { need: () => undefined, serverClosed: () => undefined, closed: () => undefined },
+    });
+    // In a function of its own, so that nothing of the session stays on this test's frame.
+    const attach = async () => {
+      const { c, session } = await tlsSession();
+      const socketClosed = once(session.socket, 'close');
+      const socket = new WeakRef(session.socket);
+      const done = session.attachToPool!(control, { settingsId: 1, settingsQuery: Buffer.alloc(0), classify: () => 0, pinned: () => undefined }, { toClient: [], toServer: [] });
+      await socketClosed;
+      return { c, socket, done };
+    };
+    const { c, socket, done } = await attach();
+    let alive = true;
+    for (let i = 0; i < 10 && alive; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      alive = socket.deref() !== undefined;
+    }
+    expect(alive).toBe(false);
+    // The session itself is still there: the client's leaving ends it.
+    c.destroy();
+    expect((await done).endedBy).toBe('client');
+    control.close();
   });
 });
 

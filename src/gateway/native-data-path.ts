@@ -190,6 +190,17 @@ function stopReading(socket: Socket, handle: StreamHandle): Buffer[] {
   return unread;
 }
 
+function ignore(): void {}
+
+/** The listener of a session in a pool: its events and its end, nothing of its login (built outside any login's scope). */
+function pooledListener(client: PooledClient): { listener: Listener; done: Promise<RelayResult> } {
+  let closed!: (result: RelayResult) => void;
+  const done = new Promise<RelayResult>((resolve) => {
+    closed = resolve;
+  });
+  return { listener: { handshake: ignore, closed, pooled: client }, done };
+}
+
 function endedBy(reason: string): RelayResult['endedBy'] {
   if (reason === 'client') return 'client';
   if (reason === 'server') return 'server';
@@ -267,6 +278,11 @@ export class NativeDataPath {
       default:
         return false;
     }
+  }
+
+  /** Ends a session now (as its ClientTlsSession's destroy, for a session whose login is over). */
+  close(sessionId: number): void {
+    this.#binding.close(sessionId);
   }
 
   /** The words the native statement filter looks for (gateway/proxy/session-state.ts). */
@@ -482,11 +498,11 @@ export class NativeDataPath {
             attachToPool: (pool: NativePoolControl, client: PooledClient, pending: RelayPending): Promise<RelayResult> => {
               if (closedResult) return Promise.resolve(closedResult.result);
               const fromClient = stopReading(socket, handleOf(socket));
-              const done = new Promise<RelayResult>((res) => {
-                onClosed = (r) => res(r.result);
-              });
-              const listener = this.#listeners.get(id);
-              if (listener) listener.pooled = client;
+              // The login's listener (this scope: the socketpair's socket, the timer, the login's
+              // promise) gives way to one that holds only the client: an idle pooled client keeps
+              // nothing else alive here for as long as it stays.
+              const { listener, done } = pooledListener(client);
+              this.#listeners.set(id, listener);
               const mysql = client.mysql === undefined ? undefined : [client.mysql.capabilities, client.mysql.settingsFlags];
               binding.attach(id, pool.id, client.settingsId, client.settingsQuery, Buffer.concat([...pending.toServer, ...fromClient]), socket.bytesRead, mysql);
               for (const b of pending.toClient) socket.write(b);

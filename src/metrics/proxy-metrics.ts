@@ -47,6 +47,64 @@ const POOL_COUNTERS: ReadonlyArray<readonly [string, string, (r: PoolRow) => num
   ['iamdb_proxy_query_requests_total', 'QueryRequests: queries received from clients (a simple Query counts once however many statements it holds; so does each extended-protocol Execute).', (r) => r.queries],
 ];
 
+/** One endpoint's client series, shared by all of its sessions' events. */
+interface ClientSeries {
+  readonly labels: { proxy: string; endpoint: string };
+  readonly received: Counter<ClientLabel>;
+  readonly succeeded: Counter<ClientLabel>;
+  readonly failedAuth: Counter<ClientLabel>;
+  readonly closed: Counter<ClientLabel>;
+  readonly open: Gauge<ClientLabel>;
+  readonly openTls: Gauge<ClientLabel>;
+  readonly openNoTls: Gauge<ClientLabel>;
+  readonly pins: Counter<ClientLabel | 'reason'>;
+}
+
+/**
+ * One client connection's events. A pooled client keeps this for as long as it stays, so it is
+ * a class (three fields per session) rather than an object of closures.
+ */
+class SessionEvents implements ProxyConnectionEvents {
+  #tls = false;
+  #state: 'new' | 'open' | 'closed' = 'new';
+  constructor(private readonly series: ClientSeries) {}
+
+  received(): void {
+    this.series.received.inc(this.series.labels);
+  }
+
+  tls(): void {
+    this.#tls = true;
+  }
+
+  setupSucceeded(): void {
+    if (this.#state !== 'new') return;
+    this.#state = 'open';
+    const s = this.series;
+    s.succeeded.inc(s.labels);
+    s.open.inc(s.labels);
+    (this.#tls ? s.openTls : s.openNoTls).inc(s.labels);
+  }
+
+  setupFailedAuth(): void {
+    this.series.failedAuth.inc(this.series.labels);
+  }
+
+  closed(): void {
+    // Once per logged-in session, whichever path reports it.
+    if (this.#state !== 'open') return;
+    this.#state = 'closed';
+    const s = this.series;
+    s.closed.inc(s.labels);
+    s.open.dec(s.labels);
+    (this.#tls ? s.openTls : s.openNoTls).dec(s.labels);
+  }
+
+  pinned(reason: PinReason | MysqlPinReason): void {
+    this.series.pins.inc({ ...this.series.labels, reason });
+  }
+}
+
 export class ProxyMetrics {
   readonly #received: Counter<ClientLabel>;
   readonly #succeeded: Counter<ClientLabel>;
@@ -57,7 +115,7 @@ export class ProxyMetrics {
   readonly #openNoTls: Gauge<ClientLabel>;
   readonly #pins: Counter<ClientLabel | 'reason'>;
   /** Endpoints whose client series exist (at zero from the first connection on, so rate() sees the first event). */
-  readonly #seen = new Set<string>();
+  readonly #series = new Map<string, ClientSeries>();
 
   constructor(registry: Registry, sources: ProxyMetricsSources) {
     const registers = [registry];
@@ -135,40 +193,28 @@ export class ProxyMetrics {
 
   /** The events of one client connection on a proxy endpoint (ProxyServiceDeps.events). */
   connectionEvents(proxy: string, endpoint: string): ProxyConnectionEvents {
-    const labels = { proxy, endpoint };
-    this.#initialise(labels);
-    let tls = false;
-    let state: 'new' | 'open' | 'closed' = 'new';
-    return {
-      received: () => this.#received.inc(labels),
-      tls: () => {
-        tls = true;
-      },
-      setupSucceeded: () => {
-        if (state !== 'new') return;
-        state = 'open';
-        this.#succeeded.inc(labels);
-        this.#open.inc(labels);
-        (tls ? this.#openTls : this.#openNoTls).inc(labels);
-      },
-      setupFailedAuth: () => this.#failedAuth.inc(labels),
-      closed: () => {
-        // Once per logged-in session, whichever path reports it.
-        if (state !== 'open') return;
-        state = 'closed';
-        this.#closed.inc(labels);
-        this.#open.dec(labels);
-        (tls ? this.#openTls : this.#openNoTls).dec(labels);
-      },
-      pinned: (reason: PinReason | MysqlPinReason) => this.#pins.inc({ ...labels, reason }),
-    };
+    return new SessionEvents(this.#seriesOf(proxy, endpoint));
   }
 
-  #initialise(labels: { proxy: string; endpoint: string }): void {
-    const key = JSON.stringify([labels.proxy, labels.endpoint]);
-    if (this.#seen.has(key)) return;
-    this.#seen.add(key);
+  #seriesOf(proxy: string, endpoint: string): ClientSeries {
+    const key = JSON.stringify([proxy, endpoint]);
+    let series = this.#series.get(key);
+    if (series !== undefined) return series;
+    const labels = { proxy, endpoint };
+    series = {
+      labels,
+      received: this.#received,
+      succeeded: this.#succeeded,
+      failedAuth: this.#failedAuth,
+      closed: this.#closed,
+      open: this.#open,
+      openTls: this.#openTls,
+      openNoTls: this.#openNoTls,
+      pins: this.#pins,
+    };
+    this.#series.set(key, series);
     for (const c of [this.#received, this.#succeeded, this.#failedAuth, this.#closed]) c.inc(labels, 0);
     for (const g of [this.#open, this.#openTls, this.#openNoTls]) g.inc(labels, 0);
+    return series;
   }
 }

@@ -19,7 +19,8 @@ export interface UpstreamCancelKey {
 export type CancelTarget = () => Promise<void>;
 
 export class CancelMap {
-  readonly #byPid = new Map<number, { secret: Buffer; target: CancelTarget }>();
+  /** The secret as a number: a Buffer per session would cost an ArrayBuffer and its backing store for the session's life. */
+  readonly #byPid = new Map<number, { secret: number; target: CancelTarget }>();
 
   /** Registers a session; returns the key to give the client and a release function. */
   register(target: CancelTarget): { processId: number; secretKey: Buffer; release: () => void } {
@@ -28,15 +29,18 @@ export class CancelMap {
       // Positive 31-bit ids look like real pids to clients that print them.
       processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
     } while (processId === 0 || this.#byPid.has(processId));
-    const secret = randomBytes(4);
-    this.#byPid.set(processId, { secret, target });
-    return { processId, secretKey: secret, release: () => this.#byPid.delete(processId) };
+    const secretKey = randomBytes(4);
+    this.#byPid.set(processId, { secret: secretKey.readUInt32BE(0), target });
+    return { processId, secretKey, release: () => this.#byPid.delete(processId) };
   }
 
   /** Forwards a cancel if the key matches a live session; resolves either way. */
   async cancel(processId: number, secretKey: Buffer): Promise<boolean> {
     const entry = this.#byPid.get(processId);
-    if (entry === undefined || entry.secret.length !== secretKey.length || !timingSafeEqual(entry.secret, secretKey)) return false;
+    if (entry === undefined || secretKey.length !== 4) return false;
+    const secret = Buffer.allocUnsafe(4);
+    secret.writeUInt32BE(entry.secret, 0);
+    if (!timingSafeEqual(secret, secretKey)) return false;
     await entry.target().catch(() => undefined);
     return true;
   }

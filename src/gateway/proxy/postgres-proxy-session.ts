@@ -31,7 +31,8 @@ import type { HostPort, ProxyCredentialOutcome } from '../../rds/index.js';
 import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
-import type { NativeDataPath } from '../native-data-path.js';
+import type { NativeDataPath, PooledClient } from '../native-data-path.js';
+import type { RelayResult } from '../relay.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
 import { negotiateIfNeeded, readStartup } from '../postgres/startup-phase.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
@@ -94,6 +95,92 @@ function startupChecks(startup: StartupMessage): void {
   if (startup.params.has('replication')) throw refuse({ kind: 'ReplicationUnsupported' });
 }
 
+/** What the drain deadline ends: the client's socket, its TLS session during the login, the native session once pooled. */
+interface CutTarget {
+  raw?: Socket;
+  tls?: ClientTlsSession;
+  pooled?: { readonly native: NativeDataPath; readonly id: number };
+}
+
+/** Built outside the session's scope so that the listener's hold on it keeps nothing of the login alive. */
+function cutOf(t: CutTarget): () => void {
+  return () => {
+    if (t.pooled) t.pooled.native.close(t.pooled.id);
+    else if (t.tls) t.tls.destroy();
+    else t.raw?.destroy();
+  };
+}
+
+/** A cancel request's target (outside the session's scope, like cutOf). */
+function cancelTarget(pool: PostgresPool, nativeId: number | undefined): () => Promise<void> {
+  return async () => {
+    if (nativeId !== undefined) await pool.cancel(nativeId);
+  };
+}
+
+/**
+ * A client in the native pool: what its events (classify, pinned, statement)
+ * and its end need, and nothing of its login. The native data path finds it
+ * by the native session's id; methods, not closures, so that one idle client
+ * costs this one object.
+ */
+class PooledSession implements PooledClient {
+  readonly settingsId: number;
+  readonly settingsQuery: Buffer;
+  readonly #audit: SessionAudit;
+  readonly #events: ProxyConnectionEvents;
+  readonly #logger: Logger;
+  readonly #proxyName: string;
+  readonly #endpointName: string;
+  readonly #debugStatement: PostgresProxyDeps['debugStatement'];
+  readonly #release: () => void;
+  #pins: PinReason[] | undefined;
+
+  constructor(settings: { id: number; query: Buffer }, audit: SessionAudit, deps: PostgresProxyDeps, release: () => void) {
+    this.settingsId = settings.id;
+    this.settingsQuery = settings.query;
+    this.#audit = audit;
+    this.#events = deps.events;
+    this.#logger = deps.logger;
+    this.#proxyName = deps.endpoint.proxyName;
+    this.#endpointName = deps.endpoint.endpointName;
+    this.#debugStatement = deps.debugStatement;
+    this.#release = release;
+  }
+
+  classify(_type: 'Q' | 'P', text: Buffer): number {
+    const reason = classifyPostgres(text.toString('utf8'));
+    return reason === undefined ? 0 : PIN_REASONS[reason].code;
+  }
+
+  statement(type: 'Q' | 'P', text: Buffer | undefined): void {
+    this.#debugStatement?.(this.#audit.sessionId, type, text);
+  }
+
+  pinned(code: number): void {
+    const reason = pinReasonOf(code) ?? 'Unreadable';
+    (this.#pins ??= []).push(reason);
+    this.#events.pinned(reason);
+    this.#logger.info({ proxy: this.#proxyName, endpoint: this.#endpointName, sessionId: this.#audit.sessionId, reason: PIN_REASONS[reason].text }, 'client session pinned to its database connection until it ends');
+  }
+
+  /** Resolves when the client has left, its end recorded. */
+  follow(done: Promise<RelayResult>): Promise<void> {
+    return done.then(
+      (stats) => {
+        this.#release();
+        this.#events.closed();
+        this.#audit.end(stats, this.#pins ? { pinReasons: this.#pins } : {});
+      },
+      (err: unknown) => {
+        this.#release();
+        this.#events.closed();
+        throw err;
+      },
+    );
+  }
+}
+
 /** Handles one client connection on a PostgreSQL proxy endpoint. */
 export async function handlePostgresProxySession(raw: Socket, deps: PostgresProxyDeps, context: Partial<ConnectionContext> = {}): Promise<void> {
   const ep = deps.endpoint;
@@ -104,7 +191,8 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
   let client: Socket = raw;
   let tls: ClientTlsSession | undefined;
   let startup: StartupMessage | undefined;
-  context.onCut?.(() => (tls ? tls.destroy() : raw.destroy()));
+  const cut: CutTarget = { raw };
+  context.onCut?.(cutOf(cut));
   const timer = setTimeout(() => {
     if (startup) session.auth('deny', 'LoginTimeout', { detail: 'login did not complete in time' });
     client.destroy();
@@ -116,6 +204,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
       loginTimeoutMs: deps.loginTimeoutMs,
       onTls: (t) => {
         tls = t;
+        cut.tls = t;
         client = t.socket;
         session.tls = true;
         events.tls();
@@ -184,11 +273,8 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
       tls = await deps.clientTls.adoptPlain(raw, deps.loginTimeoutMs);
       client = tls.socket;
     }
-    const pins: PinReason[] = [];
     const nativeId = tls?.nativeId;
-    const cancel = deps.cancelMap.register(async () => {
-      if (nativeId !== undefined) await pool.cancel(nativeId);
-    });
+    const cancel = deps.cancelMap.register(cancelTarget(pool, nativeId));
     const out: Buffer[] = [encodeAuthenticationOk()];
     const shown = new Map(pool.view?.parameters ?? []);
     for (const [name, value] of opened.params) {
@@ -199,34 +285,21 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: 'I' }));
     clearTimeout(timer);
-    if (!tls?.attachToPool) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path');
+    if (!tls?.attachToPool || nativeId === undefined) throw refuse({ kind: 'UnknownError' }, 'InternalError', 'proxy endpoints need the native data path');
     session.auth('allow', decision.kind === 'iam' ? 'Allowed' : 'PasswordLogin', who);
     session.start();
     events.setupSucceeded();
     setUp = true;
 
-    const stats = await tls.attachToPool(
-      pool.control,
-      {
-        settingsId: settings.id,
-        settingsQuery: settings.query,
-        classify: (_type, text) => {
-          const reason = classifyPostgres(text.toString('utf8'));
-          return reason === undefined ? 0 : PIN_REASONS[reason].code;
-        },
-        statement: (type, text) => deps.debugStatement?.(session.sessionId, type, text),
-        pinned: (code) => {
-          const reason = pinReasonOf(code) ?? 'Unreadable';
-          pins.push(reason);
-          events.pinned(reason);
-          deps.logger.info({ proxy: ep.proxyName, endpoint: ep.endpointName, sessionId: session.sessionId, reason: PIN_REASONS[reason].text }, 'client session pinned to its database connection until it ends');
-        },
-      },
-      { toClient: [Buffer.concat(out)], toServer: readAhead ?? opened.reader.handOff() },
-    );
-    cancel.release();
-    events.closed();
-    session.end(stats, pins.length ? { pinReasons: pins } : {});
+    // From here the client lives on the native side. This function returns (its frame, the
+    // login's sockets, timer and closures can go) with the session's end still to come: all
+    // JavaScript keeps of an idle pooled client is the PooledSession record.
+    const pooled = new PooledSession(settings, session, deps, cancel.release);
+    const done = tls.attachToPool(pool.control, pooled, { toClient: [Buffer.concat(out)], toServer: readAhead ?? opened.reader.handOff() });
+    cut.pooled = { native: deps.native, id: nativeId };
+    cut.tls = undefined;
+    cut.raw = undefined;
+    return pooled.follow(done);
   } catch (err) {
     clearTimeout(timer);
     if (setUp) events.closed();

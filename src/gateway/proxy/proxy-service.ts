@@ -163,7 +163,8 @@ export class ProxyService {
     }
     const clientTls = await this.#terminator(endpoint);
     const d = this.#deps;
-    await handlePostgresProxySession(
+    // Returned, not awaited: this frame (the raw socket, the context) is not kept for the session's life.
+    return handlePostgresProxySession(
       socket,
       {
         endpoint: this.#endpointView(proxy, endpoint),
