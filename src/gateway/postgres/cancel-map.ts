@@ -4,7 +4,8 @@
  * a cancel naming it is forwarded to the server with the server's own key.
  * Unknown keys get no answer, as PostgreSQL does.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes, pooledRandomUint32 } from '../../util/random-pool.js';
 
 export interface UpstreamCancelKey {
   readonly processId: number;
@@ -26,9 +27,9 @@ export class CancelMap {
     let processId: number;
     do {
       // Positive 31-bit ids look like real pids to clients that print them.
-      processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
+      processId = pooledRandomUint32() & 0x7fffffff;
     } while (processId === 0 || this.#byPid.has(processId));
-    const secret = randomBytes(4);
+    const secret = pooledRandomBytes(4);
     this.#byPid.set(processId, { secret, target });
     return { processId, secretKey: secret, release: () => this.#byPid.delete(processId) };
   }
