@@ -30,22 +30,28 @@ export function createFileAuditSink(path: string): AuditSink {
   }
   // Events of one event-loop turn go out in one write: under a login storm
   // that is one syscall for many decisions, and none waits longer than a turn.
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    stream.uncork();
+  // The turn's lines are joined here and handed to the stream once, rather
+  // than written one by one into a corked stream, which costs a buffered
+  // entry per line and a writev of them all at the uncork.
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    pending = [];
+    stream.write(text);
   };
   return {
     write(event) {
-      if (!corked) {
-        corked = true;
-        stream.cork();
-        setImmediate(uncork);
+      pending.push(`${serializeAuditEvent(event)}\n`);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
       }
-      stream.write(`${serializeAuditEvent(event)}\n`);
     },
     close() {
-      if (corked) uncork();
+      flush();
       if (stream === process.stdout) return Promise.resolve();
       return new Promise((resolve) => (stream as WriteStream).end(resolve));
     },

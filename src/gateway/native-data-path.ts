@@ -507,7 +507,10 @@ export class NativeDataPath {
               binding.attach(id, pool.id, client.settingsId, client.settingsQuery, Buffer.concat([...pending.toServer, ...fromClient]), socket.bytesRead, mysql);
               for (const b of pending.toClient) socket.write(b);
               // As for a splice: the end of the socketpair is the barrier after which the pool speaks.
-              socket.end(() => socket.destroy());
+              // Written in full already (the usual case): close at once. The native side still reads
+              // what we wrote, then EOF; a shutdown first would only cost a syscall and a callback.
+              if (socket.writableLength === 0) socket.destroy();
+              else socket.end(() => socket.destroy());
               return done;
             },
             nativeId: id,

@@ -3,13 +3,13 @@
  * records of a session, the identity fields of an IAM outcome, and the TCP
  * link to the real server.
  */
-import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { auditReasons, type AuditReason, type AuditSink } from '../audit/index.js';
 import { IamdbError } from '../errors/index.js';
 import type { DbInstance } from '../rds/index.js';
 import type { IamLoginOutcome } from './iam-login.js';
 import type { RelayResult } from './relay.js';
+import { pooledRandomBytes } from '../util/random-pool.js';
 
 /**
  * A refused login: `reason` goes to the audit log with `detail` and `extra`;
@@ -55,7 +55,7 @@ export interface SessionPlace {
 
 /** Writes one session's audit events; the session fills in who and how as it learns them. */
 export class SessionAudit {
-  readonly sessionId = randomBytes(8).toString('hex');
+  readonly sessionId = pooledRandomBytes(8).toString('hex');
   readonly sourceIp: string;
   readonly source: string;
   readonly #started = Date.now();

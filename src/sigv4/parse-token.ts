@@ -85,6 +85,18 @@ function badEncoding(reason: string, offset: number): IamdbError {
 
 /** Strict RFC 3986 percent-decoding of one query component. */
 function decodeComponent(text: string, offset: number): string {
+  // Most components (keys, dates, the signature) hold only characters that
+  // stand for themselves: the text is its own decoding, printable ASCII with
+  // no control character, so the byte loop and UTF-8 check can be skipped.
+  let plain = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25 /* % */ || !isRawAllowed(c)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return text;
   const bytes = new Uint8Array(text.length);
   let n = 0;
   for (let i = 0; i < text.length; i++) {

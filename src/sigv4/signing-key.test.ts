@@ -40,6 +40,32 @@ describe('SigningKeyCache', () => {
     expect(b.equals(deriveSigningKey(new Secret('two'), '20150830', 'us-east-1', 'rds-db'))).toBe(true);
   });
 
+  it('follows a rotated secret at once: a new Secret with a new value gets its own key', () => {
+    const cache = new SigningKeyCache(4);
+    const before = new Secret('rotated-away');
+    const old = cache.get(before, '20150830', 'us-east-1', 'rds-db');
+    expect(cache.get(before, '20150830', 'us-east-1', 'rds-db').equals(old)).toBe(true);
+    const after = cache.get(new Secret('rotated-in'), '20150830', 'us-east-1', 'rds-db');
+    expect(after.equals(old)).toBe(false);
+    expect(after.equals(deriveSigningKey(new Secret('rotated-in'), '20150830', 'us-east-1', 'rds-db'))).toBe(true);
+  });
+
+  it('asks a Secret subclass for its value every time, never trusting a remembered hash of it', () => {
+    let value = 'first';
+    class Moving extends Secret<string> {
+      override reveal(): string {
+        return value;
+      }
+    }
+    const cache = new SigningKeyCache(4);
+    const s = new Moving('ignored');
+    const a = cache.get(s, '20150830', 'us-east-1', 'rds-db');
+    value = 'second';
+    const b = cache.get(s, '20150830', 'us-east-1', 'rds-db');
+    expect(a.equals(deriveSigningKey(new Secret('first'), '20150830', 'us-east-1', 'rds-db'))).toBe(true);
+    expect(b.equals(deriveSigningKey(new Secret('second'), '20150830', 'us-east-1', 'rds-db'))).toBe(true);
+  });
+
   it('evicts the least recently used key beyond its bound', () => {
     const cache = new SigningKeyCache(2);
     cache.get(SUITE_SECRET, '20150801', 'r', 's');

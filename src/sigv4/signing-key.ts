@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Secret } from '../util/index.js';
+import { Secret } from '../util/index.js';
 import { SCOPE_TERMINATOR } from './constants.js';
 import { hmacSha256 } from './hash.js';
 
@@ -21,6 +21,25 @@ export function deriveSigningKey(
   const kRegion = hmacSha256(kDate, region);
   const kService = hmacSha256(kRegion, service);
   return hmacSha256(kService, SCOPE_TERMINATOR);
+}
+
+/**
+ * SHA-256 (hex) of each Secret object's value, remembered per object: the
+ * directory hands out the same Secret for a key on every login, and a
+ * Secret's value never changes (a rotated key is a new Secret). Only plain
+ * Secrets are remembered, so a subclass with a reveal() of its own is always
+ * hashed afresh. Weak: a dropped Secret takes its entry with it.
+ */
+const secretHashes = new WeakMap<Secret<string>, string>();
+
+function hashOfSecret(secret: Secret<string>): string {
+  const plain = Object.getPrototypeOf(secret) === Secret.prototype;
+  let h = plain ? secretHashes.get(secret) : undefined;
+  if (h === undefined) {
+    h = createHash('sha256').update(secret.reveal(), 'utf8').digest('hex');
+    if (plain) secretHashes.set(secret, h);
+  }
+  return h;
 }
 
 /** Default number of signing keys a cache keeps. */
@@ -56,7 +75,7 @@ export class SigningKeyCache {
 
   /** The signing key for this scope, derived on a miss. */
   get(secretAccessKey: Secret<string>, shortDate: string, region: string, service: string): Buffer {
-    const secretHash = createHash('sha256').update(secretAccessKey.reveal(), 'utf8').digest('hex');
+    const secretHash = hashOfSecret(secretAccessKey);
     const id = `${secretHash}\n${shortDate}\n${region}\n${service}`;
     const hit = this.#entries.get(id);
     if (hit !== undefined) {

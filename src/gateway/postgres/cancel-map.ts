@@ -5,6 +5,7 @@
  * Unknown keys get no answer, as PostgreSQL does.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { pooledRandomUint32 } from '../../util/random-pool.js';
 
 export interface UpstreamCancelKey {
   readonly processId: number;
@@ -27,7 +28,7 @@ export class CancelMap {
     let processId: number;
     do {
       // Positive 31-bit ids look like real pids to clients that print them.
-      processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
+      processId = pooledRandomUint32() & 0x7fffffff;
     } while (processId === 0 || this.#byPid.has(processId));
     const secretKey = randomBytes(4);
     this.#byPid.set(processId, { secret: secretKey.readUInt32BE(0), target });

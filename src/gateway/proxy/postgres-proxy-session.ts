@@ -85,6 +85,40 @@ const REPORTED_NAMES: Readonly<Record<string, string>> = {
   timezone: 'TimeZone',
 };
 
+/**
+ * The server's ParameterStatus messages, encoded once per pool login result
+ * (a pool's `parameters` map is filled by its first server login, before the
+ * pool keeps it, and never changes after) instead of per client.
+ * Weakly held: a dropped pool takes its entry with it.
+ */
+const serverParameterMessages = new WeakMap<ReadonlyMap<string, string>, ReadonlyMap<string, Buffer>>();
+
+/**
+ * The ParameterStatus messages a client is told at login: the server's
+ * parameters (`server`, the pool's first login's), with the client's own
+ * startup settings of REPORTED_NAMES on top, in the server's order.
+ */
+export function parameterStatusMessages(server: ReadonlyMap<string, string> | undefined, clientParams: ReadonlyMap<string, string>): Buffer[] {
+  const shown = new Map(server ?? []);
+  const own = new Set<string>();
+  for (const [name, value] of clientParams) {
+    const reported = REPORTED_NAMES[name];
+    if (reported !== undefined) {
+      shown.set(reported, value);
+      own.add(reported);
+    }
+  }
+  let encoded = server === undefined ? undefined : serverParameterMessages.get(server);
+  if (server !== undefined && encoded === undefined) {
+    const m = new Map<string, Buffer>();
+    for (const [name, value] of server) m.set(name, encodeParameterStatus({ name, value }));
+    serverParameterMessages.set(server, m);
+    encoded = m;
+  }
+  const out: Buffer[] = [];
+  for (const [name, value] of shown) out.push((!own.has(name) && encoded?.get(name)) || encodeParameterStatus({ name, value }));
+  return out;
+}
 
 function refuse(failure: ProxyWireFailure, reason?: string, detail?: string, extra: Record<string, unknown> = {}): LoginFailed {
   return new LoginFailed(asAuditReason(reason ?? proxyAuditReason[failure.kind], 'InternalError'), postgresWireError(failure), detail, extra);
@@ -276,12 +310,7 @@ export async function handlePostgresProxySession(raw: Socket, deps: PostgresProx
     const nativeId = tls?.nativeId;
     const cancel = deps.cancelMap.register(cancelTarget(pool, nativeId));
     const out: Buffer[] = [encodeAuthenticationOk()];
-    const shown = new Map(pool.view?.parameters ?? []);
-    for (const [name, value] of opened.params) {
-      const reported = REPORTED_NAMES[name];
-      if (reported !== undefined) shown.set(reported, value);
-    }
-    for (const [name, value] of shown) out.push(encodeParameterStatus({ name, value }));
+    out.push(...parameterStatusMessages(pool.view?.parameters, opened.params));
     out.push(encodeBackendKeyData({ processId: cancel.processId, secretKey: cancel.secretKey }));
     out.push(encodeReadyForQuery({ status: 'I' }));
     clearTimeout(timer);
