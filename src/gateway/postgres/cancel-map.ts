@@ -4,8 +4,8 @@
  * a cancel naming it is forwarded to the server with the server's own key.
  * Unknown keys get no answer, as PostgreSQL does.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { pooledRandomUint32 } from '../../util/random-pool.js';
+import { timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes, pooledRandomUint32 } from '../../util/random-pool.js';
 
 export interface UpstreamCancelKey {
   readonly processId: number;
@@ -30,7 +30,7 @@ export class CancelMap {
       // Positive 31-bit ids look like real pids to clients that print them.
       processId = pooledRandomUint32() & 0x7fffffff;
     } while (processId === 0 || this.#byPid.has(processId));
-    const secretKey = randomBytes(4);
+    const secretKey = pooledRandomBytes(4);
     this.#byPid.set(processId, { secret: secretKey.readUInt32BE(0), target });
     return { processId, secretKey, release: () => this.#byPid.delete(processId) };
   }
