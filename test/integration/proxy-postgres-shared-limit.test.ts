@@ -36,7 +36,22 @@ async function together(admin: pg.Client): Promise<number> {
   return r.rows[0].n as number;
 }
 
-/** Samples `together` until `work` settles; returns the most seen at once. */
+/** Server connections of both users' pools together, open and opening, as the proxy counts them against its bound. */
+function counted(): number {
+  let n = 0;
+  for (const [key, pool] of fx.iamdb.app.proxyPools()) {
+    if (key.endsWith(`/${fx.user}/${fx.database}`) || key.endsWith(`/${fx.iamUser}/${fx.database}`)) n += pool.snapshot().servers;
+  }
+  return n;
+}
+
+/**
+ * Samples the proxy's count until `work` settles (each sample paced by a query to the
+ * server, which also shows the proxy never holds more than it counts); returns the most
+ * seen at once. The server's own view is checked once things are quiet: a backend the
+ * proxy has just closed to make room is listed by pg_stat_activity until it has exited,
+ * which on a loaded machine can overlap the new connection's start.
+ */
 async function most(work: Promise<unknown>): Promise<number> {
   const admin = fx.admin();
   await admin.connect();
@@ -44,9 +59,17 @@ async function most(work: Promise<unknown>): Promise<number> {
   const done = work.finally(() => (settled = true));
   let max = 0;
   try {
-    while (!settled) max = Math.max(max, await together(admin));
+    while (!settled) {
+      max = Math.max(max, counted());
+      await together(admin);
+    }
     await done;
-    return Math.max(max, await together(admin));
+    max = Math.max(max, counted());
+    await waitFor('the server sees no more connections than the proxy counts', async () => {
+      const n = await together(admin);
+      if (n > FIXTURE_POOL_SIZE) throw new Error(`${n} backends`);
+    }, 10_000);
+    return max;
   } finally {
     await admin.end();
   }
