@@ -2022,8 +2022,12 @@ static void pool_cmd_add(cmd *c) {
     over = pool_full(p);
     count_add(p, 1);
   }
+  /* A MySQL pool's server carries its protocol state (my_pool.c); capabilities it cannot follow refuse it. */
+  struct my_server *my = NULL;
+  if (p != NULL && p->mysql && refused == NULL && (my = my_server_new(c->my.caps, c->my.mcaps, (uint16_t)c->my.status, &refused)) == NULL && refused == NULL) refused = "out of memory";
   pg_server *sv = p != NULL && !p->closing && !over && refused == NULL ? calloc(1, sizeof(pg_server)) : NULL;
   if (sv == NULL) {
+    my_server_free(my);
     if (p != NULL) count_add(p, -1);
     if (fd >= 0) close(fd);
     if (ssl != NULL) SSL_free(ssl);
@@ -2041,28 +2045,7 @@ static void pool_cmd_add(cmd *c) {
     if (p != NULL) pool_maybe_free(p);
     return;
   }
-  if (p->mysql) {
-    const char *why = "out of memory";
-    sv->my = my_server_new(c->my.caps, c->my.mcaps, (uint16_t)c->my.status, &why);
-    if (sv->my == NULL) {
-      free(sv);
-      count_add(p, -1);
-      if (fd >= 0) close(fd);
-      if (ssl != NULL) SSL_free(ssl);
-      dbuf_free(&in);
-      event *ev = calloc(1, sizeof(event));
-      if (ev != NULL) {
-        ev->kind = EV_SERVER_CLOSED;
-        ev->id = c->a;
-        ev->a = c->id;
-        snprintf(ev->reason, sizeof ev->reason, "%s", why);
-        emit_event(ev);
-      }
-      if (!p->closing) maybe_grow(p);
-      pool_maybe_free(p);
-      return;
-    }
-  }
+  sv->my = my;
   sv->id = c->a;
   sv->pool = p;
   sv->fd = fd;

@@ -317,36 +317,17 @@ export class ProxyService {
   /** Pools are per endpoint role, not per instance: clients stay attached when the target behind them changes. */
   #pool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): PostgresPool {
     const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}`;
-    const cp = proxy.targetGroup.connectionPool;
     let pool = this.#pools.get(key) as PostgresPool | undefined;
     if (pool === undefined) {
       pool = new PostgresPool({
-        native: this.#deps.native!,
-        limitGroup: this.#limitGroup(proxy, endpoint),
-        // A first login that failed (a database that does not exist, a timeout): nothing is kept for it.
-        unused: () => {
-          if (this.#pools.get(key) === pool) this.#drop(key, { keepCounts: true });
-        },
+        ...this.#poolBase(proxy, endpoint, key, user, () => pool),
         // The proxy as it is now: a target registered or deregistered since counts at the next login.
         target: (load) => {
           const now = this.#proxies.byResourceId(proxy.resourceId) ?? proxy;
           return this.#targetOf(now, endpoint.targetRole, load);
         },
-        // A login failed or found no target: target health looks again now, not at its next round.
-        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
-        user,
         database,
-        credentials: async () => {
-          const c = await this.#credentialFor(proxy, user);
-          if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
-          return { username: c.username, password: c.password };
-        },
-        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
-        ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
-        loginTimeoutMs: this.#deps.loginTimeoutMs,
-        maxMessageBytes: this.#deps.maxMessageBytes,
         saltedPasswordCache: this.#deps.saltedPasswordCache,
-        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
         timeoutError: postgresWireError({ kind: 'BorrowTimeout' }),
         lostError: postgresWireError({ kind: 'DatabaseError', sqlState: SqlState.CONNECTION_FAILURE, message: 'the connection to the database was lost inside a transaction; the transaction did not commit' }),
         failedError: encodeErrorResponse({
@@ -356,14 +337,47 @@ export class ProxyService {
           hint: 'The statement may be run again; the proxy keeps this connection.',
         }),
       });
-      this.#pools.set(key, pool);
-      this.#retired.delete(key);
-      this.#owners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
+      this.#register(key, pool, proxy, endpoint, user, database);
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
       pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
     return pool;
+  }
+
+  /**
+   * What both engines' pools are given: the native side, the shared bound, the
+   * secret's credentials, the target group's settings and InitQuery.
+   */
+  #poolBase(proxy: DbProxy, endpoint: ProxyEndpoint, key: string, user: string, self: () => unknown) {
+    const cp = proxy.targetGroup.connectionPool;
+    return {
+      native: this.#deps.native!,
+      limitGroup: this.#limitGroup(proxy, endpoint),
+      // A first login that failed (a database that does not exist, a timeout): nothing is kept for it.
+      unused: () => {
+        if (this.#pools.get(key) === self()) this.#drop(key, { keepCounts: true });
+      },
+      // A login failed or found no target: target health looks again now, not at its next round.
+      targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
+      user,
+      credentials: async () => {
+        const c = await this.#credentialFor(proxy, user);
+        if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
+        return { username: c.username, password: c.password };
+      },
+      settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
+      ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
+      loginTimeoutMs: this.#deps.loginTimeoutMs,
+      maxMessageBytes: this.#deps.maxMessageBytes,
+      logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
+    };
+  }
+
+  #register(key: string, pool: PostgresPool | MysqlNativePool, proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string): void {
+    this.#pools.set(key, pool);
+    this.#retired.delete(key);
+    this.#owners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
   }
 
   /** The bound every pool of (proxy, endpoint role) shares. */
@@ -384,43 +398,24 @@ export class ProxyService {
    */
   #mysqlNativePool(proxy: DbProxy, endpoint: ProxyEndpoint, user: string, database: string, shape: ServerShape): MysqlNativePool {
     const key = `${proxy.resourceId}/${endpoint.targetRole}/${user}/${database}/${shape.key}`;
-    const cp = proxy.targetGroup.connectionPool;
     let pool = this.#pools.get(key) as MysqlNativePool | undefined;
     if (pool === undefined) {
       pool = new MysqlNativePool({
-        native: this.#deps.native!,
-        limitGroup: this.#limitGroup(proxy, endpoint),
-        unused: () => {
-          if (this.#pools.get(key) === pool) this.#drop(key, { keepCounts: true });
-        },
+        ...this.#poolBase(proxy, endpoint, key, user, () => pool),
         // As for PostgreSQL: the writer or a reader seen by target health, asked at each login.
         target: (load) => {
           const t = this.#choose(this.#proxies.byResourceId(proxy.resourceId) ?? proxy, endpoint.targetRole, load);
           return t === undefined || !('refused' in t) ? t : { refused: { errno: 1105, sqlState: 'HY000', message: NO_TARGET_TEXT[t.refused] } };
         },
-        targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
-        user,
         database,
         shape,
-        credentials: async () => {
-          const c = await this.#credentialFor(proxy, user);
-          if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
-          return { username: c.username, password: c.password };
-        },
-        settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
-        ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
-        loginTimeoutMs: this.#deps.loginTimeoutMs,
-        maxMessageBytes: this.#deps.maxMessageBytes,
         profileOf: (target) => this.#profileOf(target),
-        logger: this.#deps.logger.child({ proxy: proxy.name, endpointRole: endpoint.targetRole }),
       });
-      this.#pools.set(key, pool);
-      this.#retired.delete(key);
-      this.#owners.set(key, { proxyId: proxy.resourceId, targetRole: endpoint.targetRole, user, database });
+      this.#register(key, pool, proxy, endpoint, user, database);
     } else {
       pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
     }
-    pool.setPinningFilters(cp.sessionPinningFilters);
+    pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     return pool;
   }
 
