@@ -1091,10 +1091,15 @@ static int my_client_new(pg_client *c, uint32_t caps, uint32_t flags) {
 
 static uint16_t my_client_status(const pg_client *c) { return c->my->status; }
 
-/* A client lets go of its server: -1 it must close (a command half sent), 1 it must be reset (a transaction), 0 as it is. */
+/*
+ * A client lets go of its server: -1 it must close (a command half sent), 1
+ * it must be reset (a transaction, or a command in flight: what it does to
+ * the session, a tracked SET or USE that the server's settings id does not
+ * show, a change only its answer reports, is read by nobody), 0 as it is.
+ */
 static int my_orphan_dirty(const pg_client *c) {
   if (c->my->long_cmd) return -1;
-  return c->my->tx_open ? 1 : 0;
+  return c->my->tx_open || c->my->busy ? 1 : 0;
 }
 
 /* JavaScript's verdict on the head command: with the settings it leaves, when it succeeds. */
