@@ -956,6 +956,8 @@ static int my_response_end(pg_server *sv, const my_end *e) {
     case RQ_MY_PREPARE:
       if (!mine) return e->outcome == MYR_OK ? my_close_stmt(sv, e->stmt_id) : 0; /* nobody will name it */
       mc->busy = 0;
+      /* MariaDB's statement -1 is the last prepare's: after one that failed it names none, not the one before. */
+      if (e->outcome != MYR_OK) mc->last_id = 0;
       int r = e->outcome == MYR_OK ? my_prepared(c, sv, e) : 0;
       free(mc->prep_text);
       mc->prep_text = NULL;
@@ -1062,6 +1064,7 @@ static void my_lose_in_flight(pg_client *c, pg_server *sv) {
     mc->busy = mc->preparing = 0;
     mc->fx_flags = 0;
     dbuf_free(&mc->fx_bytes);
+    if (mc->prep_text != NULL) mc->last_id = 0; /* a prepare that failed: statement -1 names none */
     free(mc->prep_text);
     mc->prep_text = NULL;
   }

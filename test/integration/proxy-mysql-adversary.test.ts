@@ -192,4 +192,24 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     expect(await one(b, 'SELECT @@SESSION.sql_mode')).not.toContain('ANSI_QUOTES');
     await b.end();
   });
+
+  it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
+    const answers: Record<string, number[]> = {};
+    for (const to of ['server', 'proxy'] as const) {
+      const c = await connect(to);
+      const w = raw(c);
+      const seen: number[] = [];
+      w.send(prepare('DO 1'));
+      const ok = await w.next();
+      seen.push(ok[0]!);
+      w.send(prepare('DO ('));
+      seen.push((await w.next())[0]!);
+      w.send(execute(0xffffffff));
+      seen.push((await w.next())[0]!);
+      answers[to] = seen;
+      c.destroy();
+    }
+    expect(answers.server).toEqual([0x00, 0xff, 0xff]);
+    expect(answers.proxy).toEqual(answers.server);
+  });
 });
