@@ -193,6 +193,20 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     await b.end();
   });
 
+  it('pins a client that takes a named lock with a double-quoted function name under ANSI_QUOTES', async () => {
+    // Both clients carry the same settings: the pool lends the connection between them without a reset unless it knows of the lock.
+    const a = await connect();
+    const b = await connect();
+    await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+    await b.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+    expect(await one(a, `SELECT "get_lock"('adv_${suffix}', 0)`)).toBe(1);
+    const from = iamdb.audit.events.length;
+    await a.end();
+    await sessionEnd(from);
+    expect(await one(b, `SELECT IS_FREE_LOCK('adv_${suffix}')`)).toBe(1);
+    await b.end();
+  });
+
   it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
     const answers: Record<string, number[]> = {};
     for (const to of ['server', 'proxy'] as const) {
