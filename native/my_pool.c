@@ -47,7 +47,7 @@
 #define MY_FRAME_MAX 0xFFFFFFu
 #define MY_LONG_TEXT 16384          /* RDS Proxy's rule: statement text over 16 KB pins */
 #define MY_SERVER_STMTS 256         /* statements one server connection keeps; the least recently used beyond go */
-#define MY_LONG_DATA_MAX (64u << 20) /* COM_STMT_SEND_LONG_DATA kept per client statement until its execute */
+#define MY_LONG_DATA_MAX (64u << 20) /* COM_STMT_SEND_LONG_DATA kept per client (all its statements) until their executes */
 
 /* Commands. */
 enum {
@@ -120,6 +120,7 @@ typedef struct my_client {
   int tx_open, tx_seen;
   bmap stmts; /* 4-byte ids → my_cstmt */
   uint32_t next_id, last_id;
+  size_t long_total; /* bytes of long data its statements keep, under MY_LONG_DATA_MAX */
   int busy;       /* the head command went to the server: its answer is outstanding */
   int preparing;  /* an injected prepare for the head execute is outstanding */
   int long_cmd;   /* a command of several frames is being streamed */
@@ -313,11 +314,19 @@ static my_cstmt *cstmt_get(my_client *mc, uint32_t id) {
   return bmap_get(&mc->stmts, k, 4, fnv1a(k, 4, FNV_SEED));
 }
 
+/* A statement's long data is sent or dropped: the client may keep that much more. */
+static void cstmt_drop_long(my_client *mc, my_cstmt *cs) {
+  mc->long_total -= cs->long_data.len;
+  dbuf_free(&cs->long_data);
+}
+
 static void cstmt_close(pg_client *c, uint32_t id) {
   uint8_t k[4];
   put_le32(k, id);
   my_cstmt *cs = bmap_del(&c->my->stmts, k, 4, fnv1a(k, 4, FNV_SEED));
-  if (cs != NULL) cstmt_free(c->pool, cs);
+  if (cs == NULL) return;
+  cstmt_drop_long(c->my, cs);
+  cstmt_free(c->pool, cs);
 }
 
 /* The registry entry for text under the client's settings (made if new), counted once more. */
@@ -548,6 +557,7 @@ static int my_reset_connection(pg_client *c, size_t total) {
   }
   bmap_free(&mc->stmts, NULL);
   mc->stmts = (bmap){0};
+  mc->long_total = 0;
   if (c->pinned) {
     c->pinned = 0;
     stat_add(c->pool, ST_PINNED, -1);
@@ -585,8 +595,10 @@ static int my_long_data(pg_client *c, const uint8_t *m, size_t total) {
   my_cstmt *cs = cstmt_get(c->my, le32(m + 5));
   /* Unknown statement: the server would ignore it too (no reply exists to carry an error). */
   if (cs != NULL) {
-    if (cs->long_data.len + total > MY_LONG_DATA_MAX) return FC_VIOLATION;
+    /* Bounded per client, not per statement: a client has as many statements as it likes. */
+    if (c->my->long_total + total > MY_LONG_DATA_MAX) return FC_VIOLATION;
     if (dbuf_reserve(&cs->long_data, cs->long_data.len + total) < 0 || dbuf_append(&cs->long_data, m, total) < 0) return FC_NOMEM;
+    c->my->long_total += total;
   }
   dbuf_consume(&c->s->to_srv, total);
   return FC_PROGRESS;
@@ -597,7 +609,7 @@ static int my_stmt_reset(pg_client *c, const uint8_t *m, size_t total) {
   my_cstmt *cs = cstmt_get(c->my, le32(m + 5));
   if (cs == NULL) return unknown_stmt(c, total, le32(m + 5), "mysqld_stmt_reset");
   /* Cursors pin, so no other connection holds one of this client's: what is left to reset is the long data, kept here. */
-  dbuf_free(&cs->long_data);
+  cstmt_drop_long(c->my, cs);
   return my_answered(c, total, local_ok(c, 1));
 }
 
@@ -608,7 +620,7 @@ static size_t bound_at(const uint8_t *pl, size_t len, uint16_t params) {
 }
 
 /* Sends the client's long data for a statement ahead of its execute, under the server's id. */
-static int send_long_data(pg_server *sv, my_cstmt *cs, uint32_t server_id) {
+static int send_long_data(my_client *mc, pg_server *sv, my_cstmt *cs, uint32_t server_id) {
   uint8_t *p = cs->long_data.data + cs->long_data.off;
   size_t n = cs->long_data.len;
   while (n >= 9) {
@@ -619,7 +631,7 @@ static int send_long_data(pg_server *sv, my_cstmt *cs, uint32_t server_id) {
     p += total;
     n -= total;
   }
-  dbuf_free(&cs->long_data);
+  cstmt_drop_long(mc, cs);
   return 0;
 }
 
@@ -716,7 +728,7 @@ static int my_execute(pg_client *c, const uint8_t *m, size_t total) {
   pg_server *sv = c->server;
   my_sstmt *ss = sstmt_find(sv->my, cs->st->id);
   if (ss == NULL) return my_reprepare(c, sv, cs->st);
-  if (cs->long_data.len > 0 && send_long_data(sv, cs, ss->id) < 0) return FC_NOMEM;
+  if (cs->long_data.len > 0 && send_long_data(c->my, sv, cs, ss->id) < 0) return FC_NOMEM;
   int w = my_send_execute(c, sv, cs, ss, m, total);
   if (w == FC_PROGRESS) stat_add(c->pool, ST_QUERIES, 1);
   return w;

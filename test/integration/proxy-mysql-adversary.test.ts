@@ -226,4 +226,27 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     expect(answers.server).toEqual([0x00, 0xff, 0xff]);
     expect(answers.proxy).toEqual(answers.server);
   });
+
+  it('bounds the long data a client keeps across all of its statements, not per statement', async () => {
+    const c = await connect();
+    c.on('error', () => undefined);
+    // Ids as the proxy gave them (mysql2 reads the prepare's answers), then the socket is ours.
+    const idOf = async (sql: string): Promise<number> => ((await c.prepare(sql)) as unknown as { statement: { id: number } }).statement.id;
+    const ids = [await idOf('DO ?'), await idOf('DO ? + 1')];
+    expect(ids.every((id) => id > 0)).toBe(true);
+    const w = raw(c);
+    const chunk = Buffer.alloc(12 << 20, 0x61);
+    // 36 MB each, 72 MB in all: under 64 MB per statement, over it per client.
+    for (const id of ids) {
+      for (let k = 0; k < 3; k++) {
+        const head = Buffer.alloc(7);
+        head[0] = 0x18; // COM_STMT_SEND_LONG_DATA
+        head.writeUInt32LE(id, 1);
+        head.writeUInt16LE(0, 5);
+        w.send(Buffer.concat([head, chunk]));
+      }
+    }
+    w.send(Buffer.from([0x0e])); // COM_PING: answered only if the proxy kept all of it
+    await expect(w.next()).rejects.toThrow('connection closed');
+  });
 });
