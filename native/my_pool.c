@@ -691,6 +691,11 @@ static int my_send_execute(pg_client *c, pg_server *sv, my_cstmt *cs, my_sstmt *
     ss->types = t;
     ss->ntypes = cs->ntypes;
   }
+  /* Last before the execute: long data left on a server statement by an execute that never went would be the next client's parameter. */
+  if (cs->long_data.len > 0 && send_long_data(c->my, sv, cs, ss->id) < 0) {
+    free(pkt);
+    return FC_NOMEM;
+  }
   int w = my_forward(c, pkt, total + extra, RQ_MY_STMT, total);
   free(pkt);
   return w;
@@ -728,7 +733,6 @@ static int my_execute(pg_client *c, const uint8_t *m, size_t total) {
   pg_server *sv = c->server;
   my_sstmt *ss = sstmt_find(sv->my, cs->st->id);
   if (ss == NULL) return my_reprepare(c, sv, cs->st);
-  if (cs->long_data.len > 0 && send_long_data(c->my, sv, cs, ss->id) < 0) return FC_NOMEM;
   int w = my_send_execute(c, sv, cs, ss, m, total);
   if (w == FC_PROGRESS) stat_add(c->pool, ST_QUERIES, 1);
   return w;
