@@ -47,6 +47,8 @@
 #define MY_FRAME_MAX 0xFFFFFFu
 #define MY_LONG_TEXT 16384          /* RDS Proxy's rule: statement text over 16 KB pins */
 #define MY_SERVER_STMTS 256         /* statements one server connection keeps; the least recently used beyond go */
+#define MY_CLIENT_STMTS 16382       /* statements one client keeps (MariaDB's default max_prepared_stmt_count) */
+#define MY_CLIENT_STMT_BYTES (64u << 20) /* and their texts' bytes: the registry keeps each text while a client names it */
 #define MY_LONG_DATA_MAX (64u << 20) /* COM_STMT_SEND_LONG_DATA kept per client (all its statements) until their executes */
 
 /* Commands. */
@@ -121,6 +123,7 @@ typedef struct my_client {
   bmap stmts; /* 4-byte ids → my_cstmt */
   uint32_t next_id, last_id;
   size_t long_total; /* bytes of long data its statements keep, under MY_LONG_DATA_MAX */
+  size_t text_total; /* bytes of its statements' texts, under MY_CLIENT_STMT_BYTES */
   int busy;       /* the head command went to the server: its answer is outstanding */
   int preparing;  /* an injected prepare for the head execute is outstanding */
   int long_cmd;   /* a command of several frames is being streamed */
@@ -326,6 +329,7 @@ static void cstmt_close(pg_client *c, uint32_t id) {
   my_cstmt *cs = bmap_del(&c->my->stmts, k, 4, fnv1a(k, 4, FNV_SEED));
   if (cs == NULL) return;
   cstmt_drop_long(c->my, cs);
+  c->my->text_total -= cs->st->klen - 8;
   cstmt_free(c->pool, cs);
 }
 
@@ -376,6 +380,7 @@ static int cstmt_add(pg_client *c, uint32_t id, const uint8_t *text, size_t n, u
     return -1;
   }
   c->my->last_id = id;
+  c->my->text_total += n;
   *out = cs->st;
   return 0;
 }
@@ -521,6 +526,11 @@ static int my_prepare(pg_client *c, const uint8_t *m, size_t total) {
   const uint8_t *text = m + 5;
   size_t n = total - 5;
   my_debug(c, 'P', text, n);
+  /* What the proxy keeps for a client's statements is bounded as the server bounds them (ER_MAX_PREPARED_STMT_COUNT_REACHED). */
+  if (mc->stmts.n >= MY_CLIENT_STMTS || mc->text_total + n > MY_CLIENT_STMT_BYTES) {
+    mc->last_id = 0;
+    return my_answered(c, total, local_err(c, 1, 1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: 16382)"));
+  }
   int w = my_classify(c, 'P', text, n);
   if (w != FC_PROGRESS) return w;
   uint8_t *copy = malloc(n ? n : 1);
@@ -558,6 +568,7 @@ static int my_reset_connection(pg_client *c, size_t total) {
   bmap_free(&mc->stmts, NULL);
   mc->stmts = (bmap){0};
   mc->long_total = 0;
+  mc->text_total = 0;
   if (c->pinned) {
     c->pinned = 0;
     stat_add(c->pool, ST_PINNED, -1);

@@ -249,4 +249,16 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     w.send(Buffer.from([0x0e])); // COM_PING: answered only if the proxy kept all of it
     await expect(w.next()).rejects.toThrow('connection closed');
   });
+
+  it('bounds the statement texts a client keeps: a prepare beyond 64 MB of them is refused as the server refuses one too many', async () => {
+    const c = await connect();
+    // Six distinct 12 MB texts (each under the server's max_allowed_packet), all valid: the server would prepare each.
+    const text = (k: number): string => `DO LENGTH('${String(k).repeat(12 << 20)}')`;
+    for (let k = 1; k <= 5; k++) await c.prepare(text(k));
+    await expect(c.prepare(text(6))).rejects.toMatchObject({ errno: 1461 });
+    // The client goes on; closing statements makes room again.
+    c.unprepare(text(1));
+    await c.prepare(text(7));
+    await c.end();
+  });
 });
