@@ -104,6 +104,7 @@ typedef struct my_server {
   size_t nstmts, cap;
   uint64_t tick;
   int sticky; /* carries a database a reset cannot take away: closed when given back */
+  int diag;   /* a response left warnings or an error (SHOW WARNINGS reads them): reset before another client */
 } my_server;
 
 typedef struct {
@@ -398,6 +399,7 @@ static int my_link_settings(pg_client *c, pg_server *sv) {
   if (sv->settings_id == c->settings_id) return 0;
   if (sv->settings_id != p->neutral_settings) {
     if (my_put_all(sv, &p->reset_msg, RA_SKIP_RESET) < 0) return -1;
+    sv->my->diag = 0;
     sstmts_clear(sv->my);
     sv->settings_id = p->neutral_settings;
   }
@@ -959,6 +961,7 @@ static int my_response_end(pg_server *sv, const my_end *e) {
   rq h = *rq_head(sv);
   rq_pop(sv);
   sv->my->status = e->status;
+  if (e->diag) sv->my->diag = 1;
   pg_client *c = sv->client;
   my_client *mc = c != NULL ? c->my : NULL;
   int mine = mc != NULL && h.action == RA_FORWARD; /* the client's own command, answered */
@@ -1000,15 +1003,18 @@ static int my_response_end(pg_server *sv, const my_end *e) {
   }
 }
 
-/* A server that carries a database its reset cannot take away goes instead of back. */
+/* A server that carries a database its reset cannot take away goes instead of back; one with the client's warnings is reset first. */
 static void my_release(pg_server *sv) {
-  if (!sv->my->sticky) return release(sv);
+  if (!sv->my->sticky && !sv->my->diag) return release(sv);
   pg_client *c = sv->client;
   c->server = NULL;
   sv->client = NULL;
   set_in_tx(sv, 0);
   stat_add(sv->pool, ST_BORROWED, -1);
-  server_close(sv, "it carries a database the pool's reset cannot undo");
+  if (sv->my->sticky) return server_close(sv, "it carries a database the pool's reset cannot undo");
+  /* Warnings or an error of this client's stay readable on the connection until a reset clears them. */
+  sv->dirty = 1;
+  my_after_response(sv);
 }
 
 /* Nothing is outstanding on the server: the client may let go of it; one left behind is cleaned. */
@@ -1027,6 +1033,7 @@ static void my_after_response(pg_server *sv) {
     /* COM_RESET_CONNECTION rolls back what was open and drops the session's state and statements. */
     sv->dirty = 0;
     if (my_put_all(sv, &sv->pool->reset_msg, RA_SKIP_RESET) < 0) return server_close(sv, "out of memory");
+    ms->diag = 0;
     sstmts_clear(ms);
     sv->settings_id = sv->pool->neutral_settings;
     return;

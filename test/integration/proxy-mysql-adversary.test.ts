@@ -207,6 +207,18 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     await b.end();
   });
 
+  it('does not show a client the warnings of another client\'s statement (SHOW WARNINGS)', async () => {
+    // Same settings: without the reset the connection goes from one to the other as it is.
+    const a = await connect();
+    const b = await connect();
+    const secret = `secret-${suffix}`;
+    await a.query(`SELECT '${secret}' + 0`);
+    const [rows] = await b.query('SHOW WARNINGS');
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    await a.end();
+    await b.end();
+  });
+
   it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
     const answers: Record<string, number[]> = {};
     for (const to of ['server', 'proxy'] as const) {
