@@ -219,6 +219,27 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     await b.end();
   });
 
+  // Known, not fixed (a design choice for the lead: pin a CALL, or reset its connection when released): what a
+  // procedure leaves (user variables, temporary tables, GET_LOCK) is not seen by the filter, and the server reports
+  // it only with session tracking. it.fails holds while the leak does; make it `it` with the fix.
+  it.fails('does not lend the next client what a CALLed procedure left in the session', async () => {
+    const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.rootUser, password: server.rootPassword });
+    await root.query(`CREATE PROCEDURE ${database}.p_mode() BEGIN SET SESSION sql_select_limit = 3; SET @leak = 'from-a'; END`);
+    await root.query(`GRANT EXECUTE ON ${database}.* TO '${user}'@'%'`);
+    await root.end();
+    const a = await connect();
+    const b = await connect();
+    try {
+      await a.query('CALL p_mode()');
+      expect(await one(b, 'SELECT @@SESSION.sql_select_limit')).not.toBe(3);
+      expect(await one(b, 'SELECT @leak')).toBeNull();
+    } finally {
+      // b is pinned by its @leak: it must give the pool's one connection back for the tests after.
+      await a.end();
+      await b.end();
+    }
+  });
+
   it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
     const answers: Record<string, number[]> = {};
     for (const to of ['server', 'proxy'] as const) {
