@@ -47,7 +47,9 @@
 #define MY_FRAME_MAX 0xFFFFFFu
 #define MY_LONG_TEXT 16384          /* RDS Proxy's rule: statement text over 16 KB pins */
 #define MY_SERVER_STMTS 256         /* statements one server connection keeps; the least recently used beyond go */
-#define MY_LONG_DATA_MAX (64u << 20) /* COM_STMT_SEND_LONG_DATA kept per client statement until its execute */
+#define MY_CLIENT_STMTS 16382       /* statements one client keeps (MariaDB's default max_prepared_stmt_count) */
+#define MY_CLIENT_STMT_BYTES (64u << 20) /* and their texts' bytes: the registry keeps each text while a client names it */
+#define MY_LONG_DATA_MAX (64u << 20) /* COM_STMT_SEND_LONG_DATA kept per client (all its statements) until their executes */
 
 /* Commands. */
 enum {
@@ -102,6 +104,7 @@ typedef struct my_server {
   size_t nstmts, cap;
   uint64_t tick;
   int sticky; /* carries a database a reset cannot take away: closed when given back */
+  int diag;   /* a response left warnings or an error (SHOW WARNINGS reads them): reset before another client */
 } my_server;
 
 typedef struct {
@@ -120,6 +123,8 @@ typedef struct my_client {
   int tx_open, tx_seen;
   bmap stmts; /* 4-byte ids → my_cstmt */
   uint32_t next_id, last_id;
+  size_t long_total; /* bytes of long data its statements keep, under MY_LONG_DATA_MAX */
+  size_t text_total; /* bytes of its statements' texts, under MY_CLIENT_STMT_BYTES */
   int busy;       /* the head command went to the server: its answer is outstanding */
   int preparing;  /* an injected prepare for the head execute is outstanding */
   int long_cmd;   /* a command of several frames is being streamed */
@@ -313,11 +318,20 @@ static my_cstmt *cstmt_get(my_client *mc, uint32_t id) {
   return bmap_get(&mc->stmts, k, 4, fnv1a(k, 4, FNV_SEED));
 }
 
+/* A statement's long data is sent or dropped: the client may keep that much more. */
+static void cstmt_drop_long(my_client *mc, my_cstmt *cs) {
+  mc->long_total -= cs->long_data.len;
+  dbuf_free(&cs->long_data);
+}
+
 static void cstmt_close(pg_client *c, uint32_t id) {
   uint8_t k[4];
   put_le32(k, id);
   my_cstmt *cs = bmap_del(&c->my->stmts, k, 4, fnv1a(k, 4, FNV_SEED));
-  if (cs != NULL) cstmt_free(c->pool, cs);
+  if (cs == NULL) return;
+  cstmt_drop_long(c->my, cs);
+  c->my->text_total -= cs->st->klen - 8;
+  cstmt_free(c->pool, cs);
 }
 
 /* The registry entry for text under the client's settings (made if new), counted once more. */
@@ -367,6 +381,7 @@ static int cstmt_add(pg_client *c, uint32_t id, const uint8_t *text, size_t n, u
     return -1;
   }
   c->my->last_id = id;
+  c->my->text_total += n;
   *out = cs->st;
   return 0;
 }
@@ -384,6 +399,7 @@ static int my_link_settings(pg_client *c, pg_server *sv) {
   if (sv->settings_id == c->settings_id) return 0;
   if (sv->settings_id != p->neutral_settings) {
     if (my_put_all(sv, &p->reset_msg, RA_SKIP_RESET) < 0) return -1;
+    sv->my->diag = 0;
     sstmts_clear(sv->my);
     sv->settings_id = p->neutral_settings;
   }
@@ -512,6 +528,11 @@ static int my_prepare(pg_client *c, const uint8_t *m, size_t total) {
   const uint8_t *text = m + 5;
   size_t n = total - 5;
   my_debug(c, 'P', text, n);
+  /* What the proxy keeps for a client's statements is bounded as the server bounds them (ER_MAX_PREPARED_STMT_COUNT_REACHED). */
+  if (mc->stmts.n >= MY_CLIENT_STMTS || mc->text_total + n > MY_CLIENT_STMT_BYTES) {
+    mc->last_id = 0;
+    return my_answered(c, total, local_err(c, 1, 1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: 16382)"));
+  }
   int w = my_classify(c, 'P', text, n);
   if (w != FC_PROGRESS) return w;
   uint8_t *copy = malloc(n ? n : 1);
@@ -548,6 +569,8 @@ static int my_reset_connection(pg_client *c, size_t total) {
   }
   bmap_free(&mc->stmts, NULL);
   mc->stmts = (bmap){0};
+  mc->long_total = 0;
+  mc->text_total = 0;
   if (c->pinned) {
     c->pinned = 0;
     stat_add(c->pool, ST_PINNED, -1);
@@ -585,8 +608,10 @@ static int my_long_data(pg_client *c, const uint8_t *m, size_t total) {
   my_cstmt *cs = cstmt_get(c->my, le32(m + 5));
   /* Unknown statement: the server would ignore it too (no reply exists to carry an error). */
   if (cs != NULL) {
-    if (cs->long_data.len + total > MY_LONG_DATA_MAX) return FC_VIOLATION;
+    /* Bounded per client, not per statement: a client has as many statements as it likes. */
+    if (c->my->long_total + total > MY_LONG_DATA_MAX) return FC_VIOLATION;
     if (dbuf_reserve(&cs->long_data, cs->long_data.len + total) < 0 || dbuf_append(&cs->long_data, m, total) < 0) return FC_NOMEM;
+    c->my->long_total += total;
   }
   dbuf_consume(&c->s->to_srv, total);
   return FC_PROGRESS;
@@ -597,7 +622,7 @@ static int my_stmt_reset(pg_client *c, const uint8_t *m, size_t total) {
   my_cstmt *cs = cstmt_get(c->my, le32(m + 5));
   if (cs == NULL) return unknown_stmt(c, total, le32(m + 5), "mysqld_stmt_reset");
   /* Cursors pin, so no other connection holds one of this client's: what is left to reset is the long data, kept here. */
-  dbuf_free(&cs->long_data);
+  cstmt_drop_long(c->my, cs);
   return my_answered(c, total, local_ok(c, 1));
 }
 
@@ -608,7 +633,7 @@ static size_t bound_at(const uint8_t *pl, size_t len, uint16_t params) {
 }
 
 /* Sends the client's long data for a statement ahead of its execute, under the server's id. */
-static int send_long_data(pg_server *sv, my_cstmt *cs, uint32_t server_id) {
+static int send_long_data(my_client *mc, pg_server *sv, my_cstmt *cs, uint32_t server_id) {
   uint8_t *p = cs->long_data.data + cs->long_data.off;
   size_t n = cs->long_data.len;
   while (n >= 9) {
@@ -619,7 +644,7 @@ static int send_long_data(pg_server *sv, my_cstmt *cs, uint32_t server_id) {
     p += total;
     n -= total;
   }
-  dbuf_free(&cs->long_data);
+  cstmt_drop_long(mc, cs);
   return 0;
 }
 
@@ -679,6 +704,11 @@ static int my_send_execute(pg_client *c, pg_server *sv, my_cstmt *cs, my_sstmt *
     ss->types = t;
     ss->ntypes = cs->ntypes;
   }
+  /* Last before the execute: long data left on a server statement by an execute that never went would be the next client's parameter. */
+  if (cs->long_data.len > 0 && send_long_data(c->my, sv, cs, ss->id) < 0) {
+    free(pkt);
+    return FC_NOMEM;
+  }
   int w = my_forward(c, pkt, total + extra, RQ_MY_STMT, total);
   free(pkt);
   return w;
@@ -716,7 +746,6 @@ static int my_execute(pg_client *c, const uint8_t *m, size_t total) {
   pg_server *sv = c->server;
   my_sstmt *ss = sstmt_find(sv->my, cs->st->id);
   if (ss == NULL) return my_reprepare(c, sv, cs->st);
-  if (cs->long_data.len > 0 && send_long_data(sv, cs, ss->id) < 0) return FC_NOMEM;
   int w = my_send_execute(c, sv, cs, ss, m, total);
   if (w == FC_PROGRESS) stat_add(c->pool, ST_QUERIES, 1);
   return w;
@@ -932,6 +961,7 @@ static int my_response_end(pg_server *sv, const my_end *e) {
   rq h = *rq_head(sv);
   rq_pop(sv);
   sv->my->status = e->status;
+  if (e->diag) sv->my->diag = 1;
   pg_client *c = sv->client;
   my_client *mc = c != NULL ? c->my : NULL;
   int mine = mc != NULL && h.action == RA_FORWARD; /* the client's own command, answered */
@@ -956,6 +986,8 @@ static int my_response_end(pg_server *sv, const my_end *e) {
     case RQ_MY_PREPARE:
       if (!mine) return e->outcome == MYR_OK ? my_close_stmt(sv, e->stmt_id) : 0; /* nobody will name it */
       mc->busy = 0;
+      /* MariaDB's statement -1 is the last prepare's: after one that failed it names none, not the one before. */
+      if (e->outcome != MYR_OK) mc->last_id = 0;
       int r = e->outcome == MYR_OK ? my_prepared(c, sv, e) : 0;
       free(mc->prep_text);
       mc->prep_text = NULL;
@@ -971,15 +1003,18 @@ static int my_response_end(pg_server *sv, const my_end *e) {
   }
 }
 
-/* A server that carries a database its reset cannot take away goes instead of back. */
+/* A server that carries a database its reset cannot take away goes instead of back; one with the client's warnings is reset first. */
 static void my_release(pg_server *sv) {
-  if (!sv->my->sticky) return release(sv);
+  if (!sv->my->sticky && !sv->my->diag) return release(sv);
   pg_client *c = sv->client;
   c->server = NULL;
   sv->client = NULL;
   set_in_tx(sv, 0);
   stat_add(sv->pool, ST_BORROWED, -1);
-  server_close(sv, "it carries a database the pool's reset cannot undo");
+  if (sv->my->sticky) return server_close(sv, "it carries a database the pool's reset cannot undo");
+  /* Warnings or an error of this client's stay readable on the connection until a reset clears them. */
+  sv->dirty = 1;
+  my_after_response(sv);
 }
 
 /* Nothing is outstanding on the server: the client may let go of it; one left behind is cleaned. */
@@ -998,6 +1033,7 @@ static void my_after_response(pg_server *sv) {
     /* COM_RESET_CONNECTION rolls back what was open and drops the session's state and statements. */
     sv->dirty = 0;
     if (my_put_all(sv, &sv->pool->reset_msg, RA_SKIP_RESET) < 0) return server_close(sv, "out of memory");
+    ms->diag = 0;
     sstmts_clear(ms);
     sv->settings_id = sv->pool->neutral_settings;
     return;
@@ -1062,6 +1098,7 @@ static void my_lose_in_flight(pg_client *c, pg_server *sv) {
     mc->busy = mc->preparing = 0;
     mc->fx_flags = 0;
     dbuf_free(&mc->fx_bytes);
+    if (mc->prep_text != NULL) mc->last_id = 0; /* a prepare that failed: statement -1 names none */
     free(mc->prep_text);
     mc->prep_text = NULL;
   }
@@ -1091,10 +1128,15 @@ static int my_client_new(pg_client *c, uint32_t caps, uint32_t flags) {
 
 static uint16_t my_client_status(const pg_client *c) { return c->my->status; }
 
-/* A client lets go of its server: -1 it must close (a command half sent), 1 it must be reset (a transaction), 0 as it is. */
+/*
+ * A client lets go of its server: -1 it must close (a command half sent), 1
+ * it must be reset (a transaction, or a command in flight: what it does to
+ * the session, a tracked SET or USE that the server's settings id does not
+ * show, a change only its answer reports, is read by nobody), 0 as it is.
+ */
 static int my_orphan_dirty(const pg_client *c) {
   if (c->my->long_cmd) return -1;
-  return c->my->tx_open ? 1 : 0;
+  return c->my->tx_open || c->my->busy ? 1 : 0;
 }
 
 /* JavaScript's verdict on the head command: with the settings it leaves, when it succeeds. */

@@ -38,6 +38,7 @@ typedef struct {
   uint32_t stmt_id;      /* COM_STMT_PREPARE that succeeded: the server's statement id */
   uint16_t num_columns, num_params; /* COM_STMT_PREPARE that succeeded */
   uint32_t result_sets;
+  uint8_t diag;          /* the response left warnings or an error in the session's diagnostics area (SHOW WARNINGS) */
 } my_end;
 typedef struct my_resp my_resp;   /* fixed size, no heap allocation anywhere, embeddable in a server struct */
 
@@ -132,6 +133,7 @@ struct my_resp {
   uint8_t started;    /* a packet of it has been accepted */
   uint8_t expect_seq; /* sequence id its next packet must carry */
   uint8_t prepared;   /* a COM_STMT_PREPARE OK was read: stmt_id and the counts are set */
+  uint8_t diag;       /* an OK or EOF of it counted warnings, or it ended in ERR */
   uint32_t remaining; /* definitions still to come (at most 0xFFFF) */
   uint16_t num_columns, num_params; /* of the COM_STMT_PREPARE OK: column definitions follow the parameters' */
   uint32_t stmt_id;
@@ -227,6 +229,7 @@ static void my_begin(my_resp *t) {
   t->remaining = 0;
   t->result_sets = 0;
   t->prepared = 0;
+  t->diag = 0;
   t->stmt_id = 0;
   t->num_columns = t->num_params = 0;
 }
@@ -258,6 +261,7 @@ static void my_finish(my_resp *t, uint8_t outcome, int status_reported) {
   e->status = t->status;
   e->status_reported = (uint8_t)status_reported;
   e->result_sets = t->result_sets;
+  e->diag = (uint8_t)(t->diag || outcome == MYR_ERR);
   if (outcome == MYR_OK && t->prepared) {
     e->stmt_id = t->stmt_id;
     e->num_columns = t->num_columns;
@@ -280,6 +284,7 @@ static int my_read_ok(my_resp *t, const uint8_t *h, size_t n) {
   size_t at = 1 + (size_t)a + (size_t)b;
   if (b == 0 || at + 2 > n) return my_fail(t, "PROTO_MYSQL_MALFORMED: OK packet: truncated before the status flags");
   t->status = my_u16(h + at);
+  if (at + 4 <= n && my_u16(h + at + 2) != 0) t->diag = 1;
   return 0;
 }
 
@@ -287,6 +292,7 @@ static int my_read_ok(my_resp *t, const uint8_t *h, size_t n) {
 static int my_read_eof(my_resp *t, const uint8_t *h, size_t n, const char *why) {
   if (h[0] != 0xfe || t->first_frame_len >= 9 || n < 5) return my_fail(t, why);
   t->status = my_u16(h + 3);
+  if (my_u16(h + 1) != 0) t->diag = 1;
   return 0;
 }
 

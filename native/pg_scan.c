@@ -140,7 +140,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (ch == '\'' || (mysql && ch == '"')) {
       uint8_t q = ch;
       int backslash_escapes = mysql || (i > 0 && (t[i - 1] == 'E' || t[i - 1] == 'e') && (i < 2 || !is_ident_char(t[i - 2])));
-      i++;
+      size_t start = ++i;
       int closed = 0;
       while (i < n) {
         if (t[i] == '\\') {
@@ -163,6 +163,8 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
         i++;
       }
       if (!closed) return SCAN_UNCERTAIN;
+      /* MySQL under ANSI_QUOTES (a setting the lexer cannot see): "get_lock"(…) calls the function. */
+      if (mysql && q == '"' && word_matters(t + start, i - 1 - start, 0, mysql)) return SCAN_ATTENTION;
       initial = 0;
       continue;
     }

@@ -1,33 +1,25 @@
 /**
- * The verdicts a MySQL native pool gives the native relay (no server is
- * involved: classify() only names settings and pins). The relay's use of
- * them runs against MariaDB in test/integration/proxy-mysql-session.test.ts.
+ * MysqlNativePool's verdicts, on the real native data path (a pool it
+ * creates there; no server is logged in: classify reads text only).
  */
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ServerStatus } from '../../protocol/mysql/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { nativeDataPath } from '../native-data-path.js';
-import { MAX_SETTINGS_PER_POOL, MYSQL_VERDICT, MysqlNativePool } from './mysql-native-pool.js';
-import { serverShape } from './mysql-server-link.js';
+import { MAX_INTERNED_SETTINGS, MYSQL_VERDICT, MysqlNativePool } from './mysql-native-pool.js';
 import { MYSQL_PIN_CODES } from './mysql-session-state.js';
 
 const pools: MysqlNativePool[] = [];
-afterAll(() => {
-  for (const p of pools.splice(0)) p.close();
-});
 
-function pool(database = 'app'): MysqlNativePool {
-  const loaded = nativeDataPath();
-  expect(loaded.error?.message).toBeUndefined();
+function pool(): MysqlNativePool {
   const p = new MysqlNativePool({
-    native: loaded.path!,
+    native: nativeDataPath().path!,
     target: () => undefined,
     user: 'u',
-    database,
-    shape: serverShape({ capabilities: 0x200, mariadbCapabilities: 0 }, 45, 1 << 24),
+    database: 'db',
+    shape: { capabilities: 0, mariadbCapabilities: 0, characterSet: 45, maxPacketSize: 1 << 24, key: 'k' },
     credentials: () => Promise.reject(new Error('no login in this test')),
-    settings: { maxConnectionsPercent: 100, maxIdleConnectionsPercent: 50, idleServerMs: 60_000, borrowTimeoutMs: 1_000, idleClientTimeoutMs: 0, debugSql: false },
-    loginTimeoutMs: 1_000,
+    settings: { maxConnectionsPercent: 100, maxIdleConnectionsPercent: 50, idleServerMs: 1000, borrowTimeoutMs: 1000, idleClientTimeoutMs: 0, debugSql: false },
+    loginTimeoutMs: 1000,
     maxMessageBytes: 1 << 24,
     profileOf: () => {
       throw new Error('no login in this test');
@@ -38,60 +30,32 @@ function pool(database = 'app'): MysqlNativePool {
   return p;
 }
 
-const AC = ServerStatus.SERVER_STATUS_AUTOCOMMIT;
-const q = (text: string) => Buffer.from(text, 'utf8');
+afterEach(() => {
+  for (const p of pools.splice(0)) p.close();
+});
 
-describe('MysqlNativePool verdicts', () => {
-  it('names the settings a tracked SET leaves, and the commands that recreate them on a neutral connection', () => {
+describe('MysqlNativePool.classify', () => {
+  it('names a tracked SET\'s settings, once per distinct settings', () => {
     const p = pool();
-    const start = p.initialSettings;
-    const v = p.classify('Q', q("SET time_zone = '+03:00'"), start.id, AC);
-    expect(v.pin).toBe(0);
-    expect(v.flags & MYSQL_VERDICT.SETTINGS).toBeTruthy();
-    expect(v.flags & MYSQL_VERDICT.SETTING_ONLY).toBeTruthy();
-    expect(v.settingsId).not.toBe(start.id);
-    expect(v.settings.toString('latin1')).toContain("time_zone = '+03:00'");
-    // The same settings reached again get the same id; a second SET builds on the first.
-    expect(p.classify('Q', q("SET time_zone = '+03:00'"), start.id, AC).settingsId).toBe(v.settingsId);
-    const w = p.classify('Q', q("SET sql_mode = 'ANSI'"), v.settingsId, AC);
-    expect(w.settings.toString('latin1')).toMatch(/time_zone[\s\S]*sql_mode/);
+    const neutral = p.initialSettings.id;
+    const a = p.classify('Q', Buffer.from("SET SESSION time_zone = '+01:00'"), neutral, 0);
+    expect(a.flags & MYSQL_VERDICT.SETTINGS).toBe(MYSQL_VERDICT.SETTINGS);
+    expect(p.classify('Q', Buffer.from("SET time_zone = '+01:00'"), neutral, 0).settingsId).toBe(a.settingsId);
   });
 
-  it('follows autocommit and USE, and a reset goes back to the neutral settings with the current database', () => {
+  it('stops naming new settings past its bound (each distinct literal, even one the server refuses, was kept for ever): the client is pinned instead', () => {
     const p = pool();
-    const off = p.classify('Q', q('SET autocommit = 0'), p.initialSettings.id, AC);
-    expect(off.flags & MYSQL_VERDICT.AUTOCOMMIT).toBe(0);
-    const used = p.classify('D', q('other'), off.settingsId, 0);
-    expect(used.settings.toString('latin1')).toContain('other');
-    const reset = p.classify('R', Buffer.alloc(0), used.settingsId, 0);
-    expect(reset.flags & MYSQL_VERDICT.AUTOCOMMIT).toBeTruthy();
-    expect(reset.settings.toString('latin1')).toContain('other');
-    expect(reset.settings.toString('latin1')).not.toContain('autocommit');
-  });
-
-  it('marks a database chosen in a pool without one as sticky (a reset cannot take it away)', () => {
-    const p = pool('');
-    const v = p.classify('Q', q('USE app'), p.initialSettings.id, AC);
-    expect(v.flags & MYSQL_VERDICT.STICKY).toBeTruthy();
-  });
-
-  it('pins what it cannot carry, and a multi-item SET that fails', () => {
-    const p = pool();
-    expect(p.classify('Q', q("SET @x = 1"), p.initialSettings.id, AC).pin).toBe(MYSQL_PIN_CODES.UserVariable);
-    expect(p.classify('P', q("SET time_zone = '+01:00'"), p.initialSettings.id, AC).pin).toBe(MYSQL_PIN_CODES.SessionVariable);
-    const two = p.classify('Q', q("SET time_zone = '+01:00', sql_mode = ''"), p.initialSettings.id, AC);
-    expect(two.flags & MYSQL_VERDICT.PIN_ON_ERROR).toBeTruthy();
-  });
-
-  it(`names at most ${MAX_SETTINGS_PER_POOL} settings per pool, then pins instead`, () => {
-    const p = pool();
-    const id = p.initialSettings.id;
-    let last = 0;
-    for (let i = 0; i < MAX_SETTINGS_PER_POOL + 10; i++) {
-      last = p.classify('Q', q(`SET lock_wait_timeout = ${i + 1}`), id, AC).pin;
+    const neutral = p.initialSettings.id;
+    let pinnedAt = -1;
+    for (let i = 0; i < MAX_INTERNED_SETTINGS + 10 && pinnedAt < 0; i++) {
+      const v = p.classify('Q', Buffer.from(`SET SESSION time_zone = 'zone-${i}'`), neutral, 0);
+      if (v.pin !== 0) pinnedAt = i;
     }
-    expect(last).toBe(MYSQL_PIN_CODES.SessionVariable);
-    // Settings already named still work.
-    expect(p.classify('Q', q('SET lock_wait_timeout = 1'), id, AC).pin).toBe(0);
+    expect(pinnedAt).toBeGreaterThan(0);
+    expect(pinnedAt).toBeLessThan(MAX_INTERNED_SETTINGS);
+    expect(p.classify('Q', Buffer.from("SET SESSION time_zone = 'one-more'"), neutral, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.SessionVariable, flags: 0 });
+    // Settings already named are still named, and a COM_RESET_CONNECTION is always answered with its settings.
+    expect(p.classify('Q', Buffer.from("SET SESSION time_zone = 'zone-0'"), neutral, 0).pin).toBe(0);
+    expect(p.classify('R', Buffer.alloc(0), neutral, 0)).toMatchObject({ pin: 0, settingsId: neutral });
   });
 });

@@ -47,12 +47,14 @@ export interface MysqlNativePoolOptions {
 }
 
 /**
- * Distinct settings one pool names. Each is kept for the pool's life (clients
- * refer to them by id); past this many, a statement that would make another
- * pins its client instead, so that SETs of ever new values cannot grow the
- * proxy's memory without end.
+ * How many distinct settings a pool names, and how many bytes their commands
+ * may take: ids are never reused (a client may hold any of them), so the map
+ * only grows, and each distinct literal a client SETs (even one the server
+ * then refuses) is a new entry. Beyond, a client changing its settings is
+ * pinned instead: its server keeps them.
  */
-export const MAX_SETTINGS_PER_POOL = 4096;
+export const MAX_INTERNED_SETTINGS = 4096;
+export const MAX_INTERNED_BYTES = 16 << 20;
 
 /** What a login reports when target choice has no instance now. */
 const NO_TARGET: ServerRefusal = { errno: 2003, sqlState: 'HY000', message: 'the proxy has no available target' };
@@ -96,6 +98,8 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
   readonly #byKey = new Map<string, Interned>();
   readonly #byId = new Map<number, Interned>();
   readonly #neutral: Interned;
+  /** Bytes of interned commands (MAX_INTERNED_BYTES). */
+  readonly #budget = { bytes: 0 };
   #excludeVariableSets = false;
   #lastError: ServerRefusal | undefined;
 
@@ -107,7 +111,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
     ];
     const byKey = new Map<string, Interned>();
     const byId = new Map<number, Interned>();
-    const neutral = intern(byKey, byId, neutralSettings(opts.database || null), opts.database);
+    const neutral = intern(byKey, byId, neutralSettings(opts.database || null), opts.database, undefined)!;
     super(opts, {
       neutralSettingsId: neutral.id,
       resetQuery: Buffer.concat(reset),
@@ -149,7 +153,8 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
       case 'D':
         return this.#change({ ...current, schema: text.toString('utf8') }, MYSQL_VERDICT.SETTING_ONLY);
       case 'R':
-        return this.#change(neutralSettings(current.schema), 0);
+        // Past the bounds too: the native side drops the client's session whatever the verdict, and its settings must follow.
+        return this.#change(neutralSettings(current.schema), 0, true);
       case 'P': {
         // A prepared statement that changes settings does so with values the proxy never sees.
         const effect = classifyMysql(text.toString('utf8'), o);
@@ -186,9 +191,9 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
     }
   }
 
-  #change(next: SessionSettings, flags: number): MysqlVerdict {
-    if (this.#byId.size >= MAX_SETTINGS_PER_POOL && !this.#byKey.has(settingsKey(next))) return pinned('SessionVariable');
-    const n = intern(this.#byKey, this.#byId, next, this.#opts.database);
+  #change(next: SessionSettings, flags: number, always = false): MysqlVerdict {
+    const n = intern(this.#byKey, this.#byId, next, this.#opts.database, always ? undefined : this.#budget);
+    if (n === undefined) return pinned('SessionVariable');
     return { pin: 0, flags: flags | MYSQL_VERDICT.SETTINGS | n.flags, settingsId: n.id, settings: n.commands };
   }
 
@@ -259,17 +264,22 @@ function pinned(reason: MysqlPinReason): MysqlVerdict {
   return { pin: MYSQL_PIN_CODES[reason], flags: 0, settingsId: 0, settings: NO_VERDICT.settings };
 }
 
-/** The id and commands for `s` (made once per distinct settings of the pool). */
-function intern(byKey: Map<string, Interned>, byId: Map<number, Interned>, s: SessionSettings, database: string): Interned {
+/** The id and commands for `s` (made once per distinct settings of the pool); undefined past the bounds. */
+function intern(byKey: Map<string, Interned>, byId: Map<number, Interned>, s: SessionSettings, database: string, budget: { bytes: number } | undefined): Interned | undefined {
   const key = settingsKey(s);
   let found = byKey.get(key);
   if (found !== undefined) return found;
+  if (budget !== undefined && byId.size >= MAX_INTERNED_SETTINGS) return undefined;
   const steps = plan(neutralSettings(database || null), s);
   const commands =
     steps === 'drop'
       ? Buffer.alloc(0)
       : Buffer.concat(steps.map((step) => (step.kind === 'init-db' ? command(Command.COM_INIT_DB, step.schema) : step.kind === 'query' ? command(Command.COM_QUERY, step.sql) : encodePacket(Buffer.from([Command.COM_RESET_CONNECTION]), 0))));
   const flags = (s.autocommit ? MYSQL_VERDICT.AUTOCOMMIT : 0) | (!database && s.schema !== null ? MYSQL_VERDICT.STICKY : 0);
+  if (budget !== undefined) {
+    if (budget.bytes + commands.length + key.length > MAX_INTERNED_BYTES) return undefined;
+    budget.bytes += commands.length + key.length;
+  }
   found = { id: byId.size + 1, settings: s, commands, flags };
   byKey.set(key, found);
   byId.set(found.id, found);

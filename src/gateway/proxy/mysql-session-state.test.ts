@@ -51,6 +51,9 @@ describe('classifyMysql', () => {
       ['LOCK TABLES t READ', 'TableLock'],
       ['FLUSH TABLES WITH READ LOCK', 'TableLock'],
       ['SELECT GET_LOCK(\'a\', 1)', 'NamedLock'],
+      // ANSI_QUOTES makes a double-quoted name an identifier.
+      ['SELECT "get_lock"(\'a\', 1)', 'NamedLock'],
+      ['SELECT "LAST_INSERT_ID" ()', 'SessionFunction'],
       ['SELECT LAST_INSERT_ID()', 'SessionFunction'],
       ['SELECT SQL_CALC_FOUND_ROWS * FROM t', 'SessionFunction'],
       ['HANDLER t OPEN', 'Handler'],

@@ -317,6 +317,12 @@ function scanAnywhere(st: readonly Token[]): MysqlPinReason | undefined {
   for (let i = 0; i < st.length; i++) {
     const tok = st[i]!;
     if (tok.t === 'v') return 'UserVariable';
+    // Under ANSI_QUOTES (a setting read nowhere here) a double-quoted name is an identifier: "get_lock"(…) calls it.
+    if (tok.t === 's' && tok.raw.startsWith('"')) {
+      const fn = PIN_FUNCTIONS[tok.raw.slice(1, -1).toLowerCase()];
+      if (fn !== undefined && isPunct(st[i + 1], '(')) return fn;
+      continue;
+    }
     if (tok.t !== 'w') continue;
     if (tok.v === 'sql_calc_found_rows') return 'SessionFunction';
     const fn = PIN_FUNCTIONS[tok.v];

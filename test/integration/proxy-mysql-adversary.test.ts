@@ -1,0 +1,297 @@
+/**
+ * The MySQL pooled relay (native/my_pool.c) against clients that try to
+ * reach each other's session state, with a real MariaDB 10.11 of the test's
+ * own (it is paused with SIGSTOP to hold a response back) and a pool of one
+ * server connection, so the next client always borrows the connection the
+ * last one used. Some steps speak the wire protocol directly over a logged
+ * in mysql2 connection's socket: commands mysql2 never sends (MariaDB's
+ * COM_STMT_EXECUTE of statement id -1).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import * as IAM from '@aws-sdk/client-iam';
+import * as RDS from '@aws-sdk/client-rds';
+import * as SM from '@aws-sdk/client-secrets-manager';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../src/audit/index.js';
+import { sdkClient } from '../support/aws-sdk.js';
+import { getFreePort } from '../support/free-port.js';
+import { startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
+
+const suffix = randomBytes(3).toString('hex');
+const user = `myadv_${suffix}`;
+const password = `pw-${randomBytes(8).toString('hex')}`;
+const database = `myadvdb_${suffix}`;
+const proxyName = `myadv-${suffix}`;
+
+let server: MariaDbServer;
+let iamdb: TestIamdb;
+let port = 0;
+/** A client that stays for the whole file: a pool lives while it has clients, so the next client borrows from the same one. */
+let keeper: mysql.Connection;
+
+function connect(to: 'proxy' | 'server' = 'proxy'): Promise<mysql.Connection> {
+  const at = to === 'proxy' ? { host: '127.0.0.1', port } : { host: server.host, port: server.port };
+  return mysql.createConnection({ ...at, user, password, database });
+}
+
+async function one<T>(c: mysql.Connection, sql: string): Promise<T> {
+  const [rows] = await c.query(sql);
+  return Object.values((rows as Record<string, unknown>[])[0]!)[0] as T;
+}
+
+/** The db.session.end record of the next session of the test's user to end after event index `from`. */
+function sessionEnd(from: number): Promise<AuditEvent> {
+  return iamdb.audit.until((e) => e.event === 'db.session.end' && (e as { dbUser?: string }).dbUser === user, from);
+}
+
+/** Bytes wait unread in some socket the server accepted (it is stopped, so nothing reads them). */
+function serverHasUnread(): boolean {
+  const local = `:${server.port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const f = line.trim().split(/\s+/);
+      return f.length > 4 && f[1]!.endsWith(local) && f[3] === '01' && parseInt(f[4]!.split(':')[1]!, 16) > 0;
+    });
+}
+
+function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (done()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`${what}: not seen in ${timeoutMs} ms`));
+      setImmediate(check);
+    };
+    check();
+  });
+}
+
+/** A logged-in connection's socket, taken from mysql2: whole packets out (sequence 0), payloads in. */
+function raw(c: mysql.Connection): { send(payload: Buffer): void; next(): Promise<Buffer> } {
+  const sock = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+  sock.removeAllListeners('data');
+  let buf = Buffer.alloc(0);
+  const waiting: Array<() => void> = [];
+  sock.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    waiting.splice(0).forEach((w) => w());
+  });
+  const take = (): Buffer | undefined => {
+    if (buf.length < 4) return undefined;
+    const n = buf.readUIntLE(0, 3);
+    if (buf.length < 4 + n) return undefined;
+    const p = buf.subarray(4, 4 + n);
+    buf = buf.subarray(4 + n);
+    return p;
+  };
+  return {
+    send(payload) {
+      const h = Buffer.alloc(4);
+      h.writeUIntLE(payload.length, 0, 3);
+      sock.write(Buffer.concat([h, payload]));
+    },
+    next() {
+      return new Promise((resolve, reject) => {
+        const attempt = (): void => {
+          const p = take();
+          if (p !== undefined) return resolve(p);
+          if (sock.destroyed) return reject(new Error('connection closed'));
+          waiting.push(attempt);
+        };
+        sock.once('close', () => waiting.splice(0).forEach((w) => w()));
+        attempt();
+      });
+    },
+  };
+}
+
+const COM_STMT_PREPARE = 0x16;
+const COM_STMT_EXECUTE = 0x17;
+
+function prepare(text: string): Buffer {
+  return Buffer.concat([Buffer.from([COM_STMT_PREPARE]), Buffer.from(text)]);
+}
+
+function execute(id: number): Buffer {
+  const b = Buffer.alloc(10);
+  b[0] = COM_STMT_EXECUTE;
+  b.writeUInt32LE(id >>> 0, 1);
+  b.writeUInt32LE(1, 6); // iteration count
+  return b;
+}
+
+beforeAll(async () => {
+  // One server connection in the pool (1 % of 100): the next client borrows the one the last client used.
+  server = await startMariaDb({ extraArgs: ['--max-connections=100'] });
+  const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.rootUser, password: server.rootPassword });
+  await root.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+  await root.query(`CREATE DATABASE ${database}`);
+  await root.query(`GRANT ALL ON ${database}.* TO '${user}'@'%'`);
+  await root.end();
+  iamdb = await startIamdb({
+    api: { listen: 'auto' },
+    instances: [{ id: `myadv-${suffix}`, engine: 'mariadb', listen: 'auto', target: `${server.host}:${server.port}`, master: { username: server.rootUser, password: server.rootPassword } }],
+  });
+  const key = iamdb.admin;
+  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
+  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
+  const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
+  const secretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `myadv/${user}`, SecretString: JSON.stringify({ username: user, password }) }))).ARN!;
+  const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+  const roleArn = (await iam.send(new IAM.CreateRoleCommand({ RoleName: `myadv-${suffix}`, AssumeRolePolicyDocument: JSON.stringify(trust) }))).Role!.Arn!;
+  const read = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] };
+  await iam.send(new IAM.PutRolePolicyCommand({ RoleName: `myadv-${suffix}`, PolicyName: 'secrets', PolicyDocument: JSON.stringify(read) }));
+  port = await getFreePort();
+  await rds.send(
+    new RDS.CreateDBProxyCommand({
+      DBProxyName: proxyName,
+      EngineFamily: 'MYSQL',
+      RoleArn: roleArn,
+      VpcSubnetIds: ['subnet-1'],
+      RequireTLS: false,
+      Auth: [{ AuthScheme: 'SECRETS', SecretArn: secretArn, IAMAuth: 'DISABLED', ClientPasswordAuthType: 'MYSQL_NATIVE_PASSWORD' }],
+      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${port}` }],
+    }),
+  );
+  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`myadv-${suffix}`] }));
+  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 5 } }));
+  keeper = await connect();
+}, 240_000);
+
+afterAll(async () => {
+  await keeper?.end();
+  await iamdb?.stop();
+  await server?.stop();
+});
+
+describe('MySQL pooled relay against a hostile or careless client', () => {
+  it('resets a server connection whose client left while its SET was in flight: the next client does not inherit it', async () => {
+    const a = await connect();
+    a.on('error', () => undefined);
+    expect(await one(a, 'SELECT 1')).toBe(1);
+    const thread = await one<number>(a, 'SELECT CONNECTION_ID()');
+    const from = iamdb.audit.events.length;
+    process.kill(server.pid, 'SIGSTOP');
+    try {
+      void a.query("SET SESSION sql_mode = 'ANSI_QUOTES'").catch(() => undefined);
+      // The SET has reached the server's socket (the proxy sent it); the client leaves before its answer.
+      await until('the SET at the server', serverHasUnread);
+      a.destroy();
+      await sessionEnd(from);
+    } finally {
+      process.kill(server.pid, 'SIGCONT');
+    }
+    const b = await connect();
+    expect(await one(b, 'SELECT CONNECTION_ID()')).toBe(thread);
+    expect(await one(b, 'SELECT @@SESSION.sql_mode')).not.toContain('ANSI_QUOTES');
+    await b.end();
+  });
+
+  it('pins a client that takes a named lock with a double-quoted function name under ANSI_QUOTES', async () => {
+    // Both clients carry the same settings: the pool lends the connection between them without a reset unless it knows of the lock.
+    const a = await connect();
+    const b = await connect();
+    await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+    await b.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+    expect(await one(a, `SELECT "get_lock"('adv_${suffix}', 0)`)).toBe(1);
+    const from = iamdb.audit.events.length;
+    await a.end();
+    await sessionEnd(from);
+    expect(await one(b, `SELECT IS_FREE_LOCK('adv_${suffix}')`)).toBe(1);
+    await b.end();
+  });
+
+  it('does not show a client the warnings of another client\'s statement (SHOW WARNINGS)', async () => {
+    // Same settings: without the reset the connection goes from one to the other as it is.
+    const a = await connect();
+    const b = await connect();
+    const secret = `secret-${suffix}`;
+    await a.query(`SELECT '${secret}' + 0`);
+    const [rows] = await b.query('SHOW WARNINGS');
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    await a.end();
+    await b.end();
+  });
+
+  // Known, not fixed (a design choice for the lead: pin a CALL, or reset its connection when released): what a
+  // procedure leaves (user variables, temporary tables, GET_LOCK) is not seen by the filter, and the server reports
+  // it only with session tracking. it.fails holds while the leak does; make it `it` with the fix.
+  it.fails('does not lend the next client what a CALLed procedure left in the session', async () => {
+    const root = await mysql.createConnection({ host: server.host, port: server.port, user: server.rootUser, password: server.rootPassword });
+    await root.query(`CREATE PROCEDURE ${database}.p_mode() BEGIN SET SESSION sql_select_limit = 3; SET @leak = 'from-a'; END`);
+    await root.query(`GRANT EXECUTE ON ${database}.* TO '${user}'@'%'`);
+    await root.end();
+    const a = await connect();
+    const b = await connect();
+    try {
+      await a.query('CALL p_mode()');
+      expect(await one(b, 'SELECT @@SESSION.sql_select_limit')).not.toBe(3);
+      expect(await one(b, 'SELECT @leak')).toBeNull();
+    } finally {
+      // b is pinned by its @leak: it must give the pool's one connection back for the tests after.
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
+    const answers: Record<string, number[]> = {};
+    for (const to of ['server', 'proxy'] as const) {
+      const c = await connect(to);
+      const w = raw(c);
+      const seen: number[] = [];
+      w.send(prepare('DO 1'));
+      const ok = await w.next();
+      seen.push(ok[0]!);
+      w.send(prepare('DO ('));
+      seen.push((await w.next())[0]!);
+      w.send(execute(0xffffffff));
+      seen.push((await w.next())[0]!);
+      answers[to] = seen;
+      c.destroy();
+    }
+    expect(answers.server).toEqual([0x00, 0xff, 0xff]);
+    expect(answers.proxy).toEqual(answers.server);
+  });
+
+  it('bounds the long data a client keeps across all of its statements, not per statement', async () => {
+    const c = await connect();
+    c.on('error', () => undefined);
+    // Ids as the proxy gave them (mysql2 reads the prepare's answers), then the socket is ours.
+    const idOf = async (sql: string): Promise<number> => ((await c.prepare(sql)) as unknown as { statement: { id: number } }).statement.id;
+    const ids = [await idOf('DO ?'), await idOf('DO ? + 1')];
+    expect(ids.every((id) => id > 0)).toBe(true);
+    const w = raw(c);
+    const chunk = Buffer.alloc(12 << 20, 0x61);
+    // 36 MB each, 72 MB in all: under 64 MB per statement, over it per client.
+    for (const id of ids) {
+      for (let k = 0; k < 3; k++) {
+        const head = Buffer.alloc(7);
+        head[0] = 0x18; // COM_STMT_SEND_LONG_DATA
+        head.writeUInt32LE(id, 1);
+        head.writeUInt16LE(0, 5);
+        w.send(Buffer.concat([head, chunk]));
+      }
+    }
+    w.send(Buffer.from([0x0e])); // COM_PING: answered only if the proxy kept all of it
+    await expect(w.next()).rejects.toThrow('connection closed');
+  });
+
+  it('bounds the statement texts a client keeps: a prepare beyond 64 MB of them is refused as the server refuses one too many', async () => {
+    const c = await connect();
+    // Six distinct 12 MB texts (each under the server's max_allowed_packet), all valid: the server would prepare each.
+    const text = (k: number): string => `DO LENGTH('${String(k).repeat(12 << 20)}')`;
+    for (let k = 1; k <= 5; k++) await c.prepare(text(k));
+    await expect(c.prepare(text(6))).rejects.toMatchObject({ errno: 1461 });
+    // The client goes on; closing statements makes room again.
+    c.unprepare(text(1));
+    await c.prepare(text(7));
+    await c.end();
+  });
+});
