@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // The native data path's memory-safety job (scripts/native-sanitizer-check):
-// its tests and the randomized client driver (test/sanitizer/), in workers
+// its tests (PostgreSQL and MySQL endpoints and proxies) and the randomized
+// client drivers (test/sanitizer/), in workers
 // that load the AddressSanitizer build of the addon when the script asks for
 // it. The sanitizer runtime is preloaded into the test workers only (through
 // their environment, set when vitest forks them), never into this process,
@@ -10,7 +11,7 @@ const preload = process.env['IAMDB_SANITIZER_PRELOAD'];
 
 export default defineConfig({
   test: {
-    include: ['src/gateway/native-data-path.test.ts', 'src/gateway/native-pool.test.ts', 'src/gateway/native-mysql-tracker.test.ts', 'test/integration/postgres-data-paths.test.ts', 'test/integration/proxy-postgres-*.test.ts', 'test/sanitizer/**/*.test.ts'],
+    include: ['src/gateway/native-data-path.test.ts', 'src/gateway/native-pool.test.ts', 'src/gateway/native-mysql-tracker.test.ts', 'test/integration/postgres-data-paths.test.ts', 'test/integration/proxy-postgres-*.test.ts', 'test/integration/proxy-mysql-*.test.ts', 'test/integration/seed-002-proxy-login.test.ts', 'test/sanitizer/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/sanitizer/worker-setup.ts'],
     env: preload ? { LD_PRELOAD: preload } : {},

@@ -1265,7 +1265,8 @@ static int ask(pg_client *c, uint8_t type, const uint8_t *text, size_t n) {
     free(copy);
     return -1;
   }
-  memcpy(copy, text, n);
+  /* MySQL's COM_RESET_CONNECTION asks with no text (NULL, 0): memcpy must not see a NULL source, even for nothing. */
+  if (n > 0) memcpy(copy, text, n);
   ev->kind = EV_CLASSIFY;
   ev->id = c->s->id;
   ev->a = type;

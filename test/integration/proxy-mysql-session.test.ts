@@ -562,6 +562,25 @@ describe('MySQL transaction multiplexing', () => {
     await Promise.all(holders.map((h) => h.end()));
   });
 
+  it('COM_RESET_CONNECTION (mysql2 reset()) starts the session again: settings, user variables, temporary tables and statements go, the database stays', async () => {
+    const c = await connect(nativeUser);
+    await c.query("SET time_zone = '+04:00'");
+    await c.query(`USE ${other}`);
+    await c.query("SET @kept = 'no'");
+    await c.query(`CREATE TEMPORARY TABLE ${database}.tmp_reset_${suffix} (x INT)`);
+    const [before] = await c.execute('SELECT ? AS v', [1]);
+    expect((before as Array<{ v: number }>)[0]!.v).toBe(1);
+    await c.reset();
+    const [rows] = await c.query('SELECT @@time_zone AS tz, DATABASE() AS db, @kept AS kept');
+    expect((rows as Record<string, unknown>[])[0]).toEqual({ tz: 'SYSTEM', db: other, kept: null });
+    await expect(c.query(`SELECT * FROM ${database}.tmp_reset_${suffix}`)).rejects.toMatchObject({ errno: 1146 });
+    // mysql2 forgets its statements on reset() and prepares again: the proxy's ids start afresh too.
+    const [after] = await c.execute('SELECT ? AS v', [2]);
+    expect((after as Array<{ v: number }>)[0]!.v).toBe(2);
+    await c.ping();
+    await c.end();
+  });
+
   it('the mariadb client keeps its SETs and USE across statements without being pinned', async () => {
     const from = iamdb.audit.events.length;
     const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', nativeUser, `-p${password}`, '--ssl', `--ssl-ca=${iamdb.caPath}`, database], `SET time_zone = '+03:00'; USE ${other}; SELECT @@time_zone, DATABASE()`);
