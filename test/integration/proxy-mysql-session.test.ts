@@ -578,7 +578,10 @@ describe('MySQL transaction multiplexing', () => {
     const [after] = await c.execute('SELECT ? AS v', [2]);
     expect((after as Array<{ v: number }>)[0]!.v).toBe(2);
     await c.ping();
+    const from = iamdb.audit.events.length;
     await c.end();
+    // Its end is recorded before the next test looks for one of its own.
+    expect(await sessionEnd(nativeUser, from)).toMatchObject({ event: 'db.session.end' });
   });
 
   it('the mariadb client keeps its SETs and USE across statements without being pinned', async () => {
