@@ -218,6 +218,11 @@ export class NativeDataPath {
   readonly #binding: Binding;
   readonly #listeners = new Map<number, Listener>();
   readonly #pools = new Map<number, NativePoolEvents>();
+  /**
+   * Each pool's counters array, which the native side writes until it frees the pool
+   * ('pool-closed'): held here so that it outlives a pool object JS has already let go of.
+   */
+  readonly #stats = new Map<number, Float64Array>();
   readonly #cancels = new Map<number, (serverId: number) => void>();
   #nextPool = 0;
   #nextCancel = 0;
@@ -251,6 +256,7 @@ export class NativeDataPath {
       case 'pool-closed': {
         const p = this.#pools.get(id);
         this.#pools.delete(id);
+        this.#stats.delete(id);
         p?.closed();
         return true;
       }
@@ -318,6 +324,7 @@ export class NativeDataPath {
   }): NativePoolControl {
     const id = ++this.#nextPool;
     this.#pools.set(id, args.events);
+    this.#stats.set(id, args.stats);
     const b = this.#binding;
     b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats, args.mysql === true);
     return {
