@@ -187,14 +187,23 @@ static void cstmt_free(pg_pool *p, my_cstmt *cs) {
   free(cs);
 }
 
-static void my_client_free(pg_client *c) {
+/* Every statement the client named goes (it leaves, or COM_RESET_CONNECTION). */
+static void cstmts_clear(pg_client *c) {
   my_client *mc = c->my;
-  if (mc == NULL) return;
-  c->my = NULL;
   for (size_t i = 0; i < mc->stmts.nb; i++) {
     for (bent *e = mc->stmts.b[i]; e != NULL; e = e->next) cstmt_free(c->pool, e->val);
   }
   bmap_free(&mc->stmts, NULL);
+  mc->stmts = (bmap){0};
+  mc->long_total = 0;
+  mc->text_total = 0;
+}
+
+static void my_client_free(pg_client *c) {
+  my_client *mc = c->my;
+  if (mc == NULL) return;
+  cstmts_clear(c);
+  c->my = NULL;
   dbuf_free(&mc->v_bytes);
   dbuf_free(&mc->fx_bytes);
   free(mc->prep_text);
@@ -564,13 +573,7 @@ static int my_init_db(pg_client *c, const uint8_t *m, size_t total) {
 static int my_reset_connection(pg_client *c, size_t total) {
   my_client *mc = c->my;
   if (c->verdict != 2) return my_ask(c, 'R', NULL, 0);
-  for (size_t i = 0; i < mc->stmts.nb; i++) {
-    for (bent *e = mc->stmts.b[i]; e != NULL; e = e->next) cstmt_free(c->pool, e->val);
-  }
-  bmap_free(&mc->stmts, NULL);
-  mc->stmts = (bmap){0};
-  mc->long_total = 0;
-  mc->text_total = 0;
+  cstmts_clear(c);
   if (c->pinned) {
     c->pinned = 0;
     stat_add(c->pool, ST_PINNED, -1);
@@ -587,10 +590,7 @@ static int my_reset_connection(pg_client *c, size_t total) {
   }
   pg_server *sv = c->server;
   if (sv != NULL) {
-    c->server = NULL;
-    sv->client = NULL;
-    set_in_tx(sv, 0);
-    stat_add(sv->pool, ST_BORROWED, -1);
+    unlink_client(sv);
     sv->dirty = 1;
     defer_alone(sv);
   }
@@ -1005,16 +1005,8 @@ static int my_response_end(pg_server *sv, const my_end *e) {
 
 /* A server that carries a database its reset cannot take away goes instead of back; one with the client's warnings is reset first. */
 static void my_release(pg_server *sv) {
-  if (!sv->my->sticky && !sv->my->diag) return release(sv);
-  pg_client *c = sv->client;
-  c->server = NULL;
-  sv->client = NULL;
-  set_in_tx(sv, 0);
-  stat_add(sv->pool, ST_BORROWED, -1);
-  if (sv->my->sticky) return server_close(sv, "it carries a database the pool's reset cannot undo");
-  /* Warnings or an error of this client's stay readable on the connection until a reset clears them. */
-  sv->dirty = 1;
-  my_after_response(sv);
+  unlink_client(sv);
+  my_after_response(sv); /* nobody holds it now: closed, reset or given back there */
 }
 
 /* Nothing is outstanding on the server: the client may let go of it; one left behind is cleaned. */
@@ -1028,7 +1020,8 @@ static void my_after_response(pg_server *sv) {
     if (mc->busy || mc->preparing || mc->long_cmd || c->pinned || mc->tx_open || (ms->status & MYS_CURSOR) || c->stream_left > 0) return;
     return my_release(sv);
   }
-  if ((ms->status & MYS_IN_TRANS) || sv->dirty) {
+  /* Warnings or an error a client left stay readable (SHOW WARNINGS) until a reset clears them. */
+  if ((ms->status & MYS_IN_TRANS) || sv->dirty || ms->diag) {
     if (ms->sticky) return server_close(sv, "it carries a database the pool's reset cannot undo");
     /* COM_RESET_CONNECTION rolls back what was open and drops the session's state and statements. */
     sv->dirty = 0;

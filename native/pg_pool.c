@@ -617,13 +617,17 @@ static void give_back(pg_server *sv) {
 }
 
 /* The client is done with its transaction: the server goes back. */
-static void release(pg_server *sv) {
-  pg_client *c = sv->client;
-  TRACE("release client %u server %u\n", c->s->id, sv->id);
-  c->server = NULL;
+/* The client and its server part (release, orphan, MySQL's reset and release): nobody holds the server now. */
+static void unlink_client(pg_server *sv) {
+  sv->client->server = NULL;
   sv->client = NULL;
   set_in_tx(sv, 0);
   stat_add(sv->pool, ST_BORROWED, -1);
+}
+
+static void release(pg_server *sv) {
+  TRACE("release client %u server %u\n", sv->client->s->id, sv->id);
+  unlink_client(sv);
   give_back(sv);
 }
 
@@ -1160,10 +1164,7 @@ static void defer_alone(pg_server *sv);
 static void orphan(pg_client *c) {
   pg_server *sv = c->server;
   c->s->ended = (c->s->ended & ~3u) | END_CLOSED; /* until shown otherwise below */
-  c->server = NULL;
-  sv->client = NULL;
-  set_in_tx(sv, 0);
-  stat_add(sv->pool, ST_BORROWED, -1);
+  unlink_client(sv);
   if ((c->stream_left > 0 && !c->stream_drop) || sv->copy) return server_close(sv, "client left in the middle of a message");
   /*
    * An extended series without its Sync holds an implicit transaction (or, after an error, a server
