@@ -7,18 +7,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as IAM from '@aws-sdk/client-iam';
 import * as RDS from '@aws-sdk/client-rds';
-import * as SM from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { AuditEvent, AuthAuditEvent, SessionStartAuditEvent } from '../../src/audit/index.js';
-import { presignDbAuthToken } from '../../src/sigv4/index.js';
-import { Secret } from '../../src/util/index.js';
-import { sdkClient } from '../support/aws-sdk.js';
 import { runPsql } from '../support/clients.js';
 import { getFreePort } from '../support/free-port.js';
 import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { aliceMayConnect, createProxy, iamToken, proxyDbUserArn } from '../support/proxy-fixture.js';
 
 const server = inject('iamdbPostgres');
 const suffix = randomBytes(3).toString('hex');
@@ -90,67 +86,26 @@ beforeAll(async () => {
   iamdb = await startIamdb({
     api: { listen: 'auto' },
     metrics: { listen: 'auto' },
-    iam: {
-      users: [
-        {
-          name: 'alice',
-          accessKeys: [aliceKey],
-          policies: [
-            {
-              name: 'connect',
-              document: {
-                Version: '2012-10-17',
-                Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: [`arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}`, `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:db-*/${instanceIam}`] }],
-              },
-            },
-          ],
-        },
-      ],
-    },
+    iam: aliceMayConnect(aliceKey, [proxyDbUserArn(iamUser), `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:db-*/${instanceIam}`]),
     instances: [{ id: target, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, targetTls: { mode: 'disable' }, master: { username: server.user, password: server.password }, iamDatabaseAuthentication: true }],
   });
   const ep = iamdb.endpoint(target);
   const setup = await runPsql(`host=${ep.host} port=${ep.port} dbname=postgres user=${server.user} sslmode=verify-full sslrootcert=${iamdb.caPath}`, `CREATE USER ${instanceIam}; GRANT rds_iam TO ${instanceIam}; CREATE USER ${instanceDenied}; GRANT rds_iam TO ${instanceDenied};`, { PGPASSWORD: server.password });
   expect(setup.stderr).toBe('');
   iamdbCa = await readFile(iamdb.caPath, 'utf8');
-  const key = iamdb.admin;
-  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
-  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
-  rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
-  const secretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `met/${user}`, SecretString: JSON.stringify({ username: user, password }) }))).ARN!;
-  const iamSecretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `met/${iamUser}`, SecretString: JSON.stringify({ username: iamUser, password: `${password}x` }) }))).ARN!;
-  const roleArn = (
-    await iam.send(
-      new IAM.CreateRoleCommand({
-        RoleName: `metproxy-${suffix}`,
-        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-      }),
-    )
-  ).Role!.Arn!;
-  await iam.send(
-    new IAM.PutRolePolicyCommand({
-      RoleName: `metproxy-${suffix}`,
-      PolicyName: 'secrets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] }),
-    }),
-  );
   port = await getFreePort();
-  await rds.send(
-    new RDS.CreateDBProxyCommand({
-      DBProxyName: proxyName,
-      EngineFamily: 'POSTGRESQL',
-      RoleArn: roleArn,
-      VpcSubnetIds: ['subnet-1'],
-      RequireTLS: true,
-      Auth: [
-        { AuthScheme: 'SECRETS', SecretArn: secretArn, IAMAuth: 'DISABLED', ClientPasswordAuthType: 'POSTGRES_SCRAM_SHA_256' },
-        { AuthScheme: 'SECRETS', SecretArn: iamSecretArn, IAMAuth: 'REQUIRED' },
-      ],
-      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${port}` }],
-    }),
-  );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [target] }));
-  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 } }));
+  ({ rds } = await createProxy(iamdb, {
+    engineFamily: 'POSTGRESQL',
+    proxyName,
+    port,
+    requireTls: true,
+    targets: [target],
+    secrets: [
+      { username: user, password, auth: { IAMAuth: 'DISABLED', ClientPasswordAuthType: 'POSTGRES_SCRAM_SHA_256' } },
+      { username: iamUser, password: `${password}x`, auth: { IAMAuth: 'REQUIRED' } },
+    ],
+    pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 },
+  }));
 });
 
 afterAll(async () => {
@@ -220,8 +175,7 @@ describe('client connections', () => {
 
   it('audits the session start of an IAM login with the principal behind the token', async () => {
     const from = iamdb.audit.events.length;
-    const token = presignDbAuthToken({ hostname: '127.0.0.1', port, username: iamUser, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } });
-    const c = new pg.Client({ host: '127.0.0.1', port, user: iamUser, password: token.reveal(), database, ssl: { ca: iamdbCa, servername: 'localhost' } });
+    const c = new pg.Client({ host: '127.0.0.1', port, user: iamUser, password: iamToken('127.0.0.1', port, iamUser, aliceKey), database, ssl: { ca: iamdbCa, servername: 'localhost' } });
     await c.connect();
     const start = await iamdb.audit.until((e) => e.event === 'db.session.start' && e.dbUser === iamUser, from);
     if (start.event !== 'db.session.start') throw new Error('not a session start');
@@ -329,8 +283,7 @@ describe('IAM logins on an instance endpoint', () => {
   it('counts each decision, a refusal by its RDS failure kind and its reason', async () => {
     const ep = iamdb.endpoint(target);
     const login = (asUser: string, tokenFor: string): pg.Client => {
-      const token = presignDbAuthToken({ hostname: ep.host, port: ep.port, username: tokenFor, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } });
-      return new pg.Client({ host: ep.host, port: ep.port, user: asUser, password: token.reveal(), database: 'postgres', ssl: { ca: iamdbCa } });
+      return new pg.Client({ host: ep.host, port: ep.port, user: asUser, password: iamToken(ep.host, ep.port, tokenFor, aliceKey), database: 'postgres', ssl: { ca: iamdbCa } });
     };
     const instance = { instance: target };
     const before = await scrape();

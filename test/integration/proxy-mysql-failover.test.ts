@@ -17,24 +17,14 @@
  * does with pinned sessions); the test says so. Keeping idle clients comes
  * with transaction multiplexing, where an idle client holds no server.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import * as IAM from '@aws-sdk/client-iam';
 import * as RDS from '@aws-sdk/client-rds';
-import * as SM from '@aws-sdk/client-secrets-manager';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sdkClient } from '../support/aws-sdk.js';
 import { waitFor } from '../support/exec.js';
 import { getFreePort } from '../support/free-port.js';
-import { startIamdb, type TestIamdb } from '../support/iamdb.js';
 import { crashMariaDb, promoteMariaDb, startMariaDb, startMariaDbReplica, waitForReplica, type MariaDbServer } from '../support/mariadb-server.js';
+import { startMysqlProxyFixture, type MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 
-const suffix = randomBytes(3).toString('hex');
-const user = `myfo_${suffix}`;
-const password = `pw-${randomBytes(8).toString('hex')}`;
-const database = `myfodb_${suffix}`;
-const proxyName = `myfailover-${suffix}`;
 const IDLE = 5;
 const WRITERS = 3;
 
@@ -42,16 +32,12 @@ let primary: MariaDbServer;
 let replica: MariaDbServer;
 /** Asynchronous: never acknowledges a commit, so the promoted `replica` has every acknowledged one. */
 let replica2: MariaDbServer;
-let iamdb: TestIamdb;
-let rds: RDS.RDSClient;
-let rwPort = 0;
+/** The proxy over all three (its default endpoint READ_WRITE), its secret's password by the proxy's default client authentication. */
+let fx: MysqlProxyFixture<'app'>;
 let roPort = 0;
-let iamdbCa = '';
-let proxyRoleArn = '';
-let proxySecretArn = '';
 
 async function sql(server: MariaDbServer, text: string): Promise<Array<Record<string, unknown>>> {
-  const c = await mysql.createConnection({ host: server.host, port: server.port, user: server.rootUser, password: server.rootPassword });
+  const c = await fx.admin(server);
   try {
     const [rows] = await c.query(text);
     return rows as Array<Record<string, unknown>>;
@@ -65,7 +51,7 @@ type Client = mysql.Connection & { events: string[] };
 /** A mysql2 client of a proxy endpoint over TLS; every 'error' and 'end' it sees is recorded. */
 async function proxyClient(port: number): Promise<Client> {
   // A login may wait for a writer (ConnectionBorrowTimeout), longer than mysql2's 10 s connect timeout.
-  const c = (await mysql.createConnection({ host: '127.0.0.1', port, user, password, database, ssl: { ca: iamdbCa }, connectTimeout: 120_000 })) as Client;
+  const c = (await fx.connect(fx.users.app, { port, connectTimeout: 120_000 })) as Client;
   c.events = [];
   c.on('error', (e) => c.events.push(`error: ${e.message}`));
   c.on('end', () => c.events.push('end'));
@@ -82,44 +68,21 @@ beforeAll(async () => {
   primary = await startMariaDb({ binlogServerId: 1 });
   replica = await startMariaDbReplica(primary, { semiSync: true });
   replica2 = await startMariaDbReplica(primary, { serverId: 3 });
-  await sql(primary, `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
-  await sql(primary, `CREATE DATABASE ${database}`);
-  await sql(primary, `GRANT ALL ON ${database}.* TO '${user}'@'%'`);
-  await sql(primary, `CREATE TABLE ${database}.writes (client INT, n INT, PRIMARY KEY (client, n)) ENGINE=InnoDB`);
+  // Users, database and table are made on the primary; the replicas have them once they have caught up.
+  fx = await startMysqlProxyFixture('myfo', {
+    servers: [primary, replica, replica2],
+    users: { app: 'password' },
+    setup: (db) => [`CREATE TABLE ${db}.writes (client INT, n INT, PRIMARY KEY (client, n)) ENGINE=InnoDB`],
+    pool: { MaxConnectionsPercent: 40, ConnectionBorrowTimeout: 90 },
+  });
   await waitForReplica(primary, replica);
   await waitForReplica(primary, replica2);
-
-  const instance = (id: string, s: MariaDbServer): Record<string, unknown> => ({ id, engine: 'mariadb', listen: 'auto', target: `${s.host}:${s.port}`, master: { username: s.rootUser, password: s.rootPassword } });
-  iamdb = await startIamdb({ api: { listen: 'auto' }, instances: [instance(`myfo-a-${suffix}`, primary), instance(`myfo-b-${suffix}`, replica), instance(`myfo-c-${suffix}`, replica2)] });
-  iamdbCa = await readFile(iamdb.caPath, 'utf8');
-  const key = iamdb.admin;
-  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
-  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
-  rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
-  proxySecretArn = (await sm.send(new SM.CreateSecretCommand({ Name: `myfailover/${user}`, SecretString: JSON.stringify({ username: user, password }) }))).ARN!;
-  const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
-  proxyRoleArn = (await iam.send(new IAM.CreateRoleCommand({ RoleName: `myfailover-${suffix}`, AssumeRolePolicyDocument: JSON.stringify(trust) }))).Role!.Arn!;
-  const read = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] };
-  await iam.send(new IAM.PutRolePolicyCommand({ RoleName: `myfailover-${suffix}`, PolicyName: 'secrets', PolicyDocument: JSON.stringify(read) }));
-  rwPort = await getFreePort();
-  await rds.send(
-    new RDS.CreateDBProxyCommand({
-      DBProxyName: proxyName,
-      EngineFamily: 'MYSQL',
-      RoleArn: proxyRoleArn,
-      VpcSubnetIds: ['subnet-1'],
-      Auth: [{ AuthScheme: 'SECRETS', SecretArn: proxySecretArn, IAMAuth: 'DISABLED' }],
-      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${rwPort}` }],
-    }),
-  );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`myfo-a-${suffix}`, `myfo-b-${suffix}`, `myfo-c-${suffix}`] }));
-  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 40, ConnectionBorrowTimeout: 90 } }));
   roPort = await getFreePort();
-  await rds.send(new RDS.CreateDBProxyEndpointCommand({ DBProxyName: proxyName, DBProxyEndpointName: `myro-${suffix}`, VpcSubnetIds: ['subnet-1'], TargetRole: 'READ_ONLY', Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${roPort}` }] }));
+  await fx.rds.send(new RDS.CreateDBProxyEndpointCommand({ DBProxyName: fx.proxyName, DBProxyEndpointName: `myro-${fx.suffix}`, VpcSubnetIds: ['subnet-1'], TargetRole: 'READ_ONLY', Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${roPort}` }] }));
 }, 240_000);
 
 afterAll(async () => {
-  await iamdb?.stop();
+  await fx?.stop();
   await replica2?.stop();
   await replica?.stop();
   await primary?.stop();
@@ -146,11 +109,11 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
   it('spreads READ_ONLY sessions over the replicas (read_only) and sends the default endpoint to the primary', async () => {
     // Once health checks have seen every target (before that, a READ_ONLY login waits for readers).
     await waitFor('every role seen by health checks', async () => {
-      const targets = (await rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: proxyName }))).Targets!;
+      const targets = (await fx.rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: fx.proxyName }))).Targets!;
       expect(targets.map((t) => [t.RdsResourceId, t.Role, t.TargetHealth?.State])).toEqual([
-        [`myfo-a-${suffix}`, 'READ_WRITE', 'AVAILABLE'],
-        [`myfo-b-${suffix}`, 'READ_ONLY', 'AVAILABLE'],
-        [`myfo-c-${suffix}`, 'READ_ONLY', 'AVAILABLE'],
+        [fx.targets[0], 'READ_WRITE', 'AVAILABLE'],
+        [fx.targets[1], 'READ_ONLY', 'AVAILABLE'],
+        [fx.targets[2], 'READ_ONLY', 'AVAILABLE'],
       ]);
     }, 40_000, 200);
     // Two transactions at once (each holds its server connection): the second goes to the replica the pool has no connection to.
@@ -162,38 +125,38 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
     expect(at.map((a) => a.port).sort()).toEqual([replica.port, replica2.port].sort());
     await expect(ro[0]!.query('INSERT INTO writes VALUES (-1, -1)')).rejects.toThrow(/read-only|--read-only/);
     await Promise.all(ro.map((c) => c.end()));
-    const rw = await proxyClient(rwPort);
+    const rw = await proxyClient(fx.port);
     expect(await whereAmI(rw)).toEqual({ port: primary.port, readOnly: 0 });
     await rw.end();
   });
 
   it('fails a READ_ONLY endpoint at once when its target group has no replica, as RDS Proxy does', async () => {
     const soloPort = await getFreePort();
-    const solo = `mysolo-${suffix}`;
-    await rds.send(new RDS.CreateDBProxyCommand({ DBProxyName: solo, EngineFamily: 'MYSQL', RoleArn: proxyRoleArn, VpcSubnetIds: ['subnet-1'], Auth: [{ AuthScheme: 'SECRETS', SecretArn: proxySecretArn, IAMAuth: 'DISABLED' }] }));
-    await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: solo, DBInstanceIdentifiers: [`myfo-a-${suffix}`] }));
-    await rds.send(new RDS.CreateDBProxyEndpointCommand({ DBProxyName: solo, DBProxyEndpointName: `mysolo-ro-${suffix}`, VpcSubnetIds: ['subnet-1'], TargetRole: 'READ_ONLY', Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${soloPort}` }] }));
+    const solo = `mysolo-${fx.suffix}`;
+    await fx.rds.send(new RDS.CreateDBProxyCommand({ DBProxyName: solo, EngineFamily: 'MYSQL', RoleArn: fx.roleArn, VpcSubnetIds: ['subnet-1'], Auth: [{ AuthScheme: 'SECRETS', SecretArn: fx.secretArns[0], IAMAuth: 'DISABLED' }] }));
+    await fx.rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: solo, DBInstanceIdentifiers: [fx.targets[0]!] }));
+    await fx.rds.send(new RDS.CreateDBProxyEndpointCommand({ DBProxyName: solo, DBProxyEndpointName: `mysolo-ro-${fx.suffix}`, VpcSubnetIds: ['subnet-1'], TargetRole: 'READ_ONLY', Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${soloPort}` }] }));
     const started = Date.now();
     await expect(proxyClient(soloPort)).rejects.toThrow('Request returned an error: the read-only endpoint has no reader DB instance in its target group');
     // At once: not after ConnectionBorrowTimeout (120 s by default).
     expect(Date.now() - started).toBeLessThan(10_000);
-    await rds.send(new RDS.DeleteDBProxyCommand({ DBProxyName: solo }));
+    await fx.rds.send(new RDS.DeleteDBProxyCommand({ DBProxyName: solo }));
   });
 
   it('fails over to the promoted replica: commits kept, in-flight work failed, waiting logins served by the new writer', async () => {
-    const idle = await Promise.all(Array.from({ length: IDLE }, () => proxyClient(rwPort)));
+    const idle = await Promise.all(Array.from({ length: IDLE }, () => proxyClient(fx.port)));
     for (const c of idle) expect((await whereAmI(c)).port).toBe(primary.port);
 
     // Writers commit, each commit acknowledged only once the replica has it (semi-synchronous).
-    const writerClients = await Promise.all(Array.from({ length: WRITERS }, () => proxyClient(rwPort)));
+    const writerClients = await Promise.all(Array.from({ length: WRITERS }, () => proxyClient(fx.port)));
     const before = writerClients.map((c, i) => writeLoop(c, i, 20));
     await Promise.all(before.map((w) => w.done));
     for (const w of before) expect(w.state).toEqual({ acked: Array.from({ length: 20 }, (_, n) => n), errors: [] });
 
     // In flight when the primary dies: a long statement, and a transaction left open.
-    const sleeper = await proxyClient(rwPort);
+    const sleeper = await proxyClient(fx.port);
     const sleeping = sleeper.query('SELECT SLEEP(300)').then(() => 'finished', (e: Error) => `failed: ${e.message}`);
-    const inTx = await proxyClient(rwPort);
+    const inTx = await proxyClient(fx.port);
     await inTx.query('BEGIN');
     await inTx.query('INSERT INTO writes (client, n) VALUES (99, 1)');
     await waitFor('the long statement running on the primary', async () => {
@@ -208,13 +171,13 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
 
     // Logins while there is no writer wait (up to ConnectionBorrowTimeout) instead of failing, then write on the new writer.
     const queued = Array.from({ length: 3 }, async (_, i) => {
-      const c = await proxyClient(rwPort);
+      const c = await proxyClient(fx.port);
       await c.query('INSERT INTO writes (client, n) VALUES (?, 1)', [100 + i]);
       return { c, at: await whereAmI(c) };
     });
     // Health checks see no writer now (the primary down, the replica still read-only); the logins are held, not refused.
     await waitFor('the primary seen down', async () => {
-      const targets = (await rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: proxyName }))).Targets!;
+      const targets = (await fx.rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: fx.proxyName }))).Targets!;
       expect(targets.map((t) => t.Role)).toEqual(['UNKNOWN', 'READ_ONLY', 'READ_ONLY']);
     }, 30_000, 200);
     const settled = await Promise.race([Promise.allSettled(queued).then(() => 'settled'), new Promise((r) => setImmediate(() => r('pending')))]);
@@ -229,7 +192,7 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
     for (const w of after) expect(w.state.errors).toEqual([]);
 
     // Every commit a client was told of is on the new primary; the open transaction is not.
-    const rows = await sql(replica, `SELECT client, n FROM ${database}.writes`);
+    const rows = await sql(replica, `SELECT client, n FROM ${fx.database}.writes`);
     const present = new Set(rows.map((r) => `${String(r['client'])}/${String(r['n'])}`));
     before.forEach((w, i) => expect(w.state.acked.filter((n) => !present.has(`${i}/${n}`))).toEqual([]));
     after.forEach((w, i) => expect(w.state.acked.filter((n) => !present.has(`${i}/${n}`))).toEqual([]));
@@ -240,13 +203,13 @@ describe('a MySQL proxy over a MariaDB primary and its replica', () => {
     // connected and their next statement runs on the new writer.
     for (const c of idle) expect(await whereAmI(c)).toEqual({ port: replica.port, readOnly: 0 });
     // A new client goes to the new writer, and DescribeDBProxyTargets says who is who.
-    const fresh = await proxyClient(rwPort);
+    const fresh = await proxyClient(fx.port);
     expect(await whereAmI(fresh)).toEqual({ port: replica.port, readOnly: 0 });
-    const targets = (await rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: proxyName }))).Targets!;
+    const targets = (await fx.rds.send(new RDS.DescribeDBProxyTargetsCommand({ DBProxyName: fx.proxyName }))).Targets!;
     expect(targets.map((t) => [t.RdsResourceId, t.Role])).toEqual([
-      [`myfo-a-${suffix}`, 'UNKNOWN'],
-      [`myfo-b-${suffix}`, 'READ_WRITE'],
-      [`myfo-c-${suffix}`, 'READ_ONLY'],
+      [fx.targets[0], 'UNKNOWN'],
+      [fx.targets[1], 'READ_WRITE'],
+      [fx.targets[2], 'READ_ONLY'],
     ]);
     await Promise.all([...served.map((s) => s.c), fresh].map((c) => c.end()));
     for (const c of [...idle, ...writerClients, sleeper, inTx]) c.destroy();

@@ -11,214 +11,113 @@
  * transactions, and RDS Proxy's texts for what is refused.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import * as IAM from '@aws-sdk/client-iam';
 import * as RDS from '@aws-sdk/client-rds';
-import * as SM from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/index.js';
-import { presignDbAuthToken } from '../../src/sigv4/index.js';
-import { Secret } from '../../src/util/index.js';
-import { sdkClient } from '../support/aws-sdk.js';
 import { runMariadb } from '../support/clients.js';
-import { getFreePort } from '../support/free-port.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { ACCOUNT, REGION } from '../support/iamdb.js';
+import { one, startMysqlProxyFixture, type MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 
-const server = inject('iamdbMariaDb');
-const suffix = randomBytes(3).toString('hex');
-const nativeUser = `pxn_${suffix}`;
-const shaUser = `pxs_${suffix}`;
-const iamUser = `pxi_${suffix}`;
-const password = `pw-${randomBytes(8).toString('hex')}`;
-const database = `pxdb_${suffix}`;
-/** Another database the users may USE. */
-const other = `pxdb2_${suffix}`;
-const proxyName = `mypool-${suffix}`;
-const aliceKey = newAccessKey();
 /** max_connections is 300 on the test server: 1 % is a pool of three. */
 const MAX_SERVERS = 3;
+/** For names the tests make at collection time (a named lock is the whole server's): unique to this run. */
+const tag = randomBytes(3).toString('hex');
 
-let iamdb: TestIamdb;
-let port = 0;
-let iamdbCa = '';
-let serverCa = '';
-
-function admin(): Promise<mysql.Connection> {
-  return mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, ssl: { ca: serverCa } });
-}
-
-function connect(user: string, opts: { password?: string; ssl?: boolean; database?: string; connectTimeout?: number } = {}): Promise<mysql.Connection> {
-  return mysql.createConnection({
-    ...(opts.connectTimeout !== undefined ? { connectTimeout: opts.connectTimeout } : {}),
-    host: '127.0.0.1',
-    port,
-    user,
-    password: opts.password ?? password,
-    ...(opts.database !== undefined ? { database: opts.database } : { database }),
-    ...(opts.ssl === false ? {} : { ssl: { ca: iamdbCa } }),
-  });
-}
-
-function token(user: string): string {
-  return presignDbAuthToken({ hostname: '127.0.0.1', port, username: user, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } }).reveal();
-}
-
-async function one<T>(c: mysql.Connection, sql: string): Promise<T> {
-  const [rows] = await c.query(sql);
-  return Object.values((rows as Record<string, unknown>[])[0]!)[0] as T;
-}
+let fx: MysqlProxyFixture<'native' | 'sha' | 'iam'>;
 
 /** Server connections of `user` in the test's database (its pool's) as the server counts them. */
 async function serverConnections(user: string): Promise<number> {
-  const a = await admin();
+  const a = await fx.admin();
   try {
-    return Number(await one(a, `SELECT COUNT(*) FROM information_schema.processlist WHERE user = '${user}' AND db = '${database}'`));
+    return Number(await one(a, `SELECT COUNT(*) FROM information_schema.processlist WHERE user = '${user}' AND db = '${fx.database}'`));
   } finally {
     await a.end();
   }
 }
 
-/** The db.session.end record of the next session of `user` to end after event index `from`. */
-function sessionEnd(user: string, from: number): Promise<AuditEvent> {
-  return iamdb.audit.until((e) => e.event === 'db.session.end' && (e as { dbUser?: string }).dbUser === user, from);
-}
-
 beforeAll(async () => {
-  serverCa = await readFile(server.caCertPath, 'utf8');
-  const a = await admin();
-  await a.query(`CREATE DATABASE ${database}`);
-  await a.query(`CREATE DATABASE ${other}`);
-  for (const u of [nativeUser, shaUser, iamUser]) {
-    await a.query(`CREATE USER '${u}'@'%' IDENTIFIED BY '${password}'`);
-    await a.query(`GRANT ALL ON ${database}.* TO '${u}'@'%'`);
-    await a.query(`GRANT ALL ON ${other}.* TO '${u}'@'%'`);
-  }
-  await a.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB`);
-  await a.end();
-  iamdb = await startIamdb({
-    api: { listen: 'auto' },
-    metrics: { listen: 'auto' },
-    // Idle server connections beyond MaxIdleConnectionsPercent (0 % here: 1 % halved) close after 3 s.
-    proxyEndpoints: { idleServerSeconds: 3 },
-    iam: {
-      users: [
-        {
-          name: 'alice',
-          accessKeys: [aliceKey],
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}` }] } }],
-        },
-      ],
+  fx = await startMysqlProxyFixture('px', {
+    users: { native: 'native', sha: 'caching-sha2', iam: 'iam' },
+    otherDatabase: true,
+    setup: (db) => [`CREATE TABLE ${db}.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB`],
+    requireTls: true,
+    pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 },
+    config: {
+      metrics: { listen: 'auto' },
+      // Idle server connections beyond MaxIdleConnectionsPercent (0 % here: 1 % halved) close after 3 s.
+      proxyEndpoints: { idleServerSeconds: 3 },
     },
-    instances: [{ id: `mytarget-${suffix}`, engine: 'mariadb', listen: 'auto', target: `${server.host}:${server.port}`, master: { username: server.user, password: server.password } }],
   });
-  iamdbCa = await readFile(iamdb.caPath, 'utf8');
-  const key = iamdb.admin;
-  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
-  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
-  const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
-  const secret = async (u: string): Promise<string> => (await sm.send(new SM.CreateSecretCommand({ Name: `mypool/${u}`, SecretString: JSON.stringify({ username: u, password }) }))).ARN!;
-  const roleArn = (
-    await iam.send(
-      new IAM.CreateRoleCommand({
-        RoleName: `myproxy-${suffix}`,
-        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-      }),
-    )
-  ).Role!.Arn!;
-  await iam.send(
-    new IAM.PutRolePolicyCommand({
-      RoleName: `myproxy-${suffix}`,
-      PolicyName: 'secrets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] }),
-    }),
-  );
-  port = await getFreePort();
-  await rds.send(
-    new RDS.CreateDBProxyCommand({
-      DBProxyName: proxyName,
-      EngineFamily: 'MYSQL',
-      RoleArn: roleArn,
-      VpcSubnetIds: ['subnet-1'],
-      RequireTLS: true,
-      Auth: [
-        { AuthScheme: 'SECRETS', SecretArn: await secret(nativeUser), IAMAuth: 'DISABLED', ClientPasswordAuthType: 'MYSQL_NATIVE_PASSWORD' },
-        { AuthScheme: 'SECRETS', SecretArn: await secret(shaUser), IAMAuth: 'DISABLED', ClientPasswordAuthType: 'MYSQL_CACHING_SHA2_PASSWORD' },
-        { AuthScheme: 'SECRETS', SecretArn: await secret(iamUser), IAMAuth: 'REQUIRED' },
-      ],
-      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${port}` }],
-    }),
-  );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`mytarget-${suffix}`] }));
-  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 } }));
 });
 
 afterAll(async () => {
-  await iamdb?.stop();
+  await fx?.stop();
 });
+
 
 describe('MySQL proxy logins', () => {
   it('logs in with an IAM token for the proxy endpoint (mysql_clear_password over TLS), audited with the proxy and the principal', async () => {
-    const from = iamdb.audit.events.length;
-    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: iamUser, password: token(iamUser), database, ssl: { ca: iamdbCa }, authPlugins: { mysql_clear_password: () => () => Buffer.from(`${token(iamUser)}\0`) } });
-    expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${iamUser}@%`);
+    const from = fx.iamdb.audit.events.length;
+    const c = await fx.connectIam(fx.users.iam);
+    expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${fx.users.iam}@%`);
     await c.end();
-    const allowed = await iamdb.audit.until((e) => e.event === 'db.auth' && (e as { dbUser?: string }).dbUser === iamUser && (e as { decision?: string }).decision === 'allow', from);
-    expect(allowed).toMatchObject({ proxy: proxyName, proxyEndpoint: proxyName, method: 'iam', tls: true, reason: 'Allowed', principal: `arn:aws:iam::${ACCOUNT}:user/alice`, resource: expect.stringMatching(new RegExp(`^arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-[0-9a-f]{17}/${iamUser}$`)) });
+    const allowed = await fx.iamdb.audit.until((e) => e.event === 'db.auth' && (e as { dbUser?: string }).dbUser === fx.users.iam && (e as { decision?: string }).decision === 'allow', from);
+    expect(allowed).toMatchObject({ proxy: fx.proxyName, proxyEndpoint: fx.proxyName, method: 'iam', tls: true, reason: 'Allowed', principal: `arn:aws:iam::${ACCOUNT}:user/alice`, resource: expect.stringMatching(new RegExp(`^arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-[0-9a-f]{17}/${fx.users.iam}$`)) });
   });
 
   it('the real mariadb client logs in with a token (--ssl --enable-cleartext-plugin)', async () => {
-    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', iamUser, `-p${token(iamUser)}`, '--ssl', `--ssl-ca=${iamdb.caPath}`, '--enable-cleartext-plugin', database], 'SELECT CURRENT_USER(), DATABASE()');
+    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(fx.port), '-u', fx.users.iam, `-p${fx.token(fx.users.iam)}`, '--ssl', `--ssl-ca=${fx.iamdb.caPath}`, '--enable-cleartext-plugin', fx.database], 'SELECT CURRENT_USER(), DATABASE()');
     // The client warns that --enable-cleartext-plugin is obsolete (it needs no flag); the answer is the other line.
-    expect(r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('WARNING:'))).toEqual([`${iamUser}@%\t${database}`]);
+    expect(r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('WARNING:'))).toEqual([`${fx.users.iam}@%\t${fx.database}`]);
   });
 
   it('refuses a password where IAMAuth is REQUIRED with 1045', async () => {
-    const from = iamdb.audit.events.length;
-    const c = mysql.createConnection({ host: '127.0.0.1', port, user: iamUser, password, database, ssl: { ca: iamdbCa }, enableCleartextPlugin: true });
-    await expect(c).rejects.toMatchObject({ errno: 1045, sqlState: '28000', message: `Access denied for user '${iamUser}'@'%' (using password: YES)` });
-    const denied = await iamdb.audit.until((e) => e.event === 'db.auth' && (e as { dbUser?: string }).dbUser === iamUser && (e as { decision?: string }).decision === 'deny', from);
-    expect(denied).toMatchObject({ proxy: proxyName, method: 'iam' });
+    const from = fx.iamdb.audit.events.length;
+    const c = mysql.createConnection({ host: '127.0.0.1', port: fx.port, user: fx.users.iam, password: fx.password, database: fx.database, ssl: { ca: fx.iamdbCa }, enableCleartextPlugin: true });
+    await expect(c).rejects.toMatchObject({ errno: 1045, sqlState: '28000', message: `Access denied for user '${fx.users.iam}'@'%' (using password: YES)` });
+    const denied = await fx.iamdb.audit.until((e) => e.event === 'db.auth' && (e as { dbUser?: string }).dbUser === fx.users.iam && (e as { decision?: string }).decision === 'deny', from);
+    expect(denied).toMatchObject({ proxy: fx.proxyName, method: 'iam' });
   });
 
   it('logs in with the secret\'s password by mysql_native_password', async () => {
-    const c = await connect(nativeUser);
-    expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${nativeUser}@%`);
+    const c = await fx.connect(fx.users.native);
+    expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${fx.users.native}@%`);
     await c.end();
-    expect(iamdb.authEvents().filter((e) => e.dbUser === nativeUser && e.decision === 'allow').at(-1)).toMatchObject({ proxy: proxyName, method: 'password', reason: 'PasswordLogin' });
+    expect(fx.iamdb.authEvents().filter((e) => e.dbUser === fx.users.native && e.decision === 'allow').at(-1)).toMatchObject({ proxy: fx.proxyName, method: 'password', reason: 'PasswordLogin' });
   });
 
   it('logs in with the secret\'s password by caching_sha2_password: full authentication over TLS, then the fast path', async () => {
     for (let i = 0; i < 2; i++) {
-      const c = await connect(shaUser);
-      expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${shaUser}@%`);
+      const c = await fx.connect(fx.users.sha);
+      expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${fx.users.sha}@%`);
       await c.end();
     }
   });
 
   it('answers a wrong password with RDS Proxy\'s text and the audit reason', async () => {
-    const from = iamdb.audit.events.length;
-    await expect(connect(nativeUser, { password: 'not-it' })).rejects.toMatchObject({ errno: 1045, sqlState: '28000', message: `Access denied for user '${nativeUser}'@'%' (using password: YES)` });
-    await expect(connect(shaUser, { password: 'not-it' })).rejects.toMatchObject({ errno: 1045, message: `Access denied for user '${shaUser}'@'%' (using password: YES)` });
-    const denied = await iamdb.audit.until((e) => e.event === 'db.auth' && (e as { dbUser?: string }).dbUser === nativeUser && (e as { decision?: string }).decision === 'deny', from);
-    expect(denied).toMatchObject({ proxy: proxyName, reason: 'ProxyPasswordWrong' });
+    const from = fx.iamdb.audit.events.length;
+    await expect(fx.connect(fx.users.native, { password: 'not-it' })).rejects.toMatchObject({ errno: 1045, sqlState: '28000', message: `Access denied for user '${fx.users.native}'@'%' (using password: YES)` });
+    await expect(fx.connect(fx.users.sha, { password: 'not-it' })).rejects.toMatchObject({ errno: 1045, message: `Access denied for user '${fx.users.sha}'@'%' (using password: YES)` });
+    const denied = await fx.iamdb.audit.until((e) => e.event === 'db.auth' && (e as { dbUser?: string }).dbUser === fx.users.native && (e as { decision?: string }).decision === 'deny', from);
+    expect(denied).toMatchObject({ proxy: fx.proxyName, reason: 'ProxyPasswordWrong' });
   });
 
   it('refuses a clear connection under RequireTLS with 3159', async () => {
-    await expect(connect(nativeUser, { ssl: false })).rejects.toMatchObject({ errno: 3159, message: 'This RDS Proxy requires TLS connections.' });
-    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', nativeUser, `-p${password}`, '--skip-ssl'], 'SELECT 1');
+    await expect(fx.connect(fx.users.native, { tls: false })).rejects.toMatchObject({ errno: 3159, message: 'This RDS Proxy requires TLS connections.' });
+    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(fx.port), '-u', fx.users.native, `-p${fx.password}`, '--skip-ssl'], 'SELECT 1');
     expect(r.stderr).toContain('ERROR 3159 (HY000)');
     expect(r.stderr).toContain('This RDS Proxy requires TLS connections.');
   });
 
   it('with RequireTLS off, takes clear clients (mysql2, the mariadb client) as RDS Proxy does; large messages cross both ways', async () => {
-    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
-    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, RequireTLS: false }));
+    const rds = fx.rds;
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: fx.proxyName, RequireTLS: false }));
     try {
-      const from = iamdb.audit.events.length;
-      const c = await connect(nativeUser, { ssl: false });
+      const from = fx.iamdb.audit.events.length;
+      const c = await fx.connect(fx.users.native, { tls: false });
       try {
-        expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${nativeUser}@%`);
+        expect(await one(c, 'SELECT CURRENT_USER()')).toBe(`${fx.users.native}@%`);
         const big = 'z'.repeat(300_000);
         const [rows] = await c.query('SELECT ? AS t, REPEAT(\'x\', 500000) AS w', [big]);
         const row = (rows as { t: string; w: string }[])[0]!;
@@ -227,57 +126,57 @@ describe('MySQL proxy logins', () => {
       } finally {
         await c.end();
       }
-      const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', nativeUser, `-p${password}`, '--skip-ssl', database], 'SELECT CURRENT_USER()');
-      expect(r.stdout.trim()).toBe(`${nativeUser}@%`);
-      const starts = iamdb.audit.events.slice(from).filter((e) => e.event === 'db.auth' && (e as { decision?: string }).decision === 'allow');
+      const r = await runMariadb(['-h', '127.0.0.1', '-P', String(fx.port), '-u', fx.users.native, `-p${fx.password}`, '--skip-ssl', fx.database], 'SELECT CURRENT_USER()');
+      expect(r.stdout.trim()).toBe(`${fx.users.native}@%`);
+      const starts = fx.iamdb.audit.events.slice(from).filter((e) => e.event === 'db.auth' && (e as { decision?: string }).decision === 'allow');
       expect(starts.map((e) => (e as { tls?: boolean }).tls)).toEqual([false, false]);
     } finally {
-      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, RequireTLS: true }));
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: fx.proxyName, RequireTLS: true }));
     }
   });
 });
 
 describe('MySQL proxy pools', () => {
   it('closes, rather than lends again, a connection whose client chose a database when its pool has none', async () => {
-    const first = await connect(nativeUser, { database: '' });
+    const first = await fx.connect(fx.users.native, { database: '' });
     expect(await one(first, 'SELECT DATABASE()')).toBeNull();
     const thread = await one<number>(first, 'SELECT CONNECTION_ID()');
-    await first.query(`USE ${other}`);
-    const from = iamdb.audit.events.length;
+    await first.query(`USE ${fx.other}`);
+    const from = fx.iamdb.audit.events.length;
     await first.end();
-    await sessionEnd(nativeUser, from);
-    const next = await connect(nativeUser, { database: '' });
+    await fx.sessionEnd(fx.users.native, from);
+    const next = await fx.connect(fx.users.native, { database: '' });
     expect(await one(next, 'SELECT DATABASE()')).toBeNull();
     expect(await one(next, 'SELECT CONNECTION_ID()')).not.toBe(thread);
     await next.end();
   });
 
   it('answers a database the server refuses with RDS Proxy\'s error text around the server\'s message', async () => {
-    const from = iamdb.audit.events.length;
-    await expect(connect(nativeUser, { database: `nope_${suffix}` })).rejects.toMatchObject({ errno: 1105, sqlState: 'HY000', message: `Request returned an error: Access denied for user '${nativeUser}'@'%' to database 'nope_${suffix}'` });
-    const denied = await iamdb.audit.until((e) => e.event === 'db.auth' && (e as { reason?: string }).reason === 'UpstreamRefused', from);
-    expect(denied).toMatchObject({ proxy: proxyName, dbUser: nativeUser, database: `nope_${suffix}` });
+    const from = fx.iamdb.audit.events.length;
+    await expect(fx.connect(fx.users.native, { database: `nope_${tag}` })).rejects.toMatchObject({ errno: 1105, sqlState: 'HY000', message: `Request returned an error: Access denied for user '${fx.users.native}'@'%' to database 'nope_${tag}'` });
+    const denied = await fx.iamdb.audit.until((e) => e.event === 'db.auth' && (e as { reason?: string }).reason === 'UpstreamRefused', from);
+    expect(denied).toMatchObject({ proxy: fx.proxyName, dbUser: fx.users.native, database: `nope_${tag}` });
   });
 
   it('does not lend a server connection the server has closed meanwhile', async () => {
-    const c = await connect(nativeUser);
+    const c = await fx.connect(fx.users.native);
     const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
-    const from = iamdb.audit.events.length;
+    const from = fx.iamdb.audit.events.length;
     await c.end();
-    await sessionEnd(nativeUser, from);
-    const a = await admin();
+    await fx.sessionEnd(fx.users.native, from);
+    const a = await fx.admin();
     await a.query(`KILL CONNECTION ${thread}`);
     await a.end();
-    const next = await connect(nativeUser);
+    const next = await fx.connect(fx.users.native);
     expect(await one(next, 'SELECT 1 + 1')).toBe(2);
     expect(await one(next, 'SELECT CONNECTION_ID()')).not.toBe(thread);
     await next.end();
   });
 
   it('keeps a client whose server connection dies between its statements: the next one runs on another', async () => {
-    const c = await connect(nativeUser);
+    const c = await fx.connect(fx.users.native);
     const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
-    const a = await admin();
+    const a = await fx.admin();
     await a.query(`KILL CONNECTION ${thread}`);
     await a.end();
     // The killed connection was idle in the pool (the client holds none between statements).
@@ -287,15 +186,15 @@ describe('MySQL proxy pools', () => {
   });
 
   it('rolls back what a client leaves open mid-transaction (no transaction left in innodb_trx)', async () => {
-    const c = await connect(nativeUser);
+    const c = await fx.connect(fx.users.native);
     await c.query('BEGIN');
     const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
     await c.query("INSERT INTO t VALUES (1, 'uncommitted')");
-    const a = await admin();
+    const a = await fx.admin();
     expect(await one(a, `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ${thread}`)).toBe(1);
-    const from = iamdb.audit.events.length;
+    const from = fx.iamdb.audit.events.length;
     c.destroy();
-    expect(await sessionEnd(nativeUser, from)).toMatchObject({ serverConnectionReused: true });
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ serverConnectionReused: true });
     // The cleanup runs as the connection goes back to the pool: polled, with a deadline.
     const until = Date.now() + 10_000;
     let open = 1;
@@ -308,69 +207,69 @@ describe('MySQL proxy pools', () => {
     expect(open).toBe(0);
     // Still connected (reused, not closed), and the row never committed.
     expect(Number(await one(a, `SELECT COUNT(*) FROM information_schema.processlist WHERE id = ${thread}`))).toBe(1);
-    expect(await one(a, `SELECT COUNT(*) FROM ${database}.t`)).toBe(0);
+    expect(await one(a, `SELECT COUNT(*) FROM ${fx.database}.t`)).toBe(0);
     await a.end();
   });
 
   it('keeps the pool within MaxConnectionsPercent; a statement that finds it full waits, then gets 9501 and the client is let go', async () => {
-    const held = await Promise.all(Array.from({ length: MAX_SERVERS }, () => connect(nativeUser)));
+    const held = await Promise.all(Array.from({ length: MAX_SERVERS }, () => fx.connect(fx.users.native)));
     for (const c of held) await c.query('BEGIN');
     const threads = new Set(await Promise.all(held.map((c) => one<number>(c, 'SELECT CONNECTION_ID()'))));
     expect(threads.size).toBe(MAX_SERVERS);
-    expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(MAX_SERVERS);
+    expect(await serverConnections(fx.users.native)).toBeLessThanOrEqual(MAX_SERVERS);
 
     // Logging in needs no server connection; the first statement does.
-    const late = await connect(nativeUser);
+    const late = await fx.connect(fx.users.native);
     late.on('error', () => undefined);
     await expect(late.query('SELECT 1')).rejects.toMatchObject({ errno: 9501, sqlState: 'HY000', message: 'Timed-out waiting to acquire database connection' });
 
     // A waiting statement gets the first connection whose transaction ends.
-    const waiter = await connect(nativeUser);
+    const waiter = await fx.connect(fx.users.native);
     const answer = one<number>(waiter, 'SELECT CONNECTION_ID()');
     await held[0]!.query('COMMIT');
     expect(threads.has(await answer)).toBe(true);
-    expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(MAX_SERVERS);
+    expect(await serverConnections(fx.users.native)).toBeLessThanOrEqual(MAX_SERVERS);
     for (const c of held.slice(1)) await c.query('COMMIT');
     await Promise.all([waiter, ...held].map((c) => c.end()));
   });
 
   it('lets a client go after IdleClientTimeout, and its server connection back to the pool', async () => {
-    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
-    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1 }));
+    const rds = fx.rds;
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: fx.proxyName, IdleClientTimeout: 1 }));
     try {
       // A first login shows the proxy the server's own greeting (run alone, this test starts cold): clients greeted after it share a shape.
-      const warm = iamdb.audit.events.length;
-      await (await connect(nativeUser)).end();
-      await sessionEnd(nativeUser, warm);
-      const from = iamdb.audit.events.length;
-      const c = await connect(nativeUser);
+      const warm = fx.iamdb.audit.events.length;
+      await (await fx.connect(fx.users.native)).end();
+      await fx.sessionEnd(fx.users.native, warm);
+      const from = fx.iamdb.audit.events.length;
+      const c = await fx.connect(fx.users.native);
       const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
       c.on('error', () => undefined);
-      expect(await sessionEnd(nativeUser, from)).toMatchObject({ idleClientTimeout: true });
+      expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ idleClientTimeout: true });
       // The proxy has closed the client's connection: whatever it sends now fails.
       await expect(c.query('SELECT 1')).rejects.toThrow();
       void thread;
-      const next = await connect(nativeUser);
+      const next = await fx.connect(fx.users.native);
       expect(await one(next, 'SELECT 1 + 1')).toBe(2);
       await next.end();
     } finally {
-      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, IdleClientTimeout: 1800 }));
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: fx.proxyName, IdleClientTimeout: 1800 }));
     }
   });
 
   it('logs SQL text while DebugLogging is on, and only then', async () => {
-    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
-    const c = await connect(nativeUser);
-    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, DebugLogging: true }));
+    const rds = fx.rds;
+    const c = await fx.connect(fx.users.native);
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: fx.proxyName, DebugLogging: true }));
     try {
       await c.query('SELECT 4242 AS debugged');
       await c.execute('SELECT ? + 1 AS also_debugged', [1]);
     } finally {
-      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, DebugLogging: false }));
+      await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: fx.proxyName, DebugLogging: false }));
     }
     await c.query('SELECT 4343 AS not_debugged');
     await c.end();
-    const sql = iamdb.logLines().filter((l) => l['proxy'] === proxyName && typeof l['sql'] === 'string').map((l) => l['sql']);
+    const sql = fx.iamdb.logLines().filter((l) => l['proxy'] === fx.proxyName && typeof l['sql'] === 'string').map((l) => l['sql']);
     expect(sql).toContain('SELECT 4242 AS debugged');
     expect(sql).toContain('SELECT ? + 1 AS also_debugged');
     expect(sql).not.toContain('SELECT 4343 AS not_debugged');
@@ -379,12 +278,12 @@ describe('MySQL proxy pools', () => {
 
 /** Session ends of `user` from event index `from` until `n` have come. */
 async function sessionEnds(user: string, from: number, n: number): Promise<AuditEvent[]> {
-  await iamdb.audit.until((e) => e.event === 'db.session.end' && (e as { dbUser?: string }).dbUser === user && iamdb.audit.events.slice(from).filter((x) => x.event === 'db.session.end' && (x as { dbUser?: string }).dbUser === user).length >= n, from);
-  return iamdb.audit.events.slice(from).filter((x) => x.event === 'db.session.end' && (x as { dbUser?: string }).dbUser === user);
+  await fx.iamdb.audit.until((e) => e.event === 'db.session.end' && (e as { dbUser?: string }).dbUser === user && fx.iamdb.audit.events.slice(from).filter((x) => x.event === 'db.session.end' && (x as { dbUser?: string }).dbUser === user).length >= n, from);
+  return fx.iamdb.audit.events.slice(from).filter((x) => x.event === 'db.session.end' && (x as { dbUser?: string }).dbUser === user);
 }
 
 async function scrape(): Promise<string> {
-  return (await fetch(iamdb.metricsUrl)).text();
+  return (await fetch(fx.iamdb.metricsUrl)).text();
 }
 
 /**
@@ -393,7 +292,7 @@ async function scrape(): Promise<string> {
  * it, and each hand-over is a real one.
  */
 async function withOneFreeConnection<T>(run: () => Promise<T>): Promise<T> {
-  const holders = await Promise.all([connect(nativeUser), connect(nativeUser)]);
+  const holders = await Promise.all([fx.connect(fx.users.native), fx.connect(fx.users.native)]);
   for (const h of holders) await h.query('BEGIN');
   // Each holder's transaction is open on a connection of its own (a statement inside it pins it there).
   for (const h of holders) await h.query('SELECT COUNT(*) FROM t');
@@ -408,34 +307,34 @@ async function withOneFreeConnection<T>(run: () => Promise<T>): Promise<T> {
 describe('MySQL transaction multiplexing', () => {
   it('carries each client\'s tracked settings to whichever connection it borrows, and never shows them to another client', async () => {
     await withOneFreeConnection(async () => {
-      const a = await connect(nativeUser);
-      const b = await connect(nativeUser);
+      const a = await fx.connect(fx.users.native);
+      const b = await fx.connect(fx.users.native);
       const shared = await one<number>(a, 'SELECT CONNECTION_ID()');
       expect(await one(b, 'SELECT CONNECTION_ID()')).toBe(shared);
       await a.query("SET time_zone = '+05:00'");
       await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
       await a.query('SET NAMES latin1');
       await a.query('SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE');
-      await a.query(`USE ${other}`);
+      await a.query(`USE ${fx.other}`);
       for (let i = 0; i < 3; i++) {
         // b runs on the same server connection between a's statements: the defaults, not a's settings.
         const [bRows] = await b.query('SELECT CONNECTION_ID() AS id, @@time_zone AS tz, @@sql_mode AS mode, DATABASE() AS db, @@character_set_client AS cs, @@tx_isolation AS iso');
-        expect((bRows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, tz: 'SYSTEM', db: database, cs: 'utf8mb4', iso: 'REPEATABLE-READ' });
+        expect((bRows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, tz: 'SYSTEM', db: fx.database, cs: 'utf8mb4', iso: 'REPEATABLE-READ' });
         expect(String((bRows as Record<string, unknown>[])[0]!['mode'])).not.toContain('ANSI_QUOTES');
         const [aRows] = await a.query('SELECT CONNECTION_ID() AS id, @@time_zone AS tz, @@sql_mode AS mode, DATABASE() AS db, @@character_set_client AS cs, @@tx_isolation AS iso');
-        expect((aRows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, tz: '+05:00', mode: 'ANSI_QUOTES', db: other, cs: 'latin1', iso: 'SERIALIZABLE' });
+        expect((aRows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, tz: '+05:00', mode: 'ANSI_QUOTES', db: fx.other, cs: 'latin1', iso: 'SERIALIZABLE' });
       }
-      const from = iamdb.audit.events.length;
+      const from = fx.iamdb.audit.events.length;
       await Promise.all([a.end(), b.end()]);
       // Tracked settings do not pin.
-      for (const e of await sessionEnds(nativeUser, from, 2)) expect(e).not.toHaveProperty('pinReasons');
+      for (const e of await sessionEnds(fx.users.native, from, 2)) expect(e).not.toHaveProperty('pinReasons');
     });
   });
 
   it('carries autocommit off: the transaction holds its connection from the first statement to COMMIT, and nobody else sees it', async () => {
     await withOneFreeConnection(async () => {
-      const a = await connect(nativeUser);
-      const b = await connect(nativeUser);
+      const a = await fx.connect(fx.users.native);
+      const b = await fx.connect(fx.users.native);
       await a.query('SET autocommit = 0');
       // Before a's transaction starts, b still gets the connection, with autocommit on.
       expect(await one(b, 'SELECT @@autocommit')).toBe(1);
@@ -452,41 +351,41 @@ describe('MySQL transaction multiplexing', () => {
   });
 
   const pinCases: ReadonlyArray<readonly [string, string, string]> = [
-    ['a temporary table', `CREATE TEMPORARY TABLE tmp_${suffix} (x INT)`, 'TemporaryTable'],
+    ['a temporary table', `CREATE TEMPORARY TABLE tmp_${tag} (x INT)`, 'TemporaryTable'],
     ['a user variable', "SET @secret = 'left-behind'", 'UserVariable'],
     ['an untracked SET', 'SET SESSION sort_buffer_size = 1048576', 'SessionVariable'],
     ['SQL PREPARE', "PREPARE s1 FROM 'SELECT 1'", 'SqlPrepare'],
-    ['GET_LOCK', `SELECT GET_LOCK('lock_${suffix}', 0)`, 'NamedLock'],
+    ['GET_LOCK', `SELECT GET_LOCK('lock_${tag}', 0)`, 'NamedLock'],
     ['LOCK TABLES', 'LOCK TABLES t READ', 'TableLock'],
     ['an executable comment', 'SELECT /*!50000 1 + */ 1', 'ExecutableComment'],
     ['SET TRANSACTION for the next transaction', 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'TransactionCharacteristics'],
   ];
   for (const [what, sql, reason] of pinCases) {
     it(`pins a client for ${what} (${reason} in db.session.end and the pin counter), and the next client of its connection sees none of it`, async () => {
-      const c = await connect(nativeUser);
+      const c = await fx.connect(fx.users.native);
       await c.query(sql);
       const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
       // Pinned: every later statement runs on the same connection.
       for (let i = 0; i < 3; i++) expect(await one(c, 'SELECT CONNECTION_ID()')).toBe(thread);
-      const from = iamdb.audit.events.length;
+      const from = fx.iamdb.audit.events.length;
       await c.end();
-      expect(await sessionEnd(nativeUser, from)).toMatchObject({ pinReasons: [reason], serverConnectionReused: true });
-      expect(await scrape()).toMatch(new RegExp(`iamdb_proxy_client_sessions_pinned_total\\{proxy="${proxyName}",endpoint="${proxyName}",reason="${reason}"\\} [1-9]`));
+      expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: [reason], serverConnectionReused: true });
+      expect(await scrape()).toMatch(new RegExp(`iamdb_proxy_client_sessions_pinned_total\\{proxy="${fx.proxyName}",endpoint="${fx.proxyName}",reason="${reason}"\\} [1-9]`));
       // The connection was cleaned (COM_RESET_CONNECTION) before anyone else got it.
-      const next = await connect(nativeUser);
-      const [rows] = await next.query(`SELECT IS_USED_LOCK('lock_${suffix}') AS l, @@sort_buffer_size AS sb, @@tx_isolation AS iso`);
+      const next = await fx.connect(fx.users.native);
+      const [rows] = await next.query(`SELECT IS_USED_LOCK('lock_${tag}') AS l, @@sort_buffer_size AS sb, @@tx_isolation AS iso`);
       expect((rows as Record<string, unknown>[])[0]).toMatchObject({ l: null, iso: 'REPEATABLE-READ' });
       expect(Number((rows as Record<string, unknown>[])[0]!['sb'])).not.toBe(1048576);
-      await expect(next.query(`SELECT * FROM tmp_${suffix}`)).rejects.toMatchObject({ errno: 1146 });
+      await expect(next.query(`SELECT * FROM tmp_${tag}`)).rejects.toMatchObject({ errno: 1146 });
       await expect(next.query('EXECUTE s1')).rejects.toMatchObject({ errno: 1243 });
       await next.end();
     });
   }
 
   it('reports pinned and borrowed connections in the pool metrics while a client is pinned', async () => {
-    const c = await connect(nativeUser);
-    await c.query(`CREATE TEMPORARY TABLE tmp2_${suffix} (x INT)`);
-    const labels = `proxy="${proxyName}",target_role="READ_WRITE",target="mytarget-${suffix}",user="${nativeUser}"`;
+    const c = await fx.connect(fx.users.native);
+    await c.query(`CREATE TEMPORARY TABLE tmp2_${tag} (x INT)`);
+    const labels = `proxy="${fx.proxyName}",target_role="READ_WRITE",target="${fx.targets[0]}",user="${fx.users.native}"`;
     const text = await scrape();
     expect(text).toContain(`iamdb_proxy_database_connections_currently_session_pinned{${labels}} 1`);
     expect(text).toMatch(new RegExp(`iamdb_proxy_database_connections_currently_borrowed\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} 1`));
@@ -495,30 +394,30 @@ describe('MySQL transaction multiplexing', () => {
   });
 
   it('SessionPinningFilters EXCLUDE_VARIABLE_SETS: a SET of an untracked variable does not pin', async () => {
-    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
-    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: ['EXCLUDE_VARIABLE_SETS'] } }));
+    const rds = fx.rds;
+    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: fx.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: ['EXCLUDE_VARIABLE_SETS'] } }));
     try {
-      const c = await connect(nativeUser);
+      const c = await fx.connect(fx.users.native);
       await c.query('SET SESSION sort_buffer_size = 1048576');
       await c.query('SELECT 1');
-      const from = iamdb.audit.events.length;
+      const from = fx.iamdb.audit.events.length;
       await c.end();
-      expect(await sessionEnd(nativeUser, from)).not.toHaveProperty('pinReasons');
+      expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
     } finally {
-      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: [] } }));
+      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: fx.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: [] } }));
     }
     // Without the filter the same SET pins again.
-    const c = await connect(nativeUser);
+    const c = await fx.connect(fx.users.native);
     await c.query('SET SESSION sort_buffer_size = 1048576');
-    const from = iamdb.audit.events.length;
+    const from = fx.iamdb.audit.events.length;
     await c.end();
-    expect(await sessionEnd(nativeUser, from)).toMatchObject({ pinReasons: ['SessionVariable'] });
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: ['SessionVariable'] });
   });
 
   it('multiplexes mysql2 execute() (binary prepared statements) across hand-overs without pinning', async () => {
     await withOneFreeConnection(async () => {
-      const clients = await Promise.all(Array.from({ length: 4 }, () => connect(nativeUser)));
-      const from = iamdb.audit.events.length;
+      const clients = await Promise.all(Array.from({ length: 4 }, () => fx.connect(fx.users.native)));
+      const from = fx.iamdb.audit.events.length;
       await Promise.all(
         clients.map(async (c, k) => {
           for (let i = 0; i < 15; i++) {
@@ -531,12 +430,12 @@ describe('MySQL transaction multiplexing', () => {
         }),
       );
       await Promise.all(clients.map((c) => c.end()));
-      for (const e of await sessionEnds(nativeUser, from, clients.length)) expect(e).not.toHaveProperty('pinReasons');
+      for (const e of await sessionEnds(fx.users.native, from, clients.length)) expect(e).not.toHaveProperty('pinReasons');
     });
   });
 
   it('a binary statement prepared on one connection executes on another (prepared there first, with the types sent once)', async () => {
-    const holders = await Promise.all([connect(nativeUser), connect(nativeUser), connect(nativeUser)]);
+    const holders = await Promise.all([fx.connect(fx.users.native), fx.connect(fx.users.native), fx.connect(fx.users.native)]);
     const hold = async (h: mysql.Connection): Promise<number> => {
       await h.query('BEGIN');
       await h.query('SELECT COUNT(*) FROM t');
@@ -545,7 +444,7 @@ describe('MySQL transaction multiplexing', () => {
     await hold(holders[0]!);
     await hold(holders[1]!);
     // One connection is free: c prepares and executes there.
-    const c = await connect(nativeUser);
+    const c = await fx.connect(fx.users.native);
     const [first] = await c.execute('SELECT ? AS v, CONNECTION_ID() AS id', [1]);
     const x = (first as Array<{ id: number }>)[0]!.id;
     // A third holder takes that connection; the other two are given back.
@@ -556,53 +455,53 @@ describe('MySQL transaction multiplexing', () => {
     expect((again as Array<{ v: number; id: number }>)[0]).toMatchObject({ v: 2 });
     expect((again as Array<{ id: number }>)[0]!.id).not.toBe(x);
     await holders[2]!.query('COMMIT');
-    const from = iamdb.audit.events.length;
+    const from = fx.iamdb.audit.events.length;
     await c.end();
-    expect(await sessionEnd(nativeUser, from)).not.toHaveProperty('pinReasons');
+    expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
     await Promise.all(holders.map((h) => h.end()));
   });
 
   it('COM_RESET_CONNECTION (mysql2 reset()) starts the session again: settings, user variables, temporary tables and statements go, the database stays', async () => {
-    const c = await connect(nativeUser);
+    const c = await fx.connect(fx.users.native);
     await c.query("SET time_zone = '+04:00'");
-    await c.query(`USE ${other}`);
+    await c.query(`USE ${fx.other}`);
     await c.query("SET @kept = 'no'");
-    await c.query(`CREATE TEMPORARY TABLE ${database}.tmp_reset_${suffix} (x INT)`);
+    await c.query(`CREATE TEMPORARY TABLE ${fx.database}.tmp_reset_${tag} (x INT)`);
     const [before] = await c.execute('SELECT ? AS v', [1]);
     expect((before as Array<{ v: number }>)[0]!.v).toBe(1);
     await c.reset();
     const [rows] = await c.query('SELECT @@time_zone AS tz, DATABASE() AS db, @kept AS kept');
-    expect((rows as Record<string, unknown>[])[0]).toEqual({ tz: 'SYSTEM', db: other, kept: null });
-    await expect(c.query(`SELECT * FROM ${database}.tmp_reset_${suffix}`)).rejects.toMatchObject({ errno: 1146 });
+    expect((rows as Record<string, unknown>[])[0]).toEqual({ tz: 'SYSTEM', db: fx.other, kept: null });
+    await expect(c.query(`SELECT * FROM ${fx.database}.tmp_reset_${tag}`)).rejects.toMatchObject({ errno: 1146 });
     // mysql2 forgets its statements on reset() and prepares again: the proxy's ids start afresh too.
     const [after] = await c.execute('SELECT ? AS v', [2]);
     expect((after as Array<{ v: number }>)[0]!.v).toBe(2);
     await c.ping();
-    const from = iamdb.audit.events.length;
+    const from = fx.iamdb.audit.events.length;
     await c.end();
     // Its end is recorded before the next test looks for one of its own.
-    expect(await sessionEnd(nativeUser, from)).toMatchObject({ event: 'db.session.end' });
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ event: 'db.session.end' });
   });
 
   it('the mariadb client keeps its SETs and USE across statements without being pinned', async () => {
-    const from = iamdb.audit.events.length;
-    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(port), '-u', nativeUser, `-p${password}`, '--ssl', `--ssl-ca=${iamdb.caPath}`, database], `SET time_zone = '+03:00'; USE ${other}; SELECT @@time_zone, DATABASE()`);
-    expect(r.stdout.trim()).toBe(`+03:00\t${other}`);
-    expect(await sessionEnd(nativeUser, from)).not.toHaveProperty('pinReasons');
+    const from = fx.iamdb.audit.events.length;
+    const r = await runMariadb(['-h', '127.0.0.1', '-P', String(fx.port), '-u', fx.users.native, `-p${fx.password}`, '--ssl', `--ssl-ca=${fx.iamdb.caPath}`, fx.database], `SET time_zone = '+03:00'; USE ${fx.other}; SELECT @@time_zone, DATABASE()`);
+    expect(r.stdout.trim()).toBe(`+03:00\t${fx.other}`);
+    expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
   });
 
   it('closes idle server connections beyond MaxIdleConnectionsPercent after proxyEndpoints.idleServerSeconds', async () => {
-    const clients = await Promise.all(Array.from({ length: MAX_SERVERS }, () => connect(nativeUser)));
+    const clients = await Promise.all(Array.from({ length: MAX_SERVERS }, () => fx.connect(fx.users.native)));
     for (const c of clients) await c.query('BEGIN');
     for (const c of clients) await c.query('SELECT COUNT(*) FROM t');
-    expect(await serverConnections(nativeUser)).toBe(MAX_SERVERS);
+    expect(await serverConnections(fx.users.native)).toBe(MAX_SERVERS);
     for (const c of clients) await c.query('COMMIT');
     // MaxIdleConnectionsPercent is 0 (half of 1 %): all of them go once idle 3 s; polled with a deadline.
     const until = Date.now() + 20_000;
     let open = MAX_SERVERS;
     while (open > 0 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 250));
-      open = await serverConnections(nativeUser);
+      open = await serverConnections(fx.users.native);
     }
     expect(open).toBe(0);
     // The clients are still in: their next statements open connections again.
@@ -611,25 +510,25 @@ describe('MySQL transaction multiplexing', () => {
   });
 
   it('serves 1,000 concurrent mysql2 clients from a pool of at most 21 server connections', async () => {
-    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    const rds = fx.rds;
     // 7 % of max_connections 300: 21.
-    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 7, ConnectionBorrowTimeout: 60 } }));
+    await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: fx.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 7, ConnectionBorrowTimeout: 60 } }));
     try {
       const n = 1000;
       const clients: mysql.Connection[] = [];
       // Logins in batches (each is a TLS handshake and a password check on this 2-core machine); the statements all at once.
       // (A login waits for CPU, not for the pool: mysql2's 10 s connect timeout is too short on a loaded machine.)
-      for (let i = 0; i < n; i += 50) clients.push(...(await Promise.all(Array.from({ length: 50 }, () => connect(nativeUser, { connectTimeout: 60_000 })))));
+      for (let i = 0; i < n; i += 50) clients.push(...(await Promise.all(Array.from({ length: 50 }, () => fx.connect(fx.users.native, { connectTimeout: 60_000 })))));
       let peak = 0;
-      const watch = setInterval(() => void serverConnections(nativeUser).then((v) => (peak = Math.max(peak, v))), 200);
+      const watch = setInterval(() => void serverConnections(fx.users.native).then((v) => (peak = Math.max(peak, v))), 200);
       const answers = await Promise.all(clients.map((c, i) => c.query('SELECT ? AS v', [i]).then(([rows]) => (rows as Array<{ v: number }>)[0]!.v)));
       clearInterval(watch);
       expect(answers).toEqual(Array.from({ length: n }, (_, i) => i));
       expect(peak).toBeLessThanOrEqual(21);
-      expect(await serverConnections(nativeUser)).toBeLessThanOrEqual(21);
+      expect(await serverConnections(fx.users.native)).toBeLessThanOrEqual(21);
       await Promise.all(clients.map((c) => c.end()));
     } finally {
-      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 } }));
+      await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: fx.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 } }));
     }
   }, 240_000);
 });

@@ -30,31 +30,14 @@
  * IAMDB_MYSQL_CHAOS_DEBUG=1 prints each client's steps and times, and the
  * server connections whenever the pool is at its bound.
  */
-import { randomBytes, randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import * as IAM from '@aws-sdk/client-iam';
-import * as RDS from '@aws-sdk/client-rds';
-import * as SM from '@aws-sdk/client-secrets-manager';
-import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { presignDbAuthToken } from '../../src/sigv4/index.js';
-import { Secret } from '../../src/util/index.js';
-import { sdkClient } from '../support/aws-sdk.js';
-import { getFreePort } from '../support/free-port.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { randomInt } from 'node:crypto';
+import type mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMysqlProxyFixture, type MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { processSockets } from '../support/tcp-state.js';
 import { Closed, RawMysql, encodeExecute, encodeLongData, encodeQuery, frame, u32, type Response } from './mysql-raw-client.js';
 import { SeededRandom } from './seeded-random.js';
 
-const server = inject('iamdbMariaDb');
-const suffix = randomBytes(3).toString('hex');
-const nativeUser = `mcn_${suffix}`;
-const iamUser = `mci_${suffix}`;
-const password = `pw-${randomBytes(8).toString('hex')}`;
-const database = `mcdb_${suffix}`;
-const other = `mcdb2_${suffix}`;
-const proxyName = `mychaos-${suffix}`;
-const key = newAccessKey();
 const seed = process.env['IAMDB_CHAOS_SEED'] ? Number(process.env['IAMDB_CHAOS_SEED']) >>> 0 : randomInt(2 ** 32);
 const clients = Number(process.env['IAMDB_MYSQL_CHAOS_CLIENTS'] ?? 160);
 /** IAMDB_MYSQL_CHAOS_ONLY=3,17: only those clients of the seed's run (a failing one replayed alone). */
@@ -65,95 +48,28 @@ const MAX_SERVERS = 9;
 /** How long one client may take before the driver calls it stuck (a pinned neighbour may hold a connection a while). */
 const budgetMs = 40_000;
 
-let iamdb: TestIamdb;
-let port = 0;
-let ca: Buffer;
-let serverCa = '';
-
-function admin(): Promise<mysql.Connection> {
-  return mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, ssl: { ca: serverCa } });
-}
-
-function token(): string {
-  return presignDbAuthToken({ hostname: '127.0.0.1', port, username: iamUser, region: REGION, date: new Date(), credentials: { accessKeyId: key.id, secretAccessKey: new Secret(key.secret) } }).reveal();
-}
+let fx: MysqlProxyFixture<'native' | 'iam'>;
 
 function connect(opts: { iam?: boolean; tls: boolean }): Promise<mysql.Connection> {
-  if (opts.iam) {
-    const t = token();
-    return mysql.createConnection({ host: '127.0.0.1', port, user: iamUser, password: t, database, ssl: { ca }, connectTimeout: 30_000, authPlugins: { mysql_clear_password: () => () => Buffer.from(`${t}\0`) } });
-  }
-  return mysql.createConnection({ host: '127.0.0.1', port, user: nativeUser, password, database, connectTimeout: 30_000, ...(opts.tls ? { ssl: { ca } } : {}) });
+  if (opts.iam) return fx.connectIam(fx.users.iam, { connectTimeout: 30_000 });
+  return fx.connect(fx.users.native, { tls: opts.tls, connectTimeout: 30_000 });
 }
 
 beforeAll(async () => {
-  serverCa = await readFile(server.caCertPath, 'utf8');
-  const a = await admin();
-  await a.query(`CREATE DATABASE ${database}`);
-  await a.query(`CREATE DATABASE ${other}`);
-  for (const u of [nativeUser, iamUser]) {
-    await a.query(`CREATE USER '${u}'@'%' IDENTIFIED BY '${password}'`);
-    await a.query(`GRANT ALL ON ${database}.* TO '${u}'@'%'`);
-    await a.query(`GRANT ALL ON ${other}.* TO '${u}'@'%'`);
-  }
-  await a.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY, v LONGBLOB) ENGINE=InnoDB`);
-  await a.end();
-  iamdb = await startIamdb({
-    api: { listen: 'auto' },
-    iam: {
-      users: [
-        {
-          name: 'chaos',
-          accessKeys: [key],
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}` }] } }],
-        },
-      ],
-    },
-    instances: [{ id: `mctarget-${suffix}`, engine: 'mariadb', listen: 'auto', target: `${server.host}:${server.port}`, master: { username: server.user, password: server.password } }],
+  fx = await startMysqlProxyFixture('mc', {
+    users: { native: 'native', iam: 'iam' },
+    otherDatabase: true,
+    setup: (db) => [`CREATE TABLE ${db}.t (id INT PRIMARY KEY, v LONGBLOB) ENGINE=InnoDB`],
+    // Clear clients too (RDS Proxy takes them when TLS is not required); the IAM user always uses TLS.
+    requireTls: false,
+    pool: { MaxConnectionsPercent: 3, ConnectionBorrowTimeout: 30 },
   });
-  ca = await readFile(iamdb.caPath);
-  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, iamdb.admin);
-  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, iamdb.admin);
-  const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
-  const secret = async (u: string): Promise<string> => (await sm.send(new SM.CreateSecretCommand({ Name: `mychaos/${u}`, SecretString: JSON.stringify({ username: u, password }) }))).ARN!;
-  const roleArn = (
-    await iam.send(
-      new IAM.CreateRoleCommand({
-        RoleName: `mychaos-${suffix}`,
-        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-      }),
-    )
-  ).Role!.Arn!;
-  await iam.send(
-    new IAM.PutRolePolicyCommand({
-      RoleName: `mychaos-${suffix}`,
-      PolicyName: 'secrets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] }),
-    }),
-  );
-  port = await getFreePort();
-  await rds.send(
-    new RDS.CreateDBProxyCommand({
-      DBProxyName: proxyName,
-      EngineFamily: 'MYSQL',
-      RoleArn: roleArn,
-      VpcSubnetIds: ['subnet-1'],
-      // Clear clients too (RDS Proxy takes them when TLS is not required); the IAM user always uses TLS.
-      RequireTLS: false,
-      Auth: [
-        { AuthScheme: 'SECRETS', SecretArn: await secret(nativeUser), IAMAuth: 'DISABLED', ClientPasswordAuthType: 'MYSQL_NATIVE_PASSWORD' },
-        { AuthScheme: 'SECRETS', SecretArn: await secret(iamUser), IAMAuth: 'REQUIRED' },
-      ],
-      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${port}` }],
-    }),
-  );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: proxyName, DBInstanceIdentifiers: [`mctarget-${suffix}`] }));
-  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 3, ConnectionBorrowTimeout: 30 } }));
 });
 
 afterAll(async () => {
-  await iamdb?.stop();
+  await fx?.stop();
 });
+
 
 // ---------------------------------------------------------------- values
 
@@ -252,7 +168,7 @@ async function mysql2Client(rng: SeededRandom, index: number, out: Outcome): Pro
   const c = await connect({ iam, tls });
   c.on('error', () => undefined);
   out.kill = () => c.destroy();
-  const m: Model = { tz: DEFAULT_TZ, iso: 'REPEATABLE-READ', db: database, autocommit: true, userVar: undefined, tempRows: undefined, statements: [] };
+  const m: Model = { tz: DEFAULT_TZ, iso: 'REPEATABLE-READ', db: fx.database, autocommit: true, userVar: undefined, tempRows: undefined, statements: [] };
   let nextRow = 0;
   const rowId = (): number => index * 1000 + nextRow++;
   const ops = rng.int(1, 10);
@@ -305,20 +221,20 @@ async function mysql2Op(c: mysql.Connection, rng: SeededRandom, m: Model, op: (t
       const value = typeof v === 'number' ? String(v) : v;
       await c.query('BEGIN');
       neverCommitted.add(id);
-      if (rng.chance(0.5)) await c.execute(`INSERT INTO ${database}.t VALUES (?, ?)`, [id, value]);
-      else await c.query(`INSERT INTO ${database}.t VALUES (?, ?)`, [id, value]);
-      const inside = await first(c, `SELECT COUNT(*) AS n FROM ${database}.t WHERE id = ?`, [id]);
+      if (rng.chance(0.5)) await c.execute(`INSERT INTO ${fx.database}.t VALUES (?, ?)`, [id, value]);
+      else await c.query(`INSERT INTO ${fx.database}.t VALUES (?, ?)`, [id, value]);
+      const inside = await first(c, `SELECT COUNT(*) AS n FROM ${fx.database}.t WHERE id = ?`, [id]);
       check(Number(inside['n']) === 1, 'a row inserted in a transaction is not visible inside it');
       if (rng.chance(0.5)) {
         await c.query('COMMIT');
         neverCommitted.delete(id);
         committed.set(id, value);
-        const [rows] = await c.execute(`SELECT v FROM ${database}.t WHERE id = ?`, [id]);
+        const [rows] = await c.execute(`SELECT v FROM ${fx.database}.t WHERE id = ?`, [id]);
         const got = (rows as Array<{ v: Buffer | null }>)[0]?.v;
         check(got !== undefined && same(got, value), `a committed row read back ${got === undefined ? 'missing' : describeValue(got)}`);
       } else {
         await c.query('ROLLBACK');
-        const after = await first(c, `SELECT COUNT(*) AS n FROM ${database}.t WHERE id = ?`, [id]);
+        const after = await first(c, `SELECT COUNT(*) AS n FROM ${fx.database}.t WHERE id = ?`, [id]);
         check(Number(after['n']) === 0, 'a rolled back row is visible');
       }
       return;
@@ -328,7 +244,7 @@ async function mysql2Op(c: mysql.Connection, rng: SeededRandom, m: Model, op: (t
       await c.query('SET autocommit = 0');
       m.autocommit = false;
       neverCommitted.add(id);
-      await c.query(`INSERT INTO ${database}.t VALUES (?, NULL)`, [id]);
+      await c.query(`INSERT INTO ${fx.database}.t VALUES (?, NULL)`, [id]);
       check(Number((await first(c, 'SELECT @@autocommit AS a'))['a']) === 0, '@@autocommit is not 0 after SET autocommit = 0');
       if (rng.chance(0.5)) {
         await c.query('COMMIT');
@@ -358,7 +274,7 @@ async function mysql2Op(c: mysql.Connection, rng: SeededRandom, m: Model, op: (t
       return;
     }
     case 'use': {
-      const db = rng.pick([database, other]);
+      const db = rng.pick([fx.database, fx.other]);
       await c.query(rng.chance(0.5) ? `USE ${db}` : `USE \`${db}\``);
       m.db = db;
       return;
@@ -370,8 +286,8 @@ async function mysql2Op(c: mysql.Connection, rng: SeededRandom, m: Model, op: (t
       return;
     }
     case 'temporary-table': {
-      await c.query(`CREATE TEMPORARY TABLE IF NOT EXISTS ${database}.tmp_chaos (x INT)`);
-      await c.query(`INSERT INTO ${database}.tmp_chaos VALUES (1)`);
+      await c.query(`CREATE TEMPORARY TABLE IF NOT EXISTS ${fx.database}.tmp_chaos (x INT)`);
+      await c.query(`INSERT INTO ${fx.database}.tmp_chaos VALUES (1)`);
       m.tempRows = (m.tempRows ?? 0) + 1;
       if (!m.autocommit) {
         await c.query('COMMIT');
@@ -408,10 +324,10 @@ async function mysql2Op(c: mysql.Connection, rng: SeededRandom, m: Model, op: (t
       const uv = m.userVar === undefined ? null : m.userVar;
       check(same(row['uv'], uv), `@chaos read back ${describeValue(row['uv'] as Value)}, expected ${describeValue(uv)}`);
       if (m.tempRows !== undefined) {
-        const t = await first(c, `SELECT COUNT(*) AS n FROM ${database}.tmp_chaos`);
+        const t = await first(c, `SELECT COUNT(*) AS n FROM ${fx.database}.tmp_chaos`);
         check(Number(t['n']) === m.tempRows, `the temporary table has ${String(t['n'])} rows, expected ${m.tempRows}`);
       } else {
-        await c.query(`SELECT COUNT(*) FROM ${database}.tmp_chaos`).then(
+        await c.query(`SELECT COUNT(*) FROM ${fx.database}.tmp_chaos`).then(
           () => check(false, 'a temporary table outlived its session state'),
           (e: { errno?: number }) => check(e.errno === 1146, `a missing temporary table answered ${String(e.errno)}`),
         );
@@ -447,7 +363,7 @@ async function mysql2End(c: mysql.Connection, rng: SeededRandom, m: Model, end: 
       const id = rowId();
       if (m.autocommit) await c.query('BEGIN');
       neverCommitted.add(id);
-      await c.query(`INSERT INTO ${database}.t VALUES (?, NULL)`, [id]);
+      await c.query(`INSERT INTO ${fx.database}.t VALUES (?, NULL)`, [id]);
       if (rng.chance(0.5)) void c.query('SELECT SLEEP(0.01)').catch(() => undefined);
       await turns(rng.int(0, 2));
       c.destroy();
@@ -521,7 +437,7 @@ async function rawClient(rng: SeededRandom, index: number, out: Outcome): Promis
   const tls = rng.chance(0.5);
   const multi = rng.chance(0.5);
   out.steps.push(tls ? 'raw-login-tls' : 'raw-login-clear');
-  const c = await RawMysql.login({ host: '127.0.0.1', port, user: nativeUser, password, database, ...(tls ? { ca } : {}), multiStatements: multi });
+  const c = await RawMysql.login({ host: '127.0.0.1', port: fx.port, user: fx.users.native, password: fx.password, database: fx.database, ...(tls ? { ca: Buffer.from(fx.iamdbCa) } : {}), multiStatements: multi });
   out.kill = () => c.raw.destroy();
   try {
     const stmts: Array<{ id: number; params: number }> = [];
@@ -659,7 +575,7 @@ async function rawLegal(c: RawMysql, rng: SeededRandom, index: number, op: (type
       return;
     }
     case 'init-db': {
-      await c.send(Buffer.concat([Buffer.from([0x02]), Buffer.from(rng.pick([database, other]))]));
+      await c.send(Buffer.concat([Buffer.from([0x02]), Buffer.from(rng.pick([fx.database, fx.other]))]));
       expectOk(await c.response(), 'COM_INIT_DB');
       return;
     }
@@ -676,7 +592,7 @@ async function rawGarble(c: RawMysql, rng: SeededRandom, op: (typeof RAW_SURVIVA
       expectErr(await c.response(), 1047, 'an unknown command');
       break;
     case 'change-user':
-      await c.send(Buffer.concat([Buffer.from([0x11]), Buffer.from(`${nativeUser}\0`), rng.bytes(rng.int(0, 40))]));
+      await c.send(Buffer.concat([Buffer.from([0x11]), Buffer.from(`${fx.users.native}\0`), rng.bytes(rng.int(0, 40))]));
       expectErr(await c.response(), 1047, 'COM_CHANGE_USER');
       break;
     case 'bad-id-execute':
@@ -830,13 +746,13 @@ async function oneClient(rng: SeededRandom, index: number): Promise<Outcome> {
  * pools' databases (the target health checks log in with the same secrets, to no database, every 10 s).
  */
 async function poolConnections(a: mysql.Connection): Promise<number> {
-  const [rows] = await a.query(`SELECT COUNT(*) AS n FROM information_schema.processlist WHERE user IN ('${nativeUser}', '${iamUser}') AND db IN ('${database}', '${other}')`);
+  const [rows] = await a.query(`SELECT COUNT(*) AS n FROM information_schema.processlist WHERE user IN ('${fx.users.native}', '${fx.users.iam}') AND db IN ('${fx.database}', '${fx.other}')`);
   return Number((rows as Array<{ n: number }>)[0]!.n);
 }
 
 async function openTransactions(a: mysql.Connection): Promise<number> {
   const [rows] = await a.query(
-    `SELECT COUNT(*) AS n FROM information_schema.innodb_trx x JOIN information_schema.processlist p ON p.id = x.trx_mysql_thread_id WHERE p.user IN ('${nativeUser}', '${iamUser}')`,
+    `SELECT COUNT(*) AS n FROM information_schema.innodb_trx x JOIN information_schema.processlist p ON p.id = x.trx_mysql_thread_id WHERE p.user IN ('${fx.users.native}', '${fx.users.iam}')`,
   );
   return Number((rows as Array<{ n: number }>)[0]!.n);
 }
@@ -854,7 +770,7 @@ async function eventually(probe: () => Promise<boolean> | boolean, timeoutMs: nu
 describe('MySQL proxy under a randomized client driver', () => {
   it('survives every client, answers the legal ones right, and leaks no server connection or transaction', async () => {
     process.stdout.write(`[mysql chaos] seed ${seed} (IAMDB_CHAOS_SEED=${seed} replays it), ${clients} clients, ${concurrency} at a time\n`);
-    const a = await admin();
+    const a = await fx.admin();
     try {
       let peak = 0;
       let sampling = true;
@@ -864,7 +780,7 @@ describe('MySQL proxy under a randomized client driver', () => {
           const n = await poolConnections(a);
           peak = Math.max(peak, n);
           if (process.env['IAMDB_MYSQL_CHAOS_DEBUG'] && n >= MAX_SERVERS) {
-            const [rows] = await a.query(`SELECT p.id, p.command, p.time, p.state, LEFT(p.info, 60) AS info, x.trx_id FROM information_schema.processlist p LEFT JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = p.id WHERE p.user IN ('${nativeUser}', '${iamUser}')`);
+            const [rows] = await a.query(`SELECT p.id, p.command, p.time, p.state, LEFT(p.info, 60) AS info, x.trx_id FROM information_schema.processlist p LEFT JOIN information_schema.innodb_trx x ON x.trx_mysql_thread_id = p.id WHERE p.user IN ('${fx.users.native}', '${fx.users.iam}')`);
             process.stdout.write(`[mysql chaos] ${Date.now() - started} ms full: ${JSON.stringify(rows)}\n`);
           }
           await new Promise((r) => setTimeout(r, 100));
@@ -910,16 +826,16 @@ describe('MySQL proxy under a randomized client driver', () => {
       const noTransactions = await eventually(async () => (await openTransactions(a)) === 0, 15_000);
       expect({ seed, noTransactions, open: await openTransactions(a) }).toEqual({ seed, noTransactions: true, open: 0 });
       if (neverCommitted.size > 0) {
-        const [rows] = await a.query(`SELECT id FROM ${database}.t WHERE id IN (${[...neverCommitted].join(',')})`);
+        const [rows] = await a.query(`SELECT id FROM ${fx.database}.t WHERE id IN (${[...neverCommitted].join(',')})`);
         expect({ seed, visible: (rows as Array<{ id: number }>).map((r) => r.id) }).toEqual({ seed, visible: [] });
       }
       if (committed.size > 0) {
-        const [rows] = await a.query(`SELECT COUNT(*) AS n FROM ${database}.t WHERE id IN (${[...committed.keys()].join(',')})`);
+        const [rows] = await a.query(`SELECT COUNT(*) AS n FROM ${fx.database}.t WHERE id IN (${[...committed.keys()].join(',')})`);
         expect(Number((rows as Array<{ n: number }>)[0]!.n)).toBe(committed.size);
       }
       // The endpoint holds no client connection once every client has gone.
-      const released = await eventually(() => processSockets(port).tcpOnPort === 0, 15_000);
-      expect({ seed, released, sockets: processSockets(port) }).toMatchObject({ seed, released: true });
+      const released = await eventually(() => processSockets(fx.port).tcpOnPort === 0, 15_000);
+      expect({ seed, released, sockets: processSockets(fx.port) }).toMatchObject({ seed, released: true });
     } finally {
       await a.end();
     }

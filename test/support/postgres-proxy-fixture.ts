@@ -7,18 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as IAM from '@aws-sdk/client-iam';
-import * as RDS from '@aws-sdk/client-rds';
-import * as SM from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
 import type { PoolStats } from '../../src/gateway/proxy/postgres-pool.js';
-import { presignDbAuthToken } from '../../src/sigv4/index.js';
-import { Secret } from '../../src/util/index.js';
-import { sdkClient } from './aws-sdk.js';
 import { runPsql } from './clients.js';
 import { getFreePort } from './free-port.js';
-import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from './iamdb.js';
+import { newAccessKey, startIamdb, type TestIamdb } from './iamdb.js';
+import { aliceMayConnect, createProxy, iamToken, proxyDbUserArn } from './proxy-fixture.js';
 
 export interface PostgresProxyFixture {
   readonly iamdb: TestIamdb;
@@ -77,21 +72,24 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
   expect((await runPsql(master, `CREATE DATABASE ${database} OWNER ${user}`)).stderr).toBe('');
   const iamdb = await startIamdb({
     api: { listen: 'auto' },
-    iam: {
-      users: [
-        {
-          name: 'alice',
-          accessKeys: [aliceKey],
-          policies: [{ name: 'connect', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:prx-*/${iamUser}` }] } }],
-        },
-      ],
-    },
+    iam: aliceMayConnect(aliceKey, [proxyDbUserArn(iamUser)]),
     instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, ...(opts.targetTls ? { targetTls: opts.targetTls } : {}), master: { username: server.user, password: server.password } }],
     ...(opts.idleServerSeconds !== undefined ? { proxyEndpoints: { idleServerSeconds: opts.idleServerSeconds } } : {}),
   });
   const iamdbCa = await readFile(iamdb.caPath, 'utf8');
   const port = await getFreePort();
-  await createProxy(iamdb, { proxyName, port, suffix, target: `${prefix}target-${suffix}`, secrets: [{ username: user, password, iam: false }, { username: iamUser, password: `${password}x`, iam: true }] });
+  await createProxy(iamdb, {
+    engineFamily: 'POSTGRESQL',
+    proxyName,
+    port,
+    requireTls: true,
+    targets: [`${prefix}target-${suffix}`],
+    secrets: [
+      { username: user, password, auth: { IAMAuth: 'DISABLED', ClientPasswordAuthType: 'POSTGRES_SCRAM_SHA_256' } },
+      { username: iamUser, password: `${password}x`, auth: { IAMAuth: 'REQUIRED' } },
+    ],
+    pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 },
+  });
   const admin = (): pg.Client => new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database, ssl: { ca: serverCa } });
   return {
     iamdb,
@@ -108,8 +106,7 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
     iamdbCaPath: iamdb.caPath,
     admin,
     client: () => new pg.Client({ host: '127.0.0.1', port, user, password, database, ssl: { ca: iamdbCa, servername: 'localhost' } }),
-    token: () =>
-      presignDbAuthToken({ hostname: '127.0.0.1', port, username: iamUser, region: REGION, date: new Date(), credentials: { accessKeyId: aliceKey.id, secretAccessKey: new Secret(aliceKey.secret) } }).reveal(),
+    token: () => iamToken('127.0.0.1', port, iamUser, aliceKey),
     poolStats(dbUser = user) {
       const pools = [...iamdb.app.proxyPools().entries()].filter(([k]) => k.endsWith(`/${dbUser}/${database}`));
       expect(pools).toHaveLength(1);
@@ -126,49 +123,4 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
     },
     stop: () => iamdb.stop(),
   };
-}
-
-/** The secrets, the role and the proxy, through the SDK as a user would. */
-async function createProxy(
-  iamdb: TestIamdb,
-  p: { proxyName: string; port: number; suffix: string; target: string; secrets: { username: string; password: string; iam: boolean }[] },
-): Promise<void> {
-  const key = iamdb.admin;
-  const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, key);
-  const iam = sdkClient(IAM.IAMClient, iamdb.apiUrl, key);
-  const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, key);
-  const auth: RDS.UserAuthConfig[] = [];
-  for (const s of p.secrets) {
-    const arn = (await sm.send(new SM.CreateSecretCommand({ Name: `proxy/${p.proxyName}/${s.username}`, SecretString: JSON.stringify({ username: s.username, password: s.password }) }))).ARN!;
-    auth.push(s.iam ? { AuthScheme: 'SECRETS', SecretArn: arn, IAMAuth: 'REQUIRED' } : { AuthScheme: 'SECRETS', SecretArn: arn, IAMAuth: 'DISABLED', ClientPasswordAuthType: 'POSTGRES_SCRAM_SHA_256' });
-  }
-  const roleName = `proxy-${p.suffix}`;
-  const roleArn = (
-    await iam.send(
-      new IAM.CreateRoleCommand({
-        RoleName: roleName,
-        AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'rds.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-      }),
-    )
-  ).Role!.Arn!;
-  await iam.send(
-    new IAM.PutRolePolicyCommand({
-      RoleName: roleName,
-      PolicyName: 'secrets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }] }),
-    }),
-  );
-  await rds.send(
-    new RDS.CreateDBProxyCommand({
-      DBProxyName: p.proxyName,
-      EngineFamily: 'POSTGRESQL',
-      RoleArn: roleArn,
-      VpcSubnetIds: ['subnet-1'],
-      RequireTLS: true,
-      Auth: auth,
-      Tags: [{ Key: 'iamdb:listen', Value: `127.0.0.1:${p.port}` }],
-    }),
-  );
-  await rds.send(new RDS.RegisterDBProxyTargetsCommand({ DBProxyName: p.proxyName, DBInstanceIdentifiers: [p.target] }));
-  await rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: p.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 20 } }));
 }
