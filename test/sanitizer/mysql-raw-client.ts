@@ -7,19 +7,45 @@
  * a packet to. Responses are read by a reader of its own (not the proxy's
  * tracker, which is what is under test): OK, ERR, result sets (text or
  * binary rows, several with SERVER_MORE_RESULTS_EXISTS) and prepare answers.
+ *
+ * Well-formed bytes come from the project's codec (src/protocol/mysql:
+ * framing, OK/ERR/EOF, length-encoded values, COM_QUERY); the proxy relays
+ * commands and responses natively (native/my_pool.c, my_resp.c), so the
+ * codec is not what is under test. What the driver garbles stays here:
+ * `frame()` writes whatever header it is told (a length the payload does
+ * not have, any sequence id), which encodePacket refuses to do, and the
+ * driver cuts or fills the commands these encoders return (and `u32()`
+ * pieces of its own) as it likes: PayloadWriter refuses nothing it needs.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { Capability, decodeHandshakeV10, encodeHandshakeResponse41, encodeSslRequest, scrambleNativePassword } from '../../src/protocol/mysql/index.js';
+import {
+  Capability,
+  Command,
+  PacketFramer,
+  PayloadReader,
+  PayloadWriter,
+  ServerStatus,
+  decodeEofPacket,
+  decodeErrPacket,
+  decodeHandshakeV10,
+  decodeOkPacket,
+  encodeComQuery,
+  encodeHandshakeResponse41,
+  encodePacket,
+  encodeSslRequest,
+  isEofPacket,
+  scrambleNativePassword,
+} from '../../src/protocol/mysql/index.js';
 
-/** One packet as it came: sequence id and payload (a frame of 16 MB - 1 is not joined: the driver never asks for one). */
+/** One packet as it came: the sequence id of its last frame, and its payload. */
 export interface Packet {
   readonly seq: number;
   readonly payload: Buffer;
 }
 
-const MORE_RESULTS = 0x0008;
-const CURSOR_EXISTS = 0x0040;
+const MORE_RESULTS = ServerStatus.SERVER_MORE_RESULTS_EXISTS;
+const CURSOR_EXISTS = ServerStatus.SERVER_STATUS_CURSOR_EXISTS;
 
 /** What one command's response was. */
 export type Response =
@@ -33,19 +59,20 @@ export class Closed extends Error {}
 
 /** Packets as they arrive on the connection (clear or TLS). */
 class PacketReader {
-  #buf: Buffer = Buffer.alloc(0);
+  /** Packets larger than the driver ever asks for (its statements' values are at most 300 KB) are the proxy's fault: the framer refuses them. */
+  readonly #framer = new PacketFramer();
   readonly #packets: Packet[] = [];
   #wake: (() => void) | undefined;
   #ended = false;
 
   attach(stream: Socket | TLSSocket): void {
     stream.on('data', (d: Buffer) => {
-      this.#buf = this.#buf.length === 0 ? d : Buffer.concat([this.#buf, d]);
-      while (this.#buf.length >= 4) {
-        const len = this.#buf.readUIntLE(0, 3);
-        if (this.#buf.length < 4 + len) break;
-        this.#packets.push({ seq: this.#buf[3]!, payload: Buffer.from(this.#buf.subarray(4, 4 + len)) });
-        this.#buf = this.#buf.subarray(4 + len);
+      try {
+        // Copies: the framer's payloads may be views of a chunk it reuses.
+        for (const p of this.#framer.push(d)) this.#packets.push({ seq: p.lastSequenceId, payload: Buffer.from(p.payload) });
+      } catch {
+        // Bytes that are no packets: the connection is of no further use, as a client would see it.
+        stream.destroy();
       }
       this.#poke();
     });
@@ -89,50 +116,43 @@ class PacketReader {
   }
 }
 
-function lenenc(p: Buffer, at: number): { value: number | null; next: number } {
-  const b = p[at]!;
-  if (b < 0xfb) return { value: b, next: at + 1 };
-  if (b === 0xfb) return { value: null, next: at + 1 };
-  if (b === 0xfc) return { value: p.readUInt16LE(at + 1), next: at + 3 };
-  if (b === 0xfd) return { value: p.readUIntLE(at + 1, 3), next: at + 4 };
-  return { value: Number(p.readBigUInt64LE(at + 1)), next: at + 9 };
-}
+/** The capabilities the raw client logs in with (without multi-statements and TLS, which a login adds): its responses' shape. */
+const CAPABILITIES =
+  (Capability.CLIENT_LONG_PASSWORD |
+    Capability.CLIENT_PROTOCOL_41 |
+    Capability.CLIENT_SECURE_CONNECTION |
+    Capability.CLIENT_PLUGIN_AUTH |
+    Capability.CLIENT_CONNECT_WITH_DB |
+    Capability.CLIENT_TRANSACTIONS |
+    Capability.CLIENT_MULTI_RESULTS |
+    Capability.CLIENT_PS_MULTI_RESULTS) >>>
+  0;
 
-function lenencBytes(p: Buffer, at: number): { value: Buffer | null; next: number } {
-  const { value, next } = lenenc(p, at);
-  if (value === null) return { value: null, next };
-  return { value: p.subarray(next, next + value), next: next + value };
-}
-
-/** Encodes a length-encoded integer. */
-export function encodeLenenc(n: number): Buffer {
-  if (n < 0xfb) return Buffer.from([n]);
-  if (n < 0x10000) return Buffer.from([0xfc, n & 0xff, n >> 8]);
-  if (n < 0x1000000) return Buffer.from([0xfd, n & 0xff, (n >> 8) & 0xff, n >> 16]);
-  const b = Buffer.alloc(9);
-  b[0] = 0xfe;
-  b.writeBigUInt64LE(BigInt(n), 1);
-  return b;
-}
-
-/** A packet with header: `len` overrides the header's length (a bogus one), `seq` the sequence id. */
+/**
+ * A packet with header written as told: `len` overrides the header's length (a bogus one), `seq` the
+ * sequence id. Not encodePacket: that one writes the payload's true length and splits long payloads.
+ */
 export function frame(payload: Buffer, seq = 0, len = payload.length): Buffer {
   const h = Buffer.from([len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, seq & 0xff]);
   return Buffer.concat([h, payload]);
 }
 
-function isEof(p: Buffer): boolean {
-  return p[0] === 0xfe && p.length < 9;
+/** A length-encoded value of a row: NULL (0xFB) or its bytes (a copy). */
+function cell(r: PayloadReader): Buffer | null {
+  if (r.peekByte() === 0xfb) {
+    r.skip(1);
+    return null;
+  }
+  return Buffer.from(r.readLengthEncodedBytes('column value'));
 }
 
 function err(p: Buffer): Response {
-  return { kind: 'err', errno: p.readUInt16LE(1), message: p.subarray(p[3] === 0x23 ? 9 : 3).toString('utf8') };
+  const e = decodeErrPacket(p);
+  return { kind: 'err', errno: e.errno, message: e.message };
 }
 
-function okStatus(p: Buffer): number {
-  const rows = lenenc(p, 1);
-  const id = lenenc(p, rows.next);
-  return p.readUInt16LE(id.next);
+function eofStatus(p: Buffer): number {
+  return decodeEofPacket(p, CAPABILITIES).statusFlags;
 }
 
 /** Where and as whom the raw client logs in. */
@@ -173,21 +193,11 @@ export class RawMysql {
     const greetingPacket = await reader.next();
     if (greetingPacket.payload[0] === 0xff) throw new Error(`greeting: ${(err(greetingPacket.payload) as { message: string }).message}`);
     const greeting = decodeHandshakeV10(greetingPacket.payload);
-    const caps =
-      (Capability.CLIENT_LONG_PASSWORD |
-        Capability.CLIENT_PROTOCOL_41 |
-        Capability.CLIENT_SECURE_CONNECTION |
-        Capability.CLIENT_PLUGIN_AUTH |
-        Capability.CLIENT_CONNECT_WITH_DB |
-        Capability.CLIENT_TRANSACTIONS |
-        Capability.CLIENT_MULTI_RESULTS |
-        Capability.CLIENT_PS_MULTI_RESULTS |
-        (opts.multiStatements ? Capability.CLIENT_MULTI_STATEMENTS : 0)) >>>
-      0;
+    const caps = (CAPABILITIES | (opts.multiStatements ? Capability.CLIENT_MULTI_STATEMENTS : 0)) >>> 0;
     let seq = 1;
     let stream: Socket | TLSSocket = raw;
     if (opts.ca) {
-      raw.write(frame(encodeSslRequest({ capabilityFlags: caps, maxPacketSize: 1 << 24, characterSet: 45, mariadbCapabilities: 0 }), seq++));
+      raw.write(encodePacket(encodeSslRequest({ capabilityFlags: caps, maxPacketSize: 1 << 24, characterSet: 45, mariadbCapabilities: 0 }), seq++));
       reader.detach(raw);
       reader = new PacketReader();
       const tls = tlsConnect({ socket: raw, ca: opts.ca, servername: 'localhost' });
@@ -210,7 +220,7 @@ export class RawMysql {
       authPluginName: 'mysql_native_password',
       connectAttributes: undefined,
     });
-    stream.write(frame(response, seq++));
+    stream.write(encodePacket(response, seq++));
     for (;;) {
       const p = await reader.next();
       const b = p.payload;
@@ -221,7 +231,7 @@ export class RawMysql {
         const plugin = b.subarray(1, nul).toString();
         const data = b.subarray(nul + 1, b[b.length - 1] === 0 ? b.length - 1 : b.length);
         const answer = plugin === 'mysql_clear_password' ? Buffer.from(`${opts.password}\0`) : scrambleNativePassword(opts.password, data);
-        stream.write(frame(answer, p.seq + 1));
+        stream.write(encodePacket(answer, (p.seq + 1) & 0xff));
         continue;
       }
       throw new Error(`unexpected login packet 0x${b[0]?.toString(16)}`);
@@ -237,9 +247,9 @@ export class RawMysql {
     });
   }
 
-  /** A command packet (sequence id 0). */
+  /** A command packet (sequence id 0), framed as the protocol says whatever the payload holds. */
   send(payload: Buffer): Promise<void> {
-    return this.write(frame(payload));
+    return this.write(encodePacket(payload, 0));
   }
 
   next(): Promise<Packet> {
@@ -269,21 +279,21 @@ export class RawMysql {
         return { kind: 'prepared', id, params, columns };
       }
       if (first[0] === 0x00) {
-        const status = okStatus(first);
+        const status = decodeOkPacket(first, CAPABILITIES).statusFlags;
         if (status & MORE_RESULTS) continue;
         return rows.length > 0 ? { kind: 'rows', rows, status } : { kind: 'ok', status };
       }
       if (first[0] === 0xfb) throw new Error('LOCAL INFILE request: the driver never asks for one');
       // A result set: its column count, definitions, EOF, rows, EOF.
-      const n = lenenc(first, 0).value ?? 0;
+      const n = new PayloadReader(first, 'column count').readLengthEncodedInteger();
       let status = await this.#definitions(n);
       // An execute that opened a cursor ends with the definitions: its rows come with COM_STMT_FETCH.
       if (status & CURSOR_EXISTS) return { kind: 'rows', rows, status };
       for (;;) {
         const p = (await this.next()).payload;
         if (p[0] === 0xff) return err(p);
-        if (isEof(p)) {
-          status = p.readUInt16LE(3);
+        if (isEofPacket(p)) {
+          status = eofStatus(p);
           break;
         }
         rows.push(opts.binary ? binaryRow(p, n) : textRow(p, n));
@@ -299,7 +309,7 @@ export class RawMysql {
     for (;;) {
       const p = (await this.next()).payload;
       if (p[0] === 0xff) return err(p);
-      if (isEof(p)) return { kind: 'rows', rows, status: p.readUInt16LE(3) };
+      if (isEofPacket(p)) return { kind: 'rows', rows, status: eofStatus(p) };
       rows.push(binaryRow(p, columns));
     }
   }
@@ -308,55 +318,42 @@ export class RawMysql {
   async #definitions(n: number): Promise<number> {
     for (let i = 0; i < n; i++) await this.next();
     const eof = (await this.next()).payload;
-    if (!isEof(eof)) throw new Error(`expected EOF after ${n} definitions, got 0x${eof[0]?.toString(16)}`);
-    return eof.readUInt16LE(3);
+    if (!isEofPacket(eof)) throw new Error(`expected EOF after ${n} definitions, got 0x${eof[0]?.toString(16)}`);
+    return eofStatus(eof);
   }
 }
 
 function textRow(p: Buffer, n: number): Array<Buffer | null> {
-  const out: Array<Buffer | null> = [];
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const v = lenencBytes(p, at);
-    out.push(v.value === null ? null : Buffer.from(v.value));
-    at = v.next;
-  }
-  return out;
+  const r = new PayloadReader(p, 'text row');
+  return Array.from({ length: n }, () => cell(r));
 }
 
 /** A binary row whose columns are all strings (what the driver selects): lenenc values after the NULL bitmap. */
 function binaryRow(p: Buffer, n: number): Array<Buffer | null> {
-  const bitmap = p.subarray(1, 1 + Math.floor((n + 7 + 2) / 8));
-  let at = 1 + bitmap.length;
-  const out: Array<Buffer | null> = [];
-  for (let i = 0; i < n; i++) {
-    if (bitmap[(i + 2) >> 3]! & (1 << ((i + 2) & 7))) {
-      out.push(null);
-      continue;
-    }
-    const v = lenencBytes(p, at);
-    out.push(Buffer.from(v.value ?? Buffer.alloc(0)));
-    at = v.next;
-  }
-  return out;
+  const r = new PayloadReader(p, 'binary row');
+  r.skip(1);
+  // The bitmap's first two bits are reserved in rows: column i is bit i + 2.
+  const bitmap = r.readFixedLengthBytes(Math.floor((n + 7 + 2) / 8));
+  return Array.from({ length: n }, (_, i) => (bitmap[(i + 2) >> 3]! & (1 << ((i + 2) & 7)) ? null : cell(r)));
 }
 
 /** COM_STMT_EXECUTE of a statement whose parameters are all strings (NULL where null; `longData`: sent before, not here). */
 export function encodeExecute(id: number, values: ReadonlyArray<Buffer | null | 'long'>, opts: { flags?: number; bindTypes?: boolean } = {}): Buffer {
-  const parts: Buffer[] = [Buffer.from([0x17]), u32(id), Buffer.from([opts.flags ?? 0]), u32(1)];
+  const w = new PayloadWriter('COM_STMT_EXECUTE').writeFixedLengthInteger(Command.COM_STMT_EXECUTE, 1).writeFixedLengthInteger(id >>> 0, 4);
+  w.writeFixedLengthInteger(opts.flags ?? 0, 1).writeFixedLengthInteger(1, 4); // iteration count
   if (values.length > 0) {
     const bitmap = Buffer.alloc(Math.floor((values.length + 7) / 8));
     values.forEach((v, i) => {
       if (v === null) bitmap[i >> 3]! |= 1 << (i & 7);
     });
-    parts.push(bitmap);
+    w.writeBytes(bitmap);
     const bind = opts.bindTypes ?? true;
-    parts.push(Buffer.from([bind ? 1 : 0]));
+    w.writeFixedLengthInteger(bind ? 1 : 0, 1);
     // MYSQL_TYPE_VAR_STRING (0xfd); MYSQL_TYPE_BLOB (0xfc) for long data.
-    if (bind) for (const v of values) parts.push(Buffer.from([v === 'long' ? 0xfc : 0xfd, 0]));
-    for (const v of values) if (v !== null && v !== 'long') parts.push(encodeLenenc(v.length), v);
+    if (bind) for (const v of values) w.writeFixedLengthInteger(v === 'long' ? 0xfc : 0xfd, 1).writeFixedLengthInteger(0, 1);
+    for (const v of values) if (v !== null && v !== 'long') w.writeLengthEncodedString(v);
   }
-  return Buffer.concat(parts);
+  return w.finish();
 }
 
 export function u32(n: number): Buffer {
@@ -367,11 +364,8 @@ export function u32(n: number): Buffer {
 
 /** COM_STMT_SEND_LONG_DATA: a piece of parameter `param`. */
 export function encodeLongData(id: number, param: number, data: Buffer): Buffer {
-  const p = Buffer.alloc(2);
-  p.writeUInt16LE(param);
-  return Buffer.concat([Buffer.from([0x18]), u32(id), p, data]);
+  return new PayloadWriter('COM_STMT_SEND_LONG_DATA').writeFixedLengthInteger(Command.COM_STMT_SEND_LONG_DATA, 1).writeFixedLengthInteger(id >>> 0, 4).writeFixedLengthInteger(param, 2).writeBytes(data).finish();
 }
 
-export function encodeQuery(sql: string | Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x03]), typeof sql === 'string' ? Buffer.from(sql) : sql]);
-}
+/** COM_QUERY of any bytes (the statement filter's token soup too: encodeComQuery writes them as they are). */
+export const encodeQuery = encodeComQuery;
