@@ -171,6 +171,7 @@ describe('MysqlNativePool.classify: databases', () => {
       const use = q(p, 'USE other');
       const initDb = p.classify('D', Buffer.from('other'), p.initialSettings.id, 0);
       expect(initDb.settingsId).toBe(use.settingsId);
+      expect(initDb.flags).toBe(use.flags);
       expect(commands(use.settings)).toEqual([['COM_INIT_DB', 'other']]);
       expect(use.flags & (MYSQL_VERDICT.SETTINGS | MYSQL_VERDICT.SETTING_ONLY)).toBe(MYSQL_VERDICT.SETTINGS | MYSQL_VERDICT.SETTING_ONLY);
       expect(use.flags & MYSQL_VERDICT.STICKY, `pool database '${database}'`).toBe(database === '' ? MYSQL_VERDICT.STICKY : 0);
@@ -251,6 +252,9 @@ describe('MysqlNativePool.classify: SessionPinningFilters', () => {
     const p = pool();
     expect(q(p, 'SET sort_buffer_size = 1048576')).toMatchObject(pinnedFor('SessionVariable'));
     expect(q(p, 'SET @v = 1')).toMatchObject(pinnedFor('UserVariable'));
+    // Another filter is not this one.
+    p.setPinningFilters(['EXCLUDE_SOMETHING_ELSE']);
+    expect(q(p, 'SET sort_buffer_size = 1048576')).toMatchObject(pinnedFor('SessionVariable'));
     p.setPinningFilters(['EXCLUDE_VARIABLE_SETS']);
     const untracked = q(p, 'SET sort_buffer_size = 1048576');
     expect(untracked).toMatchObject({ pin: 0, settingsId: p.initialSettings.id });
