@@ -48,9 +48,10 @@ function admin(): Promise<mysql.Connection> {
   return mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, ssl: { ca: serverCa } });
 }
 
-function connect(user: string, opts: { password?: string; ssl?: boolean; database?: string; connectTimeout?: number } = {}): Promise<mysql.Connection> {
+function connect(user: string, opts: { password?: string; ssl?: boolean; database?: string; connectTimeout?: number; flags?: string[] } = {}): Promise<mysql.Connection> {
   return mysql.createConnection({
     ...(opts.connectTimeout !== undefined ? { connectTimeout: opts.connectTimeout } : {}),
+    ...(opts.flags !== undefined ? { flags: opts.flags } : {}),
     host: '127.0.0.1',
     port,
     user,
@@ -95,6 +96,12 @@ beforeAll(async () => {
     await a.query(`GRANT ALL ON ${other}.* TO '${u}'@'%'`);
   }
   await a.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB`);
+  // Procedures that leave session state behind: the proxy does not read them, the server's session tracking reports them.
+  await a.query(`CREATE PROCEDURE ${database}.p_uv() BEGIN SET @secret = 'left-behind'; END`);
+  await a.query(`CREATE PROCEDURE ${database}.p_sv() BEGIN SET SESSION sort_buffer_size = 1048576; END`);
+  await a.query(`CREATE PROCEDURE ${database}.p_tt() BEGIN CREATE TEMPORARY TABLE tmp_${suffix} (x INT); END`);
+  await a.query(`CREATE PROCEDURE ${database}.p_prep() BEGIN PREPARE s1 FROM 'SELECT 1'; END`);
+  await a.query(`CREATE PROCEDURE ${database}.p_quiet() BEGIN SELECT COUNT(*) FROM ${database}.t; END`);
   await a.end();
   iamdb = await startIamdb({
     api: { listen: 'auto' },
@@ -460,6 +467,10 @@ describe('MySQL transaction multiplexing', () => {
     ['LOCK TABLES', 'LOCK TABLES t READ', 'TableLock'],
     ['an executable comment', 'SELECT /*!50000 1 + */ 1', 'ExecutableComment'],
     ['SET TRANSACTION for the next transaction', 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'TransactionCharacteristics'],
+    ['a CALLed procedure that sets a user variable', 'CALL p_uv()', 'StateChange'],
+    ['a CALLed procedure that sets a session variable', 'CALL p_sv()', 'StateChange'],
+    ['a CALLed procedure that creates a temporary table', 'CALL p_tt()', 'StateChange'],
+    ['a CALLed procedure that prepares a statement', 'CALL p_prep()', 'StateChange'],
   ];
   for (const [what, sql, reason] of pinCases) {
     it(`pins a client for ${what} (${reason} in db.session.end and the pin counter), and the next client of its connection sees none of it`, async () => {
@@ -482,6 +493,23 @@ describe('MySQL transaction multiplexing', () => {
       await next.end();
     });
   }
+
+  it('pins every CALL of a client that did not negotiate CLIENT_SESSION_TRACK (StoredProcedure): its server connections cannot report what a procedure changed', async () => {
+    const c = await connect(nativeUser, { flags: ['-SESSION_TRACK'] });
+    await c.query('CALL p_quiet()');
+    const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
+    for (let i = 0; i < 3; i++) expect(await one(c, 'SELECT CONNECTION_ID()')).toBe(thread);
+    const from = iamdb.audit.events.length;
+    await c.end();
+    expect(await sessionEnd(nativeUser, from)).toMatchObject({ pinReasons: ['StoredProcedure'] });
+    expect(await scrape()).toMatch(new RegExp(`iamdb_proxy_client_sessions_pinned_total\\{proxy="${proxyName}",endpoint="${proxyName}",reason="StoredProcedure"\\} [1-9]`));
+    // The same CALL from a client with session tracking does not pin.
+    const t = await connect(nativeUser);
+    await t.query('CALL p_quiet()');
+    const from2 = iamdb.audit.events.length;
+    await t.end();
+    expect(await sessionEnd(nativeUser, from2)).not.toHaveProperty('pinReasons');
+  });
 
   it('reports pinned and borrowed connections in the pool metrics while a client is pinned', async () => {
     const c = await connect(nativeUser);
