@@ -102,6 +102,7 @@ beforeAll(async () => {
   await a.query(`CREATE PROCEDURE ${database}.p_tt() BEGIN CREATE TEMPORARY TABLE tmp_${suffix} (x INT); END`);
   await a.query(`CREATE PROCEDURE ${database}.p_prep() BEGIN PREPARE s1 FROM 'SELECT 1'; END`);
   await a.query(`CREATE PROCEDURE ${database}.p_quiet() BEGIN SELECT COUNT(*) FROM ${database}.t; END`);
+  await a.query(`CREATE FUNCTION ${database}.f_uv() RETURNS INT NO SQL BEGIN SET @secret = 'left-behind'; RETURN 1; END`);
   await a.end();
   iamdb = await startIamdb({
     api: { listen: 'auto' },
@@ -471,6 +472,7 @@ describe('MySQL transaction multiplexing', () => {
     ['a CALLed procedure that sets a session variable', 'CALL p_sv()', 'StateChange'],
     ['a CALLed procedure that creates a temporary table', 'CALL p_tt()', 'StateChange'],
     ['a CALLed procedure that prepares a statement', 'CALL p_prep()', 'StateChange'],
+    ['a stored function that sets a user variable, called from a SELECT', 'SELECT f_uv()', 'StateChange'],
   ];
   for (const [what, sql, reason] of pinCases) {
     it(`pins a client for ${what} (${reason} in db.session.end and the pin counter), and the next client of its connection sees none of it`, async () => {
