@@ -81,6 +81,8 @@ enum {
 #define MYV_PIN_ON_ERROR 4 /* a SET of several items that fails leaves unknown state: pin */
 #define MYV_AUTOCOMMIT 8   /* the new settings' autocommit */
 #define MYV_STICKY 16      /* the new settings hold a database a reset cannot take away */
+#define MYV_RESET_AFTER 32 /* may leave what the server does not report (a CALL's named lock): reset before another client */
+#define MYV_HELD_ONLY 64   /* reads the previous statement's leftovers (ROW_COUNT()): refused on a connection not yet held */
 
 /* rq kinds of MySQL pools (pg_pool.c's are below 16). */
 enum { RQ_MY_STMT = 16, RQ_MY_PREPARE, RQ_MY_REPREPARE, RQ_MY_OTHER, RQ_MY_SETUP };
@@ -105,6 +107,7 @@ typedef struct my_server {
   uint64_t tick;
   int sticky; /* carries a database a reset cannot take away: closed when given back */
   int diag;   /* a response left warnings or an error (SHOW WARNINGS reads them): reset before another client */
+  uint64_t insert_id; /* its session's LAST_INSERT_ID() as far as OK packets told (0 after a reset) */
 } my_server;
 
 typedef struct {
@@ -121,6 +124,7 @@ typedef struct my_client {
   int autocommit;  /* its settings' autocommit */
   int sticky;
   int tx_open, tx_seen;
+  uint64_t insert_id; /* the last nonzero last_insert_id its OK packets carried: replayed where a server has another */
   bmap stmts; /* 4-byte ids → my_cstmt */
   uint32_t next_id, last_id;
   size_t long_total; /* bytes of long data its statements keep, under MY_LONG_DATA_MAX */
@@ -403,18 +407,45 @@ static int cstmt_add(pg_client *c, uint32_t id, const uint8_t *text, size_t n, u
  * anything but the neutral settings, then the client's own. A reset frees
  * the server's prepared statements.
  */
+static int my_link_insert_id(pg_client *c, pg_server *sv);
+
 static int my_link_settings(pg_client *c, pg_server *sv) {
   pg_pool *p = c->pool;
-  if (sv->settings_id == c->settings_id) return 0;
-  if (sv->settings_id != p->neutral_settings) {
-    if (my_put_all(sv, &p->reset_msg, RA_SKIP_RESET) < 0) return -1;
-    sv->my->diag = 0;
-    sstmts_clear(sv->my);
-    sv->settings_id = p->neutral_settings;
+  if (sv->settings_id != c->settings_id) {
+    if (sv->settings_id != p->neutral_settings) {
+      if (my_put_all(sv, &p->reset_msg, RA_SKIP_RESET) < 0) return -1;
+      sv->my->diag = 0;
+      sv->my->insert_id = 0;
+      sstmts_clear(sv->my);
+      sv->settings_id = p->neutral_settings;
+    }
+    if (c->settings.len > 0 && my_put_all(sv, &c->settings, RA_SKIP_SETTINGS) < 0) return -1;
+    sv->settings_id = c->settings_id;
+    sv->my->sticky = c->my->sticky;
   }
-  if (c->settings.len > 0 && my_put_all(sv, &c->settings, RA_SKIP_SETTINGS) < 0) return -1;
-  sv->settings_id = c->settings_id;
-  sv->my->sticky = c->my->sticky;
+  return my_link_insert_id(c, sv);
+}
+
+/*
+ * LAST_INSERT_ID() is the session's: a client that inserted on one server
+ * connection and reads it on another would get that connection's last
+ * client's id. Where the server's differs from the client's, `DO
+ * LAST_INSERT_ID(n)` (no result set, reply swallowed) gives it the client's.
+ */
+static int my_link_insert_id(pg_client *c, pg_server *sv) {
+  uint64_t want = c->my->insert_id;
+  if (sv->my->insert_id == want) return 0;
+  uint8_t pkt[64];
+  int n = snprintf((char *)pkt + 5, sizeof pkt - 5, "DO LAST_INSERT_ID(%llu)", (unsigned long long)want);
+  if (n < 0 || (size_t)n >= sizeof pkt - 5) return -1;
+  uint32_t len = (uint32_t)n + 1; /* the command byte and the text */
+  pkt[0] = (uint8_t)len;
+  pkt[1] = (uint8_t)(len >> 8);
+  pkt[2] = (uint8_t)(len >> 16);
+  pkt[3] = 0;
+  pkt[4] = MY_QUERY;
+  if (my_put(sv, pkt, 5 + (size_t)n, RQ_MY_SETUP, RA_SKIP_SETTINGS, 0) < 0) return -1;
+  sv->my->insert_id = want;
   return 0;
 }
 
@@ -527,6 +558,10 @@ static int my_query(pg_client *c, const uint8_t *m, size_t total) {
   my_debug(c, 'Q', text, n);
   int w = my_classify(c, 'Q', text, n);
   if (w != FC_PROGRESS) return w;
+  /* ROW_COUNT() or FOUND_ROWS() on a connection about to be borrowed would read the statement another client ran there last. */
+  if ((c->my->v_flags & MYV_HELD_ONLY) && c->server == NULL) {
+    return my_answered(c, total, local_err(c, 1, 1235, "42000", "ROW_COUNT() and FOUND_ROWS() through this proxy work only in the transaction (or pinned session) of the statement they describe: outside one, that statement ran on a server connection now another client's"));
+  }
   w = my_forward(c, m, total, RQ_MY_STMT, total);
   if (w == FC_PROGRESS) stat_add(c->pool, ST_QUERIES, 1);
   return w;
@@ -580,6 +615,7 @@ static int my_reset_connection(pg_client *c, size_t total) {
   }
   mc->tx_open = mc->tx_seen = 0;
   mc->status = MYS_AUTOCOMMIT;
+  mc->insert_id = 0; /* as the server's reset does */
   if (mc->v_flags & MYV_SETTINGS) {
     mc->fx_flags = mc->v_flags;
     mc->fx_settings = mc->v_settings;
@@ -933,6 +969,12 @@ static void my_head_answered(pg_client *c) {
 static void my_statement_done(pg_client *c, pg_server *sv, const my_end *e) {
   my_client *mc = c->my;
   uint32_t fx = mc->fx_flags;
+  /* Whatever its outcome, a procedure may have left a named lock no status flag shows: nobody else gets the session as it is. */
+  if ((fx & MYV_RESET_AFTER) && sv->dirty == 0) sv->dirty = 1;
+  if (e->insert_id != 0) {
+    mc->insert_id = e->insert_id;
+    sv->my->insert_id = e->insert_id;
+  }
   if (e->outcome == MYR_OK || e->outcome == MYR_EOF) {
     if (fx & MYV_SETTINGS) my_apply_settings(c, sv);
     /* A change the server reports that no statement the proxy read explains cannot be carried over: pinned. */
@@ -1027,6 +1069,7 @@ static void my_after_response(pg_server *sv) {
     sv->dirty = 0;
     if (my_put_all(sv, &sv->pool->reset_msg, RA_SKIP_RESET) < 0) return server_close(sv, "out of memory");
     ms->diag = 0;
+    ms->insert_id = 0;
     sstmts_clear(ms);
     sv->settings_id = sv->pool->neutral_settings;
     return;
@@ -1132,8 +1175,12 @@ static int my_orphan_dirty(const pg_client *c) {
   return c->my->tx_open || c->my->busy ? 1 : 0;
 }
 
-/* JavaScript's verdict on the head command: with the settings it leaves, when it succeeds. */
-static void my_verdict(pg_client *c, const cmd *cm) {
+/*
+ * JavaScript's verdict on the head command: with the settings it leaves,
+ * when it succeeds. 0: its pin reason does not apply (the command will be
+ * refused: MYV_HELD_ONLY without a held server), 1: it does.
+ */
+static int my_verdict(pg_client *c, const cmd *cm) {
   my_client *mc = c->my;
   mc->v_flags = cm->my.flags;
   mc->v_settings = (uint64_t)cm->d;
@@ -1144,11 +1191,12 @@ static void my_verdict(pg_client *c, const cmd *cm) {
       /* Without the commands the settings cannot follow the client: keep it where it is. */
       mc->v_flags &= ~(uint32_t)MYV_SETTINGS;
       pin(c, MYPIN_SESSION_VARIABLE);
-      return;
+      return 1;
     }
     memcpy(mc->v_bytes.data, cm->bytes2, cm->nbytes2);
     mc->v_bytes.len = mc->v_bytes.cap = cm->nbytes2;
   }
+  return !((cm->my.flags & MYV_HELD_ONLY) && c->server == NULL);
 }
 
 /* ------------------------------------------------------------ JS bindings */

@@ -39,6 +39,7 @@ typedef struct {
   uint16_t num_columns, num_params; /* COM_STMT_PREPARE that succeeded */
   uint32_t result_sets;
   uint8_t diag;          /* the response left warnings or an error in the session's diagnostics area (SHOW WARNINGS) */
+  uint64_t insert_id;    /* the last nonzero last_insert_id of the response's OK packets, 0: none */
 } my_end;
 typedef struct my_resp my_resp;   /* fixed size, no heap allocation anywhere, embeddable in a server struct */
 
@@ -134,6 +135,7 @@ struct my_resp {
   uint8_t expect_seq; /* sequence id its next packet must carry */
   uint8_t prepared;   /* a COM_STMT_PREPARE OK was read: stmt_id and the counts are set */
   uint8_t diag;       /* an OK or EOF of it counted warnings, or it ended in ERR */
+  uint64_t insert_id; /* my_end's */
   uint32_t remaining; /* definitions still to come (at most 0xFFFF) */
   uint16_t num_columns, num_params; /* of the COM_STMT_PREPARE OK: column definitions follow the parameters' */
   uint32_t stmt_id;
@@ -230,6 +232,7 @@ static void my_begin(my_resp *t) {
   t->result_sets = 0;
   t->prepared = 0;
   t->diag = 0;
+  t->insert_id = 0;
   t->stmt_id = 0;
   t->num_columns = t->num_params = 0;
 }
@@ -262,6 +265,7 @@ static void my_finish(my_resp *t, uint8_t outcome, int status_reported) {
   e->status_reported = (uint8_t)status_reported;
   e->result_sets = t->result_sets;
   e->diag = (uint8_t)(t->diag || outcome == MYR_ERR);
+  e->insert_id = t->insert_id;
   if (outcome == MYR_OK && t->prepared) {
     e->stmt_id = t->stmt_id;
     e->num_columns = t->num_columns;
@@ -283,6 +287,7 @@ static int my_read_ok(my_resp *t, const uint8_t *h, size_t n) {
   int b = a == 0 ? 0 : my_lenenc(h, 1 + (size_t)a, n, &v);
   size_t at = 1 + (size_t)a + (size_t)b;
   if (b == 0 || at + 2 > n) return my_fail(t, "PROTO_MYSQL_MALFORMED: OK packet: truncated before the status flags");
+  if (v != 0) t->insert_id = v;
   t->status = my_u16(h + at);
   if (at + 4 <= n && my_u16(h + at + 2) != 0) t->diag = 1;
   return 0;

@@ -256,7 +256,7 @@ static void my_server_free(struct my_server *ms);
 static int my_client_new(pg_client *c, uint32_t caps, uint32_t flags);
 static struct my_server *my_server_new(uint32_t caps, uint32_t mcaps, uint16_t status, const char **why);
 static int my_orphan_dirty(const pg_client *c);
-static void my_verdict(pg_client *c, const cmd *cm);
+static int my_verdict(pg_client *c, const cmd *cm);
 static uint16_t my_client_status(const pg_client *c);
 
 #ifdef IAMDB_POOL_TRACE
@@ -2146,8 +2146,7 @@ static void pool_cmd_verdict(cmd *c) {
   session *s = find(c->id);
   if (s == NULL || s->pc == NULL || s->pc->verdict != 1) return;
   s->pc->verdict = 2;
-  if (s->pc->my != NULL) my_verdict(s->pc, c);
-  pin(s->pc, (int)c->a);
+  if (s->pc->my == NULL || my_verdict(s->pc, c)) pin(s->pc, (int)c->a);
   ref(s);
   client_pump(s);
   unref(s);

@@ -99,7 +99,14 @@ function execute(id: number): Buffer {
 beforeAll(async () => {
   // One server connection in the pool (1 % of 100): the next client borrows the one the last client used.
   server = await startMariaDb({ extraArgs: ['--max-connections=100'] });
-  fx = await startMysqlProxyFixture('myadv', { servers: [server], users: { app: 'native' }, requireTls: false, pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 5 } });
+  // BACKUP STAGE's privilege is global: granted before the pool's connections log in.
+  fx = await startMysqlProxyFixture('myadv', {
+    servers: [server],
+    users: { app: 'native' },
+    setup: (_db, users) => [`GRANT RELOAD ON *.* TO '${users.app}'@'%'`],
+    requireTls: false,
+    pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 5 },
+  });
   keeper = await connect();
 }, 240_000);
 
@@ -158,25 +165,104 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     await b.end();
   });
 
-  // Known, not fixed (a design choice for the lead: pin a CALL, or reset its connection when released): what a
-  // procedure leaves (user variables, temporary tables, GET_LOCK) is not seen by the filter, and the server reports
-  // it only with session tracking. it.fails holds while the leak does; make it `it` with the fix.
-  it.fails('does not lend the next client what a CALLed procedure left in the session', async () => {
+  // A procedure's statements are not in the text the proxy reads: the server's session tracking (turned on for every
+  // pooled connection whose clients negotiated CLIENT_SESSION_TRACK, as mysql2 does) reports what it changed, and pins.
+  it('does not lend the next client what a CALLed procedure left in the session: the caller is pinned (StateChange)', async () => {
     const root = await fx.admin();
     await root.query(`CREATE PROCEDURE ${fx.database}.p_mode() BEGIN SET SESSION sql_select_limit = 3; SET @leak = 'from-a'; END`);
     await root.query(`GRANT EXECUTE ON ${fx.database}.* TO '${fx.users.app}'@'%'`);
     await root.end();
     const a = await connect();
+    await a.query('CALL p_mode()');
+    // a keeps what its procedure set: it stays on its connection.
+    expect(await one(a, 'SELECT @leak')).toBe('from-a');
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    expect(await sessionEnd(from)).toMatchObject({ pinReasons: ['StateChange'] });
     const b = await connect();
+    expect(await one(b, 'SELECT @@SESSION.sql_select_limit')).not.toBe(3);
+    expect(await one(b, 'SELECT @leak')).toBeNull();
+    await b.end();
+  });
+
+  it('lets a CALL that changes no session state run unpinned, and resets its connection before the next client (a named lock no flag reports)', async () => {
+    const root = await fx.admin();
+    await root.query(`CREATE PROCEDURE ${fx.database}.p_quiet() BEGIN SELECT 1 AS one; END`);
+    await root.query(`CREATE PROCEDURE ${fx.database}.p_lock() BEGIN DO GET_LOCK('call_lock_${fx.suffix}', 0); END`);
+    await root.end();
+    const a = await connect();
+    const b = await connect();
+    const [rows] = await a.query('CALL p_quiet()');
+    expect((rows as unknown as Array<Array<{ one: number }>>)[0]![0]!.one).toBe(1);
+    const thread = await one<number>(a, 'SELECT CONNECTION_ID()');
+    await a.query('CALL p_lock()');
+    // The one server connection went to b (a is not pinned), cleaned: the lock a's procedure took is gone with the reset.
+    expect(await one(b, 'SELECT CONNECTION_ID()')).toBe(thread);
+    expect(await one(b, `SELECT IS_USED_LOCK('call_lock_${fx.suffix}')`)).toBeNull();
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    expect(await sessionEnd(from)).not.toHaveProperty('pinReasons');
+    await b.end();
+  });
+
+  it('gives each client its own LAST_INSERT_ID() when clients insert in turn on one server connection', async () => {
+    const setup = await connect();
+    await setup.query(`CREATE TABLE ai_${fx.suffix} (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(8))`);
+    await setup.end();
+    const a = await connect();
+    const b = await connect();
+    const c = await connect();
+    const insert = async (x: mysql.Connection, who: string): Promise<number> => {
+      const [r] = await x.query(`INSERT INTO ai_${fx.suffix} (who) VALUES ('${who}')`);
+      return (r as mysql.ResultSetHeader).insertId;
+    };
+    const idA = await insert(a, 'a');
+    const idB = await insert(b, 'b');
+    expect(idB).not.toBe(idA);
+    // The connection's session last inserted b's row: a reads its own id all the same (it is pinned from here on).
+    expect(await one(a, 'SELECT LAST_INSERT_ID()')).toBe(idA);
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    await sessionEnd(from);
+    // a's pin ended with a reset of the connection: b's id is given back to it there.
+    expect(await one(b, 'SELECT LAST_INSERT_ID()')).toBe(idB);
+    await b.end();
+    // A client that inserted nothing reads 0, not the id of the client before it.
+    expect(await one(c, 'SELECT LAST_INSERT_ID()')).toBe(0);
+    await c.end();
+  });
+
+  it('refuses ROW_COUNT() on a connection the client has just borrowed (it would read another client\'s statement), and answers it in the transaction', async () => {
+    const table = `rc_${fx.suffix}`;
+    const a = await connect();
+    const b = await connect();
+    await b.query(`CREATE TABLE ${table} (x INT)`);
+    await b.query(`INSERT INTO ${table} VALUES (1), (2), (3)`);
+    await expect(a.query('SELECT ROW_COUNT()')).rejects.toMatchObject({ errno: 1235 });
+    await expect(a.query('SELECT FOUND_ROWS()')).rejects.toMatchObject({ errno: 1235 });
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    // A refused statement does not pin.
+    expect(await sessionEnd(from)).not.toHaveProperty('pinReasons');
+    await b.query('BEGIN');
+    await b.query(`INSERT INTO ${table} VALUES (4), (5)`);
+    expect(await one(b, 'SELECT ROW_COUNT()')).toBe(2);
+    await b.query('COMMIT');
+    await b.end();
+  });
+
+  it('pins a client for BACKUP STAGE (its locks last until BACKUP STAGE END or the session ends)', async () => {
+    const a = await connect();
+    const from = fx.iamdb.audit.events.length;
     try {
-      await a.query('CALL p_mode()');
-      expect(await one(b, 'SELECT @@SESSION.sql_select_limit')).not.toBe(3);
-      expect(await one(b, 'SELECT @leak')).toBeNull();
+      await a.query('BACKUP STAGE START');
+      const thread = await one<number>(a, 'SELECT CONNECTION_ID()');
+      await a.query('BACKUP STAGE END');
+      expect(await one(a, 'SELECT CONNECTION_ID()')).toBe(thread);
     } finally {
-      // b is pinned by its @leak: it must give the pool's one connection back for the tests after.
       await a.end();
-      await b.end();
     }
+    expect(await sessionEnd(from)).toMatchObject({ pinReasons: ['TableLock'] });
   });
 
   it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {

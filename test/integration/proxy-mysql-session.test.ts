@@ -40,7 +40,16 @@ beforeAll(async () => {
   fx = await startMysqlProxyFixture('px', {
     users: { native: 'native', sha: 'caching-sha2', iam: 'iam' },
     otherDatabase: true,
-    setup: (db) => [`CREATE TABLE ${db}.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB`],
+    setup: (db) => [
+      `CREATE TABLE ${db}.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB`,
+      // Procedures that leave session state behind: the proxy does not read them, the server's session tracking reports them.
+      `CREATE PROCEDURE ${db}.p_uv() BEGIN SET @secret = 'left-behind'; END`,
+      `CREATE PROCEDURE ${db}.p_sv() BEGIN SET SESSION sort_buffer_size = 1048576; END`,
+      `CREATE PROCEDURE ${db}.p_tt() BEGIN CREATE TEMPORARY TABLE tmp_${tag} (x INT); END`,
+      `CREATE PROCEDURE ${db}.p_prep() BEGIN PREPARE s1 FROM 'SELECT 1'; END`,
+      `CREATE PROCEDURE ${db}.p_quiet() BEGIN SELECT COUNT(*) FROM ${db}.t; END`,
+      `CREATE FUNCTION ${db}.f_uv() RETURNS INT NO SQL BEGIN SET @secret = 'left-behind'; RETURN 1; END`,
+    ],
     requireTls: true,
     pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 },
     config: {
@@ -359,6 +368,11 @@ describe('MySQL transaction multiplexing', () => {
     ['LOCK TABLES', 'LOCK TABLES t READ', 'TableLock'],
     ['an executable comment', 'SELECT /*!50000 1 + */ 1', 'ExecutableComment'],
     ['SET TRANSACTION for the next transaction', 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'TransactionCharacteristics'],
+    ['a CALLed procedure that sets a user variable', 'CALL p_uv()', 'StateChange'],
+    ['a CALLed procedure that sets a session variable', 'CALL p_sv()', 'StateChange'],
+    ['a CALLed procedure that creates a temporary table', 'CALL p_tt()', 'StateChange'],
+    ['a CALLed procedure that prepares a statement', 'CALL p_prep()', 'StateChange'],
+    ['a stored function that sets a user variable, called from a SELECT', 'SELECT f_uv()', 'StateChange'],
   ];
   for (const [what, sql, reason] of pinCases) {
     it(`pins a client for ${what} (${reason} in db.session.end and the pin counter), and the next client of its connection sees none of it`, async () => {
@@ -381,6 +395,23 @@ describe('MySQL transaction multiplexing', () => {
       await next.end();
     });
   }
+
+  it('pins every CALL of a client that did not negotiate CLIENT_SESSION_TRACK (StoredProcedure): its server connections cannot report what a procedure changed', async () => {
+    const c = await fx.connect(fx.users.native, { flags: ['-SESSION_TRACK'] });
+    await c.query('CALL p_quiet()');
+    const thread = await one<number>(c, 'SELECT CONNECTION_ID()');
+    for (let i = 0; i < 3; i++) expect(await one(c, 'SELECT CONNECTION_ID()')).toBe(thread);
+    const from = fx.iamdb.audit.events.length;
+    await c.end();
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: ['StoredProcedure'] });
+    expect(await scrape()).toMatch(new RegExp(`iamdb_proxy_client_sessions_pinned_total\\{proxy="${fx.proxyName}",endpoint="${fx.proxyName}",reason="StoredProcedure"\\} [1-9]`));
+    // The same CALL from a client with session tracking does not pin.
+    const t = await fx.connect(fx.users.native);
+    await t.query('CALL p_quiet()');
+    const from2 = fx.iamdb.audit.events.length;
+    await t.end();
+    expect(await fx.sessionEnd(fx.users.native, from2)).not.toHaveProperty('pinReasons');
+  });
 
   it('reports pinned and borrowed connections in the pool metrics while a client is pinned', async () => {
     const c = await fx.connect(fx.users.native);

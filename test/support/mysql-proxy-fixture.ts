@@ -44,8 +44,8 @@ export interface MysqlProxyFixtureOptions<K extends string> {
   readonly servers?: readonly MysqlServer[];
   /** A second database the users may USE (`other`). */
   readonly otherDatabase?: boolean;
-  /** Statements root runs on the first server once the users and databases exist (tables: name them with `database.`). */
-  readonly setup?: (database: string) => readonly string[];
+  /** Statements root runs on the first server once the users and databases exist (tables: name them with `database.`; users by their server names). */
+  readonly setup?: (database: string, users: Readonly<Record<K, string>>) => readonly string[];
   /** RequireTLS (default: the API's). */
   readonly requireTls?: boolean;
   readonly pool: RDS.ConnectionPoolConfiguration;
@@ -62,6 +62,8 @@ export interface MysqlConnectOptions {
   /** The database to log in to (default the fixture's; '' for none). */
   readonly database?: string;
   readonly connectTimeout?: number;
+  /** mysql2's capability flags to add or drop ('-SESSION_TRACK'). */
+  readonly flags?: string[];
 }
 
 export interface MysqlProxyFixture<K extends string> {
@@ -134,7 +136,7 @@ export async function startMysqlProxyFixture<K extends string>(prefix: string, o
       await a.query(`CREATE USER '${u}'@'%' IDENTIFIED BY '${password}'`);
       for (const db of databases) await a.query(`GRANT ALL ON ${db}.* TO '${u}'@'%'`);
     }
-    for (const sql of opts.setup?.(database) ?? []) await a.query(sql);
+    for (const sql of opts.setup?.(database, users) ?? []) await a.query(sql);
   } finally {
     await a.end();
   }
@@ -168,6 +170,7 @@ export async function startMysqlProxyFixture<K extends string>(prefix: string, o
         database: o.database ?? database,
         ...(o.tls === false ? {} : { ssl: { ca: iamdbCa } }),
         ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
+        ...(o.flags !== undefined ? { flags: o.flags } : {}),
         ...(o.authPlugins !== undefined ? { authPlugins: o.authPlugins } : {}),
       });
     const token = (user: string): string => iamToken('127.0.0.1', port, user, aliceKey);

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
+import { Capability } from '../../protocol/mysql/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Command, PacketFramer } from '../../protocol/mysql/index.js';
 import { nativeDataPath, type MysqlVerdict } from '../native-data-path.js';
@@ -15,14 +16,14 @@ import { LONG_STATEMENT_BYTES, MYSQL_PIN_CODES, MYSQL_PIN_REASONS, mysqlPinReaso
 
 const pools: MysqlNativePool[] = [];
 
-/** A pool of database `database` ('' for none, as when clients name no database). */
-function pool(database = 'db'): MysqlNativePool {
+/** A pool of database `database` ('' for none, as when clients name no database), for clients with `capabilities`. */
+function pool(database = 'db', capabilities = 0): MysqlNativePool {
   const p = new MysqlNativePool({
     native: nativeDataPath().path!,
     target: () => undefined,
     user: 'u',
     database,
-    shape: { capabilities: 0, mariadbCapabilities: 0, characterSet: 45, maxPacketSize: 1 << 24, key: 'k' },
+    shape: { capabilities, mariadbCapabilities: 0, characterSet: 45, maxPacketSize: 1 << 24, key: 'k' },
     credentials: () => Promise.reject(new Error('no login in this test')),
     settings: { maxConnectionsPercent: 100, maxIdleConnectionsPercent: 50, idleServerMs: 1000, borrowTimeoutMs: 1000, idleClientTimeoutMs: 0, debugSql: false },
     loginTimeoutMs: 1000,
@@ -63,6 +64,24 @@ describe('MysqlNativePool.classify', () => {
     // Settings already named are still named, and a COM_RESET_CONNECTION is always answered with its settings.
     expect(p.classify('Q', Buffer.from("SET SESSION time_zone = 'zone-0'"), neutral, 0).pin).toBe(0);
     expect(p.classify('R', Buffer.alloc(0), neutral, 0)).toMatchObject({ pin: 0, settingsId: neutral });
+  });
+
+  it('lets a CALL run unpinned where the server reports state changes (reset after it), and pins it where it cannot', () => {
+    const tracking = pool('db', Capability.CLIENT_SESSION_TRACK);
+    expect(tracking.classify('Q', Buffer.from('CALL p(1)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: 0, flags: MYSQL_VERDICT.RESET_AFTER });
+    const blind = pool();
+    expect(blind.classify('Q', Buffer.from('call p()'), blind.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredProcedure, flags: 0 });
+    // A prepared CALL's executes carry no verdict: pinned either way.
+    expect(tracking.classify('P', Buffer.from('CALL p(?)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredProcedure });
+    // A user variable passed to it pins as anywhere else.
+    expect(tracking.classify('Q', Buffer.from('CALL p(@out)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.UserVariable });
+  });
+
+  it('marks ROW_COUNT() and FOUND_ROWS() as valid only on a held connection; LAST_INSERT_ID() is not (its value is replayed)', () => {
+    const p = pool();
+    expect(p.classify('Q', Buffer.from('SELECT ROW_COUNT()'), p.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.SessionFunction, flags: MYSQL_VERDICT.HELD_ONLY });
+    expect(p.classify('Q', Buffer.from('SELECT found_rows()'), p.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.SessionFunction, flags: MYSQL_VERDICT.HELD_ONLY });
+    expect(p.classify('Q', Buffer.from('SELECT LAST_INSERT_ID()'), p.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.SessionFunction, flags: 0 });
   });
 });
 

@@ -12,18 +12,25 @@
  * tracked SET, USE, COM_INIT_DB or COM_RESET_CONNECTION leaves.
  */
 import type { Logger } from 'pino';
-import { Command, ServerStatus, encodeErrPacket, encodePacket } from '../../protocol/mysql/index.js';
+import { Capability, Command, ServerStatus, encodeErrPacket, encodePacket } from '../../protocol/mysql/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { MysqlVerdict, NativeDataPath, PooledClient } from '../native-data-path.js';
 import type { ServerProfileCache } from '../mysql/greeting.js';
 import { neutralSettings, plan, settingsKey, withSets, type SessionSettings } from './mysql-client-state.js';
-import { loginServer, type ServerRefusal, type ServerShape } from './mysql-server-link.js';
+import { TRACK_STATE_CHANGES, loginServer, type ServerRefusal, type ServerShape } from './mysql-server-link.js';
 import { MYSQL_PIN_CODES, classifyMysql, type MysqlPinReason } from './mysql-session-state.js';
 import { NativeBackedPool, type PoolCredentials, type PoolLimitGroup, type PoolLogin, type PoolSettings } from './native-backed-pool.js';
 import { nativeUpstreamTls } from './pooled-server-tls.js';
 
-/** Verdict flags (native/my_pool.c MYV_*). */
-export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16 } as const;
+/**
+ * Verdict flags (native/my_pool.c MYV_*). RESET_AFTER: the statement may
+ * leave what the server does not report (a named lock taken in a procedure):
+ * its connection is reset before another client borrows it. HELD_ONLY: the
+ * statement reads what the session's previous statement left, which on a
+ * connection just borrowed is another client's: refused unless the client
+ * already holds its connection.
+ */
+export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16, RESET_AFTER: 32, HELD_ONLY: 64 } as const;
 
 export interface MysqlNativePoolOptions {
   readonly native: NativeDataPath;
@@ -102,10 +109,21 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
   readonly #budget = { bytes: 0 };
   #excludeVariableSets = false;
   #lastError: ServerRefusal | undefined;
+  /**
+   * The pool's server connections report session state changes
+   * (TRACK_STATE_CHANGES, run at login and after every reset): possible only
+   * where the clients negotiated CLIENT_SESSION_TRACK, as the server sets the
+   * flag for no other connection. A CALL then runs unpinned, and what it
+   * changes pins through the flag (StateChange); elsewhere a CALL pins.
+   */
+  readonly #tracksState: boolean;
 
   constructor(opts: MysqlNativePoolOptions) {
+    const tracksState = (opts.shape.capabilities & Capability.CLIENT_SESSION_TRACK) !== 0;
     const reset = [
       encodePacket(Buffer.from([Command.COM_RESET_CONNECTION]), 0),
+      // The reset puts session_track_state_change back to the server's default.
+      ...(tracksState ? [command(Command.COM_QUERY, TRACK_STATE_CHANGES)] : []),
       ...(opts.database ? [command(Command.COM_INIT_DB, opts.database)] : []),
       ...(opts.initQuery ? [command(Command.COM_QUERY, opts.initQuery)] : []),
     ];
@@ -121,6 +139,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
       mysql: true,
     });
     this.#opts = opts;
+    this.#tracksState = tracksState;
     this.#byKey = byKey;
     this.#byId = byId;
     this.#neutral = neutral;
@@ -160,6 +179,8 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
         const effect = classifyMysql(text.toString('utf8'), o);
         if (effect.kind === 'pin') return pinned(effect.reason);
         if (effect.kind === 'set' || effect.kind === 'use' || effect.kind === 'drop-database') return pinned('SessionVariable');
+        // Its executes carry no verdict, so nothing would reset the connection after them (named locks): pinned, tracking or not.
+        if (effect.kind === 'call') return pinned('StoredProcedure');
         return NO_VERDICT;
       }
       default:
@@ -170,7 +191,10 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
   #query(current: SessionSettings, effect: ReturnType<typeof classifyMysql>): MysqlVerdict {
     switch (effect.kind) {
       case 'pin':
-        return pinned(effect.reason);
+        return effect.previous ? { ...pinned(effect.reason), flags: MYSQL_VERDICT.HELD_ONLY } : pinned(effect.reason);
+      case 'call':
+        // Session tracking shows what the procedure changed (StateChange pins); what it does not show, a named lock, goes with a reset.
+        return this.#tracksState ? { ...NO_VERDICT, flags: MYSQL_VERDICT.RESET_AFTER } : pinned('StoredProcedure');
       case 'set':
       case 'excluded-set': {
         let next = withSets(current, effect.sets);
@@ -233,6 +257,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
       maxMessageBytes: o.maxMessageBytes,
       profile: o.profileOf(target),
       ...(o.initQuery ? { initQuery: o.initQuery } : {}),
+      trackStateChanges: this.#tracksState,
       learnMaxConnections: learnServerMax,
       tls: nativeUpstreamTls(o.native),
     });

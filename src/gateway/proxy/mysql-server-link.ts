@@ -88,6 +88,8 @@ export interface ServerLoginOptions {
   readonly maxMessageBytes: number;
   readonly profile: ServerProfileCache;
   readonly initQuery?: string;
+  /** Run TRACK_STATE_CHANGES first (the pool reads SERVER_SESSION_STATE_CHANGED: mysql-native-pool.ts). */
+  readonly trackStateChanges?: boolean;
   /** Ask the server for max_connections (the pool's first login). */
   readonly learnMaxConnections: boolean;
   /** TLS to the server run by the native side (native pools); default Node's. */
@@ -96,6 +98,15 @@ export interface ServerLoginOptions {
 
 /** `permanentTls`: TLS to the server cannot work as configured (no retry will cure it). */
 type LoginOutcome = { ok: true; server: PooledServer; maxConnections?: number } | { ok: false; refusal: ServerRefusal; permanentTls: boolean };
+
+/**
+ * Makes the server set SERVER_SESSION_STATE_CHANGED after any statement that
+ * changes session state (user and session variables, temporary tables,
+ * prepared statements, the schema), inside a procedure too. MariaDB and
+ * MySQL set the flag only on connections that negotiated
+ * CLIENT_SESSION_TRACK (tried on MariaDB 10.11: never without it).
+ */
+export const TRACK_STATE_CHANGES = 'SET SESSION session_track_state_change = ON';
 
 /** Opens and logs in one server connection of `shape` with the secret's credentials. */
 export async function loginServer(instance: DbInstance, shape: ServerShape, o: ServerLoginOptions): Promise<LoginOutcome> {
@@ -138,6 +149,11 @@ export async function loginServer(instance: DbInstance, shape: ServerShape, o: S
     if (o.learnMaxConnections) {
       const r = await command(server, reader, query('SELECT @@max_connections'), o.maxMessageBytes);
       maxConnections = Number(r.end.outcome === 'ok' || r.end.outcome === 'eof' ? firstValue(r.packets, caps) : undefined) || 100;
+    }
+    if (o.trackStateChanges) {
+      // Without it the pool cannot tell what a CALL left in the session: a pool that relies on it cannot use this connection.
+      const r = await command(server, reader, query(TRACK_STATE_CHANGES), o.maxMessageBytes);
+      if (r.end.outcome === 'err') throw new ServerRefused({ errno: r.end.errno, sqlState: r.end.sqlState ?? 'HY000', message: `${TRACK_STATE_CHANGES} failed` });
     }
     if (o.initQuery) {
       const r = await command(server, reader, query(o.initQuery), o.maxMessageBytes);

@@ -7,7 +7,7 @@ const on = { excludeVariableSets: true };
 
 describe('classifyMysql', () => {
   it('leaves plain statements alone', () => {
-    for (const sql of ['SELECT 1', 'select * from t where a = \'@x\'', 'INSERT INTO t VALUES (1, "get_lock(")', 'BEGIN', 'COMMIT', 'UPDATE t SET a = 1', 'SELECT @@session.time_zone', 'SELECT 1;', 'CALL p()', '/* c */ SELECT 1 -- x', 'SELECT `last_insert_id` FROM t']) {
+    for (const sql of ['SELECT 1', 'select * from t where a = \'@x\'', 'INSERT INTO t VALUES (1, "get_lock(")', 'BEGIN', 'COMMIT', 'UPDATE t SET a = 1', 'SELECT @@session.time_zone', 'SELECT 1;', '/* c */ SELECT 1 -- x', 'SELECT `last_insert_id` FROM t']) {
       expect(classifyMysql(sql, off), sql).toEqual({ kind: 'none' });
     }
   });
@@ -56,6 +56,10 @@ describe('classifyMysql', () => {
       ['SELECT "LAST_INSERT_ID" ()', 'SessionFunction'],
       ['SELECT LAST_INSERT_ID()', 'SessionFunction'],
       ['SELECT SQL_CALC_FOUND_ROWS * FROM t', 'SessionFunction'],
+      ['BACKUP STAGE START', 'TableLock'],
+      ['backup stage block_commit', 'TableLock'],
+      ['BACKUP LOCK t', 'TableLock'],
+      ['CALL p(@x)', 'UserVariable'],
       ['HANDLER t OPEN', 'Handler'],
       ['XA START \'x\'', 'XaTransaction'],
       ['SELECT 1; SELECT 2', 'MultiStatement'],
@@ -66,6 +70,17 @@ describe('classifyMysql', () => {
       [`SELECT '${'x'.repeat(16 * 1024)}'`, 'LongStatement'],
     ];
     for (const [sql, reason] of cases) expect(classifyMysql(sql, off), sql.slice(0, 60)).toEqual({ kind: 'pin', reason });
+  });
+
+  it('leaves a CALL to the pool (what the procedure does is not in the text)', () => {
+    expect(classifyMysql('CALL p()', off)).toEqual({ kind: 'call' });
+    expect(classifyMysql('call db.p(1, \'a\')', off)).toEqual({ kind: 'call' });
+  });
+
+  it('marks the functions that read the previous statement\'s leftovers', () => {
+    expect(classifyMysql('SELECT ROW_COUNT()', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
+    expect(classifyMysql('SELECT @x, FOUND_ROWS()', off)).toEqual({ kind: 'pin', reason: 'UserVariable', previous: true });
+    expect(classifyMysql('SELECT "row_count"()', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
   });
 
   it('reads a backslash both ways and pins when the readings disagree', () => {

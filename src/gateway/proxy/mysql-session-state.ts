@@ -24,7 +24,7 @@ export const MYSQL_PIN_REASONS = {
   TransactionCharacteristics: 'SET TRANSACTION for the next transaction',
   SqlPrepare: 'SQL PREPARE, EXECUTE or DEALLOCATE PREPARE',
   TemporaryTable: 'temporary table',
-  TableLock: 'LOCK TABLES or FLUSH TABLES … WITH READ LOCK',
+  TableLock: 'LOCK TABLES, FLUSH TABLES … WITH READ LOCK, BACKUP LOCK or BACKUP STAGE',
   NamedLock: 'GET_LOCK()',
   SessionFunction: 'LAST_INSERT_ID(), FOUND_ROWS(), ROW_COUNT() or SQL_CALC_FOUND_ROWS',
   Handler: 'HANDLER',
@@ -32,6 +32,7 @@ export const MYSQL_PIN_REASONS = {
   Cursor: 'COM_STMT_EXECUTE opening a cursor',
   SetOption: 'COM_SET_OPTION (multi-statements switched)',
   StateChange: 'the server reported a session state change the proxy did not expect',
+  StoredProcedure: 'CALL (or a prepared CALL) where the server does not report session state changes',
 } as const;
 
 export type MysqlPinReason = keyof typeof MYSQL_PIN_REASONS;
@@ -91,13 +92,16 @@ export interface TrackedSet {
 
 export type StatementEffect =
   | { readonly kind: 'none' }
-  | { readonly kind: 'pin'; readonly reason: MysqlPinReason }
+  /** previous: the statement reads what the session's previous statement left (ROW_COUNT(), FOUND_ROWS()). */
+  | { readonly kind: 'pin'; readonly reason: MysqlPinReason; readonly previous?: true }
   /** Tracked SETs (autocommit among them is followed by the status flags instead). */
   | { readonly kind: 'set'; readonly sets: readonly TrackedSet[] }
   /** A SET that SessionPinningFilters=EXCLUDE_VARIABLE_SETS lets through unpinned: its tracked items are tracked, the rest is not carried. */
   | { readonly kind: 'excluded-set'; readonly sets: readonly TrackedSet[] }
   | { readonly kind: 'use'; readonly schema: string }
-  | { readonly kind: 'drop-database'; readonly schema: string };
+  | { readonly kind: 'drop-database'; readonly schema: string }
+  /** CALL: what the procedure does is not read here; the pool decides (session tracking, or a pin). */
+  | { readonly kind: 'call' };
 
 export interface ClassifyOptions {
   /** SessionPinningFilters has EXCLUDE_VARIABLE_SETS: SETs of variables do not pin. */
@@ -312,23 +316,33 @@ function classifySet(st: Token[]): SetOutcome {
   return out;
 }
 
+/** Functions that read what the session's previous statement left: on a connection just borrowed, another client's. */
+const PREVIOUS_STATEMENT = new Set(['row_count', 'found_rows']);
+
 /** Names in a statement that pin wherever they are (functions, user variables, SQL_CALC_FOUND_ROWS). */
 function scanAnywhere(st: readonly Token[]): MysqlPinReason | undefined {
+  return scanPins(st).reason;
+}
+
+function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; previous?: true } {
+  let reason: MysqlPinReason | undefined;
+  let previous = false;
   for (let i = 0; i < st.length; i++) {
     const tok = st[i]!;
-    if (tok.t === 'v') return 'UserVariable';
+    if (tok.t === 'v') reason ??= 'UserVariable';
     // Under ANSI_QUOTES (a setting read nowhere here) a double-quoted name is an identifier: "get_lock"(…) calls it.
-    if (tok.t === 's' && tok.raw.startsWith('"')) {
-      const fn = PIN_FUNCTIONS[tok.raw.slice(1, -1).toLowerCase()];
-      if (fn !== undefined && isPunct(st[i + 1], '(')) return fn;
-      continue;
+    let name: string | undefined;
+    if (tok.t === 's' && tok.raw.startsWith('"')) name = tok.raw.slice(1, -1).toLowerCase();
+    else if (tok.t === 'w') name = tok.v;
+    if (name === undefined) continue;
+    if (tok.t === 'w' && name === 'sql_calc_found_rows') reason ??= 'SessionFunction';
+    const fn = PIN_FUNCTIONS[name];
+    if (fn !== undefined && isPunct(st[i + 1], '(')) {
+      reason ??= fn;
+      if (PREVIOUS_STATEMENT.has(name)) previous = true;
     }
-    if (tok.t !== 'w') continue;
-    if (tok.v === 'sql_calc_found_rows') return 'SessionFunction';
-    const fn = PIN_FUNCTIONS[tok.v];
-    if (fn !== undefined && isPunct(st[i + 1], '(')) return fn;
   }
-  return undefined;
+  return { ...(reason !== undefined ? { reason } : {}), ...(previous ? { previous: true as const } : {}) };
 }
 
 function identifier(tok: Token | undefined): string | undefined {
@@ -357,10 +371,17 @@ function classifyStatement(st: Token[]): Effect {
       return { kind: 'pin', reason: 'Handler' };
     case 'xa':
       return { kind: 'pin', reason: 'XaTransaction' };
-    case 'flush':
     case 'backup':
+      // MariaDB's BACKUP STAGE and BACKUP LOCK hold server-side locks until the session says otherwise or ends.
+      return { kind: 'pin', reason: 'TableLock' };
+    case 'flush':
       if (st.some((t) => isWord(t, 'lock') || isWord(t, 'export'))) return { kind: 'pin', reason: 'TableLock' };
       break;
+    case 'call': {
+      // What the CALL passes may pin by itself (a user variable as an argument); otherwise the pool decides.
+      const inCall = scanAnywhere(st);
+      return inCall !== undefined ? { kind: 'pin', reason: inCall } : { kind: 'call' };
+    }
     case 'create':
     case 'drop':
     case 'alter':
@@ -373,8 +394,9 @@ function classifyStatement(st: Token[]): Effect {
       }
       break;
   }
-  const anywhere = scanAnywhere(st);
-  return anywhere !== undefined ? { kind: 'pin', reason: anywhere } : { kind: 'none' };
+  const anywhere = scanPins(st);
+  if (anywhere.reason === undefined) return { kind: 'none' };
+  return anywhere.previous ? { kind: 'pin', reason: anywhere.reason, previous: true } : { kind: 'pin', reason: anywhere.reason };
 }
 
 function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): StatementEffect {
@@ -452,6 +474,6 @@ export function mysqlPinReasonOf(code: number): MysqlPinReason | undefined {
  * string is classified `none` by classifyMysql, so it never leaves the native side.
  */
 export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = [
-  ...['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop'].map((w) => [w, 2] as const),
+  ...['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop', 'call'].map((w) => [w, 2] as const),
   ...['temporary', 'sql_calc_found_rows', ...Object.keys(PIN_FUNCTIONS)].map((w) => [w, 1] as const),
 ];
