@@ -131,6 +131,9 @@ typedef struct my_client {
   size_t text_total; /* bytes of its statements' texts, under MY_CLIENT_STMT_BYTES */
   int busy;       /* the head command went to the server: its answer is outstanding */
   int preparing;  /* an injected prepare for the head execute is outstanding */
+  /* That prepare is done and the execute not yet sent: the server stays the client's (released here, it went to the
+   * next waiter, whose settings reset could drop the statement again: two clients could trade a server forever). */
+  int prepared_head;
   int long_cmd;   /* a command of several frames is being streamed */
   uint8_t long_seq;
   uint8_t long_head[6];
@@ -488,6 +491,7 @@ static void my_after_statement(my_client *mc, uint16_t status, int setting_only)
 
 /* The head command is answered or gone: the next one starts afresh. */
 static void my_head_done(pg_client *c) {
+  c->my->prepared_head = 0;
   c->verdict = 0;
   c->told = 0;
   c->my->v_flags = 0;
@@ -523,6 +527,7 @@ static int my_forward(pg_client *c, const uint8_t *pkt, size_t total, uint8_t ki
     mc->busy = 1;
     if (kind == RQ_MY_STMT) rq_tail(sv)->sent_us = uv_hrtime() / 1000;
   }
+  mc->prepared_head = 0;
   dbuf_free(&mc->fx_bytes);
   mc->fx_flags = mc->v_flags;
   mc->fx_settings = mc->v_settings;
@@ -1023,6 +1028,7 @@ static int my_response_end(pg_server *sv, const my_end *e) {
       if (mc != NULL && mc->preparing) {
         mc->preparing = 0;
         if (h.flags & RQF_MY_TO_CLIENT) my_head_answered(c);
+        else mc->prepared_head = 1;
       }
       return 0;
     case RQ_MY_PREPARE:
@@ -1059,7 +1065,7 @@ static void my_after_response(pg_server *sv) {
   if (c != NULL) {
     my_client *mc = c->my;
     set_in_tx(sv, mc->tx_open);
-    if (mc->busy || mc->preparing || mc->long_cmd || c->pinned || mc->tx_open || (ms->status & MYS_CURSOR) || c->stream_left > 0) return;
+    if (mc->busy || mc->preparing || mc->prepared_head || mc->long_cmd || c->pinned || mc->tx_open || (ms->status & MYS_CURSOR) || c->stream_left > 0) return;
     return my_release(sv);
   }
   /* Warnings or an error a client left stay readable (SHOW WARNINGS) until a reset clears them. */
@@ -1139,6 +1145,7 @@ static void my_lose_in_flight(pg_client *c, pg_server *sv) {
     mc->prep_text = NULL;
   }
   mc->tx_open = mc->tx_seen = 0;
+  mc->prepared_head = 0; /* the execute goes to the next server, prepared there again */
   session *s = c->s;
   if (!s->in_pump) {
     ref(s);

@@ -27,6 +27,13 @@ function connect(to: 'proxy' | 'server' = 'proxy'): Promise<mysql.Connection> {
   return mysql.createConnection({ host: server.host, port: server.port, user: fx.users.app, password: fx.password, database: fx.database });
 }
 
+/** Server connections lent to clients of the proxy so far (the borrow latency summary counts one per borrow). */
+async function borrows(): Promise<number> {
+  const text = await (await fetch(fx.iamdb.metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`iamdb_proxy_database_connections_borrow_latency_seconds_count{proxy="${fx.proxyName}"`));
+  return Number(line?.split(' ').at(-1) ?? NaN);
+}
+
 /** The db.session.end record of the next session of the test's user to end after event index `from`. */
 function sessionEnd(from: number): Promise<AuditEvent> {
   return fx.sessionEnd(fx.users.app, from);
@@ -106,6 +113,7 @@ beforeAll(async () => {
     setup: (_db, users) => [`GRANT RELOAD ON *.* TO '${users.app}'@'%'`],
     requireTls: false,
     pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 5 },
+    config: { metrics: { listen: 'auto' } },
   });
   keeper = await connect();
 }, 240_000);
@@ -265,6 +273,36 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     expect(await sessionEnd(from)).toMatchObject({ pinReasons: ['TableLock'] });
   });
 
+
+  it('serves two clients with different settings that execute at once on one server connection (each borrow resets it and drops the other\'s statement)', async () => {
+    // a's settings differ from b's, so each borrow resets the connection, which drops the statement the other
+    // prepared there: each execute needs a prepare first. A server given back between that prepare and its
+    // execute went to the other client, whose reset dropped the statement again: the two traded it forever.
+    const a = await connect();
+    const b = await connect();
+    await a.query("SET SESSION sql_mode = 'ANSI_QUOTES'");
+    const borrowsBefore = await borrows();
+    const [ra] = await a.execute('SELECT ? + 1 AS v', [1]);
+    const [rb] = await b.execute('SELECT ? + 2 AS v', [1]);
+    expect([(ra as { v: number }[])[0]!.v, (rb as { v: number }[])[0]!.v]).toEqual([2, 3]);
+    const rounds = 20;
+    for (let round = 0; round < rounds; round++) {
+      const both = Promise.all([a.execute('SELECT ? + 1 AS v', [round]), b.execute('SELECT ? + 2 AS v', [round])]);
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer in 10 s'), 10_000)));
+      const r = await Promise.race([both, stuck]).finally(() => clearTimeout(timer));
+      expect(r).not.toBe('no answer in 10 s');
+      const [[x], [y]] = r as unknown as [[{ v: number }[]], [{ v: number }[]]];
+      expect([x[0]!.v, y[0]!.v]).toEqual([round + 1, round + 2]);
+    }
+    // One borrow per command (mysql2 prepares each statement once, then executes): the two used to trade the
+    // connection back and forth, up to hundreds of thousands of borrows, before one of them got its execute through.
+    expect((await borrows()) - borrowsBefore).toBe(2 + 2 * (rounds + 1));
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    await b.end();
+    await until('both sessions ended', () => fx.iamdb.audit.events.slice(from).filter((e) => e.event === 'db.session.end').length >= 2);
+  });
   it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
     const answers: Record<string, number[]> = {};
     for (const to of ['server', 'proxy'] as const) {
