@@ -10,6 +10,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import * as RDS from '@aws-sdk/client-rds';
+import * as SM from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { PoolStats } from '../../src/gateway/proxy/postgres-pool.js';
@@ -136,13 +137,19 @@ describe('pooled PostgreSQL sessions', () => {
     }
     expect((await b.query('SELECT pg_try_advisory_lock(4242) AS got')).rows[0].got).toBe(false);
     await a.end();
-    // A's server connection is cleaned (DISCARD ALL) before anyone else gets it: the lock goes with it.
-    let got = false;
-    for (let i = 0; i < 50 && !got; i++) {
-      got = (await b.query('SELECT pg_try_advisory_lock(4242) AS got')).rows[0].got as boolean;
-      if (got) await b.query('SELECT pg_advisory_unlock(4242)');
+    // A's server connection is cleaned (DISCARD ALL) before anyone else gets it: the lock goes with it, soon after a leaves.
+    const root = admin();
+    await root.connect();
+    try {
+      const deadline = Date.now() + 10_000;
+      while (Number((await root.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).rows[0].n) > 0) {
+        expect(Date.now()).toBeLessThan(deadline);
+      }
+    } finally {
+      await root.end();
     }
-    expect(got).toBe(true);
+    expect((await b.query('SELECT pg_try_advisory_lock(4242) AS got')).rows[0].got).toBe(true);
+    await b.query('SELECT pg_advisory_unlock(4242)');
     await b.end();
     const pinned = await iamdb.audit.until((e) => e.event === 'db.session.end' && (e.pinReasons ?? []).length > 0);
     expect(pinned.event === 'db.session.end' && pinned.pinReasons).toContain('SessionSetting');
@@ -317,6 +324,32 @@ describe('pooled PostgreSQL sessions', () => {
     await c.query('BEGIN');
     expect((await c.query('SELECT 2 AS v')).rows[0].v).toBe(2);
     await c.query('COMMIT');
+    await c.end();
+  });
+
+  it('logs in to the server with the secret ModifyDBProxy names now, in a pool that began with another', async () => {
+    const c = client();
+    await c.connect();
+    expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    // The operator moves the user to a new secret (same credentials) and deletes the old one.
+    const sm = sdkClient(SM.SecretsManagerClient, iamdb.apiUrl, iamdb.admin);
+    const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
+    const auth = (await rds.send(new RDS.DescribeDBProxiesCommand({ DBProxyName: proxyName }))).DBProxies![0]!.Auth!;
+    const mine = auth.find((a) => a.IAMAuth === 'DISABLED')!;
+    const moved = (await sm.send(new SM.CreateSecretCommand({ Name: `${proxyName}/moved/${user}`, SecretString: JSON.stringify({ username: user, password }) }))).ARN!;
+    await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: proxyName, Auth: auth.map((a) => (a === mine ? { ...a, SecretArn: moved } : a)) }));
+    await sm.send(new SM.DeleteSecretCommand({ SecretId: mine.SecretArn!, ForceDeleteWithoutRecovery: true }));
+    // The pool's server connections go; the next statement needs a new server login, with the new secret.
+    const root = admin();
+    await root.connect();
+    await root.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [user]);
+    await root.end();
+    let answer: unknown;
+    for (let i = 0; i < 4 && answer === undefined; i++) {
+      // A statement in flight on a connection the server just ended fails alone (the client stays); the next gets a new one.
+      answer = await c.query('SELECT 2 AS two').then((r) => r.rows[0].two, () => undefined);
+    }
+    expect(answer).toBe(2);
     await c.end();
   });
 

@@ -361,8 +361,9 @@ export class ProxyService {
       // A login failed or found no target: target health looks again now, not at its next round.
       targetFailed: () => this.#chooser.observations.recheck(proxy.resourceId),
       user,
+      // The proxy as it is now: ModifyDBProxy may have pointed the user's Auth entry at another secret since the pool began.
       credentials: async () => {
-        const c = await this.#credentialFor(proxy, user);
+        const c = await this.#credentialFor(this.#proxies.byResourceId(proxy.resourceId) ?? proxy, user);
         if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
         return { username: c.username, password: c.password };
       },
