@@ -187,7 +187,7 @@ typedef struct cmd {
   void *ptr; /* CMD_POOL_CREATE: the pool */
   struct {   /* CMD_POOL_CONFIG */
     uint32_t max_servers, max_idle;
-    uint64_t borrow_timeout_ms, idle_client_timeout_ms, idle_server_ms;
+    uint64_t borrow_timeout_ms, idle_client_timeout_ms, idle_server_ms, client_stall_ms;
     int debug_sql;
   } cfg;
   struct { /* MySQL pools (my_pool.c): CMD_POOL_ADD's server, CMD_ATTACH's client, CMD_VERDICT's settings */

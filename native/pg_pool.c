@@ -57,6 +57,7 @@
 #define END_CLOSED 3
 #define END_IDLE 4    /* IdleClientTimeout */
 #define END_EXPIRED 8 /* RDS Proxy's 24 hours */
+#define END_STALLED 16 /* held a server and took none of its answer for client_stall_ms */
 
 /* Pin reason the native side finds itself; the others come from JavaScript's verdicts. */
 #define PIN_LONG_TEXT 1
@@ -140,6 +141,7 @@ struct pg_pool {
   int nclients;
   pg_client *clients; /* every attached client, for the sweep */
   uint64_t idle_client_timeout_ms; /* IdleClientTimeout; 0: none */
+  uint64_t client_stall_ms;        /* a client holding a server that takes none of its answer this long goes */
   int max_idle;                    /* MaxIdleConnectionsPercent of the server's connections */
   uint64_t idle_server_ms;         /* how long a server beyond max_idle may stay idle */
   int debug_sql; /* DebugLogging: every Query's and Parse's text goes to JS (EV_STATEMENT) */
@@ -208,6 +210,7 @@ struct pg_client {
   pg_client *next_in_pool, *prev_in_pool;
   uint64_t started;     /* when it joined: clients live at most CLIENT_MAX_LIFE_MS, as on RDS Proxy */
   uint64_t last_active; /* its last bytes: IdleClientTimeout counts from here */
+  uint64_t last_taken;  /* it last took bytes of its answers: a stall counts from here */
   int waiting;
   uint64_t wait_since;
   size_t stream_left; /* rest of the current message, streamed (or dropped) */
@@ -1094,6 +1097,17 @@ static void trim_idle(pg_pool *p, uint64_t now) {
   }
 }
 
+/*
+ * A client that holds a server connection and has left its answer untaken
+ * for client_stall_ms: it would keep that connection from everyone for as
+ * long as it liked (IdleClientTimeout never counts a client with a request
+ * in flight). It goes; its server is cleaned or closed as for any client
+ * that leaves mid-answer.
+ */
+static int client_stalled(const pg_pool *p, const pg_client *c, uint64_t now) {
+  return !c->closing && c->server != NULL && c->s->to_cli.len > 0 && p->client_stall_ms > 0 && now - c->last_taken >= p->client_stall_ms;
+}
+
 static void on_sweep(uv_timer_t *t) {
   (void)t;
   uint64_t now = now_ms();
@@ -1102,6 +1116,11 @@ static void on_sweep(uv_timer_t *t) {
     trim_idle(p, now);
     for (pg_client *c = p->clients, *cn; c != NULL; c = cn) {
       cn = c->next_in_pool;
+      if (client_stalled(p, c, now)) {
+        c->s->ended |= END_STALLED;
+        client_fail(c, NULL);
+        continue;
+      }
       if (c->closing || (c->server != NULL && c->server->qlen > 0) || c->stream_left > 0) continue;
       int idle = p->idle_client_timeout_ms > 0 && now - c->last_active >= p->idle_client_timeout_ms;
       int old = now - c->started >= CLIENT_MAX_LIFE_MS && c->server == NULL;
@@ -1918,7 +1937,10 @@ static void client_pump(session *s) {
         finish(s, "client write failed");
         break;
       }
-      if (w > 0) progress = 1;
+      if (w > 0) {
+        progress = 1;
+        c->last_taken = now_ms();
+      }
     }
     if (c->closing && s->to_cli.len == 0) {
       finish(s, "closed by the proxy");
@@ -2002,6 +2024,7 @@ static void pool_cmd_config(cmd *c) {
   p->borrow_timeout_ms = c->cfg.borrow_timeout_ms;
   p->idle_client_timeout_ms = c->cfg.idle_client_timeout_ms;
   p->idle_server_ms = c->cfg.idle_server_ms;
+  p->client_stall_ms = c->cfg.client_stall_ms;
   p->debug_sql = c->cfg.debug_sql;
   maybe_grow(p);
 }
@@ -2124,7 +2147,7 @@ static void pool_cmd_attach(cmd *c) {
   pc->s = s;
   pc->pool = p;
   pc->serial = ++P.next_serial;
-  pc->started = pc->last_active = now_ms();
+  pc->started = pc->last_active = pc->last_taken = now_ms();
   pc->next_in_pool = p->clients;
   if (p->clients) p->clients->prev_in_pool = pc;
   p->clients = pc;
@@ -2416,20 +2439,20 @@ static int get_ms(napi_env env, napi_value v, uint64_t *out) {
   return 0;
 }
 
-/* poolConfigure(id, maxServers, maxIdleServers, borrowTimeoutMs, idleClientTimeoutMs, idleServerMs, debugSql) */
+/* poolConfigure(id, maxServers, maxIdleServers, borrowTimeoutMs, idleClientTimeoutMs, idleServerMs, clientStallMs, debugSql) */
 static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return throw_msg(env, "poolConfigure expects 7 arguments");
+  if (argc < 8) return throw_msg(env, "poolConfigure expects 8 arguments");
   uint32_t id, max, max_idle;
-  uint64_t borrow, idle_client, idle_server;
+  uint64_t borrow, idle_client, idle_server, stall;
   bool debug;
   CHECK(napi_get_value_uint32(env, argv[0], &id));
   CHECK(napi_get_value_uint32(env, argv[1], &max));
   CHECK(napi_get_value_uint32(env, argv[2], &max_idle));
-  if (get_ms(env, argv[3], &borrow) < 0 || get_ms(env, argv[4], &idle_client) < 0 || get_ms(env, argv[5], &idle_server) < 0) return throw_msg(env, "poolConfigure expects durations");
-  CHECK(napi_get_value_bool(env, argv[6], &debug));
+  if (get_ms(env, argv[3], &borrow) < 0 || get_ms(env, argv[4], &idle_client) < 0 || get_ms(env, argv[5], &idle_server) < 0 || get_ms(env, argv[6], &stall) < 0) return throw_msg(env, "poolConfigure expects durations");
+  CHECK(napi_get_value_bool(env, argv[7], &debug));
   cmd *c = new_cmd(env, CMD_POOL_CONFIG, id);
   if (c == NULL) return NULL;
   c->cfg.max_servers = max;
@@ -2437,6 +2460,7 @@ static napi_value js_pool_configure(napi_env env, napi_callback_info info) {
   c->cfg.borrow_timeout_ms = borrow;
   c->cfg.idle_client_timeout_ms = idle_client;
   c->cfg.idle_server_ms = idle_server;
+  c->cfg.client_stall_ms = stall;
   c->cfg.debug_sql = debug ? 1 : 0;
   submit(c);
   return NULL;

@@ -397,6 +397,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     maxMessageBytes: config.gateway.maxMessageBytes,
     saltedPasswordCache,
     idleServerMs: config.proxyEndpoints.idleServerSeconds * 1000,
+    clientStallMs: config.proxyEndpoints.clientStallSeconds * 1000,
     events: (proxy, endpoint) => proxyMetrics?.connectionEvents(proxy.name, endpoint.name) ?? NO_CONNECTION_EVENTS,
     mysqlProfile: (id) => prepared.get(id.toLowerCase())?.mysqlProfile,
     // Target choice reads the roles health checks see (writer, standby, down); failed logins ask for a check at once.

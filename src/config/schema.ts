@@ -230,8 +230,9 @@ export const configSchema = z.strictObject({
         .default('7600-7699'),
       aliases: z.array(z.string().regex(/^[A-Za-z0-9.\-_]+$/, 'expected a host name')).default([]),
       idleServerSeconds: z.number().int().min(1).max(86_400).default(60),
+      clientStallSeconds: z.number().int().min(1).max(86_400).default(60),
     })
-    .default({ listenHost: '127.0.0.1', ports: '7600-7699', aliases: [], idleServerSeconds: 60 }),
+    .default({ listenHost: '127.0.0.1', ports: '7600-7699', aliases: [], idleServerSeconds: 60, clientStallSeconds: 60 }),
   proxies: z.array(dbProxy).max(20, 'at most 20 proxies, as on AWS').default([]),
 });
 

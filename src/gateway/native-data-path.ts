@@ -35,7 +35,7 @@ interface Binding {
   scanWords(words: ReadonlyArray<readonly [string, number]>, mysql?: boolean): void;
   scan(text: Buffer, mysql: boolean): number;
   poolCreate(id: number, maxServers: number, borrowTimeoutMs: number, neutralSettingsId: number, resetQuery: Buffer, timeoutError: Buffer, lostError: Buffer, failedError: Buffer, stats: Float64Array, mysql?: boolean): void;
-  poolConfigure(id: number, maxServers: number, maxIdleServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, idleServerMs: number, debugSql: boolean): void;
+  poolConfigure(id: number, maxServers: number, maxIdleServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, idleServerMs: number, clientStallMs: number, debugSql: boolean): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean, mysql?: number[]): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
   poolClose(poolId: number): void;
@@ -208,10 +208,10 @@ function endedBy(reason: string): RelayResult['endedBy'] {
 }
 
 /** What a pooled session's end code says (native/pg_pool.c END_*); nothing for other sessions. */
-function pooledEnd(code: number): Pick<RelayResult, 'serverGivenBack' | 'idledOut' | 'expired'> {
+function pooledEnd(code: number): Pick<RelayResult, 'serverGivenBack' | 'idledOut' | 'expired' | 'stalled'> {
   if (code === 0) return {};
   const back = (['none', 'keep', 'reset', 'close'] as const)[code & 3]!;
-  return { serverGivenBack: back, idledOut: (code & 4) !== 0, expired: (code & 8) !== 0 };
+  return { serverGivenBack: back, idledOut: (code & 4) !== 0, expired: (code & 8) !== 0, stalled: (code & 16) !== 0 };
 }
 
 export class NativeDataPath {
@@ -329,7 +329,7 @@ export class NativeDataPath {
     b.poolCreate(id, args.maxServers, args.borrowTimeoutMs, args.neutralSettingsId, args.resetQuery, args.timeoutError, args.lostError, args.failedError, args.stats, args.mysql === true);
     return {
       id,
-      configure: (c) => b.poolConfigure(id, c.maxServers, c.maxIdleServers, c.borrowTimeoutMs, c.idleClientTimeoutMs, c.idleServerMs, c.debugSql),
+      configure: (c) => b.poolConfigure(id, c.maxServers, c.maxIdleServers, c.borrowTimeoutMs, c.idleClientTimeoutMs, c.idleServerMs, c.clientStallMs, c.debugSql),
       add: (serverId, socket, settingsId, requested, tlsLink, mysql) => {
         // The native side holds its own duplicate from here; Node lets go of its copy.
         const handle = handleOf(socket);
@@ -547,6 +547,8 @@ export interface NativePoolConfig {
   /** Clients silent this long are let go (0: never). */
   readonly idleClientTimeoutMs: number;
   readonly idleServerMs: number;
+  /** A client holding a server that takes none of its answer for this long is let go (END_STALLED). */
+  readonly clientStallMs: number;
   /** Every statement's text is reported (PooledClient.statement), for DebugLogging. */
   readonly debugSql: boolean;
 }

@@ -32,12 +32,24 @@ export interface RelayResult {
   /** A pooled client let go after IdleClientTimeout, or at the 24-hour limit. */
   readonly idledOut?: boolean;
   readonly expired?: boolean;
+  /** A pooled client let go because it took none of its answer for proxyEndpoints.clientStallSeconds while holding a server. */
+  readonly stalled?: boolean;
 }
 
 /**
  * Relays until either side goes away. `pendingToServer` / `pendingToClient`
  * are bytes read during login that belong to the relay phase.
  */
+/** How a pooled client's session ended, for its db.session.end record (both engines' proxy sessions). */
+export function pooledEndFields(stats: RelayResult): Record<string, boolean> {
+  return {
+    ...(stats.serverGivenBack !== undefined && stats.serverGivenBack !== 'none' ? { serverConnectionReused: stats.serverGivenBack !== 'close' } : {}),
+    ...(stats.idledOut ? { idleClientTimeout: true } : {}),
+    ...(stats.expired ? { maxLifeReached: true } : {}),
+    ...(stats.stalled ? { clientStoppedReading: true } : {}),
+  };
+}
+
 export function relay(client: Socket, server: Socket, hooks: RelayHooks = {}, pending: { toServer?: Buffer[]; toClient?: Buffer[] } = {}): Promise<RelayResult> {
   return new Promise((resolve) => {
     let bytesFromClient = 0;

@@ -51,6 +51,8 @@ export const FIXTURE_POOL_SIZE = 2;
 export interface FixtureOptions {
   /** proxyEndpoints.idleServerSeconds (default: the config's). */
   readonly idleServerSeconds?: number;
+  /** proxyEndpoints.clientStallSeconds. */
+  readonly clientStallSeconds?: number;
   /** The target's targetTls (default: the config's, `prefer`: pooled server connections are TLS). */
   readonly targetTls?: Record<string, unknown>;
   /** Another server than the shared one (e.g. one without TLS). */
@@ -74,7 +76,9 @@ export async function startPostgresProxyFixture(prefix: string, opts: FixtureOpt
     api: { listen: 'auto' },
     iam: aliceMayConnect(aliceKey, [proxyDbUserArn(iamUser)]),
     instances: [{ id: `${prefix}target-${suffix}`, engine: 'postgres', listen: 'auto', target: `${server.host}:${server.port}`, ...(opts.targetTls ? { targetTls: opts.targetTls } : {}), master: { username: server.user, password: server.password } }],
-    ...(opts.idleServerSeconds !== undefined ? { proxyEndpoints: { idleServerSeconds: opts.idleServerSeconds } } : {}),
+    ...(opts.idleServerSeconds !== undefined || opts.clientStallSeconds !== undefined
+      ? { proxyEndpoints: { ...(opts.idleServerSeconds !== undefined ? { idleServerSeconds: opts.idleServerSeconds } : {}), ...(opts.clientStallSeconds !== undefined ? { clientStallSeconds: opts.clientStallSeconds } : {}) } }
+      : {}),
   });
   const iamdbCa = await readFile(iamdb.caPath, 'utf8');
   const port = await getFreePort();

@@ -25,7 +25,7 @@ function pool(database = 'db', capabilities = 0): MysqlNativePool {
     database,
     shape: { capabilities, mariadbCapabilities: 0, characterSet: 45, maxPacketSize: 1 << 24, key: 'k' },
     credentials: () => Promise.reject(new Error('no login in this test')),
-    settings: { maxConnectionsPercent: 100, maxIdleConnectionsPercent: 50, idleServerMs: 1000, borrowTimeoutMs: 1000, idleClientTimeoutMs: 0, debugSql: false },
+    settings: { maxConnectionsPercent: 100, maxIdleConnectionsPercent: 50, idleServerMs: 1000, clientStallMs: 60_000, borrowTimeoutMs: 1000, idleClientTimeoutMs: 0, debugSql: false },
     loginTimeoutMs: 1000,
     maxMessageBytes: 1 << 24,
     profileOf: () => {

@@ -32,7 +32,7 @@ import { mysqlPasswordLogin } from './mysql-password-login.js';
 import { serverShape, type ServerShape } from './mysql-server-link.js';
 import { MYSQL_PIN_REASONS, mysqlPinReasonOf, type MysqlPinReason } from './mysql-session-state.js';
 import type { MysqlNativePool } from './mysql-native-pool.js';
-import type { RelayResult } from '../relay.js';
+import { pooledEndFields, type RelayResult } from '../relay.js';
 import type { ProxyEndpointView } from './postgres-proxy-session.js';
 import { mysqlWireError, proxyAuditReason, type ProxyWireFailure } from './wire-errors.js';
 
@@ -232,9 +232,7 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
     const stats = r.stats;
     session.end(stats, {
       ...(r.pins.length ? { pinReasons: r.pins } : {}),
-      ...(stats.serverGivenBack !== undefined && stats.serverGivenBack !== 'none' ? { serverConnectionReused: stats.serverGivenBack !== 'close' } : {}),
-      ...(stats.idledOut ? { idleClientTimeout: true } : {}),
-      ...(stats.expired ? { maxLifeReached: true } : {}),
+      ...pooledEndFields(stats),
     });
   } catch (err) {
     clearTimeout(timer);

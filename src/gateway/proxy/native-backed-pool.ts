@@ -33,6 +33,8 @@ export interface PoolSettings {
   /** MaxIdleConnectionsPercent: idle server connections beyond this share are closed once idle for idleServerMs. */
   readonly maxIdleConnectionsPercent: number;
   readonly idleServerMs: number;
+  /** A client that holds a server connection and takes none of its answer for this long is let go. */
+  readonly clientStallMs: number;
   readonly borrowTimeoutMs: number;
   /** The proxy's IdleClientTimeout in ms (0: never). */
   readonly idleClientTimeoutMs: number;
@@ -342,7 +344,7 @@ export abstract class NativeBackedPool<E> {
     const st = this.#settings;
     // Until the server's size is known (the first login), nothing is trimmed.
     const maxIdle = this.#serverMax === undefined ? this.maxServers : this.maxIdleServers;
-    this.control.configure({ maxServers: this.maxServers, maxIdleServers: maxIdle, borrowTimeoutMs: st.borrowTimeoutMs, idleClientTimeoutMs: st.idleClientTimeoutMs, idleServerMs: st.idleServerMs, debugSql: st.debugSql });
+    this.control.configure({ maxServers: this.maxServers, maxIdleServers: maxIdle, borrowTimeoutMs: st.borrowTimeoutMs, idleClientTimeoutMs: st.idleClientTimeoutMs, idleServerMs: st.idleServerMs, clientStallMs: st.clientStallMs, debugSql: st.debugSql });
     // The bound is the group's (one per proxy and target), sized as this pool's would be.
     const group = this.#base.limitGroup;
     if (group !== undefined && this.#serverMax !== undefined) this.control.limit(group.id, this.maxServers);

@@ -32,7 +32,7 @@ import type { ClientTlsSession, ClientTlsTerminator } from '../client-tls.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
 import type { NativeDataPath, PooledClient } from '../native-data-path.js';
-import type { RelayResult } from '../relay.js';
+import { pooledEndFields, type RelayResult } from '../relay.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
 import { negotiateIfNeeded, readStartup } from '../postgres/startup-phase.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
@@ -204,7 +204,7 @@ class PooledSession implements PooledClient {
       (stats) => {
         this.#release();
         this.#events.closed();
-        this.#audit.end(stats, this.#pins ? { pinReasons: this.#pins } : {});
+        this.#audit.end(stats, { ...(this.#pins ? { pinReasons: this.#pins } : {}), ...pooledEndFields(stats) });
       },
       (err: unknown) => {
         this.#release();

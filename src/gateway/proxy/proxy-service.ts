@@ -58,6 +58,8 @@ export interface ProxyServiceDeps {
   readonly saltedPasswordCache: SaltedPasswordCache;
   /** How long a server connection beyond MaxIdleConnectionsPercent may stay idle (default 60 s). */
   readonly idleServerMs?: number;
+  /** How long a client holding a server connection may leave its answer untaken before it is let go (default 60 s). */
+  readonly clientStallMs?: number;
   /** The server profile of a MySQL instance's endpoint (greeting.ts), shared with its proxies. */
   mysqlProfile?(instanceId: string): ServerProfileCache | undefined;
   /** Metrics of a client connection, asked once per connection (default: none). */
@@ -93,12 +95,13 @@ export function proxyAuthInput(proxy: DbProxy, where: ProxyServiceDeps['where'])
 }
 
 /** A pool's settings from its proxy as it is at `now` (DebugLogging ends by itself after 24 h). */
-export function poolSettings(proxy: DbProxy, now: number, idleServerMs = 60_000): PoolSettings {
+export function poolSettings(proxy: DbProxy, now: number, timing: { readonly idleServerMs?: number; readonly clientStallMs?: number } = {}): PoolSettings {
   const cp = proxy.targetGroup.connectionPool;
   return {
     maxConnectionsPercent: cp.maxConnectionsPercent,
     maxIdleConnectionsPercent: cp.maxIdleConnectionsPercent,
-    idleServerMs,
+    idleServerMs: timing.idleServerMs ?? 60_000,
+    clientStallMs: timing.clientStallMs ?? 60_000,
     borrowTimeoutMs: cp.connectionBorrowTimeout * 1000,
     idleClientTimeoutMs: proxy.idleClientTimeout * 1000,
     debugSql: debugLoggingOn(proxy, now),
@@ -340,7 +343,7 @@ export class ProxyService {
       this.#register(key, pool, proxy, endpoint, user, database);
     } else {
       // The target group's settings may have changed since (ModifyDBProxyTargetGroup).
-      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps));
     }
     return pool;
   }
@@ -367,7 +370,7 @@ export class ProxyService {
         if (c === undefined || !c.ok) throw new Error(c ? c.description : `no secret of proxy ${proxy.name} names ${user}`);
         return { username: c.username, password: c.password };
       },
-      settings: poolSettings(proxy, Date.now(), this.#deps.idleServerMs),
+      settings: poolSettings(proxy, Date.now(), this.#deps),
       ...(cp.initQuery !== undefined ? { initQuery: cp.initQuery } : {}),
       loginTimeoutMs: this.#deps.loginTimeoutMs,
       maxMessageBytes: this.#deps.maxMessageBytes,
@@ -414,7 +417,7 @@ export class ProxyService {
       });
       this.#register(key, pool, proxy, endpoint, user, database);
     } else {
-      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps));
     }
     pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     return pool;
@@ -488,7 +491,7 @@ export class ProxyService {
   refresh(proxy: DbProxy): void {
     for (const [key, pool] of this.#pools) {
       if (!key.startsWith(`${proxy.resourceId}/`)) continue;
-      pool.configure(poolSettings(proxy, Date.now(), this.#deps.idleServerMs));
+      pool.configure(poolSettings(proxy, Date.now(), this.#deps));
       if (pool instanceof MysqlNativePool) pool.setPinningFilters(proxy.targetGroup.connectionPool.sessionPinningFilters);
     }
   }
