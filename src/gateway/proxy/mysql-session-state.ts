@@ -405,11 +405,23 @@ function classifyStatement(st: Token[]): Effect {
   return anywhere.previous ? { kind: 'pin', reason: anywhere.reason, previous: true } : { kind: 'pin', reason: anywhere.reason };
 }
 
-/** session_track_state_change and the other trackers, however the SET names them (`@@session.`, `SESSION`, backticks). */
-function namesSessionTracking(tok: Token): boolean {
-  if (tok.t !== 'w' && tok.t !== 'y') return false;
-  const name = tok.t === 'y' ? tok.v.replace(/^(session|local|global)\./, '') : tok.v.toLowerCase();
-  return name.startsWith('session_track_');
+/**
+ * A SET (or SET STATEMENT) item that may turn session_track_state_change off,
+ * however it names it (`@@session.`, `SESSION`, backticks): anything but a
+ * literal ON, 1 or TRUE (DEFAULT is the server's global value, OFF on MariaDB).
+ */
+function turnsTrackingOff(st: readonly Token[]): boolean {
+  for (let i = 0; i < st.length; i++) {
+    const tok = st[i]!;
+    if (tok.t !== 'w' && tok.t !== 'y') continue;
+    const name = tok.t === 'y' ? tok.v.replace(/^(session|local|global)\./, '') : tok.v.toLowerCase();
+    if (name !== 'session_track_state_change') continue;
+    const value = st[i + 2];
+    const end = st[i + 3];
+    const on = value !== undefined && /^'?(on|1|true)'?$/i.test(value.raw) && (end === undefined || isPunct(end, ',') || isWord(end, 'for'));
+    if (!(isPunct(st[i + 1], '=') || isPunct(st[i + 1], ':=')) || !on) return true;
+  }
+  return false;
 }
 
 function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): StatementEffect {
@@ -431,7 +443,7 @@ function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): Sta
   if (effect.kind === 'pin') return calls.previous ? { kind: 'pin', reason: effect.reason, previous: true } : effect;
   // The server's session tracking is the proxy's safety net for what it does not read (stored routines): a SET that
   // turns it off on a pooled connection, for the session or for one statement, pins, whatever SessionPinningFilters says.
-  if (st[0] !== undefined && isWord(st[0], 'set') && st.some(namesSessionTracking)) return { kind: 'pin', reason: 'SessionVariable' };
+  if (isWord(st[0], 'set') && turnsTrackingOff(st)) return { kind: 'pin', reason: 'SessionVariable' };
   if (effect.kind !== 'set-outcome') return effect;
   const outcome = effect.outcome;
   // A function that pins (GET_LOCK() as a SET's value) pins even where EXCLUDE_VARIABLE_SETS lets the SET through.
