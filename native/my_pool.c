@@ -107,7 +107,14 @@ typedef struct my_server {
   uint64_t tick;
   int sticky; /* carries a database a reset cannot take away: closed when given back */
   int diag;   /* a response left warnings or an error (SHOW WARNINGS reads them): reset before another client */
-  uint64_t insert_id; /* its session's LAST_INSERT_ID() as far as OK packets told (0 after a reset) */
+  uint64_t insert_id; /* its session's LAST_INSERT_ID() as the proxy last set it (0 after a reset, n after DO LAST_INSERT_ID(n)) */
+  /*
+   * A client's statement reported an id since: an OK's last_insert_id is the
+   * generated id, or a row's own (an INSERT of an explicit id, ON DUPLICATE
+   * KEY UPDATE) that leaves LAST_INSERT_ID() as it was, so the session's
+   * value is no longer known and the next borrower gets DO whatever it wants.
+   */
+  int insert_unknown;
 } my_server;
 
 typedef struct {
@@ -419,6 +426,7 @@ static int my_link_settings(pg_client *c, pg_server *sv) {
       if (my_put_all(sv, &p->reset_msg, RA_SKIP_RESET) < 0) return -1;
       sv->my->diag = 0;
       sv->my->insert_id = 0;
+      sv->my->insert_unknown = 0;
       sstmts_clear(sv->my);
       sv->settings_id = p->neutral_settings;
     }
@@ -437,7 +445,7 @@ static int my_link_settings(pg_client *c, pg_server *sv) {
  */
 static int my_link_insert_id(pg_client *c, pg_server *sv) {
   uint64_t want = c->my->insert_id;
-  if (sv->my->insert_id == want) return 0;
+  if (!sv->my->insert_unknown && sv->my->insert_id == want) return 0;
   uint8_t pkt[64];
   int n = snprintf((char *)pkt + 5, sizeof pkt - 5, "DO LAST_INSERT_ID(%llu)", (unsigned long long)want);
   if (n < 0 || (size_t)n >= sizeof pkt - 5) return -1;
@@ -449,6 +457,7 @@ static int my_link_insert_id(pg_client *c, pg_server *sv) {
   pkt[4] = MY_QUERY;
   if (my_put(sv, pkt, 5 + (size_t)n, RQ_MY_SETUP, RA_SKIP_SETTINGS, 0) < 0) return -1;
   sv->my->insert_id = want;
+  sv->my->insert_unknown = 0;
   return 0;
 }
 
@@ -557,16 +566,20 @@ static int my_classify(pg_client *c, uint8_t type, const uint8_t *text, size_t n
   return my_ask(c, type, text, n);
 }
 
+/* ROW_COUNT() or FOUND_ROWS() on a connection about to be borrowed would read the statement another client ran there last. */
+static int my_held_only(const pg_client *c) { return (c->my->v_flags & MYV_HELD_ONLY) && c->server == NULL; }
+
+static int my_refuse_held_only(pg_client *c, size_t total) {
+  return my_answered(c, total, local_err(c, 1, 1235, "42000", "ROW_COUNT() and FOUND_ROWS() through this proxy work only in the transaction (or pinned session) of the statement they describe: outside one, that statement ran on a server connection now another client's"));
+}
+
 static int my_query(pg_client *c, const uint8_t *m, size_t total) {
   const uint8_t *text = m + 5;
   size_t n = total - 5;
   my_debug(c, 'Q', text, n);
   int w = my_classify(c, 'Q', text, n);
   if (w != FC_PROGRESS) return w;
-  /* ROW_COUNT() or FOUND_ROWS() on a connection about to be borrowed would read the statement another client ran there last. */
-  if ((c->my->v_flags & MYV_HELD_ONLY) && c->server == NULL) {
-    return my_answered(c, total, local_err(c, 1, 1235, "42000", "ROW_COUNT() and FOUND_ROWS() through this proxy work only in the transaction (or pinned session) of the statement they describe: outside one, that statement ran on a server connection now another client's"));
-  }
+  if (my_held_only(c)) return my_refuse_held_only(c, total);
   w = my_forward(c, m, total, RQ_MY_STMT, total);
   if (w == FC_PROGRESS) stat_add(c->pool, ST_QUERIES, 1);
   return w;
@@ -584,6 +597,11 @@ static int my_prepare(pg_client *c, const uint8_t *m, size_t total) {
   }
   int w = my_classify(c, 'P', text, n);
   if (w != FC_PROGRESS) return w;
+  /* A prepare leaves ROW_COUNT() as it was: the first execute would read the statement before it, another client's. */
+  if (my_held_only(c)) {
+    mc->last_id = 0; /* a prepare that failed: statement -1 names none */
+    return my_refuse_held_only(c, total);
+  }
   uint8_t *copy = malloc(n ? n : 1);
   if (copy == NULL) return FC_NOMEM;
   memcpy(copy, text, n);
@@ -979,6 +997,7 @@ static void my_statement_done(pg_client *c, pg_server *sv, const my_end *e) {
   if (e->insert_id != 0) {
     mc->insert_id = e->insert_id;
     sv->my->insert_id = e->insert_id;
+    sv->my->insert_unknown = 1;
   }
   if (e->outcome == MYR_OK || e->outcome == MYR_EOF) {
     if (fx & MYV_SETTINGS) my_apply_settings(c, sv);
@@ -1076,6 +1095,7 @@ static void my_after_response(pg_server *sv) {
     if (my_put_all(sv, &sv->pool->reset_msg, RA_SKIP_RESET) < 0) return server_close(sv, "out of memory");
     ms->diag = 0;
     ms->insert_id = 0;
+    ms->insert_unknown = 0;
     sstmts_clear(ms);
     sv->settings_id = sv->pool->neutral_settings;
     return;

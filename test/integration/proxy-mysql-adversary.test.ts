@@ -9,8 +9,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import * as RDS from '@aws-sdk/client-rds';
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/index.js';
 import { Command, PacketFramer, PayloadWriter, encodePacket } from '../../src/protocol/mysql/index.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
@@ -33,6 +34,19 @@ async function borrows(): Promise<number> {
   const line = text.split('\n').find((l) => l.startsWith(`iamdb_proxy_database_connections_borrow_latency_seconds_count{proxy="${fx.proxyName}"`));
   return Number(line?.split(' ').at(-1) ?? NaN);
 }
+
+/** Clients of the tests below: a test that fails leaves one pinned to the pool's only connection, so each goes after its test. */
+const clients: mysql.Connection[] = [];
+async function client(): Promise<mysql.Connection> {
+  const c = await connect();
+  c.on('error', () => undefined);
+  clients.push(c);
+  return c;
+}
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.destroy();
+});
 
 /** The db.session.end record of the next session of the test's user to end after event index `from`. */
 function sessionEnd(from: number): Promise<AuditEvent> {
@@ -303,6 +317,168 @@ describe('MySQL pooled relay against a hostile or careless client', () => {
     await b.end();
     await until('both sessions ended', () => fx.iamdb.audit.events.slice(from).filter((e) => e.event === 'db.session.end').length >= 2);
   });
+  it('refuses ROW_COUNT() wherever the statement has it on a connection just borrowed: a SET of a user variable, a CALL\'s argument, SET STATEMENT … FOR, a backticked name in capitals', async () => {
+    const table = `rc2_${fx.suffix}`;
+    const root = await fx.admin();
+    await root.query(`CREATE PROCEDURE ${fx.database}.p_echo(a BIGINT) BEGIN SELECT a AS got; END`);
+    await root.query(`GRANT EXECUTE ON ${fx.database}.* TO '${fx.users.app}'@'%'`);
+    await root.end();
+    const a = await client();
+    const b = await client();
+    await b.query(`CREATE TABLE ${table} (x INT)`);
+    for (const sql of ['SET @rc = ROW_COUNT()', 'CALL p_echo(ROW_COUNT())', 'SET STATEMENT max_statement_time = 0 FOR SELECT ROW_COUNT()', 'SELECT `ROW_COUNT`()']) {
+      // b's statement, the last one on the pool's only server connection: three rows.
+      await b.query(`INSERT INTO ${table} VALUES (1), (2), (3)`);
+      await expect(a.query(sql), sql).rejects.toMatchObject({ errno: 1235 });
+    }
+    expect(await one(a, 'SELECT @rc')).toBeNull();
+    await a.end();
+    await b.end();
+  });
+
+  it('refuses a binary prepare of ROW_COUNT() outside a transaction (its execute would read the statement before the prepare, another client\'s), and runs it in one', async () => {
+    const table = `rc3_${fx.suffix}`;
+    const a = await client();
+    const b = await client();
+    await b.query(`CREATE TABLE ${table} (x INT)`);
+    await b.query(`INSERT INTO ${table} VALUES (1), (2), (3)`);
+    await expect(a.execute('SELECT ROW_COUNT() AS r')).rejects.toMatchObject({ errno: 1235 });
+    await a.query('BEGIN');
+    await a.query(`INSERT INTO ${table} VALUES (4), (5)`);
+    const [rows] = await a.execute('SELECT ROW_COUNT() AS r');
+    expect(Number((rows as Array<{ r: number }>)[0]!.r)).toBe(2);
+    await a.query('COMMIT');
+    await a.end();
+    await b.end();
+  });
+
+  it('pins a SET STATEMENT that turns session tracking off for its statement: a stored function\'s user variable would be left unreported for the next client', async () => {
+    const root = await fx.admin();
+    await root.query(`CREATE FUNCTION ${fx.database}.f_plant() RETURNS INT NO SQL BEGIN SET @planted = 'from-a'; RETURN 1; END`);
+    await root.query(`GRANT EXECUTE ON ${fx.database}.* TO '${fx.users.app}'@'%'`);
+    await root.end();
+    const a = await client();
+    await a.query('SET STATEMENT session_track_state_change = OFF FOR SELECT f_plant()');
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    expect(await sessionEnd(from)).toMatchObject({ pinReasons: ['SessionVariable'] });
+    const b = await client();
+    expect(await one(b, 'SELECT @planted')).toBeNull();
+    expect(Number(await one(b, 'SELECT @@session_track_state_change'))).toBe(1);
+    await b.end();
+  });
+
+  it('SessionPinningFilters EXCLUDE_VARIABLE_SETS lets no SET through that turns session tracking off, or that takes a named lock', async () => {
+    const rds = fx.rds;
+    const filters = (f: string[]) => rds.send(new RDS.ModifyDBProxyTargetGroupCommand({ DBProxyName: fx.proxyName, TargetGroupName: 'default', ConnectionPoolConfig: { SessionPinningFilters: f } }));
+    await filters(['EXCLUDE_VARIABLE_SETS']);
+    try {
+      for (const [sql, reason] of [
+        ['SET SESSION session_track_state_change = OFF', 'SessionVariable'],
+        [`SET SESSION sort_buffer_size = GET_LOCK('set_lock_${fx.suffix}', 0) + 1048575`, 'NamedLock'],
+      ] as const) {
+        const a = await client();
+        await a.query(sql);
+        const from = fx.iamdb.audit.events.length;
+        await a.end();
+        expect(await sessionEnd(from), sql).toMatchObject({ pinReasons: [reason] });
+        const b = await client();
+        expect(Number(await one(b, 'SELECT @@session_track_state_change'))).toBe(1);
+        expect(await one(b, `SELECT IS_USED_LOCK('set_lock_${fx.suffix}')`)).toBeNull();
+        await b.end();
+      }
+    } finally {
+      await filters([]);
+    }
+  });
+
+  it('does not give a client another\'s LAST_INSERT_ID() after an INSERT whose OK carried a row\'s own id (ON DUPLICATE KEY UPDATE), not a generated one', async () => {
+    const table = `ai2_${fx.suffix}`;
+    const setup = await client();
+    await setup.query(`CREATE TABLE ${table} (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v INT)`);
+    await setup.query(`INSERT INTO ${table} (id, v) VALUES (100, 0)`);
+    await setup.end();
+    const upsert = `INSERT INTO ${table} (id, v) VALUES (100, 0) ON DUPLICATE KEY UPDATE v = v + 1`;
+    const x = await client();
+    const y = await client();
+    // Both OKs carry the row's id, 100; neither changes the session's LAST_INSERT_ID().
+    await x.query(upsert);
+    const [generated] = await y.query(`INSERT INTO ${table} (v) VALUES (1)`);
+    const secret = (generated as mysql.ResultSetHeader).insertId;
+    await y.query(upsert);
+    // The connection's session still holds y's generated id; x reads the id its own OK carried, as on any other connection.
+    expect(await one(x, 'SELECT LAST_INSERT_ID()')).not.toBe(secret);
+    expect(await one(x, 'SELECT LAST_INSERT_ID()')).toBe(100);
+    await x.end();
+    await y.end();
+  });
+
+  it('replays a LAST_INSERT_ID() past 2^63 (BIGINT UNSIGNED) exactly to a client that comes back after another borrowed its connection', async () => {
+    const table = `big_${fx.suffix}`;
+    const setup = await client();
+    await setup.query(`CREATE TABLE ${table} (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v INT) AUTO_INCREMENT = 18446744073709551610`);
+    await setup.end();
+    const a = await client();
+    const b = await client();
+    await a.query(`INSERT INTO ${table} (v) VALUES (1)`);
+    // b borrows the connection: it gets DO LAST_INSERT_ID(0); a then gets its own id back with another DO.
+    expect(await one(b, 'SELECT LAST_INSERT_ID()')).toBe(0);
+    await b.end();
+    expect(await one(a, 'SELECT CAST(LAST_INSERT_ID() AS CHAR)')).toBe('18446744073709551610');
+    await a.end();
+  });
+
+  // Left: session tracking does not report a named lock (as for a CALL, where the connection is reset after), and a
+  // stored function called from a SELECT is not told apart from a built-in one: the lock stays on the connection, which
+  // goes back to the pool unreset; its next client holds the lock (and may release it), its taker no longer does.
+  it.fails('does not lend a connection on which a stored function took a named lock', async () => {
+    const root = await fx.admin();
+    await root.query(`CREATE FUNCTION ${fx.database}.f_lock() RETURNS INT NO SQL RETURN GET_LOCK('f_lock_${fx.suffix}', 0)`);
+    await root.query(`GRANT EXECUTE ON ${fx.database}.* TO '${fx.users.app}'@'%'`);
+    await root.end();
+    const a = await client();
+    const b = await client();
+    expect(await one(a, 'SELECT f_lock()')).toBe(1);
+    const thread = await one<number>(b, 'SELECT CONNECTION_ID()');
+    expect(await one(b, `SELECT IS_USED_LOCK('f_lock_${fx.suffix}')`)).not.toBe(thread);
+  });
+
+  // Left: a routine reads ROW_COUNT() where the proxy does not read the text. A CALL (or a stored function in a SELECT)
+  // on a connection just borrowed reads the statement another client ran there last. A fix needs a statement that
+  // leaves ROW_COUNT() at -1 after every hand-over (as DO LAST_INSERT_ID(n) does for the insert id), at a statement each.
+  it.fails('does not show a procedure the row count of another client\'s statement', async () => {
+    const table = `rc4_${fx.suffix}`;
+    const root = await fx.admin();
+    await root.query(`CREATE PROCEDURE ${fx.database}.p_rc() BEGIN SELECT ROW_COUNT() AS rc; END`);
+    await root.query(`GRANT EXECUTE ON ${fx.database}.* TO '${fx.users.app}'@'%'`);
+    await root.end();
+    const a = await client();
+    const b = await client();
+    await b.query(`CREATE TABLE ${table} (x INT)`);
+    await b.query(`INSERT INTO ${table} VALUES (1), (2), (3)`);
+    const [results] = await a.query('CALL p_rc()');
+    expect(Number((results as unknown as Array<Array<{ rc: number }>>)[0]![0]!.rc)).not.toBe(3);
+  });
+
+  // Left: the safety net can be turned off from where the proxy does not read. A stored function that sets
+  // session_track_state_change = OFF, then a user variable, leaves both unreported: the connection goes back to the pool
+  // unreset, with the variable and with tracking off for every later client. Neither the text nor the OK shows it; a fix
+  // needs the proxy to tell stored functions from built-ins in a SELECT (and reset after those), or to check the
+  // variable before each hand-over.
+  it.fails('does not lend a connection on which a stored function turned session tracking off', async () => {
+    const root = await fx.admin();
+    await root.query(`CREATE FUNCTION ${fx.database}.f_off() RETURNS INT NO SQL BEGIN SET SESSION session_track_state_change = OFF; SET @planted_off = 'from-a'; RETURN 1; END`);
+    await root.query(`GRANT EXECUTE ON ${fx.database}.* TO '${fx.users.app}'@'%'`);
+    await root.end();
+    const a = await client();
+    await a.query('SELECT f_off()');
+    await a.end();
+    const b = await client();
+    const [rows] = await b.query('SELECT @planted_off AS planted, @@session_track_state_change AS tracking');
+    expect((rows as Array<Record<string, unknown>>)[0]).toEqual({ planted: null, tracking: 1 });
+    await b.end();
+  });
+
   it('answers MariaDB\'s execute of statement -1 after a failed prepare as the server does, not with an older statement', async () => {
     const answers: Record<string, number[]> = {};
     for (const to of ['server', 'proxy'] as const) {

@@ -177,7 +177,8 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
       case 'P': {
         // A prepared statement that changes settings does so with values the proxy never sees.
         const effect = classifyMysql(text.toString('utf8'), o);
-        if (effect.kind === 'pin') return pinned(effect.reason);
+        // Its first execute reads what the statement before the prepare left (a prepare changes no ROW_COUNT()): refused where that is another client's.
+        if (effect.kind === 'pin') return effect.previous ? { ...pinned(effect.reason), flags: MYSQL_VERDICT.HELD_ONLY } : pinned(effect.reason);
         if (effect.kind === 'set' || effect.kind === 'use' || effect.kind === 'drop-database') return pinned('SessionVariable');
         // Its executes carry no verdict, so nothing would reset the connection after them (named locks): pinned, tracking or not.
         if (effect.kind === 'call') return pinned('StoredProcedure');

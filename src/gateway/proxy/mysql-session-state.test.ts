@@ -81,6 +81,23 @@ describe('classifyMysql', () => {
     expect(classifyMysql('SELECT ROW_COUNT()', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
     expect(classifyMysql('SELECT @x, FOUND_ROWS()', off)).toEqual({ kind: 'pin', reason: 'UserVariable', previous: true });
     expect(classifyMysql('SELECT "row_count"()', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
+    // Wherever the statement has them: a SET's value, a CALL's argument, SET STATEMENT … FOR, a backticked name.
+    for (const o of [off, on]) expect(classifyMysql('SET @rc = ROW_COUNT()', o)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
+    expect(classifyMysql('CALL p(FOUND_ROWS())', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
+    expect(classifyMysql('SET STATEMENT max_statement_time = 0 FOR SELECT ROW_COUNT()', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
+    expect(classifyMysql('SELECT `ROW_COUNT`()', off)).toEqual({ kind: 'pin', reason: 'SessionFunction', previous: true });
+  });
+
+  it('pins a SET that may turn session_track_state_change off (the safety net for what stored routines change), whatever the filters', () => {
+    for (const o of [off, on]) {
+      expect(classifyMysql('SET SESSION session_track_state_change = OFF', o)).toEqual({ kind: 'pin', reason: 'SessionVariable' });
+      expect(classifyMysql('SET @@session.session_track_state_change = DEFAULT', o)).toEqual({ kind: 'pin', reason: 'SessionVariable' });
+      expect(classifyMysql('SET sort_buffer_size = 1000, `session_track_state_change` = 0', o)).toEqual({ kind: 'pin', reason: 'SessionVariable' });
+      expect(classifyMysql('SET STATEMENT session_track_state_change = OFF FOR SELECT f()', o)).toEqual({ kind: 'pin', reason: 'SessionVariable' });
+    }
+    // Turning it on changes nothing the proxy relies on.
+    expect(classifyMysql('SET SESSION session_track_state_change = ON', on)).toEqual({ kind: 'excluded-set', sets: [] });
+    expect(classifyMysql('SET STATEMENT session_track_state_change = 1 FOR SELECT 1', off)).toEqual({ kind: 'none' });
   });
 
   it('reads a backslash both ways and pins when the readings disagree', () => {
@@ -93,6 +110,8 @@ describe('classifyMysql', () => {
     expect(classifyMysql('SET sort_buffer_size = 1000', on)).toEqual({ kind: 'excluded-set', sets: [] });
     expect(classifyMysql('SET @x = 1', on)).toEqual({ kind: 'excluded-set', sets: [] });
     expect(classifyMysql("SET time_zone = '+01:00', sort_buffer_size = 1000", on)).toEqual({ kind: 'excluded-set', sets: [{ name: 'time_zone', sql: "SET SESSION time_zone = '+01:00'" }] });
+    // A function that pins pins in an excluded SET too (the named lock would stay on a pooled connection).
+    expect(classifyMysql("SET sort_buffer_size = GET_LOCK('l', 0) + 1000", on)).toEqual({ kind: 'pin', reason: 'NamedLock' });
     // Not a SET: still pins.
     expect(classifyMysql('CREATE TEMPORARY TABLE t (x INT)', on)).toEqual({ kind: 'pin', reason: 'TemporaryTable' });
   });

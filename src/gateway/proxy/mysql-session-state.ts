@@ -324,8 +324,10 @@ function scanAnywhere(st: readonly Token[]): MysqlPinReason | undefined {
   return scanPins(st).reason;
 }
 
-function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; previous?: true } {
+/** reason: the first pin in the statement; call: the first function (or SQL_CALC_FOUND_ROWS) that pins; previous: a function reading the previous statement. */
+function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; call?: MysqlPinReason; previous?: true } {
   let reason: MysqlPinReason | undefined;
+  let call: MysqlPinReason | undefined;
   let previous = false;
   for (let i = 0; i < st.length; i++) {
     const tok = st[i]!;
@@ -333,16 +335,20 @@ function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; previous?: t
     // Under ANSI_QUOTES (a setting read nowhere here) a double-quoted name is an identifier: "get_lock"(…) calls it.
     let name: string | undefined;
     if (tok.t === 's' && tok.raw.startsWith('"')) name = tok.raw.slice(1, -1).toLowerCase();
-    else if (tok.t === 'w') name = tok.v;
+    else if (tok.t === 'w') name = tok.quoted ? tok.v.toLowerCase() : tok.v; // `ROW_COUNT`() calls it too
     if (name === undefined) continue;
-    if (tok.t === 'w' && name === 'sql_calc_found_rows') reason ??= 'SessionFunction';
+    if (tok.t === 'w' && name === 'sql_calc_found_rows') {
+      reason ??= 'SessionFunction';
+      call ??= 'SessionFunction';
+    }
     const fn = PIN_FUNCTIONS[name];
     if (fn !== undefined && isPunct(st[i + 1], '(')) {
       reason ??= fn;
+      call ??= fn;
       if (PREVIOUS_STATEMENT.has(name)) previous = true;
     }
   }
-  return { ...(reason !== undefined ? { reason } : {}), ...(previous ? { previous: true as const } : {}) };
+  return { ...(reason !== undefined ? { reason } : {}), ...(call !== undefined ? { call } : {}), ...(previous ? { previous: true as const } : {}) };
 }
 
 function identifier(tok: Token | undefined): string | undefined {
@@ -399,6 +405,25 @@ function classifyStatement(st: Token[]): Effect {
   return anywhere.previous ? { kind: 'pin', reason: anywhere.reason, previous: true } : { kind: 'pin', reason: anywhere.reason };
 }
 
+/**
+ * A SET (or SET STATEMENT) item that may turn session_track_state_change off,
+ * however it names it (`@@session.`, `SESSION`, backticks): anything but a
+ * literal ON, 1 or TRUE (DEFAULT is the server's global value, OFF on MariaDB).
+ */
+function turnsTrackingOff(st: readonly Token[]): boolean {
+  for (let i = 0; i < st.length; i++) {
+    const tok = st[i]!;
+    if (tok.t !== 'w' && tok.t !== 'y') continue;
+    const name = tok.t === 'y' ? tok.v.replace(/^(session|local|global)\./, '') : tok.v.toLowerCase();
+    if (name !== 'session_track_state_change') continue;
+    const value = st[i + 2];
+    const end = st[i + 3];
+    const on = value !== undefined && /^'?(on|1|true)'?$/i.test(value.raw) && (end === undefined || isPunct(end, ',') || isWord(end, 'for'));
+    if (!(isPunct(st[i + 1], '=') || isPunct(st[i + 1], ':=')) || !on) return true;
+  }
+  return false;
+}
+
 function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): StatementEffect {
   const tokens = lex(text, backslash);
   // A trailing `;` (and empty statements) is harmless; a second statement is not read.
@@ -410,9 +435,19 @@ function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): Sta
   const nonEmpty = statements.filter((s) => s.length > 0);
   if (nonEmpty.length === 0) return { kind: 'none' };
   if (nonEmpty.length > 1) return { kind: 'pin', reason: 'MultiStatement' };
-  const effect = classifyStatement(nonEmpty[0]!);
+  const st = nonEmpty[0]!;
+  // Whatever else the statement is (a SET of a user variable, a CALL's argument, SET STATEMENT … FOR), a ROW_COUNT() or
+  // FOUND_ROWS() in it reads the previous statement: on a connection just borrowed, another client's.
+  const calls = scanPins(st);
+  const effect = classifyStatement(st);
+  if (effect.kind === 'pin') return calls.previous ? { kind: 'pin', reason: effect.reason, previous: true } : effect;
+  // The server's session tracking is the proxy's safety net for what it does not read (stored routines): a SET that
+  // turns it off on a pooled connection, for the session or for one statement, pins, whatever SessionPinningFilters says.
+  if (isWord(st[0], 'set') && turnsTrackingOff(st)) return { kind: 'pin', reason: 'SessionVariable' };
   if (effect.kind !== 'set-outcome') return effect;
   const outcome = effect.outcome;
+  // A function that pins (GET_LOCK() as a SET's value) pins even where EXCLUDE_VARIABLE_SETS lets the SET through.
+  if (calls.call !== undefined) return calls.previous ? { kind: 'pin', reason: calls.call, previous: true } : { kind: 'pin', reason: calls.call };
   if ('pin' in outcome) {
     // EXCLUDE_VARIABLE_SETS: a SET of variables (user or session) does not pin; its state is not carried.
     if (o.excludeVariableSets && (outcome.pin === 'SessionVariable' || outcome.pin === 'UserVariable') && nonEmpty[0]!.every((t) => !(t.t === 'w' && PIN_FUNCTIONS[t.v] !== undefined))) {
