@@ -11,7 +11,9 @@ import { connect as netConnect } from 'node:net';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { MariadbCapability } from '../../src/protocol/mysql/index.js';
+import { waitFor } from '../support/exec.js';
 import { startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { startMariaDb, type MariaDbServer } from '../support/mariadb-server.js';
 import { one, startMysqlProxyFixture, type MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 
 const server = inject('iamdbMariaDb');
@@ -105,5 +107,50 @@ describe('the first greeting of a proxy endpoint', () => {
     expect(first.capabilityFlags.toString(16)).toBe(later.capabilityFlags.toString(16));
     expect(first.mariadbCapabilities.toString(16)).toBe(later.mariadbCapabilities.toString(16));
     expect(first.mariadbCapabilities & MariadbCapability.MARIADB_CLIENT_EXTENDED_METADATA).not.toBe(0);
+  });
+});
+
+describe('the login that learns the profile', () => {
+  let srv: MariaDbServer | undefined;
+  let gw: TestIamdb | undefined;
+  afterAll(async () => {
+    await gw?.stop();
+    await srv?.stop();
+  });
+
+  it('completes as the master and quits: the server counts no aborted connect, aborted client or denied login', async () => {
+    // A server of its own: the counters below are global, and other test files share the run's server.
+    srv = await startMariaDb({ tls: true });
+    const admin = await mysql.createConnection({ host: srv.host, port: srv.port, user: srv.rootUser, password: srv.rootPassword, ssl: { ca: readFileSync(srv.caCertPath!) } });
+    try {
+      const status = async (): Promise<Record<string, number>> => {
+        const [rows] = await admin.query<mysql.RowDataPacket[]>(
+          "SHOW GLOBAL STATUS WHERE Variable_name IN ('Aborted_connects', 'Aborted_clients', 'Access_denied_errors', 'Connections')",
+        );
+        return Object.fromEntries(rows.map((r) => [String(r['Variable_name']), Number(r['Value'])]));
+      };
+      const before = await status();
+      gw = await startIamdb({
+        instances: [{ id: 'own-server', engine: 'mariadb', listen: 'auto', target: `${srv.host}:${srv.port}`, master: { username: srv.rootUser, password: srv.rootPassword } }],
+      });
+      const first = await rawGreeting(gw.endpoint('own-server').port);
+      expect(first.mariadbCapabilities & MariadbCapability.MARIADB_CLIENT_EXTENDED_METADATA).not.toBe(0);
+      // The profile login has come (one connection more) and gone (only this admin session is left).
+      await waitFor(
+        'the profile login to end',
+        async () => {
+          const [rows] = await admin.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Daemon' AND ID <> CONNECTION_ID()");
+          if (Number(rows[0]!['n']) !== 0) throw new Error(`${String(rows[0]!['n'])} other sessions`);
+        },
+        10_000,
+      );
+      const after = await status();
+      expect(after['Connections']! - before['Connections']!).toBe(1);
+      expect(after['Aborted_connects']! - before['Aborted_connects']!).toBe(0);
+      expect(after['Aborted_clients']! - before['Aborted_clients']!).toBe(0);
+      expect(after['Access_denied_errors']! - before['Access_denied_errors']!).toBe(0);
+    } finally {
+      await admin.end();
+    }
   });
 });
