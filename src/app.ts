@@ -30,6 +30,7 @@ import { MysqlIamUsers } from './gateway/mysql/iam-users.js';
 import { MysqlControl } from './gateway/mysql/control.js';
 import { MysqlConnectionIds } from './gateway/mysql/connection-ids.js';
 import { ServerProfileCache } from './gateway/mysql/greeting.js';
+import { learnProfileByLogin } from './gateway/mysql/profile-login.js';
 import {
   InstanceRegistry,
   ManagedCredentials,
@@ -282,10 +283,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       dataPath = clientTls.kind;
     } else {
       const control = new MysqlControl(instance, config.gateway.loginTimeoutMs);
-      const profile = new ServerProfileCache(instance.engineName, () => control.profile(), noteServerVersion);
+      // The profile comes from a real server greeting (a master login of the gateway's own, ended with
+      // COM_QUIT: profile-login.ts), not from the control connection, whose client library skips part of it.
+      const profile: ServerProfileCache = new ServerProfileCache(
+        instance.engineName,
+        () => learnProfileByLogin(instance, instance.master, profile, config.gateway.loginTimeoutMs),
+        noteServerVersion,
+      );
       mysqlProfile = profile;
       close = () => control.close();
-      // Learn the server's greeting early when it is up; the first client asks again otherwise.
+      // Learn the server's greeting before the first client when the server is up; the first client asks again otherwise.
       void profile.ensure();
       onConnection = (socket, context) =>
         handleMysqlSession(socket, { ...common, iamUsers: mysqlIamUsers, control, profile, connectionIds: mysqlConnectionIds }, context);

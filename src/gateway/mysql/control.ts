@@ -1,12 +1,12 @@
 /**
  * The gateway's own administrative link to a MySQL/MariaDB target, logged in
  * as the master user (mysql2, which speaks every auth plugin a master may
- * use). It does two things:
- * - learns the server's greeting (version, capabilities, character set),
- *   so the gateway can greet clients itself, before any server connection
- *   is opened for them;
- * - installs an IAM account's new managed credential when the server stopped
- *   accepting the old one (someone changed the password behind the gateway).
+ * use). It installs an IAM account's new managed credential when the
+ * server stopped accepting the old one (someone changed the password behind
+ * the gateway), and reads what the gateway must know of accounts. It does
+ * not learn the server's profile for the gateway's greeting: mysql2's parsed
+ * greeting skips the MariaDB extended capabilities, so that comes from a
+ * login of the gateway's own (profile-login.ts).
  * Nothing from a client reaches SQL text: account names are escaped, hashes
  * are checked against their pattern.
  */
@@ -19,7 +19,7 @@ import type { Secret } from '../../util/index.js';
 import { alterUserStatement, credentialFormatFor } from './credential-format.js';
 import type { Account } from './iam-users.js';
 
-/** What the server's greeting says that the gateway's own greeting repeats. */
+/** What the server's greeting says that the gateway's own greeting repeats (greeting.ts). */
 export interface ServerProfile {
   readonly serverVersion: string;
   readonly capabilityFlags: number;
@@ -28,12 +28,9 @@ export interface ServerProfile {
   readonly statusFlags: number;
 }
 
-/** The fields of mysql2's handshake packet we read (internal to mysql2, stable since 1.x). */
+/** The field of mysql2's handshake packet we read (internal to mysql2, stable since 1.x). */
 interface Mysql2Handshake {
   readonly serverVersion?: string;
-  readonly capabilityFlags?: number;
-  readonly characterSet?: number;
-  readonly statusFlags?: number;
 }
 
 /** How long the control connection may stay idle before it is closed. */
@@ -113,27 +110,6 @@ export class MysqlControl {
     });
     this.#queue = run;
     return run;
-  }
-
-  /**
-   * The server's greeting, as seen by the control connection's login. Without
-   * it (mysql2 changed its internals) this fails, and the endpoint keeps its
-   * conservative default until a client's server login brings a greeting.
-   */
-  profile(): Promise<ServerProfile> {
-    return this.#use(async (c) => {
-      const hs = (c as unknown as { connection?: { _handshakePacket?: Mysql2Handshake } }).connection?._handshakePacket;
-      if (hs?.serverVersion === undefined || hs.capabilityFlags === undefined) {
-        throw new IamdbError('GATEWAY_UPSTREAM_PROTOCOL', { target: `${this.instance.target.host}:${this.instance.target.port}`, reason: 'the control login shows no server greeting' });
-      }
-      return {
-        serverVersion: hs.serverVersion,
-        capabilityFlags: hs.capabilityFlags >>> 0,
-        mariadbCapabilities: 0,
-        characterSet: hs.characterSet ?? 45,
-        statusFlags: hs.statusFlags ?? 0x0002,
-      };
-    });
   }
 
   /**

@@ -22,7 +22,7 @@ describe("the gateway's MySQL greeting", () => {
     expect(a.mariadbCapabilities).toBe(MariadbCapability.MARIADB_CLIENT_EXTENDED_METADATA);
   });
 
-  it('learns the server from the control connection once, and from every greeting a login sees', async () => {
+  it('asks for the server profile once, and learns from every greeting a login sees', async () => {
     let asked = 0;
     const cache = new ServerProfileCache('mariadb', async () => {
       asked++;

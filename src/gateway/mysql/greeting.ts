@@ -3,9 +3,11 @@
  * greets a client before it opens any server connection for it (an idle or
  * unauthenticated client must hold none), so it needs to know what the
  * server would have said: its version, capabilities and character set. That
- * is the endpoint's *server profile*: learned from the control connection's
- * login, refreshed from every server greeting a login sees, and a
- * conservative default until the server has been reached once.
+ * is the endpoint's *server profile*: learned before the first client from a
+ * server login of the gateway's own (profile-login.ts: the greeting read by
+ * the gateway's codec, a completed master login, COM_QUIT), refreshed from
+ * every server greeting a login sees, and a conservative default while the
+ * server cannot be reached.
  *
  * The scramble and the connection id are the gateway's own (see
  * connection-ids.ts); a password user is switched to the server's scramble
@@ -98,8 +100,9 @@ export class ServerProfileCache {
   }
 
   /**
-   * Asks the control connection once (concurrent callers share the
-   * question) until it has succeeded; failures are retried on a later call.
+   * Asks `fetch` (a server login of the gateway's own, profile-login.ts) once
+   * (concurrent callers share the question) until it has succeeded;
+   * failures are retried on a later call.
    */
   ensure(): Promise<void> {
     if (this.#known) return Promise.resolve();

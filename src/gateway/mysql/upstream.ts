@@ -24,6 +24,7 @@ import {
   type MysqlPacket,
 } from '../../protocol/mysql/index.js';
 import type { DbInstance } from '../../rds/index.js';
+import type { Secret } from '../../util/index.js';
 import { LoginFailed, connectTarget } from '../session-common.js';
 import { connectUpstreamTls } from '../tls-upgrade.js';
 import type { ServerProfileCache } from './greeting.js';
@@ -194,6 +195,47 @@ export function passwordHandshake(
       if (step.kind === 'fail') throw handlers.failed(step.reason);
       return step.kind === 'send' ? step.payload : undefined;
     },
+  });
+}
+
+/**
+ * A whole login with a user and password the gateway holds itself (a
+ * proxy's secret, an instance's master): capabilities the gateway's own
+ * logins need, TLS as the link wants, then passwordHandshake. Returns the
+ * server's OK; `refused` and `failed` make the errors as passwordHandshake's do.
+ */
+export async function credentialLogin(
+  link: ServerLink,
+  instance: DbInstance,
+  credential: { readonly username: string; readonly password: Secret<string> },
+  opts: {
+    readonly timeoutMs: number;
+    readonly maxPacket: number;
+    /** Sent as connection attributes when the server takes them (program_name: who the connection is in the processlist). */
+    readonly attributes?: ReadonlyArray<readonly [string, string]>;
+    readonly refused: (e: ErrPacket, payload: Buffer) => LoginFailed;
+    readonly failed: (reason: string) => Error;
+  },
+): Promise<Buffer> {
+  const wanted = (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_LONG_PASSWORD) >>> 0;
+  const attrs = opts.attributes !== undefined && (link.greeting.capabilityFlags & Capability.CLIENT_CONNECT_ATTRS) !== 0 ? opts.attributes : undefined;
+  const caps = (wanted | (attrs !== undefined ? Capability.CLIENT_CONNECT_ATTRS : 0)) & link.greeting.capabilityFlags;
+  const base: Omit<HandshakeResponse41, 'authPluginName' | 'authResponse'> = {
+    type: 'HandshakeResponse41',
+    capabilityFlags: (caps | (link.wantsTls ? Capability.CLIENT_SSL : 0)) >>> 0,
+    maxPacketSize: 1 << 24,
+    characterSet: link.greeting.characterSet || 45,
+    mariadbCapabilities: 0,
+    username: credential.username,
+    database: undefined,
+    connectAttributes: attrs,
+  };
+  await startServerTls(link, instance, base.capabilityFlags, { ...base, authPluginName: undefined, authResponse: Buffer.alloc(0) }, 0, opts.timeoutMs, opts.maxPacket);
+  const serverPublicKey = configuredServerKey(instance, link);
+  return passwordHandshake(link, credential.password.reveal(), (auth) => encodeHandshakeResponse41({ ...base, ...auth }), {
+    refused: opts.refused,
+    failed: opts.failed,
+    ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
   });
 }
 

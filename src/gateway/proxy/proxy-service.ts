@@ -24,6 +24,7 @@ import type { NativeDataPath } from '../native-data-path.js';
 import type { CancelMap } from '../postgres/cancel-map.js';
 import { FastAuthCache } from '../../protocol/mysql/index.js';
 import { ServerProfileCache } from '../mysql/greeting.js';
+import { learnProfileByLogin } from '../mysql/profile-login.js';
 import { answerGenericFailure } from './generic-failure.js';
 import { handleMysqlProxySession } from './mysql-proxy-session.js';
 import { MysqlNativePool } from './mysql-native-pool.js';
@@ -244,7 +245,11 @@ export class ProxyService {
     if (shared !== undefined) return shared;
     let p = this.#profiles.get(writer.id);
     if (p === undefined) {
-      p = new ServerProfileCache(writer.engineName === 'mariadb' ? 'mariadb' : 'mysql', () => Promise.reject(new Error('learned from server logins only')));
+      // As an instance endpoint's: a login of the gateway's own as the target's master shows the greeting.
+      const cache: ServerProfileCache = new ServerProfileCache(writer.engineName === 'mariadb' ? 'mariadb' : 'mysql', () =>
+        learnProfileByLogin(writer, writer.master, cache, this.#deps.loginTimeoutMs),
+      );
+      p = cache;
       this.#profiles.set(writer.id, p);
     }
     return p;

@@ -12,12 +12,12 @@
  */
 import { isIamdbError } from '../../errors/index.js';
 import { SqlState, encodeTerminate } from '../../protocol/postgres/index.js';
-import { Capability, MysqlError, encodeHandshakeResponse41, encodePacket, type HandshakeResponse41 } from '../../protocol/mysql/index.js';
+import { MysqlError, encodePacket } from '../../protocol/mysql/index.js';
 import type { DbInstance } from '../../rds/index.js';
 import type { Secret } from '../../util/index.js';
 import { LoginFailed } from '../session-common.js';
 import { ServerProfileCache } from '../mysql/greeting.js';
-import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, startServerTls, type ServerLink } from '../mysql/upstream.js';
+import { abandonServerLink, credentialLogin, openServer, type ServerLink } from '../mysql/upstream.js';
 import { loginUpstream, openUpstream } from '../postgres/upstream.js';
 import { runQuery } from './postgres-pool.js';
 
@@ -109,20 +109,9 @@ async function probeMysql(instance: DbInstance, credential: { username: string; 
   const timer = deadline(link.socket, timeoutMs, timedOut);
   let refusal: ProbeOutcome | undefined;
   try {
-    const caps = (Capability.CLIENT_PROTOCOL_41 | Capability.CLIENT_SECURE_CONNECTION | Capability.CLIENT_PLUGIN_AUTH | Capability.CLIENT_LONG_PASSWORD) & link.greeting.capabilityFlags;
-    const base: Omit<HandshakeResponse41, 'authPluginName' | 'authResponse'> = {
-      type: 'HandshakeResponse41',
-      capabilityFlags: (caps | (link.wantsTls ? Capability.CLIENT_SSL : 0)) >>> 0,
-      maxPacketSize: 1 << 24,
-      characterSet: link.greeting.characterSet || 45,
-      mariadbCapabilities: 0,
-      username: credential.username,
-      database: undefined,
-      connectAttributes: undefined,
-    };
-    await startServerTls(link, instance, base.capabilityFlags, { ...base, authPluginName: undefined, authResponse: Buffer.alloc(0) }, 0, timeoutMs, LOGIN_MAX_MESSAGE_BYTES);
-    const serverPublicKey = configuredServerKey(instance, link);
-    await passwordHandshake(link, credential.password.reveal(), (auth) => encodeHandshakeResponse41({ ...base, ...auth }), {
+    await credentialLogin(link, instance, credential, {
+      timeoutMs,
+      maxPacket: LOGIN_MAX_MESSAGE_BYTES,
       refused: (e) => {
         const detail = `${e.errno}: ${e.message}`;
         refusal = { kind: e.errno === MysqlError.ER_ACCESS_DENIED_ERROR.errno ? 'auth-refused' : 'failed', detail };
@@ -132,7 +121,6 @@ async function probeMysql(instance: DbInstance, credential: { username: string; 
         refusal = { kind: 'failed', detail: reason };
         return new LoginFailed('UpstreamAuthFailed', undefined, reason);
       },
-      ...(serverPublicKey !== undefined ? { serverPublicKey } : {}),
     });
     // The role is the server's own word, as for PostgreSQL: a replica promoted (read_only off) is a writer at once.
     const readOnly = await readOnlyOf(link).catch(() => undefined);
