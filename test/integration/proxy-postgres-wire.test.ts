@@ -22,6 +22,8 @@ beforeAll(async () => {
   await a.connect();
   await a.query('CREATE TABLE open_series (x int)');
   await a.query(`GRANT ALL ON open_series TO ${f.iamUser}`);
+  await a.query('CREATE TABLE dup_batch (x int)');
+  await a.query(`GRANT ALL ON dup_batch TO ${f.iamUser}`);
   await a.end();
 });
 
@@ -222,5 +224,107 @@ describe('the pooled relay, message by message', () => {
       await c.end();
       await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: renamed, DebugLogging: false, NewDBProxyName: f.proxyName }));
     }
+  });
+});
+
+/** A message as bytes (type, then body), readable enough in a failed comparison. */
+const bytes = (m: BackendMessage): string => `${m.type}:${m.body.toString('latin1')}`;
+
+/**
+ * Runs the same script through the proxy and on a direct connection to the server, and expects the
+ * same bytes back, segment by segment (each up to its ReadyForQuery).
+ */
+async function sameAsDirect(script: (w: PgWire, segments: () => Promise<BackendMessage[]>) => Promise<BackendMessage[][]>): Promise<BackendMessage[][]> {
+  const direct = await PgWire.direct({ host: f.server.host, port: f.server.port }, f.server.caCertPath, f.server.user, f.database, f.server.password);
+  const proxied = await login();
+  try {
+    const want = await script(direct, () => direct.until('Z'));
+    const got = await script(proxied, () => proxied.until('Z'));
+    expect(got.map((seg) => seg.map(bytes))).toEqual(want.map((seg) => seg.map(bytes)));
+    return got;
+  } finally {
+    direct.destroy();
+    proxied.destroy();
+  }
+}
+
+describe('a Parse of a statement name the client already has, as PostgreSQL answers it', () => {
+  it('outside a transaction: ERROR 42P05 naming the statement, messages skipped up to the Sync, idle, and the session goes on', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      const out = [];
+      w.send(msg.parse('s1', 'SELECT 1'), msg.sync());
+      out.push(await seg());
+      // The duplicate, a Bind and Execute the server skips, then a second series that runs the first statement.
+      w.send(msg.parse('s1', 'SELECT 2'), msg.bind('', 's1'), msg.execute(''), msg.sync(), msg.bind('', 's1'), msg.execute(''), msg.sync());
+      out.push(await seg(), await seg());
+      out.push(await w.query('SELECT 7'));
+      return out;
+    });
+    expect(types(got[1]!)).toBe('EZ');
+    expect(errorFields(got[1]![0]!)).toMatchObject({ S: 'ERROR', C: '42P05', M: 'prepared statement "s1" already exists' });
+    expect(got[1]![1]!.body.toString()).toBe('I');
+    expect(rowValues(got[2]![1]!)).toEqual(['1']);
+  });
+
+  it('after other messages of the same series: they ran, the error and the skip start at the duplicate, and their work is rolled back', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      const out = [];
+      w.send(msg.parse('ins', 'INSERT INTO dup_batch VALUES (1)'), msg.bind('', 'ins'), msg.execute(''));
+      w.send(msg.parse('ins', 'SELECT 2'), msg.bind('', 'ins'), msg.execute(''), msg.sync());
+      out.push(await seg());
+      out.push(await w.query('SELECT count(*) FROM dup_batch'));
+      return out;
+    });
+    expect(types(got[0]!)).toBe('12CEZ');
+    expect(rowValues(got[1]![1]!)).toEqual(['0']);
+  });
+
+  it('reports what PostgreSQL checks first: a statement text that does not parse is a syntax error, not a duplicate', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      w.send(msg.parse('bad', 'SELECT 1'), msg.sync());
+      const first = await seg();
+      w.send(msg.parse('bad', 'SELEC 2'), msg.sync());
+      return [first, await seg()];
+    });
+    expect(errorFields(got[1]![0]!)['C']).toBe('42601');
+  });
+
+  it('inside a transaction block: the transaction fails (E, then 25P02) until ROLLBACK, after which the first statement still runs', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      const out = [await w.query('BEGIN')];
+      w.send(msg.parse('t1', 'SELECT 11'), msg.sync());
+      out.push(await seg());
+      w.send(msg.parse('t1', 'SELECT 12'), msg.describe('S', 't1'), msg.sync());
+      out.push(await seg());
+      out.push(await w.query('SELECT 1'));
+      // A duplicate in the failed transaction: the server says 25P02 before it looks at the name.
+      w.send(msg.parse('t1', 'SELECT 13'), msg.sync());
+      out.push(await seg());
+      out.push(await w.query('ROLLBACK'));
+      w.send(msg.bind('', 't1'), msg.execute(''), msg.sync());
+      out.push(await seg());
+      return out;
+    });
+    expect(types(got[2]!)).toBe('EZ');
+    expect(errorFields(got[2]![0]!)['C']).toBe('42P05');
+    expect(got[2]![1]!.body.toString()).toBe('E');
+    expect(errorFields(got[3]![0]!)['C']).toBe('25P02');
+    expect(errorFields(got[4]![0]!)['C']).toBe('25P02');
+    expect(got[5]![1]!.body.toString()).toBe('I');
+    expect(rowValues(got[6]![1]!)).toEqual(['11']);
+  });
+
+  it('leaves no statement under the client\'s own name on the server connection', async () => {
+    const w = await login();
+    // Pinned (a FunctionCall), so every statement below runs on one server connection.
+    w.send(msg.functionCall(2026));
+    expect(types(await w.until('Z'))).toBe('VZ');
+    w.send(msg.parse('mine', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    w.send(msg.parse('mine', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('EZ');
+    const rows = await w.query("SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'iamdb\\_%'");
+    expect(types(rows)).toBe('TCZ');
+    w.destroy();
   });
 });
