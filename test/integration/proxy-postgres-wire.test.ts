@@ -327,4 +327,28 @@ describe('a Parse of a statement name the client already has, as PostgreSQL answ
     expect(types(rows)).toBe('TCZ');
     w.destroy();
   });
+
+  it('keeps the pool\'s own statements usable when the client\'s duplicate name is one of the pool\'s (iamdb_<n>)', async () => {
+    const w = await login();
+    w.send(msg.functionCall(2026));
+    expect(types(await w.until('Z'))).toBe('VZ');
+    w.send(msg.parse('p', 'SELECT 3'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    // The server's name for "p": the client now takes that name for a statement of its own, twice.
+    const named = await w.query("SELECT name FROM pg_prepared_statements WHERE statement = 'SELECT 3'");
+    const pooled = rowValues(named.find((m) => m.type === 'D')!)[0]!;
+    expect(pooled).toMatch(/^iamdb_[1-9][0-9]*$/);
+    w.send(msg.parse(pooled, 'SELECT 4'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    w.send(msg.parse(pooled, 'SELECT 4'), msg.sync());
+    const dup = await w.until('Z');
+    expect(types(dup)).toBe('EZ');
+    expect(errorFields(dup[0]!)).toMatchObject({ C: '42P05', M: `prepared statement "${pooled}" already exists` });
+    // Both statements still run ("p" prepared again on the server where the duplicate's cleanup closed it).
+    w.send(msg.bind('', 'p'), msg.execute(''), msg.bind('', pooled), msg.execute(''), msg.sync());
+    const ran = await w.until('Z');
+    expect(types(ran)).toBe('2DC2DCZ');
+    expect([rowValues(ran[1]!), rowValues(ran[4]!)]).toEqual([['3'], ['4']]);
+    w.destroy();
+  });
 });
