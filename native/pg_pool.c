@@ -722,7 +722,13 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
         /* The failed request and the rest of its series are done (a failed Parse created nothing). */
         *forward = sv->client != NULL;
         skip_to_sync(sv);
-        sv->skipping = 1;
+        /*
+         * What is queued from now on is skipped too, unless the Sync that ends the skip is queued
+         * already (a pipeline; the pooler's own Sync after a duplicate Parse): what follows it runs.
+         * Marked skipping then, a made-up ParseComplete would turn into a reply that never comes.
+         */
+        h = rq_head(sv);
+        sv->skipping = h == NULL || h->kind != RQ_SYNC;
       }
       return 0;
     case 'Z': /* ReadyForQuery */
