@@ -59,6 +59,10 @@
 #define END_EXPIRED 8 /* RDS Proxy's 24 hours */
 #define END_STALLED 16 /* held a server and took none of its answer for client_stall_ms */
 
+/* pg_client.discarding: why its messages are dropped up to the next Sync, and who answers that Sync. */
+#define DISCARD_LOST 1   /* its series failed with its server: the pooler answers the Sync (idle) */
+#define DISCARD_SERVER 2 /* its server skips after an error the pooler made it report: the Sync goes to it */
+
 /* Pin reason the native side finds itself; the others come from JavaScript's verdicts. */
 #define PIN_LONG_TEXT 1
 #define PIN_FUNCTION_CALL 15 /* the fastpath FunctionCall: any function, unread */
@@ -220,7 +224,7 @@ struct pg_client {
   int told;    /* DebugLogging: the message at the head has been reported */
   int raw_names; /* pinned, it prepared a statement too long for the registry under its own name */
   int closing; /* send what is queued, then end */
-  int discarding; /* its extended series failed with its server: drop messages up to the Sync, as a server would */
+  int discarding; /* DISCARD_*: drop messages up to the Sync, as a server skipping after an error would */
   uint64_t settings_id;
   dbuf settings; /* a Query message setting the client's startup settings */
   bmap names;
@@ -500,7 +504,7 @@ static void lose_in_flight(pg_client *c, pg_server *sv) {
     open = 1;
   }
   sv->qlen = 0;
-  c->discarding = open;
+  c->discarding = open ? DISCARD_LOST : 0;
   session *s = c->s;
   if (!s->in_pump) {
     ref(s);
@@ -721,7 +725,13 @@ static int route_server_message(pg_server *sv, uint8_t type, int *forward) {
         /* The failed request and the rest of its series are done (a failed Parse created nothing). */
         *forward = sv->client != NULL;
         skip_to_sync(sv);
-        sv->skipping = 1;
+        /*
+         * What is queued from now on is skipped too, unless the Sync that ends the skip is queued
+         * already (a pipeline; the pooler's own Sync after a duplicate Parse): what follows it runs.
+         * Marked skipping then, a made-up ParseComplete would turn into a reply that never comes.
+         */
+        h = rq_head(sv);
+        sv->skipping = h == NULL || h->kind != RQ_SYNC;
       }
       return 0;
     case 'Z': /* ReadyForQuery */
@@ -1479,6 +1489,52 @@ static int client_parse_named(pg_client *c, pg_server *sv, const uint8_t *name, 
   return FC_PROGRESS;
 }
 
+/* The pool's id in a name of the pool's form (iamdb_<n>, as stmt_name() writes it), or 0. */
+static uint64_t pooled_id(const uint8_t *name, size_t nlen) {
+  if (nlen < 7 || nlen > 6 + 19 || memcmp(name, "iamdb_", 6) != 0 || name[6] == '0') return 0;
+  uint64_t id = 0;
+  for (size_t i = 6; i < nlen; i++) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    id = id * 10 + (uint64_t)(name[i] - '0');
+  }
+  return id;
+}
+
+/*
+ * A Parse (m, whole) of a name the client already has. PostgreSQL answers
+ * ERROR 42P05, skips to the Sync, and fails the transaction the series runs
+ * in: an open transaction block stays failed (25P02, then E) until
+ * ROLLBACK, an implicit one rolls back what the series did before. Rather
+ * than imitate each of these, the pooler has the server itself say it: the
+ * client's Parse goes to the server twice under the client's own name. The
+ * first creates the statement (its reply swallowed) or fails as PostgreSQL
+ * would have failed the client's (a text that does not parse, a transaction
+ * already failed: those come before the name); the second fails with
+ * PostgreSQL's own 42P05 bytes. The server's transaction state is then its
+ * own, so its ReadyForQuery and later errors are right with nothing tracked
+ * here. A Sync of the pooler's ends the server's skipping so that a Close
+ * removes the name again (prepared statements outlive transactions, and the
+ * server's names are the pool's); that Sync ends no transaction the client
+ * still had (an implicit one has failed: it rolls back; a block stays
+ * failed). The client's messages up to its Sync are dropped here, as the
+ * server would have dropped them, and its Sync goes to the server. The
+ * caller consumes the Parse.
+ */
+static int client_parse_duplicate(pg_client *c, pg_server *sv, const uint8_t *m, size_t total, const uint8_t *name, size_t nlen) {
+  static const uint8_t sync[] = {'S', 0, 0, 0, 4};
+  uint8_t close[6] = {'C', 0, 0, 0, 0, 'S'};
+  put32(close + 1, (uint32_t)(4 + 1 + nlen + 1));
+  if (dbuf_append(&sv->out, m, total) < 0 || rq_push(sv, RQ_PARSE, RA_SKIP, 0) < 0) return FC_NOMEM;
+  if (dbuf_append(&sv->out, m, total) < 0 || rq_push(sv, RQ_PARSE, RA_FORWARD, 0) < 0) return FC_NOMEM;
+  if (dbuf_append(&sv->out, sync, sizeof sync) < 0 || rq_push(sv, RQ_SYNC, RA_SKIP, 0) < 0) return FC_NOMEM;
+  if (dbuf_append(&sv->out, close, sizeof close) < 0 || dbuf_append(&sv->out, name, nlen + 1) < 0 || rq_push(sv, RQ_CLOSE, RA_SKIP, 0) < 0) return FC_NOMEM;
+  /* A client's name of the pool's form: the Close removed the pool's statement of that name too. */
+  uint64_t id = pooled_id(name, nlen);
+  if (id != 0) u64set_del(&sv->prepared, id);
+  c->discarding = DISCARD_SERVER;
+  return FC_PROGRESS;
+}
+
 /* Appends a reply the pooler gives itself to a client that holds no server (nothing else is owed to it). */
 static int local_reply(pg_client *c, const uint8_t *m, size_t n, size_t consume) {
   if (dbuf_append(&c->s->to_cli, m, n) < 0) return FC_NOMEM;
@@ -1500,7 +1556,8 @@ static int answer_locally(pg_client *c, uint8_t type, const uint8_t *body, size_
     case 'P': {
       if (nlen <= 0) return FC_WAIT;
       int err;
-      if (name_statement(c, name, (size_t)nlen, rest, rlen, 1, &err) == NULL) return err;
+      /* A name the client already has: the server reports that (client_parse_duplicate), so it needs one. */
+      if (name_statement(c, name, (size_t)nlen, rest, rlen, 1, &err) == NULL) return err == FC_DUPLICATE ? FC_WAIT : err;
       return local_reply(c, parse_complete, sizeof parse_complete, total);
     }
     case 'C': {
@@ -1556,15 +1613,18 @@ static int frame_one(pg_client *c) {
 
   if (type == 'X') return FC_TERMINATE;
   if (c->discarding) {
-    /* The rest of a series whose server died: dropped up to its Sync, which says idle. */
+    /* The rest of a failed series: dropped up to its Sync, which says idle (or goes to the server, below). */
     static const uint8_t ready_idle[] = {'Z', 0, 0, 0, 5, 'I'};
     if (type != 'S') {
       stream(c, total, 1);
       return FC_PROGRESS;
     }
+    int lost = c->discarding == DISCARD_LOST;
     c->discarding = 0;
-    if (in->len < total) return FC_WAIT;
-    return local_reply(c, ready_idle, sizeof ready_idle, total);
+    if (lost) {
+      if (in->len < total) return FC_WAIT;
+      return local_reply(c, ready_idle, sizeof ready_idle, total);
+    }
   }
   if (type == 'd' || type == 'c' || type == 'f') {
     /* Copy data for a COPY the server already ended (after an error) is dropped, as the server would. */
@@ -1675,6 +1735,7 @@ static int frame_one(pg_client *c) {
         return FC_PROGRESS;
       }
       w = client_parse_named(c, sv, name, (size_t)nlen, rest, rlen);
+      if (w == FC_DUPLICATE) w = client_parse_duplicate(c, sv, m, total, name, (size_t)nlen);
       if (w != FC_PROGRESS) return w;
       dbuf_consume(in, total);
       emit_fakes(sv);
@@ -1921,8 +1982,7 @@ static void client_pump(session *s) {
       progress = 1;
     } else if (f < 0) {
       dbuf err = {0};
-      if (f == FC_DUPLICATE) fatal_message(&err, "42P05", "prepared statement already exists");
-      else if (f == FC_VIOLATION) fatal_message(&err, "08P01", "invalid message from client");
+      if (f == FC_VIOLATION) fatal_message(&err, "08P01", "invalid message from client");
       client_fail(c, &err);
       dbuf_free(&err);
       progress = 1;

@@ -22,6 +22,8 @@ beforeAll(async () => {
   await a.connect();
   await a.query('CREATE TABLE open_series (x int)');
   await a.query(`GRANT ALL ON open_series TO ${f.iamUser}`);
+  await a.query('CREATE TABLE dup_batch (x int)');
+  await a.query(`GRANT ALL ON dup_batch TO ${f.iamUser}`);
   await a.end();
 });
 
@@ -163,6 +165,20 @@ describe('the pooled relay, message by message', () => {
     }
     w.destroy();
   });
+  it('answers a Parse the server has on the connection whose pipelined series just failed', async () => {
+    const w = await login();
+    // Pinned (a FunctionCall): the next series run on the connection whose series failed.
+    w.send(msg.functionCall(2026));
+    expect(types(await w.until('Z'))).toBe('VZ');
+    w.send(msg.parse('known', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    // The error comes back after the proxy has queued the Sync that ends the server's skip.
+    w.send(msg.parse('broken', 'SELECT no_such_column'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('EZ');
+    w.send(msg.parse('again', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    w.destroy();
+  });
   it('keeps at most 256 statements on a server connection, closing the least recently used, which come back when needed', async () => {
     const c = f.client();
     await c.connect();
@@ -222,5 +238,146 @@ describe('the pooled relay, message by message', () => {
       await c.end();
       await rds.send(new RDS.ModifyDBProxyCommand({ DBProxyName: renamed, DebugLogging: false, NewDBProxyName: f.proxyName }));
     }
+  });
+});
+
+/** A message as bytes (type, then body), readable enough in a failed comparison. */
+const bytes = (m: BackendMessage): string => `${m.type}:${m.body.toString('latin1')}`;
+
+/**
+ * Runs the same script through the proxy and on a direct connection to the server, and expects the
+ * same bytes back, segment by segment (each up to its ReadyForQuery).
+ */
+async function sameAsDirect(script: (w: PgWire, segments: () => Promise<BackendMessage[]>) => Promise<BackendMessage[][]>): Promise<BackendMessage[][]> {
+  const direct = await PgWire.direct({ host: f.server.host, port: f.server.port }, f.server.caCertPath, f.server.user, f.database, f.server.password);
+  const proxied = await login();
+  try {
+    const want = await script(direct, () => direct.until('Z'));
+    const got = await script(proxied, () => proxied.until('Z'));
+    expect(got.map((seg) => seg.map(bytes))).toEqual(want.map((seg) => seg.map(bytes)));
+    return got;
+  } finally {
+    direct.destroy();
+    proxied.destroy();
+  }
+}
+
+describe('a Parse of a statement name the client already has, as PostgreSQL answers it', () => {
+  it('outside a transaction: ERROR 42P05 naming the statement, messages skipped up to the Sync, idle, and the session goes on', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      const out = [];
+      w.send(msg.parse('s1', 'SELECT 1'), msg.sync());
+      out.push(await seg());
+      // The duplicate, a Bind and Execute the server skips, then a second series that runs the first statement.
+      w.send(msg.parse('s1', 'SELECT 2'), msg.bind('', 's1'), msg.execute(''), msg.sync(), msg.bind('', 's1'), msg.execute(''), msg.sync());
+      out.push(await seg(), await seg());
+      out.push(await w.query('SELECT 7'));
+      return out;
+    });
+    expect(types(got[1]!)).toBe('EZ');
+    expect(errorFields(got[1]![0]!)).toMatchObject({ S: 'ERROR', C: '42P05', M: 'prepared statement "s1" already exists' });
+    expect(got[1]![1]!.body.toString()).toBe('I');
+    expect(rowValues(got[2]![1]!)).toEqual(['1']);
+  });
+
+  it('after other messages of the same series: they ran, the error and the skip start at the duplicate, and their work is rolled back', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      const out = [];
+      w.send(msg.parse('ins', 'INSERT INTO dup_batch VALUES (1)'), msg.bind('', 'ins'), msg.execute(''));
+      w.send(msg.parse('ins', 'SELECT 2'), msg.bind('', 'ins'), msg.execute(''), msg.sync());
+      out.push(await seg());
+      out.push(await w.query('SELECT count(*) FROM dup_batch'));
+      return out;
+    });
+    expect(types(got[0]!)).toBe('12CEZ');
+    expect(rowValues(got[1]![1]!)).toEqual(['0']);
+  });
+
+  it('reports what PostgreSQL checks first: a statement text that does not parse is a syntax error, not a duplicate', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      w.send(msg.parse('bad', 'SELECT 1'), msg.sync());
+      const first = await seg();
+      w.send(msg.parse('bad', 'SELEC 2'), msg.sync());
+      return [first, await seg()];
+    });
+    expect(errorFields(got[1]![0]!)['C']).toBe('42601');
+  });
+
+  it('inside a transaction block: the transaction fails (E, then 25P02) until ROLLBACK, after which the first statement still runs', async () => {
+    const got = await sameAsDirect(async (w, seg) => {
+      const out = [await w.query('BEGIN')];
+      w.send(msg.parse('t1', 'SELECT 11'), msg.sync());
+      out.push(await seg());
+      w.send(msg.parse('t1', 'SELECT 12'), msg.describe('S', 't1'), msg.sync());
+      out.push(await seg());
+      out.push(await w.query('SELECT 1'));
+      // A duplicate in the failed transaction: the server says 25P02 before it looks at the name.
+      w.send(msg.parse('t1', 'SELECT 13'), msg.sync());
+      out.push(await seg());
+      out.push(await w.query('ROLLBACK'));
+      w.send(msg.bind('', 't1'), msg.execute(''), msg.sync());
+      out.push(await seg());
+      return out;
+    });
+    expect(types(got[2]!)).toBe('EZ');
+    expect(errorFields(got[2]![0]!)['C']).toBe('42P05');
+    expect(got[2]![1]!.body.toString()).toBe('E');
+    expect(errorFields(got[3]![0]!)['C']).toBe('25P02');
+    expect(errorFields(got[4]![0]!)['C']).toBe('25P02');
+    expect(got[5]![1]!.body.toString()).toBe('I');
+    expect(rowValues(got[6]![1]!)).toEqual(['11']);
+  });
+
+  it('leaves no statement under the client\'s own name on the server connection', async () => {
+    const w = await login();
+    // Pinned (a FunctionCall), so every statement below runs on one server connection.
+    w.send(msg.functionCall(2026));
+    expect(types(await w.until('Z'))).toBe('VZ');
+    w.send(msg.parse('mine', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    w.send(msg.parse('mine', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('EZ');
+    const rows = await w.query("SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'iamdb\\_%'");
+    expect(types(rows)).toBe('TCZ');
+    w.destroy();
+  });
+
+  it('answers the next Parse of a statement the server has once the error\'s series is over', async () => {
+    const w = await login();
+    w.send(msg.functionCall(2026));
+    expect(types(await w.until('Z'))).toBe('VZ');
+    w.send(msg.parse('k', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    // The duplicate and its Sync in one write: the server's error comes after the proxy has queued the Sync.
+    w.send(msg.parse('k', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('EZ');
+    // The server has this text prepared: the proxy answers ParseComplete for it, the server is not skipping.
+    w.send(msg.parse('k2', 'SELECT 1'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    w.destroy();
+  });
+
+  it('keeps the pool\'s own statements usable when the client\'s duplicate name is one of the pool\'s (iamdb_<n>)', async () => {
+    const w = await login();
+    w.send(msg.functionCall(2026));
+    expect(types(await w.until('Z'))).toBe('VZ');
+    w.send(msg.parse('p', 'SELECT 3'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    // The server's name for "p": the client now takes that name for a statement of its own, twice.
+    const named = await w.query("SELECT name FROM pg_prepared_statements WHERE statement = 'SELECT 3'");
+    const pooled = rowValues(named.find((m) => m.type === 'D')!)[0]!;
+    expect(pooled).toMatch(/^iamdb_[1-9][0-9]*$/);
+    w.send(msg.parse(pooled, 'SELECT 4'), msg.sync());
+    expect(types(await w.until('Z'))).toBe('1Z');
+    w.send(msg.parse(pooled, 'SELECT 4'), msg.sync());
+    const dup = await w.until('Z');
+    expect(types(dup)).toBe('EZ');
+    expect(errorFields(dup[0]!)).toMatchObject({ C: '42P05', M: `prepared statement "${pooled}" already exists` });
+    // Both statements still run ("p" prepared again on the server where the duplicate's cleanup closed it).
+    w.send(msg.bind('', 'p'), msg.execute(''), msg.bind('', pooled), msg.execute(''), msg.sync());
+    const ran = await w.until('Z');
+    expect(types(ran)).toBe('2DC2DCZ');
+    expect([rowValues(ran[1]!), rowValues(ran[4]!)]).toEqual([['3'], ['4']]);
+    w.destroy();
   });
 });

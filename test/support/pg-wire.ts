@@ -8,6 +8,8 @@
 import type { TLSSocket } from 'node:tls';
 import { FrameDecoder, type Frame } from '../../src/protocol/postgres/frame-decoder.js';
 import { encodeQuery, encodeStartupMessage, encodeTerminate } from '../../src/protocol/postgres/frontend/index.js';
+import { UpstreamLogin } from '../../src/protocol/postgres/upstream-login.js';
+import { Secret } from '../../src/util/secret.js';
 import { pgTls, type Endpoint } from './gateway-clients.js';
 
 /** One frontend message: the type byte, then the length word and the body. */
@@ -111,6 +113,23 @@ export class PgWire {
     const err = rest.find((m) => m.type === 'E');
     if (err !== undefined) throw new Error(`login refused: ${errorFields(err)['M']}`);
     return w;
+  }
+
+  /**
+   * Logs in straight to a PostgreSQL server (TLS, whatever method it asks for), to compare what
+   * the proxy answers with what the server itself answers a direct client.
+   */
+  static async direct(endpoint: Endpoint, caPath: string, user: string, database: string, password: string): Promise<PgWire> {
+    const w = new PgWire(await pgTls(endpoint, caPath));
+    const login = new UpstreamLogin({ user, database, password: new Secret(password), channelBinding: 'disable' });
+    w.send(login.start());
+    for (;;) {
+      const m = await w.next();
+      const step = login.receive({ type: m.type.charCodeAt(0), body: m.body });
+      for (const b of step.send ?? []) w.send(b);
+      if (step.error !== undefined) throw new Error(`login refused: ${JSON.stringify(step.error)}`);
+      if (step.done !== undefined) return w;
+    }
   }
 
   send(...messages: Buffer[]): void {
