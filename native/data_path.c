@@ -25,10 +25,17 @@
  *               barrier that keeps the order of bytes), then
  *   RELAY       move bytes between the client's TLS and the server's plain
  *               TCP connection directly, with backpressure both ways.
+ *   POOLED      (proxy endpoints) instead of SPLICE_WAIT/RELAY: after the
+ *               login the session is attached to a pool (pg_pool.c, with
+ *               my_pool.c for MySQL), which frames its messages and lends it
+ *               a server connection one transaction at a time.
  *
  * One libuv loop serves every session; JS talks to it through a command
- * queue and hears back through a thread-safe function. Nothing here parses
- * a database protocol: framing, policy and audit stay in TypeScript.
+ * queue and hears back through a thread-safe function. This file parses no
+ * database protocol (the 1:1 relay moves bytes); the pools frame PostgreSQL
+ * and MySQL messages to find transaction ends, and ask JavaScript for every
+ * decision (verdicts on statements, logins, health): policy and audit stay
+ * in TypeScript.
  *
  * Ownership: every object has one owner, and only the owner frees it.
  *   engine E    Process-wide, static. start() sets up its loop, lock, wake
