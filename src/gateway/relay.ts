@@ -36,10 +36,6 @@ export interface RelayResult {
   readonly stalled?: boolean;
 }
 
-/**
- * Relays until either side goes away. `pendingToServer` / `pendingToClient`
- * are bytes read during login that belong to the relay phase.
- */
 /** How a pooled client's session ended, for its db.session.end record (both engines' proxy sessions). */
 export function pooledEndFields(stats: RelayResult): Record<string, boolean> {
   return {
@@ -50,6 +46,10 @@ export function pooledEndFields(stats: RelayResult): Record<string, boolean> {
   };
 }
 
+/**
+ * Relays until either side goes away. `pendingToServer` / `pendingToClient`
+ * are bytes read during login that belong to the relay phase.
+ */
 export function relay(client: Socket, server: Socket, hooks: RelayHooks = {}, pending: { toServer?: Buffer[]; toClient?: Buffer[] } = {}): Promise<RelayResult> {
   return new Promise((resolve) => {
     let bytesFromClient = 0;

@@ -178,7 +178,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
         // A prepared statement that changes settings does so with values the proxy never sees.
         const effect = classifyMysql(text.toString('utf8'), o);
         // Its first execute reads what the statement before the prepare left (a prepare changes no ROW_COUNT()): refused where that is another client's.
-        if (effect.kind === 'pin') return effect.previous ? { ...pinned(effect.reason), flags: MYSQL_VERDICT.HELD_ONLY } : pinned(effect.reason);
+        if (effect.kind === 'pin') return pinnedEffect(effect);
         if (effect.kind === 'set' || effect.kind === 'use' || effect.kind === 'drop-database') return pinned('SessionVariable');
         // Its executes carry no verdict, so nothing would reset the connection after them (named locks): pinned, tracking or not.
         if (effect.kind === 'call') return pinned('StoredProcedure');
@@ -192,7 +192,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
   #query(current: SessionSettings, effect: ReturnType<typeof classifyMysql>): MysqlVerdict {
     switch (effect.kind) {
       case 'pin':
-        return effect.previous ? { ...pinned(effect.reason), flags: MYSQL_VERDICT.HELD_ONLY } : pinned(effect.reason);
+        return pinnedEffect(effect);
       case 'call':
         // Session tracking shows what the procedure changed (StateChange pins); what it does not show, a named lock, goes with a reset.
         return this.#tracksState ? { ...NO_VERDICT, flags: MYSQL_VERDICT.RESET_AFTER } : pinned('StoredProcedure');
@@ -288,6 +288,11 @@ const NO_VERDICT: MysqlVerdict = { pin: 0, flags: 0, settingsId: 0, settings: Bu
 
 function pinned(reason: MysqlPinReason): MysqlVerdict {
   return { pin: MYSQL_PIN_CODES[reason], flags: 0, settingsId: 0, settings: NO_VERDICT.settings };
+}
+
+/** A pin the classifier found; one that reads the previous statement's leftovers is refused on a connection not yet held. */
+function pinnedEffect(effect: { readonly reason: MysqlPinReason; readonly previous?: true }): MysqlVerdict {
+  return effect.previous ? { ...pinned(effect.reason), flags: MYSQL_VERDICT.HELD_ONLY } : pinned(effect.reason);
 }
 
 /** The id and commands for `s` (made once per distinct settings of the pool); undefined past the bounds. */

@@ -319,12 +319,12 @@ function classifySet(st: Token[]): SetOutcome {
 /** Functions that read what the session's previous statement left: on a connection just borrowed, another client's. */
 const PREVIOUS_STATEMENT = new Set(['row_count', 'found_rows']);
 
-/** Names in a statement that pin wherever they are (functions, user variables, SQL_CALC_FOUND_ROWS). */
-function scanAnywhere(st: readonly Token[]): MysqlPinReason | undefined {
-  return scanPins(st).reason;
+/** A pin, marked when the statement also reads what the previous statement left. */
+function pinEffect(reason: MysqlPinReason, previous: boolean | undefined): StatementEffect {
+  return previous ? { kind: 'pin', reason, previous: true } : { kind: 'pin', reason };
 }
 
-/** reason: the first pin in the statement; call: the first function (or SQL_CALC_FOUND_ROWS) that pins; previous: a function reading the previous statement. */
+/** Names in a statement that pin wherever they are (functions, user variables, SQL_CALC_FOUND_ROWS). reason: the first pin in the statement; call: the first function (or SQL_CALC_FOUND_ROWS) that pins; previous: a function reading the previous statement. */
 function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; call?: MysqlPinReason; previous?: true } {
   let reason: MysqlPinReason | undefined;
   let call: MysqlPinReason | undefined;
@@ -357,7 +357,8 @@ function identifier(tok: Token | undefined): string | undefined {
 
 type Effect = StatementEffect | { kind: 'set-outcome'; outcome: SetOutcome };
 
-function classifyStatement(st: Token[]): Effect {
+/** `pins`: the statement's scanPins, when the caller has it already. */
+function classifyStatement(st: Token[], pins: ReturnType<typeof scanPins> = scanPins(st)): Effect {
   const first = st[0]!;
   const w = first.t === 'w' && !first.quoted ? first.v : '';
   switch (w) {
@@ -385,8 +386,7 @@ function classifyStatement(st: Token[]): Effect {
       break;
     case 'call': {
       // What the CALL passes may pin by itself (a user variable as an argument); otherwise the pool decides.
-      const inCall = scanAnywhere(st);
-      return inCall !== undefined ? { kind: 'pin', reason: inCall } : { kind: 'call' };
+      return pins.reason !== undefined ? { kind: 'pin', reason: pins.reason } : { kind: 'call' };
     }
     case 'create':
     case 'drop':
@@ -400,9 +400,8 @@ function classifyStatement(st: Token[]): Effect {
       }
       break;
   }
-  const anywhere = scanPins(st);
-  if (anywhere.reason === undefined) return { kind: 'none' };
-  return anywhere.previous ? { kind: 'pin', reason: anywhere.reason, previous: true } : { kind: 'pin', reason: anywhere.reason };
+  // Whether it also reads the previous statement is classifyWith's to mark, for every pin alike.
+  return pins.reason !== undefined ? { kind: 'pin', reason: pins.reason } : { kind: 'none' };
 }
 
 /**
@@ -439,15 +438,15 @@ function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): Sta
   // Whatever else the statement is (a SET of a user variable, a CALL's argument, SET STATEMENT … FOR), a ROW_COUNT() or
   // FOUND_ROWS() in it reads the previous statement: on a connection just borrowed, another client's.
   const calls = scanPins(st);
-  const effect = classifyStatement(st);
-  if (effect.kind === 'pin') return calls.previous ? { kind: 'pin', reason: effect.reason, previous: true } : effect;
+  const effect = classifyStatement(st, calls);
+  if (effect.kind === 'pin') return pinEffect(effect.reason, calls.previous);
   // The server's session tracking is the proxy's safety net for what it does not read (stored routines): a SET that
   // turns it off on a pooled connection, for the session or for one statement, pins, whatever SessionPinningFilters says.
   if (isWord(st[0], 'set') && turnsTrackingOff(st)) return { kind: 'pin', reason: 'SessionVariable' };
   if (effect.kind !== 'set-outcome') return effect;
   const outcome = effect.outcome;
   // A function that pins (GET_LOCK() as a SET's value) pins even where EXCLUDE_VARIABLE_SETS lets the SET through.
-  if (calls.call !== undefined) return calls.previous ? { kind: 'pin', reason: calls.call, previous: true } : { kind: 'pin', reason: calls.call };
+  if (calls.call !== undefined) return pinEffect(calls.call, calls.previous);
   if ('pin' in outcome) {
     // EXCLUDE_VARIABLE_SETS: a SET of variables (user or session) does not pin; its state is not carried.
     if (o.excludeVariableSets && (outcome.pin === 'SessionVariable' || outcome.pin === 'UserVariable') && nonEmpty[0]!.every((t) => !(t.t === 'w' && PIN_FUNCTIONS[t.v] !== undefined))) {
