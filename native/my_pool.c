@@ -159,6 +159,11 @@ typedef struct my_client {
 
 static uint32_t le24(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16); }
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
+static void put_le24(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+}
 static void put_le32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)v;
   p[1] = (uint8_t)(v >> 8);
@@ -419,17 +424,22 @@ static int cstmt_add(pg_client *c, uint32_t id, const uint8_t *text, size_t n, u
  */
 static int my_link_insert_id(pg_client *c, pg_server *sv);
 
+/* Sends the pool's reset (COM_RESET_CONNECTION, then its database, tracking and InitQuery): the server is neutral again, its statements gone. */
+static int my_send_reset(pg_server *sv) {
+  if (my_put_all(sv, &sv->pool->reset_msg, RA_SKIP_RESET) < 0) return -1;
+  my_server *ms = sv->my;
+  ms->diag = 0;
+  ms->insert_id = 0;
+  ms->insert_unknown = 0;
+  sstmts_clear(ms);
+  sv->settings_id = sv->pool->neutral_settings;
+  return 0;
+}
+
 static int my_link_settings(pg_client *c, pg_server *sv) {
   pg_pool *p = c->pool;
   if (sv->settings_id != c->settings_id) {
-    if (sv->settings_id != p->neutral_settings) {
-      if (my_put_all(sv, &p->reset_msg, RA_SKIP_RESET) < 0) return -1;
-      sv->my->diag = 0;
-      sv->my->insert_id = 0;
-      sv->my->insert_unknown = 0;
-      sstmts_clear(sv->my);
-      sv->settings_id = p->neutral_settings;
-    }
+    if (sv->settings_id != p->neutral_settings && my_send_reset(sv) < 0) return -1;
     if (c->settings.len > 0 && my_put_all(sv, &c->settings, RA_SKIP_SETTINGS) < 0) return -1;
     sv->settings_id = c->settings_id;
     sv->my->sticky = c->my->sticky;
@@ -450,9 +460,7 @@ static int my_link_insert_id(pg_client *c, pg_server *sv) {
   int n = snprintf((char *)pkt + 5, sizeof pkt - 5, "DO LAST_INSERT_ID(%llu)", (unsigned long long)want);
   if (n < 0 || (size_t)n >= sizeof pkt - 5) return -1;
   uint32_t len = (uint32_t)n + 1; /* the command byte and the text */
-  pkt[0] = (uint8_t)len;
-  pkt[1] = (uint8_t)(len >> 8);
-  pkt[2] = (uint8_t)(len >> 16);
+  put_le24(pkt, len);
   pkt[3] = 0;
   pkt[4] = MY_QUERY;
   if (my_put(sv, pkt, 5 + (size_t)n, RQ_MY_SETUP, RA_SKIP_SETTINGS, 0) < 0) return -1;
@@ -714,9 +722,7 @@ static int my_reprepare(pg_client *c, pg_server *sv, const pg_stmt *st) {
   uint8_t *pkt = malloc(5 + n);
   if (pkt == NULL) return FC_NOMEM;
   uint32_t len = (uint32_t)(n + 1);
-  pkt[0] = (uint8_t)len;
-  pkt[1] = (uint8_t)(len >> 8);
-  pkt[2] = (uint8_t)(len >> 16);
+  put_le24(pkt, len);
   pkt[3] = 0;
   pkt[4] = MY_STMT_PREPARE;
   memcpy(pkt + 5, st->key + 8, n);
@@ -749,9 +755,7 @@ static int my_send_execute(pg_client *c, pg_server *sv, my_cstmt *cs, my_sstmt *
     memcpy(pkt + 5 + at, cs->types, cs->ntypes);
     memcpy(pkt + 5 + at + cs->ntypes, m + 5 + at, total - 5 - at);
     uint32_t nl = (uint32_t)(len + extra);
-    pkt[0] = (uint8_t)nl;
-    pkt[1] = (uint8_t)(nl >> 8);
-    pkt[2] = (uint8_t)(nl >> 16);
+    put_le24(pkt, nl);
   }
   if (bound || supply) {
     uint8_t *t = realloc(ss->types, cs->ntypes ? cs->ntypes : 1);
@@ -1092,12 +1096,7 @@ static void my_after_response(pg_server *sv) {
     if (ms->sticky) return server_close(sv, "it carries a database the pool's reset cannot undo");
     /* COM_RESET_CONNECTION rolls back what was open and drops the session's state and statements. */
     sv->dirty = 0;
-    if (my_put_all(sv, &sv->pool->reset_msg, RA_SKIP_RESET) < 0) return server_close(sv, "out of memory");
-    ms->diag = 0;
-    ms->insert_id = 0;
-    ms->insert_unknown = 0;
-    sstmts_clear(ms);
-    sv->settings_id = sv->pool->neutral_settings;
+    if (my_send_reset(sv) < 0) return server_close(sv, "out of memory");
     return;
   }
   if (ms->sticky) return server_close(sv, "it carries a database the pool's reset cannot undo");
@@ -1223,7 +1222,7 @@ static int my_verdict(pg_client *c, const cmd *cm) {
     memcpy(mc->v_bytes.data, cm->bytes2, cm->nbytes2);
     mc->v_bytes.len = mc->v_bytes.cap = cm->nbytes2;
   }
-  return !((cm->my.flags & MYV_HELD_ONLY) && c->server == NULL);
+  return !my_held_only(c);
 }
 
 /* ------------------------------------------------------------ JS bindings */
