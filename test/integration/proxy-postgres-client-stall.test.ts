@@ -33,11 +33,13 @@ describe('a pooled client that stops reading', () => {
     for (const c of stalled) {
       c.on('error', () => undefined);
       await c.connect();
+      // Each holds its own server connection before it stops reading (a transaction keeps it): none waits to borrow one.
+      await c.query('BEGIN');
     }
     const answers = stalled.map((c) => {
       stream(c).pause();
-      // About 100 MB of answer: far more than the socket buffers and the proxy's own hold.
-      return c.query("SELECT repeat('x', 1000) FROM generate_series(1, 100000)").then(
+      // About 20 MB of answer: more than the socket buffers and the proxy's own hold (and quick to drain after).
+      return c.query("SELECT repeat('x', 1000) FROM generate_series(1, 20000)").then(
         () => 'answered',
         () => 'ended',
       );
