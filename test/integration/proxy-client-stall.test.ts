@@ -38,8 +38,8 @@ describe('a pooled client that stops reading', () => {
     }
     const answers = stalled.map((c) => {
       stream(c).pause();
-      // About 20 MB of answer: more than the socket buffers and the proxy's own hold (and quick to drain after).
-      return c.query("SELECT repeat('x', 1000) FROM generate_series(1, 20000)").then(
+      // About 100 MB of answer: far more than the socket buffers (which autotuning grows) and the proxy's own hold.
+      return c.query("SELECT repeat('x', 1000) FROM generate_series(1, 100000)").then(
         () => 'answered',
         () => 'ended',
       );
