@@ -1387,6 +1387,9 @@ static napi_value js_mysql_track(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* native/v8_heap.cc: V8's API is C++ only. */
+napi_value iamdb_js_release_heap(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
@@ -1413,6 +1416,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"poolAddTls", NULL, js_pool_add_tls, NULL, NULL, NULL, napi_default, NULL},
       {"mysqlVerdict", NULL, js_mysql_verdict, NULL, NULL, NULL, napi_default, NULL},
       {"mysqlTrack", NULL, js_mysql_track, NULL, NULL, NULL, napi_default, NULL},
+      {"releaseHeap", NULL, iamdb_js_release_heap, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

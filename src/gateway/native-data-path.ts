@@ -22,6 +22,7 @@ import { TLSSocket } from 'node:tls';
 import { IamdbError } from '../errors/index.js';
 import type { Secret } from '../util/index.js';
 import type { ClientTlsSession, ClientTlsTerminator, RelayPending } from './client-tls.js';
+import { HeapRelease } from './heap-release.js';
 import { relay, type RelayResult } from './relay.js';
 
 interface Binding {
@@ -38,6 +39,8 @@ interface Binding {
   poolConfigure(id: number, maxServers: number, maxIdleServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, idleServerMs: number, clientStallMs: number, debugSql: boolean): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean, mysql?: number[]): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
+  /** V8's low-memory collection (native/v8_heap.cc); absent from builds older than it. */
+  releaseHeap?(): void;
   poolClose(poolId: number): void;
   attach(sessionId: number, poolId: number, settingsId: number, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived: number, mysql?: number[]): void;
   verdict(sessionId: number, pinReason: number): void;
@@ -226,9 +229,16 @@ export class NativeDataPath {
   readonly #cancels = new Map<number, (serverId: number) => void>();
   #nextPool = 0;
   #nextCancel = 0;
+  /** Process-wide like the loop thread: whoever holds many clients has had a burst of logins. */
+  readonly heapRelease: HeapRelease | undefined;
 
   constructor(binding: Binding) {
     this.#binding = binding;
+    if (binding.releaseHeap) {
+      const release = binding.releaseHeap.bind(binding);
+      this.heapRelease = new HeapRelease(release);
+      this.heapRelease.start();
+    }
     binding.start((kind, id, fromClient, fromServer, reason, a, payload) => {
       if (this.#poolEvent(kind, id, reason, a, payload, fromClient, fromServer)) return;
       const l = this.#listeners.get(id);
