@@ -15,6 +15,7 @@ import { presignDbAuthToken } from '../../src/sigv4/index.js';
 import { Secret } from '../../src/util/index.js';
 import { runPsql } from '../support/clients.js';
 import { ACCOUNT, REGION, newAccessKey, startIamdb, type TestIamdb } from '../support/iamdb.js';
+import { startTcpTap, type TcpTap } from '../support/tcp-tap.js';
 
 const server = inject('iamdbPostgres');
 const user = `paths_${randomBytes(3).toString('hex')}`;
@@ -32,12 +33,12 @@ function iamConfig(): Record<string, unknown> {
   };
 }
 
-function instance(id: string, tlsToServer: boolean): Record<string, unknown> {
+function instance(id: string, tlsToServer: boolean, via?: TcpTap): Record<string, unknown> {
   return {
     id,
     engine: 'postgres',
     listen: 'auto',
-    target: `${server.host}:${server.port}`,
+    target: via ? `${via.host}:${via.port}` : `${server.host}:${server.port}`,
     ...(tlsToServer ? { targetTls: { mode: 'verify-full', ca: server.caCertPath, serverName: 'localhost' } } : {}),
     master: { username: server.user, password: server.password },
     iamDatabaseAuthentication: true,
@@ -46,9 +47,12 @@ function instance(id: string, tlsToServer: boolean): Record<string, unknown> {
 
 let native: TestIamdb;
 let node: TestIamdb;
+/** Between the gateway and the server of the TLS-bridged instance: what went in clear. */
+let tap: TcpTap;
 
 beforeAll(async () => {
-  native = await startIamdb({ iam: iamConfig(), gateway: { drainTimeoutMs: 300 }, instances: [instance('pg-spliced', false), instance('pg-bridged', true)] });
+  tap = await startTcpTap({ host: server.host, port: server.port });
+  native = await startIamdb({ iam: iamConfig(), gateway: { drainTimeoutMs: 300 }, instances: [instance('pg-spliced', false), instance('pg-bridged', true, tap)] });
   node = await startIamdb({ iam: iamConfig(), gateway: { dataPath: 'node' }, instances: [instance('pg-node', false)] });
   const { host, port } = native.endpoint('pg-spliced');
   const setup = await runPsql(
@@ -61,6 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.stop();
   await native?.stop();
+  await tap?.close();
 });
 
 function client(gw: TestIamdb, id: string): pg.Client {
@@ -90,6 +95,9 @@ async function cancel(gw: TestIamdb, id: string, c: pg.Client): Promise<void> {
     s.on('error', () => resolve());
   });
 }
+
+/** Length 8, code 1234.5679: what a connection that starts TLS sends first. */
+const SSL_REQUEST = '0000000804d2162f';
 
 describe('data paths', () => {
   it('puts PostgreSQL endpoints on the native data path unless told otherwise', () => {
@@ -128,8 +136,15 @@ describe('data paths', () => {
         if (p.rows[0].n > 0) break;
       }
       await probe.end();
+      const tapped = tap.heads.length;
       await cancel(gw, tc.id, c);
       expect(await running).toMatch(/canceling statement due to user request/);
+      if (tc.id === 'pg-bridged') {
+        // The cancel reached the server over TLS like the session's own link: its connection
+        // opened with an SSLRequest, and the backend's secret key never went in clear.
+        expect(tap.heads.length).toBe(tapped + 1);
+        expect(tap.heads.map((h) => h.subarray(0, 8).toString('hex'))).toEqual(tap.heads.map(() => SSL_REQUEST));
+      }
       const sessions = () => gw.audit.events.filter((e) => e.event === 'db.session.end' && e.instance === tc.id).length;
       const before = sessions();
       await c.end();

@@ -5,7 +5,7 @@
  * the gateway holds (the user's own, or the managed credential of an IAM
  * user). Nothing the server says before TLS is ever relayed.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { connectTarget } from '../session-common.js';
 import { IamdbError } from '../../errors/index.js';
 import { encodeCancelRequest, encodeSSLRequest, UpstreamLogin, type ErrorFields, type SaltedPasswordCache } from '../../protocol/postgres/index.js';
@@ -148,14 +148,31 @@ export function refusedForCleartext(error: ErrorFields): boolean {
   return error.code === '28000' && error.message.includes('pg_hba.conf') && /, (no encryption|SSL off)$/.test(error.message);
 }
 
-/** Sends a CancelRequest to the server for the given upstream key. */
+/** How long a cancel may take to reach the server (its TCP connect and TLS handshake included). */
+const CANCEL_TIMEOUT_MS = 5_000;
+
+/**
+ * Sends a CancelRequest to the server for the given upstream key, over the
+ * same kind of link the session's server connection has: TLS as `targetTls`
+ * says (PostgreSQL reads a CancelRequest after SSLRequest and the handshake
+ * as it reads a StartupMessage there), so the backend's secret key never
+ * crosses the network in clear where the session's own link does not. When
+ * TLS is required and fails, the cancel is dropped rather than sent in clear.
+ */
 export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }): Promise<void> {
+  let link: UpstreamLink;
+  try {
+    link = await openUpstream(instance, CANCEL_TIMEOUT_MS);
+  } catch {
+    return;
+  }
+  const { socket } = link;
   await new Promise<void>((resolve) => {
-    const s = netConnect({ host: instance.target.host, port: instance.target.port }, () => {
-      s.end(encodeCancelRequest(key));
-    });
-    s.setTimeout(5_000, () => s.destroy());
-    s.on('error', () => resolve());
-    s.on('close', () => resolve());
+    socket.setTimeout(CANCEL_TIMEOUT_MS, () => socket.destroy());
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    // The server answers nothing and closes; what it might send is not read.
+    socket.resume();
+    socket.end(encodeCancelRequest(key));
   });
 }
