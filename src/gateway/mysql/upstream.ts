@@ -36,10 +36,11 @@ import { ServerAuth } from './server-auth.js';
 
 /**
  * Where a server connection's login stands: the server has greeted and waits
- * for our first packet; it waits for our answer to a challenge; we wait for
- * its reply; or it is over (OK or ERR).
+ * for our first packet; we have asked for TLS and its handshake has not
+ * completed; it waits for our answer to a challenge; we wait for its reply;
+ * or it is over (OK or ERR).
  */
-export type LinkPhase = 'greeted' | 'awaiting-us' | 'awaiting-server' | 'done';
+export type LinkPhase = 'greeted' | 'tls-handshake' | 'awaiting-us' | 'awaiting-server' | 'done';
 
 /** Where a link's packets come from: a reader on its socket during login, the command relay's feed during COM_CHANGE_USER. */
 export type PacketSource = Pick<PacketReader, 'next' | 'pendingBytes' | 'detach'>;
@@ -139,8 +140,10 @@ export async function startServerTls(
   link.socket.write(
     encodePacket(encodeSslRequest({ capabilityFlags: caps, maxPacketSize: response.maxPacketSize, characterSet: response.characterSet, mariadbCapabilities: mariadbCaps }), link.seq++),
   );
+  link.phase = 'tls-handshake';
   const tls: { readonly socket: Socket; readonly nativeTls?: number } =
     starter !== undefined ? await starter(link.socket, instance, timeoutMs) : await connectUpstreamTls(link.socket, instance.target, instance.targetTls, timeoutMs);
+  link.phase = 'greeted';
   link.socket = tls.socket;
   if (tls.nativeTls !== undefined) link.nativeTls = tls.nativeTls;
   link.reader = new PacketReader(tls.socket, maxPacket);
@@ -279,7 +282,9 @@ export function abandonServerLink(link: ServerLink): void {
   const close = (): void => {
     link.socket.destroy();
   };
-  if (link.phase === 'done' || link.socket.destroyed) return close();
+  // A link whose TLS handshake did not complete can only be closed: a login packet in clear
+  // would land in the middle of the server's handshake (and tell the network the user's name).
+  if (link.phase === 'done' || link.phase === 'tls-handshake' || link.socket.destroyed) return close();
   const timer = setTimeout(close, ABANDON_MS);
   timer.unref();
   const finish = async (): Promise<void> => {
