@@ -289,6 +289,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         instance.engineName,
         () => learnProfileByLogin(instance, instance.master, profile, config.gateway.loginTimeoutMs),
         noteServerVersion,
+        (err) => logger.warn({ instance: instance.id, err: String(err) }, 'cannot learn the server greeting yet; clients are greeted with the default until it can'),
       );
       mysqlProfile = profile;
       close = () => control.close();

@@ -68,3 +68,20 @@ describe('MysqlConnectionIds', () => {
     expect(ids.lookup(a)).toBeUndefined();
   });
 });
+
+describe('ServerProfileCache', () => {
+  it('says why a profile login failed, and greets with the default meanwhile', async () => {
+    const failures: unknown[] = [];
+    const cache = new ServerProfileCache('mariadb', () => Promise.reject(new Error('server refused the master login')), undefined, (err) => failures.push(err));
+    await cache.ensure();
+    expect(failures.map(String)).toEqual(['Error: server refused the master login']);
+    expect(cache.known).toBe(false);
+    expect(cache.current).toEqual(defaultProfile('mariadb'));
+  });
+
+  it('stops waiting for a profile login that does not answer', async () => {
+    const cache = new ServerProfileCache('mysql', () => new Promise(() => undefined));
+    await cache.waitKnown(20);
+    expect(cache.known).toBe(false);
+  });
+});

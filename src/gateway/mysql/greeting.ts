@@ -75,6 +75,9 @@ export function defaultProfile(engineName: 'mysql' | 'mariadb' | 'postgres'): Se
   };
 }
 
+/** How long a client's greeting waits for the server's profile when it is not known yet. */
+export const GREETING_PROFILE_WAIT_MS = 1_000;
+
 /** The endpoint's current idea of its server. */
 export class ServerProfileCache {
   #profile: ServerProfile;
@@ -86,6 +89,8 @@ export class ServerProfileCache {
     private readonly fetch: () => Promise<ServerProfile>,
     /** Told each version the server announces (RDS's EngineVersion comes from it). */
     private readonly onServerVersion: (version: string) => void = () => undefined,
+    /** Told why a `fetch` failed (the process log): clients are greeted with the default meanwhile. */
+    private readonly onFetchFailed: (err: unknown) => void = () => undefined,
   ) {
     this.#profile = defaultProfile(engineName);
   }
@@ -108,11 +113,18 @@ export class ServerProfileCache {
     if (this.#known) return Promise.resolve();
     this.#learning ??= this.fetch()
       .then((p) => this.#set(p))
-      .catch(() => undefined)
+      .catch((err: unknown) => this.onFetchFailed(err))
       .finally(() => {
         this.#learning = undefined;
       });
     return this.#learning;
+  }
+
+  /** `ensure()`, waited for at most `ms` (a client's greeting cannot wait long): resolves either way. */
+  async waitKnown(ms: number): Promise<void> {
+    if (this.#known) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.ensure(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
   }
 
   /** A server greeting seen on a login: the freshest word on what the server offers. */

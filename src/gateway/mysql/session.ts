@@ -47,7 +47,7 @@ import { mysqlConnectAttributes, type SessionIdentity } from '../server-views.js
 import { relayCommands } from './command-relay.js';
 import type { MysqlConnectionIds } from './connection-ids.js';
 import type { MysqlControl } from './control.js';
-import { STRIPPED_CAPS, gatewayGreeting, type ServerProfileCache } from './greeting.js';
+import { GREETING_PROFILE_WAIT_MS, STRIPPED_CAPS, gatewayGreeting, type ServerProfileCache } from './greeting.js';
 import type { MysqlIamUsers } from './iam-users.js';
 import { abandonServerLink, configuredServerKey, openServer, passwordHandshake, serverCapabilities, serverHandshake, startServerTls, type ServerLink } from './upstream.js';
 
@@ -79,9 +79,6 @@ function within<T>(p: Promise<T>, ms: number, late: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(late()), ms)))]).finally(() => clearTimeout(timer));
 }
-
-/** How long a client's greeting waits for the server's profile when it is not known yet. */
-const PROFILE_WAIT_MS = 1_000;
 
 export function accessDenied(user: string, host: string, usingPassword: boolean, seq: number): Buffer {
   return encodePacket(
@@ -132,7 +129,7 @@ export async function handleMysqlSession(raw: Socket, deps: MysqlSessionDeps, co
     // ---- Our own greeting: no server connection for a client that has said nothing yet. ----
     // The server's profile is normally known since start; if not, a client waits a moment for it,
     // then is greeted with a conservative default rather than kept waiting on a server that is down.
-    if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS, () => new Error('no profile yet')).catch(() => undefined);
+    await deps.profile.waitKnown(GREETING_PROFILE_WAIT_MS);
     const greeting = gatewayGreeting(deps.profile.current, connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
 

@@ -24,7 +24,7 @@ import { Secret } from '../../util/index.js';
 import type { IamLogin } from '../iam-login.js';
 import type { ConnectionContext } from '../listener.js';
 import { clientCharset, readClearPassword, readClientLogin, type ClientLogin } from '../mysql/client-handshake.js';
-import { gatewayGreeting, type ServerProfileCache } from '../mysql/greeting.js';
+import { GREETING_PROFILE_WAIT_MS, gatewayGreeting, type ServerProfileCache } from '../mysql/greeting.js';
 import { LoginFailed, SessionAudit, asAuditReason, identityFields } from '../session-common.js';
 import { checkProxyTls, decideProxyLogin, type ProxyLoginDecision } from './client-login.js';
 import { AUTH_FAILURES, type ProxyConnectionEvents } from './connection-events.js';
@@ -62,14 +62,6 @@ export interface MysqlProxyDeps {
   readonly events: ProxyConnectionEvents;
   /** DebugLogging: a statement's text, while the proxy has it on (undefined text: over 16 KB). */
   debugStatement?(sessionId: string, type: 'Q' | 'P', text: Buffer | undefined): void;
-}
-
-/** How long a greeting waits for the server's profile when it is not known yet (as instance endpoints). */
-const PROFILE_WAIT_MS = 1_000;
-
-function within(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
 
 type Refuse = (failure: ProxyWireFailure, reason?: string, detail?: string, extra?: Record<string, unknown>) => LoginFailed;
@@ -184,7 +176,7 @@ export async function handleMysqlProxySession(raw: Socket, deps: MysqlProxyDeps,
   }, deps.loginTimeoutMs);
   try {
     // As on instance endpoints: a profile not known yet is asked for, briefly, before the default is used.
-    if (!deps.profile.known) await within(deps.profile.ensure(), PROFILE_WAIT_MS);
+    await deps.profile.waitKnown(GREETING_PROFILE_WAIT_MS);
     const greeting = gatewayGreeting(deps.profile.current, deps.connectionId);
     raw.write(encodePacket(encodeHandshakeV10(greeting), 0));
     const login = await readClientLogin(raw, undefined, deps.loginTimeoutMs, deps.clientSessions);

@@ -246,8 +246,11 @@ export class ProxyService {
     let p = this.#profiles.get(writer.id);
     if (p === undefined) {
       // As an instance endpoint's: a login of the gateway's own as the target's master shows the greeting.
-      const cache: ServerProfileCache = new ServerProfileCache(writer.engineName === 'mariadb' ? 'mariadb' : 'mysql', () =>
-        learnProfileByLogin(writer, writer.master, cache, this.#deps.loginTimeoutMs),
+      const cache: ServerProfileCache = new ServerProfileCache(
+        writer.engineName === 'mariadb' ? 'mariadb' : 'mysql',
+        () => learnProfileByLogin(writer, writer.master, cache, this.#deps.loginTimeoutMs),
+        undefined,
+        (err) => this.#deps.logger.warn({ target: writer.id, err: String(err) }, 'proxy cannot learn the server greeting yet; clients are greeted with the default until it can'),
       );
       p = cache;
       this.#profiles.set(writer.id, p);
