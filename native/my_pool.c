@@ -1000,7 +1000,7 @@ static void my_statement_done(pg_client *c, pg_server *sv, const my_end *e) {
   if ((fx & MYV_RESET_AFTER) && sv->dirty == 0) sv->dirty = 1;
   if (e->insert_id != 0) {
     mc->insert_id = e->insert_id;
-    sv->my->insert_id = e->insert_id;
+    /* Not the server's value for sure (an upsert reports the row's id): the next borrower sets its own. */
     sv->my->insert_unknown = 1;
   }
   if (e->outcome == MYR_OK || e->outcome == MYR_EOF) {
