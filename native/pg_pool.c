@@ -2043,10 +2043,13 @@ static void run_alone(void) {
     sv->alone_queued = 0;
     if (!sv->closed && sv->client == NULL) {
       if (sv->qlen == 0 && !sv->in_idle) after_ready(sv);
-      if (!sv->closed && sv->client == NULL) {
-        sv->in_ready = 1;
-        server_pump_alone(sv);
-      }
+      /*
+       * No forced read: in_ready still says whether the socket may hold more (a short read
+       * cleared it, a poll or a full read left it set, OpenSSL's pending records are counted in
+       * pg_server_tls.c), and bytes already read wait in sv->in for frame_server. Forcing one
+       * cost a recv() answered EAGAIN after nearly every transaction (strace, pgbench -S).
+       */
+      if (!sv->closed && sv->client == NULL) server_pump_alone(sv);
     }
     server_unref(sv);
   }
