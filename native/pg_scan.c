@@ -136,10 +136,33 @@ static size_t skip_gap(const uint8_t *t, size_t i, size_t n, int *spaced) {
   }
 }
 
-/* A name ending at e (flags: its registered ones; quoted: `name` or "name"): 1 when it is a stored-routine call. */
-static int my_name_calls(const uint8_t *t, size_t e, size_t n, uint8_t flags, int quoted, my_names *ns) {
+/* A digit-led run of identifier characters that is (the start of) a number: digits, an exponent, 0x…, 0b…. */
+static int my_number_start(const uint8_t *p, size_t n) {
+  size_t k = 0;
+  if (n >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X' || p[1] == 'b' || p[1] == 'B')) {
+    int hex = p[1] == 'x' || p[1] == 'X';
+    for (k = 2; k < n; k++) {
+      uint8_t c = lower(p[k]);
+      if (!((c >= '0' && c <= '1') || (c >= '2' && c <= '9' && hex) || (c >= 'a' && c <= 'f' && hex))) break;
+    }
+    if (k == n) return 1;
+    k = 0;
+  }
+  while (k < n && p[k] >= '0' && p[k] <= '9') k++;
+  if (k < n && (p[k] == 'e' || p[k] == 'E')) {
+    k++;
+    while (k < n && p[k] >= '0' && p[k] <= '9') k++;
+  }
+  return k == n;
+}
+
+/*
+ * A name ending at *pi (flags: its registered ones; quoted: `name` or "name"): 1 when it is a stored-routine call.
+ * A `.` after it (a qualifier) is consumed: *pi moves past it.
+ */
+static int my_name_calls(const uint8_t *t, size_t *pi, size_t n, uint8_t flags, int quoted, my_names *ns) {
   int spaced;
-  size_t j = skip_gap(t, e, n, &spaced);
+  size_t j = skip_gap(t, *pi, n, &spaced);
   int qualified = ns->qual;
   int head_obj = qualified ? ns->head_obj : ns->obj;
   ns->qual = 0;
@@ -148,6 +171,7 @@ static int my_name_calls(const uint8_t *t, size_t e, size_t n, uint8_t flags, in
     ns->qual = 1;
     ns->head_obj = head_obj;
     ns->obj = 0;
+    *pi = j + 1;
     return 0;
   }
   if (j >= n || t[j] != '(' || head_obj || ns->defs) return 0;
@@ -245,7 +269,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       if (!closed) return SCAN_UNCERTAIN;
       /* MySQL under ANSI_QUOTES (a setting the lexer cannot see): "get_lock"(…) calls the function. */
       if (mysql && q == '"' && word_matters(t + start, i - 1 - start, 0, mysql)) return SCAN_ATTENTION;
-      if (mysql && q == '"' && my_name_calls(t, i, n, 0, 1, &ns)) return SCAN_ATTENTION;
+      if (mysql && q == '"' && my_name_calls(t, &i, n, 0, 1, &ns)) return SCAN_ATTENTION;
       if (mysql && q == '\'') ns.obj = ns.qual = 0;
       initial = 0;
       continue;
@@ -296,7 +320,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       if (!doubled && word_matters(t + start, i - start, initial, mysql)) return SCAN_ATTENTION;
       if (doubled) uncertain = 1;
       i++;
-      if (mysql && my_name_calls(t, i, n, 0, 1, &ns)) return SCAN_ATTENTION;
+      if (mysql && my_name_calls(t, &i, n, 0, 1, &ns)) return SCAN_ATTENTION;
       initial = 0;
       continue;
     }
@@ -304,6 +328,20 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (mysql && ch == '@' && !(i + 1 < n && t[i + 1] == '@')) return SCAN_ATTENTION;
     if (mysql && ch == '@') {
       i += 2;
+      continue;
+    }
+    /* MySQL: a name may start with digits where it is no number (1f() calls a stored function `1f`). */
+    if (mysql && ch >= '0' && ch <= '9') {
+      size_t start = i;
+      while (i < n && is_ident_char(t[i])) i++;
+      if (my_number_start(t + start, i - start)) {
+        /* The rest of the number as mysql-session-state.ts lexes it (1.5, 1e-3): nothing in it is a name. */
+        while (i < n && (is_ident_char(t[i]) || t[i] == '.' || ((t[i] == '+' || t[i] == '-') && (t[i - 1] == 'e' || t[i - 1] == 'E')))) i++;
+        ns.obj = ns.qual = 0;
+      } else if (my_name_calls(t, &i, n, 0, 0, &ns)) {
+        return SCAN_ATTENTION;
+      }
+      initial = 0;
       continue;
     }
     if (is_ident_start(ch) || (mysql && ch == '$')) {
@@ -314,13 +352,12 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
         uint8_t f = word_flags(t + start, i - start, mysql);
         if (initial && (f & W_DEFINES)) ns.defs = 1;
         if (f & W_QUERY) ns.defs = 0;
-        if (my_name_calls(t, i, n, f, 0, &ns)) return SCAN_ATTENTION;
+        if (my_name_calls(t, &i, n, f, 0, &ns)) return SCAN_ATTENTION;
       }
       initial = 0;
       continue;
     }
-    /* A qualified name's dot keeps what the name before it started. */
-    if (!(ch == '.' && ns.qual)) ns.obj = ns.qual = 0;
+    ns.obj = ns.qual = 0;
     initial = 0;
     i++;
   }

@@ -142,6 +142,16 @@ function skipQuoted(sql: string, i: number, q: string, backslash: boolean): numb
   }
 }
 
+/** The run of identifier characters at i. */
+function identRun(sql: string, i: number): string {
+  let j = i;
+  while (j < sql.length && IDENT.test(sql[j]!)) j++;
+  return sql.slice(i, j);
+}
+
+/** A digit-led run that is (the start of) a number: digits, an exponent, 0x…, 0b…; any other is a name. */
+const NUMBER_START = /^(?:[0-9]+(?:e[0-9]*)?|0x[0-9a-f]*|0b[01]*)$/i;
+
 /**
  * Tokens of MySQL text. `backslash`: a backslash escapes inside strings
  * (off under NO_BACKSLASH_ESCAPES, which the proxy learns from the status
@@ -192,7 +202,13 @@ function lex(sql: string, backslash: boolean): Token[] {
       else while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
       push({ t: 'v', v: sql.slice(i + 1, j), raw: sql.slice(i, j) });
       i = j;
-    } else if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+    } else if (/[0-9]/.test(ch) && !NUMBER_START.test(identRun(sql, i))) {
+      // A name may start with digits where it is no number: 1f() calls a stored function `1f`.
+      const raw = identRun(sql, i);
+      push({ t: 'w', v: raw.toLowerCase(), raw });
+      i += raw.length;
+    } else if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? '') && out[out.length - 1]?.t !== 'w')) {
+      // (After a name, `.1f` is a qualifier's dot and a name: db.1f().)
       let j = i;
       while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.' || ((sql[j] === '+' || sql[j] === '-') && /[eE]/.test(sql[j - 1]!)))) j++;
       push({ t: 's', v: '', raw: sql.slice(i, j) });
@@ -259,7 +275,7 @@ function callsRoutine(st: readonly Token[]): boolean {
     if (tok.t !== 'w' && !quotedString) continue;
     // The head of a qualified name (db.f, `db` . `f`).
     let h = i;
-    while (isPunct(st[h - 1], '.') && st[h - 2]?.t === 'w') h -= 2;
+    while (isPunct(st[h - 1], '.') && (st[h - 2]?.t === 'w' || (st[h - 2]?.t === 's' && st[h - 2]!.raw.startsWith('"')))) h -= 2;
     const before = st[h - 1];
     if (before !== undefined && before.t === 'w' && !before.quoted && OBJECT_BEFORE.has(before.v)) continue;
     if (h < i || tok.quoted || quotedString) return true;
