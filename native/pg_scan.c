@@ -40,6 +40,7 @@ enum scan_result { SCAN_CLEAN = 0, SCAN_ATTENTION = 1, SCAN_UNCERTAIN = 2 };
 #define W_OBJECT_NEXT 16  /* the next name is an object (INSERT INTO t (…)) */
 #define W_DEFINES 32      /* as a first word (CREATE, ALTER): its names before `(` are definitions… */
 #define W_QUERY 64        /* …up to this word (SELECT) */
+#define W_AFTER_OPERAND 128 /* grammar right after an operand: MATCH (a) AGAINST (…), LIKE 'x' ESCAPE (…) */
 
 typedef struct {
   char word[SCAN_MAX_WORD + 1];
@@ -112,6 +113,7 @@ typedef struct {
   int qual;     /* the previous token was `name .`: the next name is qualified */
   int head_obj; /* the qualified name's head followed a W_OBJECT_NEXT word */
   int defs;     /* in a CREATE or ALTER, before its SELECT */
+  int operand;  /* the previous token ends an operand: `)`, a string, a number */
 } my_names;
 
 /* From i, past whitespace and plain comments; *spaced: something was passed. */
@@ -165,6 +167,8 @@ static int my_name_calls(const uint8_t *t, size_t *pi, size_t n, uint8_t flags, 
   size_t j = skip_gap(t, *pi, n, &spaced);
   int qualified = ns->qual;
   int head_obj = qualified ? ns->head_obj : ns->obj;
+  int after_operand = ns->operand;
+  ns->operand = 0;
   ns->qual = 0;
   ns->obj = !quoted && (flags & W_OBJECT_NEXT);
   if (j < n && t[j] == '.') {
@@ -176,6 +180,7 @@ static int my_name_calls(const uint8_t *t, size_t *pi, size_t n, uint8_t flags, 
   }
   if (j >= n || t[j] != '(' || head_obj || ns->defs) return 0;
   if (qualified || quoted) return 1;
+  if ((flags & W_AFTER_OPERAND) && after_operand) return 0;
   if (flags & W_NOT_CALL) return 0;
   if ((flags & W_NOT_CALL_ADJ) && !spaced) return 0;
   return 1;
@@ -191,7 +196,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
   int initial = 1; /* the next word starts a statement */
   int uncertain = 0;
   int ended = 0; /* MySQL: a ';' ended a statement */
-  my_names ns = {0, 0, 0, 0};
+  my_names ns = {0, 0, 0, 0, 0};
   while (i < n) {
     uint8_t ch = t[i];
     if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
@@ -201,7 +206,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (ch == ';') {
       initial = 1;
       ended = mysql;
-      ns = (my_names){0, 0, 0, 0};
+      ns = (my_names){0, 0, 0, 0, 0};
       i++;
       continue;
     }
@@ -212,7 +217,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (ended && !(line_comment(t, i, n, mysql) || (ch == '/' && i + 1 < n && t[i + 1] == '*' && !(i + 2 < n && (t[i + 2] == '!' || t[i + 2] == 'M'))))) return SCAN_ATTENTION;
     if (ch == '(' ) {
       /* A parenthesised statement starts again: (SET …) is not SQL, but WITH … ( SELECT is; keep it simple. */
-      ns.obj = ns.qual = 0;
+      ns.obj = ns.qual = ns.operand = 0;
       i++;
       continue;
     }
@@ -271,6 +276,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       if (mysql && q == '"' && word_matters(t + start, i - 1 - start, 0, mysql)) return SCAN_ATTENTION;
       if (mysql && q == '"' && my_name_calls(t, &i, n, 0, 1, &ns)) return SCAN_ATTENTION;
       if (mysql && q == '\'') ns.obj = ns.qual = 0;
+      ns.operand = 1;
       initial = 0;
       continue;
     }
@@ -338,6 +344,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
         /* The rest of the number as mysql-session-state.ts lexes it (1.5, 1e-3): nothing in it is a name. */
         while (i < n && (is_ident_char(t[i]) || t[i] == '.' || ((t[i] == '+' || t[i] == '-') && (t[i - 1] == 'e' || t[i - 1] == 'E')))) i++;
         ns.obj = ns.qual = 0;
+        ns.operand = 1;
       } else if (my_name_calls(t, &i, n, 0, 0, &ns)) {
         return SCAN_ATTENTION;
       }
@@ -358,6 +365,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       continue;
     }
     ns.obj = ns.qual = 0;
+    ns.operand = ch == ')';
     initial = 0;
     i++;
   }

@@ -70,6 +70,18 @@ describe('MYSQL_NOT_ROUTINE_* against MariaDB 10.11', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('AGAINST and ESCAPE right after an operand are grammar (mysql-session-state.ts AFTER_OPERAND), not stored functions of those names', async () => {
+    // Were either called, its SIGNAL would fail the statement.
+    for (const name of ['against', 'escape']) await conn.query(`CREATE FUNCTION ${db}.\`${name}\`(x TEXT) RETURNS INT NO SQL BEGIN SIGNAL SQLSTATE '45000'; RETURN 0; END`);
+    expect(await errnoOf('SELECT against(1)')).toBe(1644);
+    await conn.query(`CREATE TABLE ${db}.ft (a TEXT, FULLTEXT (a)) ENGINE=InnoDB`);
+    await conn.query(`INSERT INTO ${db}.ft VALUES ('hello world')`);
+    const [rows] = await conn.query(`SELECT COUNT(*) AS n FROM ${db}.ft WHERE MATCH (a) AGAINST ('hello' IN BOOLEAN MODE) AND a LIKE 'hello!%' ESCAPE ('!')`);
+    expect((rows as Array<{ n: number }>)[0]!.n).toBe(0);
+    const [rows2] = await conn.query(`SELECT COUNT(*) AS n FROM ${db}.ft WHERE MATCH (a) AGAINST ('hello')`);
+    expect((rows2 as Array<{ n: number }>)[0]!.n).toBe(1);
+  });
+
   it('a native name resolves to the native function even where a stored function has that name', async () => {
     await conn.query(`CREATE FUNCTION ${db}.concat(x INT) RETURNS INT NO SQL RETURN 42`);
     const [rows] = await conn.query(`SELECT concat(1) AS plain, ${db}.concat(1) AS qualified`);

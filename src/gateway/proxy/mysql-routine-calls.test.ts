@@ -42,6 +42,7 @@ const CALLS = [
   'SHOW TABLES WHERE f(1)',
   'SELECT $f(1)',
   'SELECT 1f()',
+  'SELECT against(1), a + escape (2)',
   'SELECT 1now()',
   'SELECT d.1f()',
   'WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM b',
@@ -73,6 +74,7 @@ const NOT_CALLS = [
   'SELECT t.a, d.t.b FROM d.t',
   "SELECT 'f(1)', \"x\" FROM t",
   'SELECT 1.5 * (2)',
+  "SELECT a FROM t WHERE MATCH (a, b) AGAINST ('x' IN BOOLEAN MODE) AND b LIKE 'y!%' ESCAPE ('!')",
   'SELECT 1e5 * (2), 0x1F, 0b101, 1.5e-3 * (1), 2E+3',
 ];
 
@@ -134,7 +136,7 @@ describe('the native filter (native/pg_scan.c) on stored-function calls', () => 
   it('never keeps a statement the classifier does not leave alone (random token runs, fixed seed)', () => {
     // Names of every kind the rule tells apart, and what may come between a name and its `(`.
     const parts = ['f', 'db', 'now', 'count', 'concat', 'into', 'table', 'insert', 'with', 'create', 'alter', 'select', 'values', 'in', 'int', 'x',
-      '`f`', '`now`', '"f"', "'s'", '(', ')', '.', ',', ' ', ' ', '/* c */', '-- c\n', '1', '0x', '=', '*', '$'];
+      '`f`', '`now`', '"f"', "'s'", '(', ')', '.', ',', ' ', ' ', '/* c */', '-- c\n', '1', '0x', '=', '*', '$', 'against', "'a'"];
     let seed = 0x2545f491;
     const next = (n: number): number => {
       seed ^= seed << 13;

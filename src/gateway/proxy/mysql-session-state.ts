@@ -240,6 +240,9 @@ const isPunct = (tok: Token | undefined, v: string): boolean => tok !== undefine
  */
 const OBJECT_BEFORE = new Set(['into', 'table', 'references', 'with', 'recursive', 'insert', 'replace', 'ignore', 'low_priority', 'delayed', 'high_priority']);
 
+/** Grammar, not a call, right after an operand (`)`, a string, a number): MATCH (a) AGAINST ('x'), LIKE 'x' ESCAPE ('!'). */
+const AFTER_OPERAND = new Set(['against', 'escape']);
+
 const NOT_ROUTINE_ANY = new Set(MYSQL_NOT_ROUTINE_ANY);
 const NOT_ROUTINE_ADJACENT = new Set(MYSQL_NOT_ROUTINE_ADJACENT);
 
@@ -279,6 +282,7 @@ function callsRoutine(st: readonly Token[]): boolean {
     const before = st[h - 1];
     if (before !== undefined && before.t === 'w' && !before.quoted && OBJECT_BEFORE.has(before.v)) continue;
     if (h < i || tok.quoted || quotedString) return true;
+    if (AFTER_OPERAND.has(tok.v) && before !== undefined && (isPunct(before, ')') || before.t === 's')) continue;
     if (NOT_ROUTINE_ANY.has(tok.v)) continue;
     if (NOT_ROUTINE_ADJACENT.has(tok.v) && !open!.sp) continue;
     return true;
@@ -599,10 +603,11 @@ export function mysqlPinReasonOf(code: number): MysqlPinReason | undefined {
  * above) needs: 4 a name before `(` that is no call however spaced, 8 one that
  * is no call when the `(` follows at once, 16 a word making the next name an
  * object, 32 a first word whose definitions are no calls (CREATE, ALTER) up to
- * a 64 (SELECT). A statement without one of the first two, without a routine
- * call by that rule, a user variable, a second statement, an executable
- * comment or a backslash in a string is classified `none` by classifyMysql,
- * so it never leaves the native side.
+ * a 64 (SELECT), 128 a name that is no call right after an operand (AGAINST).
+ * A statement without one of the first two, without a routine call by that
+ * rule, a user variable, a second statement, an executable comment or a
+ * backslash in a string is classified `none` by classifyMysql, so it never
+ * leaves the native side.
  */
 export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() => {
   const flags = new Map<string, number>();
@@ -612,6 +617,7 @@ export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() 
   for (const w of MYSQL_NOT_ROUTINE_ANY) add(w, 4);
   for (const w of MYSQL_NOT_ROUTINE_ADJACENT) add(w, 8);
   for (const w of OBJECT_BEFORE) add(w, 16);
+  for (const w of AFTER_OPERAND) add(w, 128);
   add('create', 32);
   add('alter', 32);
   add('select', 64);
