@@ -11,7 +11,7 @@ const preload = process.env['IAMDB_SANITIZER_PRELOAD'];
 
 export default defineConfig({
   test: {
-    include: ['src/gateway/native-data-path.test.ts', 'src/gateway/heap-release.test.ts', 'src/gateway/native-pool.test.ts', 'src/gateway/native-mysql-tracker.test.ts', 'test/integration/postgres-data-paths.test.ts', 'test/integration/proxy-postgres-*.test.ts', 'test/integration/proxy-mysql-*.test.ts', 'test/integration/seed-002-proxy-login.test.ts', 'test/sanitizer/**/*.test.ts'],
+    include: ['src/gateway/native-data-path.test.ts', 'src/gateway/heap-release.test.ts', 'src/gateway/native-pool.test.ts', 'src/gateway/native-mysql-tracker.test.ts', 'src/gateway/proxy/mysql-routine-calls.test.ts', 'test/integration/postgres-data-paths.test.ts', 'test/integration/proxy-postgres-*.test.ts', 'test/integration/proxy-mysql-*.test.ts', 'test/integration/seed-002-proxy-login.test.ts', 'test/sanitizer/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/sanitizer/worker-setup.ts'],
     env: preload ? { LD_PRELOAD: preload } : {},

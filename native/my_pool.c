@@ -83,6 +83,7 @@ enum {
 #define MYV_STICKY 16      /* the new settings hold a database a reset cannot take away */
 #define MYV_RESET_AFTER 32 /* may leave what the server does not report (a CALL's named lock): reset before another client */
 #define MYV_HELD_ONLY 64   /* reads the previous statement's leftovers (ROW_COUNT()): refused on a connection not yet held */
+#define MYV_FRESH_ROWS 128 /* a stored routine that may read ROW_COUNT(): where another's statement ran last, DO 0 first */
 
 /* rq kinds of MySQL pools (pg_pool.c's are below 16). */
 enum { RQ_MY_STMT = 16, RQ_MY_PREPARE, RQ_MY_REPREPARE, RQ_MY_OTHER, RQ_MY_SETUP };
@@ -115,6 +116,11 @@ typedef struct my_server {
    * value is no longer known and the next borrower gets DO whatever it wants.
    */
   int insert_unknown;
+  /*
+   * Whose command the session ran last (a client's session id + 1; 0: the
+   * proxy's own, a reset, settings, a DO): whose statement ROW_COUNT() reads.
+   */
+  uint64_t last_owner;
 } my_server;
 
 typedef struct {
@@ -268,6 +274,7 @@ static int my_put(pg_server *sv, const uint8_t *pkt, size_t total, uint8_t kind,
   int r = my_resp_sent(&sv->my->t, pkt + 4, len < 6 ? len : 6, len);
   if (r < 0) return -1;
   if (dbuf_append(&sv->out, pkt, total) < 0) return -1;
+  sv->my->last_owner = action == RA_FORWARD && sv->client != NULL ? (uint64_t)sv->client->s->id + 1 : 0;
   if (r == 1 && rq_push(sv, kind, action, stmt) < 0) return -1;
   return r;
 }
@@ -529,6 +536,19 @@ static int my_ask(pg_client *c, uint8_t type, const uint8_t *text, size_t n) {
 }
 
 /*
+ * A stored routine reads ROW_COUNT() where the proxy does not see it: at the
+ * routine's start, that is the session's previous statement, which on a
+ * connection another client (or the proxy's reset and settings) used last is
+ * not this client's. `DO 0` (reply swallowed) leaves it at 0 there; where the
+ * client's own statement ran last it stays, as on a connection of its own.
+ */
+static int my_fresh_rows(pg_client *c, pg_server *sv) {
+  if (sv->my->last_owner == (uint64_t)c->s->id + 1) return 0;
+  uint8_t msg[] = {5, 0, 0, 0, MY_QUERY, 'D', 'O', ' ', '0'};
+  return my_put(sv, msg, sizeof msg, RQ_MY_SETUP, RA_SKIP_SETTINGS, 0) < 0 ? -1 : 0;
+}
+
+/*
  * Sends the head command on the client's server (borrowed first) and
  * consumes it; the verdict becomes the effect of the command in flight.
  */
@@ -538,6 +558,7 @@ static int my_forward(pg_client *c, const uint8_t *pkt, size_t total, uint8_t ki
   if (a < 0) return FC_NOMEM;
   if (a == 0) return FC_WAIT;
   pg_server *sv = c->server;
+  if ((mc->v_flags & MYV_FRESH_ROWS) && my_fresh_rows(c, sv) < 0) return FC_NOMEM;
   int r = my_put(sv, pkt, total, kind, RA_FORWARD, 0);
   if (r < 0) return FC_NOMEM;
   if (r == 1) {
@@ -870,6 +891,7 @@ static int my_long_frame(pg_client *c) {
     if (r < 0) return FC_VIOLATION;
     if (r == 1) {
       if (rq_push(sv, RQ_MY_STMT, RA_FORWARD, 0) < 0) return FC_NOMEM;
+      sv->my->last_owner = (uint64_t)c->s->id + 1;
       mc->busy = 1;
       dbuf_free(&mc->fx_bytes);
       mc->fx_flags = 0;

@@ -2384,6 +2384,8 @@ static int buffer_copy(napi_env env, napi_value v, dbuf *out) {
   return 0;
 }
 
+static int scan_word_cmp(const void *a, const void *b) { return strcmp(((const scan_word *)a)->word, ((const scan_word *)b)->word); }
+
 /* scanWords([[word, flags], …]): the statement filter's words (before any pool exists). */
 /* scanWords(words, mysql?): the filter's words for one dialect (PostgreSQL unless mysql is true). */
 static napi_value js_scan_words(napi_env env, napi_callback_info info) {
@@ -2397,7 +2399,8 @@ static napi_value js_scan_words(napi_env env, napi_callback_info info) {
   uint32_t n;
   CHECK(napi_get_array_length(env, argv[0], &n));
   if (n > SCAN_MAX_WORDS) return throw_msg(env, "too many words");
-  scan_word words[SCAN_MAX_WORDS];
+  /* Static, not on the stack: the table is large; only the JS thread writes it. */
+  static scan_word words[SCAN_MAX_WORDS];
   for (uint32_t i = 0; i < n; i++) {
     napi_value pair, w, f;
     uint32_t flags;
@@ -2409,10 +2412,16 @@ static napi_value js_scan_words(napi_env env, napi_callback_info info) {
     if (napi_get_value_string_utf8(env, w, words[i].word, sizeof words[i].word, &len) != napi_ok || len == 0 || len >= SCAN_MAX_WORD) {
       return throw_msg(env, "scan words are 1-39 lowercase characters");
     }
+    if (flags > 0xff) return throw_msg(env, "scan word flags are 8 bits");
     words[i].len = (uint8_t)len;
     words[i].flags = (uint8_t)flags;
   }
-  memcpy(scan_words[mysql], words, sizeof words);
+  /* Sorted for word_flags' binary search; a word given twice would hide one of its entries. */
+  qsort(words, n, sizeof words[0], scan_word_cmp);
+  for (uint32_t i = 1; i < n; i++) {
+    if (strcmp(words[i - 1].word, words[i].word) == 0) return throw_msg(env, "a scan word is given twice");
+  }
+  memcpy(scan_words[mysql], words, n * sizeof words[0]);
   scan_nwords[mysql] = (int)n;
   return NULL;
 }

@@ -23,7 +23,7 @@
  * JS thread before any pool exists (proxy start), read by the loop thread.
  */
 
-#define SCAN_MAX_WORDS 64
+#define SCAN_MAX_WORDS 1024
 #define SCAN_MAX_WORD 40
 
 enum scan_result { SCAN_CLEAN = 0, SCAN_ATTENTION = 1, SCAN_UNCERTAIN = 2 };
@@ -31,6 +31,16 @@ enum scan_result { SCAN_CLEAN = 0, SCAN_ATTENTION = 1, SCAN_UNCERTAIN = 2 };
 /* Word flags: where in a statement the word matters. */
 #define W_ANYWHERE 1 /* any position (function names, TEMP) */
 #define W_INITIAL 2  /* only as a statement's first word (SET, PREPARE, …) */
+/*
+ * MySQL's stored-routine rule (mysql-session-state.ts callsRoutine): a name
+ * before `(` is a stored-function call unless it is one of these.
+ */
+#define W_NOT_CALL 4      /* native function or grammar keyword, however spaced */
+#define W_NOT_CALL_ADJ 8  /* native function only when `(` follows at once (NOW () calls db.now) */
+#define W_OBJECT_NEXT 16  /* the next name is an object (INSERT INTO t (…)) */
+#define W_DEFINES 32      /* as a first word (CREATE, ALTER): its names before `(` are definitions… */
+#define W_QUERY 64        /* …up to this word (SELECT) */
+#define W_AFTER_OPERAND 128 /* grammar right after an operand: MATCH (a) AGAINST (…), LIKE 'x' ESCAPE (…) */
 
 typedef struct {
   char word[SCAN_MAX_WORD + 1];
@@ -38,7 +48,7 @@ typedef struct {
   uint8_t flags;
 } scan_word;
 
-/* One table per dialect: [0] PostgreSQL, [1] MySQL. */
+/* One table per dialect: [0] PostgreSQL, [1] MySQL; sorted by word (scan_set_words) for a binary search. */
 static scan_word scan_words[2][SCAN_MAX_WORDS];
 static int scan_nwords[2];
 
@@ -46,18 +56,26 @@ static int is_ident_start(uint8_t ch) { return (ch >= 'a' && ch <= 'z') || (ch >
 static int is_ident_char(uint8_t ch) { return is_ident_start(ch) || (ch >= '0' && ch <= '9') || ch == '$'; }
 static uint8_t lower(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
 
-/* Does the word [p, p+n) match a registered word usable at this position? */
-static int word_matters(const uint8_t *p, size_t n, int initial, int mysql) {
+/* The flags of the word [p, p+n) (case-insensitive), 0 when it is not registered. */
+static uint8_t word_flags(const uint8_t *p, size_t n, int mysql) {
   if (n == 0 || n > SCAN_MAX_WORD) return 0;
-  for (int i = 0; i < scan_nwords[mysql]; i++) {
-    const scan_word *w = &scan_words[mysql][i];
-    if (w->len != n) continue;
-    if (!(w->flags & W_ANYWHERE) && !((w->flags & W_INITIAL) && initial)) continue;
-    size_t k = 0;
-    while (k < n && lower(p[k]) == (uint8_t)w->word[k]) k++;
-    if (k == n) return 1;
+  char key[SCAN_MAX_WORD + 1];
+  for (size_t k = 0; k < n; k++) key[k] = (char)lower(p[k]);
+  key[n] = 0;
+  int lo = 0, hi = scan_nwords[mysql] - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    int c = strcmp(key, scan_words[mysql][mid].word);
+    if (c == 0) return scan_words[mysql][mid].flags;
+    if (c < 0) hi = mid - 1; else lo = mid + 1;
   }
   return 0;
+}
+
+/* Does the word [p, p+n) match a registered word usable at this position? */
+static int word_matters(const uint8_t *p, size_t n, int initial, int mysql) {
+  uint8_t f = word_flags(p, n, mysql);
+  return (f & W_ANYWHERE) || ((f & W_INITIAL) && initial);
 }
 
 /* The length of a dollar-quote opener at p ("$$" or "$tag$"), or 0 if p does not start one. */
@@ -81,6 +99,94 @@ static size_t dollar_tag(const uint8_t *p, size_t n) {
 }
 
 /*
+ * MySQL's stored-routine rule, as mysql-session-state.ts callsRoutine reads
+ * it: a stored function can do anything to the session where the proxy does
+ * not read (a named lock, ROW_COUNT(), session tracking off), so a statement
+ * that may call one goes up. A call: a name before `(`, unless the name is
+ * W_NOT_CALL (or W_NOT_CALL_ADJ with the `(` right after it), follows a
+ * W_OBJECT_NEXT word (INSERT INTO t (…)), or is in a CREATE or ALTER before
+ * its SELECT; a qualified (db.f) or quoted name before `(` is one whatever
+ * its name.
+ */
+typedef struct {
+  int obj;      /* the previous word makes the next name an object */
+  int qual;     /* the previous token was `name .`: the next name is qualified */
+  int head_obj; /* the qualified name's head followed a W_OBJECT_NEXT word */
+  int defs;     /* in a CREATE or ALTER, before its SELECT */
+  int operand;  /* the previous token ends an operand: `)`, a string, a number */
+} my_names;
+
+/* From i, past whitespace and plain comments; *spaced: something was passed. */
+static size_t skip_gap(const uint8_t *t, size_t i, size_t n, int *spaced) {
+  *spaced = 0;
+  for (;;) {
+    if (i >= n) return i;
+    uint8_t ch = t[i];
+    if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
+      i++;
+    } else if (line_comment(t, i, n, 1)) {
+      while (i < n && t[i] != '\n') i++;
+    } else if (ch == '/' && i + 1 < n && t[i + 1] == '*' && !(i + 2 < n && (t[i + 2] == '!' || t[i + 2] == 'M'))) {
+      size_t j = i + 2;
+      while (j + 1 < n && !(t[j] == '*' && t[j + 1] == '/')) j++;
+      if (j + 1 >= n) return n; /* unterminated: the main loop says so */
+      i = j + 2;
+    } else {
+      return i;
+    }
+    *spaced = 1;
+  }
+}
+
+/* A digit-led run of identifier characters that is (the start of) a number: digits, an exponent, 0x…, 0b…. */
+static int my_number_start(const uint8_t *p, size_t n) {
+  size_t k = 0;
+  if (n >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X' || p[1] == 'b' || p[1] == 'B')) {
+    int hex = p[1] == 'x' || p[1] == 'X';
+    for (k = 2; k < n; k++) {
+      uint8_t c = lower(p[k]);
+      if (!((c >= '0' && c <= '1') || (c >= '2' && c <= '9' && hex) || (c >= 'a' && c <= 'f' && hex))) break;
+    }
+    if (k == n) return 1;
+    k = 0;
+  }
+  while (k < n && p[k] >= '0' && p[k] <= '9') k++;
+  if (k < n && (p[k] == 'e' || p[k] == 'E')) {
+    k++;
+    while (k < n && p[k] >= '0' && p[k] <= '9') k++;
+  }
+  return k == n;
+}
+
+/*
+ * A name ending at *pi (flags: its registered ones; quoted: `name` or "name"): 1 when it is a stored-routine call.
+ * A `.` after it (a qualifier) is consumed: *pi moves past it.
+ */
+static int my_name_calls(const uint8_t *t, size_t *pi, size_t n, uint8_t flags, int quoted, my_names *ns) {
+  int spaced;
+  size_t j = skip_gap(t, *pi, n, &spaced);
+  int qualified = ns->qual;
+  int head_obj = qualified ? ns->head_obj : ns->obj;
+  int after_operand = ns->operand;
+  ns->operand = 0;
+  ns->qual = 0;
+  ns->obj = !quoted && (flags & W_OBJECT_NEXT);
+  if (j < n && t[j] == '.') {
+    ns->qual = 1;
+    ns->head_obj = head_obj;
+    ns->obj = 0;
+    *pi = j + 1;
+    return 0;
+  }
+  if (j >= n || t[j] != '(' || head_obj || ns->defs) return 0;
+  if (qualified || quoted) return 1;
+  if ((flags & W_AFTER_OPERAND) && after_operand) return 0;
+  if (flags & W_NOT_CALL) return 0;
+  if ((flags & W_NOT_CALL_ADJ) && !spaced) return 0;
+  return 1;
+}
+
+/*
  * Scans text for words that matter. mysql selects MySQL's quoting rules.
  * Returns SCAN_CLEAN, SCAN_ATTENTION or SCAN_UNCERTAIN (unterminated
  * string, comment or quote, or a backslash whose meaning is not known).
@@ -90,6 +196,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
   int initial = 1; /* the next word starts a statement */
   int uncertain = 0;
   int ended = 0; /* MySQL: a ';' ended a statement */
+  my_names ns = {0, 0, 0, 0, 0};
   while (i < n) {
     uint8_t ch = t[i];
     if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
@@ -99,6 +206,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (ch == ';') {
       initial = 1;
       ended = mysql;
+      ns = (my_names){0, 0, 0, 0, 0};
       i++;
       continue;
     }
@@ -109,6 +217,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (ended && !(line_comment(t, i, n, mysql) || (ch == '/' && i + 1 < n && t[i + 1] == '*' && !(i + 2 < n && (t[i + 2] == '!' || t[i + 2] == 'M'))))) return SCAN_ATTENTION;
     if (ch == '(' ) {
       /* A parenthesised statement starts again: (SET …) is not SQL, but WITH … ( SELECT is; keep it simple. */
+      ns.obj = ns.qual = ns.operand = 0;
       i++;
       continue;
     }
@@ -165,6 +274,9 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       if (!closed) return SCAN_UNCERTAIN;
       /* MySQL under ANSI_QUOTES (a setting the lexer cannot see): "get_lock"(…) calls the function. */
       if (mysql && q == '"' && word_matters(t + start, i - 1 - start, 0, mysql)) return SCAN_ATTENTION;
+      if (mysql && q == '"' && my_name_calls(t, &i, n, 0, 1, &ns)) return SCAN_ATTENTION;
+      if (mysql && q == '\'') ns.obj = ns.qual = 0;
+      ns.operand = 1;
       initial = 0;
       continue;
     }
@@ -214,6 +326,7 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       if (!doubled && word_matters(t + start, i - start, initial, mysql)) return SCAN_ATTENTION;
       if (doubled) uncertain = 1;
       i++;
+      if (mysql && my_name_calls(t, &i, n, 0, 1, &ns)) return SCAN_ATTENTION;
       initial = 0;
       continue;
     }
@@ -223,13 +336,36 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
       i += 2;
       continue;
     }
-    if (is_ident_start(ch)) {
+    /* MySQL: a name may start with digits where it is no number (1f() calls a stored function `1f`). */
+    if (mysql && ch >= '0' && ch <= '9') {
       size_t start = i;
       while (i < n && is_ident_char(t[i])) i++;
-      if (word_matters(t + start, i - start, initial, mysql)) return SCAN_ATTENTION;
+      if (my_number_start(t + start, i - start)) {
+        /* The rest of the number as mysql-session-state.ts lexes it (1.5, 1e-3): nothing in it is a name. */
+        while (i < n && (is_ident_char(t[i]) || t[i] == '.' || ((t[i] == '+' || t[i] == '-') && (t[i - 1] == 'e' || t[i - 1] == 'E')))) i++;
+        ns.obj = ns.qual = 0;
+        ns.operand = 1;
+      } else if (my_name_calls(t, &i, n, 0, 0, &ns)) {
+        return SCAN_ATTENTION;
+      }
       initial = 0;
       continue;
     }
+    if (is_ident_start(ch) || (mysql && ch == '$')) {
+      size_t start = i;
+      while (i < n && is_ident_char(t[i])) i++;
+      if (word_matters(t + start, i - start, initial, mysql)) return SCAN_ATTENTION;
+      if (mysql) {
+        uint8_t f = word_flags(t + start, i - start, mysql);
+        if (initial && (f & W_DEFINES)) ns.defs = 1;
+        if (f & W_QUERY) ns.defs = 0;
+        if (my_name_calls(t, &i, n, f, 0, &ns)) return SCAN_ATTENTION;
+      }
+      initial = 0;
+      continue;
+    }
+    ns.obj = ns.qual = 0;
+    ns.operand = ch == ')';
     initial = 0;
     i++;
   }

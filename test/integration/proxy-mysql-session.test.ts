@@ -49,6 +49,7 @@ beforeAll(async () => {
       `CREATE PROCEDURE ${db}.p_prep() BEGIN PREPARE s1 FROM 'SELECT 1'; END`,
       `CREATE PROCEDURE ${db}.p_quiet() BEGIN SELECT COUNT(*) FROM ${db}.t; END`,
       `CREATE FUNCTION ${db}.f_uv() RETURNS INT NO SQL BEGIN SET @secret = 'left-behind'; RETURN 1; END`,
+      `CREATE FUNCTION ${db}.f_quiet(x INT) RETURNS INT NO SQL RETURN x + 1`,
     ],
     requireTls: true,
     pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 },
@@ -411,6 +412,49 @@ describe('MySQL transaction multiplexing', () => {
     const from2 = fx.iamdb.audit.events.length;
     await t.end();
     expect(await fx.sessionEnd(fx.users.native, from2)).not.toHaveProperty('pinReasons');
+  });
+
+  it('pins a client without CLIENT_SESSION_TRACK on a stored function in a SELECT (StoredFunction), not on built-in functions', async () => {
+    const c = await fx.connect(fx.users.native, { flags: ['-SESSION_TRACK'] });
+    await c.query("SELECT NOW(), CONCAT('a', 'b'), COALESCE(NULL, 1), COUNT(*) FROM t");
+    let from = fx.iamdb.audit.events.length;
+    await c.end();
+    expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
+    const d = await fx.connect(fx.users.native, { flags: ['-SESSION_TRACK'] });
+    expect(await one(d, 'SELECT f_quiet(1)')).toBe(2);
+    from = fx.iamdb.audit.events.length;
+    await d.end();
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: ['StoredFunction'] });
+    expect(await scrape()).toMatch(new RegExp(`iamdb_proxy_client_sessions_pinned_total\\{proxy="${fx.proxyName}",endpoint="${fx.proxyName}",reason="StoredFunction"\\} [1-9]`));
+  });
+
+  it('keeps multiplexing SELECTs of built-in functions (no pin, no reset between clients); a stored function in a SELECT has its connection reset before the next client', async () => {
+    const admin = await fx.admin();
+    // MariaDB counts no COM_RESET_CONNECTION, but the pool's reset is followed by SET SESSION session_track_state_change = ON
+    // (these clients negotiated CLIENT_SESSION_TRACK): the server's SET count tells the resets, as long as nothing else SETs.
+    const resets = async (): Promise<number> => Number(await one<string | number>(admin, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'COM_SET_OPTION'"));
+    try {
+      await withOneFreeConnection(async () => {
+        const a = await fx.connect(fx.users.native);
+        const b = await fx.connect(fx.users.native);
+        const shared = await one<number>(a, 'SELECT CONNECTION_ID()');
+        const before = await resets();
+        for (const c of [a, b, a, b]) {
+          const [rows] = await c.query("SELECT CONNECTION_ID() AS id, NOW() IS NOT NULL AS n, CONCAT('x', UPPER('y')) AS s, COUNT(*) >= 0 AS k, IFNULL(NULL, DATE_FORMAT(CURDATE(), '%Y')) IS NOT NULL AS d FROM t");
+          expect((rows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, n: 1, s: 'xY', k: 1, d: 1 });
+        }
+        expect(await resets()).toBe(before);
+        // The control: a stored function's statement leaves the connection to be reset before b gets it.
+        expect(await one(a, 'SELECT f_quiet(1)')).toBe(2);
+        expect(await one(b, 'SELECT CONNECTION_ID()')).toBe(shared);
+        expect(await resets()).toBe(before + 1);
+        const from = fx.iamdb.audit.events.length;
+        await Promise.all([a.end(), b.end()]);
+        for (const e of await sessionEnds(fx.users.native, from, 2)) expect(e).not.toHaveProperty('pinReasons');
+      });
+    } finally {
+      await admin.end();
+    }
   });
 
   it('reports pinned and borrowed connections in the pool metrics while a client is pinned', async () => {

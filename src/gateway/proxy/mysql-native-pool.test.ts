@@ -68,13 +68,23 @@ describe('MysqlNativePool.classify', () => {
 
   it('lets a CALL run unpinned where the server reports state changes (reset after it), and pins it where it cannot', () => {
     const tracking = pool('db', Capability.CLIENT_SESSION_TRACK);
-    expect(tracking.classify('Q', Buffer.from('CALL p(1)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: 0, flags: MYSQL_VERDICT.RESET_AFTER });
+    // A routine may read ROW_COUNT() at its start: where another client's command ran last, DO 0 first (FRESH_ROWS).
+    expect(tracking.classify('Q', Buffer.from('CALL p(1)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: 0, flags: MYSQL_VERDICT.RESET_AFTER | MYSQL_VERDICT.FRESH_ROWS });
     const blind = pool();
-    expect(blind.classify('Q', Buffer.from('call p()'), blind.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredProcedure, flags: 0 });
+    expect(blind.classify('Q', Buffer.from('call p()'), blind.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredProcedure, flags: MYSQL_VERDICT.FRESH_ROWS });
     // A prepared CALL's executes carry no verdict: pinned either way.
     expect(tracking.classify('P', Buffer.from('CALL p(?)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredProcedure });
     // A user variable passed to it pins as anywhere else.
     expect(tracking.classify('Q', Buffer.from('CALL p(@out)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.UserVariable });
+  });
+
+  it('handles a statement calling a stored function as a CALL (StoredFunction where it pins); built-ins run as any statement', () => {
+    const tracking = pool('db', Capability.CLIENT_SESSION_TRACK);
+    const blind = pool();
+    expect(tracking.classify('Q', Buffer.from('SELECT f_lock()'), tracking.initialSettings.id, 0)).toMatchObject({ pin: 0, flags: MYSQL_VERDICT.RESET_AFTER | MYSQL_VERDICT.FRESH_ROWS });
+    expect(blind.classify('Q', Buffer.from('SELECT db.f(1)'), blind.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredFunction, flags: MYSQL_VERDICT.FRESH_ROWS });
+    expect(tracking.classify('P', Buffer.from('SELECT f(?)'), tracking.initialSettings.id, 0)).toMatchObject({ pin: MYSQL_PIN_CODES.StoredFunction });
+    for (const p of [tracking, blind]) expect(p.classify('Q', Buffer.from("SELECT NOW(), CONCAT('a', b), COUNT(*) FROM t"), p.initialSettings.id, 0)).toMatchObject({ pin: 0, flags: 0 });
   });
 
   it('marks ROW_COUNT() and FOUND_ROWS() as valid only on a held connection; LAST_INSERT_ID() is not (its value is replayed)', () => {

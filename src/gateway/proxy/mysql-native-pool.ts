@@ -28,9 +28,11 @@ import { nativeUpstreamTls } from './pooled-server-tls.js';
  * its connection is reset before another client borrows it. HELD_ONLY: the
  * statement reads what the session's previous statement left, which on a
  * connection just borrowed is another client's: refused unless the client
- * already holds its connection.
+ * already holds its connection. FRESH_ROWS: a stored routine that may read
+ * ROW_COUNT() at its start: where another client's command (or the proxy's)
+ * ran last on the connection, `DO 0` runs first.
  */
-export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16, RESET_AFTER: 32, HELD_ONLY: 64 } as const;
+export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16, RESET_AFTER: 32, HELD_ONLY: 64, FRESH_ROWS: 128 } as const;
 
 export interface MysqlNativePoolOptions {
   readonly native: NativeDataPath;
@@ -181,7 +183,7 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
         if (effect.kind === 'pin') return pinnedEffect(effect);
         if (effect.kind === 'set' || effect.kind === 'use' || effect.kind === 'drop-database') return pinned('SessionVariable');
         // Its executes carry no verdict, so nothing would reset the connection after them (named locks): pinned, tracking or not.
-        if (effect.kind === 'call') return pinned('StoredProcedure');
+        if (effect.kind === 'call') return routinePin(effect);
         return NO_VERDICT;
       }
       default:
@@ -194,8 +196,9 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
       case 'pin':
         return pinnedEffect(effect);
       case 'call':
-        // Session tracking shows what the procedure changed (StateChange pins); what it does not show, a named lock, goes with a reset.
-        return this.#tracksState ? { ...NO_VERDICT, flags: MYSQL_VERDICT.RESET_AFTER } : pinned('StoredProcedure');
+        // Session tracking shows what the routine changed (StateChange pins); what it does not show, a named lock, session
+        // tracking turned off, goes with a reset. Either way ROW_COUNT() at its start is not another client's (FRESH_ROWS).
+        return this.#tracksState ? { ...NO_VERDICT, flags: MYSQL_VERDICT.RESET_AFTER | MYSQL_VERDICT.FRESH_ROWS } : routinePin(effect);
       case 'set':
       case 'excluded-set': {
         let next = withSets(current, effect.sets);
@@ -288,6 +291,11 @@ const NO_VERDICT: MysqlVerdict = { pin: 0, flags: 0, settingsId: 0, settings: Bu
 
 function pinned(reason: MysqlPinReason): MysqlVerdict {
   return { pin: MYSQL_PIN_CODES[reason], flags: 0, settingsId: 0, settings: NO_VERDICT.settings };
+}
+
+/** A CALL or stored function where nothing reports what it does: pinned, on a connection whose ROW_COUNT() is the client's or 0. */
+function routinePin(effect: { readonly function?: true }): MysqlVerdict {
+  return { ...pinned(effect.function ? 'StoredFunction' : 'StoredProcedure'), flags: MYSQL_VERDICT.FRESH_ROWS };
 }
 
 /** A pin the classifier found; one that reads the previous statement's leftovers is refused on a connection not yet held. */

@@ -12,6 +12,7 @@
  * (fails closed): unterminated strings or comments, executable comments,
  * several statements in one text, and text over 16 KB.
  */
+import { MYSQL_NOT_ROUTINE_ADJACENT, MYSQL_NOT_ROUTINE_ANY } from './mysql-builtin-functions.js';
 
 /** Why a MySQL client is pinned; the key is what metrics and the audit log show. */
 export const MYSQL_PIN_REASONS = {
@@ -33,6 +34,7 @@ export const MYSQL_PIN_REASONS = {
   SetOption: 'COM_SET_OPTION (multi-statements switched)',
   StateChange: 'the server reported a session state change the proxy did not expect',
   StoredProcedure: 'CALL (or a prepared CALL) where the server does not report session state changes',
+  StoredFunction: 'a stored function called in a statement (or a prepared one) where the server does not report session state changes',
 } as const;
 
 export type MysqlPinReason = keyof typeof MYSQL_PIN_REASONS;
@@ -100,8 +102,11 @@ export type StatementEffect =
   | { readonly kind: 'excluded-set'; readonly sets: readonly TrackedSet[] }
   | { readonly kind: 'use'; readonly schema: string }
   | { readonly kind: 'drop-database'; readonly schema: string }
-  /** CALL: what the procedure does is not read here; the pool decides (session tracking, or a pin). */
-  | { readonly kind: 'call' };
+  /**
+   * CALL, or a statement calling a stored function (`function`): what the
+   * routine does is not read here; the pool decides (session tracking, or a pin).
+   */
+  | { readonly kind: 'call'; readonly function?: true };
 
 export interface ClassifyOptions {
   /** SessionPinningFilters has EXCLUDE_VARIABLE_SETS: SETs of variables do not pin. */
@@ -115,6 +120,8 @@ interface Token {
   /** The token's text as written (for replay). */
   readonly raw: string;
   readonly quoted?: boolean;
+  /** Whitespace or a comment comes before it (NOW () is not NOW()). */
+  readonly sp?: true;
 }
 
 class Unreadable extends Error {}
@@ -135,6 +142,16 @@ function skipQuoted(sql: string, i: number, q: string, backslash: boolean): numb
   }
 }
 
+/** The run of identifier characters at i. */
+function identRun(sql: string, i: number): string {
+  let j = i;
+  while (j < sql.length && IDENT.test(sql[j]!)) j++;
+  return sql.slice(i, j);
+}
+
+/** A digit-led run that is (the start of) a number: digits, an exponent, 0x…, 0b…; any other is a name. */
+const NUMBER_START = /^(?:[0-9]+(?:e[0-9]*)?|0x[0-9a-f]*|0b[01]*)$/i;
+
 /**
  * Tokens of MySQL text. `backslash`: a backslash escapes inside strings
  * (off under NO_BACKSLASH_ESCAPES, which the proxy learns from the status
@@ -144,54 +161,69 @@ function lex(sql: string, backslash: boolean): Token[] {
   const out: Token[] = [];
   const n = sql.length;
   let i = 0;
+  let gap = false;
+  // Marks the tokens pushed after whitespace or a comment.
+  const push = (tok: Token): void => {
+    out.push(gap ? { ...tok, sp: true } : tok);
+    gap = false;
+  };
   while (i < n) {
     const ch = sql[i]!;
     if (/\s/.test(ch)) {
+      gap = true;
       i++;
     } else if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || /\s/.test(sql[i + 2]!)))) {
+      gap = true;
       while (i < n && sql[i] !== '\n') i++;
     } else if (ch === '/' && sql[i + 1] === '*') {
       // /*! and /*M! run their contents on the server: what they do is not read here.
       if (sql[i + 2] === '!' || (sql[i + 2] === 'M' && sql[i + 3] === '!')) throw new Executable();
       const end = sql.indexOf('*/', i + 2);
       if (end < 0) throw new Unreadable('unterminated comment');
+      gap = true;
       i = end + 2;
     } else if (ch === "'" || ch === '"') {
       const j = skipQuoted(sql, i, ch, backslash);
-      out.push({ t: 's', v: '', raw: sql.slice(i, j) });
+      push({ t: 's', v: '', raw: sql.slice(i, j) });
       i = j;
     } else if (ch === '`') {
       const j = skipQuoted(sql, i, '`', false);
       const raw = sql.slice(i, j);
-      out.push({ t: 'w', v: raw.slice(1, -1).replace(/``/g, '`'), raw, quoted: true });
+      push({ t: 'w', v: raw.slice(1, -1).replace(/``/g, '`'), raw, quoted: true });
       i = j;
     } else if (ch === '@' && sql[i + 1] === '@') {
       let j = i + 2;
       while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
-      out.push({ t: 'y', v: sql.slice(i + 2, j).toLowerCase(), raw: sql.slice(i, j) });
+      push({ t: 'y', v: sql.slice(i + 2, j).toLowerCase(), raw: sql.slice(i, j) });
       i = j;
     } else if (ch === '@') {
       let j = i + 1;
       if (sql[j] === "'" || sql[j] === '"' || sql[j] === '`') j = skipQuoted(sql, j, sql[j]!, backslash && sql[j] !== '`');
       else while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
-      out.push({ t: 'v', v: sql.slice(i + 1, j), raw: sql.slice(i, j) });
+      push({ t: 'v', v: sql.slice(i + 1, j), raw: sql.slice(i, j) });
       i = j;
-    } else if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+    } else if (/[0-9]/.test(ch) && !NUMBER_START.test(identRun(sql, i))) {
+      // A name may start with digits where it is no number: 1f() calls a stored function `1f`.
+      const raw = identRun(sql, i);
+      push({ t: 'w', v: raw.toLowerCase(), raw });
+      i += raw.length;
+    } else if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? '') && out[out.length - 1]?.t !== 'w')) {
+      // (After a name, `.1f` is a qualifier's dot and a name: db.1f().)
       let j = i;
       while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.' || ((sql[j] === '+' || sql[j] === '-') && /[eE]/.test(sql[j - 1]!)))) j++;
-      out.push({ t: 's', v: '', raw: sql.slice(i, j) });
+      push({ t: 's', v: '', raw: sql.slice(i, j) });
       i = j;
     } else if (IDENT.test(ch)) {
       let j = i;
       while (j < n && IDENT.test(sql[j]!)) j++;
       const raw = sql.slice(i, j);
-      out.push({ t: 'w', v: raw.toLowerCase(), raw });
+      push({ t: 'w', v: raw.toLowerCase(), raw });
       i = j;
     } else if (ch === ':' && sql[i + 1] === '=') {
-      out.push({ t: 'p', v: ':=', raw: ':=' });
+      push({ t: 'p', v: ':=', raw: ':=' });
       i += 2;
     } else {
-      out.push({ t: 'p', v: ch, raw: ch });
+      push({ t: 'p', v: ch, raw: ch });
       i++;
     }
   }
@@ -200,6 +232,63 @@ function lex(sql: string, backslash: boolean): Token[] {
 
 const isWord = (tok: Token | undefined, v: string): boolean => tok !== undefined && tok.t === 'w' && !tok.quoted && tok.v === v;
 const isPunct = (tok: Token | undefined, v: string): boolean => tok !== undefined && tok.t === 'p' && tok.v === v;
+
+/**
+ * Words that make the name after them an object, not a function, when `(`
+ * follows: INSERT [INTO] t (columns), LOAD DATA … INTO TABLE t (columns),
+ * REFERENCES t (columns), WITH [RECURSIVE] cte (columns).
+ */
+const OBJECT_BEFORE = new Set(['into', 'table', 'references', 'with', 'recursive', 'insert', 'replace', 'ignore', 'low_priority', 'delayed', 'high_priority']);
+
+/** Grammar, not a call, right after an operand (`)`, a string, a number): MATCH (a) AGAINST ('x'), LIKE 'x' ESCAPE ('!'). */
+const AFTER_OPERAND = new Set(['against', 'escape']);
+
+const NOT_ROUTINE_ANY = new Set(MYSQL_NOT_ROUTINE_ANY);
+const NOT_ROUTINE_ADJACENT = new Set(MYSQL_NOT_ROUTINE_ADJACENT);
+
+/**
+ * Does the statement call a stored function? A stored routine can do
+ * anything to the session (take a named lock, read ROW_COUNT(), turn session
+ * tracking off) where the proxy does not read, so such a statement goes the
+ * way of a CALL. Read as a call: a schema-qualified `db.f(`, a quoted name
+ * before `(` (`f`(…), and "f"(…) under ANSI_QUOTES), and any name before `(`
+ * that mysql-builtin-functions.ts does not list as native or grammar (fails
+ * closed: an unknown name is a routine). Not a call: the name after INTO,
+ * TABLE, REFERENCES, WITH … (an object); the definitions of CREATE and ALTER
+ * (column types, index names; stored functions are not allowed in defaults,
+ * checks or generated columns), up to the SELECT of a CREATE TABLE … SELECT;
+ * and CREATE of a routine, view, trigger or event, which runs nothing now.
+ */
+function callsRoutine(st: readonly Token[]): boolean {
+  let from = 0;
+  const first = st[0];
+  if (isWord(first, 'create') || isWord(first, 'alter')) {
+    const query = st.findIndex((t) => isWord(t, 'select'));
+    if (query < 0) return false;
+    const head = st.slice(0, query).findIndex((t) => isPunct(t, '('));
+    const defined = st.slice(0, head < 0 ? query : head);
+    if (isWord(first, 'alter') || defined.some((t) => ['procedure', 'function', 'trigger', 'event', 'view', 'package'].some((w) => isWord(t, w)))) return false;
+    from = query;
+  }
+  for (let i = from; i < st.length; i++) {
+    const tok = st[i]!;
+    const open = st[i + 1];
+    if (!isPunct(open, '(')) continue;
+    const quotedString = tok.t === 's' && tok.raw.startsWith('"');
+    if (tok.t !== 'w' && !quotedString) continue;
+    // The head of a qualified name (db.f, `db` . `f`).
+    let h = i;
+    while (isPunct(st[h - 1], '.') && (st[h - 2]?.t === 'w' || (st[h - 2]?.t === 's' && st[h - 2]!.raw.startsWith('"')))) h -= 2;
+    const before = st[h - 1];
+    if (before !== undefined && before.t === 'w' && !before.quoted && OBJECT_BEFORE.has(before.v)) continue;
+    if (h < i || tok.quoted || quotedString) return true;
+    if (AFTER_OPERAND.has(tok.v) && before !== undefined && (isPunct(before, ')') || before.t === 's')) continue;
+    if (NOT_ROUTINE_ANY.has(tok.v)) continue;
+    if (NOT_ROUTINE_ADJACENT.has(tok.v) && !open!.sp) continue;
+    return true;
+  }
+  return false;
+}
 
 /** Functions whose call pins, by lowercased name. */
 const PIN_FUNCTIONS: Readonly<Record<string, MysqlPinReason>> = {
@@ -440,6 +529,7 @@ function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): Sta
   const calls = scanPins(st);
   const effect = classifyStatement(st, calls);
   if (effect.kind === 'pin') return pinEffect(effect.reason, calls.previous);
+  if (effect.kind === 'none' && callsRoutine(st)) return { kind: 'call', function: true };
   // The server's session tracking is the proxy's safety net for what it does not read (stored routines): a SET that
   // turns it off on a pooled connection, for the session or for one statement, pins, whatever SessionPinningFilters says.
   if (isWord(st[0], 'set') && turnsTrackingOff(st)) return { kind: 'pin', reason: 'SessionVariable' };
@@ -450,15 +540,20 @@ function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): Sta
   if ('pin' in outcome) {
     // EXCLUDE_VARIABLE_SETS: a SET of variables (user or session) does not pin; its state is not carried.
     if (o.excludeVariableSets && (outcome.pin === 'SessionVariable' || outcome.pin === 'UserVariable') && nonEmpty[0]!.every((t) => !(t.t === 'w' && PIN_FUNCTIONS[t.v] !== undefined))) {
+      if (callsRoutine(st)) return { kind: 'call', function: true };
       return { kind: 'excluded-set', sets: [] };
     }
     return { kind: 'pin', reason: outcome.pin };
   }
   if (outcome.untracked.length > 0) {
     if (!o.excludeVariableSets) return { kind: 'pin', reason: 'SessionVariable' };
+    // A value a stored function computes: the function may do anything, as any call does.
+    if (callsRoutine(st)) return { kind: 'call', function: true };
     return { kind: 'excluded-set', sets: outcome.tracked };
   }
-  return outcome.tracked.length > 0 ? { kind: 'set', sets: outcome.tracked } : { kind: 'none' };
+  if (outcome.tracked.length > 0) return { kind: 'set', sets: outcome.tracked };
+  // SET STATEMENT … FOR a statement that calls a stored function.
+  return callsRoutine(st) ? { kind: 'call', function: true } : { kind: 'none' };
 }
 
 /** True when two effects are the same decision (the two readings of a backslash agree). */
@@ -503,11 +598,28 @@ export function mysqlPinReasonOf(code: number): MysqlPinReason | undefined {
 
 /**
  * The words the native statement filter (native/pg_scan.c, MySQL rules) sends
- * here: a statement without one of them (first words 2, anywhere 1), a user
- * variable, a second statement, an executable comment or a backslash in a
- * string is classified `none` by classifyMysql, so it never leaves the native side.
+ * here, with where they matter (flags, as pg_scan.c's W_*): 2 a statement's
+ * first word, 1 anywhere; then what its stored-routine rule (callsRoutine's,
+ * above) needs: 4 a name before `(` that is no call however spaced, 8 one that
+ * is no call when the `(` follows at once, 16 a word making the next name an
+ * object, 32 a first word whose definitions are no calls (CREATE, ALTER) up to
+ * a 64 (SELECT), 128 a name that is no call right after an operand (AGAINST).
+ * A statement without one of the first two, without a routine call by that
+ * rule, a user variable, a second statement, an executable comment or a
+ * backslash in a string is classified `none` by classifyMysql, so it never
+ * leaves the native side.
  */
-export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = [
-  ...['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop', 'call'].map((w) => [w, 2] as const),
-  ...['temporary', 'sql_calc_found_rows', ...Object.keys(PIN_FUNCTIONS)].map((w) => [w, 1] as const),
-];
+export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() => {
+  const flags = new Map<string, number>();
+  const add = (w: string, f: number): void => void flags.set(w, (flags.get(w) ?? 0) | f);
+  for (const w of ['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop', 'call']) add(w, 2);
+  for (const w of ['temporary', 'sql_calc_found_rows', ...Object.keys(PIN_FUNCTIONS)]) add(w, 1);
+  for (const w of MYSQL_NOT_ROUTINE_ANY) add(w, 4);
+  for (const w of MYSQL_NOT_ROUTINE_ADJACENT) add(w, 8);
+  for (const w of OBJECT_BEFORE) add(w, 16);
+  for (const w of AFTER_OPERAND) add(w, 128);
+  add('create', 32);
+  add('alter', 32);
+  add('select', 64);
+  return [...flags];
+})();
