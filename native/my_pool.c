@@ -84,6 +84,7 @@ enum {
 #define MYV_RESET_AFTER 32 /* may leave what the server does not report (a CALL's named lock): reset before another client */
 #define MYV_HELD_ONLY 64   /* reads the previous statement's leftovers (ROW_COUNT()): refused on a connection not yet held */
 #define MYV_FRESH_ROWS 128 /* a stored routine that may read ROW_COUNT(): where another's statement ran last, DO 0 first */
+#define MYV_TRANSIENT 256  /* SET STATEMENT … FOR a statement that keeps no state: the change it reports lasted the statement */
 
 /* rq kinds of MySQL pools (pg_pool.c's are below 16). */
 enum { RQ_MY_STMT = 16, RQ_MY_PREPARE, RQ_MY_REPREPARE, RQ_MY_OTHER, RQ_MY_SETUP };
@@ -1028,7 +1029,7 @@ static void my_statement_done(pg_client *c, pg_server *sv, const my_end *e) {
   if (e->outcome == MYR_OK || e->outcome == MYR_EOF) {
     if (fx & MYV_SETTINGS) my_apply_settings(c, sv);
     /* A change the server reports that no statement the proxy read explains cannot be carried over: pinned. */
-    else if (!(fx & MYV_SETTING_ONLY) && (e->status & MYS_STATE_CHANGED)) pin(c, MYPIN_STATE_CHANGE);
+    else if (!(fx & (MYV_SETTING_ONLY | MYV_TRANSIENT)) && (e->status & MYS_STATE_CHANGED)) pin(c, MYPIN_STATE_CHANGE);
     if (((e->status & MYS_AUTOCOMMIT) != 0) != (mc->autocommit != 0)) pin(c, MYPIN_STATE_CHANGE);
   } else if (e->outcome == MYR_ERR && (fx & MYV_PIN_ON_ERROR)) {
     /* Some items of a failed SET may have applied: what the connection carries is no longer known. */

@@ -489,6 +489,15 @@ describe('MySQL transaction multiplexing', () => {
     expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: ['SessionVariable'] });
   });
 
+  it("MariaDB's SET STATEMENT … FOR a statement that keeps no state does not pin (the variable lasts one statement)", async () => {
+    const c = await fx.connect(fx.users.native);
+    expect(Number(await one(c, 'SET STATEMENT max_statement_time = 10 FOR SELECT COUNT(*) FROM t'))).toBeGreaterThanOrEqual(0);
+    await c.query('SELECT 1');
+    const from = fx.iamdb.audit.events.length;
+    await c.end();
+    expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
+  });
+
   it('multiplexes mysql2 execute() (binary prepared statements) across hand-overs without pinning', async () => {
     await withOneFreeConnection(async () => {
       const clients = await Promise.all(Array.from({ length: 4 }, () => fx.connect(fx.users.native)));

@@ -32,7 +32,7 @@ import { nativeUpstreamTls } from './pooled-server-tls.js';
  * ROW_COUNT() at its start: where another client's command (or the proxy's)
  * ran last on the connection, `DO 0` runs first.
  */
-export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16, RESET_AFTER: 32, HELD_ONLY: 64, FRESH_ROWS: 128 } as const;
+export const MYSQL_VERDICT = { SETTINGS: 1, SETTING_ONLY: 2, PIN_ON_ERROR: 4, AUTOCOMMIT: 8, STICKY: 16, RESET_AFTER: 32, HELD_ONLY: 64, FRESH_ROWS: 128, TRANSIENT: 256 } as const;
 
 export interface MysqlNativePoolOptions {
   readonly native: NativeDataPath;
@@ -214,6 +214,9 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
         return this.#change({ ...current, schema: effect.schema }, MYSQL_VERDICT.SETTING_ONLY);
       case 'drop-database':
         return effect.schema === current.schema ? this.#change({ ...current, schema: null }, 0) : NO_VERDICT;
+      case 'transient-set':
+        // MariaDB reports SET STATEMENT's values as a state change, though they are gone when the statement ends.
+        return { ...NO_VERDICT, flags: MYSQL_VERDICT.TRANSIENT };
       default:
         return NO_VERDICT;
     }

@@ -97,7 +97,17 @@ describe('classifyMysql', () => {
     }
     // Turning it on changes nothing the proxy relies on.
     expect(classifyMysql('SET SESSION session_track_state_change = ON', on)).toEqual({ kind: 'excluded-set', sets: [] });
-    expect(classifyMysql('SET STATEMENT session_track_state_change = 1 FOR SELECT 1', off)).toEqual({ kind: 'none' });
+    expect(classifyMysql('SET STATEMENT session_track_state_change = 1 FOR SELECT 1', off)).toEqual({ kind: 'transient-set' });
+  });
+
+  it("tells SET STATEMENT … FOR (values that last one statement) from what keeps or hides state", () => {
+    expect(classifyMysql('SET STATEMENT max_statement_time = 10 FOR SELECT COUNT(*) FROM t', off)).toEqual({ kind: 'transient-set' });
+    // A stored function inside may do anything: a call, not a transient set.
+    expect(classifyMysql('SET STATEMENT max_statement_time = 10 FOR SELECT app.f()', off)).toEqual({ kind: 'call', function: true });
+    expect(classifyMysql('SET STATEMENT max_statement_time = f() FOR SELECT 1', off)).toEqual({ kind: 'call', function: true });
+    // What the inner statement keeps still pins.
+    expect(classifyMysql('SET STATEMENT max_statement_time = 10 FOR SELECT GET_LOCK(\'a\', 1)', off)).toMatchObject({ kind: 'pin' });
+    expect(classifyMysql('SET GLOBAL max_connections = 10', off)).toEqual({ kind: 'none' });
   });
 
   it('reads a backslash both ways and pins when the readings disagree', () => {

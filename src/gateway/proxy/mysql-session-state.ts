@@ -106,7 +106,12 @@ export type StatementEffect =
    * CALL, or a statement calling a stored function (`function`): what the
    * routine does is not read here; the pool decides (session tracking, or a pin).
    */
-  | { readonly kind: 'call'; readonly function?: true };
+  | { readonly kind: 'call'; readonly function?: true }
+  /**
+   * MariaDB's SET STATEMENT … FOR a statement that keeps no state: the
+   * values last the statement, but the server reports them as a state change.
+   */
+  | { readonly kind: 'transient-set' };
 
 export interface ClassifyOptions {
   /** SessionPinningFilters has EXCLUDE_VARIABLE_SETS: SETs of variables do not pin. */
@@ -553,7 +558,8 @@ function classifyWith(text: string, backslash: boolean, o: ClassifyOptions): Sta
   }
   if (outcome.tracked.length > 0) return { kind: 'set', sets: outcome.tracked };
   // SET STATEMENT … FOR a statement that calls a stored function.
-  return callsRoutine(st) ? { kind: 'call', function: true } : { kind: 'none' };
+  if (callsRoutine(st)) return { kind: 'call', function: true };
+  return isWord(st[1], 'statement') ? { kind: 'transient-set' } : { kind: 'none' };
 }
 
 /** True when two effects are the same decision (the two readings of a backslash agree). */
