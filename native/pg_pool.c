@@ -1128,6 +1128,13 @@ static void on_sweep(uv_timer_t *t) {
       cn = c->next_in_pool;
       if (client_stalled(p, c, now)) {
         c->s->ended |= END_STALLED;
+        /*
+         * client_fail ends a client once what is queued for it has gone out, which a
+         * client that takes nothing never lets happen: its socket and session (and the
+         * record of its end) would stay for as long as it did. Its answer is dropped
+         * (the half it got is cut off, as any client let go of mid-answer is).
+         */
+        dbuf_consume(&c->s->to_cli, c->s->to_cli.len);
         client_fail(c, NULL);
         continue;
       }
