@@ -46,6 +46,15 @@ const CALLS = [
   'SELECT 1now()',
   'SELECT d.1f()',
   'WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM b',
+  // HIGH_PRIORITY is a SELECT modifier too: the name after it is no object.
+  'SELECT HIGH_PRIORITY f(1)',
+  'SELECT HIGH_PRIORITY d.f(1)',
+  // EVENT, VIEW, FUNCTION and PACKAGE are not reserved: here they name the table whose SELECT runs now.
+  'CREATE TABLE event SELECT f(1) AS a',
+  'CREATE OR REPLACE TABLE d.view AS SELECT f(1) AS a',
+  'CREATE TABLE function (a INT) SELECT f(1) AS a',
+  // `--` and U+00A0 is no comment to MySQL (U+00A0 is an identifier character): f runs.
+  'SELECT 1 --\u00a0a, f(1) FROM (SELECT 1 AS `\u00a0a`) t',
 ];
 
 const NOT_CALLS = [
@@ -95,6 +104,9 @@ describe('stored-function calls', () => {
     expect(classifyMysql('SET SESSION sort_buffer_size = f(1)', on)).toEqual(CALL);
     expect(classifyMysql('SET SESSION sort_buffer_size = CONCAT(1)', on)).toEqual({ kind: 'excluded-set', sets: [] });
     expect(classifyMysql('CALL p(f(1))', off)).toEqual({ kind: 'call' });
+    // Nor does a comment the server does not see hide a pin.
+    expect(classifyMysql("SELECT 1 --\u00a0a, GET_LOCK('x', 0) FROM (SELECT 1 AS `\u00a0a`) t", off)).toEqual({ kind: 'pin', reason: 'NamedLock' });
+    expect(classifyMysql("SELECT 1 --\u3000a, @x := 1 FROM (SELECT 1 AS `\u3000a`) t", off)).toMatchObject({ kind: 'pin', reason: 'UserVariable' });
   });
 });
 

@@ -147,6 +147,9 @@ function skipQuoted(sql: string, i: number, q: string, backslash: boolean): numb
   }
 }
 
+/** What MySQL's lexer skips between tokens (native/pg_scan.c's set). */
+const SPACE = /[ \t\n\r\f\v]/;
+
 /** The run of identifier characters at i. */
 function identRun(sql: string, i: number): string {
   let j = i;
@@ -174,10 +177,13 @@ function lex(sql: string, backslash: boolean): Token[] {
   };
   while (i < n) {
     const ch = sql[i]!;
-    if (/\s/.test(ch)) {
+    // MySQL's whitespace only: U+00A0, U+3000 and the like are identifier characters to it, not gaps (/\s/ took them
+    // for gaps, and `--` + U+00A0 for a comment that hid the rest of the line from the classifier, not from the server).
+    if (SPACE.test(ch)) {
       gap = true;
       i++;
-    } else if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || /\s/.test(sql[i + 2]!)))) {
+    } else if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || sql.charCodeAt(i + 2) <= 0x20))) {
+      // (`--` needs a space or a control character after it, as in pg_scan.c line_comment.)
       gap = true;
       while (i < n && sql[i] !== '\n') i++;
     } else if (ch === '/' && sql[i + 1] === '*') {
@@ -243,7 +249,9 @@ const isPunct = (tok: Token | undefined, v: string): boolean => tok !== undefine
  * follows: INSERT [INTO] t (columns), LOAD DATA … INTO TABLE t (columns),
  * REFERENCES t (columns), WITH [RECURSIVE] cte (columns).
  */
-const OBJECT_BEFORE = new Set(['into', 'table', 'references', 'with', 'recursive', 'insert', 'replace', 'ignore', 'low_priority', 'delayed', 'high_priority']);
+// Not HIGH_PRIORITY: it is also a SELECT modifier, and SELECT HIGH_PRIORITY f() calls f (INSERT HIGH_PRIORITY t (…)
+// without INTO is read as a call: a reset, never a leak).
+const OBJECT_BEFORE = new Set(['into', 'table', 'references', 'with', 'recursive', 'insert', 'replace', 'ignore', 'low_priority', 'delayed']);
 
 /** Grammar, not a call, right after an operand (`)`, a string, a number): MATCH (a) AGAINST ('x'), LIKE 'x' ESCAPE ('!'). */
 const AFTER_OPERAND = new Set(['against', 'escape']);
@@ -272,7 +280,10 @@ function callsRoutine(st: readonly Token[]): boolean {
     if (query < 0) return false;
     const head = st.slice(0, query).findIndex((t) => isPunct(t, '('));
     const defined = st.slice(0, head < 0 ? query : head);
-    if (isWord(first, 'alter') || defined.some((t) => ['procedure', 'function', 'trigger', 'event', 'view', 'package'].some((w) => isWord(t, w)))) return false;
+    // What is created is the first of these words: EVENT, VIEW, FUNCTION and PACKAGE are not reserved, so a later one
+    // may be the table's name (CREATE TABLE event SELECT f() runs f now).
+    const kind = defined.find((t) => ['table', 'procedure', 'function', 'trigger', 'event', 'view', 'package'].some((w) => isWord(t, w)));
+    if (isWord(first, 'alter') || (kind !== undefined && !isWord(kind, 'table'))) return false;
     from = query;
   }
   for (let i = from; i < st.length; i++) {
