@@ -52,6 +52,7 @@ beforeAll(async () => {
       `CREATE FUNCTION ${db}.f_quiet(x INT) RETURNS INT NO SQL RETURN x + 1`,
       // A stored function no statement names: the server's state-change report is the only sign of what it left.
       `CREATE VIEW ${db}.v_uv AS SELECT ${db}.f_uv() AS x`,
+      `CREATE SEQUENCE ${db}.seq`,
     ],
     requireTls: true,
     pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 },
@@ -498,6 +499,18 @@ describe('MySQL transaction multiplexing', () => {
     const from = fx.iamdb.audit.events.length;
     await c.end();
     expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
+  });
+
+  it("pins NEXTVAL of a MariaDB sequence (SessionFunction): the next client of its connection reads no LASTVAL of another's", async () => {
+    const a = await fx.connect(fx.users.native);
+    expect(Number(await one(a, 'SELECT NEXTVAL(seq)'))).toBeGreaterThan(0);
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    const b = await fx.connect(fx.users.native);
+    // Whichever connection b got, none carries a's value (a's was reset when a left).
+    expect(await one(b, 'SELECT LASTVAL(seq)')).toBeNull();
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: ['SessionFunction'] });
+    await b.end();
   });
 
   it("SET STATEMENT … FOR a statement whose view runs a stored function: what the function left never reaches the next client", async () => {

@@ -120,6 +120,13 @@ describe('the native filter (native/pg_scan.c) on stored-function calls', () => 
     native.setScanWords(MYSQL_FILTER_WORDS, true);
   });
 
+  it("pins a MariaDB sequence's NEXTVAL and LASTVAL (the session's last value, as LAST_INSERT_ID()), in both spellings, and sends them up", () => {
+    for (const sql of ['SELECT NEXTVAL(s)', 'SELECT LASTVAL(d.s)', 'INSERT INTO t VALUES (NEXT VALUE FOR s)', 'SELECT previous value for s']) {
+      expect(classifyMysql(sql, off), sql).toEqual({ kind: 'pin', reason: 'SessionFunction' });
+      expect(native.scan(Buffer.from(sql), true), sql).not.toBe(0);
+    }
+  });
+
   it('sends every statement the classifier reads as a call to it', () => {
     for (const sql of CALLS) expect(native.scan(Buffer.from(sql), true), sql).not.toBe(0);
   });

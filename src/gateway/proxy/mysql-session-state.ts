@@ -312,7 +312,13 @@ const PIN_FUNCTIONS: Readonly<Record<string, MysqlPinReason>> = {
   last_insert_id: 'SessionFunction',
   found_rows: 'SessionFunction',
   row_count: 'SessionFunction',
+  // MariaDB sequences: LASTVAL(s) is the value NEXTVAL(s) last gave this session (per connection, as LAST_INSERT_ID()).
+  nextval: 'SessionFunction',
+  lastval: 'SessionFunction',
 };
+
+/** NEXT VALUE FOR s and PREVIOUS VALUE FOR s: NEXTVAL(s) and LASTVAL(s) in the standard's words. */
+const SEQUENCE_WORDS = ['next', 'previous'];
 
 /** Splits a SET's items at top-level commas. */
 function items(tokens: readonly Token[]): Token[][] {
@@ -443,6 +449,10 @@ function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; call?: Mysql
     else if (tok.t === 'w') name = tok.quoted ? tok.v.toLowerCase() : tok.v; // `ROW_COUNT`() calls it too
     if (name === undefined) continue;
     if (tok.t === 'w' && name === 'sql_calc_found_rows') {
+      reason ??= 'SessionFunction';
+      call ??= 'SessionFunction';
+    }
+    if (tok.t === 'w' && !tok.quoted && SEQUENCE_WORDS.includes(name) && isWord(st[i + 1], 'value') && isWord(st[i + 2], 'for')) {
       reason ??= 'SessionFunction';
       call ??= 'SessionFunction';
     }
@@ -630,7 +640,7 @@ export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() 
   const flags = new Map<string, number>();
   const add = (w: string, f: number): void => void flags.set(w, (flags.get(w) ?? 0) | f);
   for (const w of ['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop', 'call']) add(w, 2);
-  for (const w of ['temporary', 'sql_calc_found_rows', ...Object.keys(PIN_FUNCTIONS)]) add(w, 1);
+  for (const w of ['temporary', 'sql_calc_found_rows', ...SEQUENCE_WORDS, ...Object.keys(PIN_FUNCTIONS)]) add(w, 1);
   for (const w of MYSQL_NOT_ROUTINE_ANY) add(w, 4);
   for (const w of MYSQL_NOT_ROUTINE_ADJACENT) add(w, 8);
   for (const w of OBJECT_BEFORE) add(w, 16);
