@@ -45,6 +45,8 @@ const CALLS = [
   'SELECT against(1), a + escape (2)',
   'SELECT 1now()',
   'SELECT d.1f()',
+  'SELECT d.1e5()',
+  'SELECT `d`.123(1)',
   'WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM b',
   // HIGH_PRIORITY is a SELECT modifier too: the name after it is no object.
   'SELECT HIGH_PRIORITY f(1)',

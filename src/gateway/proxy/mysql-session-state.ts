@@ -157,6 +157,13 @@ function identRun(sql: string, i: number): string {
   return sql.slice(i, j);
 }
 
+/** The last tokens are a name and its qualifier's dot (d. or `d`. or "d".): what follows is a name. */
+function afterQualifier(out: readonly Token[]): boolean {
+  const dot = out[out.length - 1];
+  const head = out[out.length - 2];
+  return dot !== undefined && dot.t === 'p' && dot.v === '.' && head !== undefined && (head.t === 'w' || (head.t === 's' && head.raw.startsWith('"')));
+}
+
 /** A digit-led run that is (the start of) a number: digits, an exponent, 0x…, 0b…; any other is a name. */
 const NUMBER_START = /^(?:[0-9]+(?:e[0-9]*)?|0x[0-9a-f]*|0b[01]*)$/i;
 
@@ -213,8 +220,9 @@ function lex(sql: string, backslash: boolean): Token[] {
       else while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
       push({ t: 'v', v: sql.slice(i + 1, j), raw: sql.slice(i, j) });
       i = j;
-    } else if (/[0-9]/.test(ch) && !NUMBER_START.test(identRun(sql, i))) {
-      // A name may start with digits where it is no number: 1f() calls a stored function `1f`.
+    } else if (/[0-9]/.test(ch) && (!NUMBER_START.test(identRun(sql, i)) || afterQualifier(out))) {
+      // A name may start with digits where it is no number: 1f() calls a stored function `1f`, and after a qualifier's
+      // dot MySQL reads any run of identifier characters as a name (d.1e5() calls d.`1e5`).
       const raw = identRun(sql, i);
       push({ t: 'w', v: raw.toLowerCase(), raw });
       i += raw.length;
