@@ -89,7 +89,7 @@ describe('MYSQL_NOT_ROUTINE_* against MariaDB 10.11', () => {
     expect((rows as Array<Record<string, unknown>>)[0]).toEqual({ plain: '1', qualified: 42 });
   });
 
-  it('runs the stored function in the forms the classifier once let by (SELECT HIGH_PRIORITY, CREATE TABLE event … SELECT, `--` + U+00A0, d.1e5()), and the classifier reads each as a call', async () => {
+  it('runs the stored function in the forms the classifier once let by (SELECT HIGH_PRIORITY, CREATE TABLE event … SELECT, `--` + U+00A0, d.1e5(), CREATE TABLE … VALUES), and the classifier reads each as a call', async () => {
     await conn.query(`CREATE FUNCTION ${db}.mark(x INT) RETURNS INT NO SQL BEGIN SET @marked = x; RETURN x; END`);
     await conn.query(`CREATE FUNCTION ${db}.\`1e5\`(x INT) RETURNS INT NO SQL BEGIN SET @marked = x; RETURN x; END`);
     const forms = [
@@ -100,6 +100,9 @@ describe('MYSQL_NOT_ROUTINE_* against MariaDB 10.11', () => {
       'SELECT 1 --\u00a0a, mark(4) FROM (SELECT 1 AS `\u00a0a`) t',
       // After a qualifier's dot, a number-like run is a name: d.`1e5`.
       `SELECT ${db}.1e5(5)`,
+      // A table value constructor as CREATE TABLE's query runs now.
+      'CREATE TABLE tvc AS VALUES (mark(6))',
+      'CREATE TABLE tvc2 (a INT) VALUES (mark(7))',
     ];
     for (const [k, sql] of forms.entries()) {
       await conn.query('SET @marked = NULL');

@@ -46,6 +46,10 @@ const CALLS = [
   'SELECT 1now()',
   'SELECT d.1f()',
   'SELECT d.1e5()',
+  // A table value constructor is the query of a CREATE TABLE too: it runs now.
+  'CREATE TABLE t2 AS VALUES (f(1))',
+  'CREATE TABLE t2 (a INT) VALUES (f(1))',
+  'CREATE OR REPLACE TABLE t2 AS (VALUES (d.f(1)))',
   'SELECT `d`.123(1)',
   'WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM b',
   // HIGH_PRIORITY is a SELECT modifier too: the name after it is no object.
@@ -76,6 +80,7 @@ const NOT_CALLS = [
   'WITH c (n) AS (SELECT 1) SELECT * FROM c',
   'CREATE TABLE t2 (a INT(11), b VARCHAR(20), KEY k (a), CONSTRAINT fk FOREIGN KEY (a) REFERENCES t (id))',
   'ALTER TABLE t ADD INDEX i2 (a), ADD COLUMN c DECIMAL(5, 2)',
+  'CREATE TABLE t2 (a INT) PARTITION BY LIST (a) (PARTITION p0 VALUES IN (1, 2))',
   'CREATE INDEX i3 ON t (a)',
   'CREATE PROCEDURE p() SELECT f(1)',
   'CREATE FUNCTION f(x INT) RETURNS INT NO SQL RETURN g(x)',

@@ -284,7 +284,9 @@ function callsRoutine(st: readonly Token[]): boolean {
   let from = 0;
   const first = st[0];
   if (isWord(first, 'create') || isWord(first, 'alter')) {
-    const query = st.findIndex((t) => isWord(t, 'select'));
+    // The query runs now: a SELECT, or a table value constructor (CREATE TABLE t AS VALUES (f()) calls f); a partition's
+    // VALUES LESS THAN (…) / VALUES IN (…) is no query.
+    const query = st.findIndex((t, k) => isWord(t, 'select') || (isWord(t, 'values') && isPunct(st[k + 1], '(')));
     if (query < 0) return false;
     const head = st.slice(0, query).findIndex((t) => isPunct(t, '('));
     const defined = st.slice(0, head < 0 ? query : head);
@@ -656,5 +658,6 @@ export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() 
   add('create', 32);
   add('alter', 32);
   add('select', 64);
+  add('values', 64);
   return [...flags];
 })();
