@@ -340,7 +340,8 @@ static int scan_sql(const uint8_t *t, size_t n, int mysql) {
     if (mysql && ch >= '0' && ch <= '9') {
       size_t start = i;
       while (i < n && is_ident_char(t[i])) i++;
-      if (my_number_start(t + start, i - start)) {
+      /* After a qualifier's dot MySQL reads any identifier run as a name: d.1e5() calls d.`1e5`. */
+      if (!ns.qual && my_number_start(t + start, i - start)) {
         /* The rest of the number as mysql-session-state.ts lexes it (1.5, 1e-3): nothing in it is a name. */
         while (i < n && (is_ident_char(t[i]) || t[i] == '.' || ((t[i] == '+' || t[i] == '-') && (t[i - 1] == 'e' || t[i - 1] == 'E')))) i++;
         ns.obj = ns.qual = 0;

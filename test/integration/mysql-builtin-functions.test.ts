@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MYSQL_NOT_ROUTINE_ADJACENT, MYSQL_NOT_ROUTINE_ANY } from '../../src/gateway/proxy/mysql-builtin-functions.js';
+import { classifyMysql } from '../../src/gateway/proxy/mysql-session-state.js';
 import { getMariaDb } from '../support/servers.js';
 
 const db = `builtins_${randomBytes(3).toString('hex')}`;
@@ -86,5 +87,29 @@ describe('MYSQL_NOT_ROUTINE_* against MariaDB 10.11', () => {
     await conn.query(`CREATE FUNCTION ${db}.concat(x INT) RETURNS INT NO SQL RETURN 42`);
     const [rows] = await conn.query(`SELECT concat(1) AS plain, ${db}.concat(1) AS qualified`);
     expect((rows as Array<Record<string, unknown>>)[0]).toEqual({ plain: '1', qualified: 42 });
+  });
+
+  it('runs the stored function in the forms the classifier once let by (SELECT HIGH_PRIORITY, CREATE TABLE event … SELECT, `--` + U+00A0, d.1e5(), CREATE TABLE … VALUES), and the classifier reads each as a call', async () => {
+    await conn.query(`CREATE FUNCTION ${db}.mark(x INT) RETURNS INT NO SQL BEGIN SET @marked = x; RETURN x; END`);
+    await conn.query(`CREATE FUNCTION ${db}.\`1e5\`(x INT) RETURNS INT NO SQL BEGIN SET @marked = x; RETURN x; END`);
+    const forms = [
+      'SELECT HIGH_PRIORITY mark(1)',
+      'CREATE TABLE event SELECT mark(2) AS a',
+      'CREATE TABLE function (a INT) SELECT mark(3) AS a',
+      // MySQL takes U+00A0 for an identifier character: no comment, and mark runs.
+      'SELECT 1 --\u00a0a, mark(4) FROM (SELECT 1 AS `\u00a0a`) t',
+      // After a qualifier's dot, a number-like run is a name: d.`1e5`.
+      `SELECT ${db}.1e5(5)`,
+      // A table value constructor as CREATE TABLE's query runs now.
+      'CREATE TABLE tvc AS VALUES (mark(6))',
+      'CREATE TABLE tvc2 (a INT) VALUES (mark(7))',
+    ];
+    for (const [k, sql] of forms.entries()) {
+      await conn.query('SET @marked = NULL');
+      await conn.query(sql);
+      const [rows] = await conn.query('SELECT @marked AS m');
+      expect((rows as Array<{ m: unknown }>)[0]!.m, sql).toBe(k + 1);
+      expect(classifyMysql(sql, { excludeVariableSets: false }), sql).toEqual({ kind: 'call', function: true });
+    }
   });
 });

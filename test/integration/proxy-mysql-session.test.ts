@@ -50,6 +50,9 @@ beforeAll(async () => {
       `CREATE PROCEDURE ${db}.p_quiet() BEGIN SELECT COUNT(*) FROM ${db}.t; END`,
       `CREATE FUNCTION ${db}.f_uv() RETURNS INT NO SQL BEGIN SET @secret = 'left-behind'; RETURN 1; END`,
       `CREATE FUNCTION ${db}.f_quiet(x INT) RETURNS INT NO SQL RETURN x + 1`,
+      // A stored function no statement names: the server's state-change report is the only sign of what it left.
+      `CREATE VIEW ${db}.v_uv AS SELECT ${db}.f_uv() AS x`,
+      `CREATE SEQUENCE ${db}.seq`,
     ],
     requireTls: true,
     pool: { MaxConnectionsPercent: 1, ConnectionBorrowTimeout: 2 },
@@ -496,6 +499,32 @@ describe('MySQL transaction multiplexing', () => {
     const from = fx.iamdb.audit.events.length;
     await c.end();
     expect(await fx.sessionEnd(fx.users.native, from)).not.toHaveProperty('pinReasons');
+  });
+
+  it("pins NEXTVAL of a MariaDB sequence (SessionFunction): the next client of its connection reads no LASTVAL of another's", async () => {
+    const a = await fx.connect(fx.users.native);
+    expect(Number(await one(a, 'SELECT NEXTVAL(seq)'))).toBeGreaterThan(0);
+    const from = fx.iamdb.audit.events.length;
+    await a.end();
+    const b = await fx.connect(fx.users.native);
+    // Whichever connection b got, none carries a's value (a's was reset when a left).
+    expect(await one(b, 'SELECT LASTVAL(seq)')).toBeNull();
+    expect(await fx.sessionEnd(fx.users.native, from)).toMatchObject({ pinReasons: ['SessionFunction'] });
+    await b.end();
+  });
+
+  it("SET STATEMENT … FOR a statement whose view runs a stored function: what the function left never reaches the next client", async () => {
+    await withOneFreeConnection(async () => {
+      const a = await fx.connect(fx.users.native);
+      const b = await fx.connect(fx.users.native);
+      const shared = await one<number>(a, 'SELECT CONNECTION_ID()');
+      expect(await one(b, 'SELECT CONNECTION_ID()')).toBe(shared);
+      // The classifier sees no call (the view hides it), and SET STATEMENT's own report of a state change is discounted.
+      expect(Number(await one(a, 'SET STATEMENT max_statement_time = 10 FOR SELECT x FROM v_uv'))).toBe(1);
+      const [rows] = await b.query('SELECT CONNECTION_ID() AS id, @secret AS s');
+      expect((rows as Record<string, unknown>[])[0]).toMatchObject({ id: shared, s: null });
+      await Promise.all([a.end(), b.end()]);
+    });
   });
 
   it('multiplexes mysql2 execute() (binary prepared statements) across hand-overs without pinning', async () => {

@@ -286,6 +286,25 @@ describe('pooled PostgreSQL sessions', () => {
     await expect(b.query('SELECT 1')).rejects.toThrow();
   });
 
+  it('notices a server that ends its idle connections (FATAL, then close) with no client to wake it, and serves the next statement at once', async () => {
+    // No forced read when a server connection is given back (pg_pool.c run_alone): the server's last words must still
+    // be read by the poll alone, or the pool would keep dead connections and hand one to the next statement.
+    const c = client();
+    await c.connect();
+    expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    expect(poolStats().servers).toBeGreaterThan(0);
+    const root = admin();
+    await root.connect();
+    await root.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [user]);
+    await root.end();
+    // Far below the idle timeout of server connections: only reading the FATAL (or the close) lets them go.
+    const deadline = Date.now() + 5_000;
+    while (poolStats().servers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(poolStats().servers, JSON.stringify(poolStats())).toBe(0);
+    expect((await c.query('SELECT 2 AS two')).rows[0].two).toBe(2);
+    await c.end();
+  });
+
   it('serves 1,000 concurrent TLS clients over a pool of 20 server connections', async () => {
     const rds = sdkClient(RDS.RDSClient, iamdb.apiUrl, iamdb.admin);
     // 300 max_connections less 3 reserved on the test server: 7 % is a pool of 20 (restored afterwards for the other tests).

@@ -215,8 +215,10 @@ export class MysqlNativePool extends NativeBackedPool<ServerRefusal> {
       case 'drop-database':
         return effect.schema === current.schema ? this.#change({ ...current, schema: null }, 0) : NO_VERDICT;
       case 'transient-set':
-        // MariaDB reports SET STATEMENT's values as a state change, though they are gone when the statement ends.
-        return { ...NO_VERDICT, flags: MYSQL_VERDICT.TRANSIENT };
+        // MariaDB reports SET STATEMENT's values as a state change, though they are gone when the statement ends. That
+        // report is also the only sign of what a view's stored function or a trigger left (SET @x in f_uv behind
+        // SELECT … FROM v): with it ignored, the connection is reset before another client borrows it.
+        return { ...NO_VERDICT, flags: MYSQL_VERDICT.TRANSIENT | (this.#tracksState ? MYSQL_VERDICT.RESET_AFTER : 0) };
       default:
         return NO_VERDICT;
     }

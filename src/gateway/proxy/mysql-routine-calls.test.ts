@@ -45,7 +45,22 @@ const CALLS = [
   'SELECT against(1), a + escape (2)',
   'SELECT 1now()',
   'SELECT d.1f()',
+  'SELECT d.1e5()',
+  // A table value constructor is the query of a CREATE TABLE too: it runs now.
+  'CREATE TABLE t2 AS VALUES (f(1))',
+  'CREATE TABLE t2 (a INT) VALUES (f(1))',
+  'CREATE OR REPLACE TABLE t2 AS (VALUES (d.f(1)))',
+  'SELECT `d`.123(1)',
   'WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM b',
+  // HIGH_PRIORITY is a SELECT modifier too: the name after it is no object.
+  'SELECT HIGH_PRIORITY f(1)',
+  'SELECT HIGH_PRIORITY d.f(1)',
+  // EVENT, VIEW, FUNCTION and PACKAGE are not reserved: here they name the table whose SELECT runs now.
+  'CREATE TABLE event SELECT f(1) AS a',
+  'CREATE OR REPLACE TABLE d.view AS SELECT f(1) AS a',
+  'CREATE TABLE function (a INT) SELECT f(1) AS a',
+  // `--` and U+00A0 is no comment to MySQL (U+00A0 is an identifier character): f runs.
+  'SELECT 1 --\u00a0a, f(1) FROM (SELECT 1 AS `\u00a0a`) t',
 ];
 
 const NOT_CALLS = [
@@ -65,6 +80,7 @@ const NOT_CALLS = [
   'WITH c (n) AS (SELECT 1) SELECT * FROM c',
   'CREATE TABLE t2 (a INT(11), b VARCHAR(20), KEY k (a), CONSTRAINT fk FOREIGN KEY (a) REFERENCES t (id))',
   'ALTER TABLE t ADD INDEX i2 (a), ADD COLUMN c DECIMAL(5, 2)',
+  'CREATE TABLE t2 (a INT) PARTITION BY LIST (a) (PARTITION p0 VALUES IN (1, 2))',
   'CREATE INDEX i3 ON t (a)',
   'CREATE PROCEDURE p() SELECT f(1)',
   'CREATE FUNCTION f(x INT) RETURNS INT NO SQL RETURN g(x)',
@@ -95,6 +111,9 @@ describe('stored-function calls', () => {
     expect(classifyMysql('SET SESSION sort_buffer_size = f(1)', on)).toEqual(CALL);
     expect(classifyMysql('SET SESSION sort_buffer_size = CONCAT(1)', on)).toEqual({ kind: 'excluded-set', sets: [] });
     expect(classifyMysql('CALL p(f(1))', off)).toEqual({ kind: 'call' });
+    // Nor does a comment the server does not see hide a pin.
+    expect(classifyMysql("SELECT 1 --\u00a0a, GET_LOCK('x', 0) FROM (SELECT 1 AS `\u00a0a`) t", off)).toEqual({ kind: 'pin', reason: 'NamedLock' });
+    expect(classifyMysql("SELECT 1 --\u3000a, @x := 1 FROM (SELECT 1 AS `\u3000a`) t", off)).toMatchObject({ kind: 'pin', reason: 'UserVariable' });
   });
 });
 
@@ -106,6 +125,13 @@ describe('the native filter (native/pg_scan.c) on stored-function calls', () => 
     expect(loaded.error?.message).toBeUndefined();
     native = loaded.path!;
     native.setScanWords(MYSQL_FILTER_WORDS, true);
+  });
+
+  it("pins a MariaDB sequence's NEXTVAL and LASTVAL (the session's last value, as LAST_INSERT_ID()), in both spellings, and sends them up", () => {
+    for (const sql of ['SELECT NEXTVAL(s)', 'SELECT LASTVAL(d.s)', 'INSERT INTO t VALUES (NEXT VALUE FOR s)', 'SELECT previous value for s']) {
+      expect(classifyMysql(sql, off), sql).toEqual({ kind: 'pin', reason: 'SessionFunction' });
+      expect(native.scan(Buffer.from(sql), true), sql).not.toBe(0);
+    }
   });
 
   it('sends every statement the classifier reads as a call to it', () => {

@@ -147,11 +147,21 @@ function skipQuoted(sql: string, i: number, q: string, backslash: boolean): numb
   }
 }
 
+/** What MySQL's lexer skips between tokens (native/pg_scan.c's set). */
+const SPACE = /[ \t\n\r\f\v]/;
+
 /** The run of identifier characters at i. */
 function identRun(sql: string, i: number): string {
   let j = i;
   while (j < sql.length && IDENT.test(sql[j]!)) j++;
   return sql.slice(i, j);
+}
+
+/** The last tokens are a name and its qualifier's dot (d. or `d`. or "d".): what follows is a name. */
+function afterQualifier(out: readonly Token[]): boolean {
+  const dot = out[out.length - 1];
+  const head = out[out.length - 2];
+  return dot !== undefined && dot.t === 'p' && dot.v === '.' && head !== undefined && (head.t === 'w' || (head.t === 's' && head.raw.startsWith('"')));
 }
 
 /** A digit-led run that is (the start of) a number: digits, an exponent, 0x…, 0b…; any other is a name. */
@@ -174,10 +184,13 @@ function lex(sql: string, backslash: boolean): Token[] {
   };
   while (i < n) {
     const ch = sql[i]!;
-    if (/\s/.test(ch)) {
+    // MySQL's whitespace only: U+00A0, U+3000 and the like are identifier characters to it, not gaps (/\s/ took them
+    // for gaps, and `--` + U+00A0 for a comment that hid the rest of the line from the classifier, not from the server).
+    if (SPACE.test(ch)) {
       gap = true;
       i++;
-    } else if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || /\s/.test(sql[i + 2]!)))) {
+    } else if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || sql.charCodeAt(i + 2) <= 0x20))) {
+      // (`--` needs a space or a control character after it, as in pg_scan.c line_comment.)
       gap = true;
       while (i < n && sql[i] !== '\n') i++;
     } else if (ch === '/' && sql[i + 1] === '*') {
@@ -207,8 +220,9 @@ function lex(sql: string, backslash: boolean): Token[] {
       else while (j < n && (IDENT.test(sql[j]!) || sql[j] === '.')) j++;
       push({ t: 'v', v: sql.slice(i + 1, j), raw: sql.slice(i, j) });
       i = j;
-    } else if (/[0-9]/.test(ch) && !NUMBER_START.test(identRun(sql, i))) {
-      // A name may start with digits where it is no number: 1f() calls a stored function `1f`.
+    } else if (/[0-9]/.test(ch) && (!NUMBER_START.test(identRun(sql, i)) || afterQualifier(out))) {
+      // A name may start with digits where it is no number: 1f() calls a stored function `1f`, and after a qualifier's
+      // dot MySQL reads any run of identifier characters as a name (d.1e5() calls d.`1e5`).
       const raw = identRun(sql, i);
       push({ t: 'w', v: raw.toLowerCase(), raw });
       i += raw.length;
@@ -243,7 +257,9 @@ const isPunct = (tok: Token | undefined, v: string): boolean => tok !== undefine
  * follows: INSERT [INTO] t (columns), LOAD DATA … INTO TABLE t (columns),
  * REFERENCES t (columns), WITH [RECURSIVE] cte (columns).
  */
-const OBJECT_BEFORE = new Set(['into', 'table', 'references', 'with', 'recursive', 'insert', 'replace', 'ignore', 'low_priority', 'delayed', 'high_priority']);
+// Not HIGH_PRIORITY: it is also a SELECT modifier, and SELECT HIGH_PRIORITY f() calls f (INSERT HIGH_PRIORITY t (…)
+// without INTO is read as a call: a reset, never a leak).
+const OBJECT_BEFORE = new Set(['into', 'table', 'references', 'with', 'recursive', 'insert', 'replace', 'ignore', 'low_priority', 'delayed']);
 
 /** Grammar, not a call, right after an operand (`)`, a string, a number): MATCH (a) AGAINST ('x'), LIKE 'x' ESCAPE ('!'). */
 const AFTER_OPERAND = new Set(['against', 'escape']);
@@ -268,11 +284,16 @@ function callsRoutine(st: readonly Token[]): boolean {
   let from = 0;
   const first = st[0];
   if (isWord(first, 'create') || isWord(first, 'alter')) {
-    const query = st.findIndex((t) => isWord(t, 'select'));
+    // The query runs now: a SELECT, or a table value constructor (CREATE TABLE t AS VALUES (f()) calls f); a partition's
+    // VALUES LESS THAN (…) / VALUES IN (…) is no query.
+    const query = st.findIndex((t, k) => isWord(t, 'select') || (isWord(t, 'values') && isPunct(st[k + 1], '(')));
     if (query < 0) return false;
     const head = st.slice(0, query).findIndex((t) => isPunct(t, '('));
     const defined = st.slice(0, head < 0 ? query : head);
-    if (isWord(first, 'alter') || defined.some((t) => ['procedure', 'function', 'trigger', 'event', 'view', 'package'].some((w) => isWord(t, w)))) return false;
+    // What is created is the first of these words: EVENT, VIEW, FUNCTION and PACKAGE are not reserved, so a later one
+    // may be the table's name (CREATE TABLE event SELECT f() runs f now).
+    const kind = defined.find((t) => ['table', 'procedure', 'function', 'trigger', 'event', 'view', 'package'].some((w) => isWord(t, w)));
+    if (isWord(first, 'alter') || (kind !== undefined && !isWord(kind, 'table'))) return false;
     from = query;
   }
   for (let i = from; i < st.length; i++) {
@@ -301,7 +322,13 @@ const PIN_FUNCTIONS: Readonly<Record<string, MysqlPinReason>> = {
   last_insert_id: 'SessionFunction',
   found_rows: 'SessionFunction',
   row_count: 'SessionFunction',
+  // MariaDB sequences: LASTVAL(s) is the value NEXTVAL(s) last gave this session (per connection, as LAST_INSERT_ID()).
+  nextval: 'SessionFunction',
+  lastval: 'SessionFunction',
 };
+
+/** NEXT VALUE FOR s and PREVIOUS VALUE FOR s: NEXTVAL(s) and LASTVAL(s) in the standard's words. */
+const SEQUENCE_WORDS = ['next', 'previous'];
 
 /** Splits a SET's items at top-level commas. */
 function items(tokens: readonly Token[]): Token[][] {
@@ -432,6 +459,10 @@ function scanPins(st: readonly Token[]): { reason?: MysqlPinReason; call?: Mysql
     else if (tok.t === 'w') name = tok.quoted ? tok.v.toLowerCase() : tok.v; // `ROW_COUNT`() calls it too
     if (name === undefined) continue;
     if (tok.t === 'w' && name === 'sql_calc_found_rows') {
+      reason ??= 'SessionFunction';
+      call ??= 'SessionFunction';
+    }
+    if (tok.t === 'w' && !tok.quoted && SEQUENCE_WORDS.includes(name) && isWord(st[i + 1], 'value') && isWord(st[i + 2], 'for')) {
       reason ??= 'SessionFunction';
       call ??= 'SessionFunction';
     }
@@ -619,7 +650,7 @@ export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() 
   const flags = new Map<string, number>();
   const add = (w: string, f: number): void => void flags.set(w, (flags.get(w) ?? 0) | f);
   for (const w of ['set', 'use', 'prepare', 'execute', 'deallocate', 'lock', 'handler', 'xa', 'flush', 'backup', 'drop', 'call']) add(w, 2);
-  for (const w of ['temporary', 'sql_calc_found_rows', ...Object.keys(PIN_FUNCTIONS)]) add(w, 1);
+  for (const w of ['temporary', 'sql_calc_found_rows', ...SEQUENCE_WORDS, ...Object.keys(PIN_FUNCTIONS)]) add(w, 1);
   for (const w of MYSQL_NOT_ROUTINE_ANY) add(w, 4);
   for (const w of MYSQL_NOT_ROUTINE_ADJACENT) add(w, 8);
   for (const w of OBJECT_BEFORE) add(w, 16);
@@ -627,5 +658,6 @@ export const MYSQL_FILTER_WORDS: ReadonlyArray<readonly [string, number]> = (() 
   add('create', 32);
   add('alter', 32);
   add('select', 64);
+  add('values', 64);
   return [...flags];
 })();
