@@ -9,14 +9,15 @@
  * major collections and may not do for minutes: with 3,000 idle clients that
  * was half of iamdb's memory per idle client (docs/performance.md). A plain
  * full collection does not help, as it leaves the young generation's size
- * alone; V8's low-memory collection (native/v8_heap.cc) shrinks it too.
+ * alone; the collection V8 runs under memory pressure (native/v8_heap.cc)
+ * shrinks it too, incrementally: steps of a few milliseconds between the
+ * event loop's turns, not one long pause.
  *
  * When: the young generation has grown past `minYoungBytes` (a quiet
  * process's stays at 1 MiB), the event loop was nearly idle over the last
- * tick (so no login is waiting behind the pause, which is tens of
- * milliseconds for a heap of this size), and the last release was at least
+ * tick (the burst is over), and the last release was at least
  * `minIntervalMs` ago. Pooled and relayed traffic runs on the native data
- * path's own thread and is not paused.
+ * path's own thread and is not touched.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -90,8 +91,6 @@ export class HeapRelease {
     this.#release();
     this.#lastReleaseAt = s.now;
     this.#releases++;
-    // The pause itself is not the next tick's busyness.
-    this.#elu = performance.eventLoopUtilization();
     return true;
   }
 
