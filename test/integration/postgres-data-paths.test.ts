@@ -49,10 +49,14 @@ let native: TestIamdb;
 let node: TestIamdb;
 /** Between the gateway and the server of the TLS-bridged instance: what went in clear. */
 let tap: TcpTap;
+/** The same for an instance whose targetTls is `prefer`, where the tap can also answer 'N' as a man in the middle. */
+let preferTap: TcpTap;
 
 beforeAll(async () => {
   tap = await startTcpTap({ host: server.host, port: server.port });
-  native = await startIamdb({ iam: iamConfig(), gateway: { drainTimeoutMs: 300 }, instances: [instance('pg-spliced', false), instance('pg-bridged', true, tap)] });
+  preferTap = await startTcpTap({ host: server.host, port: server.port });
+  const prefer = { ...instance('pg-prefer', false, preferTap), targetTls: { mode: 'prefer' } };
+  native = await startIamdb({ iam: iamConfig(), gateway: { drainTimeoutMs: 300 }, instances: [instance('pg-spliced', false), instance('pg-bridged', true, tap), prefer] });
   node = await startIamdb({ iam: iamConfig(), gateway: { dataPath: 'node' }, instances: [instance('pg-node', false)] });
   const { host, port } = native.endpoint('pg-spliced');
   const setup = await runPsql(
@@ -66,6 +70,7 @@ afterAll(async () => {
   await node?.stop();
   await native?.stop();
   await tap?.close();
+  await preferTap?.close();
 });
 
 function client(gw: TestIamdb, id: string): pg.Client {
@@ -96,6 +101,15 @@ async function cancel(gw: TestIamdb, id: string, c: pg.Client): Promise<void> {
   });
 }
 
+/** Waits for `done`, a turn of the event loop at a time, for at most 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('not within 10 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Length 8, code 1234.5679: what a connection that starts TLS sends first. */
 const SSL_REQUEST = '0000000804d2162f';
 
@@ -105,6 +119,7 @@ describe('data paths', () => {
     expect(native.app.endpoints.map((e) => [e.instance.id, e.dataPath])).toEqual([
       ['pg-spliced', 'native'],
       ['pg-bridged', 'native'],
+      ['pg-prefer', 'native'],
     ]);
     expect(node.app.endpoints.map((e) => e.dataPath)).toEqual(['node']);
   });
@@ -159,6 +174,31 @@ describe('data paths', () => {
       expect(end.bytesOut).toBeGreaterThan(3 << 20);
     });
   }
+
+  it("under targetTls prefer, a cancel for a session whose link is TLS never goes in clear, even when asked 'N'", async () => {
+    const c = client(native, 'pg-prefer');
+    await c.connect();
+    const running = c.query('select pg_sleep(30)').then(() => 'finished', (err: Error) => err.message);
+    const probe = client(native, 'pg-prefer');
+    await probe.connect();
+    for (let i = 0; i < 500; i++) {
+      const p = await probe.query("select count(*)::int as n from pg_stat_activity a join pg_stat_ssl s using (pid) where a.query = 'select pg_sleep(30)' and a.state = 'active' and a.usename = $1 and s.ssl", [user]);
+      if (p.rows[0].n > 0) break;
+    }
+    await probe.end();
+    // Someone between the gateway and the server answers the cancel's SSLRequest with 'N'.
+    preferTap.refuseTls = true;
+    const mitm = preferTap.heads.length;
+    await cancel(native, 'pg-prefer', c);
+    await until(() => preferTap.closed[mitm] === true);
+    expect(preferTap.heads[mitm]!.toString('hex')).toBe(SSL_REQUEST);
+    // Without the man in the middle the same cancel goes through, over TLS.
+    preferTap.refuseTls = false;
+    await cancel(native, 'pg-prefer', c);
+    expect(await running).toMatch(/canceling statement due to user request/);
+    expect(preferTap.heads.at(-1)!.subarray(0, 8).toString('hex')).toBe(SSL_REQUEST);
+    await c.end();
+  });
 
   it('cuts a native session still open at the drain deadline', async () => {
     const c = client(native, 'pg-spliced');

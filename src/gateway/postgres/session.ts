@@ -255,7 +255,8 @@ export async function handlePostgresSession(raw: Socket, deps: PostgresSessionDe
 
     // ---- Logged in: our own cancel key, the server's parameters, ready. ----
     const upstreamKey = upstream.backendKey;
-    const cancel = deps.cancelMap.register(() => sendUpstreamCancel(instance, upstreamKey));
+    const linkWasTls = (upstream.socket as { encrypted?: boolean }).encrypted === true;
+    const cancel = deps.cancelMap.register(() => sendUpstreamCancel(instance, upstreamKey, linkWasTls));
     const out: Buffer[] = [encodeAuthenticationOk()];
     for (const [name, value] of upstream.parameters) {
       // The client sees its own application_name, not the tag the server was given.

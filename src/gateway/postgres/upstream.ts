@@ -158,11 +158,15 @@ const CANCEL_TIMEOUT_MS = 5_000;
  * as it reads a StartupMessage there), so the backend's secret key never
  * crosses the network in clear where the session's own link does not. When
  * TLS is required and fails, the cancel is dropped rather than sent in clear.
+ * `linkWasTls`: the session's server link is TLS, so under `prefer` the
+ * cancel requires it too (a 'N' now, from the server or from someone in
+ * between, does not get the key in clear).
  */
-export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }): Promise<void> {
+export async function sendUpstreamCancel(instance: DbInstance, key: { processId: number; secretKey: Buffer }, linkWasTls: boolean): Promise<void> {
+  const target = linkWasTls && instance.targetTls.mode === 'prefer' ? { ...instance, targetTls: { ...instance.targetTls, mode: 'require' as const } } : instance;
   let link: UpstreamLink;
   try {
-    link = await openUpstream(instance, CANCEL_TIMEOUT_MS);
+    link = await openUpstream(target, CANCEL_TIMEOUT_MS);
   } catch {
     return;
   }

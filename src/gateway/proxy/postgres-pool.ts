@@ -88,7 +88,7 @@ export class PostgresPool extends NativeBackedPool<ErrorFields> {
   readonly #interned: Map<string, { readonly id: number; readonly query: Buffer }>;
   readonly #neutral: number;
   /** Each server connection's cancel key and where it is. */
-  readonly #keys = new Map<number, { processId: number; secretKey: Buffer; instance: DbInstance }>();
+  readonly #keys = new Map<number, { processId: number; secretKey: Buffer; instance: DbInstance; linkWasTls: boolean }>();
   #view: ServerView | undefined;
   #lastError: ErrorFields | undefined;
 
@@ -196,7 +196,7 @@ export class PostgresPool extends NativeBackedPool<ErrorFields> {
           throw new IamdbError('GATEWAY_NATIVE_HANDOFF', { what: 'the server spoke after its login' });
         }
         this.control.add(id, session.socket, this.#neutral, requested, link.nativeTls);
-        this.#keys.set(id, { ...session.backendKey, instance: target });
+        this.#keys.set(id, { ...session.backendKey, instance: target, linkWasTls: link.serverEndPoint !== undefined || link.nativeTls !== undefined });
       },
     };
   }
@@ -213,7 +213,7 @@ export class PostgresPool extends NativeBackedPool<ErrorFields> {
     if (serverId === 0) return;
     try {
       const key = this.#keys.get(serverId);
-      if (key !== undefined) await sendUpstreamCancel(key.instance, key);
+      if (key !== undefined) await sendUpstreamCancel(key.instance, key, key.linkWasTls);
     } finally {
       native.cancelDone(serverId);
     }
