@@ -59,7 +59,6 @@ export class HeapRelease {
   #elu: EventLoopUtilization = performance.eventLoopUtilization();
   #lastReleaseAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
-  #releases = 0;
 
   constructor(release: () => void, rule: HeapReleaseRule = HEAP_RELEASE_RULE) {
     this.#release = release;
@@ -74,23 +73,12 @@ export class HeapRelease {
     this.#timer.unref();
   }
 
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
-
-  /** How many times the heap was released: for tests and diagnosis. */
-  get releases(): number {
-    return this.#releases;
-  }
-
   /** One sample; a release if it is time. `sample` replaces the process's own readings (tests). */
   tick(sample?: HeapSample): boolean {
     const s = sample ?? this.#sample();
     if (!shouldReleaseHeap(s, this.#lastReleaseAt, this.#rule)) return false;
     this.#release();
     this.#lastReleaseAt = s.now;
-    this.#releases++;
     return true;
   }
 

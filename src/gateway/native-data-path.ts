@@ -39,7 +39,7 @@ interface Binding {
   poolConfigure(id: number, maxServers: number, maxIdleServers: number, borrowTimeoutMs: number, idleClientTimeoutMs: number, idleServerMs: number, clientStallMs: number, debugSql: boolean): void;
   poolAdd(poolId: number, serverId: number, fd: number, settingsId: number, requested: boolean, mysql?: number[]): void;
   poolFailed(poolId: number, errorForWaiters: Buffer): void;
-  /** V8's low-memory collection (native/v8_heap.cc); absent from builds older than it. */
+  /** Starts V8's memory-reducing collection (native/v8_heap.cc); absent from builds older than it. */
   releaseHeap?(): void;
   poolClose(poolId: number): void;
   attach(sessionId: number, poolId: number, settingsId: number, settingsQuery: Buffer, pendingForServer: Buffer, bytesJsReceived: number, mysql?: number[]): void;
